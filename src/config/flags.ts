@@ -1,0 +1,50 @@
+// The command-line flags: one table, the single source of their names, kinds, defaults and help.
+// Names and defaults are the Go tool's (SPEC §2); flags marked "new" are this tool's additions.
+
+export type FlagKind = 'string' | 'int' | 'bool' | 'list';
+
+export interface FlagDef {
+  /** Long name without dashes, e.g. "project-name". */
+  name: string;
+  kind: FlagKind;
+  help: string;
+  aliases?: readonly string[];
+  /** Default shown in --help (the schema applies it). */
+  defaultText?: string;
+  /** Placeholder in --help. */
+  valueName?: string;
+}
+
+export const FLAGS: readonly FlagDef[] = [
+  { name: 'project-name', aliases: ['project'], kind: 'string', valueName: 'ID', defaultText: '$CLOUDSDK_CORE_PROJECT', help: 'GCP project ID where the temporary resources and the image are created' },
+  { name: 'zone', kind: 'string', valueName: 'ZONE', defaultText: '$CLOUDSDK_COMPUTE_ZONE', help: 'zone of the temporary disk and VM' },
+  { name: 'image-name', kind: 'string', valueName: 'NAME', help: 'name of the disk image to create (or to verify)' },
+  { name: 'image-family-name', kind: 'string', valueName: 'NAME', defaultText: 'secondary-disk-image', help: 'image family of the created image' },
+  { name: 'image-labels', kind: 'list', valueName: 'KEY=VALUE', help: 'label of the image; repeatable' },
+  { name: 'job-name', kind: 'string', valueName: 'NAME', defaultText: 'secondary-disk-image', help: 'prefix of the temporary resources (at most 49 characters)' },
+  { name: 'gcs-path', kind: 'string', valueName: 'gs://BUCKET[/PREFIX]', help: 'where the logs are written' },
+  { name: 'container-image', kind: 'list', valueName: 'REF', help: 'container image to bake into the disk, with a tag or digest; repeatable' },
+  { name: 'machine-type', kind: 'string', valueName: 'TYPE', defaultText: 'n2-standard-16', help: 'machine type of the temporary VM' },
+  { name: 'disk-type', kind: 'string', valueName: 'TYPE', defaultText: 'pd-ssd', help: 'type of the data disk' },
+  { name: 'disk-size-gb', kind: 'int', valueName: 'GB', defaultText: '60', help: 'size of the data disk, and so of the image' },
+  { name: 'boot-disk-size-gb', aliases: ['instance-disk-size-gb'], kind: 'int', valueName: 'GB', defaultText: '20', help: 'size of the temporary VM\'s boot disk (new; sized apart from the data disk)' },
+  { name: 'service-account', kind: 'string', valueName: 'EMAIL', defaultText: 'default', help: 'service account of the temporary VM' },
+  { name: 'gcp-oauth', kind: 'string', valueName: 'FILE', help: 'service-account key file to authenticate with (relative or absolute path)' },
+  { name: 'image-pull-auth', kind: 'string', valueName: 'MODE', defaultText: 'None', help: 'None, ServiceAccountToken, or Auto (the VM\'s token for Google registries only)' },
+  { name: 'timeout', kind: 'string', valueName: 'DURATION', defaultText: '20m', help: 'limit of each step, Go duration (90s, 20m, 1h30m)' },
+  { name: 'network', kind: 'string', valueName: 'NETWORK', defaultText: 'default', help: 'VPC network of the temporary VM (name or resource path)' },
+  { name: 'subnet', kind: 'string', valueName: 'SUBNET', help: 'subnetwork of the temporary VM (name or resource path); unset lets GCE choose' },
+  { name: 'store-snapshot-checksum', kind: 'bool', defaultText: 'true', help: 'compute and store a checksum per snapshot' },
+  { name: 'verify-only', kind: 'bool', defaultText: 'false', help: 'verify the image named by --image-name instead of building' },
+  { name: 'storage-location', kind: 'list', valueName: 'LOCATION', help: 'storage location of the image (e.g. us, eu, us-central1); repeatable' },
+  { name: 'k8s-manifests-filepath', kind: 'string', valueName: 'FILE', help: 'write a VolumeSnapshotContent and VolumeSnapshot for the image to this file' },
+  { name: 'k8s-namespace', kind: 'string', valueName: 'NAMESPACE', defaultText: 'default', help: 'namespace of the VolumeSnapshot' },
+  { name: 'platform', kind: 'string', valueName: 'OS/ARCH', defaultText: 'linux/amd64', help: 'platform of the images to pull (linux/arm64 for Arm node pools) (new)' },
+];
+
+export const FLAG_BY_NAME: ReadonlyMap<string, FlagDef> = new Map(
+  FLAGS.flatMap((f) => [[f.name, f] as const, ...(f.aliases ?? []).map((a) => [a, f] as const)]),
+);
+
+/** Raw values as read from the command line, keyed by canonical flag name. */
+export type RawFlags = Partial<Record<string, string | string[]>>;

@@ -1,0 +1,81 @@
+// GCE and GCS naming rules, shared by the schema. Each check returns undefined when fine, else what is expected.
+export const GCE_NAME = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
+
+export function gceName(value: string, max: number): string | undefined {
+  if (!GCE_NAME.test(value) || value.length > max) {
+    return `expected 1-${max} characters: lowercase letters, digits and hyphens, starting with a letter and not ending with a hyphen`;
+  }
+  return undefined;
+}
+
+// Project IDs: 6-30 characters, optionally domain-scoped ("example.com:my-project").
+const PROJECT_ID = /^(?:[a-z][a-z0-9.-]*[a-z0-9]:)?[a-z][a-z0-9-]{4,28}[a-z0-9]$/;
+export function projectId(value: string): string | undefined {
+  return PROJECT_ID.test(value) ? undefined : 'expected a project ID (6-30 lowercase letters, digits and hyphens, e.g. my-project-123)';
+}
+
+const ZONE = /^[a-z]+-[a-z]+[0-9]+-[a-z]$/;
+export function zone(value: string): string | undefined {
+  return ZONE.test(value) ? undefined : 'expected a zone such as us-central1-a';
+}
+
+export function regionOf(zoneName: string): string {
+  return zoneName.replace(/-[a-z]$/, '');
+}
+
+// GCE labels: keys start with a lowercase letter; keys and values use lowercase letters, digits, "_" and "-", ≤63.
+const LABEL_KEY = /^[\p{Ll}\p{Lo}][\p{Ll}\p{Lo}\p{N}_-]{0,62}$/u;
+const LABEL_VALUE = /^[\p{Ll}\p{Lo}\p{N}_-]{0,63}$/u;
+export function label(text: string): { key: string; value: string } | string {
+  const eq = text.indexOf('=');
+  if (eq < 0) return `"${clip(text)}" is not KEY=VALUE`;
+  const key = text.slice(0, eq);
+  const value = text.slice(eq + 1);
+  if (!LABEL_KEY.test(key)) return `key "${clip(key)}" must start with a lowercase letter and use only lowercase letters, digits, "_" and "-" (at most 63)`;
+  if (!LABEL_VALUE.test(value)) return `value "${clip(value)}" may use only lowercase letters, digits, "_" and "-" (at most 63)`;
+  return { key, value };
+}
+
+// gs://bucket[/prefix]: bucket names are 3-63 characters (222 with dots) of lowercase letters, digits, "-", "_", ".".
+const GCS_PATH = /^gs:\/\/([a-z0-9][a-z0-9._-]{1,220}[a-z0-9])(\/[^\n\r#?[\]*]*)?$/;
+export function gcsPath(value: string): { bucket: string; prefix: string } | string {
+  const m = GCS_PATH.exec(value);
+  if (!m || (m[1]!.length > 63 && !m[1]!.includes('.'))) return 'expected gs://BUCKET or gs://BUCKET/PREFIX';
+  const prefix = (m[2] ?? '').replace(/^\/+|\/+$/g, '');
+  return { bucket: m[1]!, prefix };
+}
+
+const EMAIL = /^[a-zA-Z0-9._%+-]+@[a-zA-Z0-9.-]+\.[a-zA-Z]{2,}$/;
+export function serviceAccount(value: string): string | undefined {
+  return value === 'default' || EMAIL.test(value) ? undefined : 'expected "default" or a service account email';
+}
+
+/** A short name, or a resource path of the given kind (projects/P/global/networks/N, or a full URL). */
+export function resourceRef(value: string, pathPattern: RegExp, what: string): string | undefined {
+  if (GCE_NAME.test(value) && value.length <= 63) return undefined;
+  const path = value.replace(/^https:\/\/(www|compute)\.googleapis\.com\/compute\/v1\//, '');
+  return pathPattern.test(path) ? undefined : `expected a ${what} name or resource path`;
+}
+export const NETWORK_PATH = /^projects\/[a-z][a-z0-9.:-]*\/global\/networks\/[a-z]([-a-z0-9]*[a-z0-9])?$/;
+export const SUBNET_PATH = /^projects\/[a-z][a-z0-9.:-]*\/regions\/[a-z]+-[a-z]+[0-9]+\/subnetworks\/[a-z]([-a-z0-9]*[a-z0-9])?$/;
+
+const LOCATION = /^[a-z]+(?:-[a-z]+[0-9]+)?$/;
+export function storageLocation(value: string): string | undefined {
+  return LOCATION.test(value) && value.length <= 30 ? undefined : 'expected a multi-region (us, eu, asia) or region (us-central1)';
+}
+
+const PLATFORM = /^linux\/(?:amd64|arm64(?:\/v8)?|arm\/v[5-7]|386|ppc64le|s390x|riscv64)$/;
+export function platform(value: string): string | undefined {
+  return PLATFORM.test(value) ? undefined : 'expected linux/ARCH, e.g. linux/amd64 or linux/arm64';
+}
+
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+export function k8sNamespace(value: string): string | undefined {
+  return DNS_LABEL.test(value) && value.length <= 63 ? undefined : 'expected a Kubernetes namespace (lowercase letters, digits and "-", at most 63)';
+}
+
+/** Quotes user text safely inside an error line: one line, bounded. */
+export function clip(text: string, max = 60): string {
+  const oneLine = JSON.stringify(text).slice(1, -1);
+  return oneLine.length > max ? `${oneLine.slice(0, max)}…` : oneLine;
+}

@@ -1,0 +1,124 @@
+// Credentials (SPEC §2), first that applies: --gcp-oauth key file (its token_uri honoured) ·
+// CLOUDSDK_AUTH_ACCESS_TOKEN · Application Default Credentials.
+// google-auth-library posts JWT grants to Google's fixed token URL whatever token_uri says, so for key files we do
+// the small exchange ourselves. Every token we see is registered with the redactor before anything can print it.
+import { createSign } from 'node:crypto';
+import type { KeyFile } from '../config/types.js';
+import type { Redactor } from '../io/redact.js';
+
+export const CLOUD_PLATFORM_SCOPE = 'https://www.googleapis.com/auth/cloud-platform';
+
+export interface AccessToken {
+  token: string;
+  /** Epoch milliseconds. */
+  expiresAt: number;
+}
+
+export interface TokenProvider {
+  /** A valid token, refreshed shortly before it expires. */
+  getToken(signal?: AbortSignal): Promise<AccessToken>;
+  readonly description: string;
+}
+
+export interface AuthOptions {
+  keyFile?: KeyFile;
+  env: Record<string, string | undefined>;
+  redactor: Redactor;
+}
+
+export function createTokenProvider(opts: AuthOptions): TokenProvider {
+  const { keyFile, env, redactor } = opts;
+  if (keyFile) {
+    redactor.addSecret(keyFile.type === 'service_account' ? keyFile.privateKey : keyFile.refreshToken);
+    if (keyFile.type === 'authorized_user') redactor.addSecret(keyFile.clientSecret);
+    return cached(`key file ${keyFile.path}`, (signal) => exchangeKeyFile(keyFile, signal), redactor);
+  }
+  const raw = env.CLOUDSDK_AUTH_ACCESS_TOKEN?.trim();
+  if (raw) {
+    redactor.addSecret(raw);
+    return {
+      description: 'CLOUDSDK_AUTH_ACCESS_TOKEN',
+      getToken: async () => ({ token: raw, expiresAt: Date.now() + 3_600_000 }),
+    };
+  }
+  return cached('Application Default Credentials', adcToken, redactor);
+}
+
+function cached(description: string, fetchToken: (signal?: AbortSignal) => Promise<AccessToken>, redactor: Redactor): TokenProvider {
+  let current: AccessToken | undefined;
+  let inflight: Promise<AccessToken> | undefined;
+  return {
+    description,
+    async getToken(signal) {
+      if (current && current.expiresAt - Date.now() > 60_000) return current;
+      inflight ??= fetchToken(signal)
+        .then((t) => {
+          redactor.addSecret(t.token);
+          current = t;
+          return t;
+        })
+        .finally(() => {
+          inflight = undefined;
+        });
+      return inflight;
+    },
+  };
+}
+
+function base64url(data: string | Buffer): string {
+  return Buffer.from(data).toString('base64url');
+}
+
+/** An RS256-signed JWT-bearer assertion (RFC 7523) for a service-account key. */
+export function signAssertion(key: Extract<KeyFile, { type: 'service_account' }>, nowSec = Math.floor(Date.now() / 1000)): string {
+  const header = { alg: 'RS256', typ: 'JWT', ...(key.privateKeyId ? { kid: key.privateKeyId } : {}) };
+  const claims = { iss: key.clientEmail, scope: CLOUD_PLATFORM_SCOPE, aud: key.tokenUri, iat: nowSec, exp: nowSec + 3600 };
+  const unsigned = `${base64url(JSON.stringify(header))}.${base64url(JSON.stringify(claims))}`;
+  const signature = createSign('RSA-SHA256').update(unsigned).sign(key.privateKey);
+  return `${unsigned}.${base64url(signature)}`;
+}
+
+async function exchangeKeyFile(key: KeyFile, signal?: AbortSignal): Promise<AccessToken> {
+  const body =
+    key.type === 'service_account'
+      ? new URLSearchParams({ grant_type: 'urn:ietf:params:oauth:grant-type:jwt-bearer', assertion: signAssertion(key) })
+      : new URLSearchParams({ grant_type: 'refresh_token', client_id: key.clientId, client_secret: key.clientSecret, refresh_token: key.refreshToken });
+  let res: Response;
+  try {
+    res = await fetch(key.tokenUri, { method: 'POST', body, signal, headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+  } catch (err) {
+    throw new AuthError(`cannot reach the token endpoint ${key.tokenUri} of ${key.path}: ${(err as Error).message}`);
+  }
+  const text = await res.text();
+  let json: { access_token?: string; expires_in?: number; error?: string; error_description?: string } = {};
+  try {
+    json = JSON.parse(text);
+  } catch {
+    // reported below
+  }
+  if (!res.ok || typeof json.access_token !== 'string') {
+    const why = json.error ? `${json.error}${json.error_description ? `: ${json.error_description}` : ''}` : `HTTP ${res.status}`;
+    throw new AuthError(`the key file ${key.path} was refused by ${key.tokenUri} (${why})`);
+  }
+  return { token: json.access_token, expiresAt: Date.now() + (json.expires_in ?? 3600) * 1000 };
+}
+
+async function adcToken(): Promise<AccessToken> {
+  const { GoogleAuth } = await import('google-auth-library');
+  const auth = new GoogleAuth({ scopes: [CLOUD_PLATFORM_SCOPE] });
+  try {
+    const client = await auth.getClient();
+    const res = await client.getAccessToken();
+    if (!res.token) throw new Error('no token returned');
+    const expiry = (client as { credentials?: { expiry_date?: number } }).credentials?.expiry_date;
+    return { token: res.token, expiresAt: expiry ?? Date.now() + 30 * 60_000 };
+  } catch (err) {
+    throw new AuthError(
+      `no credentials: pass --gcp-oauth KEY.json, set CLOUDSDK_AUTH_ACCESS_TOKEN, or run "gcloud auth application-default login" (${(err as Error).message})`,
+    );
+  }
+}
+
+export class AuthError extends Error {
+  override name = 'AuthError';
+}

@@ -1,0 +1,86 @@
+// Loads the Google client libraries lazily (importing @google-cloud/compute costs seconds) and constructs each
+// client once. Endpoints honour the SPEC §8 seams: CLOUDSDK_API_ENDPOINT_OVERRIDES_COMPUTE, STORAGE_EMULATOR_HOST.
+import { createRequire } from 'node:module';
+import type { TokenProvider } from './auth.js';
+
+type ComputeModule = typeof import('@google-cloud/compute');
+type StorageModule = typeof import('@google-cloud/storage');
+
+export interface Endpoints {
+  compute?: { host: string; port: number; protocol: 'http' | 'https' };
+  /** Storage API root, e.g. http://127.0.0.1:8081 */
+  storage?: string;
+}
+
+export function endpointsFromEnv(env: Record<string, string | undefined>): Endpoints {
+  const out: Endpoints = {};
+  const c = env.CLOUDSDK_API_ENDPOINT_OVERRIDES_COMPUTE;
+  if (c) {
+    const u = new URL(c);
+    const protocol = u.protocol === 'http:' ? 'http' : 'https';
+    out.compute = { host: u.hostname, port: Number(u.port || (protocol === 'http' ? 80 : 443)), protocol };
+  }
+  const s = env.STORAGE_EMULATOR_HOST;
+  if (s) out.storage = /^https?:\/\//.test(s) ? s.replace(/\/+$/, '') : `http://${s}`;
+  return out;
+}
+
+/** Wraps our token provider in an OAuth2Client of whichever google-auth-library copy a client library expects. */
+function oauthClientFor(lib: { OAuth2Client: new () => unknown }, tokens: TokenProvider): unknown {
+  const client = new lib.OAuth2Client() as { refreshHandler?: () => Promise<{ access_token: string; expiry_date: number }> };
+  client.refreshHandler = async () => {
+    const t = await tokens.getToken();
+    return { access_token: t.token, expiry_date: t.expiresAt };
+  };
+  return client;
+}
+
+export class Clients {
+  private computeModule?: Promise<ComputeModule>;
+  private readonly computeClients = new Map<string, Promise<unknown>>();
+  private storageClient?: Promise<import('@google-cloud/storage').Storage>;
+
+  constructor(
+    private readonly tokens: TokenProvider,
+    private readonly endpoints: Endpoints,
+  ) {}
+
+  private loadCompute(): Promise<ComputeModule> {
+    this.computeModule ??= import('@google-cloud/compute');
+    return this.computeModule;
+  }
+
+  /** One instance per client class, e.g. compute('DisksClient'). */
+  compute<K extends keyof ComputeModule & `${string}Client`>(name: K): Promise<InstanceType<Extract<ComputeModule[K], new (...a: never[]) => unknown>>> {
+    let p = this.computeClients.get(name);
+    if (!p) {
+      p = (async () => {
+        const [mod, gal] = await Promise.all([this.loadCompute(), import('google-auth-library')]);
+        const Ctor = mod[name] as unknown as new (opts: object) => unknown;
+        const ep = this.endpoints.compute;
+        return new Ctor({
+          authClient: oauthClientFor(gal, this.tokens),
+          ...(ep ? { apiEndpoint: ep.host, port: ep.port, protocol: ep.protocol } : {}),
+          fallback: true,
+        });
+      })();
+      this.computeClients.set(name, p);
+    }
+    return p as never;
+  }
+
+  storage(): Promise<import('@google-cloud/storage').Storage> {
+    this.storageClient ??= (async () => {
+      const { Storage } = (await import('@google-cloud/storage')) as StorageModule;
+      // @google-cloud/storage v7 bundles its own google-auth-library (v9) and ignores auth clients of other copies.
+      const storageRequire = createRequire(createRequire(import.meta.url).resolve('@google-cloud/storage'));
+      const gal = storageRequire('google-auth-library') as { OAuth2Client: new () => unknown };
+      return new Storage({
+        authClient: oauthClientFor(gal, this.tokens) as never,
+        ...(this.endpoints.storage ? { apiEndpoint: this.endpoints.storage, useAuthWithCustomEndpoint: true } : {}),
+        retryOptions: { autoRetry: false },
+      });
+    })();
+    return this.storageClient;
+  }
+}

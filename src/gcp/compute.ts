@@ -1,0 +1,259 @@
+// ComputeApi over @google-cloud/compute: every call retried by the one policy, every operation waited on and
+// checked, inserts made idempotent with a requestId so a retried insert cannot create a second resource.
+import { randomUUID } from 'node:crypto';
+import type { Clients } from './clients.js';
+import { ApiError, isNotFound } from './errors.js';
+import { waitForOperation, type OperationLike } from './operations.js';
+import { withRetry, type RetryHooks, type RetryPolicy } from './retry.js';
+import type { ComputeApi, DeleteOutcome, DiskSpec, ImageInfo, ImageSpec, InstanceSpec, SerialChunk } from './types.js';
+
+export interface ComputeOptions {
+  project: string;
+  zone: string;
+  region: string;
+  retry: RetryPolicy;
+  hooks?: RetryHooks;
+  /** Called for every request sent (for counting API usage). */
+  onRequest?: (call: string) => void;
+}
+
+const NO_GAX_RETRY = { maxRetries: 0 };
+const API = 'https://www.googleapis.com/compute/v1';
+
+type Any = any; // eslint-disable-line @typescript-eslint/no-explicit-any -- the generated client types add nothing here
+
+export class GoogleCompute implements ComputeApi {
+  constructor(
+    private readonly clients: Clients,
+    private readonly o: ComputeOptions,
+  ) {}
+
+  private call<T>(name: string, fn: () => Promise<T>, signal: AbortSignal): Promise<T> {
+    return withRetry(
+      name,
+      () => {
+        this.o.onRequest?.(name);
+        return fn();
+      },
+      signal,
+      this.o.retry,
+      this.o.hooks,
+    );
+  }
+
+  private async zonal(name: string, send: () => Promise<Any>, signal: AbortSignal): Promise<void> {
+    const [res] = await this.call<Any>(name, send, signal);
+    const ops: Any = await this.clients.compute('ZoneOperationsClient');
+    const { project, zone } = this.o;
+    await waitForOperation(
+      name,
+      res.latestResponse as OperationLike,
+      async (operation) => (await this.call<Any>('zoneOperations.wait', () => ops.wait({ project, zone, operation }, NO_GAX_RETRY), signal))[0],
+      signal,
+    );
+  }
+
+  private async global(name: string, send: () => Promise<Any>, signal: AbortSignal): Promise<void> {
+    const [res] = await this.call<Any>(name, send, signal);
+    const ops: Any = await this.clients.compute('GlobalOperationsClient');
+    const { project } = this.o;
+    await waitForOperation(
+      name,
+      res.latestResponse as OperationLike,
+      async (operation) => (await this.call<Any>('globalOperations.wait', () => ops.wait({ project, operation }, NO_GAX_RETRY), signal))[0],
+      signal,
+    );
+  }
+
+  private async exists(name: string, get: () => Promise<unknown>, signal: AbortSignal): Promise<boolean> {
+    try {
+      await this.call(name, get, signal);
+      return true;
+    } catch (err) {
+      if (isNotFound(err)) return false;
+      throw err;
+    }
+  }
+
+  private async deleted(run: () => Promise<void>): Promise<DeleteOutcome> {
+    try {
+      await run();
+      return 'deleted';
+    } catch (err) {
+      if (isNotFound(err)) return 'not-found';
+      throw err;
+    }
+  }
+
+  async getProject(signal: AbortSignal): Promise<void> {
+    const c: Any = await this.clients.compute('ProjectsClient');
+    await this.call('projects.get', () => c.get({ project: this.o.project }, NO_GAX_RETRY), signal);
+  }
+
+  async getZone(signal: AbortSignal): Promise<void> {
+    const c: Any = await this.clients.compute('ZonesClient');
+    await this.call('zones.get', () => c.get({ project: this.o.project, zone: this.o.zone }, NO_GAX_RETRY), signal);
+  }
+
+  async getImage(image: string, signal: AbortSignal): Promise<ImageInfo | undefined> {
+    const c: Any = await this.clients.compute('ImagesClient');
+    try {
+      const [img] = await this.call<Any>('images.get', () => c.get({ project: this.o.project, image }, NO_GAX_RETRY), signal);
+      return { name: img.name, selfLink: img.selfLink ?? undefined, diskSizeGb: img.diskSizeGb ? Number(img.diskSizeGb) : undefined, status: img.status ?? undefined };
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      throw err;
+    }
+  }
+
+  async machineTypeExists(machineType: string, signal: AbortSignal): Promise<boolean> {
+    const c: Any = await this.clients.compute('MachineTypesClient');
+    return this.exists('machineTypes.get', () => c.get({ project: this.o.project, zone: this.o.zone, machineType }, NO_GAX_RETRY), signal);
+  }
+
+  async diskTypeExists(diskType: string, signal: AbortSignal): Promise<boolean> {
+    const c: Any = await this.clients.compute('DiskTypesClient');
+    return this.exists('diskTypes.get', () => c.get({ project: this.o.project, zone: this.o.zone, diskType }, NO_GAX_RETRY), signal);
+  }
+
+  async networkExists(ref: string, signal: AbortSignal): Promise<boolean> {
+    const { project, name } = parseRef(ref, 'networks', this.o.project);
+    const c: Any = await this.clients.compute('NetworksClient');
+    return this.exists('networks.get', () => c.get({ project, network: name }, NO_GAX_RETRY), signal);
+  }
+
+  async subnetExists(ref: string, signal: AbortSignal): Promise<boolean> {
+    const { project, name, region } = parseRef(ref, 'subnetworks', this.o.project);
+    const c: Any = await this.clients.compute('SubnetworksClient');
+    return this.exists('subnetworks.get', () => c.get({ project, region: region ?? this.o.region, subnetwork: name }, NO_GAX_RETRY), signal);
+  }
+
+  async insertDisk(spec: DiskSpec, signal: AbortSignal): Promise<void> {
+    const c: Any = await this.clients.compute('DisksClient');
+    const { project, zone } = this.o;
+    const requestId = randomUUID();
+    const diskResource = {
+      name: spec.name,
+      sizeGb: String(spec.sizeGb),
+      type: `projects/${project}/zones/${zone}/diskTypes/${spec.type}`,
+      labels: spec.labels,
+      ...(spec.sourceImage ? { sourceImage: spec.sourceImage } : {}),
+    };
+    await this.zonal('disks.insert', () => c.insert({ project, zone, requestId, diskResource }, NO_GAX_RETRY), signal);
+  }
+
+  async deleteDisk(disk: string, signal: AbortSignal): Promise<DeleteOutcome> {
+    const c: Any = await this.clients.compute('DisksClient');
+    const { project, zone } = this.o;
+    return this.deleted(() => this.zonal('disks.delete', () => c.delete({ project, zone, disk }, NO_GAX_RETRY), signal));
+  }
+
+  async insertInstance(spec: InstanceSpec, signal: AbortSignal): Promise<void> {
+    const c: Any = await this.clients.compute('InstancesClient');
+    const { project, zone } = this.o;
+    const requestId = randomUUID();
+    const instanceResource = instanceBody(spec, project, zone);
+    await this.zonal('instances.insert', () => c.insert({ project, zone, requestId, instanceResource }, NO_GAX_RETRY), signal);
+  }
+
+  async deleteInstance(instance: string, signal: AbortSignal): Promise<DeleteOutcome> {
+    const c: Any = await this.clients.compute('InstancesClient');
+    const { project, zone } = this.o;
+    return this.deleted(() => this.zonal('instances.delete', () => c.delete({ project, zone, instance }, NO_GAX_RETRY), signal));
+  }
+
+  async detachDisk(instance: string, deviceName: string, signal: AbortSignal): Promise<void> {
+    const c: Any = await this.clients.compute('InstancesClient');
+    const { project, zone } = this.o;
+    await this.zonal('instances.detachDisk', () => c.detachDisk({ project, zone, instance, deviceName, requestId: randomUUID() }, NO_GAX_RETRY), signal);
+  }
+
+  async insertImage(spec: ImageSpec, signal: AbortSignal): Promise<void> {
+    const c: Any = await this.clients.compute('ImagesClient');
+    const { project, zone } = this.o;
+    const imageResource = {
+      name: spec.name,
+      sourceDisk: `projects/${project}/zones/${zone}/disks/${spec.sourceDisk}`,
+      family: spec.family,
+      labels: spec.labels,
+      ...(spec.storageLocations.length ? { storageLocations: [...spec.storageLocations] } : {}),
+    };
+    await this.global('images.insert', () => c.insert({ project, requestId: randomUUID(), imageResource }, NO_GAX_RETRY), signal);
+  }
+
+  async deleteImage(image: string, signal: AbortSignal): Promise<DeleteOutcome> {
+    const c: Any = await this.clients.compute('ImagesClient');
+    return this.deleted(() => this.global('images.delete', () => c.delete({ project: this.o.project, image }, NO_GAX_RETRY), signal));
+  }
+
+  async getSerialPortOutput(instance: string, start: number, signal: AbortSignal): Promise<SerialChunk> {
+    const c: Any = await this.clients.compute('InstancesClient');
+    const { project, zone } = this.o;
+    const [out] = await this.call<Any>(
+      'instances.getSerialPortOutput',
+      () => c.getSerialPortOutput({ project, zone, instance, port: 1, start: String(start) }, NO_GAX_RETRY),
+      signal,
+    );
+    return { contents: out.contents ?? '', start: Number(out.start ?? start), next: Number(out.next ?? start) };
+  }
+
+  async getGuestAttributes(instance: string, namespace: string, signal: AbortSignal): Promise<Record<string, string> | undefined> {
+    const c: Any = await this.clients.compute('InstancesClient');
+    const { project, zone } = this.o;
+    let res: Any;
+    try {
+      [res] = await this.call(
+        'instances.getGuestAttributes',
+        () => c.getGuestAttributes({ project, zone, instance, queryPath: `${namespace}/` }, NO_GAX_RETRY),
+        signal,
+      );
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      throw err;
+    }
+    const out: Record<string, string> = {};
+    for (const item of res?.queryValue?.items ?? []) if (item.namespace === namespace && item.key) out[item.key] = item.value ?? '';
+    return out;
+  }
+}
+
+function instanceBody(spec: InstanceSpec, project: string, zone: string): object {
+  const region = zone.replace(/-[a-z]$/, '');
+  return {
+    name: spec.name,
+    machineType: `zones/${zone}/machineTypes/${spec.machineType}`,
+    labels: spec.labels,
+    disks: [
+      {
+        boot: true,
+        autoDelete: true,
+        type: 'PERSISTENT',
+        mode: 'READ_WRITE',
+        initializeParams: { sourceImage: spec.bootImage, diskSizeGb: String(spec.bootDiskSizeGb), diskType: `zones/${zone}/diskTypes/pd-balanced`, labels: spec.labels },
+      },
+      { boot: false, autoDelete: false, type: 'PERSISTENT', mode: 'READ_WRITE', deviceName: spec.deviceName, source: `projects/${project}/zones/${zone}/disks/${spec.dataDisk}` },
+    ],
+    networkInterfaces: [
+      {
+        network: qualify(spec.network, `projects/${project}/global/networks/`),
+        ...(spec.subnet ? { subnetwork: qualify(spec.subnet, `projects/${project}/regions/${region}/subnetworks/`) } : {}),
+        accessConfigs: [{ name: 'External NAT', type: 'ONE_TO_ONE_NAT' }],
+      },
+    ],
+    serviceAccounts: [{ email: spec.serviceAccount, scopes: ['https://www.googleapis.com/auth/cloud-platform'] }],
+    metadata: { items: spec.metadata.map((m) => ({ key: m.key, value: m.value })) },
+    scheduling: { automaticRestart: false, onHostMaintenance: 'MIGRATE' },
+  };
+}
+
+function qualify(ref: string, prefix: string): string {
+  if (ref.includes('/')) return ref.replace(`${API}/`, '').replace(/^https:\/\/compute\.googleapis\.com\/compute\/v1\//, '');
+  return `${prefix}${ref}`;
+}
+
+function parseRef(ref: string, kind: 'networks' | 'subnetworks', defaultProject: string): { project: string; name: string; region?: string } {
+  if (!ref.includes('/')) return { project: defaultProject, name: ref };
+  const m = new RegExp(`projects/([^/]+)/(?:regions/([^/]+)|global)/${kind}/([^/]+)$`).exec(ref);
+  if (!m) throw new ApiError({ message: `cannot parse ${ref}` }, `${kind}.get`);
+  return { project: m[1]!, region: m[2], name: m[3]! };
+}

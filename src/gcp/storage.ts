@@ -1,0 +1,27 @@
+// StorageApi over @google-cloud/storage: bucket checks with testIamPermissions, simple (non-resumable) writes,
+// which overwrite in place (the serial log is rewritten while it grows).
+import type { Clients } from './clients.js';
+import { withRetry, type RetryHooks, type RetryPolicy } from './retry.js';
+import type { StorageApi } from './types.js';
+
+export class GoogleStorage implements StorageApi {
+  constructor(
+    private readonly clients: Clients,
+    private readonly retry: RetryPolicy,
+    private readonly hooks: RetryHooks = {},
+  ) {}
+
+  async testBucketPermissions(bucket: string, permissions: readonly string[], signal: AbortSignal): Promise<string[]> {
+    const storage = await this.clients.storage();
+    const b = storage.bucket(bucket);
+    await withRetry('storage.buckets.get', () => b.getMetadata(), signal, this.retry, this.hooks);
+    const [result] = await withRetry('storage.buckets.testIamPermissions', () => b.iam.testPermissions([...permissions]), signal, this.retry, this.hooks);
+    return permissions.filter((p) => result[p]);
+  }
+
+  async writeObject(bucket: string, name: string, data: string, contentType: string, signal: AbortSignal): Promise<void> {
+    const storage = await this.clients.storage();
+    const file = storage.bucket(bucket).file(name);
+    await withRetry('storage.objects.insert', () => file.save(data, { resumable: false, contentType, validation: false }), signal, this.retry, this.hooks);
+  }
+}

@@ -1,0 +1,84 @@
+// The project's own view of the cloud: what the builder needs, nothing more. The real implementation talks to
+// the Google client libraries (compute.ts, storage.ts); unit tests use an in-memory fake of the same shape.
+
+export interface Labels {
+  [key: string]: string;
+}
+
+export interface DiskSpec {
+  name: string;
+  sizeGb: number;
+  /** Disk type name, e.g. pd-ssd. */
+  type: string;
+  sourceImage?: string;
+  labels: Labels;
+}
+
+export interface InstanceSpec {
+  name: string;
+  machineType: string;
+  bootImage: string;
+  bootDiskSizeGb: number;
+  dataDisk: string;
+  deviceName: string;
+  network: string;
+  subnet?: string;
+  serviceAccount: string;
+  metadata: ReadonlyArray<{ key: string; value: string }>;
+  labels: Labels;
+}
+
+export interface ImageSpec {
+  name: string;
+  sourceDisk: string;
+  family: string;
+  labels: Labels;
+  storageLocations: readonly string[];
+}
+
+export interface SerialChunk {
+  contents: string;
+  /** The byte offset the contents really start at (greater than asked when output was lost). */
+  start: number;
+  next: number;
+}
+
+export interface ImageInfo {
+  name: string;
+  selfLink?: string;
+  diskSizeGb?: number;
+  status?: string;
+}
+
+export type DeleteOutcome = 'deleted' | 'not-found';
+
+export interface ComputeApi {
+  getProject(signal: AbortSignal): Promise<void>;
+  getZone(signal: AbortSignal): Promise<void>;
+  getImage(name: string, signal: AbortSignal): Promise<ImageInfo | undefined>;
+  machineTypeExists(name: string, signal: AbortSignal): Promise<boolean>;
+  diskTypeExists(name: string, signal: AbortSignal): Promise<boolean>;
+  networkExists(ref: string, signal: AbortSignal): Promise<boolean>;
+  subnetExists(ref: string, signal: AbortSignal): Promise<boolean>;
+  insertDisk(spec: DiskSpec, signal: AbortSignal): Promise<void>;
+  deleteDisk(name: string, signal: AbortSignal): Promise<DeleteOutcome>;
+  insertInstance(spec: InstanceSpec, signal: AbortSignal): Promise<void>;
+  deleteInstance(name: string, signal: AbortSignal): Promise<DeleteOutcome>;
+  detachDisk(instance: string, deviceName: string, signal: AbortSignal): Promise<void>;
+  insertImage(spec: ImageSpec, signal: AbortSignal): Promise<void>;
+  deleteImage(name: string, signal: AbortSignal): Promise<DeleteOutcome>;
+  getSerialPortOutput(instance: string, start: number, signal: AbortSignal): Promise<SerialChunk>;
+  /** The guest attributes under a namespace, or undefined when none are readable yet. */
+  getGuestAttributes(instance: string, namespace: string, signal: AbortSignal): Promise<Record<string, string> | undefined>;
+}
+
+export interface StorageApi {
+  /** Checks the bucket exists and returns which of the permissions the caller holds. */
+  testBucketPermissions(bucket: string, permissions: readonly string[], signal: AbortSignal): Promise<string[]>;
+  writeObject(bucket: string, name: string, data: string, contentType: string, signal: AbortSignal): Promise<void>;
+}
+
+export interface Cloud {
+  compute: ComputeApi;
+  storage: StorageApi;
+}
