@@ -1,0 +1,74 @@
+// What every step works with: the config, the run's names, the cloud adapters, the emitter and the timings.
+import type { Logger } from 'pino';
+import type { Config } from '../config/types.js';
+import type { Cloud } from '../gcp/types.js';
+import type { RetryPolicy } from '../gcp/retry.js';
+import type { CleanupRegistry } from './cleanup.js';
+import type { Emit } from './events.js';
+import type { SerialLog } from './serial-log.js';
+import type { LogsUploader } from './logs.js';
+
+/** Polling and retry intervals. The defaults respect GCE's limits; tests pass smaller ones. */
+export interface Tuning {
+  retry: RetryPolicy;
+  /** Guest attributes: GCE allows 10 queries a minute per VM. */
+  guestAttributesIntervalMs: number;
+  /** Serial reads: sooner while output flows, backing off to the max while idle. */
+  serialMinIntervalMs: number;
+  serialMaxIntervalMs: number;
+  /** The serial log in GCS is rewritten at least this often while the VM runs. */
+  serialUploadIntervalMs: number;
+  /** Time limit of the cleanup that runs after a failure or interrupt. */
+  cleanupTimeoutMs: number;
+}
+
+export const DEFAULT_TUNING: Tuning = {
+  retry: { maxAttempts: 8, baseDelayMs: 1000, maxDelayMs: 30_000 },
+  guestAttributesIntervalMs: 6_000,
+  serialMinIntervalMs: 6_000,
+  serialMaxIntervalMs: 30_000,
+  serialUploadIntervalMs: 30_000,
+  cleanupTimeoutMs: 10 * 60_000,
+};
+
+export interface RunNames {
+  runId: string;
+  disk: string;
+  vm: string;
+  /** Object prefix in the bucket for this run's logs (no trailing slash). */
+  logPrefix: string;
+  logsUrl: string;
+  labels: Record<string, string>;
+}
+
+export function runNames(config: Config, runId: string): RunNames {
+  const dir = `${config.jobName}-${runId}`;
+  const logPrefix = config.gcsPrefix ? `${config.gcsPrefix}/${dir}` : dir;
+  return {
+    runId,
+    disk: `${config.jobName}-${runId}-disk`,
+    vm: `${config.jobName}-${runId}-vm`,
+    logPrefix,
+    logsUrl: `gs://${config.gcsBucket}/${logPrefix}/`,
+    labels: { 'gdib-run': runId, 'gdib-job': config.jobName, 'gdib-managed': 'true' },
+  };
+}
+
+export interface BuildContext {
+  config: Config;
+  names: RunNames;
+  cloud: Cloud;
+  emit: Emit;
+  log: Logger;
+  tuning: Tuning;
+  cleanup: CleanupRegistry;
+  serial: SerialLog;
+  logsUploader?: LogsUploader;
+  /** Filled by steps as they learn things. */
+  state: {
+    sourceImageSizeGb?: number;
+    vmPhases: Record<string, number>;
+    vmOutcome?: { state: 'succeeded' | 'failed'; error?: string };
+    k8sManifests?: string;
+  };
+}

@@ -1,0 +1,45 @@
+// The event stream the core emits; the CLI decides how to render it. Core code never prints.
+
+export type VmState = 'running' | 'succeeded' | 'failed';
+
+export type BuildEvent =
+  | { type: 'run-started'; runId: string; mode: 'build' | 'verify'; logs: string }
+  | { type: 'step-started'; step: string; title: string }
+  | { type: 'step-finished'; step: string; ms: number }
+  | { type: 'resource-created'; kind: ResourceKind; name: string }
+  | { type: 'resource-deleted'; kind: ResourceKind; name: string }
+  | { type: 'vm-phase'; phase: string; progress?: string }
+  | { type: 'vm-progress'; progress: string }
+  | { type: 'serial'; line: string }
+  | { type: 'serial-gap'; lostBytes: number }
+  | { type: 'warning'; message: string }
+  | { type: 'retry'; call: string; attempt: number; cause: string; delayMs: number }
+  | { type: 'cleanup-started'; resources: string[] }
+  | { type: 'cleanup-failed'; kind: ResourceKind; name: string; error: string; command: string }
+  | { type: 'result'; result: BuildResult };
+
+export type ResourceKind = 'disk' | 'vm' | 'image';
+
+export interface BuildResult {
+  version: 1;
+  state: 'succeeded' | 'failed' | 'interrupted';
+  mode: 'build' | 'verify';
+  runId: string;
+  project: string;
+  zone: string;
+  image: { name: string; uri: string; family?: string };
+  containerImages: readonly string[];
+  startedAt: string;
+  finishedAt: string;
+  /** Wall time of each CLI step, in ms. */
+  steps: Record<string, number>;
+  /** Wall time of each phase the VM reported, in ms. */
+  vmPhases: Record<string, number>;
+  logs: string;
+  error?: { step?: string; message: string };
+  /** Resources that could not be deleted and must be deleted by hand. */
+  leftovers: Array<{ kind: ResourceKind; name: string; command: string }>;
+  k8sManifests?: string;
+}
+
+export type Emit = (event: BuildEvent) => void;

@@ -1,0 +1,127 @@
+// The workflow (SPEC §1): preflight → disk → VM → wait → detach → delete VM → image, then cleanup of everything
+// temporary — on success, failure, timeout and interrupt — and the logs and result written to GCS.
+import { randomInt } from 'node:crypto';
+import { pino } from 'pino';
+import type { Config } from '../config/types.js';
+import { BuildError, InterruptedError } from '../errors.js';
+import type { Cloud } from '../gcp/types.js';
+import type { Redactor } from '../io/redact.js';
+import { CleanupRegistry } from './cleanup.js';
+import { DEFAULT_TUNING, runNames, type BuildContext, type Tuning } from './context.js';
+import type { BuildResult, Emit } from './events.js';
+import { LogsUploader } from './logs.js';
+import { runSteps } from './runner.js';
+import { SerialLog } from './serial-log.js';
+import { preflight } from './steps/preflight.js';
+import { createDisk, createImage, createVm, deleteVm, detachDisk, keepImage } from './steps/resources.js';
+import type { Step } from './steps/step.js';
+import { waitForVm } from './steps/wait-for-vm.js';
+import { writeManifests } from './steps/write-manifests.js';
+
+export interface BuildDeps {
+  cloud: Cloud;
+  emit: Emit;
+  redactor: Redactor;
+  /** Aborted on SIGINT/SIGTERM (reason: InterruptedError). */
+  signal: AbortSignal;
+  tuning?: Partial<Tuning>;
+  runId?: string;
+  /** Pass one in to see, on a second Ctrl-C, what is still being deleted. */
+  cleanup?: CleanupRegistry;
+}
+
+export interface BuildOutcome {
+  result: BuildResult;
+  error?: Error;
+}
+
+export function newRunId(): string {
+  const alphabet = 'abcdefghijklmnopqrstuvwxyz0123456789';
+  return Array.from({ length: 6 }, () => alphabet[randomInt(alphabet.length)]).join('');
+}
+
+export function stepsFor(config: Config): Step[] {
+  if (config.mode === 'verify') return [preflight, createDisk, createVm, waitForVm, deleteVm];
+  return [preflight, createDisk, createVm, waitForVm, detachDisk, deleteVm, createImage, ...(config.k8sManifestsFilepath ? [writeManifests] : [])];
+}
+
+export async function runBuild(config: Config, deps: BuildDeps): Promise<BuildOutcome> {
+  const tuning: Tuning = { ...DEFAULT_TUNING, ...deps.tuning };
+  const names = runNames(config, deps.runId ?? newRunId());
+  const logLines: string[] = [];
+  const log = pino({ level: 'debug', base: { runId: names.runId }, timestamp: pino.stdTimeFunctions.isoTime }, { write: (s: string) => void logLines.push(deps.redactor.redact(s)) });
+  const emit: Emit = (e) => {
+    if (e.type !== 'serial') log.debug({ event: e }, e.type);
+    deps.emit(e);
+  };
+  const serial = new SerialLog(deps.redactor);
+  const ctx: BuildContext = {
+    config,
+    names,
+    cloud: deps.cloud,
+    emit,
+    log,
+    tuning,
+    cleanup: deps.cleanup ?? new CleanupRegistry(),
+    serial,
+    logsUploader: new LogsUploader(deps.cloud.storage, config.gcsBucket, names.logPrefix, serial, deps.redactor),
+    state: { vmPhases: {} },
+  };
+  const startedAt = new Date();
+  const stepTimes: Record<string, number> = {};
+  emit({ type: 'run-started', runId: names.runId, mode: config.mode, logs: names.logsUrl });
+
+  let error: Error | undefined;
+  try {
+    await runSteps(ctx, stepsFor(config), deps.signal, stepTimes);
+    keepImage(ctx);
+  } catch (err) {
+    error = err as Error;
+  }
+
+  const leftovers = await cleanUp(ctx, stepTimes);
+  const interrupted = error instanceof InterruptedError || (deps.signal.aborted && !error);
+  if (!error && deps.signal.aborted) error = deps.signal.reason as Error;
+  const result: BuildResult = {
+    version: 1,
+    state: !error ? 'succeeded' : interrupted ? 'interrupted' : 'failed',
+    mode: config.mode,
+    runId: names.runId,
+    project: config.projectName,
+    zone: config.zone,
+    image: { name: config.imageName, uri: `projects/${config.projectName}/global/images/${config.imageName}`, ...(config.mode === 'build' ? { family: config.imageFamilyName } : {}) },
+    containerImages: config.containerImages,
+    startedAt: startedAt.toISOString(),
+    finishedAt: new Date().toISOString(),
+    steps: stepTimes,
+    vmPhases: ctx.state.vmPhases,
+    logs: names.logsUrl,
+    leftovers,
+    ...(ctx.state.k8sManifests ? { k8sManifests: ctx.state.k8sManifests } : {}),
+    ...(error ? { error: { step: (error as BuildError).step, message: deps.redactor.redact(error.message) } } : {}),
+  };
+  log.info({ result }, 'finished');
+  // A preflight failure means the bucket may not be writable; don't add a second error about it.
+  const canWriteLogs = !(error instanceof BuildError && error.step === 'preflight');
+  if (canWriteLogs) {
+    await ctx.logsUploader!.uploadFinal(logLines.join(''), `${JSON.stringify(result, null, 2)}\n`, AbortSignal.timeout(60_000)).catch((err: Error) =>
+      emit({ type: 'warning', message: `could not write the logs to ${names.logsUrl}: ${err.message}` }),
+    );
+  }
+  emit({ type: 'result', result });
+  return { result, ...(error ? { error } : {}) };
+}
+
+/** Deletes every registered resource under a fresh time limit, so an interrupted build still cleans up. */
+async function cleanUp(ctx: BuildContext, stepTimes: Record<string, number>): Promise<BuildResult['leftovers']> {
+  const pending = ctx.cleanup.pending();
+  if (pending.length === 0) return [];
+  const started = Date.now();
+  ctx.emit({ type: 'cleanup-started', resources: pending.map((p) => `${p.kind} ${p.name}`) });
+  const failures = await ctx.cleanup.runAll(AbortSignal.timeout(ctx.tuning.cleanupTimeoutMs), (t) => ctx.emit({ type: 'resource-deleted', kind: t.kind, name: t.name }));
+  stepTimes.cleanup = Date.now() - started;
+  for (const f of failures) ctx.emit({ type: 'cleanup-failed', kind: f.kind, name: f.name, error: f.error, command: f.command });
+  return failures.map((f) => ({ kind: f.kind, name: f.name, command: f.command }));
+}
+
+export { CleanupRegistry };

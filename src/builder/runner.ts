@@ -1,0 +1,40 @@
+// Runs steps in order, each under its own --timeout; maps aborts to the right error (interrupt vs timeout) and
+// wraps API failures in a BuildError that names the step.
+import { BuildError, InterruptedError, StepTimeoutError, UsageError } from '../errors.js';
+import { ApiError, OperationError } from '../gcp/errors.js';
+import { AuthError } from '../gcp/auth.js';
+import type { BuildContext } from './context.js';
+import type { Step } from './steps/step.js';
+
+export async function runSteps(ctx: BuildContext, steps: readonly Step[], root: AbortSignal, stepTimes: Record<string, number>): Promise<void> {
+  for (const step of steps) {
+    root.throwIfAborted();
+    const timeout = new AbortController();
+    const timer = setTimeout(() => timeout.abort(new StepTimeoutError(step.name, ctx.config.timeoutMs)), ctx.config.timeoutMs);
+    const signal = AbortSignal.any([root, timeout.signal]);
+    const started = Date.now();
+    ctx.emit({ type: 'step-started', step: step.name, title: step.title });
+    ctx.log.info({ step: step.name }, 'step started');
+    try {
+      await step.run(ctx, signal);
+    } catch (err) {
+      ctx.log.error({ step: step.name, err: String((err as Error)?.message ?? err) }, 'step failed');
+      throw asStepError(step, err, signal);
+    } finally {
+      clearTimeout(timer);
+      stepTimes[step.name] = Date.now() - started;
+    }
+    ctx.emit({ type: 'step-finished', step: step.name, ms: Date.now() - started });
+  }
+}
+
+function asStepError(step: Step, err: unknown, signal: AbortSignal): Error {
+  if (signal.aborted && (signal.reason instanceof InterruptedError || signal.reason instanceof StepTimeoutError)) return signal.reason;
+  if (err instanceof InterruptedError || err instanceof StepTimeoutError || err instanceof UsageError) return err;
+  if (err instanceof BuildError) return err.step ? err : new BuildError(err.message, step.name, { cause: err });
+  if (err instanceof ApiError || err instanceof OperationError || err instanceof AuthError) {
+    return new BuildError(`${step.title.toLowerCase()} failed: ${err.message}`, step.name, { cause: err });
+  }
+  const e = err as Error;
+  return new BuildError(`${step.title.toLowerCase()} failed unexpectedly: ${e?.message ?? String(err)}`, step.name, { cause: err });
+}

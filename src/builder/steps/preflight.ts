@@ -1,0 +1,86 @@
+// Checks, before anything is created, what would otherwise make the build fail late and cost money.
+// All checks run at once and every problem is reported together.
+import { BuildError } from '../../errors.js';
+import { ApiError } from '../../gcp/errors.js';
+import type { BuildContext } from '../context.js';
+import type { Step } from './step.js';
+
+/** Writing the logs needs create, and rewriting the growing serial log needs delete (an overwrite is a delete). */
+export const BUCKET_PERMISSIONS: ReadonlyArray<{ permission: string; why: string }> = [
+  { permission: 'storage.objects.create', why: 'to write the logs' },
+  { permission: 'storage.objects.delete', why: 'to rewrite the serial log as it grows' },
+];
+
+export const preflight: Step = {
+  name: 'preflight',
+  title: 'Checking the project, zone, image name and log bucket',
+  async run(ctx, signal) {
+    const { config } = ctx;
+    const c = ctx.cloud.compute;
+    const problems: string[] = [];
+    const check = async (fn: () => Promise<string | undefined>) => {
+      try {
+        const p = await fn();
+        if (p) problems.push(p);
+      } catch (err) {
+        if (signal.aborted) throw err;
+        problems.push(describe(err));
+      }
+    };
+    await Promise.all([
+      check(async () => {
+        await c.getProject(signal).catch(rethrowAs(`project ${config.projectName} does not exist or you lack access to it (--project-name)`));
+        return undefined;
+      }),
+      check(async () => {
+        await c.getZone(signal).catch(rethrowAs(`zone ${config.zone} does not exist in project ${config.projectName} (--zone)`));
+        return undefined;
+      }),
+      check(async () => {
+        const image = await c.getImage(config.imageName, signal);
+        if (config.mode === 'build' && image) {
+          return `image ${config.imageName} already exists in project ${config.projectName}: choose another --image-name, or delete it first (gcloud compute images delete ${config.imageName} --project ${config.projectName})`;
+        }
+        if (config.mode === 'verify') {
+          if (!image) return `image ${config.imageName} does not exist in project ${config.projectName}, so there is nothing to verify (--image-name)`;
+          ctx.state.sourceImageSizeGb = image.diskSizeGb;
+        }
+        return undefined;
+      }),
+      check(async () => ((await c.machineTypeExists(config.machineType, signal)) ? undefined : `machine type ${config.machineType} does not exist in zone ${config.zone} (--machine-type)`)),
+      check(async () => ((await c.diskTypeExists(config.diskType, signal)) ? undefined : `disk type ${config.diskType} does not exist in zone ${config.zone} (--disk-type)`)),
+      check(async () => ((await c.networkExists(config.network, signal)) ? undefined : `network ${config.network} does not exist in project ${config.projectName} (--network)`)),
+      check(async () => (config.subnet && !(await c.subnetExists(config.subnet, signal)) ? `subnetwork ${config.subnet} does not exist in region ${config.region} (--subnet)` : undefined)),
+      check(() => checkBucket(ctx, signal)),
+    ]);
+    if (problems.length > 0) {
+      throw new BuildError(problems.length === 1 ? problems[0]! : `preflight found ${problems.length} problems:\n  - ${problems.join('\n  - ')}`, 'preflight');
+    }
+  },
+};
+
+async function checkBucket(ctx: BuildContext, signal: AbortSignal): Promise<string | undefined> {
+  const bucket = ctx.config.gcsBucket;
+  let granted: string[];
+  try {
+    granted = await ctx.cloud.storage.testBucketPermissions(bucket, BUCKET_PERMISSIONS.map((p) => p.permission), signal);
+  } catch (err) {
+    if (err instanceof ApiError && err.status === 404) return `bucket gs://${bucket} does not exist (--gcs-path)`;
+    if (err instanceof ApiError && err.status === 403) return `you may not read bucket gs://${bucket} (--gcs-path): grant yourself roles/storage.objectUser on it`;
+    throw err;
+  }
+  const missing = BUCKET_PERMISSIONS.filter((p) => !granted.includes(p.permission));
+  if (missing.length === 0) return undefined;
+  return `you lack ${missing.map((m) => `${m.permission} (${m.why})`).join(' and ')} on gs://${bucket} (--gcs-path): grant roles/storage.objectUser (or roles/storage.objectAdmin) on the bucket`;
+}
+
+function rethrowAs(message: string) {
+  return (err: unknown) => {
+    if (err instanceof ApiError && (err.status === 404 || err.status === 403)) throw new BuildError(message);
+    throw err;
+  };
+}
+
+function describe(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

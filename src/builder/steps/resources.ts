@@ -1,0 +1,133 @@
+// The steps that create and delete the temporary disk and VM, and the image.
+import { renderMetadata, DEVICE_NAME } from '../../startup-script/render.js';
+import type { BuildContext } from '../context.js';
+import type { Tracked } from '../cleanup.js';
+import type { Step } from './step.js';
+
+export const DEBIAN_12 = 'projects/debian-cloud/global/images/family/debian-12';
+
+const tracked = new WeakMap<BuildContext, { disk?: Tracked; vm?: Tracked; image?: Tracked }>();
+function handles(ctx: BuildContext) {
+  let h = tracked.get(ctx);
+  if (!h) tracked.set(ctx, (h = {}));
+  return h;
+}
+
+function gcloud(ctx: BuildContext, what: string, name: string, where: 'zone' | 'global'): string {
+  const loc = where === 'zone' ? ` --zone ${ctx.config.zone}` : '';
+  return `gcloud compute ${what} delete ${name} --project ${ctx.config.projectName}${loc} --quiet`;
+}
+
+export const createDisk: Step = {
+  name: 'create-disk',
+  title: 'Creating the temporary data disk',
+  async run(ctx, signal) {
+    const { config, names } = ctx;
+    const c = ctx.cloud.compute;
+    // Registered before the insert is sent: an interrupt during the insert cannot leak the disk.
+    handles(ctx).disk = ctx.cleanup.register({
+      kind: 'disk',
+      name: names.disk,
+      command: gcloud(ctx, 'disks', names.disk, 'zone'),
+      remove: (s) => c.deleteDisk(names.disk, s),
+    });
+    const verify = config.mode === 'verify';
+    await c.insertDisk(
+      {
+        name: names.disk,
+        type: config.diskType,
+        sizeGb: verify ? Math.max(config.diskSizeGb, ctx.state.sourceImageSizeGb ?? 0) : config.diskSizeGb,
+        labels: names.labels,
+        ...(verify ? { sourceImage: `projects/${config.projectName}/global/images/${config.imageName}` } : {}),
+      },
+      signal,
+    );
+    ctx.emit({ type: 'resource-created', kind: 'disk', name: names.disk });
+  },
+};
+
+export const createVm: Step = {
+  name: 'create-vm',
+  title: 'Creating the temporary VM',
+  async run(ctx, signal) {
+    const { config, names } = ctx;
+    const c = ctx.cloud.compute;
+    handles(ctx).vm = ctx.cleanup.register({
+      kind: 'vm',
+      name: names.vm,
+      command: gcloud(ctx, 'instances', names.vm, 'zone'),
+      remove: (s) => c.deleteInstance(names.vm, s),
+    });
+    const metadata = renderMetadata({
+      mode: config.mode,
+      runId: names.runId,
+      containerImages: config.containerImages,
+      imagePullAuth: config.imagePullAuth,
+      storeChecksums: config.storeSnapshotChecksum,
+      platform: config.platform,
+    });
+    await c.insertInstance(
+      {
+        name: names.vm,
+        machineType: config.machineType,
+        bootImage: DEBIAN_12,
+        bootDiskSizeGb: config.bootDiskSizeGb,
+        dataDisk: names.disk,
+        deviceName: DEVICE_NAME,
+        network: config.network,
+        subnet: config.subnet,
+        serviceAccount: config.serviceAccount,
+        metadata,
+        labels: names.labels,
+      },
+      signal,
+    );
+    ctx.emit({ type: 'resource-created', kind: 'vm', name: names.vm });
+  },
+};
+
+export const detachDisk: Step = {
+  name: 'detach-disk',
+  title: 'Detaching the data disk',
+  async run(ctx, signal) {
+    await ctx.cloud.compute.detachDisk(ctx.names.vm, DEVICE_NAME, signal);
+  },
+};
+
+export const deleteVm: Step = {
+  name: 'delete-vm',
+  title: 'Deleting the temporary VM',
+  async run(ctx, signal) {
+    await ctx.cloud.compute.deleteInstance(ctx.names.vm, signal);
+    const h = handles(ctx).vm;
+    if (h) ctx.cleanup.release(h);
+    ctx.emit({ type: 'resource-deleted', kind: 'vm', name: ctx.names.vm });
+  },
+};
+
+export const createImage: Step = {
+  name: 'create-image',
+  title: 'Creating the image from the data disk',
+  async run(ctx, signal) {
+    const { config, names } = ctx;
+    const c = ctx.cloud.compute;
+    // Until the build succeeds the image is ours to remove: a failure or interrupt after this point deletes it.
+    handles(ctx).image = ctx.cleanup.register({
+      kind: 'image',
+      name: config.imageName,
+      command: gcloud(ctx, 'images', config.imageName, 'global'),
+      remove: (s) => c.deleteImage(config.imageName, s),
+    });
+    await c.insertImage(
+      { name: config.imageName, sourceDisk: names.disk, family: config.imageFamilyName, labels: { ...config.imageLabels }, storageLocations: config.storageLocations },
+      signal,
+    );
+    ctx.emit({ type: 'resource-created', kind: 'image', name: config.imageName });
+  },
+};
+
+/** The build succeeded: the image is the product, not a temporary resource. */
+export function keepImage(ctx: BuildContext): void {
+  const h = handles(ctx).image;
+  if (h) ctx.cleanup.release(h);
+}

@@ -1,0 +1,135 @@
+// Waits for the VM's outcome (SPEC §5): guest attributes at most once per interval (GCE allows 10 queries a
+// minute per VM), the serial console streamed throughout and used as the fallback; the first terminal state seen
+// from either source decides. The serial log in GCS is rewritten while the VM runs.
+import { BuildError } from '../../errors.js';
+import { ApiError } from '../../gcp/errors.js';
+import { isTransient } from '../../gcp/retry.js';
+import { sleep } from '../../io/abort.js';
+import type { BuildContext } from '../context.js';
+import { parseSignalLine, type SignalLine } from '../serial-log.js';
+import type { Step } from './step.js';
+
+export const waitForVm: Step = {
+  name: 'wait-vm',
+  title: 'Waiting for the VM to pull and unpack the images',
+  async run(ctx, signal) {
+    const w = new VmWatcher(ctx);
+    try {
+      await w.watch(signal);
+    } finally {
+      await ctx.logsUploader?.uploadSerial(AbortSignal.timeout(30_000)).catch(() => undefined);
+    }
+  },
+};
+
+class VmWatcher {
+  private phase?: string;
+  private phaseStartedAt = 0;
+  private outcome?: 'succeeded' | 'failed';
+  private error?: string;
+  private attributesUsable = true;
+  private serialFailures = 0;
+
+  constructor(private readonly ctx: BuildContext) {}
+
+  async watch(signal: AbortSignal): Promise<void> {
+    const { tuning } = this.ctx;
+    let serialInterval = tuning.serialMinIntervalMs;
+    let nextSerial = 0;
+    let nextAttributes = 0;
+    let nextUpload = Date.now() + tuning.serialUploadIntervalMs;
+    while (!this.outcome) {
+      const now = Date.now();
+      if (now >= nextSerial) {
+        const bytes = await this.readSerial(signal);
+        // Sooner while output flows; back off while the VM is quiet (but faster when it is our only source).
+        const max = this.attributesUsable ? tuning.serialMaxIntervalMs : tuning.serialMinIntervalMs;
+        serialInterval = bytes > 0 ? tuning.serialMinIntervalMs : Math.min(max, serialInterval * 2);
+        nextSerial = Date.now() + serialInterval;
+      }
+      if (!this.outcome && this.attributesUsable && Date.now() >= nextAttributes) {
+        nextAttributes = Date.now() + tuning.guestAttributesIntervalMs;
+        await this.readAttributes(signal);
+      }
+      if (Date.now() >= nextUpload) {
+        nextUpload = Date.now() + tuning.serialUploadIntervalMs;
+        await this.ctx.logsUploader?.uploadSerial(signal).catch((err: Error) => this.ctx.emit({ type: 'warning', message: `could not write the serial log to GCS: ${err.message}` }));
+      }
+      if (this.outcome) break;
+      const wake = Math.min(nextSerial, this.attributesUsable ? nextAttributes : Infinity, nextUpload);
+      await sleep(Math.max(0, wake - Date.now()), signal);
+    }
+    // The lines around the outcome (the error, the last summaries) are worth one more read.
+    await this.readSerial(signal).catch(() => 0);
+    for (const line of this.ctx.serial.flush()) this.onLine(line);
+    this.finishPhase();
+    if (this.outcome === 'failed') {
+      this.ctx.state.vmOutcome = { state: 'failed', error: this.error };
+      throw new BuildError(`the VM reported failure: ${this.error ?? `no reason given; see ${this.ctx.names.logsUrl}serial-port-1.log`}`, 'wait-vm');
+    }
+    this.ctx.state.vmOutcome = { state: 'succeeded' };
+  }
+
+  private async readSerial(signal: AbortSignal): Promise<number> {
+    try {
+      const r = await this.ctx.serial.read(this.ctx.cloud.compute, this.ctx.names.vm, signal);
+      this.serialFailures = 0;
+      if (r.lostBytes > 0) this.ctx.emit({ type: 'serial-gap', lostBytes: r.lostBytes });
+      for (const line of r.lines) this.onLine(line);
+      return r.bytes;
+    } catch (err) {
+      if (signal.aborted) throw err;
+      if (err instanceof ApiError && err.status === 404) throw new BuildError(`the VM ${this.ctx.names.vm} no longer exists (deleted by someone else?)`, 'wait-vm');
+      this.serialFailures++;
+      this.ctx.emit({ type: 'warning', message: `could not read the serial console: ${(err as Error).message}` });
+      if (!this.attributesUsable && this.serialFailures >= 3) throw new BuildError(`cannot follow the VM: neither guest attributes nor the serial console can be read (${(err as Error).message})`, 'wait-vm');
+      return 0;
+    }
+  }
+
+  private async readAttributes(signal: AbortSignal): Promise<void> {
+    let attrs: Record<string, string> | undefined;
+    try {
+      attrs = await this.ctx.cloud.compute.getGuestAttributes(this.ctx.names.vm, 'gdib', signal);
+    } catch (err) {
+      if (signal.aborted) throw err;
+      if (err instanceof ApiError && !isTransient(err.info)) {
+        this.attributesUsable = false;
+        this.ctx.emit({ type: 'warning', message: `guest attributes are unavailable (${err.message}); following the serial console instead` });
+      }
+      return;
+    }
+    if (!attrs) return;
+    this.apply({ state: asState(attrs.state), phase: attrs.phase, progress: attrs.progress, error: attrs.error });
+  }
+
+  private onLine(line: string): void {
+    this.ctx.emit({ type: 'serial', line });
+    const s = parseSignalLine(line);
+    if (s) this.apply(s);
+  }
+
+  private apply(s: SignalLine): void {
+    if (s.error) this.error ??= s.error;
+    if (s.phase && s.phase !== this.phase) {
+      this.finishPhase();
+      this.phase = s.phase;
+      this.phaseStartedAt = Date.now();
+      this.ctx.emit({ type: 'vm-phase', phase: s.phase, ...(s.progress ? { progress: s.progress } : {}) });
+    } else if (s.progress) {
+      this.ctx.emit({ type: 'vm-progress', progress: s.progress });
+    }
+    if ((s.state === 'succeeded' || s.state === 'failed') && !this.outcome) this.outcome = s.state;
+  }
+
+  private finishPhase(): void {
+    if (!this.phase) return;
+    const phases = this.ctx.state.vmPhases;
+    phases[this.phase] = (phases[this.phase] ?? 0) + (Date.now() - this.phaseStartedAt);
+    this.phase = undefined;
+  }
+}
+
+function asState(v: string | undefined): SignalLine['state'] {
+  return v === 'running' || v === 'succeeded' || v === 'failed' ? v : undefined;
+}

@@ -1,0 +1,199 @@
+// The command line: commander wiring and rendering only. `main(argv, io)` returns the exit code; the bin shim
+// sets process.exitCode. The Google client libraries are loaded only after the input is known to be good.
+import { Command, CommanderError, Option, type OutputConfiguration } from 'commander';
+import { normalizeArgv } from './config/argv.js';
+import { FLAGS, type RawFlags } from './config/flags.js';
+import { parseConfig } from './config/schema.js';
+import type { Config, Mode } from './config/types.js';
+import { exitCodeOf, InterruptedError, UsageError } from './errors.js';
+import { Redactor } from './io/redact.js';
+import type { TextSink } from './io/render.js';
+import type { Tuning } from './builder/context.js';
+import type { CleanupRegistry } from './builder/cleanup.js';
+
+export const VERSION = '0.1.0';
+
+type SignalName = 'SIGINT' | 'SIGTERM';
+export interface SignalSource {
+  on(event: SignalName, fn: () => void): unknown;
+  off(event: SignalName, fn: () => void): unknown;
+}
+
+export interface CliIo {
+  stdout: TextSink;
+  stderr: TextSink;
+  env: Record<string, string | undefined>;
+  cwd: string;
+  signals: SignalSource;
+  /** Test seam: faster polling and retries. */
+  tuning?: Partial<Tuning>;
+  /** A third Ctrl-C exits at once. */
+  forceExit?: (code: number) => void;
+}
+
+export async function main(argv: readonly string[], io: CliIo): Promise<number> {
+  const redactor = new Redactor();
+  const out: TextSink = { write: (t) => io.stdout.write(redactor.redact(t)) };
+  const err: TextSink = { write: (t) => io.stderr.write(redactor.redact(t)) };
+  let request: { mode: Mode; flags: RawFlags } | undefined;
+  const program = buildProgram(
+    (mode, flags) => {
+      request = { mode, flags };
+    },
+    { writeOut: (t: string) => out.write(t), writeErr: () => undefined, outputError: () => undefined },
+  );
+  // "build" is the default command: flags alone (and a bare --help) mean build.
+  const args = normalizeArgv(argv);
+  if (!COMMANDS.includes(args[0] ?? '')) args.unshift('build');
+  try {
+    await program.parseAsync(args, { from: 'user' });
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return 0;
+      err.write(`${commanderLine(e)}\n`);
+      return 2;
+    }
+    throw e;
+  }
+  if (!request) return 0;
+  let config: Config;
+  try {
+    config = parseConfig(request.flags, io.env, { mode: request.mode, cwd: io.cwd });
+  } catch (e) {
+    if (e instanceof UsageError) {
+      for (const p of e.problems) err.write(`error: ${p}\n`);
+      err.write('Run "gke-disk-image-builder --help" for the flags.\n');
+      return 2;
+    }
+    throw e;
+  }
+  return execute(config, io, redactor, out, err);
+}
+
+async function execute(config: Config, io: CliIo, redactor: Redactor, out: TextSink, err: TextSink): Promise<number> {
+  const controller = new AbortController();
+  let registry: CleanupRegistry | undefined;
+  let interrupts = 0;
+  const onSignal = (name: SignalName) => () => {
+    interrupts++;
+    if (interrupts === 1) {
+      err.write(`\n${name} received: stopping and deleting the temporary resources (press Ctrl-C again to see what is left)\n`);
+      controller.abort(new InterruptedError(name));
+    } else if (interrupts === 2) {
+      const left = [...(registry?.inProgress() ?? []), ...(registry?.pending() ?? [])];
+      if (left.length === 0) err.write('Nothing is left to delete; finishing.\n');
+      else {
+        err.write('Still deleting; if you stop now, delete these by hand:\n');
+        for (const t of left) err.write(`  ${t.command}\n`);
+        err.write('Press Ctrl-C once more to exit at once.\n');
+      }
+    } else {
+      io.forceExit?.(130);
+    }
+  };
+  const sigint = onSignal('SIGINT');
+  const sigterm = onSignal('SIGTERM');
+  io.signals.on('SIGINT', sigint);
+  io.signals.on('SIGTERM', sigterm);
+  try {
+    const [{ runBuild, CleanupRegistry: Registry }, { createCloud }, { createRenderer }] = await Promise.all([
+      import('./builder/index.js'),
+      import('./gcp/index.js'),
+      import('./io/render.js'),
+    ]);
+    registry = new Registry();
+    const render = createRenderer(err, { timestamps: !!io.env.CI });
+    const tuning = io.tuning ?? {};
+    const cloud = createCloud(config, {
+      env: io.env,
+      redactor,
+      retry: { ...(await import('./builder/context.js')).DEFAULT_TUNING.retry, ...tuning.retry },
+      hooks: { onRetry: (call, attempt, info, delayMs) => render({ type: 'retry', call, attempt, cause: [info.status, info.reason ?? info.code].filter(Boolean).join(' '), delayMs }) },
+    });
+    const { result, error } = await runBuild(config, { cloud, emit: render, redactor, signal: controller.signal, tuning, cleanup: registry });
+    if (error) {
+      err.write(`error: ${error.message}\n`);
+      if (result.leftovers.length > 0) err.write(`${result.leftovers.length} temporary resource(s) could not be deleted; see the commands above.\n`);
+      return exitCodeOf(error);
+    }
+    if (config.mode === 'verify') out.write(`Image verification succeeded: ${result.image.uri}\n`);
+    else out.write(`Image has successfully been created at: ${result.image.uri}\n`);
+    if (result.k8sManifests) err.write(`Kubernetes manifests written to ${result.k8sManifests}\n`);
+    return 0;
+  } catch (e) {
+    err.write(`error: unexpected: ${(e as Error)?.message ?? String(e)}\n`);
+    if (io.env.GDIB_DEBUG) err.write(`${(e as Error)?.stack ?? ''}\n`);
+    return 1;
+  } finally {
+    io.signals.off('SIGINT', sigint);
+    io.signals.off('SIGTERM', sigterm);
+  }
+}
+
+const COMMANDS = ['build', 'verify', 'help'];
+
+function buildProgram(onRun: (mode: Mode, flags: RawFlags) => void, output: OutputConfiguration): Command {
+  const program = new Command('gke-disk-image-builder')
+    .configureOutput(output)
+    .description('Bake container images into a GCE disk image that GKE attaches as a secondary boot disk (CONTAINER_IMAGE_CACHE).')
+    .version(VERSION)
+    .exitOverride()
+    .showSuggestionAfterError(true);
+  const add = (cmd: Command, mode: Mode) => {
+    for (const f of FLAGS) {
+      const value = f.kind === 'bool' ? ' [BOOL]' : ` <${f.valueName ?? 'VALUE'}>`;
+      const help = `${f.help}${f.defaultText ? ` (default: ${f.defaultText})` : ''}${f.aliases ? `; alias --${f.aliases.join(', --')}` : ''}`;
+      const opt = new Option(`--${f.name}${value}`, help);
+      if (f.kind === 'list') opt.argParser((v: string, prev: string[] | undefined) => [...(prev ?? []), v]);
+      cmd.addOption(opt);
+    }
+    cmd.exitOverride().allowExcessArguments(false).action((opts: Record<string, unknown>) => {
+      const flags: RawFlags = {};
+      for (const f of FLAGS) {
+        const key = camel(f.name);
+        const v = opts[key];
+        if (v === undefined) continue;
+        flags[f.name] = f.kind === 'bool' && v === true ? 'true' : (v as string | string[]);
+      }
+      onRun(mode, flags);
+    });
+  };
+  const footer =
+    '\nCommands: build (the default), verify (same as --verify-only).\n' +
+    '\nFlags are accepted as --flag=value, --flag value and Go-style -flag=value; booleans also as --flag=true|false.\n' +
+      'Exit codes: 0 success, 1 build or verification failed, 2 invalid input (nothing created), 130 interrupted.\n' +
+      'Docs: README.md of the package.\n';
+  const build = program.command('build').description('Build a GCE disk image holding the given container images, for GKE secondary boot disks.');
+  add(build, 'build');
+  build.addHelpText('after', footer);
+  const verify = program.command('verify').description('Verify the snapshots of the image named by --image-name (same as build --verify-only).');
+  add(verify, 'verify');
+  verify.addHelpText('after', footer);
+  return program;
+}
+
+function camel(name: string): string {
+  return name.replace(/-([a-z0-9])/g, (_, c: string) => c.toUpperCase());
+}
+
+function commanderLine(e: CommanderError): string {
+  const msg = e.message.replace(/^error: /, '');
+  const unknown = /unknown option '([^']+)'/.exec(msg);
+  if (unknown) return `error: ${unknown[1]!.split('=')[0]}: unknown flag${/Did you mean/.test(msg) ? ` (did you mean ${/Did you mean (\S+)\?/.exec(msg)?.[1]}?)` : ''}; see --help`;
+  const missing = /option '(--[\w-]+)[^']*' argument missing/.exec(msg);
+  if (missing) return `error: ${missing[1]}: needs a value`;
+  if (e.code === 'commander.excessArguments') return `error: unexpected argument(s); flags start with -- (see --help)`;
+  return `error: ${msg.split('\n')[0]}`;
+}
+
+/** Entry point of the bin shim. */
+export async function run(argv: readonly string[]): Promise<number> {
+  return main(argv, {
+    stdout: process.stdout,
+    stderr: process.stderr,
+    env: process.env,
+    cwd: process.cwd(),
+    signals: process,
+    forceExit: (code) => process.exit(code),
+  });
+}

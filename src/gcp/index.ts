@@ -1,0 +1,26 @@
+// Builds the real Cloud (compute + storage adapters) for a config. Loaded lazily by the CLI after validation.
+import type { Config } from '../config/types.js';
+import type { Redactor } from '../io/redact.js';
+import { createTokenProvider } from './auth.js';
+import { Clients, endpointsFromEnv } from './clients.js';
+import { GoogleCompute } from './compute.js';
+import type { RetryHooks, RetryPolicy } from './retry.js';
+import { GoogleStorage } from './storage.js';
+import type { Cloud } from './types.js';
+
+export interface CloudOptions {
+  env: Record<string, string | undefined>;
+  redactor: Redactor;
+  retry: RetryPolicy;
+  hooks?: RetryHooks;
+  onRequest?: (call: string) => void;
+}
+
+export function createCloud(config: Config, o: CloudOptions): Cloud {
+  const tokens = createTokenProvider({ keyFile: config.keyFile, env: o.env, redactor: o.redactor });
+  const clients = new Clients(tokens, endpointsFromEnv(o.env));
+  return {
+    compute: new GoogleCompute(clients, { project: config.projectName, zone: config.zone, region: config.region, retry: o.retry, hooks: o.hooks, onRequest: o.onRequest }),
+    storage: new GoogleStorage(clients, o.retry, o.hooks),
+  };
+}
