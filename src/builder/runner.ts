@@ -3,6 +3,7 @@
 import { BuildError, InterruptedError, StepTimeoutError, UsageError } from '../errors.js';
 import { ApiError, OperationError } from '../gcp/errors.js';
 import { AuthError } from '../gcp/auth.js';
+import { abortable } from '../io/abort.js';
 import type { BuildContext } from './context.js';
 import type { Step } from './steps/step.js';
 
@@ -16,7 +17,8 @@ export async function runSteps(ctx: BuildContext, steps: readonly Step[], root: 
     ctx.emit({ type: 'step-started', step: step.name, title: step.title });
     ctx.log.info({ step: step.name }, 'step started');
     try {
-      await step.run(ctx, signal);
+      // Raced against the signal too, so a call that ignores its signal cannot hold up an interrupt or a timeout.
+      await abortable(step.run(ctx, signal), signal);
     } catch (err) {
       ctx.log.error({ step: step.name, err: String((err as Error)?.message ?? err) }, 'step failed');
       throw asStepError(step, err, signal);

@@ -1,0 +1,235 @@
+# Shared by build.sh and verify.sh. render.ts inlines this file where they source it, so the
+# startup-script metadata is one self-contained script; from the source tree it is sourced.
+#
+# Everything read from the metadata server is data: it is passed as arguments and never evaluated.
+# shellcheck shell=bash
+
+export PATH="/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin${PATH:+:$PATH}"
+export LC_ALL=C
+umask 022
+
+# SPEC §8 seams: outside GCE these point the script at a fake metadata server, a loop device, ...
+readonly GDIB_MD_HOST="${GCE_METADATA_HOST:-metadata.google.internal}"
+readonly GDIB_WORK="${GDIB_WORK_DIR:-/var/lib/gdib}"
+readonly GDIB_MNT="${GDIB_MOUNT_DIR:-/mnt/disks/gdib}"
+readonly GDIB_TOOL_VERSION="__GDIB_VERSION__"
+
+GDIB_STEP="starting"  # what the script is doing: names the step in a failure message
+GDIB_ERROR=""         # the one-line reason reported when the script fails
+GDIB_SUCCEEDED=false  # set by the mode script once everything, unmount included, is done
+GDIB_FAILED_COMMAND=""
+GDIB_CONSOLE=false    # also write the SPEC §5 lines to /dev/console (see console_init)
+GDIB_GUEST_ATTRIBUTES=true
+
+log() { printf 'gdib: %s\n' "$*"; }
+
+# One line, no control characters, bounded: fit for a guest attribute and a serial line.
+one_line() {
+  local s=${1//$'\n'/ }
+  s=${s//$'\r'/ }
+  s=${s//$'\e'/}
+  ((${#s} <= 480)) || s="${s:0:477}..."
+  printf '%s' "$s"
+}
+
+# The serial console is what the CLI falls back to. On a VM the startup script's stdout already goes
+# there (through the guest agent); /dev/console is written too when it is a different device, as a
+# second path that does not depend on the agent. A console that blocks cannot stall the build.
+console_init() {
+  if [[ -c /dev/console && -w /dev/console ]] && ! [[ /dev/console -ef /proc/self/fd/1 ]] \
+    && { : >/dev/console; } 2>/dev/null; then
+    GDIB_CONSOLE=true
+  fi
+}
+
+console_write() {
+  [[ $GDIB_CONSOLE == true ]] || return 0
+  printf '%s\n' "$1" | timeout 2 tee -a /dev/console >/dev/null 2>&1 || true
+}
+
+md_url() { printf 'http://%s/computeMetadata/v1/instance/%s' "$GDIB_MD_HOST" "$1"; }
+
+# Writes guest attribute gdib/<key>. Best effort: the serial line is the fallback signal.
+put_guest_attribute() {
+  [[ $GDIB_GUEST_ATTRIBUTES == true ]] || return 0
+  if ! printf '%s' "$2" | curl -sS -o /dev/null --fail --max-time 5 --retry 2 --retry-connrefused \
+    -X PUT -H 'Metadata-Flavor: Google' --data-binary @- "$(md_url "guest-attributes/gdib/$1")" 2>/dev/null; then
+    log "could not write guest attribute gdib/$1; the serial console carries the signal"
+  fi
+}
+
+# A SPEC §5 fact: `gdib: <key>=<value>` on the serial console and guest attribute gdib/<key>.
+signal() {
+  local value line
+  value=$(one_line "$2")
+  line="gdib: $1=$value"
+  printf '%s\n' "$line"
+  console_write "$line"
+  put_guest_attribute "$1" "$value"
+}
+
+phase() { GDIB_STEP=$1; signal phase "$1"; }
+progress() { signal progress "$1"; }
+
+# Fails the script with a reason; the EXIT trap reports it.
+fail() {
+  GDIB_ERROR=$(one_line "$*")
+  exit 1
+}
+
+# md_get VAR KEY [DEFAULT]: reads instance attribute KEY into VAR; DEFAULT when the key is absent.
+# (A variable, not stdout: a failure inside $(...) could not report its reason.)
+md_get() {
+  local -n md_get_dest=$1
+  local key=$2 out code
+  out=$(mktemp)
+  code=$(curl -sS -o "$out" -w '%{http_code}' --max-time 10 --retry 5 --retry-connrefused \
+    -H 'Metadata-Flavor: Google' "$(md_url "attributes/$key")") || code=000
+  if [[ $code == 200 ]]; then
+    md_get_dest=$(<"$out")
+  elif [[ $code == 404 && $# -ge 3 ]]; then
+    md_get_dest=$3
+  else
+    rm -f "$out"
+    fail "cannot read metadata attribute $key from $GDIB_MD_HOST (HTTP $code)"
+  fi
+  rm -f "$out"
+}
+
+require_path_var() {
+  # These paths end up in containerd's TOML config and in mount options: keep them plain.
+  [[ $2 =~ ^/[A-Za-z0-9._/@+:=,-]*$ && $2 != */ ]] \
+    || fail "$1 must be a plain absolute path (letters, digits and ._/@+:=,-), got: $2"
+}
+
+# Packages providing the commands the script needs, installed only when missing.
+install_missing() {
+  local -A package_of=([containerd]=containerd [ctr]=containerd [jq]=jq [mkfs.ext4]=e2fsprogs
+    [curl]=curl [perl]=perl-base [md5sum]=coreutils [split]=coreutils [find]=findutils
+    [xargs]=findutils [mountpoint]=util-linux [findmnt]=util-linux [timeout]=coreutils)
+  local cmd missing=()
+  for cmd in "$@"; do
+    command -v "$cmd" >/dev/null 2>&1 || missing+=("${package_of[$cmd]:-$cmd}")
+  done
+  ((${#missing[@]} > 0)) || return 0
+  mapfile -t missing < <(printf '%s\n' "${missing[@]}" | sort -u)
+  log "installing ${missing[*]}"
+  local apt_log="$GDIB_WORK/logs/apt.log" policy_rc=/usr/sbin/policy-rc.d created_policy=false
+  # Installing containerd would start the host's own containerd service; this script runs its own.
+  if [[ ! -e $policy_rc ]]; then
+    printf '#!/bin/sh\nexit 101\n' >"$policy_rc" && chmod 0755 "$policy_rc" && created_policy=true
+  fi
+  local ok=true
+  if ! { DEBIAN_FRONTEND=noninteractive apt-get -q -o DPkg::Lock::Timeout=600 update \
+    && DEBIAN_FRONTEND=noninteractive apt-get -q -y -o DPkg::Lock::Timeout=600 install \
+      --no-install-recommends "${missing[@]}"; } >"$apt_log" 2>&1; then
+    ok=false
+  fi
+  [[ $created_policy == false ]] || rm -f "$policy_rc"
+  if [[ $ok == false ]]; then
+    tail -n 15 "$apt_log" | sed 's/^/gdib: apt: /'
+    fail "installing ${missing[*]} with apt-get failed"
+  fi
+  for cmd in "$@"; do
+    command -v "$cmd" >/dev/null 2>&1 || fail "$cmd is still missing after installing ${missing[*]}"
+  done
+}
+
+# The data disk: GDIB_DEVICE, else the disk GCE attached with device name $1. Sets GDIB_DEV.
+resolve_device() {
+  GDIB_DEV="${GDIB_DEVICE:-/dev/disk/by-id/google-$1}"
+  local waited=0
+  until [[ -b $GDIB_DEV ]]; do
+    ((waited < 60)) || fail "data disk $GDIB_DEV not found (is a disk attached with device name $1?)"
+    sleep 1
+    waited=$((waited + 1))
+  done
+}
+
+# Checksum of one snapshot directory: md5 of the LC_ALL=C-sorted md5 digests of every regular file
+# under it. Byte for byte the Go tool's
+#   find DIR -type f -exec md5sum {} + | cut -d' ' -f1 | LC_ALL=C sort | md5sum | cut -d' ' -f1
+# as run on its Debian 11 VMs (coreutils 8.32): a digest is written `\<hex>` when the file name holds
+# a backslash or a newline (md5sum's escape marker, which `cut` keeps). md5sum -z turns escaping off,
+# so the marker is added here with that rule, whatever coreutils version runs this (9.x also escapes
+# \r, which would change the value). Files are hashed by parallel workers, one output file each, so
+# no two workers' lines can interleave.
+snapshot_checksum() {
+  local dir=$1 tmp jobs pid part sum status=0 pids=()
+  jobs=$(nproc 2>/dev/null || echo 2)
+  ((jobs >= 1 && jobs <= 32)) || jobs=$((jobs < 1 ? 1 : 32))
+  tmp=$(mktemp -d "$GDIB_WORK/checksum.XXXXXX") || return 1
+  if ! (cd "$dir" && find . -type f -print0) >"$tmp/list" \
+    || ! split -n "r/$jobs" -t '\0' "$tmp/list" "$tmp/part."; then
+    rm -rf "$tmp"
+    return 1
+  fi
+  for part in "$tmp"/part.*; do
+    xargs -0 -r md5sum -z -- <"$part" >"$part.md5" &
+    pids+=("$!")
+  done
+  for pid in "${pids[@]}"; do
+    wait "$pid" || status=1
+  done
+  if ((status == 0)); then
+    # shellcheck disable=SC2016 # a perl program, not shell
+    sum=$(cat "$tmp"/part.*.md5 \
+      | perl -0 -ne 'chomp; /\A([0-9a-f]{32})  (.*)\z/s or die "unexpected md5sum output\n";
+          print(($2 =~ /[\\\n]/ ? "\\" : ""), $1, "\n")' \
+      | sort | md5sum | cut -d' ' -f1) || status=1
+  fi
+  rm -rf "$tmp"
+  ((status == 0)) && printf '%s\n' "$sum"
+}
+
+# Count of regular files under a directory, for summaries.
+count_files() { find "$1" -type f -printf . | wc -c; }
+
+human_bytes() {
+  local b=$1
+  if ((b >= 1073741824)); then
+    printf '%d.%d GB' $((b / 1073741824)) $((b % 1073741824 * 10 / 1073741824))
+  elif ((b >= 1048576)); then
+    printf '%d.%d MB' $((b / 1048576)) $((b % 1048576 * 10 / 1048576))
+  else
+    printf '%d KB' $((b / 1024))
+  fi
+}
+
+# Bytes used and total on the filesystem of a path.
+disk_used() { df -B1 --output=used "$1" | tail -n 1 | tr -d ' '; }
+disk_size() { df -B1 --output=size "$1" | tail -n 1 | tr -d ' '; }
+disk_avail() { df -B1 --output=avail "$1" | tail -n 1 | tr -d ' '; }
+
+on_err() { GDIB_FAILED_COMMAND=$1; }
+
+# The EXIT trap: cleans up (mode-specific `cleanup`), then reports the outcome, always.
+on_exit() {
+  local rc=$?
+  set +e
+  trap - EXIT ERR
+  cleanup
+  if ((rc == 0)) && [[ $GDIB_SUCCEEDED == true ]]; then
+    signal phase done
+    signal state succeeded
+    exit 0
+  fi
+  if [[ -z $GDIB_ERROR ]]; then
+    GDIB_ERROR="$GDIB_STEP failed (exit status $rc)"
+    [[ -z $GDIB_FAILED_COMMAND ]] || GDIB_ERROR+=": $GDIB_FAILED_COMMAND"
+  fi
+  signal error "$GDIB_ERROR"
+  signal state failed
+  ((rc != 0)) || rc=1
+  exit "$rc"
+}
+
+start_reporting() {
+  set -E
+  trap 'on_err "$BASH_COMMAND"' ERR
+  trap on_exit EXIT
+  trap 'GDIB_ERROR="interrupted by SIGTERM during: $GDIB_STEP"; exit 143' TERM
+  trap 'GDIB_ERROR="interrupted by SIGINT during: $GDIB_STEP"; exit 130' INT
+  console_init
+  signal state running
+}

@@ -1,0 +1,96 @@
+import { describe, expect, it } from 'vitest';
+import { runBuild, stepsFor } from '../../src/builder/index.js';
+import type { BuildEvent } from '../../src/builder/events.js';
+import { parseConfig } from '../../src/config/schema.js';
+import { ApiError } from '../../src/gcp/errors.js';
+import { Redactor } from '../../src/io/redact.js';
+import { BuildError, InterruptedError, StepTimeoutError } from '../../src/errors.js';
+import { FakeCloud } from '../helpers/fake-cloud.js';
+
+const fast = { guestAttributesIntervalMs: 5, serialMinIntervalMs: 2, serialMaxIntervalMs: 10, serialUploadIntervalMs: 20, retry: { maxAttempts: 3, baseDelayMs: 1, maxDelayMs: 2 } };
+
+function config(extra: Record<string, string | string[]> = {}) {
+  return parseConfig({ 'project-name': 'test-project', zone: 'us-central1-a', 'image-name': 'img', 'gcs-path': 'gs://bucket/logs', 'container-image': ['nginx:1'], ...extra }, {});
+}
+
+async function build(cloud: FakeCloud, opts: { signal?: AbortSignal; extra?: Record<string, string | string[]> } = {}) {
+  const events: BuildEvent[] = [];
+  const out = await runBuild(config(opts.extra), { cloud, emit: (e) => events.push(e), redactor: new Redactor(), signal: opts.signal ?? new AbortController().signal, tuning: fast, runId: 'abc123' });
+  return { ...out, events };
+}
+
+describe('runner on the fake cloud', () => {
+  it('runs the steps in order, deletes the VM before creating the image, and the disk after', async () => {
+    const cloud = new FakeCloud();
+    const { result, error } = await build(cloud);
+    expect(error).toBeUndefined();
+    expect(result.state).toBe('succeeded');
+    const mutating = cloud.calls.filter((c) => /insert|delete|detach/.test(c) && !c.startsWith('storage'));
+    expect(mutating).toEqual(['disks.insert', 'instances.insert', 'instances.detachDisk', 'instances.delete', 'images.insert', 'disks.delete']);
+    expect(cloud.disks.size + cloud.instances.size).toBe(0);
+    expect(cloud.images.has('img')).toBe(true);
+    expect([...cloud.objects.keys()].sort()).toEqual(['bucket/logs/secondary-disk-image-abc123/build.log', 'bucket/logs/secondary-disk-image-abc123/result.json', 'bucket/logs/secondary-disk-image-abc123/serial-port-1.log']);
+  });
+
+  it('verify mode creates no image and uses the verify steps', () => {
+    expect(stepsFor(config({ 'verify-only': 'true' })).map((s) => s.name)).toEqual(['preflight', 'create-disk', 'create-vm', 'wait-vm', 'delete-vm']);
+  });
+
+  it.each(['disks.insert', 'instances.insert', 'instances.detachDisk', 'instances.delete', 'images.insert'])('cleans up everything when %s fails', async (call) => {
+    const cloud = new FakeCloud();
+    cloud.failures.set(call, () => new ApiError({ status: 400, reason: 'invalid', message: 'boom' }, call));
+    const { result, error } = await build(cloud);
+    expect(error).toBeInstanceOf(BuildError);
+    expect(error!.message).toContain('boom');
+    expect(result.state).toBe('failed');
+    expect(cloud.disks.size + cloud.instances.size + cloud.images.size).toBe(0);
+  });
+
+  it('deletes a resource whose insert was interrupted midway (registered before the insert is sent)', async () => {
+    const cloud = new FakeCloud();
+    cloud.failures.set('instances.insert', 'hang');
+    const ac = new AbortController();
+    const done = build(cloud, { signal: ac.signal });
+    await until(() => cloud.calls.includes('instances.insert'));
+    ac.abort(new InterruptedError('SIGINT'));
+    const { result, error } = await done;
+    expect(error).toBeInstanceOf(InterruptedError);
+    expect(result.state).toBe('interrupted');
+    expect(cloud.calls).toContain('instances.delete');
+    expect(cloud.calls).toContain('disks.delete');
+    expect(cloud.disks.size).toBe(0);
+  });
+
+  it('a step past --timeout fails with StepTimeoutError and cleans up', async () => {
+    const cloud = new FakeCloud();
+    cloud.onVmStart = () => undefined; // never finishes
+    const { error } = await build(cloud, { extra: { timeout: '1s' } });
+    expect(error).toBeInstanceOf(StepTimeoutError);
+    expect(error!.message).toContain('wait-vm');
+    expect(cloud.disks.size + cloud.instances.size).toBe(0);
+  });
+
+  it('a VM failure is reported with its reason', async () => {
+    const cloud = new FakeCloud();
+    cloud.onVmStart = (vm) => {
+      vm.serial += 'gdib: state=running\ngdib: error=pulling nginx:1: not found\ngdib: state=failed\n';
+    };
+    const { error, events } = await build(cloud);
+    expect(error!.message).toBe('the VM reported failure: pulling nginx:1: not found');
+    expect(events.some((e) => e.type === 'serial' && e.line.includes('not found'))).toBe(true);
+    expect(cloud.images.size).toBe(0);
+  });
+
+  it('a failed delete names the command to run by hand', async () => {
+    const cloud = new FakeCloud();
+    cloud.failures.set('images.insert', () => new ApiError({ status: 400, message: 'bad' }, 'images.insert'));
+    cloud.failures.set('disks.delete', () => new ApiError({ status: 403, message: 'denied' }, 'disks.delete'));
+    const { result, events } = await build(cloud);
+    expect(result.leftovers).toEqual([{ kind: 'disk', name: 'secondary-disk-image-abc123-disk', command: 'gcloud compute disks delete secondary-disk-image-abc123-disk --project test-project --zone us-central1-a --quiet' }]);
+    expect(events.some((e) => e.type === 'cleanup-failed')).toBe(true);
+  });
+});
+
+async function until(cond: () => boolean): Promise<void> {
+  while (!cond()) await new Promise((r) => setImmediate(r));
+}

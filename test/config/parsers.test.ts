@@ -1,0 +1,53 @@
+import { describe, expect, it } from 'vitest';
+import { normalizeArgv } from '../../src/config/argv.js';
+import { parseGoDuration } from '../../src/config/duration.js';
+import { parseImageReference } from '../../src/config/reference.js';
+
+describe('parseGoDuration', () => {
+  it.each<[string, number | undefined]>([
+    ['20m', 1_200_000],
+    ['1h30m', 5_400_000],
+    ['1h30m15s', 5_415_000],
+    ['1.5h', 5_400_000],
+    ['300ms', 300],
+    ['.5s', 500],
+    ['0', 0],
+    ['2h45m0.5s', 9_900_500],
+    ['20', undefined],
+    ['m', undefined],
+    ['1d', undefined],
+    ['', undefined],
+    ['1h 30m', undefined],
+    ['-1m', -60_000],
+  ])('%s', (text, ms) => expect(parseGoDuration(text)).toBe(ms));
+});
+
+describe('parseImageReference', () => {
+  it.each([
+    ['nginx:1.27', { registry: 'docker.io', repository: 'nginx', tag: '1.27' }],
+    ['library/nginx:latest', { registry: 'docker.io', repository: 'library/nginx', tag: 'latest' }],
+    ['us-docker.pkg.dev/p/repo/app:v1', { registry: 'us-docker.pkg.dev', repository: 'p/repo/app', tag: 'v1' }],
+    ['127.0.0.1:5000/a/b:c', { registry: '127.0.0.1:5000', repository: 'a/b', tag: 'c' }],
+    ['localhost/app:1', { registry: 'localhost', repository: 'app', tag: '1' }],
+    [`gcr.io/p/a:1@sha256:${'b'.repeat(64)}`, { registry: 'gcr.io', repository: 'p/a', tag: '1', digest: `sha256:${'b'.repeat(64)}` }],
+  ])('%s', (text, expected) => expect(parseImageReference(text)).toEqual(expected));
+
+  it.each(['nginx', 'nginx:', ':1', 'UPPER/app:1', 'a b:1', 'app:1\n', 'app:$(id)', 'app:`id`', "app:1'", 'app@sha256:xyz', '/app:1', 'app:-bad'])(
+    'rejects %j',
+    (text) => expect(typeof parseImageReference(text)).toBe('string'),
+  );
+});
+
+describe('normalizeArgv', () => {
+  it.each<[string[], string[]]>([
+    [['-project-name=p', '-zone', 'z'], ['--project-name=p', '--zone', 'z']],
+    [['--project=p'], ['--project-name=p']],
+    [['--verify-only'], ['--verify-only=true']],
+    [['-verify-only=false'], ['--verify-only=false']],
+    [['--store-snapshot-checksum=false', 'verify'], ['--store-snapshot-checksum=false', 'verify']],
+    [['--unknown=1'], ['--unknown=1']],
+    [['--instance-disk-size-gb=50'], ['--boot-disk-size-gb=50']],
+    [['--', '-zone'], ['--', '-zone']],
+    [['-help'], ['--help']],
+  ])('%j', (argv, expected) => expect(normalizeArgv(argv)).toEqual(expected));
+});

@@ -1,0 +1,155 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { parseConfig } from '../../src/config/schema.js';
+import { UsageError } from '../../src/errors.js';
+import type { RawFlags } from '../../src/config/flags.js';
+
+const base: RawFlags = {
+  'project-name': 'my-project',
+  zone: 'us-central1-a',
+  'image-name': 'my-image',
+  'gcs-path': 'gs://my-bucket/logs',
+  'container-image': ['nginx:1.27'],
+};
+
+function problems(flags: RawFlags, env: Record<string, string> = {}): string[] {
+  try {
+    parseConfig(flags, env);
+    return [];
+  } catch (err) {
+    if (err instanceof UsageError) return [...err.problems];
+    throw err;
+  }
+}
+
+describe('defaults', () => {
+  it('are the Go tool\'s', () => {
+    const c = parseConfig(base, {});
+    expect(c).toMatchObject({
+      mode: 'build',
+      imageFamilyName: 'secondary-disk-image',
+      jobName: 'secondary-disk-image',
+      machineType: 'n2-standard-16',
+      diskType: 'pd-ssd',
+      diskSizeGb: 60,
+      serviceAccount: 'default',
+      imagePullAuth: 'None',
+      timeoutMs: 20 * 60_000,
+      network: 'default',
+      subnet: undefined,
+      storeSnapshotChecksum: true,
+      k8sNamespace: 'default',
+      platform: 'linux/amd64',
+      gcsBucket: 'my-bucket',
+      gcsPrefix: 'logs',
+      region: 'us-central1',
+    });
+    expect(Object.isFrozen(c)).toBe(true);
+    expect(Object.isFrozen(c.containerImages)).toBe(true);
+  });
+
+  it('take project and zone from the gcloud environment', () => {
+    const { 'project-name': _p, zone: _z, ...rest } = base;
+    const c = parseConfig(rest, { CLOUDSDK_CORE_PROJECT: 'env-project', CLOUDSDK_COMPUTE_ZONE: 'europe-west4-b' });
+    expect([c.projectName, c.zone, c.region]).toEqual(['env-project', 'europe-west4-b', 'europe-west4']);
+  });
+
+  it('let flags win over the environment', () => {
+    const c = parseConfig(base, { CLOUDSDK_CORE_PROJECT: 'env-project' });
+    expect(c.projectName).toBe('my-project');
+  });
+});
+
+describe('valid values', () => {
+  it.each<[string, RawFlags, (c: ReturnType<typeof parseConfig>) => unknown, unknown]>([
+    ['go duration', { timeout: '1h30m' }, (c) => c.timeoutMs, 5_400_000],
+    ['fractional duration', { timeout: '1.5h' }, (c) => c.timeoutMs, 5_400_000],
+    ['seconds', { timeout: '90s' }, (c) => c.timeoutMs, 90_000],
+    ['labels', { 'image-labels': ['team=ml', 'env=', 'k_1=v-2'] }, (c) => c.imageLabels, { team: 'ml', env: '', k_1: 'v-2' }],
+    ['bool false', { 'store-snapshot-checksum': 'false' }, (c) => c.storeSnapshotChecksum, false],
+    ['bool 0', { 'store-snapshot-checksum': '0' }, (c) => c.storeSnapshotChecksum, false],
+    ['verify-only', { 'verify-only': 'true' }, (c) => c.mode, 'verify'],
+    ['digest ref', { 'container-image': [`gcr.io/p/app@sha256:${'a'.repeat(64)}`] }, (c) => c.containerImages.length, 1],
+    ['registry with port', { 'container-image': ['localhost:5000/app:v1'] }, (c) => c.containerImages[0], 'localhost:5000/app:v1'],
+    ['duplicate images once', { 'container-image': ['nginx:1', 'nginx:1'] }, (c) => c.containerImages, ['nginx:1']],
+    ['bucket root', { 'gcs-path': 'gs://my-bucket' }, (c) => [c.gcsBucket, c.gcsPrefix], ['my-bucket', '']],
+    ['trailing slash', { 'gcs-path': 'gs://my-bucket/a/b/' }, (c) => c.gcsPrefix, 'a/b'],
+    ['subnet path', { subnet: 'projects/host-proj/regions/us-central1/subnetworks/sub-1' }, (c) => c.subnet, 'projects/host-proj/regions/us-central1/subnetworks/sub-1'],
+    ['network URL', { network: 'https://www.googleapis.com/compute/v1/projects/host-proj/global/networks/vpc' }, (c) => c.network, 'https://www.googleapis.com/compute/v1/projects/host-proj/global/networks/vpc'],
+    ['Auto pull auth', { 'image-pull-auth': 'Auto' }, (c) => c.imagePullAuth, 'Auto'],
+    ['arm64', { platform: 'linux/arm64' }, (c) => c.platform, 'linux/arm64'],
+    ['storage locations', { 'storage-location': ['us', 'europe-west4'] }, (c) => c.storageLocations, ['us', 'europe-west4']],
+    ['service account', { 'service-account': 'builder@p.iam.gserviceaccount.com' }, (c) => c.serviceAccount, 'builder@p.iam.gserviceaccount.com'],
+  ])('%s', (_name, flags, pick, expected) => {
+    expect(pick(parseConfig({ ...base, ...flags }, {}))).toEqual(expected);
+  });
+});
+
+describe('invalid values name their flag', () => {
+  it.each<[RawFlags, string]>([
+    [{ 'image-name': 'My_Image' }, '--image-name: expected 1-63'],
+    [{ 'image-name': 'a'.repeat(64) }, '--image-name: expected 1-63'],
+    [{ 'image-name': 'ends-' }, '--image-name:'],
+    [{ 'job-name': 'j'.repeat(50) }, '--job-name: expected 1-49'],
+    [{ 'image-family-name': '1abc' }, '--image-family-name:'],
+    [{ 'image-labels': ['novalue'] }, '--image-labels: "novalue" is not KEY=VALUE'],
+    [{ 'image-labels': ['Key=v'] }, '--image-labels: key "Key"'],
+    [{ 'image-labels': ['k=V!'] }, '--image-labels: value "V!"'],
+    [{ 'gcs-path': 'my-bucket/logs' }, '--gcs-path: expected gs://BUCKET'],
+    [{ 'gcs-path': 's3://x/y' }, '--gcs-path:'],
+    [{ 'container-image': ['nginx'] }, '--container-image: "nginx" needs a tag or a digest'],
+    [{ 'container-image': ['Nginx:1'] }, '--container-image: "Nginx:1"'],
+    [{ 'container-image': ['nginx:1;rm -rf /'] }, '--container-image:'],
+    [{ 'container-image': ['nginx@sha256:abc'] }, '--container-image:'],
+    [{ 'container-image': [] }, '--container-image: required'],
+    [{ 'disk-size-gb': '5' }, '--disk-size-gb: expected a whole number from 10'],
+    [{ 'disk-size-gb': '1e3' }, '--disk-size-gb:'],
+    [{ 'disk-size-gb': '-20' }, '--disk-size-gb:'],
+    [{ timeout: '20' }, '--timeout: "20" is not a duration'],
+    [{ timeout: '0s' }, '--timeout: must be at least 1s'],
+    [{ timeout: '-5m' }, '--timeout: must be at least 1s'],
+    [{ 'image-pull-auth': 'token' }, '--image-pull-auth: expected None, ServiceAccountToken or Auto'],
+    [{ 'verify-only': 'yes' }, '--verify-only: expected true or false'],
+    [{ zone: 'us-central1' }, '--zone: expected a zone'],
+    [{ 'project-name': 'My Project' }, '--project-name: expected a project ID'],
+    [{ 'service-account': 'not-an-email' }, '--service-account:'],
+    [{ network: 'projects/p/networks/x' }, '--network:'],
+    [{ subnet: 'projects/p/regions/europe-west1/subnetworks/s' }, '--subnet: is in region europe-west1'],
+    [{ 'storage-location': ['US'] }, '--storage-location:'],
+    [{ platform: 'windows/amd64' }, '--platform:'],
+    [{ 'k8s-namespace': 'Kube_System' }, '--k8s-namespace:'],
+    [{ 'gcp-oauth': '/nonexistent/key.json' }, '--gcp-oauth: cannot read /nonexistent/key.json (ENOENT)'],
+  ])('%j', (flags, expected) => {
+    const p = problems({ ...base, ...flags });
+    expect(p.length).toBeGreaterThan(0);
+    expect(p.some((line) => line.startsWith(expected))).toBe(true);
+    for (const line of p) expect(line).not.toMatch(/\n/);
+  });
+
+  it('reports every problem at once', () => {
+    const p = problems({ 'image-name': 'BAD', timeout: 'x', 'container-image': ['x'] });
+    expect(p.map((l) => l.split(':')[0])).toEqual(expect.arrayContaining(['--project-name', '--zone', '--image-name', '--gcs-path', '--container-image', '--timeout']));
+  });
+
+  it('does not require images in verify mode', () => {
+    const { 'container-image': _c, ...rest } = base;
+    expect(parseConfig(rest, {}, { mode: 'verify' }).mode).toBe('verify');
+  });
+});
+
+describe('--gcp-oauth', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'gdib-key-'));
+  it('reads a service-account key by relative path and keeps its token_uri', () => {
+    writeFileSync(join(dir, 'key.json'), JSON.stringify({ type: 'service_account', client_email: 'a@b.iam.gserviceaccount.com', private_key: 'PEM', token_uri: 'http://127.0.0.1:1/token' }));
+    const c = parseConfig({ ...base, 'gcp-oauth': 'key.json' }, {}, { cwd: dir });
+    expect(c.keyFile).toMatchObject({ type: 'service_account', tokenUri: 'http://127.0.0.1:1/token', path: join(dir, 'key.json') });
+  });
+  it('rejects a file that is not a key', () => {
+    writeFileSync(join(dir, 'bad.json'), '{"type":"external_account"}');
+    expect(problems({ ...base, 'gcp-oauth': join(dir, 'bad.json') })[0]).toMatch(/^--gcp-oauth: .* has type "external_account"/);
+    writeFileSync(join(dir, 'text.json'), 'hello');
+    expect(problems({ ...base, 'gcp-oauth': join(dir, 'text.json') })[0]).toMatch(/^--gcp-oauth: .* is not JSON/);
+  });
+});

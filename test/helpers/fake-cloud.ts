@@ -1,0 +1,105 @@
+// A fast in-memory Cloud for unit tests of the step runner. Integration tests use the real client libraries
+// against the emulator instead; this fake only keeps the same contract (ComputeApi/StorageApi).
+import { ApiError } from '../../src/gcp/errors.js';
+import type { Cloud, ComputeApi, DeleteOutcome, DiskSpec, ImageSpec, InstanceSpec, SerialChunk, StorageApi } from '../../src/gcp/types.js';
+
+export interface FakeVm {
+  serial: string;
+  attributes: Record<string, string>;
+}
+
+export class FakeCloud implements Cloud {
+  disks = new Map<string, DiskSpec & { attachedTo?: string }>();
+  instances = new Map<string, InstanceSpec & { vm: FakeVm }>();
+  images = new Map<string, ImageSpec | { name: string; diskSizeGb?: number }>();
+  objects = new Map<string, string>();
+  calls: string[] = [];
+  /** Make a call fail (or hang) the next time: name → error factory or 'hang'. */
+  failures = new Map<string, (() => Error) | 'hang'>();
+  /** What the VM does once created. */
+  onVmStart: (vm: FakeVm) => void = (vm) => {
+    vm.serial += 'gdib: state=running\ngdib: phase=pulling\ngdib: state=succeeded\n';
+    vm.attributes.state = 'succeeded';
+  };
+
+  private async enter(call: string): Promise<void> {
+    this.calls.push(call);
+    const f = this.failures.get(call);
+    if (!f) return;
+    this.failures.delete(call);
+    if (f === 'hang') await new Promise(() => undefined);
+    throw f();
+  }
+
+  private notFound(call: string): ApiError {
+    return new ApiError({ status: 404, reason: 'notFound', message: 'not found' }, call);
+  }
+
+  compute: ComputeApi = {
+    getProject: async () => this.enter('projects.get'),
+    getZone: async () => this.enter('zones.get'),
+    getImage: async (name) => {
+      await this.enter('images.get');
+      const i = this.images.get(name);
+      return i ? { name, diskSizeGb: (i as { diskSizeGb?: number }).diskSizeGb } : undefined;
+    },
+    machineTypeExists: async () => (await this.enter('machineTypes.get'), true),
+    diskTypeExists: async () => (await this.enter('diskTypes.get'), true),
+    networkExists: async () => (await this.enter('networks.get'), true),
+    subnetExists: async () => (await this.enter('subnetworks.get'), true),
+    insertDisk: async (spec) => {
+      await this.enter('disks.insert');
+      this.disks.set(spec.name, { ...spec });
+    },
+    deleteDisk: async (name): Promise<DeleteOutcome> => {
+      await this.enter('disks.delete');
+      return this.disks.delete(name) ? 'deleted' : 'not-found';
+    },
+    insertInstance: async (spec) => {
+      await this.enter('instances.insert');
+      const vm: FakeVm = { serial: '', attributes: {} };
+      this.instances.set(spec.name, { ...spec, vm });
+      const disk = this.disks.get(spec.dataDisk);
+      if (disk) disk.attachedTo = spec.name;
+      this.onVmStart(vm);
+    },
+    deleteInstance: async (name): Promise<DeleteOutcome> => {
+      await this.enter('instances.delete');
+      for (const d of this.disks.values()) if (d.attachedTo === name) d.attachedTo = undefined;
+      return this.instances.delete(name) ? 'deleted' : 'not-found';
+    },
+    detachDisk: async (instance) => {
+      await this.enter('instances.detachDisk');
+      for (const d of this.disks.values()) if (d.attachedTo === instance) d.attachedTo = undefined;
+    },
+    insertImage: async (spec) => {
+      await this.enter('images.insert');
+      this.images.set(spec.name, spec);
+    },
+    deleteImage: async (name): Promise<DeleteOutcome> => {
+      await this.enter('images.delete');
+      return this.images.delete(name) ? 'deleted' : 'not-found';
+    },
+    getSerialPortOutput: async (instance, start): Promise<SerialChunk> => {
+      await this.enter('instances.getSerialPortOutput');
+      const i = this.instances.get(instance);
+      if (!i) throw this.notFound('instances.getSerialPortOutput');
+      const buf = Buffer.from(i.vm.serial);
+      return { contents: buf.subarray(start).toString(), start, next: buf.length };
+    },
+    getGuestAttributes: async (instance) => {
+      await this.enter('instances.getGuestAttributes');
+      const i = this.instances.get(instance);
+      if (!i) throw this.notFound('instances.getGuestAttributes');
+      return Object.keys(i.vm.attributes).length ? { ...i.vm.attributes } : undefined;
+    },
+  };
+
+  storage: StorageApi = {
+    testBucketPermissions: async (_b, permissions) => (await this.enter('storage.buckets.testIamPermissions'), [...permissions]),
+    writeObject: async (bucket, name, data) => {
+      await this.enter('storage.objects.insert');
+      this.objects.set(`${bucket}/${name}`, data);
+    },
+  };
+}
