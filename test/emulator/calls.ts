@@ -1,0 +1,64 @@
+/**
+ * Stable names of the API calls the emulator serves, for fault matching and fault matrices.
+ * Compute names follow the client library's `<collection>.<method>`; storage names are
+ * prefixed `storage.`. The router refuses a route whose call is not listed here.
+ */
+
+export const OPERATION_CALLS = [
+  'disks.insert',
+  'disks.delete',
+  'instances.insert',
+  'instances.delete',
+  'instances.detachDisk',
+  'images.insert',
+  'images.delete',
+] as const;
+
+export const COMPUTE_CALLS = [
+  'projects.get',
+  'zones.get',
+  'machineTypes.get',
+  'diskTypes.get',
+  'networks.get',
+  'subnetworks.get',
+  'images.get',
+  'images.getFromFamily',
+  'images.list',
+  'disks.get',
+  'disks.list',
+  'disks.aggregatedList',
+  'instances.get',
+  'instances.list',
+  'instances.aggregatedList',
+  'instances.getSerialPortOutput',
+  'instances.getGuestAttributes',
+  'zoneOperations.get',
+  'zoneOperations.wait',
+  'regionOperations.get',
+  'regionOperations.wait',
+  'globalOperations.get',
+  'globalOperations.wait',
+  ...OPERATION_CALLS,
+] as const;
+
+export const STORAGE_CALLS = [
+  'storage.buckets.get',
+  'storage.buckets.testIamPermissions',
+  'storage.objects.insert',
+  /** PUT of data to a resumable upload session (the session URI needs no token). */
+  'storage.objects.uploadChunk',
+  'storage.objects.get',
+  'storage.objects.download',
+  'storage.objects.list',
+  'storage.objects.delete',
+] as const;
+
+export const CALLS = [...COMPUTE_CALLS, ...STORAGE_CALLS, 'oauth.token'] as const;
+
+export type CallName = (typeof CALLS)[number];
+
+const known = new Set<string>(CALLS);
+const operationCalls = new Set<string>(OPERATION_CALLS);
+
+export const isCallName = (name: string): name is CallName => known.has(name);
+export const returnsOperation = (name: string): boolean => operationCalls.has(name);

@@ -1,0 +1,147 @@
+/**
+ * Global images: get, getFromFamily, list, insert (from a disk, an image or a GCS object), delete.
+ */
+import { alreadyExists, inUse, invalid, notFound } from '../errors.js';
+import type { Router } from '../router.js';
+import type { Image } from '../state.js';
+import { listBody, requireProject, type ComputeDeps } from './context.js';
+import { checkLabels, checkName, diskLink, expectRef, imageLink, timestamp, type ResourceRef } from './urls.js';
+
+const V1 = '/compute/v1/projects/:project/global/images';
+const GIB = 1024 ** 3;
+
+export function imageJson(i: Image): Record<string, unknown> {
+  return {
+    kind: 'compute#image',
+    id: i.id,
+    name: i.name,
+    creationTimestamp: timestamp(i.createdAt),
+    ...(i.family ? { family: i.family } : {}),
+    labels: i.labels,
+    labelFingerprint: 'bGFiZWxz',
+    storageLocations: i.storageLocations,
+    diskSizeGb: String(i.diskSizeGb),
+    archiveSizeBytes: String(i.diskSizeGb * 128 * 1024 * 1024),
+    sourceType: 'RAW',
+    ...(i.sourceDisk ? { sourceDisk: i.sourceDisk, sourceDiskId: i.sourceDiskId } : {}),
+    ...(i.rawDiskSource ? { rawDisk: { source: i.rawDiskSource, containerType: 'TAR' } } : {}),
+    ...(i.architecture ? { architecture: i.architecture } : {}),
+    ...(i.deprecated ? { deprecated: i.deprecated } : {}),
+    status: i.status,
+    selfLink: imageLink(i.project, i.name),
+  };
+}
+
+/** The image a `sourceImage` reference names; family references pick the newest non-deprecated one. */
+export function resolveImage(deps: ComputeDeps, ref: ResourceRef): Image {
+  if (ref.family !== undefined) {
+    const candidates = [...deps.state.images.values()]
+      .filter((i) => i.project === ref.project && i.family === ref.family && i.status === 'READY' && !i.deprecated)
+      .sort((a, b) => b.createdAt - a.createdAt);
+    if (!candidates[0]) throw notFound(`projects/${ref.project}/global/images/family/${ref.family}`);
+    return candidates[0];
+  }
+  const image = deps.state.image(ref.project, ref.name);
+  if (!image) throw notFound(`projects/${ref.project}/global/images/${ref.name}`);
+  return image;
+}
+
+export function registerImages(router: Router, deps: ComputeDeps): void {
+  const { state, ops } = deps;
+
+  router.add('GET', `${V1}/family/:family`, 'images.getFromFamily', ({ params: { project, family } }) => {
+    requireProject(deps, project!);
+    return { json: imageJson(resolveImage(deps, { project: project!, collection: 'images', name: '', family: family! })) };
+  });
+
+  router.add('GET', `${V1}/:name`, 'images.get', ({ params: { project, name } }) => {
+    requireProject(deps, project!);
+    const image = state.image(project!, name!);
+    if (!image) throw notFound(`projects/${project}/global/images/${name}`);
+    return { json: imageJson(image) };
+  });
+
+  router.add('GET', V1, 'images.list', ({ params: { project }, query }) => {
+    requireProject(deps, project!);
+    const mine = [...state.images.values()].filter((i) => i.project === project).map(imageJson);
+    return { json: listBody('image', `projects/${project}/global/images`, mine, query) };
+  });
+
+  router.add('POST', V1, 'images.insert', ({ params: { project }, query, body, fault }) => {
+    requireProject(deps, project!);
+    const b = (body ?? {}) as Record<string, unknown>;
+    const name = checkName(b['name']);
+    const family = b['family'] === undefined ? undefined : checkName(b['family'], 'resource.family');
+    const labels = checkLabels(b['labels']);
+    const storageLocations = Array.isArray(b['storageLocations']) ? (b['storageLocations'] as string[]) : ['us'];
+    const target = imageLink(project!, name);
+    if (state.image(project!, name) || ops.insertInFlight(target)) throw alreadyExists(`projects/${project}/global/images/${name}`);
+
+    const sources = ['sourceDisk', 'sourceImage', 'rawDisk'].filter((k) => b[k] !== undefined);
+    if (sources.length !== 1) throw invalid('Exactly one of sourceDisk, sourceImage or rawDisk must be given.');
+    const base = { project: project!, name, labels, storageLocations, ...(family ? { family } : {}) };
+    let make: () => Omit<Image, 'id' | 'createdAt' | 'seeded' | 'status'>;
+
+    if (b['sourceDisk'] !== undefined) {
+      const ref = expectRef(b['sourceDisk'], project!, 'resource.sourceDisk', 'disks');
+      if (!ref.zone) throw invalid(`Invalid value for field 'resource.sourceDisk': '${String(b['sourceDisk'])}'.`);
+      const zone = ref.zone;
+      const disk = state.disk(ref.project, zone, ref.name);
+      if (!disk) throw notFound(`projects/${ref.project}/zones/${zone}/disks/${ref.name}`);
+      const runningUser = disk.users.find((u) => state.instance(ref.project, zone, u)?.status === 'RUNNING');
+      if (runningUser && query.get('forceCreate') !== 'true') {
+        throw inUse(`disk resource '${diskRefPath(ref.project, zone, disk.name)}'`, `projects/${ref.project}/zones/${zone}/instances/${runningUser}`);
+      }
+      make = () => {
+        const d = state.disk(ref.project, zone, ref.name);
+        if (!d) throw notFound(diskRefPath(ref.project, zone, ref.name));
+        return { ...base, diskSizeGb: d.sizeGb, sourceDisk: diskLink(d.project, d.zone, d.name), sourceDiskId: d.id, ...(d.architecture ? { architecture: d.architecture } : {}) };
+      };
+    } else if (b['sourceImage'] !== undefined) {
+      const src = resolveImage(deps, expectRef(b['sourceImage'], project!, 'resource.sourceImage', 'images'));
+      make = () => ({ ...base, diskSizeGb: src.diskSizeGb, ...(src.architecture ? { architecture: src.architecture } : {}) });
+    } else {
+      const source = String((b['rawDisk'] as Record<string, unknown> | null)?.['source'] ?? '');
+      const m = /^(?:https:\/\/storage\.(?:googleapis|cloud\.google)\.com\/|gs:\/\/)([^/]+)\/(.+)$/.exec(source);
+      if (!m) throw invalid(`Invalid value for field 'resource.rawDisk.source': '${source}'.`);
+      make = () => {
+        const obj = state.object(m[1]!, decodeURIComponent(m[2]!));
+        if (!obj) throw notFound(`${source}' of type 'GCS object`);
+        return { ...base, diskSizeGb: Math.max(1, Math.ceil(obj.data.length / GIB)), rawDiskSource: source };
+      };
+    }
+
+    const op = ops.start({
+      project: project!,
+      operationType: 'insert',
+      targetLink: target,
+      ...(fault ? { fault } : {}),
+      apply: () => {
+        const image: Image = { ...make(), id: state.newId(), createdAt: deps.now(), seeded: false, status: 'READY' };
+        state.images.set(`${project}/${name}`, image);
+        state.record({ kind: 'image', project: project!, name, sizeGb: image.diskSizeGb, createdAt: image.createdAt });
+      },
+    });
+    return { json: ops.toJSON(op) };
+  });
+
+  router.add('DELETE', `${V1}/:name`, 'images.delete', ({ params: { project, name }, fault }) => {
+    requireProject(deps, project!);
+    const image = state.image(project!, name!);
+    if (!image) throw notFound(`projects/${project}/global/images/${name}`);
+    const op = ops.start({
+      project: project!,
+      operationType: 'delete',
+      targetLink: imageLink(project!, name!),
+      targetId: image.id,
+      ...(fault ? { fault } : {}),
+      apply: () => {
+        if (!state.images.delete(`${project}/${name}`)) throw notFound(`projects/${project}/global/images/${name}`);
+        state.closeRecord('image', project!, name!, undefined, deps.now());
+      },
+    });
+    return { json: ops.toJSON(op) };
+  });
+}
+
+const diskRefPath = (project: string, zone: string, name: string): string => `projects/${project}/zones/${zone}/disks/${name}`;

@@ -1,0 +1,112 @@
+/**
+ * A local GCP emulator for integration tests: Compute Engine v1 REST, the Cloud Storage JSON
+ * API and an OAuth token endpoint on one port of 127.0.0.1, spoken to by the real client
+ * libraries. See SPEC.md in this directory for its behaviour, and clients.ts for how to point
+ * the clients at it.
+ */
+import type { AddressInfo } from 'node:net';
+import { registerCompute } from './compute/index.js';
+import { FaultInjector } from './faults.js';
+import { OperationManager } from './operations.js';
+import { Router } from './router.js';
+import { seed, type EmulatorOptions } from './seed.js';
+import { createEmulatorServer, type RecordedRequest } from './server.js';
+import { EmulatorState } from './state.js';
+import { registerStorage } from './storage/index.js';
+import { TokenEndpoint, type ServiceAccountKeyFile, type ServiceAccountKeyOptions } from './token-endpoint.js';
+import { TokenStore } from './tokens.js';
+import { VmController } from './vm.js';
+
+export { CALLS, COMPUTE_CALLS, OPERATION_CALLS, STORAGE_CALLS, type CallName } from './calls.js';
+export type { FaultAction, FaultHandle, FaultInjector, FaultMatch, FaultRule, FiredFault } from './faults.js';
+export type { EmulatorOptions } from './seed.js';
+export type { RecordedRequest } from './server.js';
+export type { EmulatorState, LedgerEntry } from './state.js';
+export type { ServiceAccountKeyFile, ServiceAccountKeyOptions } from './token-endpoint.js';
+export type { VmBehaviourOptions, VmContext, VmController, VmHook, VmInstanceView } from './vm.js';
+export { line as serialLine, vmScripts, type VmStep } from './vm-scripts.js';
+
+export interface Leftovers {
+  disks: string[];
+  instances: string[];
+  images: string[];
+}
+
+export interface Emulator {
+  /** `http://127.0.0.1:PORT/compute/v1/` */
+  computeEndpoint: string;
+  /** `http://127.0.0.1:PORT` */
+  storageHost: string;
+  /** `http://127.0.0.1:PORT/token` */
+  tokenUri: string;
+  port: number;
+  state: EmulatorState;
+  requests: RecordedRequest[];
+  faults: FaultInjector;
+  vm: VmController;
+  createServiceAccountKey(opts?: ServiceAccountKeyOptions): { keyFile: ServiceAccountKeyFile };
+  acceptToken(token: string): void;
+  /** Finish every operation nobody polled (GCE would finish them in time). */
+  settle(): void;
+  /** Disks, instances and images (`project/zone/name`, `project/name`) still present, seeded ones excepted. */
+  leftovers(): Leftovers;
+  close(): Promise<void>;
+}
+
+export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulator> {
+  const now = opts.clock ?? Date.now;
+  const state = new EmulatorState();
+  seed(state, opts, now());
+  const closing = new AbortController();
+  const tokens = new TokenStore();
+  for (const t of opts.acceptTokens ?? []) tokens.accept(t);
+  const faults = new FaultInjector(now);
+  const ops = new OperationManager(state, now);
+  const vm = new VmController(state, opts.vmStepMs ?? 5);
+  const requests: RecordedRequest[] = [];
+  let host = '';
+  const tokenEndpoint = new TokenEndpoint(state, tokens, () => `${host}/token`, now);
+
+  const router = new Router();
+  registerCompute(router, {
+    state, ops, vm, now,
+    serialWindowBytes: opts.serialWindowBytes ?? 1024 * 1024,
+    operationWaitMs: opts.operationWaitMs ?? 20,
+  });
+  registerStorage(router, { state, now, host: () => host });
+  router.add('POST', '/token', 'oauth.token', tokenEndpoint.handle, { auth: false });
+
+  const server = createEmulatorServer({ router, faults, tokens, requests, closing: closing.signal, requireAuth: opts.requireAuth ?? true, now });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve());
+  });
+  const port = (server.address() as AddressInfo).port;
+  host = `http://127.0.0.1:${port}`;
+
+  return {
+    computeEndpoint: `${host}/compute/v1/`,
+    storageHost: host,
+    tokenUri: `${host}/token`,
+    port,
+    state,
+    requests,
+    faults,
+    vm,
+    createServiceAccountKey: (o) => tokenEndpoint.createKey(o),
+    acceptToken: (t) => tokens.accept(t),
+    settle: () => ops.settle(),
+    leftovers: () => ({
+      disks: [...state.disks.values()].filter((d) => !d.seeded).map((d) => `${d.project}/${d.zone}/${d.name}`),
+      instances: [...state.instances.values()].filter((i) => !i.seeded).map((i) => `${i.project}/${i.zone}/${i.name}`),
+      images: [...state.images.values()].filter((i) => !i.seeded).map((i) => `${i.project}/${i.name}`),
+    }),
+    close: async () => {
+      closing.abort();
+      for (const instance of state.instances.values()) instance.vm.abort();
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeAllConnections();
+      await closed;
+    },
+  };
+}

@@ -1,0 +1,151 @@
+/**
+ * What a VM does once its instance is RUNNING — decided by the test.
+ *
+ * A behaviour is a hook run with a VmContext (the instance as the guest sees it, its serial
+ * console, its guest attributes, an AbortSignal aborted when the instance is deleted or the
+ * emulator closes). `script()` turns a list of timed steps into such a hook; `onStart()` takes
+ * any hook — e.g. one that runs the real startup script against a local metadata server.
+ * The most recently registered behaviour that matches the instance wins; with none, the VM
+ * plays a successful run (vm-scripts.ts). Guest attribute writes are dropped unless the
+ * instance's metadata has `enable-guest-attributes=TRUE`, as on GCE.
+ */
+import type { ErrorSpec } from './errors.js';
+import type { EmulatorState, Instance, MetadataItem } from './state.js';
+import { sleep } from './server.js';
+import { vmScripts, type VmStep } from './vm-scripts.js';
+
+export interface VmInstanceView {
+  project: string;
+  zone: string;
+  name: string;
+  machineType: string;
+  labels: Record<string, string>;
+  /** Metadata as a map (last item wins), and as the items given. */
+  metadata: Record<string, string>;
+  metadataItems: MetadataItem[];
+  disks: Array<{ deviceName: string; diskName: string; boot: boolean; sizeGb?: number; sourceImage?: string }>;
+}
+
+export interface VmContext {
+  instance: VmInstanceView;
+  appendSerial(text: string): void;
+  /** `namespace/key` (e.g. `gdib/state`) → value. */
+  setAttribute(key: string, value: string): void;
+  /** Resolves true after `ms`, or false as soon as the VM stops. */
+  sleep(ms: number): Promise<boolean>;
+  signal: AbortSignal;
+}
+
+export type VmHook = (ctx: VmContext) => void | Promise<void>;
+
+export interface VmBehaviourOptions {
+  /** Which instances this applies to (default: all). */
+  match?: (instance: VmInstanceView) => boolean;
+  /** How many VMs it applies to before it is used up (default: unlimited). */
+  times?: number;
+  /** `'unavailable'` (a 403 for getGuestAttributes) or a specific error: the CLI must use the serial console. */
+  guestAttributes?: 'available' | 'unavailable' | ErrorSpec;
+}
+
+interface Behaviour {
+  hook: VmHook;
+  options: VmBehaviourOptions;
+  remaining: number;
+}
+
+export class VmController {
+  private behaviours: Behaviour[] = [];
+  /** Names of the instances whose VM started, in order. */
+  readonly started: string[] = [];
+
+  constructor(
+    private readonly state: EmulatorState,
+    private readonly stepMs: number,
+  ) {}
+
+  script(steps: VmStep[], options: VmBehaviourOptions = {}): () => void {
+    return this.onStart((ctx) => runSteps(ctx, steps), options);
+  }
+
+  onStart(hook: VmHook, options: VmBehaviourOptions = {}): () => void {
+    const behaviour: Behaviour = { hook, options, remaining: options.times ?? Infinity };
+    this.behaviours.push(behaviour);
+    return () => {
+      this.behaviours = this.behaviours.filter((b) => b !== behaviour);
+    };
+  }
+
+  reset(): void {
+    this.behaviours = [];
+  }
+
+  /** Called by the instances handler when an instance becomes RUNNING. */
+  start(instance: Instance): void {
+    const view = this.view(instance);
+    const chosen = [...this.behaviours].reverse().find((b) => b.remaining > 0 && (b.options.match?.(view) ?? true));
+    if (chosen) chosen.remaining -= 1;
+    const ga = chosen?.options.guestAttributes;
+    if (ga === 'unavailable') {
+      instance.guestAttributesError = {
+        status: 403,
+        reason: 'forbidden',
+        message: `Required 'compute.instances.getGuestAttributes' permission for 'projects/${instance.project}/zones/${instance.zone}/instances/${instance.name}'`,
+      };
+    } else if (ga && ga !== 'available') {
+      instance.guestAttributesError = ga;
+    }
+    const hook = chosen?.hook ?? ((ctx: VmContext) => runSteps(ctx, vmScripts.succeed({ mode: view.metadata['gdib-mode'], stepMs: this.stepMs })));
+    this.started.push(instance.name);
+    const signal = instance.vm.signal;
+    const guestAttributesOn = (view.metadata['enable-guest-attributes'] ?? '').toUpperCase() === 'TRUE';
+    const ctx: VmContext = {
+      instance: view,
+      signal,
+      appendSerial: (text) => {
+        if (!signal.aborted) instance.serial.append(text);
+      },
+      setAttribute: (key, value) => {
+        if (!signal.aborted && guestAttributesOn) instance.guestAttributes.set(key, value);
+      },
+      sleep: async (ms) => {
+        await sleep(ms, signal);
+        return !signal.aborted;
+      },
+    };
+    Promise.resolve()
+      .then(() => hook(ctx))
+      .catch((err: unknown) => {
+        if (!signal.aborted) ctx.appendSerial(`emulator: VM behaviour failed: ${String(err)}\n`);
+      });
+  }
+
+  private view(instance: Instance): VmInstanceView {
+    return {
+      project: instance.project,
+      zone: instance.zone,
+      name: instance.name,
+      machineType: instance.machineType,
+      labels: { ...instance.labels },
+      metadata: Object.fromEntries(instance.metadataItems.map((i) => [i.key, i.value])),
+      metadataItems: instance.metadataItems.map((i) => ({ ...i })),
+      disks: instance.disks.map((d) => {
+        const disk = this.state.disk(instance.project, instance.zone, d.diskName);
+        return {
+          deviceName: d.deviceName,
+          diskName: d.diskName,
+          boot: d.boot,
+          ...(disk ? { sizeGb: disk.sizeGb } : {}),
+          ...(disk?.sourceImage ? { sourceImage: disk.sourceImage } : {}),
+        };
+      }),
+    };
+  }
+}
+
+async function runSteps(ctx: VmContext, steps: VmStep[]): Promise<void> {
+  for (const step of steps) {
+    if (!(await ctx.sleep(step.afterMs ?? 0))) return;
+    if (step.serial !== undefined) ctx.appendSerial(step.serial);
+    for (const [key, value] of Object.entries(step.attributes ?? {})) ctx.setAttribute(key, value);
+  }
+}
