@@ -2,7 +2,7 @@
  * The HTTP front: records every request, applies faults, checks the bearer token, then hands
  * the request to its route. One port serves compute, storage and the token endpoint.
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { ApiError } from './errors.js';
 import { isOperationFault, type FaultAction, type FaultInjector } from './faults.js';
 import type { OperationFault } from './operations.js';
@@ -17,6 +17,7 @@ export interface RecordedRequest {
   /** Parsed JSON when the body is JSON; else the text (bodies over 1 MiB as `[N bytes]`). */
   body: unknown;
   authorization?: string;
+  headers: IncomingHttpHeaders;
   /** The call name, or `unrouted`. */
   call: string;
   /** The HTTP status answered; 0 when the socket was reset or the request hung. */
@@ -56,6 +57,7 @@ async function handle(deps: ServerDeps, req: IncomingMessage, res: ServerRespons
     query: queryObject(url.searchParams),
     body: body ?? describe(raw),
     ...(req.headers.authorization ? { authorization: req.headers.authorization } : {}),
+    headers: req.headers,
     call: route?.call ?? 'unrouted',
     status: 0,
   };

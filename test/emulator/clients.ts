@@ -1,0 +1,53 @@
+/**
+ * The real Google clients, pointed at an emulator with a bearer token — what tests use, and a
+ * record of the options each library needs to talk to a local endpoint with credentials:
+ *
+ * - @google-cloud/compute (REST transport): host as `apiEndpoint`, port as `port` (a port in
+ *   `apiEndpoint` is ignored), `protocol: 'http'`, and an `authClient`.
+ * - @google-cloud/storage v7: `apiEndpoint` + `useAuthWithCustomEndpoint: true`, and an auth
+ *   client from the google-auth-library v9 it bundles (its GoogleAuth drops a v10 client's
+ *   credentials). Its resumable upload sends no token to a custom endpoint even so; the session
+ *   URI needs none, so starting the session with `createResumableUpload()` (which does send the
+ *   token) and uploading to that URI works.
+ */
+import { createRequire } from 'node:module';
+import { Storage } from '@google-cloud/storage';
+import { OAuth2Client } from 'google-auth-library';
+import type { Emulator } from './index.js';
+
+export interface ComputeClientOptions {
+  apiEndpoint: string;
+  port: number;
+  protocol: 'http';
+  authClient: OAuth2Client;
+}
+
+/** Options for any `@google-cloud/compute` client (e.g. `new DisksClient(computeOptions(emu, token))`). */
+export function computeOptions(emu: Pick<Emulator, 'port'>, token: string): ComputeClientOptions {
+  const authClient = new OAuth2Client();
+  authClient.setCredentials({ access_token: token });
+  return { apiEndpoint: '127.0.0.1', port: emu.port, protocol: 'http', authClient };
+}
+
+interface V9OAuth2Client {
+  setCredentials(c: { access_token: string }): void;
+}
+
+/** An OAuth2Client from the google-auth-library copy that @google-cloud/storage uses. */
+export function storageAuthClient(token: string): V9OAuth2Client {
+  const storageEntry = createRequire(import.meta.url).resolve('@google-cloud/storage');
+  const gal = createRequire(storageEntry)('google-auth-library') as { OAuth2Client: new () => V9OAuth2Client };
+  const client = new gal.OAuth2Client();
+  client.setCredentials({ access_token: token });
+  return client;
+}
+
+export function storageClient(emu: Pick<Emulator, 'storageHost'>, token: string): Storage {
+  return new Storage({
+    apiEndpoint: emu.storageHost,
+    useAuthWithCustomEndpoint: true,
+    authClient: storageAuthClient(token) as never,
+    projectId: 'test-project',
+    retryOptions: { autoRetry: false },
+  });
+}
