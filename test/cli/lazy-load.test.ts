@@ -1,0 +1,44 @@
+// --help and invalid input must not load the Google client libraries (importing them costs seconds).
+// Runs the built CLI in a child process with a module-resolution hook that reports every package it loads.
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+
+const BIN = 'bin/gke-disk-image-builder.js';
+const HOOK = 'test/helpers/trace-imports.mjs';
+
+function run(args: string[]) {
+  const r = spawnSync(process.execPath, ['--import', `./${HOOK}`, BIN, ...args], { encoding: 'utf8', env: { ...process.env, GDIB_TRACE_IMPORTS: '1' } });
+  const loaded = r.stderr.split('\n').filter((l) => l.startsWith('import: ')).map((l) => l.slice(8));
+  return { code: r.status, loaded, stderr: r.stderr };
+}
+
+describe('lazy loading', () => {
+  it('the CLI is built (npm test runs the build first)', () => {
+    expect(existsSync('dist/cli.js')).toBe(true);
+  });
+
+  it.each([[['--help']], [['--image-name=BAD']], [['verify', '--zone=nope']]])('%j loads no Google library', (args) => {
+    const r = run(args);
+    expect(r.code === 0 || r.code === 2).toBe(true);
+    expect(r.loaded.length).toBeGreaterThan(0); // the hook works: it saw commander at least
+    expect(r.loaded.filter((m) => /google|gax|grpc|protobuf/.test(m))).toEqual([]);
+  });
+
+  it('a valid invocation does load them (the hook would notice)', async () => {
+    // Nothing listens on this port; the child is stopped as soon as it has loaded the compute client.
+    const child = spawn(process.execPath, ['--import', `./${HOOK}`, BIN, '--project-name=test-project', '--zone=us-central1-a', '--image-name=img', '--gcs-path=gs://bucket', '--container-image=nginx:1'], {
+      env: { ...process.env, GDIB_TRACE_IMPORTS: '1', CLOUDSDK_AUTH_ACCESS_TOKEN: 'test-token-123456', CLOUDSDK_API_ENDPOINT_OVERRIDES_COMPUTE: 'http://127.0.0.1:9/compute/v1/', STORAGE_EMULATOR_HOST: 'http://127.0.0.1:9' },
+    });
+    let stderr = '';
+    const seen = await new Promise<boolean>((resolve) => {
+      child.stderr.on('data', (d: Buffer) => {
+        stderr += d.toString();
+        if (stderr.includes('import: @google-cloud/compute')) resolve(true);
+      });
+      child.on('exit', () => resolve(stderr.includes('import: @google-cloud/compute')));
+    });
+    child.kill('SIGKILL');
+    expect(seen).toBe(true);
+  });
+});

@@ -1,0 +1,49 @@
+import { describe, expect, it } from 'vitest';
+import { FLAGS } from '../../src/config/flags.js';
+import { runCli } from '../helpers/cli.js';
+
+const valid = ['--project-name=test-project', '--zone=us-central1-a', '--image-name=img', '--gcs-path=gs://bucket/logs', '--container-image=nginx:1'];
+
+describe('usage', () => {
+  it('--help lists every flag and exits 0', async () => {
+    const r = await runCli(['--help']);
+    expect(r.code).toBe(0);
+    for (const f of FLAGS) expect(r.stdout).toContain(`--${f.name}`);
+    expect(r.stdout).toContain('Exit codes');
+  });
+
+  it.each([['-help'], ['-h'], ['build', '--help'], ['verify', '--help']])('%j also shows help', async (...argv) => {
+    const r = await runCli(argv);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('--image-name');
+  });
+
+  it.each<[string[], string]>([
+    [['--bogus=1', ...valid], 'error: --bogus: unknown flag'],
+    [['--zone'], 'error: --zone: needs a value'],
+    [[...valid, 'extra'], 'error: unexpected argument'],
+    [[...valid.filter((a) => !a.startsWith('--image-name')), '--image-name=Bad'], 'error: --image-name:'],
+    [[...valid, '--timeout=forever'], 'error: --timeout: "forever" is not a duration'],
+    [[...valid, '--verify-only=maybe'], 'error: --verify-only: expected true or false'],
+  ])('%j exits 2 with one line naming the flag', async (argv, expected) => {
+    const r = await runCli(argv);
+    expect(r.code).toBe(2);
+    expect(r.stdout).toBe('');
+    expect(r.stderr.split('\n')[0]).toContain(expected);
+    expect(r.stderr).not.toMatch(/\s+at .*\(.*:\d+:\d+\)/); // no stack trace
+  });
+
+  it('accepts Go-style single-dash flags (and reports problems of the values, not of the syntax)', async () => {
+    const r = await runCli(['-project-name=test-project', '-zone', 'us-central1-a', '-image-name=img', '-gcs-path=gs://b', '-container-image=nginx:1', '-store-snapshot-checksum=false']);
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim().split('\n')[0]).toBe('error: --gcs-path: expected gs://BUCKET or gs://BUCKET/PREFIX');
+  });
+
+  it('takes project and zone from the gcloud environment', async () => {
+    const r = await runCli(['--image-name=img', '--gcs-path=gs://bucket', '--container-image=BAD'], { env: { CLOUDSDK_CORE_PROJECT: 'test-project', CLOUDSDK_COMPUTE_ZONE: 'us-central1-a' } });
+    expect(r.code).toBe(2);
+    expect(r.stderr).not.toContain('--project-name');
+    expect(r.stderr).not.toContain('--zone');
+    expect(r.stderr).toContain('--container-image');
+  });
+});
