@@ -11,22 +11,26 @@
  *   token) and uploading to that URI works.
  */
 import { createRequire } from 'node:module';
+import type { DisksClient } from '@google-cloud/compute';
 import { Storage } from '@google-cloud/storage';
 import { OAuth2Client } from 'google-auth-library';
 import type { Emulator } from './index.js';
+
+/** The auth client type compute declares (google-gax's own google-auth-library copy; a v10 client works at run time). */
+type ComputeAuthClient = NonNullable<NonNullable<ConstructorParameters<typeof DisksClient>[0]>['authClient']>;
 
 export interface ComputeClientOptions {
   apiEndpoint: string;
   port: number;
   protocol: 'http';
-  authClient: OAuth2Client;
+  authClient: ComputeAuthClient;
 }
 
 /** Options for any `@google-cloud/compute` client (e.g. `new DisksClient(computeOptions(emu, token))`). */
 export function computeOptions(emu: Pick<Emulator, 'port'>, token: string): ComputeClientOptions {
   const authClient = new OAuth2Client();
   authClient.setCredentials({ access_token: token });
-  return { apiEndpoint: '127.0.0.1', port: emu.port, protocol: 'http', authClient };
+  return { apiEndpoint: '127.0.0.1', port: emu.port, protocol: 'http', authClient: authClient as unknown as ComputeAuthClient };
 }
 
 interface V9OAuth2Client {

@@ -1,0 +1,59 @@
+// The data disk of the rig: a sparse file on a loop device (`losetup -f`), plus mount helpers.
+import { copyFileSync, constants, closeSync, openSync, readFileSync, ftruncateSync } from 'node:fs';
+import { run } from './proc.js';
+
+export class LoopDisk {
+  private constructor(
+    readonly file: string,
+    readonly device: string,
+  ) {}
+
+  /** A new sparse file of `sizeMiB` attached to the first free loop device. */
+  static async create(file: string, sizeMiB: number): Promise<LoopDisk> {
+    const fd = openSync(file, 'w');
+    ftruncateSync(fd, sizeMiB * 1024 * 1024);
+    closeSync(fd);
+    return LoopDisk.attach(file);
+  }
+
+  /** Attaches an existing disk file to the first free loop device. */
+  static async attach(file: string): Promise<LoopDisk> {
+    const { stdout } = await run('losetup', ['--find', '--show', file]);
+    return new LoopDisk(file, stdout.trim());
+  }
+
+  /** A sparse copy of this disk (taken while nothing has it mounted), on its own loop device. */
+  async copy(file: string): Promise<LoopDisk> {
+    await run('sync', []);
+    copyFileSync(this.file, file, constants.COPYFILE_FICLONE);
+    return LoopDisk.attach(file);
+  }
+
+  async detach(): Promise<void> {
+    await run('losetup', ['--detach', this.device], { allowFailure: true });
+  }
+
+  /** Where the device is mounted, if anywhere. */
+  mountPoints(): string[] {
+    return readFileSync('/proc/self/mounts', 'utf8')
+      .split('\n')
+      .map((l) => l.split(' '))
+      .filter((f) => f[0] === this.device)
+      .map((f) => (f[1] ?? '').replace(/\\040/g, ' '));
+  }
+}
+
+export function isMountPoint(dir: string): boolean {
+  return readFileSync('/proc/self/mounts', 'utf8')
+    .split('\n')
+    .some((l) => l.split(' ')[1] === dir);
+}
+
+export async function mount(source: string, target: string, opts: { type?: string; options?: string } = {}): Promise<void> {
+  const args = [...(opts.type ? ['-t', opts.type] : []), ...(opts.options ? ['-o', opts.options] : []), source, target];
+  await run('mount', args);
+}
+
+export async function unmount(target: string): Promise<void> {
+  await run('umount', [target], { allowFailure: true });
+}

@@ -1,0 +1,77 @@
+// Local OCI registries for the rig: Debian's `docker-registry` on a free 127.0.0.1 port, either open or
+// behind htpasswd (user `oauth2accesstoken`, like gcr.io and Artifact Registry). The registry re-reads
+// its htpasswd file when it changes, so `setToken` rotates the one accepted token: a pull with an
+// older token is refused, as with an expired access token.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { freePort, run, waitFor } from './proc.js';
+
+export const TOKEN_USER = 'oauth2accesstoken';
+
+export interface Registry {
+  /** `127.0.0.1:<port>` */
+  host: string;
+  /** Makes `token` the only password accepted for TOKEN_USER (token registries only). */
+  setToken(token: string): Promise<void>;
+  /** Pushes `<tag>` of an OCI layout to `<repo>:<tag>` (`--all` keeps multi-platform indexes). */
+  push(layoutDir: string, tag: string, repo: string): Promise<void>;
+  stop(): Promise<void>;
+}
+
+async function bcryptEntry(token: string): Promise<string> {
+  // -i reads the password from stdin: the token never appears on a command line.
+  const { stdout } = await run('htpasswd', ['-niB', TOKEN_USER], { input: `${token}\n` });
+  return stdout.trim();
+}
+
+export async function startRegistry(dir: string, opts: { withToken?: string } = {}): Promise<Registry> {
+  mkdirSync(dir, { recursive: true });
+  const port = await freePort();
+  const host = `127.0.0.1:${port}`;
+  const htpasswd = join(dir, 'htpasswd');
+  const writeHtpasswd = async (token: string) => {
+    writeFileSync(`${htpasswd}.tmp`, `${await bcryptEntry(token)}\n`);
+    renameSync(`${htpasswd}.tmp`, htpasswd);
+  };
+  if (opts.withToken !== undefined) await writeHtpasswd(opts.withToken);
+  const config = [
+    'version: 0.1',
+    'log: {level: error, accesslog: {disabled: true}}',
+    `storage: {filesystem: {rootdirectory: ${JSON.stringify(join(dir, 'data'))}}, delete: {enabled: true}}`,
+    `http: {addr: "${host}", secret: rig-secret}`,
+    ...(opts.withToken !== undefined ? [`auth: {htpasswd: {realm: gdib-rig, path: ${JSON.stringify(htpasswd)}}}`] : []),
+  ].join('\n');
+  writeFileSync(join(dir, 'config.yml'), `${config}\n`);
+  const child: ChildProcess = spawn('docker-registry', ['serve', join(dir, 'config.yml')], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr?.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
+  let exited = false;
+  child.on('exit', () => (exited = true));
+  await waitFor(async () => {
+    if (exited) throw new Error(`docker-registry exited: ${stderr}`);
+    const res = await fetch(`http://${host}/v2/`).catch(() => undefined);
+    return res !== undefined && (res.status === 200 || res.status === 401);
+  }, 15_000, `registry on ${host}`);
+  let currentToken = opts.withToken;
+
+  return {
+    host,
+    async setToken(token) {
+      if (opts.withToken === undefined) throw new Error('this registry takes no token');
+      await writeHtpasswd(token);
+      currentToken = token;
+    },
+    async push(layoutDir, tag, repo) {
+      const args = ['copy', '--quiet', '--all', '--dest-tls-verify=false', '--insecure-policy'];
+      if (currentToken !== undefined) args.push('--dest-creds', `${TOKEN_USER}:${currentToken}`);
+      await run('skopeo', [...args, `oci:${layoutDir}:${tag}`, `docker://${host}/${repo}:${tag}`]);
+    },
+    async stop() {
+      if (!exited) {
+        child.kill('SIGTERM');
+        await new Promise((r) => child.once('exit', r));
+      }
+    },
+  };
+}

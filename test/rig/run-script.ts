@@ -1,0 +1,62 @@
+// Runs the VM script exactly as the CLI renders it into the `startup-script` metadata, outside GCE:
+// a fake metadata server serves the rest of the rendered metadata, and only the SPEC §8 variables
+// (plus PATH) reach the script.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { renderMetadata, type MetadataInput } from '../../src/startup-script/render.js';
+import { startMetadataServer, type MetadataServer, type MetadataServerOptions } from './metadata-server.js';
+import { run } from './proc.js';
+
+export interface ScriptRunOptions {
+  input: MetadataInput;
+  /** The block device the script formats (build) or verifies. */
+  device: string;
+  /** A directory of its own for this run: work dir, mount point, the script file. */
+  dir: string;
+  hostsDir?: string;
+  /** Overrides of the fake metadata server (token issuing, extra attributes). */
+  metadata?: Omit<MetadataServerOptions, 'attributes'> & { attributes?: Record<string, string> };
+  timeoutMs?: number;
+}
+
+export interface ScriptRun {
+  code: number;
+  stdout: string;
+  stderr: string;
+  durationMs: number;
+  metadata: MetadataServer;
+  mountDir: string;
+  workDir: string;
+  /** The `gdib: key=value` facts of SPEC §5 seen on stdout (the serial console), in order. */
+  serialFacts: { key: string; value: string }[];
+}
+
+export async function runVmScript(opts: ScriptRunOptions): Promise<ScriptRun> {
+  const items = renderMetadata(opts.input);
+  const attributes = Object.fromEntries(items.map((i) => [i.key, i.value]));
+  const metadata = await startMetadataServer({ ...opts.metadata, attributes: { ...attributes, ...opts.metadata?.attributes } });
+  const workDir = join(opts.dir, 'work');
+  const mountDir = join(opts.dir, 'mnt');
+  mkdirSync(opts.dir, { recursive: true });
+  const scriptFile = join(opts.dir, 'startup-script');
+  writeFileSync(scriptFile, attributes['startup-script'] ?? '', { mode: 0o755 });
+  const env: NodeJS.ProcessEnv = {
+    PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
+    GCE_METADATA_HOST: metadata.host,
+    GDIB_DEVICE: opts.device,
+    GDIB_MOUNT_DIR: mountDir,
+    GDIB_WORK_DIR: workDir,
+    ...(opts.hostsDir ? { GDIB_HOSTS_DIR: opts.hostsDir } : {}),
+  };
+  const started = Date.now();
+  try {
+    const res = await run('/bin/bash', [scriptFile], { env, allowFailure: true, timeoutMs: opts.timeoutMs ?? 180_000 });
+    const serialFacts = [...res.stdout.matchAll(/^gdib: (state|phase|progress|error)=(.*)$/gm)].map((m) => ({
+      key: m[1] ?? '',
+      value: m[2] ?? '',
+    }));
+    return { ...res, durationMs: Date.now() - started, metadata, mountDir, workDir, serialFacts };
+  } finally {
+    await metadata.close();
+  }
+}
