@@ -1,7 +1,455 @@
 #!/bin/bash
-# PLACEHOLDER (issue 3 replaces it): reports the SPEC §5 signal and does nothing else.
+# gke-disk-image-builder: the build script, run as root by the temporary VM as its startup script.
+#
+# It formats the data disk (ext4, whole disk), runs its own containerd whose overlayfs snapshotter keeps
+# its snapshots on that disk, pulls every image listed in metadata (containerd unpacks each layer once,
+# straight into snapshots/<N>/fs on the disk: whiteouts, opaque markers, xattrs, owners and hard links
+# exactly as GKE's containerd would have them), then writes snapshots.metadata, images.metadata and
+# gdib.json at the disk's root (SPEC §6), unmounts it and reports the outcome (SPEC §5).
+#
+# Phases: installing → formatting → pulling/unpacking (per image) → checksumming → done.
 set -euo pipefail
-echo "gdib: state=running"
-echo "gdib: state=failed"
-echo "gdib: error=placeholder script"
-exit 1
+shopt -s inherit_errexit
+
+# shellcheck source=common.sh
+source "${BASH_SOURCE[0]%/*}/common.sh" # @inline common.sh
+
+readonly NS=k8s.io
+readonly TOKEN_USER=oauth2accesstoken
+readonly CTRD_DIR="$GDIB_WORK/containerd"
+readonly LOGS="$GDIB_WORK/logs"
+
+CTRD_PID=""
+MOUNTED=false
+HOSTS_DIR=""
+AUTH=""
+PLATFORM=""
+STORE_CHECKSUMS=""
+RUN_ID=""
+DEVICE_NAME=""
+IMAGES=()
+declare -A SNAPSHOT_DIR=()  # chainID → snapshots/<N>/fs
+declare -A SNAPSHOT_SIZE=() # chainID → bytes on the data disk
+declare -A CHECKSUM=()      # chainID → checksum
+CHAINS=()                   # distinct chainIDs, bottom layer first, in image order
+
+run_ctr() { ctr --address "$CTRD_DIR/containerd.sock" --namespace "$NS" "$@"; }
+
+# ---- metadata -------------------------------------------------------------------------------------
+
+read_parameters() {
+  local mode device_name images_text auth store line
+  md_get mode gdib-mode build
+  [[ $mode == build ]] || fail "this is the build script but metadata gdib-mode is '$mode'"
+  md_get RUN_ID gdib-run-id unknown
+  md_get device_name gdib-device-name gdib-data
+  [[ $device_name =~ ^[a-z0-9]([-a-z0-9]*[a-z0-9])?$ ]] || fail "invalid gdib-device-name '$device_name'"
+  DEVICE_NAME=$device_name
+  md_get images_text gdib-container-images
+  md_get auth gdib-image-pull-auth None
+  case ${auth,,} in
+    none) AUTH=None ;;
+    serviceaccounttoken) AUTH=ServiceAccountToken ;;
+    auto) AUTH=Auto ;;
+    *) fail "invalid gdib-image-pull-auth '$auth' (expected None, ServiceAccountToken or Auto)" ;;
+  esac
+  md_get store gdib-store-checksums true
+  case ${store,,} in
+    true | false) STORE_CHECKSUMS=${store,,} ;;
+    *) fail "invalid gdib-store-checksums '$store' (expected true or false)" ;;
+  esac
+  md_get PLATFORM gdib-platform linux/amd64
+  [[ $PLATFORM =~ ^[a-z0-9_]+/[a-z0-9_]+(/[a-z0-9_.]+)?$ ]] || fail "invalid gdib-platform '$PLATFORM'"
+
+  local -A seen=()
+  while IFS= read -r line || [[ -n $line ]]; do
+    line=${line//$'\r'/}
+    line=${line#"${line%%[![:space:]]*}"}
+    line=${line%"${line##*[![:space:]]}"}
+    [[ -n $line ]] || continue
+    [[ $line =~ ^[A-Za-z0-9][A-Za-z0-9._/:@-]*$ && ${#line} -le 1024 ]] \
+      || fail "invalid container image reference in gdib-container-images: '$line'"
+    [[ -z ${seen[$line]:-} ]] || continue
+    seen[$line]=1
+    IMAGES+=("$line")
+  done <<<"$images_text"
+  ((${#IMAGES[@]} > 0)) || fail "metadata gdib-container-images lists no image"
+  log "run ${RUN_ID}: ${#IMAGES[@]} image(s), platform $PLATFORM, pull auth $AUTH, checksums $STORE_CHECKSUMS"
+}
+
+# ---- data disk ------------------------------------------------------------------------------------
+
+format_and_mount() {
+  resolve_device "$DEVICE_NAME"
+  local real
+  real=$(readlink -f "$GDIB_DEV")
+  ! findmnt -rn -S "$real" >/dev/null || fail "data disk $GDIB_DEV is already mounted"
+  ! mountpoint -q "$GDIB_MNT" || fail "$GDIB_MNT is already a mount point"
+  log "formatting $GDIB_DEV ($(human_bytes "$(blockdev --getsize64 "$real")")) as ext4"
+  mkfs.ext4 -q -F -m 0 -E lazy_itable_init=0,lazy_journal_init=0,discard "$GDIB_DEV" >"$LOGS/mkfs.log" 2>&1 \
+    || fail "formatting $GDIB_DEV failed: $(tail -n 1 "$LOGS/mkfs.log")"
+  mkdir -p "$GDIB_MNT"
+  mount -o discard,defaults "$GDIB_DEV" "$GDIB_MNT" || fail "mounting $GDIB_DEV on $GDIB_MNT failed"
+  MOUNTED=true
+}
+
+unmount_data_disk() {
+  [[ $MOUNTED == true ]] || return 0
+  sync
+  local try
+  for try in 1 2 3 4 5; do
+    if umount "$GDIB_MNT" 2>>"$LOGS/umount.log"; then
+      MOUNTED=false
+      sync
+      return 0
+    fi
+    sleep "$try"
+  done
+  return 1
+}
+
+# ---- containerd ------------------------------------------------------------------------------------
+
+# Our own containerd: config, root, state and socket under the work dir; its overlayfs snapshotter
+# rooted on the data disk, labelling every snapshot with its directory.
+start_containerd() {
+  GDIB_STEP="starting containerd"
+  rm -rf "$CTRD_DIR"
+  mkdir -p "$CTRD_DIR/tmp"
+  cat >"$CTRD_DIR/config.toml" <<EOF
+version = 2
+root = "$CTRD_DIR/root"
+state = "$CTRD_DIR/state"
+disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.snapshotter.v1.aufs",
+  "io.containerd.snapshotter.v1.btrfs", "io.containerd.snapshotter.v1.devmapper",
+  "io.containerd.snapshotter.v1.zfs", "io.containerd.internal.v1.opt",
+  "io.containerd.tracing.processor.v1.otlp", "io.containerd.internal.v1.tracing"]
+
+[grpc]
+  address = "$CTRD_DIR/containerd.sock"
+
+[ttrpc]
+  address = "$CTRD_DIR/containerd.sock.ttrpc"
+
+[plugins."io.containerd.snapshotter.v1.overlayfs"]
+  root_path = "$GDIB_MNT"
+  upperdir_label = true
+EOF
+  # TMPDIR: containerd's temporary mounts (used while unpacking a base layer) stay under the work dir,
+  # where cleanup can find them.
+  env -u XDG_RUNTIME_DIR TMPDIR="$CTRD_DIR/tmp" containerd --config "$CTRD_DIR/config.toml" \
+    >"$LOGS/containerd.log" 2>&1 &
+  CTRD_PID=$!
+  local i
+  for i in $(seq 1 300); do
+    run_ctr version >/dev/null 2>&1 && return 0
+    kill -0 "$CTRD_PID" 2>/dev/null || break
+    sleep 0.1
+  done
+  grep -a 'level=\(error\|fatal\)' "$LOGS/containerd.log" | tail -n 5 | sed 's/^/gdib: containerd: /' || true
+  fail "containerd did not start (after ${i} tries)"
+}
+
+stop_containerd() {
+  [[ -n $CTRD_PID ]] || return 0
+  kill -TERM "$CTRD_PID" 2>/dev/null || true
+  local i
+  for i in $(seq 1 100); do
+    kill -0 "$CTRD_PID" 2>/dev/null || break
+    sleep 0.1
+  done
+  kill -KILL "$CTRD_PID" 2>/dev/null || true
+  wait "$CTRD_PID" 2>/dev/null || true
+  CTRD_PID=""
+  # Mounts containerd left if it was stopped in the middle of an unpack; deepest first.
+  local target
+  findmnt -rn -o TARGET | { grep -F "$CTRD_DIR/tmp/" || true; } | sort -r | while IFS= read -r target; do
+    umount "$target" 2>/dev/null || umount -l "$target" 2>/dev/null || true
+  done
+}
+
+# Registry hosts: docker.io through Google's mirror unless the hosts dir already says otherwise.
+configure_hosts() {
+  HOSTS_DIR="${GDIB_HOSTS_DIR:-$GDIB_WORK/certs.d}"
+  mkdir -p "$HOSTS_DIR/docker.io"
+  if [[ ! -e $HOSTS_DIR/docker.io/hosts.toml ]]; then
+    cat >"$HOSTS_DIR/docker.io/hosts.toml" <<'EOF'
+server = "https://registry-1.docker.io"
+
+[host."https://mirror.gcr.io"]
+  capabilities = ["pull", "resolve"]
+EOF
+  fi
+}
+
+# ---- pulling -----------------------------------------------------------------------------------------
+
+# The reference containerd needs: docker.io and library/ made explicit, :latest when untagged.
+normalize_ref() {
+  local ref=$1 first=${1%%/*} name
+  if [[ $ref != */* ]] || [[ $first != *.* && $first != *:* && $first != localhost ]]; then
+    ref="docker.io/$ref"
+  fi
+  first=${ref%%/*}
+  if [[ $first == docker.io || $first == index.docker.io ]] && [[ ${ref#*/} != */* ]]; then
+    ref="docker.io/library/${ref#*/}"
+  fi
+  name=${ref##*/}
+  [[ $name == *:* || $name == *@* ]] || ref="$ref:latest"
+  printf '%s' "$ref"
+}
+
+is_google_registry() {
+  local host=${1%:*}
+  [[ $host == gcr.io || $host == *.gcr.io || $host == *-docker.pkg.dev || $host == *.pkg.dev ]]
+}
+
+uses_token() {
+  case $AUTH in
+    ServiceAccountToken) return 0 ;;
+    Auto) is_google_registry "${1%%/*}" ;;
+    *) return 1 ;;
+  esac
+}
+
+# fetch_token VAR: a fresh access token of the VM's service account. Never printed.
+fetch_token() {
+  local -n fetch_token_dest=$1
+  local body err
+  err=$(mktemp)
+  if ! body=$(curl -sS --fail --max-time 10 --retry 3 --retry-connrefused -H 'Metadata-Flavor: Google' \
+    "$(md_url service-accounts/default/token)" 2>"$err"); then
+    FETCH_TOKEN_ERROR=$(tail -n 1 "$err")
+    rm -f "$err"
+    return 1
+  fi
+  rm -f "$err"
+  fetch_token_dest=$(printf '%s' "$body" | jq -r '.access_token // empty' 2>/dev/null) || true
+  body=""
+  FETCH_TOKEN_ERROR="the token endpoint returned no access_token"
+  [[ -n $fetch_token_dest ]]
+}
+
+# Drops URL query strings (signed URLs) and the current token from a line before it is shown.
+redact() {
+  local s=$1
+  [[ -z ${PULL_TOKEN:-} ]] || s=${s//"$PULL_TOKEN"/[redacted]}
+  printf '%s' "$s" | sed -E 's/\?[^ "]*/?[redacted]/g'
+}
+
+pull_failed() {
+  local ref=$1 log=$2 detail size
+  detail=$(grep -a '^ctr: ' "$log" | tail -n 1 || true)
+  [[ -n $detail ]] || detail=$(grep -av '^\s*$' "$log" | tail -n 1 || true)
+  detail=$(redact "${detail#ctr: }")
+  grep -av '^\s*$' "$log" | tail -n 20 | while IFS= read -r line; do log "ctr: $(redact "$line")"; done
+  size=$(human_bytes "$(disk_size "$GDIB_MNT")")
+  if grep -qaF "$GDIB_MNT/" "$log" && grep -qai 'no space left on device' "$log" \
+    || (($(disk_avail "$GDIB_MNT") < 16 * 1048576)); then
+    fail "the data disk ($size) is full: unpacking $ref needs more space; raise --disk-size-gb"
+  elif grep -qai 'no space left on device' "$log"; then
+    fail "the VM's boot disk is full while downloading $ref: $detail"
+  elif grep -qaiE 'unauthorized|forbidden|denied|40[13] ' "$log"; then
+    fail "the registry refused $ref ($detail): for a private image use --image-pull-auth=ServiceAccountToken or Auto and give the VM's service account read access"
+  elif grep -qai 'not found' "$log"; then
+    fail "image $ref not found: $detail"
+  else
+    fail "pulling $ref failed: $detail"
+  fi
+}
+
+pull_image() {
+  local i=$1 n=$2 ref=$3 full log rcfile pid rc current=pulling started=$SECONDS last=$SECONDS
+  full=$(normalize_ref "$ref")
+  log="$LOGS/pull-$i.log"
+  rcfile="$LOGS/pull-$i.rc"
+  local args=(--hosts-dir "$HOSTS_DIR" --platform "$PLATFORM" --snapshotter overlayfs --print-chainid)
+  GDIB_STEP="pulling $ref"
+  signal phase pulling
+  progress "$((i - 1))/$n images"
+  PULL_TOKEN=""
+  if uses_token "$full"; then
+    fetch_token PULL_TOKEN || fail "cannot get an access token for $ref from the metadata server: $FETCH_TOKEN_ERROR"
+    args+=(--user "$TOKEN_USER:$PULL_TOKEN")
+    log "pulling $i/$n $ref with a fresh service-account token"
+  else
+    log "pulling $i/$n $ref"
+  fi
+  # ctr redraws a progress table every 100 ms: keep it off the serial console and out of the log.
+  (
+    set +e
+    run_ctr images pull "${args[@]}" -- "$full" 2>&1 | grep -av --line-buffered -E '^elapsed: |\|.*\|' >"$log"
+    echo "${PIPESTATUS[0]}" >"$rcfile"
+  ) &
+  pid=$!
+  args=()
+  while kill -0 "$pid" 2>/dev/null; do
+    sleep 0.3
+    if [[ $current == pulling ]] && grep -qa '^unpacking ' "$log"; then
+      current=unpacking
+      GDIB_STEP="unpacking $ref"
+      signal phase unpacking
+    fi
+    if ((SECONDS - last >= 15)); then
+      last=$SECONDS
+      local downloaded
+      downloaded=$(du -sb "$CTRD_DIR/root/io.containerd.content.v1.content" 2>/dev/null | cut -f1 || echo 0)
+      progress "$((i - 1))/$n images, $ref: $current for $((SECONDS - started)) s, $(human_bytes "${downloaded:-0}") downloaded, $(human_bytes "$(disk_used "$GDIB_MNT")") on the data disk"
+    fi
+  done
+  wait "$pid" || true
+  rc=$(cat "$rcfile" 2>/dev/null || echo 1)
+  ((rc == 0)) || pull_failed "$ref" "$log"
+  PULL_TOKEN=""
+  PULLED_TARGET=$(sed -nE 's/^unpacking [^ ]+ (sha256:[0-9a-f]{64}).*/\1/p' "$log" | tail -n 1)
+  PULLED_CHAIN=$(sed -nE 's/^image chain ID: (sha256:[0-9a-f]{64}).*/\1/p' "$log" | tail -n 1)
+  [[ -n $PULLED_TARGET && -n $PULLED_CHAIN ]] || fail "ctr pulled $ref but did not report what it unpacked"
+  log "pulled $i/$n $ref in $((SECONDS - started)) s ($PULLED_TARGET)"
+}
+
+# ---- what was unpacked -------------------------------------------------------------------------------
+
+# select_manifest JSON: the digest of the entry of an image index that matches PLATFORM.
+select_manifest() {
+  local os=${PLATFORM%%/*} rest=${PLATFORM#*/} arch variant=""
+  arch=${rest%%/*}
+  [[ $rest != */* ]] || variant=${rest#*/}
+  jq -r --arg os "$os" --arg arch "$arch" --arg variant "$variant" '
+    [.manifests[] | select(.platform.os == $os and .platform.architecture == $arch)] as $m
+    | ([$m[] | select($variant == "" or (.platform.variant // "") == $variant)] + $m)
+    | first | .digest // empty' <<<"$1"
+}
+
+# Labels a snapshot as a GC root, then reads where the snapshotter keeps it. Nothing is mounted or
+# viewed, so no temporary snapshot can be collected from under us (the Go tool's retry loop).
+locate_snapshot() {
+  local chain=$1 info dir
+  run_ctr snapshots label "$chain" "containerd.io/gc.root=$(date -u +%Y-%m-%dT%H:%M:%SZ)" >/dev/null \
+    || fail "snapshot $chain is missing from containerd"
+  info=$(run_ctr snapshots info "$chain")
+  [[ $(jq -r '.Kind' <<<"$info") == Committed ]] || fail "snapshot $chain is not committed"
+  dir=$(jq -r '.Labels["containerd.io/snapshot/overlay.upperdir"] // empty' <<<"$info")
+  dir=${dir#"$GDIB_MNT"/}
+  [[ $dir =~ ^snapshots/[0-9]+/fs$ && -d $GDIB_MNT/$dir ]] \
+    || fail "snapshot $chain is not a directory on the data disk ('$dir')"
+  SNAPSHOT_DIR[$chain]=$dir
+  CHAINS+=("$chain")
+}
+
+# Records an image: its manifest for PLATFORM, its layers' chain IDs and snapshot directories.
+describe_image() {
+  local ref=$1 target=$2 top=$3 digest=$2 json config chain="" i
+  local -a diffs sizes media
+  for i in 1 2 3; do
+    json=$(run_ctr content get "$digest") || fail "cannot read $digest of $ref from containerd"
+    jq -e 'has("manifests")' <<<"$json" >/dev/null || break
+    digest=$(select_manifest "$json")
+    [[ -n $digest ]] || fail "$ref has no $PLATFORM image"
+  done
+  config=$(run_ctr content get "$(jq -r '.config.digest' <<<"$json")") || fail "cannot read the config of $ref"
+  mapfile -t diffs < <(jq -r '.rootfs.diff_ids[]' <<<"$config")
+  mapfile -t sizes < <(jq -r '.layers[].size' <<<"$json")
+  mapfile -t media < <(jq -r '.layers[].mediaType' <<<"$json")
+  ((${#diffs[@]} == ${#sizes[@]})) || fail "$ref: its config lists ${#diffs[@]} layers, its manifest ${#sizes[@]}"
+  local layers="[]"
+  for i in "${!diffs[@]}"; do
+    if [[ -z $chain ]]; then
+      chain=${diffs[$i]}
+    else
+      chain="sha256:$(printf '%s %s' "$chain" "${diffs[$i]}" | sha256sum | cut -d' ' -f1)"
+    fi
+    [[ -n ${SNAPSHOT_DIR[$chain]:-} ]] || locate_snapshot "$chain"
+    layers=$(jq -c --arg diff "${diffs[$i]}" --arg chain "$chain" --arg snap "${SNAPSHOT_DIR[$chain]}" \
+      --arg media "${media[$i]}" --argjson size "${sizes[$i]}" \
+      '. + [{diffID: $diff, chainID: $chain, snapshot: $snap, mediaType: $media, size: $size}]' <<<"$layers")
+  done
+  [[ $chain == "$top" ]] || fail "$ref: the layers of its $PLATFORM manifest ($digest) are not what containerd unpacked"
+  jq -cn --arg ref "$ref" --arg resolved "$(normalize_ref "$ref")" --arg target "$target" \
+    --arg manifest "$digest" --arg platform "$PLATFORM" --argjson layers "$layers" \
+    '{reference: $ref, resolved: $resolved, digest: $target, manifestDigest: $manifest,
+      platform: $platform, layers: $layers}' >>"$GDIB_WORK/images.jsonl"
+}
+
+checksum_snapshots() {
+  phase checksumming
+  local k=0 n=${#CHAINS[@]} chain started
+  for chain in "${CHAINS[@]}"; do
+    k=$((k + 1))
+    started=$SECONDS
+    GDIB_STEP="checksumming ${SNAPSHOT_DIR[$chain]}"
+    CHECKSUM[$chain]=$(snapshot_checksum "$GDIB_MNT/${SNAPSHOT_DIR[$chain]}") \
+      || fail "computing the checksum of ${SNAPSHOT_DIR[$chain]} failed"
+    log "checksum $k/$n ${SNAPSHOT_DIR[$chain]} ${CHECKSUM[$chain]} ($((SECONDS - started)) s)"
+    progress "$k/$n snapshots"
+  done
+}
+
+write_metadata() {
+  GDIB_STEP="writing the metadata files"
+  local chain line out="$GDIB_MNT/snapshots.metadata"
+  : >"$out"
+  for chain in "${CHAINS[@]}"; do
+    line="$chain ${SNAPSHOT_DIR[$chain]}"
+    [[ $STORE_CHECKSUMS != true ]] || line+=" ${CHECKSUM[$chain]}"
+    printf '%s\n' "$line" >>"$out"
+  done
+  run_ctr images ls >"$GDIB_MNT/images.metadata" 2>>"$LOGS/ctr.log"
+  while read -r chain line _; do
+    if [[ $chain == sha256:* ]]; then SNAPSHOT_SIZE[$chain]=$line; fi
+  done < <(run_ctr snapshots usage -b 2>>"$LOGS/ctr.log")
+  local sizes_json="{}"
+  for chain in "${CHAINS[@]}"; do
+    sizes_json=$(jq -c --arg c "$chain" --argjson s "${SNAPSHOT_SIZE[$chain]:-0}" '. + {($c): $s}' <<<"$sizes_json")
+  done
+  jq -s --arg version "$GDIB_TOOL_VERSION" --arg run "$RUN_ID" --arg at "$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
+    --arg platform "$PLATFORM" --argjson checksums "$STORE_CHECKSUMS" --argjson sizes "$sizes_json" \
+    '{tool: "gke-disk-image-builder", version: $version, runId: $run, builtAt: $at, platform: $platform,
+      checksums: $checksums,
+      images: [.[] | .layers |= map(. + {unpackedSize: $sizes[.chainID]})]}' \
+    "$GDIB_WORK/images.jsonl" >"$GDIB_MNT/gdib.json"
+  log "snapshots.metadata:"
+  sed 's/^/gdib:   /' "$out"
+}
+
+cleanup() {
+  stop_containerd
+  unmount_data_disk || log "could not unmount $GDIB_MNT"
+}
+
+main() {
+  start_reporting
+  require_path_var GDIB_WORK_DIR "$GDIB_WORK"
+  require_path_var GDIB_MOUNT_DIR "$GDIB_MNT"
+  mkdir -p "$LOGS"
+  rm -f "$GDIB_WORK/images.jsonl"
+
+  phase installing
+  read_parameters
+  install_missing curl containerd ctr jq mkfs.ext4 perl md5sum split find xargs mountpoint findmnt timeout
+
+  phase formatting
+  format_and_mount
+  start_containerd
+  configure_hosts
+
+  local i=0 ref
+  for ref in "${IMAGES[@]}"; do
+    i=$((i + 1))
+    pull_image "$i" "${#IMAGES[@]}" "$ref"
+    describe_image "$ref" "$PULLED_TARGET" "$PULLED_CHAIN"
+  done
+  progress "${#IMAGES[@]}/${#IMAGES[@]} images, ${#CHAINS[@]} snapshots, $(human_bytes "$(disk_used "$GDIB_MNT")") on the data disk"
+
+  [[ $STORE_CHECKSUMS != true ]] || checksum_snapshots
+  write_metadata
+
+  GDIB_STEP="unmounting the data disk"
+  stop_containerd
+  # The snapshotter's own database is containerd's business, not GKE's.
+  rm -f "$GDIB_MNT/metadata.db"
+  log "data disk: ${#IMAGES[@]} image(s), ${#CHAINS[@]} snapshot(s), $(human_bytes "$(disk_used "$GDIB_MNT")") of $(human_bytes "$(disk_size "$GDIB_MNT")") used"
+  unmount_data_disk || fail "cannot unmount the data disk $GDIB_MNT: $(tail -n 1 "$LOGS/umount.log")"
+  GDIB_SUCCEEDED=true
+}
+
+main "$@"

@@ -3,6 +3,8 @@
 #
 # Everything read from the metadata server is data: it is passed as arguments and never evaluated.
 # shellcheck shell=bash
+# The variables below are used by the scripts that include this file:
+# shellcheck disable=SC2034
 
 export PATH="/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin${PATH:+:$PATH}"
 export LC_ALL=C
@@ -165,7 +167,7 @@ snapshot_checksum() {
     return 1
   fi
   for part in "$tmp"/part.*; do
-    xargs -0 -r md5sum -z -- <"$part" >"$part.md5" &
+    (cd "$dir" && exec xargs -0 -r md5sum -z --) <"$part" >"$part.md5" &
     pids+=("$!")
   done
   for pid in "${pids[@]}"; do
@@ -174,8 +176,8 @@ snapshot_checksum() {
   if ((status == 0)); then
     # shellcheck disable=SC2016 # a perl program, not shell
     sum=$(cat "$tmp"/part.*.md5 \
-      | perl -0 -ne 'chomp; /\A([0-9a-f]{32})  (.*)\z/s or die "unexpected md5sum output\n";
-          print(($2 =~ /[\\\n]/ ? "\\" : ""), $1, "\n")' \
+      | perl -0 -ne 'chomp; my ($hex, $name) = /\A([0-9a-f]{32})  (.*)\z/s or die "bad md5sum output\n";
+          print(($name =~ /[\\\n]/ ? "\\" : ""), $hex, "\n")' \
       | sort | md5sum | cut -d' ' -f1) || status=1
   fi
   rm -rf "$tmp"
@@ -210,7 +212,7 @@ on_exit() {
   trap - EXIT ERR
   cleanup
   if ((rc == 0)) && [[ $GDIB_SUCCEEDED == true ]]; then
-    signal phase done
+    signal phase "done"
     signal state succeeded
     exit 0
   fi

@@ -1,5 +1,7 @@
-// Renders the VM metadata of SPEC §4. PLACEHOLDER until the real scripts land (issue 3).
-import { readFileSync } from 'node:fs';
+// Renders the VM metadata of SPEC §4, with the build or verify script inlined as `startup-script`.
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 export type VmMode = 'build' | 'verify';
 export type ImagePullAuth = 'None' | 'ServiceAccountToken' | 'Auto';
@@ -20,9 +22,34 @@ export interface MetadataItem {
 
 export const DEVICE_NAME = 'gdib-data';
 
-/** The bash script that runs on the VM for this mode, read from the file shipped next to this module. */
+const here = dirname(fileURLToPath(import.meta.url));
+const INCLUDE = /^source "\$\{BASH_SOURCE\[0\]%\/\*\}\/common\.sh" # @inline common\.sh$/m;
+
+function asset(name: string): string {
+  return readFileSync(join(here, name), 'utf8');
+}
+
+/** This package's version, for gdib.json: from the nearest package.json of this package. */
+function toolVersion(): string {
+  for (let dir = here; ; dir = dirname(dir)) {
+    const file = join(dir, 'package.json');
+    if (existsSync(file)) {
+      const pkg = JSON.parse(readFileSync(file, 'utf8')) as { name?: string; version?: string };
+      if (pkg.name === 'gke-disk-image-builder' && pkg.version) return pkg.version;
+    }
+    if (dirname(dir) === dir) return 'unknown';
+  }
+}
+
+/**
+ * The bash script that runs on the VM for this mode: the mode's script with common.sh inlined where
+ * it sources it, so the one metadata value is self-contained (the VM needs no other file).
+ */
 export function startupScript(mode: VmMode): string {
-  return readFileSync(new URL(mode === 'build' ? './build.sh' : './verify.sh', import.meta.url), 'utf8');
+  const script = asset(mode === 'build' ? 'build.sh' : 'verify.sh');
+  if (!INCLUDE.test(script)) throw new Error(`${mode}.sh does not source common.sh as render.ts expects`);
+  const common = asset('common.sh').replace('__GDIB_VERSION__', toolVersion());
+  return script.replace(INCLUDE, () => `# ---- common.sh (inlined) ----\n${common}# ---- end of common.sh ----`);
 }
 
 export function renderMetadata(input: MetadataInput): MetadataItem[] {
