@@ -1,0 +1,97 @@
+// A whole build through the CLI, the real client libraries and the emulator.
+import { describe, expect, it } from 'vitest';
+import { vmScripts } from '../emulator/index.js';
+import { BASE_ARGS, bodyOf, expectNothingLeft, objectText, TOKEN, useEmulator } from './harness.js';
+
+describe('build', () => {
+  const h = useEmulator();
+
+  it('builds an image from two container images with labels, family and storage location', async () => {
+    const r = await h.cli([
+      ...BASE_ARGS,
+      '--image-name=cache-v1',
+      '--container-image=nginx:1.27',
+      '--container-image=us-docker.pkg.dev/p/r/app@sha256:' + 'a'.repeat(64),
+      '--image-labels=team=ml',
+      '--image-labels=release=v1',
+      '--image-family-name=ml-cache',
+      '--storage-location=us',
+      '--disk-size-gb=30',
+      '--job-name=ci-job',
+      '--image-pull-auth=Auto',
+      '--platform=linux/arm64',
+      '--machine-type=e2-standard-4',
+    ]);
+    expect(r.stderr).not.toContain('error');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe('Image has successfully been created at: projects/test-project/global/images/cache-v1\n');
+
+    const disk = bodyOf(h.emu, 'POST', /\/zones\/us-central1-a\/disks$/);
+    const runId = /^ci-job-([a-z0-9]{6})-disk$/.exec(disk.name as string)?.[1];
+    expect(runId).toBeDefined();
+    expect(disk).toMatchObject({ sizeGb: '30', type: expect.stringMatching(/diskTypes\/pd-ssd$/), labels: { 'gdib-run': runId, 'gdib-job': 'ci-job', 'gdib-managed': 'true' } });
+    expect(disk.sourceImage).toBeUndefined();
+
+    const vm = bodyOf(h.emu, 'POST', /\/zones\/us-central1-a\/instances$/) as Record<string, any>;
+    expect(vm.name).toBe(`ci-job-${runId}-vm`);
+    expect(vm.machineType).toMatch(/machineTypes\/e2-standard-4$/);
+    expect(vm.labels).toEqual({ 'gdib-run': runId, 'gdib-job': 'ci-job', 'gdib-managed': 'true' });
+    const [boot, data] = vm.disks;
+    expect(boot).toMatchObject({ boot: true, autoDelete: true, initializeParams: { sourceImage: 'projects/debian-cloud/global/images/family/debian-12' } });
+    expect(Number(boot.initializeParams.diskSizeGb)).not.toBe(30); // sized on its own
+    expect(data).toMatchObject({ deviceName: 'gdib-data', source: expect.stringMatching(new RegExp(`disks/ci-job-${runId}-disk$`)) });
+    expect(vm.serviceAccounts).toEqual([{ email: 'default', scopes: ['https://www.googleapis.com/auth/cloud-platform'] }]);
+    const meta = Object.fromEntries((vm.metadata.items as Array<{ key: string; value: string }>).map((i) => [i.key, i.value]));
+    expect(meta['startup-script']).toMatch(/^#!\/bin\/bash/);
+    expect(meta).toMatchObject({
+      'enable-guest-attributes': 'TRUE',
+      'gdib-mode': 'build',
+      'gdib-run-id': runId,
+      'gdib-device-name': 'gdib-data',
+      'gdib-container-images': `nginx:1.27\nus-docker.pkg.dev/p/r/app@sha256:${'a'.repeat(64)}`,
+      'gdib-image-pull-auth': 'Auto',
+      'gdib-store-checksums': 'true',
+      'gdib-platform': 'linux/arm64',
+    });
+
+    const image = bodyOf(h.emu, 'POST', /\/global\/images$/);
+    expect(image).toMatchObject({ name: 'cache-v1', family: 'ml-cache', labels: { team: 'ml', release: 'v1' }, storageLocations: ['us'], sourceDisk: expect.stringMatching(new RegExp(`disks/ci-job-${runId}-disk$`)) });
+
+    // The VM is deleted before the image is created; the disk is deleted after.
+    const order = h.emu.requests.filter((q) => /^(disks|instances|images)\.(insert|delete|detachDisk)$/.test(q.call)).map((q) => q.call);
+    expect(order).toEqual(['disks.insert', 'instances.insert', 'instances.detachDisk', 'instances.delete', 'images.insert', 'disks.delete']);
+
+    // Every request carried the token; logs and result are in GCS.
+    expect(h.emu.requests.filter((q) => q.call !== 'oauth.token').every((q) => q.authorization === `Bearer ${TOKEN}`)).toBe(true);
+    const prefix = `logs/ci-job-${runId}`;
+    expect(objectText(h.emu, `${prefix}/serial-port-1.log`)).toContain('gdib: state=succeeded');
+    const result = JSON.parse(objectText(h.emu, `${prefix}/result.json`)!);
+    expect(result).toMatchObject({ version: 1, state: 'succeeded', runId, image: { name: 'cache-v1', uri: 'projects/test-project/global/images/cache-v1', family: 'ml-cache' } });
+    expect(Object.keys(result.vmPhases)).toEqual(expect.arrayContaining(['pulling', 'unpacking']));
+    const buildLog = objectText(h.emu, `${prefix}/build.log`)!;
+    for (const line of buildLog.trim().split('\n')) expect(() => JSON.parse(line)).not.toThrow();
+
+    expect(h.emu.leftovers().images).toEqual(['test-project/cache-v1']);
+    expectNothingLeft(h.emu);
+  });
+
+  it('stops before creating anything when the image name is taken', async () => {
+    const first = await h.cli([...BASE_ARGS, '--image-name=taken', '--container-image=nginx:1']);
+    expect(first.code).toBe(0);
+    const inserts = h.emu.requests.filter((q) => q.method === 'POST' && /\/(disks|instances)$/.test(q.path)).length;
+    const r = await h.cli([...BASE_ARGS, '--image-name=taken', '--container-image=nginx:1']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('image taken already exists in project test-project: choose another --image-name');
+    expect(h.emu.requests.filter((q) => q.method === 'POST' && /\/(disks|instances)$/.test(q.path)).length).toBe(inserts);
+    expectNothingLeft(h.emu);
+  });
+
+  it('fails with the VM\'s reason and deletes everything, image included', async () => {
+    h.emu.vm.script(vmScripts.fail('pulling nginx:1: not found'));
+    const r = await h.cli([...BASE_ARGS, '--image-name=img-fail', '--container-image=nginx:1']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('error: the VM reported failure: pulling nginx:1: not found');
+    expect(h.emu.leftovers().images).toEqual([]);
+    expectNothingLeft(h.emu);
+  });
+});
