@@ -19,12 +19,13 @@ import type { Emulator } from './index.js';
 /** The auth client type compute declares (google-gax's own google-auth-library copy; a v10 client works at run time). */
 type ComputeAuthClient = NonNullable<NonNullable<ConstructorParameters<typeof DisksClient>[0]>['authClient']>;
 
-export interface ComputeClientOptions {
+// A type alias, not an interface: compute's ClientOptions has an index signature.
+export type ComputeClientOptions = {
   apiEndpoint: string;
   port: number;
   protocol: 'http';
   authClient: ComputeAuthClient;
-}
+};
 
 /** Options for any `@google-cloud/compute` client (e.g. `new DisksClient(computeOptions(emu, token))`). */
 export function computeOptions(emu: Pick<Emulator, 'port'>, token: string): ComputeClientOptions {
