@@ -43,8 +43,7 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
     { writeOut: (t: string) => out.write(t), writeErr: () => undefined, outputError: () => undefined },
   );
   // "build" is the default command: flags alone (and a bare --help) mean build.
-  const args = normalizeArgv(argv);
-  if (!COMMANDS.includes(args[0] ?? '')) args.unshift('build');
+  const args = withCommandFirst(normalizeArgv(argv));
   try {
     await program.parseAsync(args, { from: 'user' });
   } catch (e) {
@@ -131,6 +130,22 @@ async function execute(config: Config, io: CliIo, redactor: Redactor, out: TextS
 }
 
 const COMMANDS = ['build', 'verify', 'help'];
+
+/** Moves the command to the front wherever it was written ("--zone z verify" too); no command means build. */
+function withCommandFirst(args: string[]): string[] {
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    if (a === '--') break;
+    if (a.startsWith('-')) {
+      // "--flag value": skip the value (normalizeArgv made every boolean "--flag=...").
+      if (!a.includes('=') && FLAGS.some((f) => `--${f.name}` === a)) i++;
+      continue;
+    }
+    if (COMMANDS.includes(a)) return [a, ...args.slice(0, i), ...args.slice(i + 1)];
+    break;
+  }
+  return ['build', ...args];
+}
 
 function buildProgram(onRun: (mode: Mode, flags: RawFlags) => void, output: OutputConfiguration): Command {
   const program = new Command('gke-disk-image-builder')

@@ -14,7 +14,8 @@ export class GoogleStorage implements StorageApi {
   async testBucketPermissions(bucket: string, permissions: readonly string[], signal: AbortSignal): Promise<string[]> {
     const storage = await this.clients.storage();
     const b = storage.bucket(bucket);
-    await withRetry('storage.buckets.get', () => b.getMetadata(), signal, this.retry, this.hooks);
+    // No bucket read first: roles/storage.objectUser may write objects without storage.buckets.get.
+    // testIamPermissions answers any caller, and 404 when the bucket does not exist.
     const [result] = await withRetry('storage.buckets.testIamPermissions', () => b.iam.testPermissions([...permissions]), signal, this.retry, this.hooks);
     return permissions.filter((p) => result[p]);
   }

@@ -3,8 +3,6 @@
 #
 # Everything read from the metadata server is data: it is passed as arguments and never evaluated.
 # shellcheck shell=bash
-# The variables below are used by the scripts that include this file:
-# shellcheck disable=SC2034
 
 export PATH="/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin${PATH:+:$PATH}"
 export LC_ALL=C
@@ -13,7 +11,9 @@ umask 022
 # SPEC §8 seams: outside GCE these point the script at a fake metadata server, a loop device, ...
 readonly GDIB_MD_HOST="${GCE_METADATA_HOST:-metadata.google.internal}"
 readonly GDIB_WORK="${GDIB_WORK_DIR:-/var/lib/gdib}"
+# shellcheck disable=SC2034 # used by the including scripts
 readonly GDIB_MNT="${GDIB_MOUNT_DIR:-/mnt/disks/gdib}"
+# shellcheck disable=SC2034 # used by build.sh; render.ts puts the package version here
 readonly GDIB_TOOL_VERSION="__GDIB_VERSION__"
 
 GDIB_STEP="starting"  # what the script is doing: names the step in a failure message
@@ -87,6 +87,7 @@ md_get() {
   out=$(mktemp)
   code=$(curl -sS -o "$out" -w '%{http_code}' --max-time 10 --retry 5 --retry-connrefused \
     -H 'Metadata-Flavor: Google' "$(md_url "attributes/$key")") || code=000
+  # shellcheck disable=SC2034 # md_get_dest is a nameref to the caller's variable
   if [[ $code == 200 ]]; then
     md_get_dest=$(<"$out")
   elif [[ $code == 404 && $# -ge 3 ]]; then
