@@ -47,8 +47,9 @@ export function storageAuthClient(token: string): V9OAuth2Client {
   return client;
 }
 
-export function storageClient(emu: Pick<Emulator, 'storageHost'>, token: string): Storage {
+export function storageClient(emu: Pick<Emulator, 'storageHost'>, token: string, extra: { timeout?: number } = {}): Storage {
   return new Storage({
+    ...extra,
     apiEndpoint: emu.storageHost,
     useAuthWithCustomEndpoint: true,
     authClient: storageAuthClient(token) as never,

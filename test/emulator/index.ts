@@ -44,6 +44,8 @@ export interface Emulator {
   requests: RecordedRequest[];
   faults: FaultInjector;
   vm: VmController;
+  /** The call names this emulator routes (all of CALLS). */
+  calls: readonly string[];
   createServiceAccountKey(opts?: ServiceAccountKeyOptions): { keyFile: ServiceAccountKeyFile };
   acceptToken(token: string): void;
   /** Finish every operation nobody polled (GCE would finish them in time). */
@@ -93,6 +95,7 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
     requests,
     faults,
     vm,
+    calls: [...new Set(router.callNames())],
     createServiceAccountKey: (o) => tokenEndpoint.createKey(o),
     acceptToken: (t) => tokens.accept(t),
     settle: () => ops.settle(),

@@ -31,6 +31,9 @@ export interface Reply {
 
 export type Handler = (ctx: RequestContext) => Reply | Promise<Reply>;
 
+/** A call name, or a choice among names made from the query (listing the names it can make). */
+export type CallSpec = string | { names: readonly string[]; pick: (query: URLSearchParams) => string };
+
 export interface RouteOptions {
   /** Whether the call needs a bearer token (default true). */
   auth?: boolean;
@@ -40,7 +43,7 @@ interface Route {
   method: string;
   pattern: RegExp;
   keys: string[];
-  call: string | ((query: URLSearchParams) => string);
+  call: CallSpec;
   auth: boolean;
   handler: Handler;
 }
@@ -58,11 +61,13 @@ export class Router {
   add(
     method: string,
     path: string,
-    call: string | ((query: URLSearchParams) => string),
+    call: CallSpec,
     handler: Handler,
     options: RouteOptions = {},
   ): this {
-    if (typeof call === 'string' && !isCallName(call)) throw new Error(`route ${path}: unknown call '${call}'`);
+    for (const name of typeof call === 'string' ? [call] : call.names) {
+      if (!isCallName(name)) throw new Error(`route ${path}: unknown call '${name}'`);
+    }
     const keys: string[] = [];
     const source = path
       .split('/')
@@ -85,7 +90,7 @@ export class Router {
       route.keys.forEach((key, i) => {
         params[key] = decodeURIComponent(m[i + 1]!);
       });
-      const call = typeof route.call === 'function' ? route.call(query) : route.call;
+      const call = typeof route.call === 'string' ? route.call : route.call.pick(query);
       return { call, auth: route.auth, params, handler: route.handler };
     }
     return undefined;
@@ -93,6 +98,6 @@ export class Router {
 
   /** Every call name with a route (for the test that each CALLS entry is served). */
   callNames(): string[] {
-    return this.routes.flatMap((r) => (typeof r.call === 'string' ? [r.call] : []));
+    return this.routes.flatMap((r) => (typeof r.call === 'string' ? [r.call] : [...r.call.names]));
   }
 }

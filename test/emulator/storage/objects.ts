@@ -108,7 +108,11 @@ export function registerObjects(router: Router, deps: ObjectDeps): void {
     return { body: obj.data, headers: common };
   };
 
-  router.add('GET', '/storage/v1/b/:bucket/o/:object', (q) => (q.get('alt') === 'media' ? 'storage.objects.download' : 'storage.objects.get'), (ctx) => {
+  const getOrDownload = {
+    names: ['storage.objects.get', 'storage.objects.download'],
+    pick: (q: URLSearchParams) => (q.get('alt') === 'media' ? 'storage.objects.download' : 'storage.objects.get'),
+  };
+  router.add('GET', '/storage/v1/b/:bucket/o/:object', getOrDownload, (ctx) => {
     if (ctx.query.get('alt') === 'media') return download(ctx);
     return { json: objectJson(deps, find(ctx.params['bucket']!, ctx.params['object']!, ctx.query, 'storage.objects.get')) };
   });
