@@ -18,7 +18,15 @@ const file = (path: string, content: Buffer | string, mode = 0o644, extra: Parti
   ...extra,
 });
 const symlink = (path: string, target: string): TarEntry => ({ path, type: 'symlink', mode: 0o777, linkname: target });
-const hardlink = (path: string, target: string, mode = 0o644): TarEntry => ({ path, type: 'hardlink', mode, linkname: target });
+// Like every real tar writer, a hard link's header repeats its inode's owner and mode (containerd
+// applies them to the inode it links to).
+const hardlink = (path: string, target: string, mode = 0o644, extra: Partial<TarEntry> = {}): TarEntry => ({
+  path,
+  type: 'hardlink',
+  mode,
+  linkname: target,
+  ...extra,
+});
 
 /** Deterministic, poorly compressible bytes. */
 export function pseudoRandom(size: number, seed: number): Buffer {
@@ -94,8 +102,8 @@ export const appLayer: Layer = {
     file('data/dir2', 'now a file\n'),
     dir('app', 0o755, { xattrs: { 'user.dir-attr': 'on a directory' } }),
     file('app/f1', 'hard linked in the app layer\n', 0o640, { uid: 65534, gid: 65534 }),
-    hardlink('app/f1-link', 'app/f1', 0o640),
-    hardlink('app/f1-link2', 'app/f1', 0o640),
+    hardlink('app/f1-link', 'app/f1', 0o640, { uid: 65534, gid: 65534 }),
+    hardlink('app/f1-link2', 'app/f1', 0o640, { uid: 65534, gid: 65534 }),
     file(`app/${LONG_NAME}`, 'long name\n'),
     dir('app/deep'),
     ...DEEP_DIR.split('/').map((_, i, parts) => dir(`app/deep/${parts.slice(0, i + 1).join('/')}`)),
@@ -127,6 +135,9 @@ export function fillerLayer(size: number): Layer {
   return { entries: [dir('filler'), file('filler/blob', content)] };
 }
 
+/** Size of the `huge` image's one file: more than a 32 MiB data disk holds. */
+export const HUGE_BYTES = 48 * 1024 * 1024;
+
 export const tags = {
   base: 'base',
   app: 'app',
@@ -136,7 +147,7 @@ export const tags = {
 } as const;
 
 /** Writes all test images into one OCI layout; each becomes `<repo>:<tag>` after pushing. */
-export function writeTestImages(dirPath: string): OciLayout {
+export function writeTestImages(dirPath: string, opts: { huge?: boolean } = {}): OciLayout {
   const layout = new OciLayout(dirPath);
   layout.addImage(tags.base, { layers: [baseLayer] });
   layout.addImage(tags.app, { layers: [baseLayer, appLayer] });
@@ -145,7 +156,7 @@ export function writeTestImages(dirPath: string): OciLayout {
     { layers: [archLayer('amd64')], platform: { os: 'linux', architecture: 'amd64' } },
     { layers: [archLayer('arm64')], platform: { os: 'linux', architecture: 'arm64' } },
   ]);
-  layout.addImage(tags.huge, { layers: [fillerLayer(48 * 1024 * 1024)] });
+  if (opts.huge) layout.addImage(tags.huge, { layers: [fillerLayer(HUGE_BYTES)] });
   layout.close();
   return layout;
 }

@@ -1,0 +1,65 @@
+// Looking at what a script run left behind: the metadata files, overlay mounts of its snapshots,
+// leftover processes, and secrets where they must not be.
+import { lstatSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { run } from './proc.js';
+
+export interface SnapshotLine {
+  chainId: string;
+  path: string;
+  checksum?: string;
+}
+
+export function parseSnapshotsMetadata(text: string): SnapshotLine[] {
+  return text
+    .split('\n')
+    .filter((l) => l !== '')
+    .map((line) => {
+      const [chainId = '', path = '', checksum, ...rest] = line.split(' ');
+      if (rest.length > 0) throw new Error(`snapshots.metadata: too many fields in ${JSON.stringify(line)}`);
+      return { chainId, path, ...(checksum !== undefined ? { checksum } : {}) };
+    });
+}
+
+/**
+ * Mounts `lowerDirs` (top first) read-only at `target` the way containerd's overlay snapshotter does
+ * for a view: an overlay of the lower dirs, or a read-only bind mount when there is only one.
+ */
+export async function mountOverlay(lowerDirs: readonly string[], target: string): Promise<void> {
+  if (lowerDirs.length === 1) await run('mount', ['--bind', '-o', 'ro', lowerDirs[0] as string, target]);
+  else await run('mount', ['-t', 'overlay', 'overlay', '-o', `ro,lowerdir=${lowerDirs.join(':')}`, target]);
+}
+
+/** PIDs of processes whose command line mentions `text` (e.g. a run's work dir). */
+export function processesMentioning(text: string): number[] {
+  const pids: number[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name) || Number(name) === process.pid) continue;
+    try {
+      const cmdline = readFileSync(`/proc/${name}/cmdline`, 'utf8');
+      if (cmdline.includes(text)) pids.push(Number(name));
+    } catch {
+      // gone already
+    }
+  }
+  return pids;
+}
+
+/** Every file under `dir` (recursively) whose bytes contain one of `secrets`. */
+export function filesContaining(dir: string, secrets: readonly string[]): string[] {
+  const hits: string[] = [];
+  const walk = (d: string) => {
+    for (const name of readdirSync(d)) {
+      const p = join(d, name);
+      const st = lstatSync(p, { throwIfNoEntry: false });
+      if (!st) continue;
+      if (st.isDirectory()) walk(p);
+      else if (st.isFile()) {
+        const data = readFileSync(p);
+        if (secrets.some((s) => data.includes(s))) hits.push(p);
+      }
+    }
+  };
+  walk(dir);
+  return hits;
+}
