@@ -31,9 +31,9 @@ export function diskJson(d: Disk): Record<string, unknown> {
   };
 }
 
-/** Check a size against a disk type (and an image's size); answers the size to use. */
+/** Check a size against a disk type (and an image's size); answers the size to use: by default the image's, else the type's. */
 export function checkSize(raw: unknown, type: DiskType, imageSizeGb: number | undefined, field: string): number {
-  if (raw === undefined || raw === null || raw === '') return Math.max(imageSizeGb ?? 0, type.defaultSizeGb);
+  if (raw === undefined || raw === null || raw === '') return imageSizeGb ?? type.defaultSizeGb;
   const size = Number(raw);
   if (!Number.isInteger(size) || size <= 0) throw invalid(`Invalid value for field '${field}': '${String(raw)}'.`);
   if (imageSizeGb !== undefined && size < imageSizeGb) {
