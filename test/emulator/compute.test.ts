@@ -181,3 +181,44 @@ describe('compute through @google-cloud/compute', () => {
     expect(debian.name).toBe('debian-12-bookworm-v20240312');
   });
 });
+
+describe('references, images and cleanup scans', () => {
+  it('accepts full URLs (any host), partial paths and family URLs; rejects bare names', async () => {
+    const forms = [
+      'https://www.googleapis.com/compute/v1/projects/debian-cloud/global/images/family/debian-12',
+      `${emu.computeEndpoint}projects/debian-cloud/global/images/debian-12-bookworm-v20240312`,
+      'projects/debian-cloud/global/images/family/debian-12',
+    ];
+    for (const [i, sourceImage] of forms.entries()) {
+      await waitZone(opOf(await disks.insert({ project, zone, diskResource: { name: `from-image-${i}`, sourceImage, type: `projects/${project}/zones/${zone}/diskTypes/pd-balanced` } })));
+      expect(emu.state.disk(project, zone, `from-image-${i}`)).toMatchObject({ sizeGb: 10, sourceImage: expect.stringContaining('debian-12-bookworm-v20240312') });
+    }
+    await expect(disks.insert({ project, zone, diskResource: { name: 'bare', sourceImage: 'debian-12', type: `zones/${zone}/diskTypes/pd-ssd` } })).rejects.toMatchObject({ code: 400 });
+    await expect(disks.insert({ project, zone, diskResource: { name: 'nofam', sourceImage: 'projects/debian-cloud/global/images/family/debian-99' } })).rejects.toMatchObject({ code: 404 });
+  });
+
+  it('creates an image from a GCS object, filters image lists by label, deletes images', async () => {
+    emu.state.objects.set('test-bucket/disk.tar.gz', { bucket: 'test-bucket', name: 'disk.tar.gz', data: Buffer.from('x'), contentType: 'application/gzip', generation: 1, metageneration: 1, createdAt: 0, updatedAt: 0 });
+    const op = opOf(await images.insert({ project, imageResource: { name: 'raw-image', rawDisk: { source: 'https://storage.googleapis.com/test-bucket/disk.tar.gz' }, labels: { 'gdib-run': 'r1' } } }));
+    await globalOps.wait({ project, operation: op.name! });
+    const missing = opOf(await images.insert({ project, imageResource: { name: 'raw-missing', rawDisk: { source: 'https://storage.googleapis.com/test-bucket/nope.tar.gz' } } }));
+    const [failed] = await globalOps.wait({ project, operation: missing.name! });
+    expect(failed.error?.errors?.[0]?.code).toBe('RESOURCE_NOT_FOUND');
+    const [listed] = await images.list({ project, filter: 'labels.gdib-run = "r1"' });
+    expect(listed.map((i) => i.name)).toEqual(['raw-image']);
+    await globalOps.wait({ project, operation: opOf(await images.delete({ project, image: 'raw-image' })).name! });
+    await expect(images.get({ project, image: 'raw-image' })).rejects.toMatchObject({ code: 404 });
+  });
+
+  it('finds labelled instances in every zone with the aggregated list', async () => {
+    await waitZone(opOf(await disks.insert({ project, zone, diskResource: { name: 'data', sizeGb: '10', type: `zones/${zone}/diskTypes/pd-ssd` } })));
+    await waitZone(opOf(await instances.insert({ project, zone, instanceResource: vmResource('scan-vm', 'data') })));
+    const found: string[] = [];
+    for await (const [scope, list] of instances.aggregatedListAsync({ project, filter: 'labels.gdib-managed = "true"' }, { autoPaginate: false })) {
+      for (const i of list.instances ?? []) found.push(`${scope}/${i.name}`);
+    }
+    expect(found).toEqual([`zones/${zone}/scan-vm`]);
+    const [listed] = await instances.list({ project, zone, filter: 'labels.gdib-run = "nope"' });
+    expect(listed).toEqual([]);
+  });
+});
