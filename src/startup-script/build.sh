@@ -135,8 +135,7 @@ disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.snapshotter.v1.a
   root_path = "$GDIB_MNT"
   upperdir_label = true
 EOF
-  # TMPDIR: containerd's temporary mounts (used while unpacking a base layer) stay under the work dir,
-  # where cleanup can find them.
+  # TMPDIR: containerd's scratch files stay under the work dir too.
   env -u XDG_RUNTIME_DIR TMPDIR="$CTRD_DIR/tmp" containerd --config "$CTRD_DIR/config.toml" \
     >"$LOGS/containerd.log" 2>&1 &
   CTRD_PID=$!
@@ -161,9 +160,10 @@ stop_containerd() {
   kill -KILL "$CTRD_PID" 2>/dev/null || true
   wait "$CTRD_PID" 2>/dev/null || true
   CTRD_PID=""
-  # Mounts containerd left if it was stopped in the middle of an unpack; deepest first.
+  # Temporary mounts (root/tmpmounts: base layers are unpacked through a bind mount of their
+  # snapshot) left if containerd was stopped in the middle of an unpack; deepest first.
   local target
-  findmnt -rn -o TARGET | { grep -F "$CTRD_DIR/tmp/" || true; } | sort -r | while IFS= read -r target; do
+  findmnt -rn -o TARGET | { grep -F "$CTRD_DIR/" || true; } | sort -r | while IFS= read -r target; do
     umount "$target" 2>/dev/null || umount -l "$target" 2>/dev/null || true
   done
 }
@@ -238,17 +238,19 @@ redact() {
 }
 
 pull_failed() {
-  local ref=$1 log=$2 detail size
+  local ref=$1 log=$2 detail nospace
   detail=$(grep -a '^ctr: ' "$log" | tail -n 1 || true)
   [[ -n $detail ]] || detail=$(grep -av '^\s*$' "$log" | tail -n 1 || true)
   detail=$(redact "${detail#ctr: }")
   grep -av '^\s*$' "$log" | tail -n 20 | while IFS= read -r line; do log "ctr: $(redact "$line")"; done
-  size=$(human_bytes "$(disk_size "$GDIB_MNT")")
-  if grep -qaF "$GDIB_MNT/" "$log" && grep -qai 'no space left on device' "$log" \
-    || (($(disk_avail "$GDIB_MNT") < 16 * 1048576)); then
-    fail "the data disk ($size) is full: unpacking $ref needs more space; raise --disk-size-gb"
-  elif grep -qai 'no space left on device' "$log"; then
-    fail "the VM's boot disk is full while downloading $ref: $detail"
+  nospace=$(grep -ai 'no space left on device' "$log" | tail -n 1 || true)
+  if [[ -n $nospace ]]; then
+    # Unpacking writes to the data disk (directly, or through a temporary bind mount under
+    # containerd's root); downloading writes to the content store on the boot disk.
+    if [[ $nospace == *"failed to extract layer"* || $nospace == *"$GDIB_MNT/"* || $nospace == *"/tmpmounts/"* ]]; then
+      fail "the data disk ($(human_bytes "$(disk_size "$GDIB_MNT")")) is full: unpacking $ref needs more space; raise --disk-size-gb"
+    fi
+    fail "the VM's boot disk is full while downloading $ref ($(human_bytes "$(disk_avail "$GDIB_WORK")") free): $detail"
   elif grep -qaiE 'unauthorized|forbidden|denied|40[13] ' "$log"; then
     fail "the registry refused $ref ($detail): for a private image use --image-pull-auth=ServiceAccountToken or Auto and give the VM's service account read access"
   elif grep -qai 'not found' "$log"; then
@@ -278,7 +280,7 @@ pull_image() {
   # ctr redraws a progress table every 100 ms: keep it off the serial console and out of the log.
   (
     set +e
-    run_ctr images pull "${args[@]}" -- "$full" 2>&1 | grep -av --line-buffered -E '^elapsed: |\|.*\|' >"$log"
+    run_ctr images pull "${args[@]}" -- "$full" 2>&1 | grep -av --line-buffered -E 'elapsed: [0-9.]+ ?s|\|.*\|' >"$log"
     echo "${PIPESTATUS[0]}" >"$rcfile"
   ) &
   pid=$!
