@@ -93,7 +93,7 @@ function unquote(s: string): string {
   return Buffer.from(bytes).toString('utf8');
 }
 
-/** Every xattr under `root` (symlinks not followed), except overlayfs' own. */
+/** Every xattr under `root` (symlinks not followed), except overlayfs' own and the host's SELinux labels. */
 async function readXattrs(root: string): Promise<Map<string, Record<string, string>>> {
   const { stdout } = await run('getfattr', ['-R', '-P', '-h', '-d', '-m', '-', '-e', 'hex', '--absolute-names', root], {
     env: { ...process.env, LC_ALL: 'C' },
@@ -109,7 +109,7 @@ async function readXattrs(root: string): Promise<Map<string, Record<string, stri
       const eq = line.indexOf('=');
       const key = line.slice(0, eq);
       const value = line.slice(eq + 1);
-      if (key.startsWith('trusted.overlay.') || key.startsWith('security.')) continue;
+      if (key.startsWith('trusted.overlay.') || key === 'security.selinux') continue;
       current[key] = value.startsWith('0x') ? Buffer.from(value.slice(2), 'hex').toString('utf8') : value;
     }
   }

@@ -43,6 +43,9 @@ export function pseudoRandom(size: number, seed: number): Buffer {
   return out;
 }
 
+/** `security.capability` v2: magic 0x02000000 | effective, permitted = 1 << CAP_NET_RAW (13), no inheritable. */
+export const CAP_NET_RAW = String.fromCharCode(1, 0, 0, 2, 0, 0x20, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+
 export const LONG_NAME = `long-${'n'.repeat(140)}.txt`;
 export const DEEP_DIR = Array.from({ length: 6 }, (_, i) => `level-${i}-${'d'.repeat(40)}`).join('/');
 
@@ -53,6 +56,8 @@ export const baseLayer: Layer = {
     file('bin/setuid-tool', 'setuid\n', 0o4755),
     file('bin/setgid-tool', 'setgid\n', 0o2755, { gid: 42 }),
     symlink('bin/tool-link', 'tool'),
+    // A file capability (cap_net_raw, effective): a binary xattr outside the user.* namespace.
+    file('bin/ping-like', 'ping\n', 0o755, { xattrs: { 'security.capability': CAP_NET_RAW } }),
     dir('etc'),
     file('etc/config', 'a=1\n'),
     file('etc/deleteme', 'this file is deleted by the app layer\n'),

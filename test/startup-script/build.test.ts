@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LoopDisk, isMountPoint, mount, unmount } from '../rig/disk.js';
 import { applyLayers, diffTrees, readTree } from '../rig/fs-model.js';
 import { goToolChecksum } from '../rig/checksum.js';
+import { CAP_NET_RAW } from '../rig/images.js';
 import { mountOverlay, parseSnapshotsMetadata, processesMentioning, type SnapshotLine } from '../rig/inspect.js';
 import { chainIds, fetchImage, type RegistryImage } from '../rig/registry-client.js';
 import { describeRig, REPO, startRig, type Rig } from '../rig/rig.js';
@@ -143,6 +144,7 @@ describeRig('build script on the rig', () => {
         expect(actual.get('app/f1')).toBe(actual.get('app/f1-link')); // same inode
         expect(actual.get('data/hardlink')).toBe(actual.get('data/link-target'));
         expect(actual.get('bin/setuid-tool')?.mode).toBe(0o4755);
+        expect(actual.get('bin/ping-like')?.xattrs).toEqual({ 'security.capability': CAP_NET_RAW });
         expect(actual.get('home/user/notes.txt')).toMatchObject({ uid: 1000, gid: 1000, mode: 0o640 });
         expect(actual.get('data/abs-link')?.target).toBe('/etc/config');
         expect(actual.get('data/new\nline')?.type).toBe('file');
