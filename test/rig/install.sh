@@ -1,5 +1,5 @@
 #!/bin/bash
-# Installs the Debian packages the startup-script rig needs (test/rig/README.md says what each is for).
+# Installs the Debian packages the startup-script rig needs (docs/vm-script.md describes the rig).
 # Idempotent: installs only what is missing, so a warm CI machine spends no time here.
 set -euo pipefail
 
