@@ -2,7 +2,8 @@
 // sets process.exitCode. The Google client libraries are loaded only after the input is known to be good.
 import { Command, CommanderError, Option, type OutputConfiguration } from 'commander';
 import { normalizeArgv } from './config/argv.js';
-import { FLAGS, type RawFlags } from './config/flags.js';
+import { FLAG_BY_NAME, FLAGS, type FlagDef, type RawFlags } from './config/flags.js';
+import { CLEANUP_FLAGS, parseCleanupConfig } from './config/cleanup-schema.js';
 import { parseConfig } from './config/schema.js';
 import type { Config, Mode } from './config/types.js';
 import { exitCodeOf, InterruptedError, UsageError } from './errors.js';
@@ -35,7 +36,7 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
   const redactor = new Redactor();
   const out: TextSink = { write: (t) => io.stdout.write(redactor.redact(t)) };
   const err: TextSink = { write: (t) => io.stderr.write(redactor.redact(t)) };
-  let request: { mode: Mode; flags: RawFlags } | undefined;
+  let request: { mode: Mode | 'cleanup'; flags: RawFlags } | undefined;
   const program = buildProgram(
     (mode, flags) => {
       request = { mode, flags };
@@ -43,7 +44,7 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
     { writeOut: (t: string) => out.write(t), writeErr: () => undefined, outputError: () => undefined },
   );
   // "build" is the default command: flags alone (and a bare --help) mean build.
-  const args = withCommandFirst(normalizeArgv(argv));
+  const args = withCommandFirst(normalizeArgv(argv, ALL_FLAGS));
   try {
     await program.parseAsync(args, { from: 'user' });
   } catch (e) {
@@ -55,6 +56,7 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
     throw e;
   }
   if (!request) return 0;
+  if (request.mode === 'cleanup') return cleanup(request.flags, io, redactor, out, err);
   let config: Config;
   try {
     config = parseConfig(request.flags, io.env, { mode: request.mode, cwd: io.cwd });
@@ -129,7 +131,34 @@ async function execute(config: Config, io: CliIo, redactor: Redactor, out: TextS
   }
 }
 
-const COMMANDS = ['build', 'verify', 'help'];
+const COMMANDS = ['build', 'verify', 'cleanup', 'help'];
+const ALL_FLAGS: ReadonlyMap<string, FlagDef> = new Map([...FLAG_BY_NAME, ...CLEANUP_FLAGS.map((f) => [f.name, f] as const)]);
+
+async function cleanup(flags: RawFlags, io: CliIo, redactor: Redactor, out: TextSink, err: TextSink): Promise<number> {
+  let config;
+  try {
+    config = parseCleanupConfig(flags, io.env, io.cwd);
+  } catch (e) {
+    if (!(e instanceof UsageError)) throw e;
+    for (const p of e.problems) err.write(`error: ${p}\n`);
+    return 2;
+  }
+  const controller = new AbortController();
+  const stop = () => controller.abort(new InterruptedError('SIGINT'));
+  io.signals.on('SIGINT', stop);
+  io.signals.on('SIGTERM', stop);
+  try {
+    const { runCleanup } = await import('./cleanup-command.js');
+    return await runCleanup(config, { env: io.env, redactor, out, err, signal: controller.signal });
+  } catch (e) {
+    if (controller.signal.aborted) return 130;
+    err.write(`error: ${(e as Error)?.message ?? String(e)}\n`);
+    return 1;
+  } finally {
+    io.signals.off('SIGINT', stop);
+    io.signals.off('SIGTERM', stop);
+  }
+}
 
 /** Moves the command to the front wherever it was written ("--zone z verify" too); no command means build. */
 function withCommandFirst(args: string[]): string[] {
@@ -138,7 +167,7 @@ function withCommandFirst(args: string[]): string[] {
     if (a === '--') break;
     if (a.startsWith('-')) {
       // "--flag value": skip the value (normalizeArgv made every boolean "--flag=...").
-      if (!a.includes('=') && FLAGS.some((f) => `--${f.name}` === a)) i++;
+      if (!a.includes('=') && ALL_FLAGS.has(a.slice(2))) i++;
       continue;
     }
     if (COMMANDS.includes(a)) return [a, ...args.slice(0, i), ...args.slice(i + 1)];
@@ -147,15 +176,15 @@ function withCommandFirst(args: string[]): string[] {
   return ['build', ...args];
 }
 
-function buildProgram(onRun: (mode: Mode, flags: RawFlags) => void, output: OutputConfiguration): Command {
+function buildProgram(onRun: (mode: Mode | 'cleanup', flags: RawFlags) => void, output: OutputConfiguration): Command {
   const program = new Command('gke-disk-image-builder')
     .configureOutput(output)
     .description('Bake container images into a GCE disk image that GKE attaches as a secondary boot disk (CONTAINER_IMAGE_CACHE).')
     .version(VERSION)
     .exitOverride()
     .showSuggestionAfterError(true);
-  const add = (cmd: Command, mode: Mode) => {
-    for (const f of FLAGS) {
+  const add = (cmd: Command, mode: Mode | 'cleanup', flagDefs: readonly FlagDef[] = FLAGS) => {
+    for (const f of flagDefs) {
       const value = f.kind === 'bool' ? ' [BOOL]' : ` <${f.valueName ?? 'VALUE'}>`;
       const help = `${f.help}${f.defaultText ? ` (default: ${f.defaultText})` : ''}${f.aliases ? `; alias --${f.aliases.join(', --')}` : ''}`;
       const opt = new Option(`--${f.name}${value}`, help);
@@ -164,7 +193,7 @@ function buildProgram(onRun: (mode: Mode, flags: RawFlags) => void, output: Outp
     }
     cmd.exitOverride().allowExcessArguments(false).action((opts: Record<string, unknown>) => {
       const flags: RawFlags = {};
-      for (const f of FLAGS) {
+      for (const f of flagDefs) {
         const key = camel(f.name);
         const v = opts[key];
         if (v === undefined) continue;
@@ -174,7 +203,7 @@ function buildProgram(onRun: (mode: Mode, flags: RawFlags) => void, output: Outp
     });
   };
   const footer =
-    '\nCommands: build (the default), verify (same as --verify-only).\n' +
+    '\nCommands: build (the default), verify (same as --verify-only), cleanup (delete what killed builds left).\n' +
     '\nFlags are accepted as --flag=value, --flag value and Go-style -flag=value; booleans also as --flag=true|false.\n' +
       'Exit codes: 0 success, 1 build or verification failed, 2 invalid input (nothing created), 130 interrupted.\n' +
       'Docs: README.md of the package.\n';
@@ -184,6 +213,10 @@ function buildProgram(onRun: (mode: Mode, flags: RawFlags) => void, output: Outp
   const verify = program.command('verify').description('Verify the snapshots of the image named by --image-name (same as build --verify-only).');
   add(verify, 'verify');
   verify.addHelpText('after', footer);
+  const clean = program
+    .command('cleanup')
+    .description('Delete the temporary disks and VMs (labelled gdib-managed=true) that builds killed with SIGKILL left behind.');
+  add(clean, 'cleanup', CLEANUP_FLAGS);
   return program;
 }
 

@@ -171,7 +171,7 @@ export function parseConfig(raw: RawFlags, env: Environment, opts: { mode?: Mode
   return deepFreeze(config);
 }
 
-function loadKeyFile(path: string): NonNullable<Config['keyFile']> | string {
+export function loadKeyFile(path: string): NonNullable<Config['keyFile']> | string {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');

@@ -75,11 +75,15 @@ export class Clients {
       // @google-cloud/storage v7 bundles its own google-auth-library (v9) and ignores auth clients of other copies.
       const storageRequire = createRequire(createRequire(import.meta.url).resolve('@google-cloud/storage'));
       const gal = storageRequire('google-auth-library') as { OAuth2Client: new () => unknown };
-      return new Storage({
+      const storage = new Storage({
         authClient: oauthClientFor(gal, this.tokens) as never,
         ...(this.endpoints.storage ? { apiEndpoint: this.endpoints.storage, useAuthWithCustomEndpoint: true } : {}),
         retryOptions: { autoRetry: false },
       });
+      // With STORAGE_EMULATOR_HOST in process.env, the library uses its raw value as the JSON API base URL
+      // (no /storage/v1), while uploads go to <apiEndpoint>/upload/storage/v1. Make both the real API's paths.
+      if (this.endpoints.storage) (storage as unknown as { baseUrl: string }).baseUrl = `${this.endpoints.storage}/storage/v1`;
+      return storage;
     })();
     return this.storageClient;
   }

@@ -1,0 +1,77 @@
+// Finds and deletes the temporary disks and VMs this tool labelled (SPEC §3), in one zone or in all zones —
+// what `cleanup` needs after a build was SIGKILLed. Only resources carrying gdib-managed=true are ever touched:
+// the API filter selects them and every result is checked again here.
+import type { Clients } from './clients.js';
+import { isNotFound } from './errors.js';
+import { waitForOperation, type OperationLike } from './operations.js';
+import { withRetry, type RetryPolicy } from './retry.js';
+
+export interface ManagedResource {
+  kind: 'vm' | 'disk';
+  zone: string;
+  name: string;
+  createdAt: number;
+  labels: Record<string, string>;
+}
+
+const FILTER = 'labels.gdib-managed = "true"';
+const NO_GAX_RETRY = { maxRetries: 0 };
+type Any = any; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+export function isManaged(labels: Record<string, string> | null | undefined): boolean {
+  return labels?.['gdib-managed'] === 'true' && typeof labels['gdib-run'] === 'string';
+}
+
+export class Inventory {
+  constructor(
+    private readonly clients: Clients,
+    private readonly project: string,
+    private readonly retry: RetryPolicy,
+  ) {}
+
+  async list(zone: string | undefined, signal: AbortSignal): Promise<ManagedResource[]> {
+    const [disks, instances] = await Promise.all([this.collect('DisksClient', 'disks', 'disk', zone, signal), this.collect('InstancesClient', 'instances', 'vm', zone, signal)]);
+    return [...instances, ...disks].filter((r) => isManaged(r.labels));
+  }
+
+  private async collect(client: 'DisksClient' | 'InstancesClient', field: 'disks' | 'instances', kind: ManagedResource['kind'], zone: string | undefined, signal: AbortSignal): Promise<ManagedResource[]> {
+    const c: Any = await this.clients.compute(client);
+    const toResource = (r: Any, z: string): ManagedResource => ({ kind, zone: z, name: r.name, createdAt: Date.parse(r.creationTimestamp ?? ''), labels: r.labels ?? {} });
+    return withRetry(
+      `${field}.${zone ? 'list' : 'aggregatedList'}`,
+      async () => {
+        const out: ManagedResource[] = [];
+        if (zone) {
+          for await (const r of c.listAsync({ project: this.project, zone, filter: FILTER }, NO_GAX_RETRY)) out.push(toResource(r, zone));
+        } else {
+          for await (const [scope, list] of c.aggregatedListAsync({ project: this.project, filter: FILTER }, NO_GAX_RETRY)) {
+            const z = String(scope).replace(/^zones\//, '');
+            for (const r of list?.[field] ?? []) out.push(toResource(r, z));
+          }
+        }
+        return out;
+      },
+      signal,
+      this.retry,
+    );
+  }
+
+  /** Deletes one resource and waits; a 404 counts as done. */
+  async delete(r: ManagedResource, signal: AbortSignal): Promise<void> {
+    const c: Any = await this.clients.compute(r.kind === 'vm' ? 'InstancesClient' : 'DisksClient');
+    const ops: Any = await this.clients.compute('ZoneOperationsClient');
+    const call = r.kind === 'vm' ? 'instances.delete' : 'disks.delete';
+    const req = r.kind === 'vm' ? { project: this.project, zone: r.zone, instance: r.name } : { project: this.project, zone: r.zone, disk: r.name };
+    try {
+      const [res] = await withRetry<Any>(call, () => c.delete(req, NO_GAX_RETRY), signal, this.retry);
+      await waitForOperation(
+        call,
+        res.latestResponse as OperationLike,
+        async (operation) => (await withRetry<Any>('zoneOperations.wait', () => ops.wait({ project: this.project, zone: r.zone, operation }, NO_GAX_RETRY), signal, this.retry))[0],
+        signal,
+      );
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+    }
+  }
+}
