@@ -5,14 +5,22 @@
  * the clients at it.
  */
 import type { AddressInfo } from 'node:net';
-import { registerCompute } from './compute/index.js';
+import { registerCatalog } from './compute/catalog.js';
+import type { ComputeDeps } from './compute/context.js';
+import { registerDisks } from './compute/disks.js';
+import { registerImages } from './compute/images.js';
+import { registerGuest } from './compute/instance-guest.js';
+import { registerInstances } from './compute/instances.js';
+import { registerOperations } from './compute/operations-routes.js';
 import { FaultInjector } from './faults.js';
 import { OperationManager } from './operations.js';
 import { Router } from './router.js';
 import { seed, type EmulatorOptions } from './seed.js';
 import { createEmulatorServer, type RecordedRequest } from './server.js';
 import { EmulatorState } from './state.js';
-import { registerStorage } from './storage/index.js';
+import { registerBuckets } from './storage/buckets.js';
+import { registerObjects, type ObjectDeps } from './storage/objects.js';
+import { registerUploads } from './storage/uploads.js';
 import { TokenEndpoint, type ServiceAccountKeyFile, type ServiceAccountKeyOptions } from './token-endpoint.js';
 import { TokenStore } from './tokens.js';
 import { VmController } from './vm.js';
@@ -70,12 +78,18 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
   const tokenEndpoint = new TokenEndpoint(state, tokens, () => `${host}/token`, now);
 
   const router = new Router();
-  registerCompute(router, {
+  const compute: ComputeDeps = {
     state, ops, vm, now,
     serialWindowBytes: opts.serialWindowBytes ?? 1024 * 1024,
     operationWaitMs: opts.operationWaitMs ?? 20,
-  });
-  registerStorage(router, { state, now, host: () => host });
+  };
+  for (const register of [registerCatalog, registerImages, registerDisks, registerInstances, registerGuest, registerOperations]) {
+    register(router, compute);
+  }
+  const storage: ObjectDeps = { state, now, host: () => host };
+  registerBuckets(router, state);
+  registerObjects(router, storage);
+  registerUploads(router, storage);
   router.add('POST', '/token', 'oauth.token', tokenEndpoint.handle, { auth: false });
 
   const server = createEmulatorServer({ router, faults, tokens, requests, closing: closing.signal, requireAuth: opts.requireAuth ?? true, now });
