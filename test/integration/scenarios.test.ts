@@ -203,3 +203,19 @@ async function until(cond: () => boolean, timeoutMs = 20_000): Promise<void> {
     await new Promise((r) => setTimeout(r, 5));
   }
 }
+
+describe('secrets in API errors', () => {
+  const h = useEmulator();
+
+  it('a token echoed back in an API error message is redacted everywhere', async () => {
+    h.emu.faults.add({ match: { call: 'images.insert' }, action: { status: 400, reason: 'invalid', message: `bad request from Bearer ${TOKEN} (also ya29.some-other-token-xyz)` } });
+    const r = await h.cli(build('img-errleak'));
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('bad request from Bearer [REDACTED]');
+    const everything = [r.stdout, r.stderr, ...[...h.emu.state.objects.values()].map((o) => o.data.toString())].join('\n');
+    expect(everything).not.toContain(TOKEN);
+    expect(everything).not.toContain('some-other-token');
+    expect([...h.emu.state.objects.keys()].some((k) => k.endsWith('/build.log'))).toBe(true);
+    expectNothingLeft(h.emu);
+  });
+});
