@@ -20,6 +20,11 @@ export interface Subnetwork { project: string; region: string; name: string; net
 
 interface Lifetime {
   id: string;
+  /**
+   * What the disk holds, opaque to the emulator: a VM hook may set it (e.g. the path of a file backing a
+   * loop device) and it travels disk → image (sourceDisk) → disk (sourceImage), so a later VM sees it.
+   */
+  content?: unknown;
   createdAt: number;
   /** Seeded at start: not reported by `leftovers()`. */
   seeded: boolean;

@@ -75,6 +75,10 @@ describe('storage through @google-cloud/storage v7', () => {
     await bucket.file('log').save('one', { resumable: false, validation: false });
     // Overwriting needs storage.objects.delete too.
     await expect(bucket.file('log').save('two', { resumable: false, validation: false })).rejects.toMatchObject({ code: 403 });
+    emu.state.buckets.get('write-only')!.permissions = [];
+    const [none] = await bucket.iam.testPermissions(['storage.objects.create']);
+    expect(none).toEqual({ 'storage.objects.create': false });
+    await expect(bucket.getMetadata()).rejects.toMatchObject({ code: 403 });
     emu.state.buckets.get('write-only')!.permissions = 'all';
     await bucket.file('log').save('two', { resumable: false });
   });

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { serialLine, vmScripts, type VmContext } from './index.js';
-import { eventually, opOf, project, startKit, zone, type Kit } from './test-kit.js';
+import { eventually, opOf, project, startKit, TOKEN, zone, type Kit } from './test-kit.js';
 
 let kit: Kit;
 afterEach(() => kit.close());
@@ -88,6 +88,43 @@ describe('scriptable VMs', () => {
     expect(kit.emu.vm.started).toEqual(['vm-verify', 'vm-build']);
     await kit.emu.close();
     expect(seen[0]!.signal.aborted).toBe(true);
+  });
+});
+
+describe('disk content lineage', () => {
+  it('carries what a VM wrote to its data disk into the image, and into a disk made from that image', async () => {
+    kit = await startKit();
+    const { ImagesClient, GlobalOperationsClient } = await import('@google-cloud/compute');
+    const { computeOptions } = await import('./clients.js');
+    const images = new ImagesClient(computeOptions(kit.emu, TOKEN));
+    const globalOps = new GlobalOperationsClient(computeOptions(kit.emu, TOKEN));
+    const wait = async (r: readonly unknown[]) => kit.zoneOps.wait({ project, zone, operation: opOf(r).name! });
+    const seen: unknown[] = [];
+    kit.emu.vm.onStart((ctx) => {
+      const data = ctx.instance.disks.find((d) => d.deviceName === 'gdib-data');
+      seen.push(data?.content);
+      if (ctx.instance.metadata['gdib-mode'] === 'build') ctx.setDiskContent('gdib-data', { file: '/tmp/disk-1.img' });
+    });
+    const vm = (name: string, disk: string, mode: string) => ({
+      name,
+      machineType: `zones/${zone}/machineTypes/e2-standard-4`,
+      disks: [
+        { boot: true, autoDelete: true, initializeParams: { sourceImage: 'projects/debian-cloud/global/images/family/debian-12' } },
+        { source: `zones/${zone}/disks/${disk}`, deviceName: 'gdib-data' },
+      ],
+      networkInterfaces: [{}],
+      metadata: { items: [{ key: 'gdib-mode', value: mode }] },
+    });
+    await wait(await kit.disks.insert({ project, zone, diskResource: { name: 'build-disk', sizeGb: '20', type: `zones/${zone}/diskTypes/pd-ssd` } }));
+    await wait(await kit.instances.insert({ project, zone, instanceResource: vm('build-vm', 'build-disk', 'build') }));
+    await wait(await kit.instances.delete({ project, zone, instance: 'build-vm' }));
+    const imageOp = opOf(await images.insert({ project, imageResource: { name: 'baked', sourceDisk: `zones/${zone}/disks/build-disk` } }));
+    await globalOps.wait({ project, operation: imageOp.name! });
+    await wait(await kit.disks.insert({ project, zone, diskResource: { name: 'verify-disk', sourceImage: `projects/${project}/global/images/baked` } }));
+    await wait(await kit.instances.insert({ project, zone, instanceResource: vm('verify-vm', 'verify-disk', 'verify') }));
+    expect(seen).toEqual([undefined, { file: '/tmp/disk-1.img' }]);
+    expect(kit.emu.state.disk(project, zone, 'verify-disk')).toMatchObject({ sizeGb: 20, content: { file: '/tmp/disk-1.img' } });
+    await Promise.all([images.close(), globalOps.close()]);
   });
 });
 

@@ -23,7 +23,7 @@ export interface VmInstanceView {
   /** Metadata as a map (last item wins), and as the items given. */
   metadata: Record<string, string>;
   metadataItems: MetadataItem[];
-  disks: Array<{ deviceName: string; diskName: string; boot: boolean; sizeGb?: number; sourceImage?: string }>;
+  disks: Array<{ deviceName: string; diskName: string; boot: boolean; sizeGb?: number; sourceImage?: string; content?: unknown }>;
 }
 
 export interface VmContext {
@@ -31,6 +31,8 @@ export interface VmContext {
   appendSerial(text: string): void;
   /** `namespace/key` (e.g. `gdib/state`) → value. */
   setAttribute(key: string, value: string): void;
+  /** Record what an attached disk now holds (see `Disk.content`): it follows the disk into images made from it. */
+  setDiskContent(deviceName: string, content: unknown): void;
   /** Resolves true after `ms`, or false as soon as the VM stops. */
   sleep(ms: number): Promise<boolean>;
   signal: AbortSignal;
@@ -107,6 +109,12 @@ export class VmController {
       setAttribute: (key, value) => {
         if (!signal.aborted && guestAttributesOn) instance.guestAttributes.set(key, value);
       },
+      setDiskContent: (deviceName, content) => {
+        const attached = instance.disks.find((d) => d.deviceName === deviceName);
+        const disk = attached && this.state.disk(instance.project, instance.zone, attached.diskName);
+        if (!disk) throw new Error(`no disk attached as '${deviceName}'`);
+        disk.content = content;
+      },
       sleep: async (ms) => {
         await sleep(ms, signal);
         return !signal.aborted;
@@ -136,6 +144,7 @@ export class VmController {
           boot: d.boot,
           ...(disk ? { sizeGb: disk.sizeGb } : {}),
           ...(disk?.sourceImage ? { sourceImage: disk.sourceImage } : {}),
+          ...(disk?.content !== undefined ? { content: disk.content } : {}),
         };
       }),
     };

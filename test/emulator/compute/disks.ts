@@ -80,6 +80,7 @@ export function registerDisks(router: Router, deps: ComputeDeps): void {
           project, zone, name, sizeGb, type: type.name, labels, users: [], status: 'READY',
           id: state.newId(), createdAt: deps.now(), seeded: false,
           ...(image ? { sourceImage: String(imageJson(image)['selfLink']), sourceImageId: image.id } : {}),
+          ...(image?.content !== undefined ? { content: image.content } : {}),
           ...(image?.architecture ? { architecture: image.architecture } : {}),
         };
         state.disks.set(`${project}/${zone}/${name}`, disk);

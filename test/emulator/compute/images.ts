@@ -95,11 +95,19 @@ export function registerImages(router: Router, deps: ComputeDeps): void {
       make = () => {
         const d = state.disk(ref.project, zone, ref.name);
         if (!d) throw notFound(diskRefPath(ref.project, zone, ref.name));
-        return { ...base, diskSizeGb: d.sizeGb, sourceDisk: diskLink(d.project, d.zone, d.name), sourceDiskId: d.id, ...(d.architecture ? { architecture: d.architecture } : {}) };
+        return {
+          ...base, diskSizeGb: d.sizeGb, sourceDisk: diskLink(d.project, d.zone, d.name), sourceDiskId: d.id,
+          ...(d.architecture ? { architecture: d.architecture } : {}),
+          ...(d.content !== undefined ? { content: d.content } : {}),
+        };
       };
     } else if (b['sourceImage'] !== undefined) {
       const src = resolveImage(deps, expectRef(b['sourceImage'], project!, 'resource.sourceImage', 'images'));
-      make = () => ({ ...base, diskSizeGb: src.diskSizeGb, ...(src.architecture ? { architecture: src.architecture } : {}) });
+      make = () => ({
+        ...base, diskSizeGb: src.diskSizeGb,
+        ...(src.architecture ? { architecture: src.architecture } : {}),
+        ...(src.content !== undefined ? { content: src.content } : {}),
+      });
     } else {
       const source = String((b['rawDisk'] as Record<string, unknown> | null)?.['source'] ?? '');
       const m = /^(?:https:\/\/storage\.(?:googleapis|cloud\.google)\.com\/|gs:\/\/)([^/]+)\/(.+)$/.exec(source);

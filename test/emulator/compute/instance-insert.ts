@@ -63,6 +63,7 @@ export function planInsert(deps: ComputeDeps, project: string, zone: string, bod
         project, zone, name: diskName, sizeGb, type: type.name, labels: checkLabels(p['labels']), users: [], status: 'READY',
         id: '', createdAt: 0, seeded: false,
         ...(image ? { sourceImage: String(imageJson(image)['selfLink']), sourceImageId: image.id } : {}),
+        ...(image?.content !== undefined ? { content: image.content } : {}),
         ...(image?.architecture ? { architecture: image.architecture } : {}),
       });
     } else {
