@@ -27,9 +27,9 @@ PLATFORM=""
 STORE_CHECKSUMS=""
 RUN_ID=""
 DEVICE_NAME=""
+BUILD_STARTED=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 IMAGES=()
 declare -A SNAPSHOT_DIR=()  # chainID → snapshots/<N>/fs
-declare -A SNAPSHOT_SIZE=() # chainID → bytes on the data disk
 declare -A CHECKSUM=()      # chainID → checksum
 CHAINS=()                   # distinct chainIDs, bottom layer first, in image order
 
@@ -322,15 +322,17 @@ select_manifest() {
     | first | .digest // empty' <<<"$1"
 }
 
-# Labels a snapshot as a GC root, then reads where the snapshotter keeps it. Nothing is mounted or
+# Labels a snapshot as a GC root and learns where the snapshotter keeps it, in one call: `ctr snapshots
+# label` prints the snapshot's labels, the directory among them (upperdir_label). Nothing is mounted or
 # viewed, so no temporary snapshot can be collected from under us (the Go tool's retry loop).
 locate_snapshot() {
-  local chain=$1 info dir
-  run_ctr snapshots label "$chain" "containerd.io/gc.root=$(date -u +%Y-%m-%dT%H:%M:%SZ)" >/dev/null \
+  local chain=$1 labels label dir=""
+  labels=$(run_ctr snapshots label "$chain" "containerd.io/gc.root=$BUILD_STARTED" 2>>"$LOGS/ctr.log") \
     || fail "snapshot $chain is missing from containerd"
-  info=$(run_ctr snapshots info "$chain")
-  [[ $(jq -r '.Kind' <<<"$info") == Committed ]] || fail "snapshot $chain is not committed"
-  dir=$(jq -r '.Labels["containerd.io/snapshot/overlay.upperdir"] // empty' <<<"$info")
+  IFS=, read -ra labels <<<"$labels"
+  for label in "${labels[@]}"; do
+    [[ $label != containerd.io/snapshot/overlay.upperdir=* ]] || dir=${label#*=}
+  done
   dir=${dir#"$GDIB_MNT"/}
   [[ $dir =~ ^snapshots/[0-9]+/fs$ && -d $GDIB_MNT/$dir ]] \
     || fail "snapshot $chain is not a directory on the data disk ('$dir')"
@@ -340,8 +342,8 @@ locate_snapshot() {
 
 # Records an image: its manifest for PLATFORM, its layers' chain IDs and snapshot directories.
 describe_image() {
-  local ref=$1 target=$2 top=$3 digest=$2 json config chain="" i
-  local -a diffs sizes media
+  local ref=$1 target=$2 top=$3 digest=$2 json config chain="" i rows
+  local -a diffs layers
   for i in 1 2 3; do
     json=$(run_ctr content get "$digest") || fail "cannot read $digest of $ref from containerd"
     jq -e 'has("manifests")' <<<"$json" >/dev/null || break
@@ -350,10 +352,9 @@ describe_image() {
   done
   config=$(run_ctr content get "$(jq -r '.config.digest' <<<"$json")") || fail "cannot read the config of $ref"
   mapfile -t diffs < <(jq -r '.rootfs.diff_ids[]' <<<"$config")
-  mapfile -t sizes < <(jq -r '.layers[].size' <<<"$json")
-  mapfile -t media < <(jq -r '.layers[].mediaType' <<<"$json")
-  ((${#diffs[@]} == ${#sizes[@]})) || fail "$ref: its config lists ${#diffs[@]} layers, its manifest ${#sizes[@]}"
-  local layers="[]"
+  mapfile -t layers < <(jq -r '.layers[] | "\(.mediaType)\t\(.size)"' <<<"$json")
+  ((${#diffs[@]} == ${#layers[@]})) || fail "$ref: its config lists ${#diffs[@]} layers, its manifest ${#layers[@]}"
+  rows=""
   for i in "${!diffs[@]}"; do
     if [[ -z $chain ]]; then
       chain=${diffs[$i]}
@@ -361,15 +362,14 @@ describe_image() {
       chain="sha256:$(printf '%s %s' "$chain" "${diffs[$i]}" | sha256sum | cut -d' ' -f1)"
     fi
     [[ -n ${SNAPSHOT_DIR[$chain]:-} ]] || locate_snapshot "$chain"
-    layers=$(jq -c --arg diff "${diffs[$i]}" --arg chain "$chain" --arg snap "${SNAPSHOT_DIR[$chain]}" \
-      --arg media "${media[$i]}" --argjson size "${sizes[$i]}" \
-      '. + [{diffID: $diff, chainID: $chain, snapshot: $snap, mediaType: $media, size: $size}]' <<<"$layers")
+    rows+="${diffs[$i]}"$'\t'"$chain"$'\t'"${SNAPSHOT_DIR[$chain]}"$'\t'"${layers[$i]}"$'\n'
   done
   [[ $chain == "$top" ]] || fail "$ref: the layers of its $PLATFORM manifest ($digest) are not what containerd unpacked"
-  jq -cn --arg ref "$ref" --arg resolved "$(normalize_ref "$ref")" --arg target "$target" \
-    --arg manifest "$digest" --arg platform "$PLATFORM" --argjson layers "$layers" \
-    '{reference: $ref, resolved: $resolved, digest: $target, manifestDigest: $manifest,
-      platform: $platform, layers: $layers}' >>"$GDIB_WORK/images.jsonl"
+  printf '%s' "$rows" | jq -cRn --arg ref "$ref" --arg resolved "$(normalize_ref "$ref")" --arg target "$target" \
+    --arg manifest "$digest" --arg platform "$PLATFORM" \
+    '{reference: $ref, resolved: $resolved, digest: $target, manifestDigest: $manifest, platform: $platform,
+      layers: [inputs | split("\t") | {diffID: .[0], chainID: .[1], snapshot: .[2], mediaType: .[3],
+        size: (.[4] | tonumber)}]}' >>"$GDIB_WORK/images.jsonl"
 }
 
 checksum_snapshots() {
@@ -396,18 +396,14 @@ write_metadata() {
     printf '%s\n' "$line" >>"$out"
   done
   run_ctr images ls >"$GDIB_MNT/images.metadata" 2>>"$LOGS/ctr.log"
-  while read -r chain line _; do
-    if [[ $chain == sha256:* ]]; then SNAPSHOT_SIZE[$chain]=$line; fi
-  done < <(run_ctr snapshots usage -b 2>>"$LOGS/ctr.log")
-  local sizes_json="{}"
-  for chain in "${CHAINS[@]}"; do
-    sizes_json=$(jq -c --arg c "$chain" --argjson s "${SNAPSHOT_SIZE[$chain]:-0}" '. + {($c): $s}' <<<"$sizes_json")
-  done
+  # Bytes each snapshot takes on the disk, from the snapshotter (`KEY SIZE INODES` lines).
+  run_ctr snapshots usage -b 2>>"$LOGS/ctr.log" | awk '$1 ~ /^sha256:/ { print $1 "\t" $2 }' >"$GDIB_WORK/usage.tsv"
+  jq -Rn '[inputs | split("\t") | {(.[0]): (.[1] | tonumber)}] | add // {}' <"$GDIB_WORK/usage.tsv" >"$GDIB_WORK/usage.json"
   jq -s --arg version "$GDIB_TOOL_VERSION" --arg run "$RUN_ID" --arg at "$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
-    --arg platform "$PLATFORM" --argjson checksums "$STORE_CHECKSUMS" --argjson sizes "$sizes_json" \
+    --arg platform "$PLATFORM" --argjson checksums "$STORE_CHECKSUMS" --slurpfile sizes "$GDIB_WORK/usage.json" \
     '{tool: "gke-disk-image-builder", version: $version, runId: $run, builtAt: $at, platform: $platform,
       checksums: $checksums,
-      images: [.[] | .layers |= map(. + {unpackedSize: $sizes[.chainID]})]}' \
+      images: [.[] | .layers |= map(. + {unpackedSize: ($sizes[0][.chainID] // null)})]}' \
     "$GDIB_WORK/images.jsonl" >"$GDIB_MNT/gdib.json"
   log "snapshots.metadata:"
   sed 's/^/gdib:   /' "$out"

@@ -4,7 +4,8 @@
 # Everything read from the metadata server is data: it is passed as arguments and never evaluated.
 # shellcheck shell=bash
 
-export PATH="/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin${PATH:+:$PATH}"
+[[ :${PATH:-}: == *:/usr/sbin:* && :${PATH:-}: == *:/sbin:* ]] \
+  || export PATH="/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin${PATH:+:$PATH}"
 export LC_ALL=C
 umask 022
 
@@ -101,8 +102,8 @@ md_get() {
 
 require_path_var() {
   # These paths end up in containerd's TOML config and in mount options: keep them plain.
-  [[ $2 =~ ^/[A-Za-z0-9._/@+:=,-]*$ && $2 != */ ]] \
-    || fail "$1 must be a plain absolute path (letters, digits and ._/@+:=,-), got: $2"
+  [[ $2 =~ ^/[A-Za-z0-9._/@+-]*$ && $2 != */ ]] \
+    || fail "$1 must be a plain absolute path (letters, digits and ._/@+-), got: $2"
 }
 
 # Packages providing the commands the script needs, installed only when missing.

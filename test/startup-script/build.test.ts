@@ -182,7 +182,10 @@ describeRig('build script on the rig', () => {
       expect(entry?.layers.map((l) => [l.diffID, l.chainID, l.snapshot])).toEqual(
         images[name].diffIds.map((d, i) => [d, chains[i], pathOf.get(chains[i] as string)]),
       );
-      for (const l of entry?.layers ?? []) expect(l.size).toBeGreaterThan(0);
+      for (const l of entry?.layers ?? []) {
+        expect(l.size).toBeGreaterThan(0);
+        expect(l.unpackedSize).toBeGreaterThan(0);
+      }
     }
   });
 
