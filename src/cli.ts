@@ -105,10 +105,12 @@ async function execute(config: Config, io: CliIo, redactor: Redactor, out: TextS
     registry = new Registry();
     const render = createRenderer(err, { timestamps: !!io.env.CI });
     const tuning = io.tuning ?? {};
+    const defaults = (await import('./builder/context.js')).DEFAULT_TUNING;
     const cloud = createCloud(config, {
+      insertSettleMs: tuning.insertSettleMs ?? defaults.insertSettleMs,
       env: io.env,
       redactor,
-      retry: { ...(await import('./builder/context.js')).DEFAULT_TUNING.retry, ...tuning.retry },
+      retry: { ...defaults.retry, ...tuning.retry },
       hooks: { onRetry: (call, attempt, info, delayMs) => render({ type: 'retry', call, attempt, cause: [info.status, info.reason ?? info.code].filter(Boolean).join(' '), delayMs }) },
     });
     const { result, error } = await runBuild(config, { cloud, emit: render, redactor, signal: controller.signal, tuning, cleanup: registry });

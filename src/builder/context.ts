@@ -20,6 +20,8 @@ export interface Tuning {
   serialUploadIntervalMs: number;
   /** Time limit of the cleanup that runs after a failure or interrupt. */
   cleanupTimeoutMs: number;
+  /** How long an interrupted insert may settle before its resource is deleted. */
+  insertSettleMs: number;
 }
 
 export const DEFAULT_TUNING: Tuning = {
@@ -29,6 +31,7 @@ export const DEFAULT_TUNING: Tuning = {
   serialMaxIntervalMs: 30_000,
   serialUploadIntervalMs: 30_000,
   cleanupTimeoutMs: 10 * 60_000,
+  insertSettleMs: 120_000,
 };
 
 export interface RunNames {

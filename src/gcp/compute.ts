@@ -5,6 +5,7 @@ import type { Clients } from './clients.js';
 import { ApiError, isNotFound } from './errors.js';
 import { waitForOperation, type OperationLike } from './operations.js';
 import { withRetry, type RetryHooks, type RetryPolicy } from './retry.js';
+import { abortable, sleep } from '../io/abort.js';
 import type { ComputeApi, DeleteOutcome, DiskSpec, ImageInfo, ImageSpec, InstanceSpec, SerialChunk } from './types.js';
 
 export interface ComputeOptions {
@@ -15,6 +16,16 @@ export interface ComputeOptions {
   hooks?: RetryHooks;
   /** Called for every request sent (for counting API usage). */
   onRequest?: (call: string) => void;
+  /**
+   * How long an interrupted insert may go on settling before its resource is deleted: the request or its operation
+   * may still be in flight, and a delete sent before the resource exists would "succeed" with a 404 and leak it.
+   */
+  insertSettleMs?: number;
+}
+
+interface Inflight {
+  done: Promise<unknown>;
+  stop: AbortController;
 }
 
 const NO_GAX_RETRY = { maxRetries: 0 };
@@ -23,6 +34,8 @@ const API = 'https://www.googleapis.com/compute/v1';
 type Any = any; // eslint-disable-line @typescript-eslint/no-explicit-any -- the generated client types add nothing here
 
 export class GoogleCompute implements ComputeApi {
+  private readonly inflight = new Map<string, Inflight>();
+
   constructor(
     private readonly clients: Clients,
     private readonly o: ComputeOptions,
@@ -85,6 +98,35 @@ export class GoogleCompute implements ComputeApi {
     }
   }
 
+  /**
+   * Runs an insert and the wait on its operation so that they outlive an abort of the step: the step returns at
+   * once, while the insert goes on settling (up to insertSettleMs) for the delete that cleanup will send.
+   */
+  private async tracked(key: string, run: (signal: AbortSignal) => Promise<void>, signal: AbortSignal): Promise<void> {
+    const stop = new AbortController();
+    const settleMs = this.o.insertSettleMs ?? 120_000;
+    const onAbort = () => setTimeout(() => stop.abort(signal.reason), settleMs).unref();
+    signal.addEventListener('abort', onAbort, { once: true });
+    if (signal.aborted) onAbort();
+    const done = run(stop.signal);
+    this.inflight.set(key, { done, stop });
+    try {
+      await abortable(done, signal);
+      this.inflight.delete(key);
+    } finally {
+      signal.removeEventListener('abort', onAbort);
+    }
+  }
+
+  /** Before deleting: let an interrupted insert of the same resource finish (bounded), then stop following it. */
+  private async settle(key: string, signal: AbortSignal): Promise<void> {
+    const f = this.inflight.get(key);
+    if (!f) return;
+    await Promise.race([f.done.catch(() => undefined), sleep(this.o.insertSettleMs ?? 120_000, signal).catch(() => undefined)]);
+    f.stop.abort(new Error('superseded by delete'));
+    this.inflight.delete(key);
+  }
+
   async getProject(signal: AbortSignal): Promise<void> {
     const c: Any = await this.clients.compute('ProjectsClient');
     await this.call('projects.get', () => c.get({ project: this.o.project }, NO_GAX_RETRY), signal);
@@ -139,12 +181,13 @@ export class GoogleCompute implements ComputeApi {
       labels: spec.labels,
       ...(spec.sourceImage ? { sourceImage: spec.sourceImage } : {}),
     };
-    await this.zonal('disks.insert', () => c.insert({ project, zone, requestId, diskResource }, NO_GAX_RETRY), signal);
+    await this.tracked(`disk/${spec.name}`, (s) => this.zonal('disks.insert', () => c.insert({ project, zone, requestId, diskResource }, NO_GAX_RETRY), s), signal);
   }
 
   async deleteDisk(disk: string, signal: AbortSignal): Promise<DeleteOutcome> {
     const c: Any = await this.clients.compute('DisksClient');
     const { project, zone } = this.o;
+    await this.settle(`disk/${disk}`, signal);
     return this.deleted(() => this.zonal('disks.delete', () => c.delete({ project, zone, disk }, NO_GAX_RETRY), signal));
   }
 
@@ -153,12 +196,13 @@ export class GoogleCompute implements ComputeApi {
     const { project, zone } = this.o;
     const requestId = randomUUID();
     const instanceResource = instanceBody(spec, project, zone);
-    await this.zonal('instances.insert', () => c.insert({ project, zone, requestId, instanceResource }, NO_GAX_RETRY), signal);
+    await this.tracked(`vm/${spec.name}`, (s) => this.zonal('instances.insert', () => c.insert({ project, zone, requestId, instanceResource }, NO_GAX_RETRY), s), signal);
   }
 
   async deleteInstance(instance: string, signal: AbortSignal): Promise<DeleteOutcome> {
     const c: Any = await this.clients.compute('InstancesClient');
     const { project, zone } = this.o;
+    await this.settle(`vm/${instance}`, signal);
     return this.deleted(() => this.zonal('instances.delete', () => c.delete({ project, zone, instance }, NO_GAX_RETRY), signal));
   }
 
@@ -178,11 +222,13 @@ export class GoogleCompute implements ComputeApi {
       labels: spec.labels,
       ...(spec.storageLocations.length ? { storageLocations: [...spec.storageLocations] } : {}),
     };
-    await this.global('images.insert', () => c.insert({ project, requestId: randomUUID(), imageResource }, NO_GAX_RETRY), signal);
+    const requestId = randomUUID();
+    await this.tracked(`image/${spec.name}`, (s) => this.global('images.insert', () => c.insert({ project, requestId, imageResource }, NO_GAX_RETRY), s), signal);
   }
 
   async deleteImage(image: string, signal: AbortSignal): Promise<DeleteOutcome> {
     const c: Any = await this.clients.compute('ImagesClient');
+    await this.settle(`image/${image}`, signal);
     return this.deleted(() => this.global('images.delete', () => c.delete({ project: this.o.project, image }, NO_GAX_RETRY), signal));
   }
 

@@ -14,13 +14,14 @@ export interface CloudOptions {
   retry: RetryPolicy;
   hooks?: RetryHooks;
   onRequest?: (call: string) => void;
+  insertSettleMs?: number;
 }
 
 export function createCloud(config: Config, o: CloudOptions): Cloud {
   const tokens = createTokenProvider({ keyFile: config.keyFile, env: o.env, redactor: o.redactor });
   const clients = new Clients(tokens, endpointsFromEnv(o.env));
   return {
-    compute: new GoogleCompute(clients, { project: config.projectName, zone: config.zone, region: config.region, retry: o.retry, hooks: o.hooks, onRequest: o.onRequest }),
+    compute: new GoogleCompute(clients, { project: config.projectName, zone: config.zone, region: config.region, retry: o.retry, hooks: o.hooks, onRequest: o.onRequest, insertSettleMs: o.insertSettleMs }),
     storage: new GoogleStorage(clients, o.retry, o.hooks),
   };
 }

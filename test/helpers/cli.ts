@@ -21,6 +21,7 @@ export const FAST_TUNING: Partial<Tuning> = {
   serialMaxIntervalMs: 40,
   serialUploadIntervalMs: 30,
   retry: { maxAttempts: 4, baseDelayMs: 5, maxDelayMs: 20 },
+  insertSettleMs: 2_000,
 };
 
 export async function runCli(argv: string[], opts: { env?: Record<string, string | undefined>; cwd?: string; signals?: Signals; tuning?: Partial<Tuning> } = {}): Promise<CliRun> {

@@ -27,7 +27,7 @@ export class FakeCloud implements Cloud {
     const f = this.failures.get(call);
     if (!f) return;
     this.failures.delete(call);
-    if (f === 'hang') await new Promise(() => undefined);
+    if (f === 'hang') return new Promise(() => undefined);
     throw f();
   }
 
