@@ -102,12 +102,16 @@ describe('scenarios', () => {
     expectNothingLeft(h.emu);
   });
 
-  it('runs two builds at once without collisions', async () => {
-    const [a, b] = await Promise.all([h.cli(build('img-a')), h.cli(build('img-b'))]);
-    expect([a.code, b.code]).toEqual([0, 0]);
-    const vms = h.emu.requests.filter((q) => q.call === 'instances.insert').map((q) => (q.body as { name: string }).name);
-    expect(new Set(vms).size).toBe(2);
-    expect(h.emu.leftovers().images.sort()).toEqual(['test-project/img-a', 'test-project/img-b']);
+  it('runs three builds at once, two with the same job name, without touching each other', async () => {
+    const runs = await Promise.all([h.cli(build('img-a', '--job-name=shared')), h.cli(build('img-b', '--job-name=shared')), h.cli(build('img-c'))]);
+    expect(runs.map((r) => r.code)).toEqual([0, 0, 0]);
+    const created = h.emu.requests.filter((q) => /^(disks|instances)\.insert$/.test(q.call) && q.status === 200).map((q) => (q.body as { name: string }).name);
+    expect(new Set(created).size).toBe(6);
+    expect(created.filter((n) => n.startsWith('shared-')).length).toBe(4);
+    // Each resource is deleted exactly once, and only resources that were created are deleted.
+    const deleted = h.emu.requests.filter((q) => /^(disks|instances)\.delete$/.test(q.call)).map((q) => q.path.split('/').pop()!);
+    expect(deleted.sort()).toEqual([...created].sort());
+    expect(h.emu.leftovers().images.sort()).toEqual(['test-project/img-a', 'test-project/img-b', 'test-project/img-c']);
     expectNothingLeft(h.emu);
   });
 
