@@ -1,8 +1,11 @@
 // The data disk of the rig: a sparse file on a loop device (`losetup -f`), plus mount helpers.
-import { copyFileSync, constants, closeSync, openSync, readFileSync, ftruncateSync } from 'node:fs';
+import { closeSync, ftruncateSync, openSync, readFileSync } from 'node:fs';
+import { basename, resolve } from 'node:path';
 import { run } from './proc.js';
 
 export class LoopDisk {
+  private detached = false;
+
   private constructor(
     readonly file: string,
     readonly device: string,
@@ -25,12 +28,24 @@ export class LoopDisk {
   /** A sparse copy of this disk (taken while nothing has it mounted), on its own loop device. */
   async copy(file: string): Promise<LoopDisk> {
     await run('sync', []);
-    copyFileSync(this.file, file, constants.COPYFILE_FICLONE);
+    await run('cp', ['--sparse=always', this.file, file]);
     return LoopDisk.attach(file);
   }
 
+  /**
+   * Detaches the loop device, once, and only while it still serves this disk's file: a device number
+   * freed earlier may already belong to another test.
+   */
   async detach(): Promise<void> {
-    await run('losetup', ['--detach', this.device], { allowFailure: true });
+    if (this.detached) return;
+    this.detached = true;
+    let backing = '';
+    try {
+      backing = readFileSync(`/sys/block/${basename(this.device)}/loop/backing_file`, 'utf8').trim();
+    } catch {
+      return; // not attached any more
+    }
+    if (backing === resolve(this.file)) await run('losetup', ['--detach', this.device], { allowFailure: true });
   }
 
   /** Where the device is mounted, if anywhere. */

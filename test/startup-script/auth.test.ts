@@ -71,8 +71,9 @@ describeRig('image pull auth', () => {
       expect(new Set(res.metadata.tokens).size).toBe(2);
     });
 
-    it('never writes the token anywhere', () => {
+    it('never writes the token anywhere', async () => {
       expectNoToken(res, disk);
+      await disk.detach();
     });
   });
 
@@ -96,8 +97,9 @@ describeRig('image pull auth', () => {
       expect(res.stdout).toMatch(/pulling 3\/3 127\.0\.0\.1:\d+\/rig\/img:base\n/);
     });
 
-    it('never writes the token anywhere', () => {
+    it('never writes the token anywhere', async () => {
       expectNoToken(res, disk);
+      await disk.detach();
     });
   });
 });

@@ -231,6 +231,7 @@ describeRig('build script on the rig', () => {
       expect(error).toContain(base.path);
       expect(res.serialFacts).toContainEqual({ key: 'error', value: error });
       expect(copy.mountPoints()).toEqual([]);
+      await copy.detach();
     });
 
     it('fails when a listed snapshot directory is missing', async () => {
@@ -246,6 +247,7 @@ describeRig('build script on the rig', () => {
       expect(res.code).not.toBe(0);
       expect(res.metadata.guestAttributes.get('gdib/error')).toContain(`1 of 4 snapshot directories are missing (${victim.path})`);
       expect(res.metadata.guestAttributes.get('gdib/state')).toBe('failed');
+      await copy.detach();
     });
   });
 

@@ -2,7 +2,7 @@
 // unmounted and the script's containerd stopped.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import { LoopDisk, isMountPoint } from '../rig/disk.js';
 import { HUGE_BYTES } from '../rig/images.js';
 import { processesMentioning } from '../rig/inspect.js';
@@ -49,6 +49,11 @@ describeRig('build failures', () => {
     expect(isMountPoint(res.mountDir)).toBe(false);
     expect(processesMentioning(res.workDir)).toEqual([]);
   }
+
+  // Loop devices are few: each test gives its own back as soon as it is done.
+  afterEach(async () => {
+    for (const d of disks) await d.detach();
+  });
 
   it('names a missing image', async () => {
     const missing = rig.ref('no-such-tag');
