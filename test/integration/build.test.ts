@@ -94,4 +94,13 @@ describe('build', () => {
     expect(h.emu.leftovers().images).toEqual([]);
     expectNothingLeft(h.emu);
   });
+
+  it('boots an Arm VM from the Arm Debian image when the machine type is Arm', async () => {
+    const r = await h.cli([...BASE_ARGS, '--image-name=arm-cache', '--container-image=nginx:1', '--machine-type=t2a-standard-4', '--platform=linux/arm64']);
+    expect(r.stderr).not.toContain('error');
+    expect(r.code).toBe(0);
+    const vm = bodyOf(h.emu, 'POST', /\/instances$/) as { disks: Array<{ initializeParams?: { sourceImage: string } }> };
+    expect(vm.disks[0]!.initializeParams!.sourceImage).toBe('projects/debian-cloud/global/images/family/debian-12-arm64');
+    expectNothingLeft(h.emu);
+  });
 });

@@ -5,6 +5,14 @@ import type { Tracked } from '../cleanup.js';
 import type { Step } from './step.js';
 
 export const DEBIAN_12 = 'projects/debian-cloud/global/images/family/debian-12';
+export const DEBIAN_12_ARM64 = 'projects/debian-cloud/global/images/family/debian-12-arm64';
+
+/** Arm machine series boot only Arm images (GCE refuses an x86 boot image on them). */
+const ARM_SERIES = /^(t2a|c4a|n4a|a4x)-/;
+
+export function bootImageFor(machineType: string): string {
+  return ARM_SERIES.test(machineType) ? DEBIAN_12_ARM64 : DEBIAN_12;
+}
 
 const tracked = new WeakMap<BuildContext, { disk?: Tracked; vm?: Tracked; image?: Tracked }>();
 function handles(ctx: BuildContext) {
@@ -70,7 +78,7 @@ export const createVm: Step = {
       {
         name: names.vm,
         machineType: config.machineType,
-        bootImage: DEBIAN_12,
+        bootImage: bootImageFor(config.machineType),
         bootDiskSizeGb: config.bootDiskSizeGb,
         dataDisk: names.disk,
         deviceName: DEVICE_NAME,
