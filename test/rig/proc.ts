@@ -20,11 +20,14 @@ export interface RunOptions {
 /** Runs `cmd args` (never through a shell) and collects its output. */
 export function run(cmd: string, args: readonly string[], opts: RunOptions = {}): Promise<RunResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { env: opts.env ?? process.env, cwd: opts.cwd, stdio: ['pipe', 'pipe', 'pipe'] });
+    // No input: stdin is /dev/null. (Node's pipes are sockets, and bash with a socket for stdin and no
+    // SHLVL believes sshd started it and reads ~/.bashrc.)
+    const stdin = opts.input === undefined ? 'ignore' : 'pipe';
+    const child = spawn(cmd, args, { env: opts.env ?? process.env, cwd: opts.cwd, stdio: [stdin, 'pipe', 'pipe'] });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
-    child.stdout.on('data', (d: Buffer) => out.push(d));
-    child.stderr.on('data', (d: Buffer) => err.push(d));
+    child.stdout?.on('data', (d: Buffer) => out.push(d));
+    child.stderr?.on('data', (d: Buffer) => err.push(d));
     const timer = opts.timeoutMs
       ? setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs)
       : undefined;
@@ -36,8 +39,10 @@ export function run(cmd: string, args: readonly string[], opts: RunOptions = {})
         reject(new Error(`${cmd} ${args.join(' ')} exited ${result.code}${signal ? ` (${signal})` : ''}: ${result.stderr.trim() || result.stdout.trim()}`));
       } else resolve(result);
     });
-    child.stdin.on('error', () => undefined);
-    child.stdin.end(opts.input ?? '');
+    if (child.stdin) {
+      child.stdin.on('error', () => undefined);
+      child.stdin.end(opts.input);
+    }
   });
 }
 
