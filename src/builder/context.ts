@@ -71,6 +71,8 @@ export interface BuildContext {
   state: {
     sourceImageSizeGb?: number;
     vmPhases: Record<string, number>;
+    /** Manifest digest of each container image, as resolved in preflight. */
+    imageDigests: Record<string, string>;
     vmOutcome?: { state: 'succeeded' | 'failed'; error?: string };
     k8sManifests?: string;
   };

@@ -29,6 +29,8 @@ export interface BuildResult {
   zone: string;
   image: { name: string; uri: string; family?: string };
   containerImages: readonly string[];
+  /** Manifest digest of each image for the platform, where preflight could resolve it. */
+  imageDigests: Record<string, string>;
   startedAt: string;
   finishedAt: string;
   /** Wall time of each CLI step, in ms. */

@@ -65,7 +65,7 @@ export async function runBuild(config: Config, deps: BuildDeps): Promise<BuildOu
     cleanup: deps.cleanup ?? new CleanupRegistry(),
     serial,
     logsUploader: new LogsUploader(deps.cloud.storage, config.gcsBucket, names.logPrefix, serial, deps.redactor),
-    state: { vmPhases: {} },
+    state: { vmPhases: {}, imageDigests: {} },
   };
   const startedAt = new Date();
   const stepTimes: Record<string, number> = {};
@@ -91,6 +91,7 @@ export async function runBuild(config: Config, deps: BuildDeps): Promise<BuildOu
     zone: config.zone,
     image: { name: config.imageName, uri: `projects/${config.projectName}/global/images/${config.imageName}`, ...(config.mode === 'build' ? { family: config.imageFamilyName } : {}) },
     containerImages: config.containerImages,
+    imageDigests: ctx.state.imageDigests,
     startedAt: startedAt.toISOString(),
     finishedAt: new Date().toISOString(),
     steps: stepTimes,

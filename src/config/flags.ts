@@ -39,6 +39,7 @@ export const FLAGS: readonly FlagDef[] = [
   { name: 'storage-location', kind: 'list', valueName: 'LOCATION', help: 'storage location of the image (e.g. us, eu, us-central1); repeatable' },
   { name: 'k8s-manifests-filepath', kind: 'string', valueName: 'FILE', help: 'write a VolumeSnapshotContent and VolumeSnapshot for the image to this file' },
   { name: 'k8s-namespace', kind: 'string', valueName: 'NAMESPACE', defaultText: 'default', help: 'namespace of the VolumeSnapshot' },
+  { name: 'skip-image-check', kind: 'bool', defaultText: 'false', help: 'do not resolve the container images from this machine before starting (new)' },
   { name: 'platform', kind: 'string', valueName: 'OS/ARCH', defaultText: 'linux/amd64', help: 'platform of the images to pull (linux/arm64 for Arm node pools) (new)' },
 ];
 

@@ -100,6 +100,7 @@ const schema = z.object({
   'k8s-manifests-filepath': z.string().min(1, 'expected a file path').optional(),
   'k8s-namespace': str(rules.k8sNamespace).default('default'),
   platform: str(rules.platform).default('linux/amd64'),
+  'skip-image-check': bool.default(false),
 });
 
 export interface Environment {
@@ -167,6 +168,7 @@ export function parseConfig(raw: RawFlags, env: Environment, opts: { mode?: Mode
     k8sManifestsFilepath: v['k8s-manifests-filepath'] ? resolve(opts.cwd ?? process.cwd(), v['k8s-manifests-filepath']) : undefined,
     k8sNamespace: v['k8s-namespace'],
     platform: v.platform,
+    skipImageCheck: v['skip-image-check'],
   };
   return deepFreeze(config);
 }

@@ -36,4 +36,5 @@ export interface Config {
   readonly k8sManifestsFilepath?: string;
   readonly k8sNamespace: string;
   readonly platform: string;
+  readonly skipImageCheck: boolean;
 }

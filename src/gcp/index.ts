@@ -6,6 +6,7 @@ import { Clients, endpointsFromEnv } from './clients.js';
 import { GoogleCompute } from './compute.js';
 import type { RetryHooks, RetryPolicy } from './retry.js';
 import { GoogleStorage } from './storage.js';
+import { RegistryClient } from '../registry/client.js';
 import type { Cloud } from './types.js';
 
 export interface CloudOptions {
@@ -23,5 +24,7 @@ export function createCloud(config: Config, o: CloudOptions): Cloud {
   return {
     compute: new GoogleCompute(clients, { project: config.projectName, zone: config.zone, region: config.region, retry: o.retry, hooks: o.hooks, onRequest: o.onRequest, insertSettleMs: o.insertSettleMs }),
     storage: new GoogleStorage(clients, o.retry, o.hooks),
+    // The caller's Google token is offered only to Google's registries (gcr.io, *.pkg.dev).
+    registry: new RegistryClient(async () => (await tokens.getToken().catch(() => undefined))?.token),
   };
 }

@@ -81,4 +81,6 @@ export interface StorageApi {
 export interface Cloud {
   compute: ComputeApi;
   storage: StorageApi;
+  /** Resolves container images from this machine (preflight); absent in unit tests. */
+  registry?: import('../registry/client.js').RegistryClient;
 }

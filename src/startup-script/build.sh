@@ -67,7 +67,8 @@ read_parameters() {
     line=${line#"${line%%[![:space:]]*}"}
     line=${line%"${line##*[![:space:]]}"}
     [[ -n $line ]] || continue
-    [[ $line =~ ^[A-Za-z0-9][A-Za-z0-9._/:@-]*$ && ${#line} -le 1024 ]] \
+    # The OCI reference alphabet; the CLI validated the grammar. Never a leading '-' (an option to ctr).
+    [[ $line =~ ^[A-Za-z0-9][A-Za-z0-9._/:@_-]*$ && ${#line} -le 1024 ]] \
       || fail "invalid container image reference in gdib-container-images: '$line'"
     [[ -z ${seen[$line]:-} ]] || continue
     seen[$line]=1
@@ -252,7 +253,12 @@ pull_failed() {
     fi
     fail "the VM's boot disk is full while downloading $ref ($(human_bytes "$(disk_avail "$GDIB_WORK")") free): $detail"
   elif grep -qaiE 'unauthorized|forbidden|denied|40[13] ' "$log"; then
+    if [[ -n $PULL_TOKEN ]]; then
+      fail "the registry refused $ref with the VM's service-account token ($detail): give that service account read access to the image"
+    fi
     fail "the registry refused $ref ($detail): for a private image use --image-pull-auth=ServiceAccountToken or Auto and give the VM's service account read access"
+  elif grep -qai 'no match for platform' "$log"; then
+    fail "image $ref has no $PLATFORM variant (--platform): $detail"
   elif grep -qai 'not found' "$log"; then
     fail "image $ref not found: $detail"
   else
@@ -265,6 +271,7 @@ pull_image() {
   full=$(normalize_ref "$ref")
   log="$LOGS/pull-$i.log"
   rcfile="$LOGS/pull-$i.rc"
+  rm -f "$rcfile"
   local args=(--hosts-dir "$HOSTS_DIR" --platform "$PLATFORM" --snapshotter overlayfs --print-chainid)
   GDIB_STEP="pulling $ref"
   signal phase pulling
@@ -300,6 +307,10 @@ pull_image() {
     fi
   done
   wait "$pid" || true
+  if [[ $current == pulling ]] && grep -qa '^unpacking ' "$log"; then
+    GDIB_STEP="unpacking $ref" # too quick for the loop to see: still say it happened
+    signal phase unpacking
+  fi
   rc=$(cat "$rcfile" 2>/dev/null || echo 1)
   ((rc == 0)) || pull_failed "$ref" "$log"
   PULL_TOKEN=""
@@ -447,6 +458,11 @@ main() {
   rm -f "$GDIB_MNT/metadata.db"
   log "data disk: ${#IMAGES[@]} image(s), ${#CHAINS[@]} snapshot(s), $(human_bytes "$(disk_used "$GDIB_MNT")") of $(human_bytes "$(disk_size "$GDIB_MNT")") used"
   unmount_data_disk || fail "cannot unmount the data disk $GDIB_MNT: $(tail -n 1 "$LOGS/umount.log")"
+  # The content store (the compressed layers) is of no further use: give the boot disk its space back.
+  # Only once nothing is mounted under it, so rm cannot reach into a disk.
+  local mounts
+  mounts=$(findmnt -rn -o TARGET)
+  [[ $'\n'$mounts == *$'\n'"$CTRD_DIR/"* ]] || rm -rf "$CTRD_DIR"
   GDIB_SUCCEEDED=true
 }
 

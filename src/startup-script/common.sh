@@ -22,7 +22,7 @@ GDIB_ERROR=""         # the one-line reason reported when the script fails
 GDIB_SUCCEEDED=false  # set by the mode script once everything, unmount included, is done
 GDIB_FAILED_COMMAND=""
 GDIB_CONSOLE=false    # also write the SPEC §5 lines to /dev/console (see console_init)
-GDIB_GUEST_ATTRIBUTES=true
+GDIB_GUEST_ATTRIBUTES_WARNED=false
 
 log() { printf 'gdib: %s\n' "$*"; }
 
@@ -52,12 +52,15 @@ console_write() {
 
 md_url() { printf 'http://%s/computeMetadata/v1/instance/%s' "$GDIB_MD_HOST" "$1"; }
 
-# Writes guest attribute gdib/<key>. Best effort: the serial line is the fallback signal.
+# Writes guest attribute gdib/<key>. Best effort: the serial line is the fallback signal, so a failure
+# is mentioned once and the next facts are still tried.
 put_guest_attribute() {
-  [[ $GDIB_GUEST_ATTRIBUTES == true ]] || return 0
-  if ! printf '%s' "$2" | curl -sS -o /dev/null --fail --max-time 5 --retry 2 --retry-connrefused \
-    -X PUT -H 'Metadata-Flavor: Google' --data-binary @- "$(md_url "guest-attributes/gdib/$1")" 2>/dev/null; then
-    log "could not write guest attribute gdib/$1; the serial console carries the signal"
+  local code
+  code=$(printf '%s' "$2" | curl -sS -o /dev/null -w '%{http_code}' --max-time 5 --retry 2 --retry-connrefused \
+    -X PUT -H 'Metadata-Flavor: Google' --data-binary @- "$(md_url "guest-attributes/gdib/$1")" 2>/dev/null) || true
+  if [[ $code != 200 && $GDIB_GUEST_ATTRIBUTES_WARNED == false ]]; then
+    GDIB_GUEST_ATTRIBUTES_WARNED=true
+    log "cannot write guest attributes (HTTP ${code:-000}); the serial console carries the signal"
   fi
 }
 
@@ -185,9 +188,6 @@ snapshot_checksum() {
   rm -rf "$tmp"
   ((status == 0)) && printf '%s\n' "$sum"
 }
-
-# Count of regular files under a directory, for summaries.
-count_files() { find "$1" -type f -printf . | wc -c; }
 
 human_bytes() {
   local b=$1

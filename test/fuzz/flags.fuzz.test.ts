@@ -39,7 +39,7 @@ const argvArb = fc
     fc.boolean().map((withBase) => [...(withBase ? BASE : []), ...parts.flat()]),
   );
 
-const BASE = ['--project-name=test-project', '--zone=us-central1-a', '--image-name=fuzz', '--gcs-path=gs://test-bucket', '--container-image=nginx:1'];
+const BASE = ['--project-name=test-project', '--zone=us-central1-a', '--image-name=fuzz', '--gcs-path=gs://test-bucket', '--container-image=nginx:1', '--skip-image-check'];
 
 describe('hostile input', () => {
   const h = useEmulator();

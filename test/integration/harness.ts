@@ -11,7 +11,8 @@ export interface Harness {
   cli(args: string[], opts?: { env?: Record<string, string | undefined>; signals?: Signals; cwd?: string }): Promise<CliRun>;
 }
 
-export const BASE_ARGS = ['--project-name=test-project', '--zone=us-central1-a', '--gcs-path=gs://test-bucket/logs'];
+// Image checks from this machine are tested on their own (registry.test.ts); elsewhere they would reach the internet.
+export const BASE_ARGS = ['--project-name=test-project', '--zone=us-central1-a', '--gcs-path=gs://test-bucket/logs', '--skip-image-check'];
 
 export function useEmulator(opts: EmulatorOptions = {}): Harness {
   const h = {} as Harness;

@@ -18,10 +18,11 @@ export const preflight: Step = {
     const { config } = ctx;
     const c = ctx.cloud.compute;
     const problems: string[] = [];
-    const check = async (fn: () => Promise<string | undefined>) => {
+    const check = async (fn: () => Promise<string | string[] | undefined>) => {
       try {
         const p = await fn();
-        if (p) problems.push(p);
+        if (Array.isArray(p)) problems.push(...p);
+        else if (p) problems.push(p);
       } catch (err) {
         if (signal.aborted) throw err;
         problems.push(describe(err));
@@ -52,6 +53,7 @@ export const preflight: Step = {
       check(async () => ((await c.networkExists(config.network, signal)) ? undefined : `network ${config.network} does not exist in project ${config.projectName} (--network)`)),
       check(async () => (config.subnet && !(await c.subnetExists(config.subnet, signal)) ? `subnetwork ${config.subnet} does not exist in region ${config.region} (--subnet)` : undefined)),
       check(() => checkBucket(ctx, signal)),
+      check(() => checkContainerImages(ctx, signal)),
     ]);
     if (problems.length > 0) {
       throw new BuildError(problems.length === 1 ? problems[0]! : `preflight found ${problems.length} problems:\n  - ${problems.join('\n  - ')}`, 'preflight');
@@ -72,6 +74,16 @@ async function checkBucket(ctx: BuildContext, signal: AbortSignal): Promise<stri
   const missing = BUCKET_PERMISSIONS.filter((p) => !granted.includes(p.permission));
   if (missing.length === 0) return undefined;
   return `you lack ${missing.map((m) => `${m.permission} (${m.why})`).join(' and ')} on gs://${bucket} (--gcs-path): grant roles/storage.objectUser (or roles/storage.objectAdmin) on the bucket`;
+}
+
+async function checkContainerImages(ctx: BuildContext, signal: AbortSignal): Promise<string[] | undefined> {
+  const { config, cloud } = ctx;
+  if (config.mode !== 'build' || config.skipImageCheck || !cloud.registry) return undefined;
+  const { checkImages } = await import('../../registry/resolve.js');
+  const r = await checkImages(config.containerImages, config.platform, config.diskSizeGb, cloud.registry, signal);
+  for (const c of r.checks) if (c.digest) ctx.state.imageDigests[c.ref] = c.digest;
+  for (const w of r.warnings) ctx.emit({ type: 'warning', message: w });
+  return r.problems;
 }
 
 function rethrowAs(message: string) {
