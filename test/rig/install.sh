@@ -10,7 +10,8 @@ packages=(
   apache2-utils   # htpasswd: bcrypt entries for the token-protected registry
   shellcheck      # lints the VM scripts
   e2fsprogs       # mkfs.ext4 for the loop-device data disk
-  util-linux      # losetup, mount
+  util-linux      # findmnt, mountpoint, blockdev
+  mount           # mount, umount, losetup
   attr            # getfattr/setfattr, used by the script to show xattrs are kept
   curl            # the script's only HTTP client (metadata server)
   jq              # the script reads manifests and writes gdib.json with it
