@@ -20,6 +20,7 @@ readonly CTRD_DIR="$GDIB_WORK/containerd"
 readonly LOGS="$GDIB_WORK/logs"
 
 CTRD_PID=""
+PULL_PID=""
 MOUNTED=false
 HOSTS_DIR=""
 AUTH=""
@@ -291,6 +292,7 @@ pull_image() {
     echo "${PIPESTATUS[0]}" >"$rcfile"
   ) &
   pid=$!
+  PULL_PID=$pid
   args=()
   while kill -0 "$pid" 2>/dev/null; do
     sleep 0.3
@@ -307,6 +309,7 @@ pull_image() {
     fi
   done
   wait "$pid" || true
+  PULL_PID=""
   if [[ $current == pulling ]] && grep -qa '^unpacking ' "$log"; then
     GDIB_STEP="unpacking $ref" # too quick for the loop to see: still say it happened
     signal phase unpacking
@@ -422,6 +425,12 @@ write_metadata() {
 
 cleanup() {
   stop_containerd
+  # A pull cut short (SIGTERM): without its containerd, ctr gives up at once.
+  local i
+  for i in $(seq 1 50); do
+    if [[ -z $PULL_PID ]] || ! kill -0 "$PULL_PID" 2>/dev/null; then break; fi
+    sleep 0.1
+  done
   unmount_data_disk || log "could not unmount $GDIB_MNT"
 }
 

@@ -1,5 +1,5 @@
 // Process helpers for the rig: run a command without a shell, find a free port, poll a condition.
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 
 export interface RunResult {
@@ -15,6 +15,8 @@ export interface RunOptions {
   /** Resolve with the exit code instead of throwing when it is not 0. */
   allowFailure?: boolean;
   timeoutMs?: number;
+  /** Called with the child process once it is started (to signal it, say). */
+  onSpawn?: (child: ChildProcess) => void;
 }
 
 /** Runs `cmd args` (never through a shell) and collects its output. */
@@ -24,6 +26,7 @@ export function run(cmd: string, args: readonly string[], opts: RunOptions = {})
     // SHLVL believes sshd started it and reads ~/.bashrc.)
     const stdin = opts.input === undefined ? 'ignore' : 'pipe';
     const child = spawn(cmd, args, { env: opts.env ?? process.env, cwd: opts.cwd, stdio: [stdin, 'pipe', 'pipe'] });
+    opts.onSpawn?.(child);
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     child.stdout?.on('data', (d: Buffer) => out.push(d));

@@ -1,6 +1,7 @@
 // Runs the VM script exactly as the CLI renders it into the `startup-script` metadata, outside GCE:
 // a fake metadata server serves the rest of the rendered metadata, and only the SPEC §8 variables
 // (plus PATH) reach the script.
+import type { ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { renderMetadata, type MetadataInput } from '../../src/startup-script/render.js';
@@ -17,6 +18,8 @@ export interface ScriptRunOptions {
   /** Overrides of the fake metadata server (token issuing, extra attributes). */
   metadata?: Omit<MetadataServerOptions, 'attributes'> & { attributes?: Record<string, string> };
   timeoutMs?: number;
+  /** Called with the script's process once it runs, e.g. to send it SIGTERM as a VM shutdown would. */
+  onStart?: (script: ChildProcess) => void;
 }
 
 export interface ScriptRun {
@@ -50,7 +53,12 @@ export async function runVmScript(opts: ScriptRunOptions): Promise<ScriptRun> {
   };
   const started = Date.now();
   try {
-    const res = await run('/bin/bash', [scriptFile], { env, allowFailure: true, timeoutMs: opts.timeoutMs ?? 180_000 });
+    const res = await run('/bin/bash', [scriptFile], {
+      env,
+      allowFailure: true,
+      timeoutMs: opts.timeoutMs ?? 180_000,
+      ...(opts.onStart ? { onSpawn: opts.onStart } : {}),
+    });
     const serialFacts = [...res.stdout.matchAll(/^gdib: (state|phase|progress|error)=(.*)$/gm)].map((m) => ({
       key: m[1] ?? '',
       value: m[2] ?? '',

@@ -1,5 +1,6 @@
 // Every failure ends in `failed` with a one-line reason naming the image or step, the data disk
 // unmounted and the script's containerd stopped.
+import type { ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
@@ -25,7 +26,7 @@ describeRig('build failures', () => {
   async function build(
     name: string,
     images: string[],
-    opts: { sizeMiB?: number; metadata?: ScriptRunOptions['metadata'] } = {},
+    opts: { sizeMiB?: number; metadata?: ScriptRunOptions['metadata']; onStart?: ScriptRunOptions['onStart'] } = {},
   ): Promise<{ res: ScriptRun; disk: LoopDisk; error: string }> {
     const disk = await LoopDisk.create(join(rig.dir, `${name}.img`), opts.sizeMiB ?? 64);
     disks.push(disk);
@@ -35,6 +36,7 @@ describeRig('build failures', () => {
       dir: rig.runDir(name),
       hostsDir: rig.hostsDir,
       ...(opts.metadata ? { metadata: opts.metadata } : {}),
+      ...(opts.onStart ? { onStart: opts.onStart } : {}),
     });
     return { res, disk, error: res.metadata.guestAttributes.get('gdib/error') ?? '' };
   }
@@ -90,5 +92,19 @@ describeRig('build failures', () => {
     const bad = await build('bad-auth', [rig.ref('base')], { metadata: { attributes: { 'gdib-image-pull-auth': 'Bogus' } } });
     expectFailedCleanly(bad.res, bad.disk, bad.error);
     expect(bad.error).toContain("invalid gdib-image-pull-auth 'Bogus'");
+  });
+
+  it.each(['pulling', 'unpacking'])('reports an interruption (SIGTERM, as at VM shutdown) while %s, and cleans up', async (phase) => {
+    let script: ChildProcess | undefined;
+    const ref = rig.ref('huge');
+    const { res, disk, error } = await build(`sigterm-${phase}`, [ref], {
+      sizeMiB: 128,
+      onStart: (child) => (script = child),
+      metadata: { onAttribute: (key, value) => void (key === 'gdib/phase' && value === phase && script?.kill('SIGTERM')) },
+    });
+    expectFailedCleanly(res, disk, error);
+    expect(res.code).toBe(143);
+    expect(error).toBe(`interrupted by SIGTERM during: ${phase} ${ref}`);
+    expect(res.stdout).not.toContain('could not unmount');
   });
 });
