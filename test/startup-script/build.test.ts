@@ -12,6 +12,7 @@ import { mountOverlay, parseSnapshotsMetadata, processesMentioning, type Snapsho
 import { chainIds, fetchImage, type RegistryImage } from '../rig/registry-client.js';
 import { describeRig, REPO, startRig, type Rig } from '../rig/rig.js';
 import { runVmScript, type ScriptRun } from '../rig/run-script.js';
+import { run } from '../rig/proc.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -248,6 +249,19 @@ describeRig('build script on the rig', () => {
       expect(res.metadata.guestAttributes.get('gdib/error')).toContain(`1 of 4 snapshot directories are missing (${victim.path})`);
       expect(res.metadata.guestAttributes.get('gdib/state')).toBe('failed');
       await copy.detach();
+    });
+  });
+
+  describe('verify on a disk it cannot vouch for', () => {
+    it('fails on an ext4 disk that no build wrote', async () => {
+      const blank = await LoopDisk.create(join(rig.dir, 'blank.img'), 16);
+      disks.push(blank);
+      await run('mkfs.ext4', ['-q', '-F', blank.device]);
+      const res = await runVmScript({ input: verifyInput, device: blank.device, dir: rig.runDir('verify-blank') });
+      expect(res.code).not.toBe(0);
+      expect(res.metadata.guestAttributes.get('gdib/error')).toContain('the disk has no snapshots.metadata');
+      expect(blank.mountPoints()).toEqual([]);
+      await blank.detach();
     });
   });
 
