@@ -46,11 +46,17 @@ function toolVersion(): string {
  * it sources it, so the one metadata value is self-contained (the VM needs no other file).
  */
 export function startupScript(mode: VmMode): string {
+  const cached = rendered.get(mode);
+  if (cached !== undefined) return cached;
   const script = asset(mode === 'build' ? 'build.sh' : 'verify.sh');
   if (!INCLUDE.test(script)) throw new Error(`${mode}.sh does not source common.sh as render.ts expects`);
   const common = asset('common.sh').replace('__GDIB_VERSION__', toolVersion());
-  return script.replace(INCLUDE, () => `# ---- common.sh (inlined) ----\n${common}# ---- end of common.sh ----`);
+  const result = script.replace(INCLUDE, () => `# ---- common.sh (inlined) ----\n${common}# ---- end of common.sh ----`);
+  rendered.set(mode, result);
+  return result;
 }
+
+const rendered = new Map<VmMode, string>();
 
 export function renderMetadata(input: MetadataInput): MetadataItem[] {
   return [
