@@ -41,6 +41,8 @@ function toolVersion(): string {
   }
 }
 
+const rendered = new Map<VmMode, string>();
+
 /**
  * The bash script that runs on the VM for this mode: the mode's script with common.sh inlined where
  * it sources it, so the one metadata value is self-contained (the VM needs no other file).
@@ -55,8 +57,6 @@ export function startupScript(mode: VmMode): string {
   rendered.set(mode, result);
   return result;
 }
-
-const rendered = new Map<VmMode, string>();
 
 export function renderMetadata(input: MetadataInput): MetadataItem[] {
   return [
