@@ -30,6 +30,8 @@ export interface CliIo {
   tuning?: Partial<Tuning>;
   /** A third Ctrl-C exits at once. */
   forceExit?: (code: number) => void;
+  /** stderr is a terminal (a live status line is drawn unless $CI is set). */
+  isTTY?: boolean;
 }
 
 export async function main(argv: readonly string[], io: CliIo): Promise<number> {
@@ -59,7 +61,12 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
   if (request.mode === 'cleanup') return cleanup(request.flags, io, redactor, out, err);
   let config: Config;
   try {
-    config = parseConfig(request.flags, io.env, { mode: request.mode, cwd: io.cwd });
+    let flags = request.flags;
+    if (typeof flags.config === 'string') {
+      const { loadConfigFile } = await import('./config/file.js');
+      flags = { ...(await loadConfigFile(flags.config, io.cwd)), ...flags };
+    }
+    config = parseConfig(flags, io.env, { mode: request.mode, cwd: io.cwd });
   } catch (e) {
     if (e instanceof UsageError) {
       for (const p of e.problems) err.write(`error: ${p}\n`);
@@ -96,34 +103,50 @@ async function execute(config: Config, io: CliIo, redactor: Redactor, out: TextS
   const sigterm = onSignal('SIGTERM');
   io.signals.on('SIGINT', sigint);
   io.signals.on('SIGTERM', sigterm);
+  let render: import('./io/render.js').Renderer | undefined;
   try {
-    const [{ runBuild, CleanupRegistry: Registry }, { createCloud }, { createRenderer }] = await Promise.all([
+    const [{ runBuild, CleanupRegistry: Registry }, { createCloud }, { createRenderer }, { DEFAULT_TUNING }] = await Promise.all([
       import('./builder/index.js'),
       import('./gcp/index.js'),
       import('./io/render.js'),
+      import('./builder/context.js'),
     ]);
     registry = new Registry();
-    const render = createRenderer(err, { timestamps: !!io.env.CI });
+    const { json, quiet, logLevel } = config.output;
+    render = createRenderer(err, { live: !!io.isTTY && !io.env.CI, quiet, ...(json ? { json: out } : {}) });
+    const emit = render;
     const tuning = io.tuning ?? {};
-    const defaults = (await import('./builder/context.js')).DEFAULT_TUNING;
     const cloud = createCloud(config, {
-      insertSettleMs: tuning.insertSettleMs ?? defaults.insertSettleMs,
       env: io.env,
       redactor,
-      retry: { ...defaults.retry, ...tuning.retry },
-      hooks: { onRetry: (call, attempt, info, delayMs) => render({ type: 'retry', call, attempt, cause: [info.status, info.reason ?? info.code].filter(Boolean).join(' '), delayMs }) },
+      insertSettleMs: tuning.insertSettleMs ?? DEFAULT_TUNING.insertSettleMs,
+      retry: { ...DEFAULT_TUNING.retry, ...tuning.retry },
+      hooks: { onRetry: (call, attempt, info, delayMs) => emit({ type: 'retry', call, attempt, cause: [info.status, info.reason ?? info.code].filter(Boolean).join(' '), delayMs }) },
     });
-    const { result, error } = await runBuild(config, { cloud, emit: render, redactor, signal: controller.signal, tuning, cleanup: registry });
+    const diagnostics = logLevel === 'off' ? undefined : { level: logLevel, sink: err };
+    const { result, error } = await runBuild(config, { cloud, emit, redactor, signal: controller.signal, tuning, cleanup: registry, diagnostics });
+    render.close();
     if (error) {
       err.write(`error: ${error.message}\n`);
       if (result.leftovers.length > 0) err.write(`${result.leftovers.length} temporary resource(s) could not be deleted; see the commands above.\n`);
       return exitCodeOf(error);
     }
+    if (json) return 0; // the result event was the last line on stdout
+    if (result.plan) {
+      out.write(`${JSON.stringify(result.plan, null, 2)}\n`);
+      return 0;
+    }
     if (config.mode === 'verify') out.write(`Image verification succeeded: ${result.image.uri}\n`);
     else out.write(`Image has successfully been created at: ${result.image.uri}\n`);
     if (result.k8sManifests) err.write(`Kubernetes manifests written to ${result.k8sManifests}\n`);
+    if (result.next && !quiet) {
+      err.write(`\nNext: a node pool whose nodes get the images preloaded:\n\n${result.next.gcloud}\n\n`);
+      err.write(`Terraform (google_container_node_pool):\n\n${result.next.terraform}\n\n`);
+      err.write(`Autopilot: allow images of this project as secondary boot disks with this GCPResourceAllowlist:\n\n${result.next.autopilotAllowlist}\n`);
+    }
     return 0;
   } catch (e) {
+    render?.close();
     err.write(`error: unexpected: ${(e as Error)?.message ?? String(e)}\n`);
     if (io.env.GDIB_DEBUG) err.write(`${(e as Error)?.stack ?? ''}\n`);
     return 1;
@@ -190,6 +213,8 @@ function buildProgram(onRun: (mode: Mode | 'cleanup', flags: RawFlags) => void, 
       const value = f.kind === 'bool' ? ' [BOOL]' : ` <${f.valueName ?? 'VALUE'}>`;
       const help = `${f.help}${f.defaultText ? ` (default: ${f.defaultText})` : ''}${f.aliases ? `; alias --${f.aliases.join(', --')}` : ''}`;
       const opt = new Option(`--${f.name}${value}`, help);
+      // "--no-external-ip" is a flag of its own, not commander's negation of "--external-ip".
+      opt.negate = false;
       if (f.kind === 'list') opt.argParser((v: string, prev: string[] | undefined) => [...(prev ?? []), v]);
       cmd.addOption(opt);
     }
@@ -245,5 +270,6 @@ export async function run(argv: readonly string[]): Promise<number> {
     cwd: process.cwd(),
     signals: process,
     forceExit: (code) => process.exit(code),
+    isTTY: process.stderr.isTTY,
   });
 }

@@ -75,5 +75,6 @@ export interface BuildContext {
     imageDigests: Record<string, string>;
     vmOutcome?: { state: 'succeeded' | 'failed'; error?: string };
     k8sManifests?: string;
+    plan?: import('./events.js').PlannedResource[];
   };
 }

@@ -16,13 +16,22 @@ export type BuildEvent =
   | { type: 'retry'; call: string; attempt: number; cause: string; delayMs: number }
   | { type: 'cleanup-started'; resources: string[] }
   | { type: 'cleanup-failed'; kind: ResourceKind; name: string; error: string; command: string }
+  | { type: 'plan'; resources: PlannedResource[] }
+  | { type: 'kept'; resources: Array<{ kind: ResourceKind; name: string; command: string }>; hints: string[] }
   | { type: 'result'; result: BuildResult };
+
+/** What a build would create, with the exact REST body it would send (--dry-run). */
+export interface PlannedResource {
+  kind: ResourceKind;
+  name: string;
+  body: Record<string, unknown>;
+}
 
 export type ResourceKind = 'disk' | 'vm' | 'image';
 
 export interface BuildResult {
   version: 1;
-  state: 'succeeded' | 'failed' | 'interrupted';
+  state: 'succeeded' | 'failed' | 'interrupted' | 'planned';
   mode: 'build' | 'verify';
   runId: string;
   project: string;
@@ -42,6 +51,12 @@ export interface BuildResult {
   /** Resources that could not be deleted and must be deleted by hand. */
   leftovers: Array<{ kind: ResourceKind; name: string; command: string }>;
   k8sManifests?: string;
+  /** Size of the image (= of the disk on every node), in GB. */
+  diskSizeGb?: number;
+  /** The next step, ready to paste: the node-pool command, Terraform, and the Autopilot allowlist. */
+  next?: { gcloud: string; terraform: string; autopilotAllowlist: string };
+  /** --dry-run: what would have been created. */
+  plan?: PlannedResource[];
 }
 
 export type Emit = (event: BuildEvent) => void;

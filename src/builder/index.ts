@@ -13,7 +13,9 @@ import { LogsUploader } from './logs.js';
 import { runSteps } from './runner.js';
 import { SerialLog } from './serial-log.js';
 import { preflight } from './steps/preflight.js';
-import { createDisk, createImage, createVm, deleteVm, detachDisk, keepImage } from './steps/resources.js';
+import { createDisk, createImage, createVm, deleteVm, detachDisk, keepForDebugging, keepImage, replaceOldImage } from './steps/resources.js';
+import { plan } from './steps/plan.js';
+import { nextSteps } from './next-steps.js';
 import type { Step } from './steps/step.js';
 import { waitForVm } from './steps/wait-for-vm.js';
 import { writeManifests } from './steps/write-manifests.js';
@@ -28,6 +30,8 @@ export interface BuildDeps {
   runId?: string;
   /** Pass one in to see, on a second Ctrl-C, what is still being deleted. */
   cleanup?: CleanupRegistry;
+  /** --log-level: the diagnostic log also goes here (redacted), from this level up. */
+  diagnostics?: { level: 'trace' | 'debug' | 'info' | 'warn' | 'error'; sink: { write(text: string): void } };
 }
 
 export interface BuildOutcome {
@@ -41,15 +45,30 @@ export function newRunId(): string {
 }
 
 export function stepsFor(config: Config): Step[] {
+  if (config.dryRun) return [preflight, plan];
   if (config.mode === 'verify') return [preflight, createDisk, createVm, waitForVm, deleteVm];
-  return [preflight, createDisk, createVm, waitForVm, detachDisk, deleteVm, createImage, ...(config.k8sManifestsFilepath ? [writeManifests] : [])];
+  return [
+    preflight,
+    createDisk,
+    createVm,
+    waitForVm,
+    detachDisk,
+    deleteVm,
+    ...(config.force ? [replaceOldImage] : []),
+    createImage,
+    ...(config.k8sManifestsFilepath ? [writeManifests] : []),
+  ];
 }
 
 export async function runBuild(config: Config, deps: BuildDeps): Promise<BuildOutcome> {
   const tuning: Tuning = { ...DEFAULT_TUNING, ...deps.tuning };
   const names = runNames(config, deps.runId ?? newRunId());
   const logLines: string[] = [];
-  const log = pino({ level: 'debug', base: { runId: names.runId }, timestamp: pino.stdTimeFunctions.isoTime }, { write: (s: string) => void logLines.push(deps.redactor.redact(s)) });
+  const buildLog = { write: (s: string) => void logLines.push(deps.redactor.redact(s)) };
+  const streams: pino.StreamEntry[] = [{ level: 'debug', stream: buildLog }];
+  if (deps.diagnostics) streams.push({ level: deps.diagnostics.level, stream: { write: (s: string) => deps.diagnostics!.sink.write(deps.redactor.redact(s)) } });
+  const level = deps.diagnostics?.level === 'trace' ? 'trace' : 'debug';
+  const log = pino({ level, base: { runId: names.runId }, timestamp: pino.stdTimeFunctions.isoTime }, pino.multistream(streams));
   const emit: Emit = (e) => {
     if (e.type !== 'serial') log.debug({ event: e }, e.type);
     deps.emit(e);
@@ -79,12 +98,23 @@ export async function runBuild(config: Config, deps: BuildDeps): Promise<BuildOu
     error = err as Error;
   }
 
+  if (error && config.keepOnFailure && !(error instanceof InterruptedError)) {
+    const kept = keepForDebugging(ctx);
+    if (kept.length) {
+      const where = `--project ${config.projectName} --zone ${config.zone}`;
+      emit({
+        type: 'kept',
+        resources: kept.map((t) => ({ kind: t.kind, name: t.name, command: t.command })),
+        hints: [`gcloud compute ssh ${names.vm} ${where}`, `gcloud compute instances get-serial-port-output ${names.vm} ${where}`],
+      });
+    }
+  }
   const leftovers = await cleanUp(ctx, stepTimes);
   const interrupted = error instanceof InterruptedError || (deps.signal.aborted && !error);
   if (!error && deps.signal.aborted) error = deps.signal.reason as Error;
   const result: BuildResult = {
     version: 1,
-    state: !error ? 'succeeded' : interrupted ? 'interrupted' : 'failed',
+    state: !error ? (config.dryRun ? 'planned' : 'succeeded') : interrupted ? 'interrupted' : 'failed',
     mode: config.mode,
     runId: names.runId,
     project: config.projectName,
@@ -99,11 +129,14 @@ export async function runBuild(config: Config, deps: BuildDeps): Promise<BuildOu
     logs: names.logsUrl,
     leftovers,
     ...(ctx.state.k8sManifests ? { k8sManifests: ctx.state.k8sManifests } : {}),
+    ...(config.mode === 'build' ? { diskSizeGb: config.diskSizeGb } : {}),
+    ...(!error && !config.dryRun && config.mode === 'build' ? { next: nextSteps(config.projectName, config.imageName) } : {}),
+    ...(ctx.state.plan ? { plan: ctx.state.plan } : {}),
     ...(error ? { error: { step: (error as BuildError).step, message: deps.redactor.redact(error.message) } } : {}),
   };
   log.info({ result }, 'finished');
   // A preflight failure means the bucket may not be writable; don't add a second error about it.
-  const canWriteLogs = !(error instanceof BuildError && error.step === 'preflight');
+  const canWriteLogs = !(error instanceof BuildError && error.step === 'preflight') && !config.dryRun;
   if (canWriteLogs) {
     await ctx.logsUploader!.uploadFinal(logLines.join(''), `${JSON.stringify(result, null, 2)}\n`, AbortSignal.timeout(60_000)).catch((err: Error) =>
       emit({ type: 'warning', message: `could not write the logs to ${names.logsUrl}: ${err.message}` }),

@@ -101,7 +101,25 @@ const schema = z.object({
   'k8s-namespace': str(rules.k8sNamespace).default('default'),
   platform: str(rules.platform).default('linux/amd64'),
   'skip-image-check': bool.default(false),
+  'boot-image': str(bootImage).optional(),
+  'no-external-ip': bool.default(false),
+  'shielded-vm': bool.default(false),
+  'network-tags': list((v) => rules.gceName(v, 63)).max(64, 'at most 64 tags').default([]),
+  force: bool.default(false),
+  'keep-on-failure': bool.default(false),
+  'dry-run': bool.default(false),
+  json: bool.default(false),
+  quiet: bool.default(false),
+  'log-level': str((v) => (['trace', 'debug', 'info', 'warn', 'error', 'off'].includes(v) ? undefined : 'expected trace, debug, info, warn, error or off')).default('off'),
+  config: z.string().optional(),
 });
+
+function bootImage(v: string): string | undefined {
+  const path = v.replace(/^https:\/\/(www|compute)\.googleapis\.com\/compute\/v1\//, '');
+  return /^projects\/[a-z][a-z0-9.:-]*\/global\/images\/(family\/)?[a-z]([-a-z0-9]*[a-z0-9])?$/.test(path)
+    ? undefined
+    : 'expected projects/PROJECT/global/images/NAME or projects/PROJECT/global/images/family/FAMILY';
+}
 
 export interface Environment {
   [key: string]: string | undefined;
@@ -169,6 +187,14 @@ export function parseConfig(raw: RawFlags, env: Environment, opts: { mode?: Mode
     k8sNamespace: v['k8s-namespace'],
     platform: v.platform,
     skipImageCheck: v['skip-image-check'],
+    bootImage: v['boot-image'],
+    externalIp: !v['no-external-ip'],
+    shieldedVm: v['shielded-vm'],
+    networkTags: v['network-tags'],
+    force: v.force,
+    keepOnFailure: v['keep-on-failure'],
+    dryRun: v['dry-run'],
+    output: { json: v.json, quiet: v.quiet, logLevel: v['log-level'] as Config['output']['logLevel'] },
   };
   return deepFreeze(config);
 }

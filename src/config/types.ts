@@ -37,4 +37,13 @@ export interface Config {
   readonly k8sNamespace: string;
   readonly platform: string;
   readonly skipImageCheck: boolean;
+  /** Unset: Debian 12 for the machine type's architecture. */
+  readonly bootImage?: string;
+  readonly externalIp: boolean;
+  readonly shieldedVm: boolean;
+  readonly networkTags: readonly string[];
+  readonly force: boolean;
+  readonly keepOnFailure: boolean;
+  readonly dryRun: boolean;
+  readonly output: { readonly json: boolean; readonly quiet: boolean; readonly logLevel: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'off' };
 }

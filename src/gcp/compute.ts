@@ -2,6 +2,7 @@
 // checked, inserts made idempotent with a requestId so a retried insert cannot create a second resource.
 import { randomUUID } from 'node:crypto';
 import type { Clients } from './clients.js';
+import { diskBody, imageBody, instanceBody } from './bodies.js';
 import { ApiError, isNotFound } from './errors.js';
 import { waitForOperation, type OperationLike } from './operations.js';
 import { withRetry, type RetryHooks, type RetryPolicy } from './retry.js';
@@ -29,7 +30,6 @@ interface Inflight {
 }
 
 const NO_GAX_RETRY = { maxRetries: 0 };
-const API = 'https://www.googleapis.com/compute/v1';
 
 type Any = any; // eslint-disable-line @typescript-eslint/no-explicit-any -- the generated client types add nothing here
 
@@ -174,13 +174,7 @@ export class GoogleCompute implements ComputeApi {
     const c: Any = await this.clients.compute('DisksClient');
     const { project, zone } = this.o;
     const requestId = randomUUID();
-    const diskResource = {
-      name: spec.name,
-      sizeGb: String(spec.sizeGb),
-      type: `projects/${project}/zones/${zone}/diskTypes/${spec.type}`,
-      labels: spec.labels,
-      ...(spec.sourceImage ? { sourceImage: spec.sourceImage } : {}),
-    };
+    const diskResource = diskBody(spec, project, zone);
     await this.tracked(`disk/${spec.name}`, (s) => this.zonal('disks.insert', () => c.insert({ project, zone, requestId, diskResource }, NO_GAX_RETRY), s), signal);
   }
 
@@ -215,13 +209,7 @@ export class GoogleCompute implements ComputeApi {
   async insertImage(spec: ImageSpec, signal: AbortSignal): Promise<void> {
     const c: Any = await this.clients.compute('ImagesClient');
     const { project, zone } = this.o;
-    const imageResource = {
-      name: spec.name,
-      sourceDisk: `projects/${project}/zones/${zone}/disks/${spec.sourceDisk}`,
-      family: spec.family,
-      labels: spec.labels,
-      ...(spec.storageLocations.length ? { storageLocations: [...spec.storageLocations] } : {}),
-    };
+    const imageResource = imageBody(spec, project, zone);
     const requestId = randomUUID();
     await this.tracked(`image/${spec.name}`, (s) => this.global('images.insert', () => c.insert({ project, requestId, imageResource }, NO_GAX_RETRY), s), signal);
   }
@@ -261,40 +249,6 @@ export class GoogleCompute implements ComputeApi {
     for (const item of res?.queryValue?.items ?? []) if (item.namespace === namespace && item.key) out[item.key] = item.value ?? '';
     return out;
   }
-}
-
-function instanceBody(spec: InstanceSpec, project: string, zone: string): object {
-  const region = zone.replace(/-[a-z]$/, '');
-  return {
-    name: spec.name,
-    machineType: `zones/${zone}/machineTypes/${spec.machineType}`,
-    labels: spec.labels,
-    disks: [
-      {
-        boot: true,
-        autoDelete: true,
-        type: 'PERSISTENT',
-        mode: 'READ_WRITE',
-        initializeParams: { sourceImage: spec.bootImage, diskSizeGb: String(spec.bootDiskSizeGb), diskType: `zones/${zone}/diskTypes/pd-balanced`, labels: spec.labels },
-      },
-      { boot: false, autoDelete: false, type: 'PERSISTENT', mode: 'READ_WRITE', deviceName: spec.deviceName, source: `projects/${project}/zones/${zone}/disks/${spec.dataDisk}` },
-    ],
-    networkInterfaces: [
-      {
-        network: qualify(spec.network, `projects/${project}/global/networks/`),
-        ...(spec.subnet ? { subnetwork: qualify(spec.subnet, `projects/${project}/regions/${region}/subnetworks/`) } : {}),
-        accessConfigs: [{ name: 'External NAT', type: 'ONE_TO_ONE_NAT' }],
-      },
-    ],
-    serviceAccounts: [{ email: spec.serviceAccount, scopes: ['https://www.googleapis.com/auth/cloud-platform'] }],
-    metadata: { items: spec.metadata.map((m) => ({ key: m.key, value: m.value })) },
-    scheduling: { automaticRestart: false, onHostMaintenance: 'MIGRATE' },
-  };
-}
-
-function qualify(ref: string, prefix: string): string {
-  if (ref.includes('/')) return ref.replace(`${API}/`, '').replace(/^https:\/\/compute\.googleapis\.com\/compute\/v1\//, '');
-  return `${prefix}${ref}`;
 }
 
 function parseRef(ref: string, kind: 'networks' | 'subnetworks', defaultProject: string): { project: string; name: string; region?: string } {

@@ -26,6 +26,10 @@ export interface InstanceSpec {
   serviceAccount: string;
   metadata: ReadonlyArray<{ key: string; value: string }>;
   labels: Labels;
+  /** false: no external IP (org policies); the VM then needs Cloud NAT or Private Google Access. */
+  externalIp?: boolean;
+  shieldedVm?: boolean;
+  networkTags?: readonly string[];
 }
 
 export interface ImageSpec {

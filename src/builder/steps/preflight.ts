@@ -39,6 +39,10 @@ export const preflight: Step = {
       }),
       check(async () => {
         const image = await c.getImage(config.imageName, signal);
+        if (config.mode === 'build' && image && config.force) {
+          ctx.emit({ type: 'warning', message: `image ${config.imageName} exists and will be replaced (--force): it is deleted once the new disk is ready, and the name is unavailable until the new image is created` });
+          return undefined;
+        }
         if (config.mode === 'build' && image) {
           return `image ${config.imageName} already exists in project ${config.projectName}: choose another --image-name, or delete it first (gcloud compute images delete ${config.imageName} --project ${config.projectName})`;
         }

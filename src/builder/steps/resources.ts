@@ -1,5 +1,6 @@
 // The steps that create and delete the temporary disk and VM, and the image.
 import { renderMetadata, DEVICE_NAME } from '../../startup-script/render.js';
+import type { DiskSpec, ImageSpec, InstanceSpec } from '../../gcp/types.js';
 import type { BuildContext } from '../context.js';
 import type { Tracked } from '../cleanup.js';
 import type { Step } from './step.js';
@@ -26,6 +27,51 @@ function gcloud(ctx: BuildContext, what: string, name: string, where: 'zone' | '
   return `gcloud compute ${what} delete ${name} --project ${ctx.config.projectName}${loc} --quiet`;
 }
 
+/** The specs of what a build creates, shared by the steps and by --dry-run. */
+export function diskSpecFor(ctx: BuildContext): DiskSpec {
+  const { config, names } = ctx;
+  const verify = config.mode === 'verify';
+  return {
+    name: names.disk,
+    type: config.diskType,
+    sizeGb: verify ? Math.max(config.diskSizeGb, ctx.state.sourceImageSizeGb ?? 0) : config.diskSizeGb,
+    labels: names.labels,
+    ...(verify ? { sourceImage: `projects/${config.projectName}/global/images/${config.imageName}` } : {}),
+  };
+}
+
+export function instanceSpecFor(ctx: BuildContext): InstanceSpec {
+  const { config, names } = ctx;
+  return {
+    name: names.vm,
+    machineType: config.machineType,
+    bootImage: config.bootImage ?? bootImageFor(config.machineType),
+    bootDiskSizeGb: config.bootDiskSizeGb,
+    dataDisk: names.disk,
+    deviceName: DEVICE_NAME,
+    network: config.network,
+    subnet: config.subnet,
+    serviceAccount: config.serviceAccount,
+    metadata: renderMetadata({
+      mode: config.mode,
+      runId: names.runId,
+      containerImages: config.containerImages,
+      imagePullAuth: config.imagePullAuth,
+      storeChecksums: config.storeSnapshotChecksum,
+      platform: config.platform,
+    }),
+    labels: names.labels,
+    externalIp: config.externalIp,
+    shieldedVm: config.shieldedVm,
+    networkTags: config.networkTags,
+  };
+}
+
+export function imageSpecFor(ctx: BuildContext): ImageSpec {
+  const { config, names } = ctx;
+  return { name: config.imageName, sourceDisk: names.disk, family: config.imageFamilyName, labels: { ...config.imageLabels }, storageLocations: config.storageLocations };
+}
+
 export const createDisk: Step = {
   name: 'create-disk',
   title: 'Creating the temporary data disk',
@@ -39,17 +85,7 @@ export const createDisk: Step = {
       command: gcloud(ctx, 'disks', names.disk, 'zone'),
       remove: (s) => c.deleteDisk(names.disk, s),
     });
-    const verify = config.mode === 'verify';
-    await c.insertDisk(
-      {
-        name: names.disk,
-        type: config.diskType,
-        sizeGb: verify ? Math.max(config.diskSizeGb, ctx.state.sourceImageSizeGb ?? 0) : config.diskSizeGb,
-        labels: names.labels,
-        ...(verify ? { sourceImage: `projects/${config.projectName}/global/images/${config.imageName}` } : {}),
-      },
-      signal,
-    );
+    await c.insertDisk(diskSpecFor(ctx), signal);
     ctx.emit({ type: 'resource-created', kind: 'disk', name: names.disk });
   },
 };
@@ -66,30 +102,7 @@ export const createVm: Step = {
       command: gcloud(ctx, 'instances', names.vm, 'zone'),
       remove: (s) => c.deleteInstance(names.vm, s),
     });
-    const metadata = renderMetadata({
-      mode: config.mode,
-      runId: names.runId,
-      containerImages: config.containerImages,
-      imagePullAuth: config.imagePullAuth,
-      storeChecksums: config.storeSnapshotChecksum,
-      platform: config.platform,
-    });
-    await c.insertInstance(
-      {
-        name: names.vm,
-        machineType: config.machineType,
-        bootImage: bootImageFor(config.machineType),
-        bootDiskSizeGb: config.bootDiskSizeGb,
-        dataDisk: names.disk,
-        deviceName: DEVICE_NAME,
-        network: config.network,
-        subnet: config.subnet,
-        serviceAccount: config.serviceAccount,
-        metadata,
-        labels: names.labels,
-      },
-      signal,
-    );
+    await c.insertInstance(instanceSpecFor(ctx), signal);
     ctx.emit({ type: 'resource-created', kind: 'vm', name: names.vm });
   },
 };
@@ -126,13 +139,28 @@ export const createImage: Step = {
       command: gcloud(ctx, 'images', config.imageName, 'global'),
       remove: (s) => c.deleteImage(config.imageName, s),
     });
-    await c.insertImage(
-      { name: config.imageName, sourceDisk: names.disk, family: config.imageFamilyName, labels: { ...config.imageLabels }, storageLocations: config.storageLocations },
-      signal,
-    );
+    await c.insertImage(imageSpecFor(ctx), signal);
     ctx.emit({ type: 'resource-created', kind: 'image', name: config.imageName });
   },
 };
+
+/** --force: the new disk is ready, so the old image can go (the name is free until the new image exists). */
+export const replaceOldImage: Step = {
+  name: 'replace-image',
+  title: 'Deleting the old image (--force)',
+  async run(ctx, signal) {
+    const outcome = await ctx.cloud.compute.deleteImage(ctx.config.imageName, signal);
+    if (outcome === 'deleted') ctx.emit({ type: 'resource-deleted', kind: 'image', name: ctx.config.imageName });
+  },
+};
+
+/** --keep-on-failure: leave the VM and the disk for debugging; returns what was kept. */
+export function keepForDebugging(ctx: BuildContext): Tracked[] {
+  const h = handles(ctx);
+  const kept = [h.vm, h.disk].filter((t): t is Tracked => t !== undefined && ctx.cleanup.pending().includes(t));
+  for (const t of kept) ctx.cleanup.release(t);
+  return kept;
+}
 
 /** The build succeeded: the image is the product, not a temporary resource. */
 export function keepImage(ctx: BuildContext): void {

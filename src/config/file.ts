@@ -1,0 +1,48 @@
+// --config FILE: a YAML or JSON file with the same keys as the flags (so CI keeps the list of images in the
+// repository). Values are turned into the strings the command line would have given, so the same schema checks
+// them with the same messages; flags given on the command line override the file.
+import { readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { UsageError } from '../errors.js';
+import { FLAG_BY_NAME, type RawFlags } from './flags.js';
+
+export async function loadConfigFile(path: string, cwd: string): Promise<RawFlags> {
+  const full = resolve(cwd, path);
+  let text: string;
+  try {
+    text = await readFile(full, 'utf8');
+  } catch (err) {
+    throw new UsageError([`--config: cannot read ${full} (${(err as NodeJS.ErrnoException).code ?? 'error'})`]);
+  }
+  let doc: unknown;
+  try {
+    // JSON is YAML, so one parser reads both; it is loaded only when --config is used.
+    const { parse } = await import('yaml');
+    doc = parse(text, { uniqueKeys: true, prettyErrors: false });
+  } catch (err) {
+    throw new UsageError([`--config: ${full} is not valid YAML or JSON (${(err as Error).message.split('\n')[0]})`]);
+  }
+  if (doc === null || doc === undefined) return {};
+  if (typeof doc !== 'object' || Array.isArray(doc)) throw new UsageError([`--config: ${full} must hold a mapping of flag names to values`]);
+  const out: RawFlags = {};
+  const problems: string[] = [];
+  for (const [key, value] of Object.entries(doc as Record<string, unknown>)) {
+    const def = FLAG_BY_NAME.get(key);
+    if (!def || def.name === 'config') {
+      problems.push(`--config: ${full}: unknown key "${key}" (keys are flag names without dashes, see --help)`);
+      continue;
+    }
+    const scalar = (v: unknown): string | undefined => (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean' ? String(v) : undefined);
+    if (def.kind === 'list') {
+      const items = (Array.isArray(value) ? value : [value]).map(scalar);
+      if (items.some((i) => i === undefined)) problems.push(`--config: ${full}: "${key}" must be a value or a list of values`);
+      else out[def.name] = items as string[];
+    } else {
+      const v = scalar(value);
+      if (v === undefined) problems.push(`--config: ${full}: "${key}" must be a single value`);
+      else out[def.name] = v;
+    }
+  }
+  if (problems.length) throw new UsageError(problems);
+  return out;
+}
