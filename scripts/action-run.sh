@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# The GitHub Action's step: installs the tool from the action's own checkout, runs a build with the inputs, and
+# sets the outputs. Inputs arrive as environment variables (INPUT_CONFIG, INPUT_ARGS: one flag per line) and are
+# passed as separate arguments: nothing from them is ever evaluated by the shell.
+set -euo pipefail
+
+root="${GITHUB_ACTION_PATH:?}"
+if [[ ! -f "$root/dist/cli.js" ]]; then
+  (cd "$root" && npm ci --no-audit --no-fund --loglevel=error && npm run build --silent)
+fi
+
+args=(build --json)
+if [[ -n "${INPUT_CONFIG:-}" ]]; then args+=(--config "$INPUT_CONFIG"); fi
+while IFS= read -r line || [[ -n "$line" ]]; do
+  line="${line#"${line%%[![:space:]]*}"}"
+  line="${line%"${line##*[![:space:]]}"}"
+  [[ -n "$line" ]] && args+=("$line")
+done <<< "${INPUT_ARGS:-}"
+
+result="${RUNNER_TEMP:-/tmp}/gke-disk-image-builder-result.json"
+events="${RUNNER_TEMP:-/tmp}/gke-disk-image-builder-events.jsonl"
+code=0
+node "$root/bin/gke-disk-image-builder.js" "${args[@]}" > "$events" || code=$?
+tail -n 1 "$events" | node -e '
+  let s = ""; process.stdin.on("data", (d) => (s += d)).on("end", () => {
+    const e = JSON.parse(s || "{}");
+    process.stdout.write(JSON.stringify(e.result ?? {}, null, 2) + "\n");
+  });' > "$result" || true
+image="$(node -e 'const r = require(process.argv[1]); process.stdout.write(r.state === "succeeded" ? r.image.uri : "")' "$result" 2>/dev/null || true)"
+{
+  echo "image=$image"
+  echo "result=$result"
+} >> "${GITHUB_OUTPUT:-/dev/null}"
+exit "$code"

@@ -1,0 +1,61 @@
+// The GitHub Action's step script, run for real against the emulator: inputs become separate arguments (a hostile
+// line stays one argument, never shell code), the outputs are set, the exit code is the tool's.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import { useEmulator } from './harness.js';
+
+function runAction(env: Record<string, string>): Promise<{ code: number | null; stderr: string }> {
+  return new Promise((done) => {
+    const child = spawn('bash', ['scripts/action-run.sh'], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('exit', (code) => done({ code, stderr }));
+  });
+}
+
+describe('GitHub Action', () => {
+  const h = useEmulator();
+
+  it('action.yml passes inputs through the environment only', () => {
+    const action = parse(readFileSync('action.yml', 'utf8'));
+    const step = action.runs.steps.find((s: { id?: string }) => s.id === 'build');
+    expect(step.run).not.toContain('${{');
+    expect(step.env).toEqual({ INPUT_CONFIG: '${{ inputs.config }}', INPUT_ARGS: '${{ inputs.args }}' });
+  });
+
+  it('builds from a config file plus argument lines and sets the outputs', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gdib-action-'));
+    writeFileSync(join(dir, 'build.yaml'), 'project-name: test-project\nzone: us-central1-a\ngcs-path: gs://test-bucket/ci\ncontainer-image: [nginx:1]\nskip-image-check: true\n');
+    const marker = join(dir, 'pwned');
+    const r = await runAction({
+      ...h.env,
+      GITHUB_ACTION_PATH: resolve('.'),
+      GITHUB_OUTPUT: join(dir, 'out'),
+      RUNNER_TEMP: dir,
+      INPUT_CONFIG: join(dir, 'build.yaml'),
+      INPUT_ARGS: `  --image-name=from-action  \n\n--image-labels=ci=yes\n`,
+    });
+    expect(r.stderr).not.toContain('error');
+    expect(r.code).toBe(0);
+    const outputs = readFileSync(join(dir, 'out'), 'utf8');
+    expect(outputs).toContain('image=projects/test-project/global/images/from-action\n');
+    const result = JSON.parse(readFileSync(join(dir, 'gke-disk-image-builder-result.json'), 'utf8'));
+    expect(result).toMatchObject({ state: 'succeeded', image: { name: 'from-action' } });
+    expect(existsSync(marker)).toBe(false);
+  });
+
+  it('a hostile argument line is one argument, rejected by validation, never run', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gdib-action-'));
+    const marker = join(dir, 'pwned');
+    const r = await runAction({ ...h.env, GITHUB_ACTION_PATH: resolve('.'), GITHUB_OUTPUT: join(dir, 'out'), RUNNER_TEMP: dir, INPUT_ARGS: `--image-name=$(touch ${marker})\n--zone=\`touch ${marker}\`` });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('error: --image-name:');
+    expect(existsSync(marker)).toBe(false);
+    expect(readFileSync(join(dir, 'out'), 'utf8')).toContain('image=\n');
+    expect(h.emu.requests.length).toBe(0);
+  });
+});
