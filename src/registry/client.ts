@@ -52,12 +52,7 @@ export class RegistryClient {
   ) {}
 
   async manifest(ref: ImageReference, reference: string, signal: AbortSignal): Promise<Fetched> {
-    const url = `${baseUrl(ref.registry)}/v2/${ref.repository}/manifests/${reference}`;
-    let res = await this.get(url, ref, signal);
-    if (res.status === 401) {
-      await this.authenticate(res, ref, signal);
-      res = await this.get(url, ref, signal);
-    }
+    const res = await this.getAuthenticated(`${baseUrl(ref.registry)}/v2/${ref.repository}/manifests/${reference}`, ref, signal);
     if (!res.ok) {
       const text = await res.text().catch(() => '');
       const code = /"code"\s*:\s*"([A-Z_]+)"/.exec(text)?.[1];
@@ -70,14 +65,17 @@ export class RegistryClient {
 
   /** A (small) blob's bytes. */
   async blob(ref: ImageReference, digest: string, signal: AbortSignal): Promise<Buffer> {
-    const url = `${baseUrl(ref.registry)}/v2/${ref.repository}/blobs/${digest}`;
-    let res = await this.get(url, ref, signal);
-    if (res.status === 401) {
-      await this.authenticate(res, ref, signal);
-      res = await this.get(url, ref, signal);
-    }
+    const res = await this.getAuthenticated(`${baseUrl(ref.registry)}/v2/${ref.repository}/blobs/${digest}`, ref, signal);
     if (!res.ok) throw new RegistryError(`${ref.registry} answered HTTP ${res.status} for blob ${digest}`, res.status);
     return Buffer.from(await res.arrayBuffer());
+  }
+
+  /** GET, answering one 401 challenge (anonymous bearer token, or Google credentials for Google registries). */
+  private async getAuthenticated(url: string, ref: ImageReference, signal: AbortSignal): Promise<Response> {
+    const res = await this.get(url, ref, signal);
+    if (res.status !== 401) return res;
+    await this.authenticate(res, ref, signal);
+    return this.get(url, ref, signal);
   }
 
   private async get(url: string, ref: ImageReference, signal: AbortSignal): Promise<Response> {

@@ -1,6 +1,6 @@
 // The steps that create and delete the temporary disk and VM, and the image.
 import { renderMetadata, DEVICE_NAME } from '../../startup-script/render.js';
-import type { DiskSpec, ImageSpec, InstanceSpec } from '../../gcp/types.js';
+import type { DeleteOutcome, DiskSpec, ImageSpec, InstanceSpec } from '../../gcp/types.js';
 import type { BuildContext } from '../context.js';
 import type { Tracked } from '../cleanup.js';
 import type { Step } from './step.js';
@@ -72,39 +72,28 @@ export function imageSpecFor(ctx: BuildContext): ImageSpec {
   return { name: config.imageName, sourceDisk: names.disk, family: config.imageFamilyName, labels: { ...config.imageLabels }, storageLocations: config.storageLocations };
 }
 
+/**
+ * Registers a temporary resource for cleanup *before* its insert is sent — an interrupt during the insert cannot
+ * leak it — then creates it.
+ */
+async function createTracked(ctx: BuildContext, kind: 'disk' | 'vm', name: string, remove: (s: AbortSignal) => Promise<DeleteOutcome>, insert: () => Promise<void>): Promise<void> {
+  handles(ctx)[kind] = ctx.cleanup.register({ kind, name, command: gcloud(ctx, kind === 'vm' ? 'instances' : 'disks', name, 'zone'), remove });
+  await insert();
+  ctx.emit({ type: 'resource-created', kind, name });
+}
+
 export const createDisk: Step = {
   name: 'create-disk',
   title: 'Creating the temporary data disk',
-  async run(ctx, signal) {
-    const { config, names } = ctx;
-    const c = ctx.cloud.compute;
-    // Registered before the insert is sent: an interrupt during the insert cannot leak the disk.
-    handles(ctx).disk = ctx.cleanup.register({
-      kind: 'disk',
-      name: names.disk,
-      command: gcloud(ctx, 'disks', names.disk, 'zone'),
-      remove: (s) => c.deleteDisk(names.disk, s),
-    });
-    await c.insertDisk(diskSpecFor(ctx), signal);
-    ctx.emit({ type: 'resource-created', kind: 'disk', name: names.disk });
-  },
+  run: (ctx, signal) =>
+    createTracked(ctx, 'disk', ctx.names.disk, (s) => ctx.cloud.compute.deleteDisk(ctx.names.disk, s), () => ctx.cloud.compute.insertDisk(diskSpecFor(ctx), signal)),
 };
 
 export const createVm: Step = {
   name: 'create-vm',
   title: 'Creating the temporary VM',
-  async run(ctx, signal) {
-    const { config, names } = ctx;
-    const c = ctx.cloud.compute;
-    handles(ctx).vm = ctx.cleanup.register({
-      kind: 'vm',
-      name: names.vm,
-      command: gcloud(ctx, 'instances', names.vm, 'zone'),
-      remove: (s) => c.deleteInstance(names.vm, s),
-    });
-    await c.insertInstance(instanceSpecFor(ctx), signal);
-    ctx.emit({ type: 'resource-created', kind: 'vm', name: names.vm });
-  },
+  run: (ctx, signal) =>
+    createTracked(ctx, 'vm', ctx.names.vm, (s) => ctx.cloud.compute.deleteInstance(ctx.names.vm, s), () => ctx.cloud.compute.insertInstance(instanceSpecFor(ctx), signal)),
 };
 
 export const detachDisk: Step = {
