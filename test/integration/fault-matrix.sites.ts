@@ -1,0 +1,143 @@
+// The call sites of the fault matrix, found by running one clean build rather than listed by hand: a call the
+// workflow starts making later gets its row in the matrix without anyone editing the test.
+//
+// A site is a call name as the emulator routes it (`disks.insert`), except that an operation wait is split by the
+// operation it waits on (`zoneOperations.wait(disks.delete)`): the same call means something else while creating the
+// disk than while cleanup deletes it. Each site carries the phase of its first occurrence — a step of the build,
+// `cleanup` (after the steps) or `after` (the final log writes) — read from where it falls between the lines the CLI
+// prints as it goes.
+import { main } from '../../src/cli.js';
+import { startEmulator, type CallName, type Emulator } from '../emulator/index.js';
+import { FAST_TUNING, Signals } from '../helpers/cli.js';
+import { BASE_ARGS, TOKEN } from './harness.js';
+
+export interface Site {
+  /** `disks.insert`, or `zoneOperations.wait(disks.insert)` for the wait on that call's operations. */
+  id: string;
+  /** The emulator's call name that a fault matches. */
+  call: CallName;
+  /** For an operation wait: the call whose operations it waits on. */
+  of?: CallName;
+  /** Where the call is first made. */
+  phase: { kind: 'step'; step: string; title: string } | { kind: 'cleanup' } | { kind: 'after' };
+}
+
+export interface CleanBuild {
+  sites: Site[];
+  /** Step name → title, in the order the steps ran. */
+  steps: Map<string, string>;
+  code: number;
+  stderr: string;
+  leftovers: ReturnType<Emulator['leftovers']>;
+}
+
+export const env = (emu: Emulator): Record<string, string> => ({
+  CLOUDSDK_API_ENDPOINT_OVERRIDES_COMPUTE: emu.computeEndpoint,
+  STORAGE_EMULATOR_HOST: emu.storageHost,
+  CLOUDSDK_AUTH_ACCESS_TOKEN: TOKEN,
+});
+
+export function buildArgs(image: string, more: string[] = []): string[] {
+  return [...BASE_ARGS, `--image-name=${image}`, '--container-image=nginx:1', ...more];
+}
+
+/**
+ * Which call an emulator operation came from: `disks.insert`, `instances.detachDisk`, `images.insert`, ...
+ * (the operation's type on the collection of its target).
+ */
+export function operationCall(emu: Emulator, operationName: string): string | undefined {
+  for (const op of emu.state.operations.values()) {
+    if (op.name !== operationName) continue;
+    const collection = /\/(disks|instances|images)\/[^/]+$/.exec(op.targetLink)?.[1];
+    return collection ? `${collection}.${op.operationType}` : undefined;
+  }
+  return undefined;
+}
+
+const OPERATION_PATH = /\/operations\/([^/?]+)/;
+
+/**
+ * A fault `path` matcher for the waits (or gets) on one call's operations only. The emulator tests `path` with
+ * `RegExp.prototype.test`; this one looks the operation up in the emulator's state instead of matching text.
+ */
+export class WaitsOn extends RegExp {
+  private emu!: Emulator;
+  private of!: string;
+
+  static create(emu: Emulator, of: string): WaitsOn {
+    const m = new WaitsOn(OPERATION_PATH.source);
+    m.emu = emu;
+    m.of = of;
+    return m;
+  }
+
+  override test(pathAndQuery: string): boolean {
+    const name = OPERATION_PATH.exec(pathAndQuery)?.[1];
+    return name !== undefined && operationCall(this.emu, name) === this.of;
+  }
+}
+
+/** Whether this CLI has a flag (the help lists it): lets the matrix skip work another issue may add. */
+export async function hasFlag(flag: string): Promise<boolean> {
+  let out = '';
+  const sink = { write: (t: string) => void (out += t) };
+  await main(['build', '--help'], { stdout: sink, stderr: sink, env: {}, cwd: process.cwd(), signals: new Signals() });
+  return out.includes(`--${flag}`);
+}
+
+/** Runs one build with no fault and derives the sites from what it asked of the emulator. */
+export async function cleanBuild(extraArgs: string[]): Promise<CleanBuild> {
+  const emu = await startEmulator({ acceptTokens: [TOKEN] });
+  try {
+    // Each time the CLI prints, note how many requests the emulator had seen: a request belongs to the last
+    // phase announced before it was received (a step prints its title before it sends anything).
+    const marks: Array<{ at: number; text: string }> = [];
+    let stderr = '';
+    const sink = { write: (t: string) => void (marks.push({ at: emu.requests.length, text: t }), (stderr += t)) };
+    const code = await main(buildArgs('img-clean', extraArgs), {
+      stdout: { write: () => undefined },
+      stderr: sink,
+      env: env(emu),
+      cwd: process.cwd(),
+      signals: new Signals(),
+      tuning: FAST_TUNING,
+    });
+    const steps = stepTitles(emu);
+    // Whatever stamp precedes it, a line that ends with a step's title and "…" starts that step.
+    const phaseMarks = marks.flatMap((m): Array<{ at: number; phase: Site['phase'] }> => {
+      const text = m.text.trimEnd();
+      const step = [...steps].find(([, title]) => text.endsWith(`${title}…`));
+      if (step) return [{ at: m.at, phase: { kind: 'step', step: step[0], title: step[1] } }];
+      if (/(^|\s)Cleaning up: /.test(text)) return [{ at: m.at, phase: { kind: 'cleanup' } }];
+      if (/(^|\s)(succeeded|failed) in \d/.test(text)) return [{ at: m.at, phase: { kind: 'after' } }];
+      return [];
+    });
+    const sites = new Map<string, Site>();
+    emu.requests.forEach((q, i) => {
+      if (q.call === 'oauth.token' || q.call === 'unrouted') return;
+      const call = q.call as CallName;
+      const of = /Operations\.(wait|get)$/.test(call) ? operationCall(emu, OPERATION_PATH.exec(q.path)?.[1] ?? '') : undefined;
+      const id = of ? `${call}(${of})` : call;
+      if (sites.has(id)) return;
+      const phase = phaseMarks.filter((m) => m.at <= i).pop()?.phase;
+      if (!phase) throw new Error(`${id} was called before the first step started`);
+      sites.set(id, { id, call, ...(of ? { of: of as CallName } : {}), phase });
+    });
+    return { sites: [...sites.values()], steps, code, stderr, leftovers: emu.leftovers() };
+  } finally {
+    await emu.close();
+  }
+}
+
+/** Step name → title, from the step-started events in the run's build.log. */
+function stepTitles(emu: Emulator): Map<string, string> {
+  const log = [...emu.state.objects.values()].find((o) => o.name.endsWith('/build.log'));
+  if (!log) throw new Error('the clean build wrote no build.log');
+  const steps = new Map<string, string>();
+  for (const line of log.data.toString().split('\n')) {
+    if (!line) continue;
+    const e = (JSON.parse(line) as { event?: { type?: string; step?: string; title?: string } }).event;
+    if (e?.type === 'step-started' && e.step && e.title) steps.set(e.step, e.title);
+  }
+  return steps;
+}
