@@ -2,6 +2,7 @@
 // following the VM, during detach, VM deletion and image creation. Each ends in cleanup, exit 130, nothing left.
 import { describe, expect, it } from 'vitest';
 import type { CallName } from '../emulator/index.js';
+import { until } from '../helpers/until.js';
 import { BASE_ARGS, expectNothingLeft, Signals, useEmulator } from './harness.js';
 
 const PHASES: CallName[] = [
@@ -26,11 +27,7 @@ describe('interrupted at every phase', () => {
       h.emu.faults.add({ match: { call }, action: { delayMs: 400 } });
       const signals = new Signals();
       const running = h.cli([...BASE_ARGS, '--image-name=img-int', '--container-image=nginx:1'], { signals });
-      const end = Date.now() + 20_000;
-      while (!h.emu.faults.fired.some((f) => f.call === call)) {
-        if (Date.now() > end) throw new Error(`${call} was never called`);
-        await new Promise((r) => setTimeout(r, 2));
-      }
+      await until(() => h.emu.faults.fired.some((f) => f.call === call), `${call} called`);
       signals.send(sig);
       const r = await running;
       expect(r.code).toBe(130);

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { serialLine, vmScripts } from '../emulator/index.js';
+import { until } from '../helpers/until.js';
 import { BASE_ARGS, bodyOf, expectNothingLeft, objectText, Signals, TOKEN, useEmulator } from './harness.js';
 
 const build = (name: string, ...more: string[]) => [...BASE_ARGS, `--image-name=${name}`, '--container-image=nginx:1', ...more];
@@ -199,14 +200,6 @@ describe('a small serial window', () => {
     expectNothingLeft(h.emu);
   });
 });
-
-async function until(cond: () => boolean, timeoutMs = 20_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
 
 describe('secrets in API errors', () => {
   const h = useEmulator();
