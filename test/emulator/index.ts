@@ -31,7 +31,7 @@ export type { EmulatorOptions } from './seed.js';
 export type { RecordedRequest } from './server.js';
 export type { EmulatorState, LedgerEntry } from './state.js';
 export type { ServiceAccountKeyFile, ServiceAccountKeyOptions } from './token-endpoint.js';
-export type { VmBehaviourOptions, VmContext, VmController, VmHook, VmInstanceView } from './vm.js';
+export type { DiskContentHandler, DiskContentHolder, VmBehaviourOptions, VmContext, VmController, VmHook, VmInstanceView } from './vm.js';
 export { line as serialLine, vmScripts, type VmStep } from './vm-scripts.js';
 
 export interface Leftovers {

@@ -40,6 +40,27 @@ export interface VmContext {
 
 export type VmHook = (ctx: VmContext) => void | Promise<void>;
 
+/** A disk or an image that holds (or is about to hold) a disk content. */
+export interface DiskContentHolder {
+  kind: 'disk' | 'image';
+  project: string;
+  /** Disks only. */
+  zone?: string;
+  name: string;
+}
+
+/**
+ * How disk contents travel (see `Disk.content`). Without a handler the value is shared as is by every disk and
+ * image made from it; a handler can give each holder its own copy (e.g. copy the file behind a loop device) and
+ * free it when the holder is deleted.
+ */
+export interface DiskContentHandler {
+  /** The content of a new disk or image `to` made from `from`, which holds `content`. */
+  copy?(content: unknown, to: DiskContentHolder, from: DiskContentHolder): unknown;
+  /** `from` (a disk or an image holding `content`) was deleted. */
+  release?(content: unknown, from: DiskContentHolder): void;
+}
+
 export interface VmBehaviourOptions {
   /** Which instances this applies to (default: all). */
   match?: (instance: VmInstanceView) => boolean;
@@ -57,6 +78,7 @@ interface Behaviour {
 
 export class VmController {
   private behaviours: Behaviour[] = [];
+  private contentHandlers: DiskContentHandler[] = [];
   /** Names of the instances whose VM started, in order. */
   readonly started: string[] = [];
 
@@ -79,6 +101,27 @@ export class VmController {
 
   reset(): void {
     this.behaviours = [];
+  }
+
+  /** Installs a disk content handler (several are applied in the order installed); answers its removal. */
+  onDiskContent(handler: DiskContentHandler): () => void {
+    this.contentHandlers.push(handler);
+    return () => {
+      this.contentHandlers = this.contentHandlers.filter((h) => h !== handler);
+    };
+  }
+
+  /** Called when a disk or image is made from one that has a content: what the new one holds. */
+  copyContent(content: unknown, to: DiskContentHolder, from: DiskContentHolder): unknown {
+    let value = content;
+    for (const h of this.contentHandlers) if (h.copy && value !== undefined) value = h.copy(value, to, from);
+    return value;
+  }
+
+  /** Called when a disk or image that has a content is deleted. */
+  releaseContent(content: unknown, from: DiskContentHolder): void {
+    if (content === undefined) return;
+    for (const h of this.contentHandlers) h.release?.(content, from);
   }
 
   /** Called by the instances handler when an instance becomes RUNNING. */

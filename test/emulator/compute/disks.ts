@@ -80,7 +80,9 @@ export function registerDisks(router: Router, deps: ComputeDeps): void {
           project, zone, name, sizeGb, type: type.name, labels, users: [], status: 'READY',
           id: state.newId(), createdAt: deps.now(), seeded: false,
           ...(image ? { sourceImage: String(imageJson(image)['selfLink']), sourceImageId: image.id } : {}),
-          ...(image?.content !== undefined ? { content: image.content } : {}),
+          ...(image?.content !== undefined
+            ? { content: deps.vm.copyContent(image.content, { kind: 'disk', project, zone, name }, { kind: 'image', project: image.project, name: image.name }) }
+            : {}),
           ...(image?.architecture ? { architecture: image.architecture } : {}),
         };
         state.disks.set(`${project}/${zone}/${name}`, disk);
@@ -119,6 +121,7 @@ export function registerDisks(router: Router, deps: ComputeDeps): void {
         if (current.users[0]) throw inUse(`disk resource '${path}'`, `projects/${project}/zones/${zone}/instances/${current.users[0]}`);
         state.disks.delete(`${project}/${zone}/${name}`);
         state.closeRecord('disk', project, name, zone, deps.now());
+        deps.vm.releaseContent(current.content, { kind: 'disk', project, zone, name });
       },
     });
     return { json: ops.toJSON(op) };

@@ -98,7 +98,9 @@ export function registerImages(router: Router, deps: ComputeDeps): void {
         return {
           ...base, diskSizeGb: d.sizeGb, sourceDisk: diskLink(d.project, d.zone, d.name), sourceDiskId: d.id,
           ...(d.architecture ? { architecture: d.architecture } : {}),
-          ...(d.content !== undefined ? { content: d.content } : {}),
+          ...(d.content !== undefined
+            ? { content: deps.vm.copyContent(d.content, { kind: 'image', project: project!, name }, { kind: 'disk', project: d.project, zone: d.zone, name: d.name }) }
+            : {}),
         };
       };
     } else if (b['sourceImage'] !== undefined) {
@@ -106,7 +108,9 @@ export function registerImages(router: Router, deps: ComputeDeps): void {
       make = () => ({
         ...base, diskSizeGb: src.diskSizeGb,
         ...(src.architecture ? { architecture: src.architecture } : {}),
-        ...(src.content !== undefined ? { content: src.content } : {}),
+        ...(src.content !== undefined
+          ? { content: deps.vm.copyContent(src.content, { kind: 'image', project: project!, name }, { kind: 'image', project: src.project, name: src.name }) }
+          : {}),
       });
     } else {
       const source = String((b['rawDisk'] as Record<string, unknown> | null)?.['source'] ?? '');
@@ -144,7 +148,9 @@ export function registerImages(router: Router, deps: ComputeDeps): void {
       targetId: image.id,
       ...(fault ? { fault } : {}),
       apply: () => {
-        if (!state.images.delete(`${project}/${name}`)) throw notFound(`projects/${project}/global/images/${name}`);
+        const current = state.image(project!, name!);
+        if (!current || !state.images.delete(`${project}/${name}`)) throw notFound(`projects/${project}/global/images/${name}`);
+        deps.vm.releaseContent(current.content, { kind: 'image', project: project!, name: name! });
         state.closeRecord('image', project!, name!, undefined, deps.now());
       },
     });

@@ -38,6 +38,8 @@ export function planInsert(deps: ComputeDeps, project: string, zone: string, bod
     throw invalid("Invalid value for field 'resource.disks': exactly one boot disk is required, and it must be the first disk.");
   }
   const newDisks: Disk[] = [];
+  /** The image each new disk is made from, when it has a content to copy. */
+  const newDiskImages = new Map<string, { kind: 'image'; project: string; name: string }>();
   const attached: AttachedDisk[] = [];
   requested.forEach((d, index) => {
     const field = `resource.disks[${index}]`;
@@ -59,6 +61,7 @@ export function planInsert(deps: ComputeDeps, project: string, zone: string, bod
       if (boot && !image) throw invalid(`Invalid value for field '${field}.initializeParams.sourceImage': a boot disk needs a source image.`);
       if (boot && image?.architecture && image.architecture !== machine.architecture) throw archMismatch(machine.name, machine.architecture, image.architecture);
       const sizeGb = checkSize(p['diskSizeGb'], type, image?.diskSizeGb, `${field}.initializeParams.diskSizeGb`);
+      if (image?.content !== undefined) newDiskImages.set(diskName, { kind: 'image', project: image.project, name: image.name });
       newDisks.push({
         project, zone, name: diskName, sizeGb, type: type.name, labels: checkLabels(p['labels']), users: [], status: 'READY',
         id: '', createdAt: 0, seeded: false,
@@ -87,6 +90,8 @@ export function planInsert(deps: ComputeDeps, project: string, zone: string, bod
     }
     for (const d of newDisks) {
       const disk: Disk = { ...d, id: state.newId(), createdAt: now };
+      const from = newDiskImages.get(d.name);
+      if (from && d.content !== undefined) disk.content = deps.vm.copyContent(d.content, { kind: 'disk', project, zone, name: d.name }, from);
       state.disks.set(`${project}/${zone}/${d.name}`, disk);
       state.record({ kind: 'disk', project, zone, name: d.name, sizeGb: d.sizeGb, createdAt: now });
     }

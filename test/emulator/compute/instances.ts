@@ -113,6 +113,7 @@ export function registerInstances(router: Router, deps: ComputeDeps): void {
           if (a.autoDelete) {
             state.disks.delete(`${project}/${zone}/${a.diskName}`);
             state.closeRecord('disk', project, a.diskName, zone, now);
+            vm.releaseContent(disk.content, { kind: 'disk', project, zone, name: a.diskName });
           }
         }
         state.instances.delete(`${project}/${zone}/${name}`);
