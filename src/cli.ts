@@ -131,6 +131,10 @@ async function execute(config: Config, io: CliIo, redactor: Redactor, out: TextS
       if (result.leftovers.length > 0) err.write(`${result.leftovers.length} temporary resource(s) could not be deleted; see the commands above.\n`);
       return exitCodeOf(error);
     }
+    if (result.leftovers.length > 0) {
+      err.write(`warning: the image is fine, but ${result.leftovers.length} temporary resource(s) could not be deleted and cost money until you run:\n`);
+      for (const l of result.leftovers) err.write(`  ${l.command}\n`);
+    }
     if (json) return 0; // the result event was the last line on stdout
     if (result.plan) {
       out.write(`${JSON.stringify(result.plan, null, 2)}\n`);

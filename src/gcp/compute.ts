@@ -25,9 +25,13 @@ export interface ComputeOptions {
 }
 
 interface Inflight {
+  /** Resolves once the insert (and its operation) is over, however it ended. */
   done: Promise<unknown>;
   stop: AbortController;
 }
+
+/** Receives a function that waits on the insert's operation again (used by cleanup after a failed wait). */
+type OnOperation = (waitAgain: (signal: AbortSignal) => Promise<void>) => void;
 
 const NO_GAX_RETRY = { maxRetries: 0 };
 
@@ -54,28 +58,24 @@ export class GoogleCompute implements ComputeApi {
     );
   }
 
-  private async zonal(name: string, send: () => Promise<Any>, signal: AbortSignal): Promise<void> {
+  private async zonal(name: string, send: () => Promise<Any>, signal: AbortSignal, onOperation?: OnOperation): Promise<void> {
     const [res] = await this.call<Any>(name, send, signal);
     const ops: Any = await this.clients.compute('ZoneOperationsClient');
     const { project, zone } = this.o;
-    await waitForOperation(
-      name,
-      res.latestResponse as OperationLike,
-      async (operation) => (await this.call<Any>('zoneOperations.wait', () => ops.wait({ project, zone, operation }, NO_GAX_RETRY), signal))[0],
-      signal,
-    );
+    const waitOnce = (s: AbortSignal) => async (operation: string) => (await this.call<Any>('zoneOperations.wait', () => ops.wait({ project, zone, operation }, NO_GAX_RETRY), s))[0];
+    const first = res.latestResponse as OperationLike;
+    onOperation?.((s) => waitForOperation(name, first, waitOnce(s), s).then(() => undefined));
+    await waitForOperation(name, first, waitOnce(signal), signal);
   }
 
-  private async global(name: string, send: () => Promise<Any>, signal: AbortSignal): Promise<void> {
+  private async global(name: string, send: () => Promise<Any>, signal: AbortSignal, onOperation?: OnOperation): Promise<void> {
     const [res] = await this.call<Any>(name, send, signal);
     const ops: Any = await this.clients.compute('GlobalOperationsClient');
     const { project } = this.o;
-    await waitForOperation(
-      name,
-      res.latestResponse as OperationLike,
-      async (operation) => (await this.call<Any>('globalOperations.wait', () => ops.wait({ project, operation }, NO_GAX_RETRY), signal))[0],
-      signal,
-    );
+    const waitOnce = (s: AbortSignal) => async (operation: string) => (await this.call<Any>('globalOperations.wait', () => ops.wait({ project, operation }, NO_GAX_RETRY), s))[0];
+    const first = res.latestResponse as OperationLike;
+    onOperation?.((s) => waitForOperation(name, first, waitOnce(s), s).then(() => undefined));
+    await waitForOperation(name, first, waitOnce(signal), signal);
   }
 
   private async exists(name: string, get: () => Promise<unknown>, signal: AbortSignal): Promise<boolean> {
@@ -102,14 +102,18 @@ export class GoogleCompute implements ComputeApi {
    * Runs an insert and the wait on its operation so that they outlive an abort of the step: the step returns at
    * once, while the insert goes on settling (up to insertSettleMs) for the delete that cleanup will send.
    */
-  private async tracked(key: string, run: (signal: AbortSignal) => Promise<void>, signal: AbortSignal): Promise<void> {
+  private async tracked(key: string, run: (signal: AbortSignal, onOperation: OnOperation) => Promise<void>, signal: AbortSignal): Promise<void> {
     const stop = new AbortController();
     const settleMs = this.o.insertSettleMs ?? 120_000;
     const onAbort = () => setTimeout(() => stop.abort(signal.reason), settleMs).unref();
     signal.addEventListener('abort', onAbort, { once: true });
     if (signal.aborted) onAbort();
-    const done = run(stop.signal);
-    this.inflight.set(key, { done, stop });
+    let waitAgain: ((s: AbortSignal) => Promise<void>) | undefined;
+    const done = run(stop.signal, (w) => (waitAgain = w));
+    // If waiting failed (a permanent error on the wait itself), the operation may still be creating the resource:
+    // a delete now would 404 and leak it, so cleanup first waits for the operation once more.
+    const settled = done.catch(() => waitAgain?.(stop.signal)).catch(() => undefined);
+    this.inflight.set(key, { done: settled, stop });
     try {
       await abortable(done, signal);
       this.inflight.delete(key);
@@ -122,7 +126,7 @@ export class GoogleCompute implements ComputeApi {
   private async settle(key: string, signal: AbortSignal): Promise<void> {
     const f = this.inflight.get(key);
     if (!f) return;
-    await Promise.race([f.done.catch(() => undefined), sleep(this.o.insertSettleMs ?? 120_000, signal).catch(() => undefined)]);
+    await Promise.race([f.done, sleep(this.o.insertSettleMs ?? 120_000, signal).catch(() => undefined)]);
     f.stop.abort(new Error('superseded by delete'));
     this.inflight.delete(key);
   }
@@ -175,7 +179,7 @@ export class GoogleCompute implements ComputeApi {
     const { project, zone } = this.o;
     const requestId = randomUUID();
     const diskResource = diskBody(spec, project, zone);
-    await this.tracked(`disk/${spec.name}`, (s) => this.zonal('disks.insert', () => c.insert({ project, zone, requestId, diskResource }, NO_GAX_RETRY), s), signal);
+    await this.tracked(`disk/${spec.name}`, (s, on) => this.zonal('disks.insert', () => c.insert({ project, zone, requestId, diskResource }, NO_GAX_RETRY), s, on), signal);
   }
 
   async deleteDisk(disk: string, signal: AbortSignal): Promise<DeleteOutcome> {
@@ -190,7 +194,7 @@ export class GoogleCompute implements ComputeApi {
     const { project, zone } = this.o;
     const requestId = randomUUID();
     const instanceResource = instanceBody(spec, project, zone);
-    await this.tracked(`vm/${spec.name}`, (s) => this.zonal('instances.insert', () => c.insert({ project, zone, requestId, instanceResource }, NO_GAX_RETRY), s), signal);
+    await this.tracked(`vm/${spec.name}`, (s, on) => this.zonal('instances.insert', () => c.insert({ project, zone, requestId, instanceResource }, NO_GAX_RETRY), s, on), signal);
   }
 
   async deleteInstance(instance: string, signal: AbortSignal): Promise<DeleteOutcome> {
@@ -211,7 +215,7 @@ export class GoogleCompute implements ComputeApi {
     const { project, zone } = this.o;
     const imageResource = imageBody(spec, project, zone);
     const requestId = randomUUID();
-    await this.tracked(`image/${spec.name}`, (s) => this.global('images.insert', () => c.insert({ project, requestId, imageResource }, NO_GAX_RETRY), s), signal);
+    await this.tracked(`image/${spec.name}`, (s, on) => this.global('images.insert', () => c.insert({ project, requestId, imageResource }, NO_GAX_RETRY), s, on), signal);
   }
 
   async deleteImage(image: string, signal: AbortSignal): Promise<DeleteOutcome> {

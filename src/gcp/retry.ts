@@ -7,9 +7,14 @@ export interface RetryPolicy {
   maxAttempts: number;
   baseDelayMs: number;
   maxDelayMs: number;
+  /**
+   * A request with no answer after this long is abandoned and retried like a reset connection, so one stuck
+   * connection cannot hold a step until --timeout. Longer than GCE's operations.wait, which answers within ~2 min.
+   */
+  attemptTimeoutMs?: number;
 }
 
-export const DEFAULT_RETRY: RetryPolicy = { maxAttempts: 8, baseDelayMs: 1000, maxDelayMs: 30_000 };
+export const DEFAULT_RETRY: RetryPolicy = { maxAttempts: 8, baseDelayMs: 1000, maxDelayMs: 30_000, attemptTimeoutMs: 180_000 };
 
 const RATE_REASONS = new Set(['rateLimitExceeded', 'userRateLimitExceeded']);
 
@@ -34,16 +39,24 @@ export async function withRetry<T>(
 ): Promise<T> {
   for (let attempt = 1; ; attempt++) {
     signal.throwIfAborted();
+    const deadline = new AbortController();
+    const timer = setTimeout(() => deadline.abort(new AttemptTimeout()), policy.attemptTimeoutMs ?? DEFAULT_RETRY.attemptTimeoutMs!);
     try {
-      return await abortable(fn(), signal);
+      return await abortable(fn(), AbortSignal.any([signal, deadline.signal]));
     } catch (err) {
       if (signal.aborted) throw signal.reason;
-      const info = errorInfo(err);
+      const info = err instanceof AttemptTimeout ? { code: 'ETIMEDOUT', message: `no answer within ${Math.round((policy.attemptTimeoutMs ?? 0) / 1000)}s` } : errorInfo(err);
       if (!isTransient(info) || attempt >= policy.maxAttempts) throw new ApiError(info, call);
       const cap = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (attempt - 1));
       const delay = Math.round(cap / 2 + (Math.random() * cap) / 2);
       hooks.onRetry?.(call, attempt, info, delay);
       await sleep(delay, signal);
+    } finally {
+      clearTimeout(timer);
     }
   }
+}
+
+class AttemptTimeout extends Error {
+  override name = 'AttemptTimeout';
 }

@@ -38,8 +38,9 @@
 // |                                              | min by default, 5 s here)                                               |
 // | 404 on a delete (instances.delete,           | counts as deleted: exit 0, no cleanup error. The emulator still holds    |
 // |   disks.delete)                              | the resource, as the 404 was injected, not true: it is the one left     |
-// | (d) on storage.objects.insert (no exception: | the first log write is the serial log's, while the VM runs, so the hang |
-// |   the rule, but worth knowing)               | holds up the wait-vm step until --timeout and the build fails           |
+// | (d) on storage.objects.insert                | exit 0 with a warning: the serial log is written in the background, so a |
+// |                                              | stuck GCS write never holds up following the VM (the logs are not the    |
+// |                                              | product); the write is abandoned after a bounded time                    |
 //
 // Known product bugs, kept as expected failures (it.fails) until fixed: see KNOWN_BUGS.
 import { describe, expect, it } from 'vitest';
@@ -99,14 +100,12 @@ const FINDINGS: Record<string, RegExp> = {
   'networks.get': /error: network default does not exist in project test-project \(--network\)/,
   'subnetworks.get': /error: subnetwork default does not exist in region us-central1 \(--subnet\)/,
   'storage.buckets.testIamPermissions': /error: bucket gs:\/\/test-bucket does not exist \(--gcs-path\)/,
+  // A read that fails for another reason is not a finding: the message names what was being checked, and the flag.
+  'images.get': /error: preflight could not check whether image img-fm exists \(--image-name\): images\.get: HTTP 403/,
 };
 
 /** Cells that fail because of a bug in the CLI: `<site> × <kind>` → the bug. Each runs as it.fails. */
-const KNOWN_BUGS: Record<string, string> = {
-  'images.get × permanent':
-    'preflight reports an API error it does not turn into a finding as the bare "images.get: HTTP 403 forbidden: …", ' +
-    'naming neither the step nor the flag (src/builder/steps/preflight.ts, check()/describe())',
-};
+const KNOWN_BUGS: Record<string, string> = {};
 
 interface Cell {
   kind: Kind;
@@ -165,6 +164,9 @@ function expected(site: Site, cell: Cell): Expected {
   if (phase.kind === 'cleanup' && isDelete(site)) return { code: 0, stderr: [leftover], left: kept };
   if (phase.kind !== 'step') throw new Error(`no rule yet for ${site.id} (${cell.kind}), first called ${phase.kind === 'after' ? 'after the build' : 'in cleanup'}`);
 
+  if (call === 'storage.objects.insert' && cell.kind === 'hang') {
+    return { code: 0, stderr: [/warning: could not write the (serial log to GCS|logs to gs:\/\/test-bucket\/logs\/[a-z0-9-]+\/): /], left: [] };
+  }
   if (cell.kind === 'hang' || cell.kind === 'operation hang') {
     return { code: 1, stderr: [new RegExp(`error: step "${esc(phase.step)}" did not finish within --timeout \\(${TIMEOUT}\\)`)], left: [] };
   }

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { serialLine, vmScripts } from '../emulator/index.js';
 import { until } from '../helpers/until.js';
+import { FAST_TUNING, runCli } from '../helpers/cli.js';
 import { BASE_ARGS, bodyOf, expectNothingLeft, objectText, Signals, TOKEN, useEmulator } from './harness.js';
 
 const build = (name: string, ...more: string[]) => [...BASE_ARGS, `--image-name=${name}`, '--container-image=nginx:1', ...more];
@@ -213,6 +214,31 @@ describe('secrets in API errors', () => {
     expect(everything).not.toContain(TOKEN);
     expect(everything).not.toContain('some-other-token');
     expect([...h.emu.state.objects.keys()].some((k) => k.endsWith('/build.log'))).toBe(true);
+    expectNothingLeft(h.emu);
+  });
+});
+
+describe('calls that never answer, and waits that fail', () => {
+  const h = useEmulator();
+
+  it('a request with no answer is abandoned after its deadline and retried', async () => {
+    h.emu.faults.add({ match: { call: 'disks.insert' }, action: { hang: true } });
+    const r = await runCli([...BASE_ARGS, '--image-name=img-hung', '--container-image=nginx:1'], { env: h.env, tuning: { ...FAST_TUNING, retry: { ...FAST_TUNING.retry!, attemptTimeoutMs: 500 } } });
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain('retrying disks.insert (ETIMEDOUT)');
+    // The same requestId both times: one disk.
+    const ids = h.emu.requests.filter((q) => q.call === 'disks.insert').map((q) => q.query.requestId);
+    expect(ids.length).toBe(2);
+    expect(new Set(ids).size).toBe(1);
+    expectNothingLeft(h.emu);
+  });
+
+  it('when waiting on an insert fails, cleanup waits for the operation before deleting, so nothing leaks', async () => {
+    h.emu.faults.add({ match: { call: 'zoneOperations.wait' }, action: { status: 400, reason: 'invalid', message: 'bad wait' } });
+    const r = await h.cli(build('img-waitfail'));
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('creating the temporary data disk failed: zoneOperations.wait: HTTP 400');
+    h.emu.settle(); // anything still pending would now appear
     expectNothingLeft(h.emu);
   });
 });

@@ -18,26 +18,27 @@ export const preflight: Step = {
     const { config } = ctx;
     const c = ctx.cloud.compute;
     const problems: string[] = [];
-    const check = async (fn: () => Promise<string | string[] | undefined>) => {
+    // `what` names the check and its flag, for an error that is not itself a finding (e.g. a 403 on a read).
+    const check = async (what: string, fn: () => Promise<string | string[] | undefined>) => {
       try {
         const p = await fn();
         if (Array.isArray(p)) problems.push(...p);
         else if (p) problems.push(p);
       } catch (err) {
         if (signal.aborted) throw err;
-        problems.push(describe(err));
+        problems.push(err instanceof BuildError ? err.message : `preflight could not check ${what}: ${describe(err)}`);
       }
     };
     await Promise.all([
-      check(async () => {
+      check(`project ${config.projectName} (--project-name)`, async () => {
         await c.getProject(signal).catch(rethrowAs(`project ${config.projectName} does not exist or you lack access to it (--project-name)`));
         return undefined;
       }),
-      check(async () => {
+      check(`zone ${config.zone} (--zone)`, async () => {
         await c.getZone(signal).catch(rethrowAs(`zone ${config.zone} does not exist in project ${config.projectName} (--zone)`));
         return undefined;
       }),
-      check(async () => {
+      check(`whether image ${config.imageName} exists (--image-name)`, async () => {
         const image = await c.getImage(config.imageName, signal);
         if (config.mode === 'build' && image && config.force) {
           ctx.emit({ type: 'warning', message: `image ${config.imageName} exists and will be replaced (--force): it is deleted once the new disk is ready, and the name is unavailable until the new image is created` });
@@ -52,12 +53,12 @@ export const preflight: Step = {
         }
         return undefined;
       }),
-      check(async () => ((await c.machineTypeExists(config.machineType, signal)) ? undefined : `machine type ${config.machineType} does not exist in zone ${config.zone} (--machine-type)`)),
-      check(async () => ((await c.diskTypeExists(config.diskType, signal)) ? undefined : `disk type ${config.diskType} does not exist in zone ${config.zone} (--disk-type)`)),
-      check(async () => ((await c.networkExists(config.network, signal)) ? undefined : `network ${config.network} does not exist in project ${config.projectName} (--network)`)),
-      check(async () => (config.subnet && !(await c.subnetExists(config.subnet, signal)) ? `subnetwork ${config.subnet} does not exist in region ${config.region} (--subnet)` : undefined)),
-      check(() => checkBucket(ctx, signal)),
-      check(() => checkContainerImages(ctx, signal)),
+      check(`machine type ${config.machineType} (--machine-type)`, async () => ((await c.machineTypeExists(config.machineType, signal)) ? undefined : `machine type ${config.machineType} does not exist in zone ${config.zone} (--machine-type)`)),
+      check(`disk type ${config.diskType} (--disk-type)`, async () => ((await c.diskTypeExists(config.diskType, signal)) ? undefined : `disk type ${config.diskType} does not exist in zone ${config.zone} (--disk-type)`)),
+      check(`network ${config.network} (--network)`, async () => ((await c.networkExists(config.network, signal)) ? undefined : `network ${config.network} does not exist in project ${config.projectName} (--network)`)),
+      check(`subnetwork ${config.subnet} (--subnet)`, async () => (config.subnet && !(await c.subnetExists(config.subnet, signal)) ? `subnetwork ${config.subnet} does not exist in region ${config.region} (--subnet)` : undefined)),
+      check(`bucket gs://${config.gcsBucket} (--gcs-path)`, () => checkBucket(ctx, signal)),
+      check('the container images (--container-image)', () => checkContainerImages(ctx, signal)),
     ]);
     if (problems.length > 0) {
       throw new BuildError(problems.length === 1 ? problems[0]! : `preflight found ${problems.length} problems:\n  - ${problems.join('\n  - ')}`, 'preflight');

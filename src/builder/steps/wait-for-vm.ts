@@ -17,7 +17,8 @@ export const waitForVm: Step = {
     try {
       await w.watch(signal);
     } finally {
-      await ctx.logsUploader?.uploadSerial(AbortSignal.timeout(30_000)).catch(() => undefined);
+      // Not awaited either: the final copy is written with build.log and result.json at the end of the run.
+      void ctx.logsUploader?.uploadSerial(AbortSignal.timeout(30_000)).catch(() => undefined);
     }
   },
 };
@@ -53,7 +54,10 @@ class VmWatcher {
       }
       if (Date.now() >= nextUpload) {
         nextUpload = Date.now() + tuning.serialUploadIntervalMs;
-        await this.ctx.logsUploader?.uploadSerial(signal).catch((err: Error) => this.ctx.emit({ type: 'warning', message: `could not write the serial log to GCS: ${err.message}` }));
+        // Not awaited: a slow or stuck GCS write must never hold up following the VM (writes are serialized).
+        void this.ctx.logsUploader
+          ?.uploadSerial(AbortSignal.any([signal, AbortSignal.timeout(Math.max(tuning.serialUploadIntervalMs * 4, 10_000))]))
+          .catch((err: Error) => this.ctx.emit({ type: 'warning', message: `could not write the serial log to GCS: ${err.message}` }));
       }
       if (this.outcome) break;
       const wake = Math.min(nextSerial, this.attributesUsable ? nextAttributes : Infinity, nextUpload);

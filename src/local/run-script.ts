@@ -1,0 +1,216 @@
+// Runs the startup script on this machine, as the VM would (SPEC §8): the very script text the CLI puts
+// in the `startup-script` metadata, under bash, as the current (root) user, with PATH and the SPEC §8
+// variables as its whole environment.
+//
+// The script runs in a session of its own, so a Ctrl-C on the terminal reaches the CLI only, which
+// aborts in order: SIGTERM to the script (its TERM trap stops its containerd, unmounts the disk and
+// reports `failed`), SIGKILL to everything it started if it is still there after the grace period, then
+// whatever it left mounted under its mount and work dirs is unmounted.
+import { spawn } from 'node:child_process';
+import { readFileSync, realpathSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { StringDecoder } from 'node:string_decoder';
+import { runCommand, scriptPath } from './command.js';
+
+/** Exactly the variables of SPEC §8 (PATH is added). */
+export interface StartupScriptEnv {
+  GCE_METADATA_HOST: string;
+  GDIB_DEVICE: string;
+  GDIB_MOUNT_DIR: string;
+  GDIB_WORK_DIR: string;
+  GDIB_HOSTS_DIR?: string;
+}
+
+export interface RunStartupScriptOptions {
+  /** The script text, e.g. the `startup-script` value of `renderMetadata`. */
+  script: string;
+  env: StartupScriptEnv;
+  /** Each line of the script's stdout and stderr, without its newline, as it comes. */
+  onLine: (line: string) => void;
+  /** Aborting ends the script: SIGTERM, then SIGKILL after `graceMs`. */
+  signal: AbortSignal;
+  /** How long the script may take to clean up after SIGTERM; default 90 s. */
+  graceMs?: number;
+}
+
+export interface StartupScriptExit {
+  /** The exit status, when the script exited (143 after SIGTERM: the script's trap exits so). */
+  exitCode: number | null;
+  /** The signal that killed it, when one did (`SIGKILL` after the grace period). */
+  signal: string | null;
+}
+
+/**
+ * The script's own cleanup after SIGTERM: stopping containerd (up to 10 s), waiting for a pull (5 s),
+ * unmounting with retries (15 s), and a `mkfs`, `md5sum` or `umount` it must first wait for.
+ */
+export const DEFAULT_GRACE_MS = 90_000;
+/** A line longer than this is passed on in pieces. */
+const MAX_LINE = 64 * 1024;
+
+/** Splits a byte stream into lines (LF or CRLF), decoding UTF-8 across chunk boundaries. */
+class LineSplitter {
+  private readonly decoder = new StringDecoder('utf8');
+  private pending = '';
+
+  constructor(private readonly emit: (line: string) => void) {}
+
+  push(chunk: Buffer): void {
+    this.pending += this.decoder.write(chunk);
+    let nl: number;
+    while ((nl = this.pending.indexOf('\n')) >= 0) {
+      this.emit(this.pending.slice(0, nl).replace(/\r$/, ''));
+      this.pending = this.pending.slice(nl + 1);
+    }
+    while (this.pending.length > MAX_LINE) {
+      this.emit(this.pending.slice(0, MAX_LINE));
+      this.pending = this.pending.slice(MAX_LINE);
+    }
+  }
+
+  end(): void {
+    this.pending += this.decoder.end();
+    if (this.pending !== '') this.emit(this.pending.replace(/\r$/, ''));
+    this.pending = '';
+  }
+}
+
+function canonical(dir: string): string {
+  try {
+    return realpathSync(dir);
+  } catch {
+    return dir;
+  }
+}
+
+/** Mount points at or under `dirs` (from /proc/self/mountinfo, escapes decoded). */
+function mountsUnder(dirs: readonly string[]): string[] {
+  let info: string;
+  try {
+    info = readFileSync('/proc/self/mountinfo', 'utf8');
+  } catch {
+    return [];
+  }
+  const roots = dirs.map(canonical);
+  return info
+    .split('\n')
+    .map((line) => line.split(' ')[4])
+    .filter((m): m is string => m !== undefined)
+    .map((m) => m.replace(/\\([0-7]{3})/g, (_, oct: string) => String.fromCharCode(parseInt(oct, 8))))
+    .filter((m) => roots.some((r) => m === r || m.startsWith(`${r}/`)));
+}
+
+/** Unmounts what the script left mounted (deepest first), lazily when a plain umount fails. */
+async function unmountLeftovers(mounts: readonly string[]): Promise<void> {
+  for (const target of [...mounts].sort().reverse()) {
+    const res = await runCommand('umount', ['--', target], { allowFailure: true });
+    if (res.code !== 0) await runCommand('umount', ['--lazy', '--', target], { allowFailure: true });
+  }
+}
+
+function signalGroup(pid: number, sig: NodeJS.Signals): boolean {
+  try {
+    process.kill(-pid, sig);
+    return true;
+  } catch {
+    return false; // the group is empty
+  }
+}
+
+/**
+ * Runs `script` with bash, streaming its output to `onLine`, and resolves once it has exited and
+ * nothing it started is left running or mounted. Rejects without running anything when `signal` has
+ * already aborted; rejects after the script has ended if `onLine` threw.
+ */
+export async function runStartupScript(opts: RunStartupScriptOptions): Promise<StartupScriptExit> {
+  const { signal } = opts;
+  signal.throwIfAborted();
+  const env: Record<string, string> = {
+    PATH: scriptPath(),
+    GCE_METADATA_HOST: opts.env.GCE_METADATA_HOST,
+    GDIB_DEVICE: opts.env.GDIB_DEVICE,
+    GDIB_MOUNT_DIR: opts.env.GDIB_MOUNT_DIR,
+    GDIB_WORK_DIR: opts.env.GDIB_WORK_DIR,
+    ...(opts.env.GDIB_HOSTS_DIR !== undefined ? { GDIB_HOSTS_DIR: opts.env.GDIB_HOSTS_DIR } : {}),
+  };
+  const scratch = [opts.env.GDIB_MOUNT_DIR, opts.env.GDIB_WORK_DIR];
+  const mountedBefore = new Set(mountsUnder(scratch));
+
+  // A private directory (mkdtemp makes it 0700) for the script file, removed afterwards.
+  const dir = await mkdtemp(join(tmpdir(), 'gdib-startup-script-'));
+  try {
+    const file = join(dir, 'startup-script');
+    await writeFile(file, opts.script, { mode: 0o700, flag: 'wx' });
+    const exit = await runBash(file, env, opts);
+    const left = mountsUnder(scratch).filter((m) => !mountedBefore.has(m));
+    if (left.length > 0) await unmountLeftovers(left);
+    if (exit.callbackError !== undefined) throw exit.callbackError;
+    return { exitCode: exit.exitCode, signal: exit.signal };
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+function runBash(
+  file: string,
+  env: Record<string, string>,
+  opts: RunStartupScriptOptions,
+): Promise<StartupScriptExit & { callbackError?: unknown }> {
+  const { signal } = opts;
+  const graceMs = opts.graceMs ?? DEFAULT_GRACE_MS;
+  return new Promise((resolve, reject) => {
+    // stdin is /dev/null: with a socket for stdin (Node's pipes are sockets) bash believes sshd started
+    // it and reads ~/.bashrc; and nothing the script runs can read the CLI's terminal.
+    const child = spawn('bash', ['--noprofile', '--norc', file], {
+      env,
+      cwd: '/',
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+    });
+    let callbackError: unknown;
+    const emit = (line: string) => {
+      try {
+        opts.onLine(line);
+      } catch (err) {
+        callbackError ??= err;
+      }
+    };
+    const out = new LineSplitter(emit);
+    const err = new LineSplitter(emit);
+    child.stdout.on('data', (d: Buffer) => out.push(d));
+    child.stderr.on('data', (d: Buffer) => err.push(d));
+
+    let killTimer: NodeJS.Timeout | undefined;
+    let exited = false;
+    const onAbort = () => {
+      if (exited || child.pid === undefined) return;
+      child.kill('SIGTERM');
+      killTimer = setTimeout(() => {
+        if (child.pid !== undefined) signalGroup(child.pid, 'SIGKILL');
+      }, graceMs);
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+    const done = () => {
+      signal.removeEventListener('abort', onAbort);
+      if (killTimer) clearTimeout(killTimer);
+    };
+
+    child.once('error', (e) => {
+      done();
+      reject(new Error(`cannot run the startup script with bash: ${e.message}`));
+    });
+    child.once('exit', () => {
+      exited = true;
+      // Nothing the script started may outlive it (its containerd, a pull): the group is its own.
+      if (child.pid !== undefined) signalGroup(child.pid, 'SIGKILL');
+    });
+    child.once('close', (code, sig) => {
+      done();
+      out.end();
+      err.end();
+      resolve({ exitCode: code, signal: sig, callbackError });
+    });
+  });
+}
