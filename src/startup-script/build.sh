@@ -117,6 +117,10 @@ unmount_data_disk() {
 start_containerd() {
   GDIB_STEP="starting containerd"
   rm -rf "$CTRD_DIR"
+  # Unix socket paths are limited to 108 bytes (104 on some systems); say so instead of failing obscurely.
+  if ((${#CTRD_DIR} + 24 > 104)); then
+    fail "the work dir $CTRD_DIR is too long for containerd's sockets: set GDIB_WORK_DIR to a path under 80 characters"
+  fi
   mkdir -p "$CTRD_DIR/tmp"
   cat >"$CTRD_DIR/config.toml" <<EOF
 version = 2
@@ -148,7 +152,9 @@ EOF
     sleep 0.1
   done
   grep -a 'level=\(error\|fatal\)' "$LOGS/containerd.log" | tail -n 5 | sed 's/^/gdib: containerd: /' || true
-  fail "containerd did not start (after ${i} tries)"
+  local last
+  last=$(grep -av '^\s*$' "$LOGS/containerd.log" | tail -n 1 | cut -c1-300)
+  fail "containerd did not start (after ${i} tries)${last:+: $last}"
 }
 
 stop_containerd() {

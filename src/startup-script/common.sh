@@ -69,9 +69,10 @@ signal() {
   local value line
   value=$(one_line "$2")
   line="gdib: $1=$value"
+  # The guest attribute first: the CLI may act on the serial line at once (and delete this VM).
+  put_guest_attribute "$1" "$value"
   printf '%s\n' "$line"
   console_write "$line"
-  put_guest_attribute "$1" "$value"
 }
 
 phase() { GDIB_STEP=$1; signal phase "$1"; }
@@ -214,6 +215,8 @@ on_exit() {
   trap - EXIT ERR
   cleanup
   if ((rc == 0)) && [[ $GDIB_SUCCEEDED == true ]]; then
+    # The work is done and the disk unmounted: a shutdown from here on must not turn success into exit 143.
+    trap '' TERM INT
     signal phase "done"
     signal state succeeded
     exit 0
