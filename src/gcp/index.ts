@@ -7,6 +7,7 @@ import { GoogleCompute } from './compute.js';
 import type { RetryHooks, RetryPolicy } from './retry.js';
 import { GoogleStorage } from './storage.js';
 import { RegistryClient } from '../registry/client.js';
+import { Iam, iamEndpoint } from './iam.js';
 import type { Cloud } from './types.js';
 
 export interface CloudOptions {
@@ -25,6 +26,7 @@ export function createCloud(config: Config, o: CloudOptions): Cloud {
     compute: new GoogleCompute(clients, { project: config.projectName, zone: config.zone, region: config.region, retry: o.retry, hooks: o.hooks, onRequest: o.onRequest, insertSettleMs: o.insertSettleMs }),
     storage: new GoogleStorage(clients, o.retry, o.hooks),
     // The caller's Google token is offered only to Google's registries (gcr.io, *.pkg.dev).
+    iam: new Iam(tokens, iamEndpoint(o.env), o.retry),
     registry: new RegistryClient(async () => (await tokens.getToken().catch(() => undefined))?.token),
   };
 }

@@ -87,4 +87,6 @@ export interface Cloud {
   storage: StorageApi;
   /** Resolves container images from this machine (preflight); absent in unit tests. */
   registry?: import('../registry/client.js').RegistryClient;
+  /** Checks the VM's service account exists (preflight); absent in unit tests. */
+  iam?: import('./iam.js').Iam;
 }

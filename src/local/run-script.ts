@@ -59,14 +59,17 @@ class LineSplitter {
 
   push(chunk: Buffer): void {
     this.pending += this.decoder.write(chunk);
-    let nl: number;
-    while ((nl = this.pending.indexOf('\n')) >= 0) {
-      this.emit(this.pending.slice(0, nl).replace(/\r$/, ''));
-      this.pending = this.pending.slice(nl + 1);
-    }
-    while (this.pending.length > MAX_LINE) {
-      this.emit(this.pending.slice(0, MAX_LINE));
-      this.pending = this.pending.slice(MAX_LINE);
+    for (;;) {
+      const nl = this.pending.indexOf('\n');
+      if (nl >= 0 && nl <= MAX_LINE) {
+        this.emit(this.pending.slice(0, nl).replace(/\r$/, ''));
+        this.pending = this.pending.slice(nl + 1);
+      } else if (nl > MAX_LINE || this.pending.length > MAX_LINE) {
+        this.emit(this.pending.slice(0, MAX_LINE));
+        this.pending = this.pending.slice(MAX_LINE);
+      } else {
+        return;
+      }
     }
   }
 

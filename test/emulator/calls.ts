@@ -53,7 +53,9 @@ export const STORAGE_CALLS = [
   'storage.objects.delete',
 ] as const;
 
-export const CALLS = [...COMPUTE_CALLS, ...STORAGE_CALLS, 'oauth.token'] as const;
+export const IAM_CALLS = ['iam.serviceAccounts.get'] as const;
+
+export const CALLS = [...COMPUTE_CALLS, ...STORAGE_CALLS, ...IAM_CALLS, 'oauth.token'] as const;
 
 export type CallName = (typeof CALLS)[number];
 

@@ -21,6 +21,7 @@ import { EmulatorState } from './state.js';
 import { registerBuckets } from './storage/buckets.js';
 import { registerObjects, type ObjectDeps } from './storage/objects.js';
 import { registerUploads } from './storage/uploads.js';
+import { registerIam, ServiceAccounts } from './iam.js';
 import { TokenEndpoint, type ServiceAccountKeyFile, type ServiceAccountKeyOptions } from './token-endpoint.js';
 import { TokenStore } from './tokens.js';
 import { VmController } from './vm.js';
@@ -51,6 +52,8 @@ export interface Emulator {
   state: EmulatorState;
   requests: RecordedRequest[];
   faults: FaultInjector;
+  /** The service accounts IAM knows (`iam.serviceAccounts.get`); `denied` makes lookups 403. */
+  serviceAccounts: ServiceAccounts;
   vm: VmController;
   /** The call names this emulator routes (all of CALLS). */
   calls: readonly string[];
@@ -91,6 +94,8 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
   registerObjects(router, storage);
   registerUploads(router, storage);
   router.add('POST', '/token', 'oauth.token', tokenEndpoint.handle, { auth: false });
+  const serviceAccounts = new ServiceAccounts();
+  registerIam(router, serviceAccounts);
 
   const server = createEmulatorServer({ router, faults, tokens, requests, closing: closing.signal, requireAuth: opts.requireAuth ?? true, now });
   await new Promise<void>((resolve, reject) => {
@@ -108,6 +113,7 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
     state,
     requests,
     faults,
+    serviceAccounts,
     vm,
     calls: [...new Set(router.callNames())],
     createServiceAccountKey: (o) => tokenEndpoint.createKey(o),

@@ -179,6 +179,20 @@ describe('scenarios', () => {
     expect(h.emu.requests.some((q) => q.call === 'disks.insert')).toBe(false);
   });
 
+  it('preflight checks that a named service account exists', async () => {
+    const bad = await h.cli(build('img-sa', '--service-account=ghost@test-project.iam.gserviceaccount.com'));
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toContain('service account ghost@test-project.iam.gserviceaccount.com does not exist (--service-account)');
+    expect(h.emu.requests.some((q) => q.call === 'disks.insert')).toBe(false);
+    const good = await h.cli(build('img-sa', '--service-account=builder@test-project.iam.gserviceaccount.com'));
+    expect(good.code).toBe(0);
+    h.emu.serviceAccounts.denied = true;
+    const unknown = await h.cli(build('img-sa2', '--service-account=builder@test-project.iam.gserviceaccount.com'));
+    expect(unknown.code).toBe(0);
+    expect(unknown.stderr).toContain('could not check that service account builder@test-project.iam.gserviceaccount.com exists');
+    expectNothingLeft(h.emu);
+  });
+
   it('preflight names a bucket the caller cannot write, and the permission and role', async () => {
     h.emu.state.buckets.get('test-bucket')!.permissions = ['storage.objects.create'];
     const r = await h.cli(build('img-perm'));

@@ -57,6 +57,7 @@ export const preflight: Step = {
       check(`disk type ${config.diskType} (--disk-type)`, async () => ((await c.diskTypeExists(config.diskType, signal)) ? undefined : `disk type ${config.diskType} does not exist in zone ${config.zone} (--disk-type)`)),
       check(`network ${config.network} (--network)`, async () => ((await c.networkExists(config.network, signal)) ? undefined : `network ${config.network} does not exist in project ${config.projectName} (--network)`)),
       check(`subnetwork ${config.subnet} (--subnet)`, async () => (config.subnet && !(await c.subnetExists(config.subnet, signal)) ? `subnetwork ${config.subnet} does not exist in region ${config.region} (--subnet)` : undefined)),
+      check(`service account ${config.serviceAccount} (--service-account)`, () => checkServiceAccount(ctx, signal)),
       check(`bucket gs://${config.gcsBucket} (--gcs-path)`, () => checkBucket(ctx, signal)),
       check('the container images (--container-image)', () => checkContainerImages(ctx, signal)),
     ]);
@@ -79,6 +80,15 @@ async function checkBucket(ctx: BuildContext, signal: AbortSignal): Promise<stri
   const missing = BUCKET_PERMISSIONS.filter((p) => !granted.includes(p.permission));
   if (missing.length === 0) return undefined;
   return `you lack ${missing.map((m) => `${m.permission} (${m.why})`).join(' and ')} on gs://${bucket} (--gcs-path): grant roles/storage.objectUser (or roles/storage.objectAdmin) on the bucket`;
+}
+
+async function checkServiceAccount(ctx: BuildContext, signal: AbortSignal): Promise<string | undefined> {
+  const { config, cloud } = ctx;
+  if (config.serviceAccount === 'default' || !cloud.iam) return undefined;
+  const exists = await cloud.iam.serviceAccountExists(config.serviceAccount, signal);
+  if (exists === false) return `service account ${config.serviceAccount} does not exist (--service-account)`;
+  if (exists === undefined) ctx.emit({ type: 'warning', message: `could not check that service account ${config.serviceAccount} exists (you lack iam.serviceAccounts.get); the VM creation will tell` });
+  return undefined;
 }
 
 async function checkContainerImages(ctx: BuildContext, signal: AbortSignal): Promise<string[] | undefined> {

@@ -1,0 +1,41 @@
+// Checks that the VM's service account exists (IAM projects.serviceAccounts.get), with the caller's token.
+// No client library: one GET, through the same retry policy. CLOUDSDK_API_ENDPOINT_OVERRIDES_IAM points it elsewhere.
+import type { TokenProvider } from './auth.js';
+import { ApiError } from './errors.js';
+import { withRetry, type RetryPolicy } from './retry.js';
+
+export class Iam {
+  constructor(
+    private readonly tokens: TokenProvider,
+    private readonly endpoint: string,
+    private readonly retry: RetryPolicy,
+  ) {}
+
+  /** true / false, or undefined when the caller may not look (403). */
+  async serviceAccountExists(email: string, signal: AbortSignal): Promise<boolean | undefined> {
+    const url = `${this.endpoint.replace(/\/+$/, '')}/v1/projects/-/serviceAccounts/${encodeURIComponent(email)}`;
+    try {
+      await withRetry(
+        'iam.serviceAccounts.get',
+        async () => {
+          const { token } = await this.tokens.getToken(signal);
+          const res = await fetch(url, { headers: { authorization: `Bearer ${token}` }, signal });
+          if (res.ok) return;
+          const body = (await res.json().catch(() => ({}))) as { error?: { message?: string; status?: string; errors?: Array<{ reason?: string }> } };
+          throw Object.assign(new Error(body.error?.message ?? `HTTP ${res.status}`), { status: res.status, errors: body.error?.errors });
+        },
+        signal,
+        this.retry,
+      );
+      return true;
+    } catch (err) {
+      if (err instanceof ApiError && err.status === 404) return false;
+      if (err instanceof ApiError && err.status === 403) return undefined;
+      throw err;
+    }
+  }
+}
+
+export function iamEndpoint(env: Record<string, string | undefined>): string {
+  return env.CLOUDSDK_API_ENDPOINT_OVERRIDES_IAM || 'https://iam.googleapis.com/';
+}
