@@ -38,10 +38,10 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
   const redactor = new Redactor();
   const out: TextSink = { write: (t) => io.stdout.write(redactor.redact(t)) };
   const err: TextSink = { write: (t) => io.stderr.write(redactor.redact(t)) };
-  let request: { mode: Mode | 'cleanup'; flags: RawFlags } | undefined;
+  let request: { mode: Mode | 'cleanup'; flags: RawFlags; positionals: string[] } | undefined;
   const program = buildProgram(
-    (mode, flags) => {
-      request = { mode, flags };
+    (mode, flags, positionals) => {
+      request = { mode, flags, positionals };
     },
     { writeOut: (t: string) => out.write(t), writeErr: () => undefined, outputError: () => undefined },
   );
@@ -66,7 +66,13 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
       const { loadConfigFile } = await import('./config/file.js');
       flags = { ...(await loadConfigFile(flags.config, io.cwd)), ...flags };
     }
-    config = parseConfig(flags, io.env, { mode: request.mode, cwd: io.cwd });
+    config = parseConfig(flags, io.env, { mode: request.mode, cwd: io.cwd, positionals: request.positionals });
+    if (config.local) {
+      // A local build or verify needs Linux, root, loop devices and a few packages: say so before anything starts.
+      const { localPreconditions } = await import('./local/preconditions.js');
+      const problems = await localPreconditions();
+      if (problems.length) throw new UsageError(problems.map((p) => `--local: ${p}`));
+    }
   } catch (e) {
     if (e instanceof UsageError) {
       for (const p of e.problems) err.write(`error: ${p}\n`);
@@ -124,7 +130,7 @@ async function execute(config: Config, io: CliIo, redactor: Redactor, out: TextS
       hooks: { onRetry: (call, attempt, info, delayMs) => emit({ type: 'retry', call, attempt, cause: [info.status, info.reason ?? info.code].filter(Boolean).join(' '), delayMs }) },
     });
     const diagnostics = logLevel === 'off' ? undefined : { level: logLevel, sink: err };
-    const { result, error } = await runBuild(config, { cloud, emit, redactor, signal: controller.signal, tuning, cleanup: registry, diagnostics });
+    const { result, error } = await runBuild(config, { env: io.env, cloud, emit, redactor, signal: controller.signal, tuning, cleanup: registry, diagnostics });
     render.close();
     if (error) {
       err.write(`error: ${error.message}\n`);
@@ -140,7 +146,12 @@ async function execute(config: Config, io: CliIo, redactor: Redactor, out: TextS
       out.write(`${JSON.stringify(result.plan, null, 2)}\n`);
       return 0;
     }
-    if (config.mode === 'verify') out.write(`Image verification succeeded: ${result.image.uri}\n`);
+    if (config.localOnly) {
+      out.write(`Disk image archive written to: ${result.archive}\n`);
+      return 0;
+    }
+    if (config.verifyFile) out.write(`Disk verification succeeded: ${config.verifyFile}\n`);
+    else if (config.mode === 'verify') out.write(`Image verification succeeded: ${result.image.uri}\n`);
     else out.write(`Image has successfully been created at: ${result.image.uri}\n`);
     if (result.k8sManifests) err.write(`Kubernetes manifests written to ${result.k8sManifests}\n`);
     if (result.next && !quiet) {
@@ -205,7 +216,7 @@ function withCommandFirst(args: string[]): string[] {
   return ['build', ...args];
 }
 
-function buildProgram(onRun: (mode: Mode | 'cleanup', flags: RawFlags) => void, output: OutputConfiguration): Command {
+function buildProgram(onRun: (mode: Mode | 'cleanup', flags: RawFlags, positionals: string[]) => void, output: OutputConfiguration): Command {
   const program = new Command('gke-disk-image-builder')
     .configureOutput(output)
     .description('Bake container images into a GCE disk image that GKE attaches as a secondary boot disk (CONTAINER_IMAGE_CACHE).')
@@ -222,7 +233,10 @@ function buildProgram(onRun: (mode: Mode | 'cleanup', flags: RawFlags) => void, 
       if (f.kind === 'list') opt.argParser((v: string, prev: string[] | undefined) => [...(prev ?? []), v]);
       cmd.addOption(opt);
     }
-    cmd.exitOverride().allowExcessArguments(false).action((opts: Record<string, unknown>) => {
+    if (mode === 'verify') cmd.argument('[file]', 'with --local: the disk file or .tar.gz archive to verify');
+    cmd.exitOverride().allowExcessArguments(false).action((...args: unknown[]) => {
+      const opts = args.find((a) => a && typeof a === "object" && !(a instanceof Command)) as Record<string, unknown>;
+      const positionals = mode === 'verify' && typeof args[0] === 'string' ? [args[0]] : [];
       const flags: RawFlags = {};
       for (const f of flagDefs) {
         const key = camel(f.name);
@@ -230,7 +244,7 @@ function buildProgram(onRun: (mode: Mode | 'cleanup', flags: RawFlags) => void, 
         if (v === undefined) continue;
         flags[f.name] = f.kind === 'bool' && v === true ? 'true' : (v as string | string[]);
       }
-      onRun(mode, flags);
+      onRun(mode, flags, positionals);
     });
   };
   const footer =

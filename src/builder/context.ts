@@ -67,6 +67,8 @@ export interface BuildContext {
   cleanup: CleanupRegistry;
   serial: SerialLog;
   logsUploader?: LogsUploader;
+  /** The environment of the run (--local passes the SPEC §8 seams through from it). */
+  env: Record<string, string | undefined>;
   /** Filled by steps as they learn things. */
   state: {
     sourceImageSizeGb?: number;
@@ -76,5 +78,9 @@ export interface BuildContext {
     vmOutcome?: { state: 'succeeded' | 'failed'; error?: string };
     k8sManifests?: string;
     plan?: import('./events.js').PlannedResource[];
+    /** --local: the baked disk file, its archive, and the archive's URL once uploaded. */
+    localDisk?: string;
+    archive?: string;
+    archiveUrl?: string;
   };
 }

@@ -27,7 +27,7 @@ export interface PlannedResource {
   body: Record<string, unknown>;
 }
 
-export type ResourceKind = 'disk' | 'vm' | 'image';
+export type ResourceKind = 'disk' | 'vm' | 'image' | 'object' | 'file';
 
 export interface BuildResult {
   version: 1;
@@ -55,6 +55,8 @@ export interface BuildResult {
   diskSizeGb?: number;
   /** The next step, ready to paste: the node-pool command, Terraform, and the Autopilot allowlist. */
   next?: { gcloud: string; terraform: string; autopilotAllowlist: string };
+  /** --local --output: the archive written. */
+  archive?: string;
   /** --dry-run: what would have been created. */
   plan?: PlannedResource[];
 }

@@ -15,6 +15,7 @@ import { SerialLog } from './serial-log.js';
 import { preflight } from './steps/preflight.js';
 import { createDisk, createImage, createVm, deleteVm, detachDisk, keepForDebugging, keepImage, replaceOldImage } from './steps/resources.js';
 import { plan } from './steps/plan.js';
+import { localBake, localVerify, packArchive, uploadArchive } from './steps/local.js';
 import { nextSteps } from './next-steps.js';
 import type { Step } from './steps/step.js';
 import { waitForVm } from './steps/wait-for-vm.js';
@@ -30,6 +31,7 @@ export interface BuildDeps {
   runId?: string;
   /** Pass one in to see, on a second Ctrl-C, what is still being deleted. */
   cleanup?: CleanupRegistry;
+  env?: Record<string, string | undefined>;
   /** --log-level: the diagnostic log also goes here (redacted), from this level up. */
   diagnostics?: { level: 'trace' | 'debug' | 'info' | 'warn' | 'error'; sink: { write(text: string): void } };
 }
@@ -45,6 +47,19 @@ export function newRunId(): string {
 }
 
 export function stepsFor(config: Config): Step[] {
+  if (config.local && config.mode === 'verify') return [localVerify];
+  if (config.local) {
+    if (config.localOnly) return [localBake, packArchive];
+    return [
+      preflight,
+      localBake,
+      packArchive,
+      uploadArchive,
+      ...(config.force ? [replaceOldImage] : []),
+      createImage,
+      ...(config.k8sManifestsFilepath ? [writeManifests] : []),
+    ];
+  }
   if (config.dryRun) return [preflight, plan];
   if (config.mode === 'verify') return [preflight, createDisk, createVm, waitForVm, deleteVm];
   return [
@@ -85,6 +100,7 @@ export async function runBuild(config: Config, deps: BuildDeps): Promise<BuildOu
     serial,
     logsUploader: new LogsUploader(deps.cloud.storage, config.gcsBucket, names.logPrefix, serial, deps.redactor),
     state: { vmPhases: {}, imageDigests: {} },
+    env: deps.env ?? {},
   };
   const startedAt = new Date();
   const stepTimes: Record<string, number> = {};
@@ -130,13 +146,14 @@ export async function runBuild(config: Config, deps: BuildDeps): Promise<BuildOu
     leftovers,
     ...(ctx.state.k8sManifests ? { k8sManifests: ctx.state.k8sManifests } : {}),
     ...(config.mode === 'build' ? { diskSizeGb: config.diskSizeGb } : {}),
-    ...(!error && !config.dryRun && config.mode === 'build' ? { next: nextSteps(config.projectName, config.imageName) } : {}),
+    ...(!error && !config.dryRun && !config.localOnly && config.mode === 'build' ? { next: nextSteps(config.projectName, config.imageName) } : {}),
     ...(ctx.state.plan ? { plan: ctx.state.plan } : {}),
+    ...(config.archivePath && ctx.state.archive ? { archive: ctx.state.archive } : {}),
     ...(error ? { error: { step: (error as BuildError).step, message: deps.redactor.redact(error.message) } } : {}),
   };
   log.info({ result }, 'finished');
   // A preflight failure means the bucket may not be writable; don't add a second error about it.
-  const canWriteLogs = !(error instanceof BuildError && error.step === 'preflight') && !config.dryRun;
+  const canWriteLogs = !(error instanceof BuildError && error.step === 'preflight') && !config.dryRun && !!config.gcsBucket;
   if (canWriteLogs) {
     await ctx.logsUploader!.uploadFinal(logLines.join(''), `${JSON.stringify(result, null, 2)}\n`, AbortSignal.timeout(60_000)).catch((err: Error) =>
       emit({ type: 'warning', message: `could not write the logs to ${names.logsUrl}: ${err.message}` }),

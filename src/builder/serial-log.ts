@@ -42,6 +42,13 @@ export class SerialLog {
     return { lines, lostBytes, bytes: Buffer.byteLength(chunk.contents) };
   }
 
+  /** A line that did not come from GCE (a local run's output): kept (redacted) like one that did. */
+  append(line: string): string {
+    const redacted = this.redactor.redact(line);
+    this.keep(redacted);
+    return redacted;
+  }
+
   /** The unterminated last line, once the VM is gone. */
   flush(): string[] {
     if (!this.carry) return [];

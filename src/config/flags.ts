@@ -50,6 +50,9 @@ export const FLAGS: readonly FlagDef[] = [
   { name: 'quiet', kind: 'bool', defaultText: 'false', help: 'print only warnings, errors and the result (new)' },
   { name: 'log-level', kind: 'string', valueName: 'LEVEL', defaultText: 'off', help: 'diagnostic log on stderr: trace, debug, info, warn, error (new)' },
   { name: 'config', kind: 'string', valueName: 'FILE', help: 'YAML or JSON file with the same keys as the flags; flags override it (new)' },
+  { name: 'local', kind: 'bool', defaultText: 'false', help: 'build: bake the disk on this machine (Linux, root) instead of a VM and import it as the image; verify: verify a local disk file or archive (new)' },
+  { name: 'output', kind: 'string', valueName: 'FILE.tar.gz', help: 'with --local: write the GCE-importable archive here (without --image-name, only this is done) (new)' },
+  { name: 'keep-archive', kind: 'bool', defaultText: 'false', help: 'with --local: keep the archive uploaded to --gcs-path after the image is created (new)' },
   { name: 'skip-image-check', kind: 'bool', defaultText: 'false', help: 'do not resolve the container images from this machine before starting (new)' },
   { name: 'platform', kind: 'string', valueName: 'OS/ARCH', defaultText: 'linux/amd64', help: 'platform of the images to pull (linux/arm64 for Arm node pools) (new)' },
 ];

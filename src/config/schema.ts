@@ -76,13 +76,13 @@ const pullAuth: Check = (v) =>
   ['None', 'ServiceAccountToken', 'Auto'].includes(v) ? undefined : 'expected None, ServiceAccountToken or Auto';
 
 const schema = z.object({
-  'project-name': required('a GCP project ID: --project-name or $CLOUDSDK_CORE_PROJECT', rules.projectId),
-  zone: required('a zone such as us-central1-a: --zone or $CLOUDSDK_COMPUTE_ZONE', rules.zone),
-  'image-name': required('the name of the image', (v) => rules.gceName(v, 63)),
+  'project-name': str(rules.projectId).optional(),
+  zone: str(rules.zone).optional(),
+  'image-name': str((v) => rules.gceName(v, 63)).optional(),
   'image-family-name': str((v) => rules.gceName(v, 63)).default('secondary-disk-image'),
   'image-labels': list(labelCheck).max(64, 'at most 64 labels').default([]),
   'job-name': str((v) => rules.gceName(v, 49)).default('secondary-disk-image'),
-  'gcs-path': required('gs://BUCKET[/PREFIX] for the logs', gcsCheck),
+  'gcs-path': str(gcsCheck).optional(),
   'container-image': list(imageRef).default([]),
   'machine-type': str((v) => rules.gceName(v, 63)).default('n2-standard-16'),
   'disk-type': str((v) => rules.gceName(v, 63)).default('pd-ssd'),
@@ -112,6 +112,9 @@ const schema = z.object({
   quiet: bool.default(false),
   'log-level': str((v) => (['trace', 'debug', 'info', 'warn', 'error', 'off'].includes(v) ? undefined : 'expected trace, debug, info, warn, error or off')).default('off'),
   config: z.string().optional(),
+  local: bool.default(false),
+  output: z.string().min(1, 'expected a file path, e.g. disk.tar.gz').optional(),
+  'keep-archive': bool.default(false),
 });
 
 function bootImage(v: string): string | undefined {
@@ -126,7 +129,7 @@ export interface Environment {
 }
 
 /** Validates everything, or throws a UsageError listing every problem, each as "--flag: what is expected". */
-export function parseConfig(raw: RawFlags, env: Environment, opts: { mode?: Mode; cwd?: string } = {}): Config {
+export function parseConfig(raw: RawFlags, env: Environment, opts: { mode?: Mode; cwd?: string; positionals?: readonly string[] } = {}): Config {
   const input: Record<string, unknown> = { ...raw };
   input['project-name'] ??= env.CLOUDSDK_CORE_PROJECT || undefined;
   input.zone ??= env.CLOUDSDK_COMPUTE_ZONE || undefined;
@@ -137,8 +140,30 @@ export function parseConfig(raw: RawFlags, env: Environment, opts: { mode?: Mode
   }
   const v = result.data;
   const mode: Mode = opts.mode === 'verify' || v?.['verify-only'] ? 'verify' : 'build';
-  if (v && mode === 'build' && v['container-image'].length === 0) {
-    problems.push('--container-image: required (at least one image reference with a tag or digest)');
+  // Which flags are required depends on the mode; judged from the raw input, so that it is reported even when
+  // other values are invalid (every problem at once).
+  const isTrue = (k: string) => ['true', '1', 't', 'T', 'TRUE', 'True'].includes(String(input[k] ?? ''));
+  const local = isTrue('local');
+  const verifyFile = opts.positionals?.[0];
+  const localVerify = local && mode === 'verify';
+  // --local --output FILE without --image-name: only the archive, so no cloud flag is needed.
+  const localOnly = local && mode === 'build' && !!input.output && !input['image-name'];
+  {
+    const need = (flag: string, what: string) => {
+      if (!input[flag]) problems.push(`--${flag}: required (${what})`);
+    };
+    if (!localVerify && !localOnly) {
+      need('project-name', 'a GCP project ID: --project-name or $CLOUDSDK_CORE_PROJECT');
+      need('image-name', 'the name of the image');
+      need('gcs-path', 'gs://BUCKET[/PREFIX] for the logs');
+      if (!local) need('zone', 'a zone such as us-central1-a: --zone or $CLOUDSDK_COMPUTE_ZONE');
+    }
+    if (mode === 'build' && !(input['container-image'] as string[] | undefined)?.length) problems.push('--container-image: required (at least one image reference with a tag or digest)');
+    if (localVerify && !verifyFile) problems.push('--local: verify --local needs the disk file or archive to verify (verify --local disk.tar.gz)');
+    if (!localVerify && verifyFile) problems.push(`unexpected argument "${rules.clip(verifyFile)}" (a file is only taken by verify --local FILE)`);
+    if (!local && input.output) problems.push('--output: only with --local');
+    if (!local && isTrue('keep-archive')) problems.push('--keep-archive: only with --local');
+    if (typeof input.output === 'string' && !/\.(tar\.gz|tgz)$/.test(input.output)) problems.push('--output: expected a .tar.gz file (GCE imports a gzip-compressed tar holding disk.raw)');
   }
   let keyFile: Config['keyFile'];
   if (v?.['gcp-oauth']) {
@@ -146,13 +171,14 @@ export function parseConfig(raw: RawFlags, env: Environment, opts: { mode?: Mode
     if (typeof loaded === 'string') problems.push(`--gcp-oauth: ${loaded}`);
     else keyFile = loaded;
   }
-  if (v?.subnet && !rules.GCE_NAME.test(v.subnet)) {
+  if (v?.subnet && v.zone && !rules.GCE_NAME.test(v.subnet)) {
     const region = /\/regions\/([^/]+)\//.exec(v.subnet)?.[1];
     if (region && region !== rules.regionOf(v.zone)) problems.push(`--subnet: is in region ${region}, but --zone ${v.zone} is in ${rules.regionOf(v.zone)}`);
   }
   if (problems.length > 0 || !v) throw new UsageError(dedupe(problems));
 
-  const gcs = rules.gcsPath(v['gcs-path']) as { bucket: string; prefix: string };
+  const gcs = v['gcs-path'] ? (rules.gcsPath(v['gcs-path']) as { bucket: string; prefix: string }) : { bucket: '', prefix: '' };
+  const zoneName = v.zone ?? '';
   const labels: Record<string, string> = {};
   for (const l of v['image-labels']) {
     const { key, value } = rules.label(l) as { key: string; value: string };
@@ -160,14 +186,14 @@ export function parseConfig(raw: RawFlags, env: Environment, opts: { mode?: Mode
   }
   const config: Config = {
     mode,
-    projectName: v['project-name'],
-    zone: v.zone,
-    region: rules.regionOf(v.zone),
-    imageName: v['image-name'],
+    projectName: v['project-name'] ?? '',
+    zone: zoneName,
+    region: zoneName ? rules.regionOf(zoneName) : '',
+    imageName: v['image-name'] ?? '',
     imageFamilyName: v['image-family-name'],
     imageLabels: labels,
     jobName: v['job-name'],
-    gcsPath: v['gcs-path'],
+    gcsPath: v['gcs-path'] ?? '',
     gcsBucket: gcs.bucket,
     gcsPrefix: gcs.prefix,
     containerImages: [...new Set(v['container-image'])],
@@ -194,6 +220,11 @@ export function parseConfig(raw: RawFlags, env: Environment, opts: { mode?: Mode
     force: v.force,
     keepOnFailure: v['keep-on-failure'],
     dryRun: v['dry-run'],
+    local,
+    localOnly,
+    archivePath: v.output ? resolve(opts.cwd ?? process.cwd(), v.output) : undefined,
+    keepArchive: v['keep-archive'],
+    verifyFile: verifyFile ? resolve(opts.cwd ?? process.cwd(), verifyFile) : undefined,
     output: { json: v.json, quiet: v.quiet, logLevel: v['log-level'] as Config['output']['logLevel'] },
   };
   return deepFreeze(config);

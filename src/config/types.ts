@@ -45,5 +45,12 @@ export interface Config {
   readonly force: boolean;
   readonly keepOnFailure: boolean;
   readonly dryRun: boolean;
+  /** --local: bake on this machine; `localOnly`: only write the archive (--output without --image-name). */
+  readonly local: boolean;
+  readonly localOnly: boolean;
+  readonly archivePath?: string;
+  readonly keepArchive: boolean;
+  /** verify --local FILE: the disk file or archive to verify. */
+  readonly verifyFile?: string;
   readonly output: { readonly json: boolean; readonly quiet: boolean; readonly logLevel: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'off' };
 }

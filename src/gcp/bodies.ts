@@ -49,7 +49,7 @@ export function instanceBody(spec: InstanceSpec, project: string, zone: string):
 export function imageBody(spec: ImageSpec, project: string, zone: string): Record<string, unknown> {
   return {
     name: spec.name,
-    sourceDisk: `projects/${project}/zones/${zone}/disks/${spec.sourceDisk}`,
+    ...(spec.rawDiskSource ? { rawDisk: { source: spec.rawDiskSource } } : { sourceDisk: `projects/${project}/zones/${zone}/disks/${spec.sourceDisk}` }),
     family: spec.family,
     labels: spec.labels,
     ...(spec.storageLocations.length ? { storageLocations: [...spec.storageLocations] } : {}),

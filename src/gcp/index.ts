@@ -27,6 +27,7 @@ export function createCloud(config: Config, o: CloudOptions): Cloud {
     storage: new GoogleStorage(clients, o.retry, o.hooks),
     // The caller's Google token is offered only to Google's registries (gcr.io, *.pkg.dev).
     iam: new Iam(tokens, iamEndpoint(o.env), o.retry),
+    accessToken: async () => (await tokens.getToken()).token,
     registry: new RegistryClient(async () => (await tokens.getToken().catch(() => undefined))?.token),
   };
 }

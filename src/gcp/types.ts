@@ -34,7 +34,9 @@ export interface InstanceSpec {
 
 export interface ImageSpec {
   name: string;
-  sourceDisk: string;
+  /** The temporary disk's name, or (local builds) `rawDisk` with the archive's URL in GCS. */
+  sourceDisk?: string;
+  rawDiskSource?: string;
   family: string;
   labels: Labels;
   storageLocations: readonly string[];
@@ -80,6 +82,9 @@ export interface StorageApi {
   /** Checks the bucket exists and returns which of the permissions the caller holds. */
   testBucketPermissions(bucket: string, permissions: readonly string[], signal: AbortSignal): Promise<string[]>;
   writeObject(bucket: string, name: string, data: string, contentType: string, signal: AbortSignal): Promise<void>;
+  /** A resumable upload of a local file, with progress in bytes sent. */
+  uploadFile(bucket: string, name: string, path: string, onProgress: (bytes: number) => void, signal: AbortSignal): Promise<void>;
+  deleteObject(bucket: string, name: string, signal: AbortSignal): Promise<DeleteOutcome>;
 }
 
 export interface Cloud {
@@ -87,6 +92,8 @@ export interface Cloud {
   storage: StorageApi;
   /** Resolves container images from this machine (preflight); absent in unit tests. */
   registry?: import('../registry/client.js').RegistryClient;
+  /** The caller's access token (a local build pulls with it where the VM would use its service account's). */
+  accessToken?: () => Promise<string>;
   /** Checks the VM's service account exists (preflight); absent in unit tests. */
   iam?: import('./iam.js').Iam;
 }

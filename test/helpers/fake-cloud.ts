@@ -101,5 +101,14 @@ export class FakeCloud implements Cloud {
       await this.enter('storage.objects.insert');
       this.objects.set(`${bucket}/${name}`, data);
     },
+    uploadFile: async (bucket, name, path, onProgress) => {
+      await this.enter('storage.objects.insert');
+      this.objects.set(`${bucket}/${name}`, `<file ${path}>`);
+      onProgress(1);
+    },
+    deleteObject: async (bucket, name) => {
+      await this.enter('storage.objects.delete');
+      return this.objects.delete(`${bucket}/${name}`) ? 'deleted' : 'not-found';
+    },
   };
 }

@@ -35,6 +35,7 @@ export const preflight: Step = {
         return undefined;
       }),
       check(`zone ${config.zone} (--zone)`, async () => {
+        if (config.local) return undefined; // no VM, no disk: the zone is not used
         await c.getZone(signal).catch(rethrowAs(`zone ${config.zone} does not exist in project ${config.projectName} (--zone)`));
         return undefined;
       }),
@@ -53,10 +54,10 @@ export const preflight: Step = {
         }
         return undefined;
       }),
-      check(`machine type ${config.machineType} (--machine-type)`, async () => ((await c.machineTypeExists(config.machineType, signal)) ? undefined : `machine type ${config.machineType} does not exist in zone ${config.zone} (--machine-type)`)),
-      check(`disk type ${config.diskType} (--disk-type)`, async () => ((await c.diskTypeExists(config.diskType, signal)) ? undefined : `disk type ${config.diskType} does not exist in zone ${config.zone} (--disk-type)`)),
-      check(`network ${config.network} (--network)`, async () => ((await c.networkExists(config.network, signal)) ? undefined : `network ${config.network} does not exist in project ${config.projectName} (--network)`)),
-      check(`subnetwork ${config.subnet} (--subnet)`, async () => (config.subnet && !(await c.subnetExists(config.subnet, signal)) ? `subnetwork ${config.subnet} does not exist in region ${config.region} (--subnet)` : undefined)),
+      check(`machine type ${config.machineType} (--machine-type)`, async () => (config.local || (await c.machineTypeExists(config.machineType, signal)) ? undefined : `machine type ${config.machineType} does not exist in zone ${config.zone} (--machine-type)`)),
+      check(`disk type ${config.diskType} (--disk-type)`, async () => (config.local || (await c.diskTypeExists(config.diskType, signal)) ? undefined : `disk type ${config.diskType} does not exist in zone ${config.zone} (--disk-type)`)),
+      check(`network ${config.network} (--network)`, async () => (config.local || (await c.networkExists(config.network, signal)) ? undefined : `network ${config.network} does not exist in project ${config.projectName} (--network)`)),
+      check(`subnetwork ${config.subnet} (--subnet)`, async () => (config.subnet && !config.local && !(await c.subnetExists(config.subnet, signal)) ? `subnetwork ${config.subnet} does not exist in region ${config.region} (--subnet)` : undefined)),
       check(`service account ${config.serviceAccount} (--service-account)`, () => checkServiceAccount(ctx, signal)),
       check(`bucket gs://${config.gcsBucket} (--gcs-path)`, () => checkBucket(ctx, signal)),
       check('the container images (--container-image)', () => checkContainerImages(ctx, signal)),
@@ -84,7 +85,7 @@ async function checkBucket(ctx: BuildContext, signal: AbortSignal): Promise<stri
 
 async function checkServiceAccount(ctx: BuildContext, signal: AbortSignal): Promise<string | undefined> {
   const { config, cloud } = ctx;
-  if (config.serviceAccount === 'default' || !cloud.iam) return undefined;
+  if (config.serviceAccount === 'default' || !cloud.iam || config.local) return undefined;
   const exists = await cloud.iam.serviceAccountExists(config.serviceAccount, signal);
   if (exists === false) return `service account ${config.serviceAccount} does not exist (--service-account)`;
   if (exists === undefined) ctx.emit({ type: 'warning', message: `could not check that service account ${config.serviceAccount} exists (you lack iam.serviceAccounts.get); the VM creation will tell` });

@@ -69,7 +69,8 @@ export function instanceSpecFor(ctx: BuildContext): InstanceSpec {
 
 export function imageSpecFor(ctx: BuildContext): ImageSpec {
   const { config, names } = ctx;
-  return { name: config.imageName, sourceDisk: names.disk, family: config.imageFamilyName, labels: { ...config.imageLabels }, storageLocations: config.storageLocations };
+  const source = ctx.state.archiveUrl ? { rawDiskSource: ctx.state.archiveUrl } : { sourceDisk: names.disk };
+  return { name: config.imageName, ...source, family: config.imageFamilyName, labels: { ...config.imageLabels }, storageLocations: config.storageLocations };
 }
 
 /**

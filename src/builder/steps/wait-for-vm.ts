@@ -6,7 +6,8 @@ import { ApiError } from '../../gcp/errors.js';
 import { isTransient } from '../../gcp/retry.js';
 import { sleep } from '../../io/abort.js';
 import type { BuildContext } from '../context.js';
-import { parseSignalLine, type SignalLine } from '../serial-log.js';
+import { parseSignalLine } from '../serial-log.js';
+import { asState, VmSignals } from '../vm-signals.js';
 import type { Step } from './step.js';
 
 export const waitForVm: Step = {
@@ -24,14 +25,17 @@ export const waitForVm: Step = {
 };
 
 class VmWatcher {
-  private phase?: string;
-  private phaseStartedAt = 0;
-  private outcome?: 'succeeded' | 'failed';
-  private error?: string;
+  private readonly signals: VmSignals;
   private attributesUsable = true;
   private serialFailures = 0;
 
-  constructor(private readonly ctx: BuildContext) {}
+  constructor(private readonly ctx: BuildContext) {
+    this.signals = new VmSignals(ctx);
+  }
+
+  private get outcome() {
+    return this.signals.outcome;
+  }
 
   async watch(signal: AbortSignal): Promise<void> {
     const { tuning } = this.ctx;
@@ -66,10 +70,10 @@ class VmWatcher {
     // The lines around the outcome (the error, the last summaries) are worth one more read.
     await this.readSerial(signal).catch(() => 0);
     for (const line of this.ctx.serial.flush()) this.onLine(line);
-    this.finishPhase();
+    this.signals.finishPhase();
     if (this.outcome === 'failed') {
-      this.ctx.state.vmOutcome = { state: 'failed', error: this.error };
-      throw new BuildError(`the VM reported failure: ${this.error ?? `no reason given; see ${this.ctx.names.logsUrl}serial-port-1.log`}`, 'wait-vm');
+      this.ctx.state.vmOutcome = { state: 'failed', error: this.signals.error };
+      throw new BuildError(`the VM reported failure: ${this.signals.error ?? `no reason given; see ${this.ctx.names.logsUrl}serial-port-1.log`}`, 'wait-vm');
     }
     this.ctx.state.vmOutcome = { state: 'succeeded' };
   }
@@ -104,36 +108,13 @@ class VmWatcher {
       return;
     }
     if (!attrs) return;
-    this.apply({ state: asState(attrs.state), phase: attrs.phase, progress: attrs.progress, error: attrs.error });
+    this.signals.apply({ state: asState(attrs.state), phase: attrs.phase, progress: attrs.progress, error: attrs.error });
   }
 
   private onLine(line: string): void {
     this.ctx.emit({ type: 'serial', line });
     const s = parseSignalLine(line);
-    if (s) this.apply(s);
+    if (s) this.signals.apply(s);
   }
 
-  private apply(s: SignalLine): void {
-    if (s.error) this.error ??= s.error;
-    if (s.phase && s.phase !== this.phase) {
-      this.finishPhase();
-      this.phase = s.phase;
-      this.phaseStartedAt = Date.now();
-      this.ctx.emit({ type: 'vm-phase', phase: s.phase, ...(s.progress ? { progress: s.progress } : {}) });
-    } else if (s.progress) {
-      this.ctx.emit({ type: 'vm-progress', progress: s.progress });
-    }
-    if ((s.state === 'succeeded' || s.state === 'failed') && !this.outcome) this.outcome = s.state;
-  }
-
-  private finishPhase(): void {
-    if (!this.phase) return;
-    const phases = this.ctx.state.vmPhases;
-    phases[this.phase] = (phases[this.phase] ?? 0) + (Date.now() - this.phaseStartedAt);
-    this.phase = undefined;
-  }
-}
-
-function asState(v: string | undefined): SignalLine['state'] {
-  return v === 'running' || v === 'succeeded' || v === 'failed' ? v : undefined;
 }
