@@ -18,6 +18,18 @@ export async function isArchive(path: string): Promise<boolean> {
   }
 }
 
+/** Whether `path` is an uncompressed tar (the `ustar` magic of its first header). */
+async function isPlainTar(path: string): Promise<boolean> {
+  const handle = await open(path, 'r');
+  try {
+    const magic = Buffer.alloc(5);
+    const { bytesRead } = await handle.read(magic, 0, 5, 257);
+    return bytesRead === 5 && magic.toString('latin1') === 'ustar';
+  } finally {
+    await handle.close();
+  }
+}
+
 export interface VerifyDisk {
   /** The read-only loop device: GDIB_DEVICE for the verify script. */
   device: string;
@@ -39,6 +51,9 @@ export async function openDiskForVerify(
 ): Promise<VerifyDisk> {
   if (!(await stat(input)).isFile()) throw new Error(`${input} is not a file: give a disk image archive (.tar.gz) or a raw disk file`);
   if (!(await isArchive(input))) {
+    if (await isPlainTar(input)) {
+      throw new Error(`${input} is an uncompressed tar: a GCE image archive is gzip-compressed (.tar.gz); give that, or the raw disk`);
+    }
     const loop = await attachLoop(input, { readOnly: true });
     return { device: loop.device, file: loop.file, release: () => loop.detach() };
   }
