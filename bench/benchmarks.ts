@@ -1,0 +1,81 @@
+// `npm run bench` — every benchmark of issue 5 (points 1, 2, 3, 5, 6) on this machine, in order, then
+// docs/benchmarks.md written from the figures. Benchmarks print figures and never fail on timing; they fail only
+// when something is broken (a wrong exit code, a build that fails or leaves a resource behind).
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { apiEconomy, detectionOf, type ApiEconomy, type Detection } from './lib/api-economy.js';
+import { ROOT } from './lib/child.js';
+import { measureCliLatency, measureImportCosts, type ImportCosts, type LatencyResult } from './lib/cli-latency.js';
+import { cost, type CostResult } from './lib/cost.js';
+import { loadNow, machine } from './lib/machine.js';
+import { report } from './lib/report.js';
+import { quietVm, scriptedBuild, tenMinuteVm, type ScriptSection } from './lib/vm-phase.js';
+
+const env = (name: string, fallback: number) => (process.env[name] ? Number(process.env[name]) : fallback);
+/** Runs per CLI invocation kind. */
+const RUNS = env('GDIB_BENCH_RUNS', 15);
+/** Time scale of the simulated VM phase: 10 simulated minutes take 10/K real minutes. */
+const K = env('GDIB_BENCH_K', 20);
+const DISK_GB = 200;
+/** Simulated seconds GCE takes to act on each call (an assumption, see docs/benchmarks.md). */
+const CALL_DELAYS: Record<string, number> = {
+  'disks.insert': 5,
+  'instances.insert': 25,
+  'instances.detachDisk': 5,
+  'instances.delete': 40,
+  'images.insert': 300,
+  'disks.delete': 5,
+};
+const DETECTION_OFFSETS = [0.5, 1.5, 2.5, 3.5, 4.5, 5.5];
+
+const log = (s: string) => console.log(`[bench] ${s}`);
+
+describe.sequential('benchmarks', () => {
+  const m = machine();
+  const startedAt = new Date();
+  let latency: LatencyResult | undefined;
+  let imports: ImportCosts | undefined;
+  let sections: ScriptSection[] = [];
+  let economy: ApiEconomy | undefined;
+  let costs: CostResult | undefined;
+  const detections: Detection[] = [];
+
+  it('CLI latency and client loading (built CLI, child processes)', async () => {
+    latency = await measureCliLatency({ runs: RUNS, fullBuilds: 3, log });
+    expect(latency.kinds.every((k) => k.samples.length === RUNS)).toBe(true);
+    imports = await measureImportCosts({ lightRuns: 5, heavyRuns: 3 });
+    log(`imports: ${JSON.stringify(imports)}`);
+  });
+
+  it('a 10-minute VM phase, scaled: API economy and cost', async () => {
+    const script = tenMinuteVm();
+    sections = script.sections;
+    const b = await scriptedBuild({ k: K, events: script.events, imageName: 'bench-reference', extraArgs: [`--disk-size-gb=${DISK_GB}`], callDelays: CALL_DELAYS });
+    economy = apiEconomy(b, script.sections);
+    costs = cost(b, { diskSizeGb: DISK_GB, diskType: 'pd-ssd', callDelays: CALL_DELAYS });
+    detections.push(economy.detection);
+    log(`VM phase ${economy.vmPhaseSec.toFixed(0)} simulated s; compute ${economy.perMinute.compute.toFixed(1)}/min (max ${economy.slidingMax.compute} in any 60 s), guest attributes max ${economy.slidingMax.guest}/60 s`);
+    log(`detection delay ${economy.detection.delaySec.toFixed(1)} simulated s; VM lived ${costs.ours[2]!.minutes.toFixed(1)} min (Go order: ${costs.go[2]!.minutes.toFixed(1)})`);
+  });
+
+  it('detection delay: the VM succeeds at different moments of the polling cycle', async () => {
+    for (const [i, off] of DETECTION_OFFSETS.entries()) {
+      const b = await scriptedBuild({ k: K, events: quietVm(2, 30 + off), imageName: `bench-detect-${i}` });
+      const d = detectionOf(b);
+      detections.push(d);
+      log(`succeeded at ${d.succeededAtSec.toFixed(1)} s: next step ${d.delaySec.toFixed(1)} s later (poll wait ${d.pollWaitSec.toFixed(1)} s)`);
+    }
+  });
+
+  afterAll(() => {
+    if (!latency || !imports || !economy || !costs || detections.length < 1 + DETECTION_OFFSETS.length) {
+      log('a benchmark did not finish: docs/benchmarks.md is left as it was');
+      return;
+    }
+    m.loadEnd = loadNow();
+    const md = report({ machine: m, date: startedAt, latency, imports, economy, costs, detections, sections, k: K });
+    writeFileSync(join(ROOT, 'docs/benchmarks.md'), md);
+    log(`wrote docs/benchmarks.md (${((Date.now() - startedAt.getTime()) / 1000).toFixed(0)} s in all)`);
+  });
+});
