@@ -2,9 +2,8 @@
 // sets process.exitCode. The Google client libraries are loaded only after the input is known to be good.
 import { Command, CommanderError, Option, type OutputConfiguration } from 'commander';
 import { normalizeArgv } from './config/argv.js';
-import { FLAG_BY_NAME, FLAGS, type FlagDef, type RawFlags } from './config/flags.js';
-import { CLEANUP_FLAGS, parseCleanupConfig } from './config/cleanup-schema.js';
-import { parseConfig } from './config/schema.js';
+import { CLEANUP_FLAGS, FLAG_BY_NAME, FLAGS, type FlagDef, type RawFlags } from './config/flags.js';
+
 import type { Config, Mode } from './config/types.js';
 import { exitCodeOf, InterruptedError, UsageError } from './errors.js';
 import { Redactor } from './io/redact.js';
@@ -66,6 +65,8 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
       const { loadConfigFile } = await import('./config/file.js');
       flags = { ...(await loadConfigFile(flags.config, io.cwd)), ...flags };
     }
+    // zod is loaded only now: --help and commander's own errors don't pay for it.
+    const { parseConfig } = await import('./config/schema.js');
     config = parseConfig(flags, io.env, { mode: request.mode, cwd: io.cwd, positionals: request.positionals });
     if (config.local) {
       // A local build or verify needs Linux, root, loop devices and a few packages: say so before anything starts.
@@ -177,6 +178,7 @@ const ALL_FLAGS: ReadonlyMap<string, FlagDef> = new Map([...FLAG_BY_NAME, ...CLE
 async function cleanup(flags: RawFlags, io: CliIo, redactor: Redactor, out: TextSink, err: TextSink): Promise<number> {
   let config;
   try {
+    const { parseCleanupConfig } = await import('./config/cleanup-schema.js');
     config = parseCleanupConfig(flags, io.env, io.cwd);
   } catch (e) {
     if (!(e instanceof UsageError)) throw e;

@@ -2,20 +2,12 @@
 import { z } from 'zod';
 import { UsageError } from '../errors.js';
 import { parseGoDuration } from './duration.js';
-import type { FlagDef, RawFlags } from './flags.js';
-import { FLAG_BY_NAME } from './flags.js';
+import type { RawFlags } from './flags.js';
 import * as rules from './rules.js';
 import { loadKeyFile } from './schema.js';
 import type { KeyFile } from './types.js';
 import { resolve } from 'node:path';
 
-export const CLEANUP_FLAGS: readonly FlagDef[] = [
-  FLAG_BY_NAME.get('project-name')!,
-  { name: 'zone', kind: 'string', valueName: 'ZONE', defaultText: 'all zones', help: 'only this zone' },
-  FLAG_BY_NAME.get('gcp-oauth')!,
-  { name: 'older-than', kind: 'string', valueName: 'DURATION', defaultText: '1h', help: 'only resources created longer ago than this (Go duration; 0 for all)' },
-  { name: 'dry-run', kind: 'bool', defaultText: 'false', help: 'list what would be deleted, delete nothing' },
-];
 
 const BOOLS = new Set(['true', 'false', '1', '0', 't', 'f', 'TRUE', 'FALSE', 'True', 'False', 'T', 'F']);
 

@@ -5,14 +5,16 @@ import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { UsageError } from '../errors.js';
 import { FLAG_BY_NAME, type RawFlags } from './flags.js';
+import { clip, shownPath } from './rules.js';
 
 export async function loadConfigFile(path: string, cwd: string): Promise<RawFlags> {
   const full = resolve(cwd, path);
+  const shown = shownPath(full);
   let text: string;
   try {
     text = await readFile(full, 'utf8');
   } catch (err) {
-    throw new UsageError([`--config: cannot read ${full} (${(err as NodeJS.ErrnoException).code ?? 'error'})`]);
+    throw new UsageError([`--config: cannot read ${shown} (${(err as NodeJS.ErrnoException).code ?? 'error'})`]);
   }
   let doc: unknown;
   try {
@@ -20,26 +22,26 @@ export async function loadConfigFile(path: string, cwd: string): Promise<RawFlag
     const { parse } = await import('yaml');
     doc = parse(text, { uniqueKeys: true, prettyErrors: false });
   } catch (err) {
-    throw new UsageError([`--config: ${full} is not valid YAML or JSON (${(err as Error).message.split('\n')[0]})`]);
+    throw new UsageError([`--config: ${shown} is not valid YAML or JSON (${(err as Error).message.split('\n')[0]})`]);
   }
   if (doc === null || doc === undefined) return {};
-  if (typeof doc !== 'object' || Array.isArray(doc)) throw new UsageError([`--config: ${full} must hold a mapping of flag names to values`]);
+  if (typeof doc !== 'object' || Array.isArray(doc)) throw new UsageError([`--config: ${shown} must hold a mapping of flag names to values`]);
   const out: RawFlags = {};
   const problems: string[] = [];
   for (const [key, value] of Object.entries(doc as Record<string, unknown>)) {
     const def = FLAG_BY_NAME.get(key);
     if (!def || def.name === 'config') {
-      problems.push(`--config: ${full}: unknown key "${key}" (keys are flag names without dashes, see --help)`);
+      problems.push(`--config: ${shown}: unknown key "${clip(key)}" (keys are flag names without dashes, see --help)`);
       continue;
     }
     const scalar = (v: unknown): string | undefined => (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean' ? String(v) : undefined);
     if (def.kind === 'list') {
       const items = (Array.isArray(value) ? value : [value]).map(scalar);
-      if (items.some((i) => i === undefined)) problems.push(`--config: ${full}: "${key}" must be a value or a list of values`);
+      if (items.some((i) => i === undefined)) problems.push(`--config: ${shown}: "${clip(key)}" must be a value or a list of values`);
       else out[def.name] = items as string[];
     } else {
       const v = scalar(value);
-      if (v === undefined) problems.push(`--config: ${full}: "${key}" must be a single value`);
+      if (v === undefined) problems.push(`--config: ${shown}: "${clip(key)}" must be a single value`);
       else out[def.name] = v;
     }
   }

@@ -61,5 +61,14 @@ export const FLAG_BY_NAME: ReadonlyMap<string, FlagDef> = new Map(
   FLAGS.flatMap((f) => [[f.name, f] as const, ...(f.aliases ?? []).map((a) => [a, f] as const)]),
 );
 
+/** The flags of the `cleanup` command. */
+export const CLEANUP_FLAGS: readonly FlagDef[] = [
+  FLAG_BY_NAME.get('project-name')!,
+  { name: 'zone', kind: 'string', valueName: 'ZONE', defaultText: 'all zones', help: 'only this zone' },
+  FLAG_BY_NAME.get('gcp-oauth')!,
+  { name: 'older-than', kind: 'string', valueName: 'DURATION', defaultText: '1h', help: 'only resources created longer ago than this (Go duration; 0 for all)' },
+  { name: 'dry-run', kind: 'bool', defaultText: 'false', help: 'list what would be deleted, delete nothing' },
+];
+
 /** Raw values as read from the command line, keyed by canonical flag name. */
 export type RawFlags = Partial<Record<string, string | string[]>>;

@@ -74,6 +74,11 @@ export function k8sNamespace(value: string): string | undefined {
   return DNS_LABEL.test(value) && value.length <= 63 ? undefined : 'expected a Kubernetes namespace (lowercase letters, digits and "-", at most 63)';
 }
 
+/** A path as shown in an error line: as is, or JSON-quoted when it holds control characters. */
+export function shownPath(path: string): string {
+  return /[\u0000-\u001f\u007f]/.test(path) ? JSON.stringify(path) : path;
+}
+
 /** Quotes user text safely inside an error line: one line, bounded. */
 export function clip(text: string, max = 60): string {
   const oneLine = JSON.stringify(text).slice(1, -1);

@@ -231,21 +231,22 @@ export function parseConfig(raw: RawFlags, env: Environment, opts: { mode?: Mode
 }
 
 export function loadKeyFile(path: string): NonNullable<Config['keyFile']> | string {
+  const shown = rules.shownPath(path);
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
   } catch (err) {
-    return `cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? 'error'})`;
+    return `cannot read ${shown} (${(err as NodeJS.ErrnoException).code ?? 'error'})`;
   }
   let json: Record<string, unknown>;
   try {
     json = JSON.parse(text) as Record<string, unknown>;
   } catch {
-    return `${path} is not JSON (expected a service-account key file)`;
+    return `${shown} is not JSON (expected a service-account key file)`;
   }
   if (json.type === 'service_account') {
     if (typeof json.client_email !== 'string' || typeof json.private_key !== 'string') {
-      return `${path} lacks client_email or private_key`;
+      return `${shown} lacks client_email or private_key`;
     }
     return {
       path,
@@ -258,7 +259,7 @@ export function loadKeyFile(path: string): NonNullable<Config['keyFile']> | stri
   }
   if (json.type === 'authorized_user') {
     if (typeof json.client_id !== 'string' || typeof json.client_secret !== 'string' || typeof json.refresh_token !== 'string') {
-      return `${path} lacks client_id, client_secret or refresh_token`;
+      return `${shown} lacks client_id, client_secret or refresh_token`;
     }
     return {
       path,
@@ -269,7 +270,7 @@ export function loadKeyFile(path: string): NonNullable<Config['keyFile']> | stri
       tokenUri: typeof json.token_uri === 'string' ? json.token_uri : 'https://oauth2.googleapis.com/token',
     };
   }
-  return `${path} has type ${JSON.stringify(json.type)}; expected "service_account" or "authorized_user"`;
+  return `${shown} has type ${JSON.stringify(json.type)}; expected "service_account" or "authorized_user"`;
 }
 
 function dedupe(lines: string[]): string[] {

@@ -25,6 +25,12 @@ describe('lazy loading', () => {
     expect(r.loaded.filter((m) => /google|gax|grpc|protobuf/.test(m))).toEqual([]);
   });
 
+  it('--help does not even load the schema library (zod)', () => {
+    const r = run(['--help']);
+    expect(r.code).toBe(0);
+    expect(r.loaded.filter((m) => m === 'zod')).toEqual([]);
+  });
+
   it('a valid invocation does load them (the hook would notice)', async () => {
     // Nothing listens on this port; the child is stopped as soon as it has loaded the compute client.
     const child = spawn(process.execPath, ['--import', `./${HOOK}`, BIN, '--project-name=test-project', '--zone=us-central1-a', '--image-name=img', '--gcs-path=gs://bucket', '--container-image=nginx:1'], {

@@ -53,8 +53,9 @@ class VmWatcher {
         nextSerial = Date.now() + serialInterval;
       }
       if (!this.outcome && this.attributesUsable && Date.now() >= nextAttributes) {
-        nextAttributes = Date.now() + tuning.guestAttributesIntervalMs;
         await this.readAttributes(signal);
+        // Timed from the answer, not the request, so a slow answer followed by a fast one cannot bunch two reads.
+        nextAttributes = Date.now() + tuning.guestAttributesIntervalMs;
       }
       if (Date.now() >= nextUpload) {
         nextUpload = Date.now() + tuning.serialUploadIntervalMs;
