@@ -30,6 +30,7 @@ export const LOCAL_COMMANDS: Readonly<Record<string, string>> = {
   timeout: 'coreutils',
   find: 'findutils',
   xargs: 'findutils',
+  unpigz: 'pigz',
   tar: 'tar',
   gzip: 'gzip',
 };

@@ -114,7 +114,7 @@ require_path_var() {
 install_missing() {
   local -A package_of=([containerd]=containerd [ctr]=containerd [jq]=jq [mkfs.ext4]=e2fsprogs
     [curl]=curl [perl]=perl-base [md5sum]=coreutils [split]=coreutils [find]=findutils
-    [xargs]=findutils [mountpoint]=util-linux [findmnt]=util-linux [timeout]=coreutils [mount]=mount)
+    [xargs]=findutils [unpigz]=pigz [mountpoint]=util-linux [findmnt]=util-linux [timeout]=coreutils [mount]=mount)
   local cmd missing=()
   for cmd in "$@"; do
     command -v "$cmd" >/dev/null 2>&1 || missing+=("${package_of[$cmd]:-$cmd}")
