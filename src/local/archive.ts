@@ -11,11 +11,11 @@
 // and remove, and it works whatever filesystem the disk file is on.
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { accessSync, constants } from 'node:fs';
 import { access, lstat, mkdir, rename, rm, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { lastLines, scriptPath } from './command.js';
 import { GIB, loopDevicesOf } from './disk.js';
+import { executableOn } from './preconditions.js';
 
 export const ARCHIVE_MEMBER = 'disk.raw';
 
@@ -32,16 +32,7 @@ export interface PackOptions {
 }
 
 function onPath(cmd: string): boolean {
-  return scriptPath()
-    .split(':')
-    .some((dir) => {
-      try {
-        accessSync(join(dir, cmd), constants.X_OK);
-        return true;
-      } catch {
-        return false;
-      }
-    });
+  return executableOn(cmd, scriptPath());
 }
 
 /** The compressor packDiskArchive uses by default here. */

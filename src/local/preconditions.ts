@@ -46,7 +46,8 @@ export interface PreconditionOptions {
   fsRoot?: string;
 }
 
-function executableOn(cmd: string, path: string): boolean {
+/** Whether `cmd` is an executable file in one of the absolute directories of `path`. */
+export function executableOn(cmd: string, path: string): boolean {
   return path
     .split(':')
     .filter((d) => d.startsWith('/'))
