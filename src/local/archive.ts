@@ -11,6 +11,7 @@
 // and remove, and it works whatever filesystem the disk file is on.
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { constants } from 'node:fs';
 import { access, lstat, mkdir, rename, rm, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { lastLines, scriptPath } from './command.js';
