@@ -6,6 +6,7 @@ import type { CostResult, Life } from './cost.js';
 import type { Machine } from './machine.js';
 import type { ScriptSection } from './vm-phase.js';
 import { summarize, table } from './stats.js';
+import { DEFAULT_TUNING } from '../../src/builder/context.js';
 
 export interface ReportInput {
   machine: Machine;
@@ -233,16 +234,13 @@ export function report(r: ReportInput): string {
       `${ws.serial ?? 0} serial reads, ${ws.guest ?? 0} guest-attribute reads and ${ws.storage ?? 0} storage requests.`,
     `**Serial polling adapts.** Gap between two serial reads while output flows: median ${flowing ? f1(flowing.median) : '–'} s ` +
       `(min ${flowing ? f1(flowing.min) : '–'}, max ${flowing ? f1(flowing.max) : '–'}); while the VM is quiet: median ${quiet ? f1(quiet.median) : '–'} s ` +
-      `(max ${quiet ? f1(quiet.max) : '–'}) — the interval doubles from 6 s up to 30 s after each empty read and drops back to 6 s with the first output.`,
-    `**Margins.** Guest attributes are read every 6 s (\`guestAttributesIntervalMs\` = 60 s / 10, GCE's limit exactly) and the serial port at ` +
-      'most every 6 s, so while output flows the CLI sends exactly 10 + 10 = 20 compute requests a minute: the budgets are met with no margin. ' +
-      'The intervals are timed from when the CLI decides to send, so requests *arrive* at intervals that jitter around 6 s (a request slower ' +
-      'than the next one shortens the gap). ' +
+      `(max ${quiet ? f1(quiet.max) : '–'}) — the interval doubles from the minimum up to 30 s after each empty read and drops back to the minimum with the first output.`,
+    `**Margins.** Guest attributes are read at most every ${f1(DEFAULT_TUNING.guestAttributesIntervalMs / 1000)} s and the serial port at most every ` +
+      `${f1(DEFAULT_TUNING.serialMinIntervalMs / 1000)} s, each timed from the previous answer rather than the previous request, so arrival jitter ` +
+      `cannot bunch two reads: GCE's limit of 10 reads a minute per VM is kept with a margin. ` +
       (gaOk && computeOk
-        ? `In this run no 60 s window held more than ${eco.slidingMax.guest} guest-attribute reads or ${eco.slidingMax.compute} compute requests; `
-        : `In this run one 60 s window held ${eco.slidingMax.guest} guest-attribute reads and one ${eco.slidingMax.compute} compute requests; `) +
-      `the time scaling magnifies the jitter ${k}× here, but on GCE a slow request followed by a fast one does the same, so a limit counted over a ` +
-      'sliding window can see 11 (and 21). A few hundred milliseconds of margin (e.g. 6.5 s) would remove that.',
+        ? `In this run no 60 s window held more than ${eco.slidingMax.guest} guest-attribute reads or ${eco.slidingMax.compute} compute requests.`
+        : `In this run one 60 s window held ${eco.slidingMax.guest} guest-attribute reads and one ${eco.slidingMax.compute} compute requests.`),
     `**Detection of the final state.** From the VM writing \`gdib/state=succeeded\` to the CLI's next step (its \`detachDisk\` request), in simulated seconds, ` +
       `over the reference build and ${r.detections.length - 1} short builds whose VM succeeds at different points of the polling cycle:`,
     table(
