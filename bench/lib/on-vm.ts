@@ -1,0 +1,274 @@
+// §5: the on-VM stage on the startup-script rig. The rendered build script (exactly the `startup-script` value
+// the CLI puts in metadata) runs under bash against a loop-device data disk and the rig's local registries, like
+// test/rig/run-script.ts — but here the script's stdout is read as it comes (each `gdib: phase=` line gets a
+// timestamp), the script runs in a cpuacct cgroup of its own (CPU seconds of bash, containerd, ctr, md5sum …) and
+// the loop device's sectors-written counter is read at every phase change.
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import { renderMetadata, type MetadataInput } from '../../src/startup-script/render.js';
+import { LoopDisk, mount, unmount } from '../../test/rig/disk.js';
+import { startMetadataServer } from '../../test/rig/metadata-server.js';
+import { OciLayout, type Layer } from '../../test/rig/oci.js';
+import { run } from '../../test/rig/proc.js';
+import { onPath, REPO, rigUnavailable, type Rig } from '../../test/rig/rig.js';
+import type { TarEntry } from '../../test/rig/tar.js';
+
+const MB = 1e6;
+export const PHASES = ['installing', 'formatting', 'pulling', 'unpacking', 'checksumming', 'done'] as const;
+
+/** Why §5 cannot run here, or undefined. */
+export function onVmUnavailable(): string | undefined {
+  const r = rigUnavailable();
+  if (r) return r;
+  if (!onPath('unpigz')) return 'unpigz (pigz) is missing';
+  if (!existsSync('/sys/fs/cgroup/cpuacct/cgroup.procs')) return 'no cgroup v1 cpuacct hierarchy at /sys/fs/cgroup/cpuacct (CPU seconds)';
+  return undefined;
+}
+
+export interface BenchImage {
+  tag: string;
+  what: string;
+  layers: number;
+  files: number;
+  /** Bytes of file content (unpacked, before filesystem overhead). */
+  bytes: number;
+  /** Bytes the registry serves (compressed layers). */
+  compressed: number;
+}
+
+const file = (path: string, content: Buffer): TarEntry => ({ path, type: 'file', mode: 0o644, content });
+const dirE = (path: string): TarEntry => ({ path, type: 'dir', mode: 0o755 });
+
+/**
+ * Two images for §5, written into one OCI layout and pushed to the rig's open registry:
+ * `bench-big`: `layers` layers of `filesPerLayer` files of random (incompressible) bytes, `layerMB` MB a layer;
+ * `bench-small`: `smallFiles` random files of 1–8 KiB in 50 directories, two layers.
+ */
+export async function pushBenchImages(rig: Rig, opts: { layers: number; layerMB: number; filesPerLayer: number; smallFiles: number }): Promise<BenchImage[]> {
+  const layoutDir = join(rig.dir, 'bench-layout');
+  const layout = new OciLayout(layoutDir);
+  const out: BenchImage[] = [];
+  const add = (tag: string, what: string, layers: Layer[]) => {
+    let files = 0;
+    let bytes = 0;
+    for (const l of layers) for (const e of l.entries) if (e.type === 'file') (files++, (bytes += e.content?.length ?? 0));
+    layout.addImage(tag, { layers });
+    out.push({ tag, what, layers: layers.length, files, bytes, compressed: 0 });
+  };
+  const per = Math.floor((opts.layerMB * MB) / opts.filesPerLayer);
+  add(
+    'bench-big',
+    `${opts.layers} layers × ${opts.filesPerLayer} files of random bytes`,
+    Array.from({ length: opts.layers }, (_, i) => ({
+      entries: [dirE(`l${i}`), ...Array.from({ length: opts.filesPerLayer }, (_, j) => file(`l${i}/blob-${j}.bin`, randomBytes(per)))],
+    })),
+  );
+  const half = Math.floor(opts.smallFiles / 2);
+  const smallLayer = (i: number, n: number): Layer => ({
+    entries: [
+      ...Array.from({ length: 25 }, (_, d) => dirE(`s${i}-d${d}`)),
+      ...Array.from({ length: n }, (_, j) => file(`s${i}-d${j % 25}/f-${j}.dat`, randomBytes(1024 + ((j * 7919) % 7168)))),
+    ],
+  });
+  add('bench-small', `${opts.smallFiles} random files of 1–8 KiB in 50 directories, 2 layers`, [smallLayer(0, half), smallLayer(1, opts.smallFiles - half)]);
+  layout.close();
+  // The compressed sizes: the layer blobs' sizes in each image's manifest.
+  const blob = (digest: string) => JSON.parse(readFileSync(join(layoutDir, 'blobs', 'sha256', digest.slice(7)), 'utf8'));
+  const index = JSON.parse(readFileSync(join(layoutDir, 'index.json'), 'utf8')) as { manifests: { digest: string; annotations: Record<string, string> }[] };
+  for (const img of out) {
+    const d = index.manifests.find((m) => m.annotations['org.opencontainers.image.ref.name'] === img.tag)!;
+    img.compressed = (blob(d.digest) as { layers: { size: number }[] }).layers.reduce((a, l) => a + l.size, 0);
+  }
+  for (const img of out) await rig.open.push(layoutDir, img.tag, REPO);
+  return out;
+}
+
+/** Sectors (512 B) written to a block device so far. */
+export function sectorsWritten(device: string): number {
+  const f = readFileSync(`/sys/block/${basename(device)}/stat`, 'utf8').trim().split(/\s+/);
+  return Number(f[6]);
+}
+
+export interface PhaseMark {
+  phase: string;
+  atMs: number;
+  cpuSec: number;
+  writtenBytes: number;
+}
+
+export interface OnVmRun {
+  label: string;
+  code: number;
+  wallSec: number;
+  cpuSec: number;
+  writtenBytes: number;
+  marks: PhaseMark[];
+  /** Seconds, CPU seconds and bytes written per phase (until the next phase, or the end). */
+  phases: { phase: string; sec: number; cpuSec: number; writtenBytes: number }[];
+  output: string;
+  disk: LoopDisk;
+  runDir: string;
+}
+
+/** A cpuacct cgroup of our own; `usage()` in CPU seconds. */
+function cgroup(name: string): { dir: string; usage(): number; remove(): void } {
+  const dir = `/sys/fs/cgroup/cpuacct/${name}`;
+  mkdirSync(dir);
+  return {
+    dir,
+    usage: () => Number(readFileSync(join(dir, 'cpuacct.usage'), 'utf8').trim()) / 1e9,
+    remove: () => {
+      try {
+        rmdirSync(dir);
+      } catch {
+        // a process still in it: left for the kernel; harmless
+      }
+    },
+  };
+}
+
+/**
+ * Runs the rendered build script for `images` onto a fresh loop disk of `diskMiB`. `env` adds variables to the
+ * script's environment (SPEC §8 ones are set here, as in test/rig/run-script.ts).
+ */
+export async function runBuild(rig: Rig, label: string, images: string[], opts: { diskMiB: number; env?: Record<string, string>; timeoutMs?: number }): Promise<OnVmRun> {
+  const runDir = rig.runDir(`bench-${label}`);
+  mkdirSync(runDir, { recursive: true });
+  const input: MetadataInput = { mode: 'build', runId: 'bench1', containerImages: images, imagePullAuth: 'None', storeChecksums: true, platform: 'linux/amd64' };
+  const attributes = Object.fromEntries(renderMetadata(input).map((i) => [i.key, i.value]));
+  const metadata = await startMetadataServer({ attributes });
+  const script = join(runDir, 'startup-script');
+  writeFileSync(script, attributes['startup-script'] ?? '', { mode: 0o755 });
+  const disk = await LoopDisk.create(join(runDir, 'disk.img'), opts.diskMiB);
+  const cg = cgroup(`gdib-bench-${process.pid}-${label}`);
+  const env: NodeJS.ProcessEnv = {
+    PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
+    GCE_METADATA_HOST: metadata.host,
+    GDIB_DEVICE: disk.device,
+    GDIB_MOUNT_DIR: join(runDir, 'mnt'),
+    GDIB_WORK_DIR: join(runDir, 'work'),
+    GDIB_HOSTS_DIR: rig.hostsDir,
+    ...opts.env,
+  };
+  const w0 = sectorsWritten(disk.device);
+  const marks: PhaseMark[] = [];
+  let output = '';
+  const t0 = performance.now();
+  try {
+    // A tiny shell joins the cgroup before it execs bash, so every process of the run is counted from the start.
+    const child = spawn('/bin/sh', ['-c', 'echo $$ > "$0/cgroup.procs" && exec /bin/bash "$1"', cg.dir, script], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let pending = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => {
+      const at = performance.now() - t0;
+      output += d;
+      pending += d;
+      const lines = pending.split('\n');
+      pending = lines.pop() ?? '';
+      for (const l of lines) {
+        const m = /^gdib: phase=(\S+)$/.exec(l);
+        if (m) marks.push({ phase: m[1]!, atMs: at, cpuSec: cg.usage(), writtenBytes: (sectorsWritten(disk.device) - w0) * 512 });
+      }
+    });
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (output += d));
+    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 240_000);
+    const code = await new Promise<number>((res, rej) => {
+      child.once('error', rej);
+      child.once('close', (c) => res(c ?? 128));
+    });
+    clearTimeout(timer);
+    const wallMs = performance.now() - t0;
+    const cpuSec = cg.usage();
+    const writtenBytes = (sectorsWritten(disk.device) - w0) * 512;
+    const end: PhaseMark = { phase: 'end', atMs: wallMs, cpuSec, writtenBytes };
+    const all = [{ phase: 'start', atMs: 0, cpuSec: 0, writtenBytes: 0 }, ...marks, end];
+    const phases = all.slice(0, -1).map((m, i) => ({
+      phase: m.phase === 'start' ? '(before the first phase)' : m.phase,
+      sec: (all[i + 1]!.atMs - m.atMs) / 1000,
+      cpuSec: all[i + 1]!.cpuSec - m.cpuSec,
+      writtenBytes: all[i + 1]!.writtenBytes - m.writtenBytes,
+    }));
+    return { label, code, wallSec: wallMs / 1000, cpuSec, writtenBytes, marks, phases, output, disk, runDir };
+  } finally {
+    cg.remove();
+    await metadata.close();
+  }
+}
+
+/** The sum of a phase over its (possibly several, pulling/unpacking alternate per image) stretches. */
+export function phaseTotals(r: OnVmRun): Map<string, { sec: number; cpuSec: number; writtenBytes: number }> {
+  const out = new Map<string, { sec: number; cpuSec: number; writtenBytes: number }>();
+  for (const p of r.phases) {
+    const t = out.get(p.phase) ?? { sec: 0, cpuSec: 0, writtenBytes: 0 };
+    out.set(p.phase, { sec: t.sec + p.sec, cpuSec: t.cpuSec + p.cpuSec, writtenBytes: t.writtenBytes + p.writtenBytes });
+  }
+  return out;
+}
+
+/** The snapshot checksum function of the rendered script (common.sh), to run it on its own. */
+function scriptChecksumFunction(): string {
+  const src = readFileSync(new URL('../../src/startup-script/common.sh', import.meta.url), 'utf8');
+  const m = /^snapshot_checksum\(\) \{\n[\s\S]*?^\}\n/m.exec(src);
+  if (!m) throw new Error('snapshot_checksum() not found in src/startup-script/common.sh');
+  return m[0];
+}
+
+const GO_CHECKSUM = `find "$1" -type f -exec md5sum {} + | cut -d' ' -f1 | LC_ALL=C sort | md5sum | cut -d' ' -f1`;
+
+async function timed(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env): Promise<{ sec: number; stdout: string }> {
+  const t = performance.now();
+  const r = await run(cmd, args, { env });
+  return { sec: (performance.now() - t) / 1000, stdout: r.stdout };
+}
+
+export interface Toggles {
+  snapshots: number;
+  /** Bytes in the snapshot directories (du --apparent-size). */
+  bytes: number;
+  checksum: { serialSec: number; parallelSec: number; agree: boolean; jobs: number };
+  copy: { sec: number; writtenBytes: number };
+}
+
+/**
+ * On the disk a build left (unmounted), mounted again: the Go tool's serial checksum pipeline vs the script's
+ * parallel one on the same snapshot directories (page cache warmed by a first pass, so both read from memory),
+ * and the Go tool's extra `cp -r -p` of every snapshot to another directory of the disk, synced.
+ */
+export async function toggles(r: OnVmRun): Promise<Toggles> {
+  const mnt = join(r.runDir, 'remount');
+  mkdirSync(mnt, { recursive: true });
+  await mount(r.disk.device, mnt);
+  try {
+    const dirs = readFileSync(join(mnt, 'snapshots.metadata'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => join(mnt, l.split(' ')[1]!));
+    const bytes = Number((await run('du', ['-s', '-b', '--apparent-size', '-c', ...dirs])).stdout.trim().split('\n').at(-1)!.split('\t')[0]);
+    const work = join(r.runDir, 'cks-work');
+    mkdirSync(work, { recursive: true });
+    const env = { ...process.env, LC_ALL: 'C', GDIB_WORK: work };
+    const par = `${scriptChecksumFunction()}\nfor d in "$@"; do snapshot_checksum "$d"; done`;
+    await timed('bash', ['-c', par, 'x', ...dirs], env); // warm the page cache
+    const s = await timed('bash', ['-c', `for d in "$@"; do (set -- "$d"; ${GO_CHECKSUM}); done`, 'x', ...dirs], env);
+    const p = await timed('bash', ['-c', par, 'x', ...dirs], env);
+    const copyDir = join(mnt, 'go-copy');
+    mkdirSync(copyDir);
+    await run('sync', []);
+    const w0 = sectorsWritten(r.disk.device);
+    const t = performance.now();
+    for (const [i, d] of dirs.entries()) await run('cp', ['-r', '-p', d, join(copyDir, String(i))]);
+    await run('sync', []);
+    const copySec = (performance.now() - t) / 1000;
+    const copyWritten = (sectorsWritten(r.disk.device) - w0) * 512;
+    const jobs = Number((await run('nproc', [])).stdout.trim());
+    return {
+      snapshots: dirs.length,
+      bytes,
+      checksum: { serialSec: s.sec, parallelSec: p.sec, agree: s.stdout === p.stdout, jobs },
+      copy: { sec: copySec, writtenBytes: copyWritten },
+    };
+  } finally {
+    await unmount(mnt);
+  }
+}
