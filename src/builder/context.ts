@@ -22,6 +22,11 @@ export interface Tuning {
   cleanupTimeoutMs: number;
   /** How long an interrupted insert may settle before its resource is deleted. */
   insertSettleMs: number;
+  /**
+   * Time limit of the log writes at the end of a run (the last serial copy, build.log, result.json): a GCS write
+   * that hangs delays the exit by at most this, then becomes a warning.
+   */
+  logUploadTimeoutMs: number;
 }
 
 export const DEFAULT_TUNING: Tuning = {
@@ -33,6 +38,7 @@ export const DEFAULT_TUNING: Tuning = {
   serialUploadIntervalMs: 30_000,
   cleanupTimeoutMs: 10 * 60_000,
   insertSettleMs: 120_000,
+  logUploadTimeoutMs: 60_000,
 };
 
 export interface RunNames {

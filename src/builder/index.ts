@@ -155,7 +155,7 @@ export async function runBuild(config: Config, deps: BuildDeps): Promise<BuildOu
   // A preflight failure means the bucket may not be writable; don't add a second error about it.
   const canWriteLogs = !(error instanceof BuildError && error.step === 'preflight') && !config.dryRun && !!config.gcsBucket;
   if (canWriteLogs) {
-    await ctx.logsUploader!.uploadFinal(logLines.join(''), `${JSON.stringify(result, null, 2)}\n`, AbortSignal.timeout(60_000)).catch((err: Error) =>
+    await ctx.logsUploader!.uploadFinal(logLines.join(''), `${JSON.stringify(result, null, 2)}\n`, AbortSignal.timeout(ctx.tuning.logUploadTimeoutMs)).catch((err: Error) =>
       emit({ type: 'warning', message: `could not write the logs to ${names.logsUrl}: ${err.message}` }),
     );
   }

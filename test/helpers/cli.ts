@@ -22,6 +22,8 @@ export const FAST_TUNING: Partial<Tuning> = {
   serialUploadIntervalMs: 30,
   retry: { maxAttempts: 4, baseDelayMs: 5, maxDelayMs: 20 },
   insertSettleMs: 2_000,
+  // A hung log write (the fault matrix makes one) must not hold a test for the default minute.
+  logUploadTimeoutMs: 5_000,
 };
 
 export async function runCli(argv: string[], opts: { env?: Record<string, string | undefined>; cwd?: string; signals?: Signals; tuning?: Partial<Tuning> } = {}): Promise<CliRun> {

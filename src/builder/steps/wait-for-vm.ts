@@ -19,7 +19,7 @@ export const waitForVm: Step = {
       await w.watch(signal);
     } finally {
       // Not awaited either: the final copy is written with build.log and result.json at the end of the run.
-      void ctx.logsUploader?.uploadSerial(AbortSignal.timeout(30_000)).catch(() => undefined);
+      void ctx.logsUploader?.uploadSerial(AbortSignal.timeout(ctx.tuning.logUploadTimeoutMs)).catch(() => undefined);
     }
   },
 };
