@@ -26,11 +26,9 @@ export const LOCAL_COMMANDS: Readonly<Record<string, string>> = {
   perl: 'perl-base',
   md5sum: 'coreutils',
   sha256sum: 'coreutils',
-  split: 'coreutils',
   timeout: 'coreutils',
   find: 'findutils',
   xargs: 'findutils',
-  unpigz: 'pigz',
   tar: 'tar',
   gzip: 'gzip',
 };

@@ -141,8 +141,11 @@ disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.snapshotter.v1.a
   root_path = "$GDIB_MNT"
   upperdir_label = true
 EOF
-  # TMPDIR: containerd's scratch files stay under the work dir too.
-  env -u XDG_RUNTIME_DIR TMPDIR="$CTRD_DIR/tmp" containerd --config "$CTRD_DIR/config.toml" \
+  # TMPDIR: containerd's scratch files stay under the work dir too. CONTAINERD_DISABLE_PIGZ: containerd
+  # decompresses layers itself even where unpigz happens to be installed — measured no faster at more CPU
+  # (docs/benchmarks.md §5), so every machine decompresses the same way; the benchmark sets it to 0 to compare.
+  env -u XDG_RUNTIME_DIR TMPDIR="$CTRD_DIR/tmp" CONTAINERD_DISABLE_PIGZ="${CONTAINERD_DISABLE_PIGZ:-1}" \
+    containerd --config "$CTRD_DIR/config.toml" \
     >"$LOGS/containerd.log" 2>&1 &
   CTRD_PID=$!
   local i
@@ -449,8 +452,7 @@ main() {
 
   phase installing
   read_parameters
-  # unpigz: containerd decompresses layers with it, on every core, when it is on PATH.
-  install_missing curl containerd ctr jq mkfs.ext4 perl md5sum split find xargs unpigz mountpoint findmnt timeout
+  install_missing curl containerd ctr jq mkfs.ext4 perl md5sum find xargs mountpoint findmnt timeout
 
   phase formatting
   format_and_mount

@@ -99,7 +99,7 @@ main() {
 
   phase installing
   read_parameters
-  install_missing curl perl md5sum split find xargs mountpoint timeout
+  install_missing curl perl md5sum find xargs mountpoint timeout
 
   phase verifying
   mount_read_only
