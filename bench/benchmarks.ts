@@ -10,7 +10,8 @@ import { measureCliLatency, measureImportCosts, type ImportCosts, type LatencyRe
 import { cost, type CostResult } from './lib/cost.js';
 import { loadNow, machine } from './lib/machine.js';
 import { report } from './lib/report.js';
-import { measureOnVm, onVmSection, type OnVmResult } from './lib/on-vm-section.js';
+import { figuresOf, measureOnVm, onVmSection, type OnVmResult } from './lib/on-vm-section.js';
+import { installUnavailable, measureInstall, type InstallBench } from './lib/install.js';
 import { quietVm, scriptedBuild, tenMinuteVm, type ScriptSection } from './lib/vm-phase.js';
 
 const env = (name: string, fallback: number) => (process.env[name] ? Number(process.env[name]) : fallback);
@@ -42,6 +43,7 @@ describe.sequential('benchmarks', () => {
   let costs: CostResult | undefined;
   const detections: Detection[] = [];
   let onVm: OnVmResult | undefined;
+  let install: InstallBench | { skipped: string } | undefined;
 
   it('CLI latency and client loading (built CLI, child processes)', async () => {
     latency = await measureCliLatency({ runs: RUNS, fullBuilds: 3, log });
@@ -75,6 +77,17 @@ describe.sequential('benchmarks', () => {
     if ('skipped' in onVm) log(`§5 skipped: ${onVm.skipped}`);
   });
 
+  it('the package installation on a fresh Debian 12, this tool vs the Go tool (§5, §6)', { timeout: 900_000 }, async () => {
+    const why = installUnavailable();
+    if (why) {
+      install = { skipped: why };
+      log(`install skipped: ${why}`);
+      return;
+    }
+    install = await measureInstall(log);
+    expect(install.ours.wallSec.length).toBeGreaterThan(0);
+  });
+
   afterAll(() => {
     if (!latency || !imports || !economy || !costs || detections.length < 1 + DETECTION_OFFSETS.length) {
       log('a benchmark did not finish: docs/benchmarks.md is left as it was');
@@ -82,9 +95,10 @@ describe.sequential('benchmarks', () => {
     }
     m.loadEnd = loadNow();
     const machineLine = `${m.cpuModel}, ${m.cores} cores, ${m.memoryGb} GB, ${m.os}`;
-    const md = report({ machine: m, date: startedAt, latency, imports, economy, costs, detections, sections, k: K }).replace(
+    const figures = figuresOf(onVm, install);
+    const md = report({ machine: m, date: startedAt, latency, imports, economy, costs, detections, sections, k: K, ...(figures ? { onVm: figures } : {}) }).replace(
       /^## 5\. [\s\S]*?(?=^## 6\. )/m,
-      `${onVmSection(onVm, machineLine).join('\n\n')}\n\n`,
+      `${onVmSection(onVm, machineLine, install).join('\n\n')}\n\n`,
     );
     writeFileSync(join(ROOT, 'docs/benchmarks.md'), md);
     log(`wrote docs/benchmarks.md (${((Date.now() - startedAt.getTime()) / 1000).toFixed(0)} s in all)`);

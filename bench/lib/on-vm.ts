@@ -5,8 +5,8 @@
 // the loop device's sectors-written counter is read at every phase change.
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
-import { basename, join } from 'node:path';
+import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import { renderMetadata, type MetadataInput } from '../../src/startup-script/render.js';
 import { LoopDisk, mount, unmount } from '../../test/rig/disk.js';
 import { startMetadataServer } from '../../test/rig/metadata-server.js';
@@ -42,8 +42,72 @@ const file = (path: string, content: Buffer): TarEntry => ({ path, type: 'file',
 const dirE = (path: string): TarEntry => ({ path, type: 'dir', mode: 0o755 });
 
 /**
- * Two images for §5, written into one OCI layout and pushed to the rig's open registry:
+ * Up to `layers` layers of real files of this machine (shared libraries, binaries, data files: compressible about
+ * as much as a real image's layers), about `layerMB` MB a layer, walked in sorted order so a machine gives the same
+ * image every run. Regular files only (at most 32 MB each), with their parent directories and exec bits.
+ */
+export function realLayers(layers: number, layerMB: number, roots = ['/usr/lib/x86_64-linux-gnu', '/usr/bin', '/usr/share', '/usr/lib']): Layer[] {
+  const budget = layerMB * MB;
+  const out: Layer[] = [];
+  let cur: TarEntry[] = [];
+  let dirs = new Set<string>();
+  let size = 0;
+  const seen = new Set<string>();
+  const addDirs = (rel: string) => {
+    for (let d = dirname(rel); d !== '.' && !dirs.has(d); d = dirname(d)) dirs.add(d);
+  };
+  const flush = () => {
+    out.push({ entries: [...[...dirs].sort().map((d) => dirE(d)), ...cur] });
+    cur = [];
+    dirs = new Set();
+    size = 0;
+  };
+  const walk = (dir: string): boolean => {
+    let names: string[];
+    try {
+      names = readdirSync(dir).sort();
+    } catch {
+      return false;
+    }
+    for (const name of names) {
+      const abs = join(dir, name);
+      let st;
+      try {
+        st = lstatSync(abs);
+      } catch {
+        continue;
+      }
+      if (st.isDirectory()) {
+        if (walk(abs)) return true;
+      } else if (st.isFile() && st.size > 0 && st.size <= 32 * 2 ** 20 && !seen.has(abs)) {
+        let content: Buffer;
+        try {
+          content = readFileSync(abs);
+        } catch {
+          continue;
+        }
+        seen.add(abs);
+        const rel = abs.slice(1);
+        addDirs(rel);
+        cur.push({ path: rel, type: 'file', mode: st.mode & 0o111 ? 0o755 : 0o644, content });
+        size += content.length;
+        if (size >= budget) {
+          flush();
+          if (out.length === layers) return true;
+        }
+      }
+    }
+    return false;
+  };
+  for (const root of roots) if (existsSync(root) && walk(root)) break;
+  if (cur.length > 0 && out.length < layers) flush();
+  return out;
+}
+
+/**
+ * The images of §5, written into one OCI layout and pushed to the rig's open registry:
  * `bench-big`: `layers` layers of `filesPerLayer` files of random (incompressible) bytes, `layerMB` MB a layer;
+ * `bench-real`: `layers` layers of about `layerMB` MB of this machine's own files (compressible like real layers);
  * `bench-small`: `smallFiles` random files of 1–8 KiB in 50 directories, two layers.
  */
 export async function pushBenchImages(rig: Rig, opts: { layers: number; layerMB: number; filesPerLayer: number; smallFiles: number }): Promise<BenchImage[]> {
@@ -65,6 +129,8 @@ export async function pushBenchImages(rig: Rig, opts: { layers: number; layerMB:
       entries: [dirE(`l${i}`), ...Array.from({ length: opts.filesPerLayer }, (_, j) => file(`l${i}/blob-${j}.bin`, randomBytes(per)))],
     })),
   );
+  const real = realLayers(opts.layers, opts.layerMB);
+  add('bench-real', `${real.length} layers of this machine's own files (/usr/lib, /usr/bin, /usr/share: libraries, binaries, data)`, real);
   const half = Math.floor(opts.smallFiles / 2);
   const smallLayer = (i: number, n: number): Layer => ({
     entries: [
@@ -83,6 +149,23 @@ export async function pushBenchImages(rig: Rig, opts: { layers: number; layerMB:
   }
   for (const img of out) await rig.open.push(layoutDir, img.tag, REPO);
   return out;
+}
+
+/**
+ * A directory to put first on the script's PATH holding a `ctr` that adds `args` to every `ctr images pull`
+ * (e.g. `--max-concurrent-downloads 1`) and runs the real one: toggles containerd's behaviour without changing
+ * the script.
+ */
+export function ctrShim(dir: string, args: string[]): string {
+  mkdirSync(dir, { recursive: true });
+  const real = ['/usr/bin/ctr', '/usr/local/bin/ctr', '/usr/sbin/ctr'].find((p) => existsSync(p)) ?? 'ctr';
+  if (!args.every((a) => /^[\w=.-]+$/.test(a))) throw new Error(`ctrShim: plain words only: ${args.join(' ')}`);
+  writeFileSync(
+    join(dir, 'ctr'),
+    `#!/bin/bash\n# bench shim: adds arguments to ctr images pull\nout=() prev=\nfor a in "$@"; do\n  out+=("$a")\n  if [[ $a == pull && $prev == images ]]; then out+=(${args.join(' ')}); fi\n  prev=$a\ndone\nexec ${real} "\${out[@]}"\n`,
+  );
+  chmodSync(join(dir, 'ctr'), 0o755);
+  return dir;
 }
 
 /** Sectors (512 B) written to a block device so far. */
@@ -250,8 +333,16 @@ export async function toggles(r: OnVmRun): Promise<Toggles> {
     const env = { ...process.env, LC_ALL: 'C', GDIB_WORK: work };
     const par = `${scriptChecksumFunction()}\nfor d in "$@"; do snapshot_checksum "$d"; done`;
     await timed('bash', ['-c', par, 'x', ...dirs], env); // warm the page cache
-    const s = await timed('bash', ['-c', `for d in "$@"; do (set -- "$d"; ${GO_CHECKSUM}); done`, 'x', ...dirs], env);
-    const p = await timed('bash', ['-c', par, 'x', ...dirs], env);
+    // Best of three each, alternating, so a burst of other work on the machine does not decide the comparison.
+    const goRuns: { sec: number; stdout: string }[] = [];
+    const ourRuns: { sec: number; stdout: string }[] = [];
+    for (let i = 0; i < 3; i++) {
+      goRuns.push(await timed('bash', ['-c', `for d in "$@"; do (set -- "$d"; ${GO_CHECKSUM}); done`, 'x', ...dirs], env));
+      ourRuns.push(await timed('bash', ['-c', par, 'x', ...dirs], env));
+    }
+    const best = (xs: { sec: number; stdout: string }[]) => xs.reduce((a, b) => (b.sec < a.sec ? b : a));
+    const s = best(goRuns);
+    const p = best(ourRuns);
     const copyDir = join(mnt, 'go-copy');
     mkdirSync(copyDir);
     await run('sync', []);

@@ -19,6 +19,22 @@ export interface ReportInput {
   detections: Detection[];
   /** The scripted VM's sections (§3). */
   sections: ScriptSection[];
+  /** What §6 takes from the on-VM stage (§5) and the install benchmark; absent when they did not run. */
+  onVm?: OnVmFigures;
+}
+
+/** Rates measured in §5 (and the package install), as §6 uses them. */
+export interface OnVmFigures {
+  /** Unpacked MB per second of containerd's unpacking phase on compressible (real-file) layers. */
+  unpackMBps: { pigz: number; noPigz: number };
+  /** Compressed MB per second of the fetch phase on loopback (the CPU side of a pull). */
+  fetchMBps: number;
+  /** Unpacked / compressed bytes of the real-file image. */
+  compressionRatio: number;
+  /** Snapshot checksums: MB/s of the Go tool's pipeline (one md5sum) and of the script's (`jobs` workers). */
+  checksum: { serialMBps: number; parallelMBps: number; jobs: number };
+  /** The package installation on a fresh Debian 12 system, seconds (measured in a chroot). */
+  install?: { goSec: number; oursSec: number; basis: string };
 }
 
 /** Budgets of issue 5. */
@@ -250,7 +266,7 @@ export function report(r: ReportInput): string {
     `Median ${f1(det.median)} s, max ${f1(det.max)} s (waiting for a read: median ${f1(detPoll.median)} s, max ${f1(detPoll.max)} s; ` +
       `after the read: median ${f0(detAfter.median)} ms real — one more serial read and the serial log's upload to GCS, each a round trip on GCP). ` +
       `The "next step after" column scales that real work by ${k} too, so it overstates it; on GCP those two round trips take a few hundred ms (estimate). ` +
-      'Guest attributes decide: they are read every 6 s whatever the serial back-off, so the wait is at most 6 s, about 3 s on average.',
+      `Guest attributes decide: they are read every ${f1(DEFAULT_TUNING.guestAttributesIntervalMs / 1000)} s whatever the serial back-off, so the wait is at most that, about half of it on average.`,
     '**The Go tool, for comparison (computed from the source, not measured).** compute-daisy streams the serial port by calling ' +
       '`getSerialPortOutput` every 3 s (`logSerialOutput(..., 3*time.Second)`, `step_create_instances.go`) and rewrites the whole log object in GCS after each read, ' +
       "and its `WaitForInstancesSignal` step reads the serial port again every 10 s (`defaultInterval`, `step_wait_for_instances_signal.go`): " +
@@ -329,8 +345,11 @@ export function report(r: ReportInput): string {
 
   p(
     '## How to rerun',
-    '`npm run bench` (builds, then runs `bench/benchmarks.ts` with `bench/vitest.config.ts`, about 3–5 minutes). ' +
-      'Knobs: `GDIB_BENCH_RUNS` (runs per CLI invocation, default 15), `GDIB_BENCH_K` (time scale, default 20). ' +
+    '`npm run bench` (builds, then runs `bench/benchmarks.ts` with `bench/vitest.config.ts`, about 8–10 minutes; the first run also builds a ' +
+      'Debian 12 chroot for the install comparison, ~3 min, cached in the temp directory). §5 and the install need root and the rig (`bash test/rig/install.sh`); ' +
+      'without them they are skipped and §6 keeps estimates. ' +
+      'Knobs: `GDIB_BENCH_RUNS` (runs per CLI invocation, default 15), `GDIB_BENCH_K` (time scale, default 20), `GDIB_BENCH_REPEATS` ' +
+      '(runs with and without unpigz, default 3), `GDIB_BENCH_LAYERS` / `GDIB_BENCH_LAYER_MB` / `GDIB_BENCH_SMALL_FILES` (image sizes). ' +
       'A benchmark fails only when something is broken (a wrong exit code, a failed build, a resource left behind), never on a timing.',
   );
   return `${out.join('\n').trimEnd()}\n`;
@@ -344,6 +363,11 @@ interface Phase {
   basis: string;
 }
 
+/** n2-standard-16, the VM this model assumes (the Go tool's default machine type is smaller; see its README). */
+const VM_VCPUS = 16;
+/** Assumed network rate of a pull on a GCE VM from Artifact Registry or mirror.gcr.io, all layers together. */
+const NETWORK_MBPS = 200;
+
 function timeModel(r: ReportInput, detectionMedian: number): string[] {
   const lat = r.latency;
   const invalid = lat.kinds.find((x) => x.key === 'invalid')!.summary.median / 1000;
@@ -351,9 +375,35 @@ function timeModel(r: ReportInput, detectionMedian: number): string[] {
   const U = 10; // GB unpacked
   const diskGb = r.costs.diskSizeGb;
   const pdSsdMiBs = 0.48 * diskGb; // MiB/s per GB of pd-ssd (GCE persistent disk performance table)
-  const copy = (U * 1024) / pdSsdMiBs;
+  const diskSec = (U * 1024) / pdSsdMiBs;
   const inodeTablesGb = ((diskGb * 2 ** 30) / 16384) * 256 / 2 ** 30;
   const mkfs = (inodeTablesGb * 1024) / pdSsdMiBs;
+  const v = r.onVm;
+  const Umb = U * 1000;
+  // Compressed size: the real-file image's ratio when §5 ran, else an assumed 2.5×.
+  const ratio = v?.compressionRatio ?? 2.5;
+  const C = U / ratio;
+  const fetch = (C * 1000) / Math.min(NETWORK_MBPS, v?.fetchMBps ?? Infinity);
+  const fetchBasis = v
+    ? `computed: ${f1(C)} GB (the ${f2(ratio)}× of \`bench-real\`, §5) at ${v.fetchMBps < NETWORK_MBPS ? `${f0(v.fetchMBps)} MB/s, the rate measured here on loopback (CPU-bound on this ${r.machine.cores}-CPU machine${r.machine.cores < VM_VCPUS ? ', so conservative for the VM' : ''}), below the assumed ${NETWORK_MBPS} MB/s from the registry` : `an assumed ${NETWORK_MBPS} MB/s from the registry; measured here on loopback: ${f0(v.fetchMBps)} MB/s, so the network is the bound`}`
+    : `estimate: ${f1(C)} GB at an assumed ${NETWORK_MBPS} MB/s`;
+  const unpackGo = v ? Umb / v.unpackMBps.noPigz : 120 - fetch;
+  const unpackOurs = unpackGo;
+  const unpackBasis = v
+    ? `measured rate of \`bench-real\` here (§5): ${f0(v.unpackMBps.noPigz)} MB/s with containerd's own gzip (${f0(v.unpackMBps.pigz)} MB/s with unpigz, not used); containerd unpacks the layers one after another, so more vCPUs do not raise it`
+    : 'estimate (§5 did not run)';
+  // Checksums: md5sum processes are independent; the per-CPU efficiency measured here is carried to the VM's vCPUs.
+  const eff = v ? Math.min(1, v.checksum.parallelMBps / v.checksum.serialMBps / v.checksum.jobs) : 0.8;
+  const serialMBps = v?.checksum.serialMBps ?? 500;
+  const cksGo = Umb / serialMBps;
+  const cksOurs = Umb / (serialMBps * Math.max(1, VM_VCPUS * eff));
+  const cksBasis = v
+    ? `measured here (§5, page cache warm): ${f0(serialMBps)} MB/s for one md5sum pipeline; ${f2(v.checksum.parallelMBps / v.checksum.serialMBps)}× with ${v.checksum.jobs} workers on ${v.checksum.jobs} CPUs, i.e. ${f0(eff * 100)} % per CPU, carried to ${VM_VCPUS} vCPUs`
+    : 'estimate: md5 ≈ 500 MB/s per core, files in the page cache';
+  // The unpacked bytes must reach the data disk: the kernel writes them back while unpacking and checksumming go on;
+  // what is left is written by the sync before unmounting. (The Go tool's copy row is itself disk-bound.)
+  const writeBack = Math.max(0, diskSec - (unpackOurs + cksOurs));
+  const inst = v?.install;
   const phases: Phase[] = [
     { phase: 'start the CLI, validate the flags', go: 0.05, ours: invalid, change: 'slower (Node + commander + zod)', basis: `this tool: measured here (invalid input, median); Go binary: estimate` },
     { phase: 'load the API clients, first request', go: 0.1, ours: Math.max(0, first - invalid), change: 'slower', basis: 'this tool: measured here (build to first request − invalid input); Go (compiled-in client): estimate' },
@@ -362,12 +412,26 @@ function timeModel(r: ReportInput, detectionMedian: number): string[] {
     { phase: 'create the data disk', go: 5, ours: 5, change: '—', basis: 'estimate (the §4 model)' },
     { phase: 'create the VM (to RUNNING)', go: 25, ours: 25, change: '—', basis: 'estimate (the §4 model)' },
     { phase: 'boot until the startup script runs', go: 25, ours: 25, change: '—', basis: 'estimate (the scripted VM boots for 25 s)' },
-    { phase: 'install packages', go: 40, ours: 25, change: 'shortened: one `apt-get update` and one install, only of what is missing (Go: `apt update`, `apt-get update`, `apt install containerd`, later `apt-get install jq`)', basis: 'estimate (to be replaced by §5)' },
+    {
+      phase: 'install packages',
+      go: inst?.goSec ?? 40,
+      ours: inst?.oursSec ?? 25,
+      change: 'shortened: one `apt-get update` and one install, only of what is missing (Go: `apt update`, `apt-get update`, `apt install containerd`, later `apt-get install jq`)',
+      basis: inst ? `measured here: ${inst.basis}` : 'estimate (the install benchmark did not run)',
+    },
     { phase: `format the data disk (${diskGb} GB, inode tables written up front)`, go: mkfs, ours: mkfs, change: '— (same mkfs options)', basis: `computed: ${f1(inodeTablesGb)} GB of inode tables at ${f0(pdSsdMiBs)} MiB/s (pd-ssd: 0.48 MiB/s per GB)` },
-    { phase: `pull + unpack (say 4 GB compressed, ${U} GB unpacked)`, go: 120, ours: 120, change: '— (Go unpacks onto the boot disk, this tool onto the data disk)', basis: 'estimate (to be replaced by §5)' },
-    { phase: `copy every snapshot to the data disk (\`cp -r -p\`, ${U} GB)`, go: copy, ours: 0, change: '**removed**: containerd unpacks straight onto the data disk', basis: `computed: ${U} GB at ${f0(pdSsdMiBs)} MiB/s (${diskGb} GB pd-ssd, read and write)` },
-    { phase: `checksums (${U} GB)`, go: 15, ours: 3, change: 'shortened: one md5sum per vCPU in parallel (Go: one at a time)', basis: 'estimate: md5 ≈ 700 MB/s per core, files in the page cache (to be replaced by §5)' },
-    { phase: 'notice that the VM is done', go: 5, ours: detectionMedian, change: 'shortened: guest attributes every 6 s (Go: serial port every 10 s)', basis: 'this tool: measured here (§3, median, simulated); Go: computed (mean of a 10 s poll)' },
+    { phase: `fetch the layers (${f1(C)} GB compressed)`, go: fetch, ours: fetch, change: '— (containerd fetches all layers at once in both)', basis: fetchBasis },
+    { phase: `unpack the layers (${U} GB)`, go: unpackGo, ours: unpackOurs, change: '— (unpigz was tried: no faster, §5)', basis: unpackBasis },
+    { phase: `copy every snapshot to the data disk (\`cp -r -p\`, ${U} GB)`, go: diskSec, ours: 0, change: '**removed**: containerd unpacks straight onto the data disk', basis: `computed: ${U} GB at ${f0(pdSsdMiBs)} MiB/s (${diskGb} GB pd-ssd, read and write)` },
+    { phase: `checksums (${U} GB)`, go: cksGo, ours: cksOurs, change: `shortened: one md5sum per vCPU in parallel (Go: one at a time)`, basis: cksBasis },
+    {
+      phase: 'write the rest of the unpacked data to the data disk (sync before unmount)',
+      go: 0,
+      ours: writeBack,
+      change: 'Go: included in its copy',
+      basis: `computed: ${U} GB at ${f0(pdSsdMiBs)} MiB/s = ${f0(diskSec)} s of disk time, less the ${f0(unpackOurs + cksOurs)} s of unpacking and checksums during which the kernel writes back`,
+    },
+    { phase: 'notice that the VM is done', go: 5, ours: detectionMedian, change: 'shortened: guest attributes every 6.5 s (Go: serial port every 10 s)', basis: 'this tool: measured here (§3, median, simulated); Go: computed (mean of a 10 s poll)' },
     { phase: 'detach the data disk', go: 5, ours: 5, change: '—', basis: 'estimate (the §4 model)' },
     { phase: 'delete the VM before the image', go: 0, ours: 40, change: 'moved ahead of the image (cost, §4)', basis: 'estimate (the §4 model)' },
     { phase: 'create the image', go: 300, ours: 300, change: '—', basis: 'estimate (the §4 model)' },
@@ -385,14 +449,16 @@ function timeModel(r: ReportInput, detectionMedian: number): string[] {
   const ourImage = total((x) => x.ours, 'create the image');
   const goAll = total((x) => x.go);
   const ourAll = total((x) => x.ours);
-  const vmPhases = ['boot until the startup script runs', 'install packages', phases[8]!.phase, phases[9]!.phase, phases[10]!.phase, phases[11]!.phase];
+  const first_ = phases.findIndex((x) => x.phase === 'boot until the startup script runs');
+  const last_ = phases.findIndex((x) => x.phase.startsWith('write the rest'));
+  const vmPhases = phases.slice(first_, last_ + 1).map((x) => x.phase);
   const vmTime = (pick: (p: Phase) => number) => phases.filter((x) => vmPhases.includes(x.phase)).reduce((a, x) => a + pick(x), 0);
   const secs = (v: number) => (v < 1 ? `${f2(v)} s` : `${f0(v)} s`);
   return [
     '## 6. End-to-end time model for real GCP',
-    `A build of ${U} GB of unpacked images onto a ${r.costs.diskSizeGb} GB pd-ssd data disk, phase by phase. **Measured** figures come from this run on this ` +
-      'machine; **computed** ones from documented throughput; **estimates** are stated as such and are the place to plug in real measurements ' +
-      '(the on-VM ones come with §5).',
+    `A build of ${U} GB of unpacked images onto a ${r.costs.diskSizeGb} GB pd-ssd data disk, on an n2-standard-${VM_VCPUS}, phase by phase. **Measured** ` +
+      'figures come from this run on this machine (the on-VM rates from §5, carried to the VM as each row says); **computed** ones from documented ' +
+      'throughput; **estimates** and **assumed** figures are stated as such and are the place to plug in measurements from real GCP.',
     table(
       ['phase', 'Go tool', 'this tool', 'what changed', 'basis'],
       phases.map((x) => [x.phase, secs(x.go), secs(x.ours), x.change, x.basis]),
@@ -408,8 +474,9 @@ function timeModel(r: ReportInput, detectionMedian: number): string[] {
       ['l', 'r', 'r', 'l'],
     ),
     'Removed: the second pass over every unpacked byte (the copy), the second package-index update and install, the VM and boot disk ' +
-      'kept through image creation. Shortened: checksums (parallel), detection (6 s instead of 10 s polling). Added: a few seconds of ' +
+      'kept through image creation. Shortened: checksums (parallel), detection. Added: a few seconds of ' +
       "start-up (Node and the Google client libraries, §1) and preflight/registry checks, which catch a failing build before any money is spent. " +
-      'The copy grows with the images (about 1 s per 100 MB on a 200 GB pd-ssd, more on smaller or slower disks), so the gain grows with them.',
+      `The copy grows with the images (about 1 s per 100 MB on a ${diskGb} GB pd-ssd, more on smaller or slower disks), so the gain grows with them. ` +
+      'The disk sets a floor for both tools: every unpacked byte is written to a pd-ssd once by this tool and twice by the Go tool (boot disk, then data disk).',
   ];
 }
