@@ -18,6 +18,8 @@ export interface Tuning {
   serialMaxIntervalMs: number;
   /** The serial log in GCS is rewritten at least this often while the VM runs. */
   serialUploadIntervalMs: number;
+  /** After the outcome: time between the console reads that wait for its line (the console lags the attribute). */
+  serialSettleMs: number;
   /** Time limit of the cleanup that runs after a failure or interrupt. */
   cleanupTimeoutMs: number;
   /** How long an interrupted insert may settle before its resource is deleted. */
@@ -36,6 +38,7 @@ export const DEFAULT_TUNING: Tuning = {
   serialMinIntervalMs: 6_500,
   serialMaxIntervalMs: 30_000,
   serialUploadIntervalMs: 30_000,
+  serialSettleMs: 1_000,
   cleanupTimeoutMs: 10 * 60_000,
   insertSettleMs: 120_000,
   logUploadTimeoutMs: 60_000,

@@ -12,7 +12,10 @@ import { LoopDisk, mount, unmount } from '../rig/disk.js';
 import { applyLayers, diffTrees, readTree } from '../rig/fs-model.js';
 import { mountOverlay, parseSnapshotsMetadata, type SnapshotLine } from '../rig/inspect.js';
 import { chainIds, fetchImage, type RegistryImage } from '../rig/registry-client.js';
-import { describeRig, REPO, startRig, type Rig } from '../rig/rig.js';
+import { /** What bash 5.2 prints when a signal's trap is parsed in the middle of a command substitution. */
+const BASH_TRAP_PARSE_BUG = /trap: line \d+: unexpected EOF while looking for matching `\)'/;
+
+describeRig, REPO, startRig, type Rig } from '../rig/rig.js';
 
 const TOKEN = 'ya29.e2e-pipeline-token-0123456789';
 const PROJECT = 'test-project';
@@ -256,9 +259,16 @@ describeRig('the whole pipeline, locally (emulator with real VMs)', () => {
       clearInterval(watch);
     }
     const run = real.runs[before]!;
-    // The VM's deletion reached the script as a shutdown's SIGTERM, which it reported before exiting.
-    expect(run.code, run.output).toBe(143);
-    expect(facts(run, 'error')[0]).toMatch(/^interrupted by SIGTERM during: /);
+    // The VM's deletion reached the script as a shutdown's SIGTERM, which it reported before exiting. Except in one
+    // case that is bash's, not ours: bash 5.2 (Debian 12's, as on the VM) fails to parse the trap when the signal
+    // lands while it is expanding a $(…), and exits 2 instead of running it (docs/vm-script.md). The EXIT trap still
+    // reports the failure; that outcome is accepted only with bash's own message.
+    if (BASH_TRAP_PARSE_BUG.test(run.output)) {
+      expect(run.code, run.output).toBe(2);
+    } else {
+      expect(run.code, run.output).toBe(143);
+      expect(facts(run, 'error')[0]).toMatch(/^interrupted by SIGTERM during: /);
+    }
     expect(facts(run, 'state').at(-1)).toBe('failed');
     expect(emu.leftovers().images).not.toContain(`${PROJECT}/e2e-interrupted`);
   });

@@ -20,6 +20,7 @@ export const FAST_TUNING: Partial<Tuning> = {
   serialMinIntervalMs: 10,
   serialMaxIntervalMs: 40,
   serialUploadIntervalMs: 30,
+  serialSettleMs: 50,
   retry: { maxAttempts: 4, baseDelayMs: 5, maxDelayMs: 20 },
   insertSettleMs: 2_000,
   // A hung log write (the fault matrix makes one) must not hold a test for the default minute.

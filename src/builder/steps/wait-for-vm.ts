@@ -24,10 +24,15 @@ export const waitForVm: Step = {
   },
 };
 
+/** Reads of the console after the outcome, at most, waiting for its line to appear there too. */
+const FINAL_SERIAL_READS = 4;
+
 class VmWatcher {
   private readonly signals: VmSignals;
   private attributesUsable = true;
   private serialFailures = 0;
+  /** The console has shown the outcome line (`gdib: state=succeeded|failed`). */
+  private outcomeOnConsole = false;
 
   constructor(private readonly ctx: BuildContext) {
     this.signals = new VmSignals(ctx);
@@ -68,8 +73,15 @@ class VmWatcher {
       const wake = Math.min(nextSerial, this.attributesUsable ? nextAttributes : Infinity, nextUpload);
       await sleep(Math.max(0, wake - Date.now()), signal);
     }
-    // The lines around the outcome (the error, the last summaries) are worth one more read.
-    await this.readSerial(signal).catch(() => 0);
+    // The lines around the outcome (the error, the last summaries) are worth one more read. The script sets the
+    // guest attribute before it prints the line, so the console may lag by a moment: a few more reads, a short
+    // while apart, until the outcome line itself is there (only when the console answers).
+    for (let i = 0; i < FINAL_SERIAL_READS && !this.outcomeOnConsole; i++) {
+      if (i > 0) await sleep(this.ctx.tuning.serialSettleMs, signal);
+      const failures = this.serialFailures;
+      await this.readSerial(signal).catch(() => 0);
+      if (this.serialFailures > failures) break;
+    }
     for (const line of this.ctx.serial.flush()) this.onLine(line);
     this.signals.finishPhase();
     if (this.outcome === 'failed') {
@@ -115,6 +127,7 @@ class VmWatcher {
   private onLine(line: string): void {
     this.ctx.emit({ type: 'serial', line });
     const s = parseSignalLine(line);
+    if (s?.state === 'succeeded' || s?.state === 'failed') this.outcomeOnConsole = true;
     if (s) this.signals.apply(s);
   }
 
