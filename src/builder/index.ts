@@ -20,6 +20,7 @@ import { nextSteps } from './next-steps.js';
 import type { Step } from './steps/step.js';
 import { waitForVm } from './steps/wait-for-vm.js';
 import { writeManifests } from './steps/write-manifests.js';
+import { deadline } from '../io/abort.js';
 
 export interface BuildDeps {
   cloud: Cloud;
@@ -155,7 +156,7 @@ export async function runBuild(config: Config, deps: BuildDeps): Promise<BuildOu
   // A preflight failure means the bucket may not be writable; don't add a second error about it.
   const canWriteLogs = !(error instanceof BuildError && error.step === 'preflight') && !config.dryRun && !!config.gcsBucket;
   if (canWriteLogs) {
-    await ctx.logsUploader!.uploadFinal(logLines.join(''), `${JSON.stringify(result, null, 2)}\n`, AbortSignal.timeout(ctx.tuning.logUploadTimeoutMs)).catch((err: Error) =>
+    await ctx.logsUploader!.uploadFinal(logLines.join(''), `${JSON.stringify(result, null, 2)}\n`, deadline(ctx.tuning.logUploadTimeoutMs)).catch((err: Error) =>
       emit({ type: 'warning', message: `could not write the logs to ${names.logsUrl}: ${err.message}` }),
     );
   }
@@ -169,7 +170,7 @@ async function cleanUp(ctx: BuildContext, stepTimes: Record<string, number>): Pr
   if (pending.length === 0) return [];
   const started = Date.now();
   ctx.emit({ type: 'cleanup-started', resources: pending.map((p) => `${p.kind} ${p.name}`) });
-  const failures = await ctx.cleanup.runAll(AbortSignal.timeout(ctx.tuning.cleanupTimeoutMs), (t) => ctx.emit({ type: 'resource-deleted', kind: t.kind, name: t.name }));
+  const failures = await ctx.cleanup.runAll(deadline(ctx.tuning.cleanupTimeoutMs), (t) => ctx.emit({ type: 'resource-deleted', kind: t.kind, name: t.name }));
   stepTimes.cleanup = Date.now() - started;
   for (const f of failures) ctx.emit({ type: 'cleanup-failed', kind: f.kind, name: f.name, error: f.error, command: f.command });
   return failures.map((f) => ({ kind: f.kind, name: f.name, command: f.command }));

@@ -3,6 +3,7 @@
 import type { Redactor } from '../io/redact.js';
 import type { StorageApi } from '../gcp/types.js';
 import type { SerialLog } from './serial-log.js';
+import { abortable } from '../io/abort.js';
 
 export class LogsUploader {
   private serialWrite: Promise<void> = Promise.resolve();
@@ -27,10 +28,12 @@ export class LogsUploader {
   }
 
   async uploadFinal(buildLog: string, resultJson: string, signal: AbortSignal): Promise<void> {
-    await Promise.all([
+    // Raced against the signal as a whole: the serial copy waits for the writes before it, which have limits of
+    // their own, but the end of the run must not wait longer than this one.
+    await abortable(Promise.all([
       this.uploadSerial(signal),
       this.storage.writeObject(this.bucket, `${this.prefix}/build.log`, this.redactor.redact(buildLog), 'application/x-ndjson', signal),
       this.storage.writeObject(this.bucket, `${this.prefix}/result.json`, this.redactor.redact(resultJson), 'application/json', signal),
-    ]);
+    ]).then(() => undefined), signal);
   }
 }

@@ -1,6 +1,7 @@
 // A minimal registry v2 client, enough to resolve a reference to its manifest from the machine running the CLI:
 // anonymous bearer tokens (Docker Hub style), and for Google registries the caller's own Google token.
 import type { ImageReference } from '../config/reference.js';
+import { deadline } from '../io/abort.js';
 
 export const MANIFEST_TYPES = [
   'application/vnd.oci.image.index.v1+json',
@@ -83,7 +84,7 @@ export class RegistryClient {
     const auth = this.tokens.get(ref.registry + '/' + ref.repository);
     if (auth) headers.authorization = auth;
     try {
-      return await fetch(url, { headers, signal: AbortSignal.any([signal, AbortSignal.timeout(this.timeoutMs)]), redirect: 'follow' });
+      return await fetch(url, { headers, signal: deadline(this.timeoutMs, signal), redirect: 'follow' });
     } catch (err) {
       if (signal.aborted) throw signal.reason;
       const cause = (err as { cause?: { code?: string; message?: string } }).cause;
@@ -108,7 +109,7 @@ export class RegistryClient {
     url.searchParams.set('scope', params.scope ?? `repository:${ref.repository}:pull`);
     let tokenRes: Response;
     try {
-      tokenRes = await fetch(url, { headers: basic ? { authorization: basic } : {}, signal: AbortSignal.any([signal, AbortSignal.timeout(this.timeoutMs)]) });
+      tokenRes = await fetch(url, { headers: basic ? { authorization: basic } : {}, signal: deadline(this.timeoutMs, signal) });
     } catch (err) {
       if (signal.aborted) throw signal.reason;
       throw new RegistryError(`cannot reach the token service of ${ref.registry} (${(err as Error).message})`, undefined, true);

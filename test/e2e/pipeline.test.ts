@@ -12,10 +12,10 @@ import { LoopDisk, mount, unmount } from '../rig/disk.js';
 import { applyLayers, diffTrees, readTree } from '../rig/fs-model.js';
 import { mountOverlay, parseSnapshotsMetadata, type SnapshotLine } from '../rig/inspect.js';
 import { chainIds, fetchImage, type RegistryImage } from '../rig/registry-client.js';
-import { /** What bash 5.2 prints when a signal's trap is parsed in the middle of a command substitution. */
-const BASH_TRAP_PARSE_BUG = /trap: line \d+: unexpected EOF while looking for matching `\)'/;
+import { describeRig, REPO, startRig, type Rig } from '../rig/rig.js';
 
-describeRig, REPO, startRig, type Rig } from '../rig/rig.js';
+/** What bash 5.2 prints when a signal's trap is parsed in the middle of a command substitution. */
+const BASH_TRAP_PARSE_BUG = /trap: line \d+: unexpected EOF while looking for matching `\)'/;
 
 const TOKEN = 'ya29.e2e-pipeline-token-0123456789';
 const PROJECT = 'test-project';
