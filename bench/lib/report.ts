@@ -421,7 +421,7 @@ function timeModel(r: ReportInput, detectionMedian: number): string[] {
     },
     { phase: `format the data disk (${diskGb} GB, inode tables written up front)`, go: mkfs, ours: mkfs, change: '— (same mkfs options)', basis: `computed: ${f1(inodeTablesGb)} GB of inode tables at ${f0(pdSsdMiBs)} MiB/s (pd-ssd: 0.48 MiB/s per GB)` },
     { phase: `fetch the layers (${f1(C)} GB compressed)`, go: fetch, ours: fetch, change: '— (containerd fetches all layers at once in both)', basis: fetchBasis },
-    { phase: `unpack the layers (${U} GB)`, go: unpackGo, ours: unpackOurs, change: '— (unpigz was tried: no faster, §5)', basis: unpackBasis },
+    { phase: `unpack the layers (${U} GB)`, go: unpackGo, ours: unpackOurs, change: '— (unpigz was tried and is not used, §5)', basis: unpackBasis },
     { phase: `copy every snapshot to the data disk (\`cp -r -p\`, ${U} GB)`, go: diskSec, ours: 0, change: '**removed**: containerd unpacks straight onto the data disk', basis: `computed: ${U} GB at ${f0(pdSsdMiBs)} MiB/s (${diskGb} GB pd-ssd, read and write)` },
     { phase: `checksums (${U} GB)`, go: cksGo, ours: cksOurs, change: `shortened: one md5sum per vCPU in parallel (Go: one at a time)`, basis: cksBasis },
     {
