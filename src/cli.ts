@@ -3,7 +3,6 @@
 import { Command, CommanderError, Option, type OutputConfiguration } from 'commander';
 import { normalizeArgv } from './config/argv.js';
 import { CLEANUP_FLAGS, FLAG_BY_NAME, FLAGS, type FlagDef, type RawFlags } from './config/flags.js';
-
 import type { Config, Mode } from './config/types.js';
 import { exitCodeOf, InterruptedError, UsageError } from './errors.js';
 import { Redactor } from './io/redact.js';

@@ -14,7 +14,11 @@ import { spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { STANDARD_PATH } from '../../src/local/command.js';
+import { executableOn } from '../../src/local/preconditions.js';
+import { unmountUnder } from '../../test/rig/disk.js';
 import { run } from '../../test/rig/proc.js';
+import { commonFunction, scriptSource } from './script-source.js';
 
 export interface InstallRun { label: string; commands: string[]; wallSec: number[]; downloadedMB?: number; packages: number }
 export interface InstallBench { base: string; ours: InstallRun; go: InstallRun; notes: string[] }
@@ -29,9 +33,8 @@ const INCLUDE = ['curl', 'ca-certificates', 'sudo', 'man-db'];
 const BASE = `debootstrap bookworm (default variant: priority required+important) --include=${INCLUDE.join(',')}`;
 const CACHE = join(tmpdir(), 'gdib-bench-install');
 const TARBALL = join(CACHE, `debian12-${INCLUDE.join('-')}.tar`);
-// Like test/rig/rig.ts's onPath (not imported: rig.ts pulls in vitest and the registry).
-const onPath = (cmd: string) => ['/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/bin', '/sbin', '/bin'].some((d) => existsSync(join(d, cmd)));
-const ENV = ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', 'HOME=/root', 'LC_ALL=C', 'TERM=dumb'];
+const onPath = (cmd: string) => executableOn(cmd, STANDARD_PATH);
+const ENV = [`PATH=${STANDARD_PATH}`, 'HOME=/root', 'LC_ALL=C', 'TERM=dumb'];
 
 /** The active deb822 stanzas of this machine's apt sources for bookworm (the chroot gets the same ones). */
 function bookwormSources(): { text: string; mirror: string } | undefined {
@@ -59,22 +62,13 @@ export function installUnavailable(): string | undefined {
   return undefined;
 }
 
-/** Cuts a shell function (one-line or multi-line) out of a script, as bench/lib/on-vm.ts does for snapshot_checksum. */
-function shellFunction(src: string, name: string): string {
-  const m = new RegExp(`^${name}\\(\\) \\{(?:.*\\}$|\\n[\\s\\S]*?^\\}$)`, 'm').exec(src);
-  if (!m) throw new Error(`${name}() not found in src/startup-script/common.sh`);
-  return m[0];
-}
-
 /** The harness for ours: the product's log() and install_missing(), a stub fail(), build.sh's own call. */
 function oursScript(): string {
-  const common = readFileSync(new URL('../../src/startup-script/common.sh', import.meta.url), 'utf8');
-  const build = readFileSync(new URL('../../src/startup-script/build.sh', import.meta.url), 'utf8');
-  const call = /^\s*(install_missing [^\n]+)$/m.exec(build)?.[1];
+  const call = /^\s*(install_missing [^\n]+)$/m.exec(scriptSource('build.sh'))?.[1];
   if (!call) throw new Error('no install_missing call in src/startup-script/build.sh');
   return ['set -euo pipefail', 'GDIB_WORK=/var/lib/gdib', 'mkdir -p "$GDIB_WORK/logs"',
     `fail() { printf 'gdib: error=%s\\n' "$*" >&2; exit 1; }`,
-    shellFunction(common, 'log'), shellFunction(common, 'install_missing'), call, ''].join('\n');
+    commonFunction('log'), commonFunction('install_missing'), call, ''].join('\n');
 }
 
 /** Builds the base root once and keeps it as a tarball under os.tmpdir(). */
@@ -98,17 +92,6 @@ async function baseTarball(log: (s: string) => void, mirror: string): Promise<vo
     await unmountUnder(root);
     rmSync(root, { recursive: true, force: true });
   }
-}
-
-/** Unmounts everything mounted at or under `root`, deepest first; returns what is still mounted. */
-async function unmountUnder(root: string): Promise<string[]> {
-  const mounted = () => readFileSync('/proc/self/mounts', 'utf8').split('\n').map((l) => l.split(' ')[1] ?? '')
-    .map((p) => p.replace(/\\040/g, ' ')).filter((p) => p === root || p.startsWith(`${root}/`));
-  for (const p of mounted().reverse()) {
-    const r = await run('umount', [p], { allowFailure: true });
-    if (r.code !== 0) await run('umount', ['-l', p], { allowFailure: true });
-  }
-  return mounted();
 }
 
 interface Pass { wallSec: number; output: string; stdout: string }

@@ -1,7 +1,7 @@
 // §5 of docs/benchmarks.md: the on-VM stage on the rig, the optimisations toggled, and --local vs the VM path.
-import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { REPO, startRig, type Rig } from '../../test/rig/rig.js';
+import { STANDARD_PATH } from '../../src/local/command.js';
+import { hostsToml, REPO, startRig, type Rig } from '../../test/rig/rig.js';
 import { localVsVm, type LocalVsVm } from './local-vs-vm.js';
 import { ctrShim, onVmUnavailable, phaseTotals, pushBenchImages, runBuild, toggles, type BenchImage, type OnVmRun, type Toggles } from './on-vm.js';
 import type { InstallBench } from './install.js';
@@ -43,6 +43,9 @@ export type OnVmResult =
       localVsVmError?: string;
       sizes: { layers: number; layerMB: number; filesPerLayer: number; smallFiles: number };
     };
+
+/** One phase's totals in a run, if the run had that phase. */
+const phaseOf = (x: RunSummary, name: string) => x.phases.find((p) => p[0] === name)?.[1];
 
 /** The fastest of runs of the same kind, with every run's wall time. */
 function bestOf(xs: RunSummary[]): RunSummary {
@@ -154,8 +157,7 @@ async function measureDownloads(
   const run = async (label: string, env?: Record<string, string>, what?: string) => {
     const proxy = await startThrottle(rig.open.host, bytesPerSec);
     try {
-      mkdirSync(join(rig.hostsDir, proxy.host), { recursive: true });
-      writeFileSync(join(rig.hostsDir, proxy.host, 'hosts.toml'), `server = "http://${proxy.host}"\n\n[host."http://${proxy.host}"]\n  capabilities = ["pull", "resolve"]\n`);
+      hostsToml(rig.hostsDir, proxy.host, proxy.host);
       const r = await one(label, image, env, `${proxy.host}/${REPO}:${image.tag}`);
       const { connections, maxOpen } = proxy.stats();
       return { ...(await detached(r, image, what)), connections, maxOpen };
@@ -165,7 +167,7 @@ async function measureDownloads(
   };
   const parallel = await run('real-throttled', undefined, `${THROTTLE_MBPS} MB/s a connection`);
   const shim = ctrShim(join(rig.dir, 'ctr-serial'), ['--max-concurrent-downloads', '1']);
-  const serial = await run('real-throttled-serial', { PATH: `${shim}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin` }, `${THROTTLE_MBPS} MB/s a connection, one download at a time`);
+  const serial = await run('real-throttled-serial', { PATH: `${shim}:${STANDARD_PATH}` }, `${THROTTLE_MBPS} MB/s a connection, one download at a time`);
   return { bytesPerSec, parallel, serial };
 }
 
@@ -216,8 +218,8 @@ export function onVmSection(r: OnVmResult | undefined, machineLine: string, inst
       'faster than a pd-ssd: these are the CPU-side costs, and the disk-bound time on GCE is computed in §6.',
   );
   const t = r.toggles;
-  const unp = (x: RunSummary) => x.phases.find((p) => p[0] === 'unpacking')?.[1] ?? { sec: NaN, cpuSec: NaN, writtenBytes: 0 };
-  const pullSec = (x: RunSummary) => x.phases.find((p) => p[0] === 'pulling')?.[1]?.sec ?? 0;
+  const unp = (x: RunSummary) => phaseOf(x, 'unpacking') ?? { sec: NaN, cpuSec: NaN, writtenBytes: 0 };
+  const pullSec = (x: RunSummary) => phaseOf(x, 'pulling')?.sec ?? 0;
   const pull = (x: RunSummary) => pullSec(x) + unp(x).sec;
   const times = (before: number, after: number) => (after <= before ? `${(before / after).toFixed(2)}× faster` : `${(after / before).toFixed(2)}× slower`);
   const [bigPigz, realPigz] = [r.pigzOn[0]!, r.pigzOn[1]!];
@@ -267,7 +269,7 @@ export function onVmSection(r: OnVmResult | undefined, machineLine: string, inst
   const pigzGain = pull(real) / pull(realPigz);
   const range = (x: RunSummary) => (x.samples && x.samples.length > 1 ? [Math.min(...x.samples), Math.max(...x.samples)] : [x.wallSec, x.wallSec]);
   const overlap = (a: RunSummary, b: RunSummary) => range(a)[0]! <= range(b)[1]! && range(b)[0]! <= range(a)[1]!;
-  const spread = (x: RunSummary) => (x.samples && x.samples.length > 1 ? `${s1(Math.min(...x.samples))}–${s1(Math.max(...x.samples))} s` : `${s1(x.wallSec)} s`);
+  const spread = (x: RunSummary) => (x.samples && x.samples.length > 1 ? `${range(x).map(s1).join('–')} s` : `${s1(x.wallSec)} s`);
   out.push(
     `**unpigz, decided by these figures.** On real files unpigz makes pull + unpack ${times(pull(real), pull(realPigz))} ` +
       `at ${s1(unp(realPigz).cpuSec - unp(real).cpuSec)} more CPU seconds of unpacking — ${overlap(real, realPigz) ? 'within' : 'beyond'} the run-to-run ` +
@@ -328,7 +330,7 @@ export function figuresOf(r: OnVmResult | undefined, install?: InstallBench | { 
   if (!r || 'skipped' in r) return undefined;
   const inst = install && !('skipped' in install) ? install : undefined;
   const [real, realPigz] = [r.runs[1]!, r.pigzOn[1]!];
-  const phase = (x: RunSummary, name: string) => x.phases.find((p) => p[0] === name)?.[1]?.sec ?? NaN;
+  const phase = (x: RunSummary, name: string) => phaseOf(x, name)?.sec ?? NaN;
   const mb = real.image.bytes / 1e6;
   const t = r.toggles;
   return {

@@ -7,6 +7,7 @@ import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
+import { STANDARD_PATH } from '../../src/local/command.js';
 import { renderMetadata, type MetadataInput } from '../../src/startup-script/render.js';
 import { LoopDisk, mount, unmount } from '../../test/rig/disk.js';
 import { startMetadataServer } from '../../test/rig/metadata-server.js';
@@ -14,6 +15,7 @@ import { OciLayout, type Layer } from '../../test/rig/oci.js';
 import { run } from '../../test/rig/proc.js';
 import { onPath, REPO, rigUnavailable, type Rig } from '../../test/rig/rig.js';
 import type { TarEntry } from '../../test/rig/tar.js';
+import { commonFunction } from './script-source.js';
 
 const MB = 1e6;
 export const PHASES = ['installing', 'formatting', 'pulling', 'unpacking', 'checksumming', 'done'] as const;
@@ -227,7 +229,7 @@ export async function runBuild(rig: Rig, label: string, images: string[], opts: 
   const disk = await LoopDisk.create(join(runDir, 'disk.img'), opts.diskMiB);
   const cg = cgroup(`gdib-bench-${process.pid}-${label}`);
   const env: NodeJS.ProcessEnv = {
-    PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
+    PATH: STANDARD_PATH,
     GCE_METADATA_HOST: metadata.host,
     GDIB_DEVICE: disk.device,
     GDIB_MOUNT_DIR: join(runDir, 'mnt'),
@@ -289,14 +291,6 @@ export function phaseTotals(r: OnVmRun): Map<string, { sec: number; cpuSec: numb
   return out;
 }
 
-/** The snapshot checksum function of the rendered script (common.sh), to run it on its own. */
-function scriptChecksumFunction(): string {
-  const src = readFileSync(new URL('../../src/startup-script/common.sh', import.meta.url), 'utf8');
-  const m = /^snapshot_checksum\(\) \{\n[\s\S]*?^\}\n/m.exec(src);
-  if (!m) throw new Error('snapshot_checksum() not found in src/startup-script/common.sh');
-  return m[0];
-}
-
 const GO_CHECKSUM = `find "$1" -type f -exec md5sum {} + | cut -d' ' -f1 | LC_ALL=C sort | md5sum | cut -d' ' -f1`;
 
 async function timed(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env): Promise<{ sec: number; stdout: string }> {
@@ -331,7 +325,7 @@ export async function toggles(r: OnVmRun): Promise<Toggles> {
     const work = join(r.runDir, 'cks-work');
     mkdirSync(work, { recursive: true });
     const env = { ...process.env, LC_ALL: 'C', GDIB_WORK: work };
-    const par = `${scriptChecksumFunction()}\nfor d in "$@"; do snapshot_checksum "$d"; done`;
+    const par = `${commonFunction('snapshot_checksum')}\nfor d in "$@"; do snapshot_checksum "$d"; done`;
     await timed('bash', ['-c', par, 'x', ...dirs], env); // warm the page cache
     // Best of three each, alternating, so a burst of other work on the machine does not decide the comparison.
     const goRuns: { sec: number; stdout: string }[] = [];

@@ -8,7 +8,6 @@ import { loadKeyFile } from './schema.js';
 import type { KeyFile } from './types.js';
 import { resolve } from 'node:path';
 
-
 const BOOLS = new Set(['true', 'false', '1', '0', 't', 'f', 'TRUE', 'FALSE', 'True', 'False', 'T', 'F']);
 
 export interface CleanupConfig {

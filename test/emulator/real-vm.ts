@@ -24,6 +24,7 @@ import { closeSync, ftruncateSync, mkdirSync, mkdtempSync, openSync, readdirSync
 import { basename, join, resolve } from 'node:path';
 import { processesMentioning } from '../rig/inspect.js';
 import { startMetadataServer, type MetadataServer } from '../rig/metadata-server.js';
+import { readMounts, unmountUnder } from '../rig/disk.js';
 import { run } from '../rig/proc.js';
 import type { Rig } from '../rig/rig.js';
 import type { Emulator } from './index.js';
@@ -113,16 +114,6 @@ interface ActiveRun {
   stop(): void;
 }
 
-function readMounts(): { source: string; target: string }[] {
-  return readFileSync('/proc/self/mounts', 'utf8')
-    .split('\n')
-    .filter((l) => l !== '')
-    .map((l) => l.split(' '))
-    .map((f) => ({ source: unescapeMount(f[0] ?? ''), target: unescapeMount(f[1] ?? '') }));
-}
-
-const unescapeMount = (s: string): string => s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
-
 /** Loop devices (`/dev/loopN`) whose backing file is under `dir`. */
 function loopDevicesUnder(dir: string): string[] {
   const found: string[] = [];
@@ -169,18 +160,6 @@ function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
     process.kill(-child.pid, signal);
   } catch {
     // the group is gone
-  }
-}
-
-/** Unmounts everything mounted under `dir`, deepest first (lazily when busy). */
-async function unmountUnder(dir: string): Promise<void> {
-  const targets = readMounts()
-    .map((m) => m.target)
-    .filter((t) => t === dir || t.startsWith(`${dir}/`))
-    .sort((a, b) => b.length - a.length);
-  for (const t of targets) {
-    const r = await run('umount', [t], { allowFailure: true });
-    if (r.code !== 0) await run('umount', ['-l', t], { allowFailure: true });
   }
 }
 

@@ -72,3 +72,27 @@ export async function mount(source: string, target: string, opts: { type?: strin
 export async function unmount(target: string): Promise<void> {
   await run('umount', [target], { allowFailure: true });
 }
+
+/** The mounts of this machine, from /proc/self/mounts (octal escapes such as `\040` undone). */
+export function readMounts(): { source: string; target: string }[] {
+  return readFileSync('/proc/self/mounts', 'utf8')
+    .split('\n')
+    .filter((l) => l !== '')
+    .map((l) => l.split(' '))
+    .map((f) => ({ source: unescapeMount(f[0] ?? ''), target: unescapeMount(f[1] ?? '') }));
+}
+
+const unescapeMount = (s: string): string => s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
+
+/** Unmounts everything mounted at or under `dir`, deepest first (lazily when busy); returns what is still mounted. */
+export async function unmountUnder(dir: string): Promise<string[]> {
+  const under = () =>
+    readMounts()
+      .map((m) => m.target)
+      .filter((t) => t === dir || t.startsWith(`${dir}/`));
+  for (const t of under().sort((a, b) => b.length - a.length)) {
+    const r = await run('umount', [t], { allowFailure: true });
+    if (r.code !== 0) await run('umount', ['-l', t], { allowFailure: true });
+  }
+  return under();
+}

@@ -70,7 +70,8 @@ export interface Rig {
   close(): Promise<void>;
 }
 
-function hostsToml(dir: string, name: string, target: string): void {
+/** A containerd hosts-dir entry sending registry `name` to `target` over plain http. */
+export function hostsToml(dir: string, name: string, target: string): void {
   mkdirSync(join(dir, name), { recursive: true });
   writeFileSync(
     join(dir, name, 'hosts.toml'),

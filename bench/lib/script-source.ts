@@ -1,0 +1,12 @@
+// The VM scripts' own source, for benchmarks that run a piece of them on its own (the product's code, not a copy).
+import { readFileSync } from 'node:fs';
+
+export const scriptSource = (name: 'common.sh' | 'build.sh'): string =>
+  readFileSync(new URL(`../../src/startup-script/${name}`, import.meta.url), 'utf8');
+
+/** A shell function of common.sh (one-line `name() { …; }` or multi-line up to its closing `}`), as source. */
+export function commonFunction(name: string): string {
+  const m = new RegExp(`^${name}\\(\\) \\{(?:.*\\}$|\\n[\\s\\S]*?^\\}$)`, 'm').exec(scriptSource('common.sh'));
+  if (!m) throw new Error(`${name}() not found in src/startup-script/common.sh`);
+  return m[0];
+}
