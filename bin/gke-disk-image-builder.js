@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Thin shim: run the CLI and set the exit code (never process.exit(), which cuts piped output).
-import { run } from '../dist/cli.js';
+// Thin shim: run the CLI, set the exit code, and end the process once its output is written.
+import { exitWhenFlushed, run } from '../dist/cli.js';
 
-process.exitCode = await run(process.argv.slice(2));
+exitWhenFlushed(await run(process.argv.slice(2)));

@@ -134,6 +134,11 @@ async function execute(config: Config, io: CliIo, redactor: Redactor, out: TextS
     render.close();
     if (error) {
       err.write(`error: ${error.message}\n`);
+      const tail = result.error?.consoleTail;
+      if (tail) {
+        err.write(tail.length === 0 ? `The VM's serial console had no output (${result.logs}serial-port-1.log).\n` : `The VM's serial console, last ${tail.length} lines (all of it: ${result.logs}serial-port-1.log):\n`);
+        for (const l of tail) err.write(`  ${l}\n`);
+      }
       if (result.leftovers.length > 0) err.write(`${result.leftovers.length} temporary resource(s) could not be deleted; see the commands above.\n`);
       return exitCodeOf(error);
     }
@@ -280,6 +285,25 @@ function commanderLine(e: CommanderError): string {
   return `error: ${msg.split('\n')[0]}`;
 }
 
+/** How long a finished run may wait for what a library still holds open before the process ends anyway. */
+export const EXIT_GRACE_MS = 1_500;
+
+/**
+ * The end of the process, for the bin shim. The run has aborted every request it abandoned and cleared its timers,
+ * so normally the process ends by itself as soon as stdout and stderr are written. A request a library gave us no
+ * way to cancel must not keep a finished run alive for minutes: after the output is flushed (never cut), an
+ * unref'd timer ends the process if something still holds it.
+ */
+export function exitWhenFlushed(code: number, graceMs = EXIT_GRACE_MS): void {
+  process.exitCode = code;
+  let pending = 2;
+  const flushed = () => {
+    if (--pending === 0) setTimeout(() => process.exit(code), graceMs).unref();
+  };
+  process.stdout.write('', flushed);
+  process.stderr.write('', flushed);
+}
+
 /** Entry point of the bin shim. */
 export async function run(argv: readonly string[]): Promise<number> {
   return main(argv, {
@@ -290,5 +314,20 @@ export async function run(argv: readonly string[]): Promise<number> {
     signals: process,
     forceExit: (code) => process.exit(code),
     isTTY: process.stderr.isTTY,
+    ...tuningFromEnv(process.env.GDIB_TUNING),
   });
+}
+
+/**
+ * Test seam (docs/architecture.md): GDIB_TUNING holds JSON with shorter polling and retry intervals, so tests that
+ * spawn the real binary need not wait GCE's real intervals. Ignored unless it is a JSON object.
+ */
+function tuningFromEnv(text: string | undefined): { tuning?: Partial<Tuning> } {
+  if (!text) return {};
+  try {
+    const v = JSON.parse(text) as unknown;
+    return v && typeof v === 'object' && !Array.isArray(v) ? { tuning: v as Partial<Tuning> } : {};
+  } catch {
+    return {};
+  }
 }

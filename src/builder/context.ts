@@ -29,6 +29,8 @@ export interface Tuning {
    * that hangs delays the exit by at most this, then becomes a warning.
    */
   logUploadTimeoutMs: number;
+  /** Limit of the last read of the VM's console before the VM is deleted (it must never hold up the delete). */
+  lastConsoleReadMs: number;
 }
 
 export const DEFAULT_TUNING: Tuning = {
@@ -42,6 +44,7 @@ export const DEFAULT_TUNING: Tuning = {
   cleanupTimeoutMs: 10 * 60_000,
   insertSettleMs: 120_000,
   logUploadTimeoutMs: 60_000,
+  lastConsoleReadMs: 5_000,
 };
 
 export interface RunNames {
@@ -86,6 +89,8 @@ export interface BuildContext {
     /** Manifest digest of each container image, as resolved in preflight. */
     imageDigests: Record<string, string>;
     vmOutcome?: { state: 'succeeded' | 'failed'; error?: string };
+    /** A VM insert was sent: serial-port-1.log is written whatever happens next. */
+    vmCreated?: boolean;
     k8sManifests?: string;
     plan?: import('./events.js').PlannedResource[];
     /** --local: the baked disk file, its archive, and the archive's URL once uploaded. */

@@ -47,7 +47,8 @@ export interface BuildResult {
   /** Wall time of each phase the VM reported, in ms. */
   vmPhases: Record<string, number>;
   logs: string;
-  error?: { step?: string; message: string };
+  /** consoleTail: the VM's last serial lines, when the wait for the VM ran out of time. */
+  error?: { step?: string; message: string; consoleTail?: string[] };
   /** Resources that could not be deleted and must be deleted by hand. */
   leftovers: Array<{ kind: ResourceKind; name: string; command: string }>;
   k8sManifests?: string;

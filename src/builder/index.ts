@@ -3,7 +3,7 @@
 import { randomInt } from 'node:crypto';
 import { pino } from 'pino';
 import type { Config } from '../config/types.js';
-import { BuildError, InterruptedError } from '../errors.js';
+import { BuildError, InterruptedError, StepTimeoutError } from '../errors.js';
 import type { Cloud } from '../gcp/types.js';
 import type { Redactor } from '../io/redact.js';
 import { CleanupRegistry } from './cleanup.js';
@@ -150,18 +150,27 @@ export async function runBuild(config: Config, deps: BuildDeps): Promise<BuildOu
     ...(!error && !config.dryRun && !config.localOnly && config.mode === 'build' ? { next: nextSteps(config.projectName, config.imageName) } : {}),
     ...(ctx.state.plan ? { plan: ctx.state.plan } : {}),
     ...(config.archivePath && ctx.state.archive ? { archive: ctx.state.archive } : {}),
-    ...(error ? { error: { step: (error as BuildError).step, message: deps.redactor.redact(error.message) } } : {}),
+    ...(error ? { error: { step: (error as BuildError).step, message: deps.redactor.redact(error.message), ...consoleTailFor(ctx, error) } } : {}),
   };
   log.info({ result }, 'finished');
   // A preflight failure means the bucket may not be writable; don't add a second error about it.
   const canWriteLogs = !(error instanceof BuildError && error.step === 'preflight') && !config.dryRun && !!config.gcsBucket;
   if (canWriteLogs) {
-    await ctx.logsUploader!.uploadFinal(logLines.join(''), `${JSON.stringify(result, null, 2)}\n`, deadline(ctx.tuning.logUploadTimeoutMs)).catch((err: Error) =>
+    await ctx.logsUploader!.uploadFinal(logLines.join(''), `${JSON.stringify(result, null, 2)}\n`, !!ctx.state.vmCreated, deadline(ctx.tuning.logUploadTimeoutMs)).catch((err: Error) =>
       emit({ type: 'warning', message: `could not write the logs to ${names.logsUrl}: ${err.message}` }),
     );
   }
   emit({ type: 'result', result });
   return { result, ...(error ? { error } : {}) };
+}
+
+/** How many of the console's last lines a timed-out wait for the VM shows with its error. */
+export const CONSOLE_TAIL_LINES = 20;
+
+/** A wait for the VM that ran out of time: what the VM was doing is the first thing the user needs. */
+function consoleTailFor(ctx: BuildContext, error: Error): { consoleTail?: string[] } {
+  if (!(error instanceof StepTimeoutError) || error.step !== waitForVm.name) return {};
+  return { consoleTail: ctx.serial.tail(CONSOLE_TAIL_LINES) };
 }
 
 /** Deletes every registered resource under a fresh time limit, so an interrupted build still cleans up. */

@@ -72,6 +72,11 @@ export class SerialLog {
     return d;
   }
 
+  /** The last `n` lines kept. */
+  tail(n: number): string[] {
+    return this.kept.slice(-n);
+  }
+
   text(): string {
     return this.kept.length ? `${this.kept.join('\n')}\n` : '';
   }

@@ -2,6 +2,7 @@
 // client once. Endpoints honour the SPEC §8 seams: CLOUDSDK_API_ENDPOINT_OVERRIDES_COMPUTE, STORAGE_EMULATOR_HOST.
 import { createRequire } from 'node:module';
 import type { TokenProvider } from './auth.js';
+import { currentRequestSignal, linkSignals } from '../io/request-scope.js';
 
 type ComputeModule = typeof import('@google-cloud/compute');
 type StorageModule = typeof import('@google-cloud/storage');
@@ -25,14 +26,37 @@ export function endpointsFromEnv(env: Record<string, string | undefined>): Endpo
   return out;
 }
 
+type FetchInit = { signal?: AbortSignal | null } & Record<string, unknown>;
+interface AuthClientLike {
+  refreshHandler?: () => Promise<{ access_token: string; expiry_date: number }>;
+  fetch?: (input: unknown, init?: FetchInit) => Promise<unknown>;
+}
+
 /** Wraps our token provider in an OAuth2Client of whichever google-auth-library copy a client library expects. */
 function oauthClientFor(lib: { OAuth2Client: new () => unknown }, tokens: TokenProvider): unknown {
-  const client = new lib.OAuth2Client() as { refreshHandler?: () => Promise<{ access_token: string; expiry_date: number }> };
+  const client = new lib.OAuth2Client() as AuthClientLike;
   client.refreshHandler = async () => {
     const t = await tokens.getToken();
     return { access_token: t.token, expiry_date: t.expiresAt };
   };
+  tieRequestsToAttempts(client);
   return client;
+}
+
+/**
+ * Every request the compute clients send goes through the auth client's fetch (google-gax's REST transport calls
+ * it). Tie each to the signal of the retry attempt that sent it, so an abandoned attempt aborts its request
+ * instead of leaving it in flight.
+ */
+function tieRequestsToAttempts(client: AuthClientLike): void {
+  const original = client.fetch?.bind(client);
+  if (!original) return;
+  client.fetch = async (input, init) => {
+    const attempt = currentRequestSignal();
+    if (!attempt) return original(input, init);
+    // The attempt's signal always aborts when the attempt is over, which also drops these listeners.
+    return original(input, { ...init, signal: init?.signal ? linkSignals(init.signal, attempt) : attempt });
+  };
 }
 
 export class Clients {

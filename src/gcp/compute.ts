@@ -6,7 +6,7 @@ import { diskBody, imageBody, instanceBody } from './bodies.js';
 import { ApiError, isNotFound } from './errors.js';
 import { waitForOperation, type OperationLike } from './operations.js';
 import { withRetry, type RetryHooks, type RetryPolicy } from './retry.js';
-import { abortable, sleep } from '../io/abort.js';
+import { abortable, deadline } from '../io/abort.js';
 import type { ComputeApi, DeleteOutcome, DiskSpec, ImageInfo, ImageSpec, InstanceSpec, SerialChunk } from './types.js';
 
 export interface ComputeOptions {
@@ -126,7 +126,9 @@ export class GoogleCompute implements ComputeApi {
   private async settle(key: string, signal: AbortSignal): Promise<void> {
     const f = this.inflight.get(key);
     if (!f) return;
-    await Promise.race([f.done, sleep(this.o.insertSettleMs ?? 120_000, signal).catch(() => undefined)]);
+    // The limit is a deadline(): its timer is unref'd, so one left running after the insert is over holds nothing.
+    const limit = deadline(this.o.insertSettleMs ?? 120_000, signal);
+    await Promise.race([f.done, new Promise((resolve) => limit.addEventListener('abort', resolve, { once: true }))]);
     f.stop.abort(new Error('superseded by delete'));
     this.inflight.delete(key);
   }

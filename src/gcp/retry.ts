@@ -2,6 +2,8 @@
 // backoff with full jitter, bounded attempts, abortable.
 import { ApiError, errorInfo, type ApiErrorInfo } from './errors.js';
 import { abortable, sleep } from '../io/abort.js';
+import { withRequestSignal } from '../io/request-scope.js';
+import { formatMs } from '../errors.js';
 
 export interface RetryPolicy {
   maxAttempts: number;
@@ -37,15 +39,20 @@ export async function withRetry<T>(
   policy: RetryPolicy = DEFAULT_RETRY,
   hooks: RetryHooks = {},
 ): Promise<T> {
+  const attemptTimeoutMs = policy.attemptTimeoutMs ?? DEFAULT_RETRY.attemptTimeoutMs!;
   for (let attempt = 1; ; attempt++) {
     signal.throwIfAborted();
-    const deadline = new AbortController();
-    const timer = setTimeout(() => deadline.abort(new AttemptTimeout()), policy.attemptTimeoutMs ?? DEFAULT_RETRY.attemptTimeoutMs!);
+    // One signal per attempt: aborted when the run is, or when the attempt has had no answer in time. The request
+    // itself is tied to it (withRequestSignal), so an abandoned attempt leaves nothing in flight.
+    const attemptController = new AbortController();
+    const timer = setTimeout(() => attemptController.abort(new AttemptTimeout()), attemptTimeoutMs);
+    const onAbort = () => attemptController.abort(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
     try {
-      return await abortable(fn(), AbortSignal.any([signal, deadline.signal]));
+      return await abortable(withRequestSignal(attemptController.signal, fn), attemptController.signal);
     } catch (err) {
       if (signal.aborted) throw signal.reason;
-      const info = err instanceof AttemptTimeout ? { code: 'ETIMEDOUT', message: `no answer within ${Math.round((policy.attemptTimeoutMs ?? 0) / 1000)}s` } : errorInfo(err);
+      const info = err instanceof AttemptTimeout ? { code: 'ETIMEDOUT', message: `no answer within ${formatMs(attemptTimeoutMs)}` } : errorInfo(err);
       if (!isTransient(info) || attempt >= policy.maxAttempts) throw new ApiError(info, call);
       const cap = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (attempt - 1));
       const delay = Math.round(cap / 2 + (Math.random() * cap) / 2);
@@ -53,10 +60,17 @@ export async function withRetry<T>(
       await sleep(delay, signal);
     } finally {
       clearTimeout(timer);
+      signal.removeEventListener('abort', onAbort);
+      // Whatever the outcome, this attempt is over: abort anything it left in flight.
+      if (!attemptController.signal.aborted) attemptController.abort(new AttemptOver());
     }
   }
 }
 
 class AttemptTimeout extends Error {
   override name = 'AttemptTimeout';
+}
+
+class AttemptOver extends Error {
+  override name = 'AttemptOver';
 }

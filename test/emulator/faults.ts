@@ -4,7 +4,9 @@
  * A rule matches on method, path (substring or RegExp, tested on path + query) and call name,
  * fires `times` times (default 1, Infinity allowed), and is checked before authentication.
  * Operation faults (`operationError`, `operationHang`) only match calls that return an
- * Operation; the call itself succeeds and the fault shows in the operation.
+ * Operation; the call itself succeeds and the fault shows in the operation. `operationDelayMs` makes the
+ * operation take that long by the wall clock: `wait` then holds the request until it is DONE or until
+ * `operationWaitMs` (GCE holds a wait for up to 2 minutes).
  */
 import { CALLS, isCallName, returnsOperation, type CallName } from './calls.js';
 
@@ -14,7 +16,9 @@ export type FaultAction =
   | { delayMs: number }
   | { hang: true }
   | { operationError: { code: string; message?: string; httpStatus?: number } }
-  | { operationHang: true };
+  | { operationHang: true }
+  /** The call succeeds; its operation runs this long (wall clock) before it is DONE, as a slow GCE insert does. */
+  | { operationDelayMs: number };
 
 export interface FaultMatch {
   method?: string;
@@ -59,7 +63,7 @@ interface ActiveRule {
   fired: number;
 }
 
-export const isOperationFault = (a: FaultAction): boolean => 'operationError' in a || 'operationHang' in a;
+export const isOperationFault = (a: FaultAction): boolean => 'operationError' in a || 'operationHang' in a || 'operationDelayMs' in a;
 
 export class FaultInjector {
   private rules: ActiveRule[] = [];

@@ -15,6 +15,7 @@ import { link, timestamp } from './compute/urls.js';
 export interface OperationFault {
   operationError?: { code: string; message?: string; httpStatus?: number };
   operationHang?: boolean;
+  operationDelayMs?: number;
 }
 
 export interface Operation {
@@ -33,6 +34,8 @@ export interface Operation {
   error?: { code: string; message: string };
   httpErrorStatusCode?: number;
   hang: boolean;
+  /** Wall-clock time before which the operation cannot be DONE (operationDelayMs). */
+  notBefore?: number;
   forcedError?: { code: string; message?: string; httpStatus?: number };
   apply: () => void;
 }
@@ -69,6 +72,7 @@ export class OperationManager {
       status: 'PENDING',
       insertTime,
       hang: args.fault?.operationHang === true,
+      ...(args.fault?.operationDelayMs !== undefined ? { notBefore: Date.now() + args.fault.operationDelayMs } : {}),
       ...(args.fault?.operationError ? { forcedError: args.fault.operationError } : {}),
       apply: args.apply,
     };
@@ -85,7 +89,7 @@ export class OperationManager {
     if (op.status === 'PENDING') {
       op.status = 'RUNNING';
       op.startTime = this.now();
-    } else if (op.status === 'RUNNING' && !op.hang) {
+    } else if (op.status === 'RUNNING' && !op.hang && (op.notBefore === undefined || Date.now() >= op.notBefore)) {
       this.complete(op);
     }
   }
@@ -98,7 +102,10 @@ export class OperationManager {
 
   /** Finish every operation that is not hanging (e.g. before checking for leftovers). */
   settle(): void {
-    for (const op of this.state.operations.values()) this.finish(op);
+    for (const op of this.state.operations.values()) {
+      delete op.notBefore;
+      this.finish(op);
+    }
   }
 
   /** True while an insert of `targetLink` has not finished: the name is taken. */

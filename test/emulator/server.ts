@@ -22,6 +22,8 @@ export interface RecordedRequest {
   call: string;
   /** The HTTP status answered; 0 when the socket was reset or the request hung. */
   status: number;
+  /** Unset while the request is open; then whether it was answered or the client abandoned it. */
+  closed?: 'answered' | 'abandoned';
 }
 
 export interface ServerDeps {
@@ -62,6 +64,8 @@ async function handle(deps: ServerDeps, req: IncomingMessage, res: ServerRespons
     status: 0,
   };
   deps.requests.push(record);
+  // How the exchange ended: answered, or abandoned by the client (its socket closed before the answer).
+  res.on('close', () => (record.closed = res.writableFinished ? 'answered' : 'abandoned'));
   const reply = (r: Reply): void => {
     record.status = r.status ?? 200;
     send(res, r);

@@ -4,6 +4,7 @@ import type { DeleteOutcome, DiskSpec, ImageSpec, InstanceSpec } from '../../gcp
 import type { BuildContext } from '../context.js';
 import type { Tracked } from '../cleanup.js';
 import type { Step } from './step.js';
+import { deadline } from '../../io/abort.js';
 
 export const DEBIAN_12 = 'projects/debian-cloud/global/images/family/debian-12';
 export const DEBIAN_12_ARM64 = 'projects/debian-cloud/global/images/family/debian-12-arm64';
@@ -93,9 +94,29 @@ export const createDisk: Step = {
 export const createVm: Step = {
   name: 'create-vm',
   title: 'Creating the temporary VM',
-  run: (ctx, signal) =>
-    createTracked(ctx, 'vm', ctx.names.vm, (s) => ctx.cloud.compute.deleteInstance(ctx.names.vm, s), () => ctx.cloud.compute.insertInstance(instanceSpecFor(ctx), signal)),
+  run: (ctx, signal) => {
+    ctx.state.vmCreated = true;
+    const remove = async (s: AbortSignal) => {
+      // The console is the one record of why a build hung: read it a last time before the VM and it are gone.
+      await lastConsoleRead(ctx, s);
+      return ctx.cloud.compute.deleteInstance(ctx.names.vm, s);
+    };
+    return createTracked(ctx, 'vm', ctx.names.vm, remove, () => ctx.cloud.compute.insertInstance(instanceSpecFor(ctx), signal));
+  },
 };
+
+/**
+ * Best effort and bounded (tuning.lastConsoleReadMs): a console that does not answer must never hold up the
+ * delete. What it returns is kept for serial-port-1.log, not printed.
+ */
+export async function lastConsoleRead(ctx: BuildContext, signal: AbortSignal): Promise<void> {
+  try {
+    await ctx.serial.read(ctx.cloud.compute, ctx.names.vm, deadline(ctx.tuning.lastConsoleReadMs, signal));
+    for (const line of ctx.serial.flush()) ctx.log.debug({ line }, 'serial');
+  } catch (err) {
+    ctx.log.debug({ err: String((err as Error)?.message ?? err) }, 'last read of the serial console failed');
+  }
+}
 
 export const detachDisk: Step = {
   name: 'detach-disk',

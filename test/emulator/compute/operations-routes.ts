@@ -1,7 +1,7 @@
 /**
  * zoneOperations, regionOperations, globalOperations: get (one step forward per call) and
- * wait (DONE at once, or — for an operation that never finishes — RUNNING after a short hold,
- * as GCE's wait answers after its own deadline).
+ * wait (DONE at once; a slow operation is held until it is DONE or the wait's deadline passes; one that never
+ * finishes answers RUNNING after the hold, as GCE's wait answers after its own deadline).
  */
 import { notFound } from '../errors.js';
 import type { Router } from '../router.js';
@@ -38,7 +38,11 @@ export function registerOperations(router: Router, deps: ComputeDeps): void {
     router.add('POST', `${prefix}/:operation/wait`, `${calls}.wait`, async ({ params, signal }) => {
       const op = find(params);
       ops.finish(op);
-      if (op.status !== 'DONE') await sleep(deps.operationWaitMs, signal);
+      if (op.status !== 'DONE' && op.notBefore !== undefined && !op.hang) {
+        // A slow operation: hold the wait until it is done, or until the wait's own deadline, as GCE does.
+        await sleep(Math.min(Math.max(0, op.notBefore - Date.now()), deps.operationWaitMs), signal);
+        ops.finish(op);
+      } else if (op.status !== 'DONE') await sleep(deps.operationWaitMs, signal);
       return { json: ops.toJSON(op) };
     });
   }
