@@ -86,6 +86,8 @@ export interface BuildContext {
     /** Manifest digest of each container image, as resolved in preflight. */
     imageDigests: Record<string, string>;
     vmOutcome?: { state: 'succeeded' | 'failed'; error?: string };
+    /** This run created the image (it exists and is kept, whatever happens after). */
+    imageCreated?: boolean;
     k8sManifests?: string;
     plan?: import('./events.js').PlannedResource[];
     /** --local: the baked disk file, its archive, and the archive's URL once uploaded. */
