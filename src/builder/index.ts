@@ -15,6 +15,7 @@ import { SerialLog } from './serial-log.js';
 import { preflight } from './steps/preflight.js';
 import { createDisk, createImage, createVm, deleteVm, detachDisk, keepForDebugging, replaceOldImage } from './steps/resources.js';
 import { plan } from './steps/plan.js';
+import { planLocal, planLocalVerify } from './steps/plan-local.js';
 import { localBake, localVerify, packArchive, uploadArchive } from './steps/local.js';
 import { nextSteps } from './next-steps.js';
 import { k8sManifests } from '../k8s/manifests.js';
@@ -48,10 +49,15 @@ export function newRunId(): string {
   return Array.from({ length: 6 }, () => alphabet[randomInt(alphabet.length)]).join('');
 }
 
+/**
+ * The steps of a run. A dry run only reads: preflight's GETs and permission tests, and a plan — never a step that
+ * creates, uploads, attaches or writes anything.
+ */
 export function stepsFor(config: Config): Step[] {
-  if (config.local && config.mode === 'verify') return [localVerify];
+  if (config.local && config.mode === 'verify') return config.dryRun ? [planLocalVerify] : [localVerify];
   if (config.local) {
-    if (config.localOnly) return [localBake, packArchive];
+    if (config.localOnly) return config.dryRun ? [planLocal] : [localBake, packArchive];
+    if (config.dryRun) return [preflight, planLocal];
     return [
       preflight,
       localBake,
