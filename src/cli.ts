@@ -8,6 +8,7 @@ import { exitCodeOf, InterruptedError, UsageError } from './errors.js';
 import { Redactor } from './io/redact.js';
 import type { TextSink } from './io/render.js';
 import type { Tuning } from './builder/context.js';
+import type { BuildResult } from './builder/events.js';
 import type { CleanupRegistry } from './builder/cleanup.js';
 
 export const VERSION = '0.1.0';
@@ -139,6 +140,7 @@ async function execute(config: Config, io: CliIo, redactor: Redactor, out: TextS
         err.write(tail.length === 0 ? `The VM's serial console had no output (${result.logs}serial-port-1.log).\n` : `The VM's serial console, last ${tail.length} lines (all of it: ${result.logs}serial-port-1.log):\n`);
         for (const l of tail) err.write(`  ${l}\n`);
       }
+      if (result.image.created) imageKept(result, out, err, config.output.json);
       if (result.leftovers.length > 0) err.write(`${result.leftovers.length} temporary resource(s) could not be deleted; see the commands above.\n`);
       return exitCodeOf(error);
     }
@@ -174,6 +176,22 @@ async function execute(config: Config, io: CliIo, redactor: Redactor, out: TextS
     io.signals.off('SIGINT', sigint);
     io.signals.off('SIGTERM', sigterm);
   }
+}
+
+/**
+ * The run failed or was interrupted after its image was created: the image exists and was kept, so the user must
+ * not rebuild it. What may be missing is the manifests file, and the result carries its contents instead: printed
+ * on stdout (the results' stream) for the user to save; with --json it is in the result event.
+ */
+function imageKept(result: BuildResult, out: TextSink, err: TextSink, json: boolean): void {
+  err.write(`The image was created and is kept (it was not deleted): ${result.image.uri}\n`);
+  const unwritten = result.unwrittenK8sManifests;
+  if (!unwritten) return;
+  err.write(
+    `The Kubernetes manifests were not written to ${unwritten.path}; the image needs no rebuild. ` +
+      (json ? 'Their contents are in the result (unwrittenK8sManifests.contents): save them elsewhere.\n' : 'They are printed on stdout: save them elsewhere (or pipe them to kubectl apply -f -).\n'),
+  );
+  if (!json) out.write(unwritten.contents);
 }
 
 const COMMANDS = ['build', 'verify', 'cleanup', 'help'];

@@ -91,6 +91,8 @@ export interface BuildContext {
     vmOutcome?: { state: 'succeeded' | 'failed'; error?: string };
     /** A VM insert was sent: serial-port-1.log is written whatever happens next. */
     vmCreated?: boolean;
+    /** This run created the image (it exists and is kept, whatever happens after). */
+    imageCreated?: boolean;
     k8sManifests?: string;
     plan?: import('./events.js').PlannedResource[];
     /** --local: the baked disk file, its archive, and the archive's URL once uploaded. */

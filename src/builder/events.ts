@@ -36,7 +36,8 @@ export interface BuildResult {
   runId: string;
   project: string;
   zone: string;
-  image: { name: string; uri: string; family?: string };
+  /** `created`: this run created the image and it exists — on success, and on a failure or interrupt after it. */
+  image: { name: string; uri: string; family?: string; created?: boolean };
   containerImages: readonly string[];
   /** Manifest digest of each image for the platform, where preflight could resolve it. */
   imageDigests: Record<string, string>;
@@ -52,6 +53,8 @@ export interface BuildResult {
   /** Resources that could not be deleted and must be deleted by hand. */
   leftovers: Array<{ kind: ResourceKind; name: string; command: string }>;
   k8sManifests?: string;
+  /** The image was created but --k8s-manifests-filepath could not be written: where, and what to save elsewhere. */
+  unwrittenK8sManifests?: { path: string; contents: string };
   /** Size of the image (= of the disk on every node), in GB. */
   diskSizeGb?: number;
   /** The next step, ready to paste: the node-pool command, Terraform, and the Autopilot allowlist. */

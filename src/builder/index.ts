@@ -13,10 +13,12 @@ import { LogsUploader } from './logs.js';
 import { runSteps } from './runner.js';
 import { SerialLog } from './serial-log.js';
 import { preflight } from './steps/preflight.js';
-import { createDisk, createImage, createVm, deleteVm, detachDisk, keepForDebugging, keepImage, replaceOldImage } from './steps/resources.js';
+import { createDisk, createImage, createVm, deleteVm, detachDisk, keepForDebugging, replaceOldImage } from './steps/resources.js';
 import { plan } from './steps/plan.js';
+import { planLocal, planLocalVerify } from './steps/plan-local.js';
 import { localBake, localVerify, packArchive, uploadArchive } from './steps/local.js';
 import { nextSteps } from './next-steps.js';
+import { k8sManifests } from '../k8s/manifests.js';
 import type { Step } from './steps/step.js';
 import { waitForVm } from './steps/wait-for-vm.js';
 import { writeManifests } from './steps/write-manifests.js';
@@ -47,10 +49,15 @@ export function newRunId(): string {
   return Array.from({ length: 6 }, () => alphabet[randomInt(alphabet.length)]).join('');
 }
 
+/**
+ * The steps of a run. A dry run only reads: preflight's GETs and permission tests, and a plan — never a step that
+ * creates, uploads, attaches or writes anything.
+ */
 export function stepsFor(config: Config): Step[] {
-  if (config.local && config.mode === 'verify') return [localVerify];
+  if (config.local && config.mode === 'verify') return config.dryRun ? [planLocalVerify] : [localVerify];
   if (config.local) {
-    if (config.localOnly) return [localBake, packArchive];
+    if (config.localOnly) return config.dryRun ? [planLocal] : [localBake, packArchive];
+    if (config.dryRun) return [preflight, planLocal];
     return [
       preflight,
       localBake,
@@ -110,12 +117,12 @@ export async function runBuild(config: Config, deps: BuildDeps): Promise<BuildOu
   let error: Error | undefined;
   try {
     await runSteps(ctx, stepsFor(config), deps.signal, stepTimes);
-    keepImage(ctx);
   } catch (err) {
     error = err as Error;
   }
 
-  if (error && config.keepOnFailure && !(error instanceof InterruptedError)) {
+  // Once the image exists, what failed was an output, not the bake: the disk and VM hold nothing to debug.
+  if (error && config.keepOnFailure && !(error instanceof InterruptedError) && !ctx.state.imageCreated) {
     const kept = keepForDebugging(ctx);
     if (kept.length) {
       const where = `--project ${config.projectName} --zone ${config.zone}`;
@@ -136,7 +143,13 @@ export async function runBuild(config: Config, deps: BuildDeps): Promise<BuildOu
     runId: names.runId,
     project: config.projectName,
     zone: config.zone,
-    image: { name: config.imageName, uri: `projects/${config.projectName}/global/images/${config.imageName}`, ...(config.mode === 'build' ? { family: config.imageFamilyName } : {}) },
+    image: {
+      name: config.imageName,
+      uri: `projects/${config.projectName}/global/images/${config.imageName}`,
+      ...(config.mode === 'build' ? { family: config.imageFamilyName } : {}),
+      // Also on a failure or interrupt after the image was made: it exists and was not deleted.
+      ...(ctx.state.imageCreated ? { created: true } : {}),
+    },
     containerImages: config.containerImages,
     imageDigests: ctx.state.imageDigests,
     startedAt: startedAt.toISOString(),
@@ -146,6 +159,9 @@ export async function runBuild(config: Config, deps: BuildDeps): Promise<BuildOu
     logs: names.logsUrl,
     leftovers,
     ...(ctx.state.k8sManifests ? { k8sManifests: ctx.state.k8sManifests } : {}),
+    ...(ctx.state.imageCreated && config.k8sManifestsFilepath && !ctx.state.k8sManifests
+      ? { unwrittenK8sManifests: { path: config.k8sManifestsFilepath, contents: k8sManifests(config.projectName, config.imageName, config.k8sNamespace) } }
+      : {}),
     ...(config.mode === 'build' ? { diskSizeGb: config.diskSizeGb } : {}),
     ...(!error && !config.dryRun && !config.localOnly && config.mode === 'build' ? { next: nextSteps(config.projectName, config.imageName) } : {}),
     ...(ctx.state.plan ? { plan: ctx.state.plan } : {}),

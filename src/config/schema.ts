@@ -1,11 +1,12 @@
 // One zod schema turns the raw strings of the command line (and the environment's defaults) into a frozen,
 // fully-defaulted Config. Every problem is reported at once, each naming its flag.
-import { readFileSync } from 'node:fs';
+import { accessSync, constants, readFileSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { z } from 'zod';
 import { UsageError } from '../errors.js';
 import { parseGoDuration } from './duration.js';
 import type { RawFlags } from './flags.js';
+import { outputPathProblem } from './outputs.js';
 import { parseImageReference } from './reference.js';
 import * as rules from './rules.js';
 import type { Config, Mode } from './types.js';
@@ -165,9 +166,23 @@ export function parseConfig(raw: RawFlags, env: Environment, opts: { mode?: Mode
     if (!local && isTrue('keep-archive')) problems.push('--keep-archive: only with --local');
     if (typeof input.output === 'string' && !/\.(tar\.gz|tgz)$/.test(input.output)) problems.push('--output: expected a .tar.gz file (GCE imports a gzip-compressed tar holding disk.raw)');
   }
+  const cwd = opts.cwd ?? process.cwd();
+  // The outputs this run will write, checked now rather than after the image exists.
+  if (mode === 'build' && !localOnly && typeof input['k8s-manifests-filepath'] === 'string' && input['k8s-manifests-filepath']) {
+    const problem = outputPathProblem(resolve(cwd, input['k8s-manifests-filepath']));
+    if (problem) problems.push(`--k8s-manifests-filepath: ${problem}`);
+  }
+  if (local && mode === 'build' && typeof input.output === 'string' && input.output) {
+    const problem = outputPathProblem(resolve(cwd, input.output));
+    if (problem) problems.push(`--output: ${problem}`);
+  }
+  if (localVerify && verifyFile) {
+    const problem = inputFileProblem(resolve(cwd, verifyFile));
+    if (problem) problems.push(`--local: ${problem}`);
+  }
   let keyFile: Config['keyFile'];
   if (v?.['gcp-oauth']) {
-    const loaded = loadKeyFile(resolve(opts.cwd ?? process.cwd(), v['gcp-oauth']));
+    const loaded = loadKeyFile(resolve(cwd, v['gcp-oauth']));
     if (typeof loaded === 'string') problems.push(`--gcp-oauth: ${loaded}`);
     else keyFile = loaded;
   }
@@ -209,7 +224,7 @@ export function parseConfig(raw: RawFlags, env: Environment, opts: { mode?: Mode
     subnet: v.subnet,
     storeSnapshotChecksum: v['store-snapshot-checksum'],
     storageLocations: v['storage-location'],
-    k8sManifestsFilepath: v['k8s-manifests-filepath'] ? resolve(opts.cwd ?? process.cwd(), v['k8s-manifests-filepath']) : undefined,
+    k8sManifestsFilepath: v['k8s-manifests-filepath'] ? resolve(cwd, v['k8s-manifests-filepath']) : undefined,
     k8sNamespace: v['k8s-namespace'],
     platform: v.platform,
     skipImageCheck: v['skip-image-check'],
@@ -222,9 +237,9 @@ export function parseConfig(raw: RawFlags, env: Environment, opts: { mode?: Mode
     dryRun: v['dry-run'],
     local,
     localOnly,
-    archivePath: v.output ? resolve(opts.cwd ?? process.cwd(), v.output) : undefined,
+    archivePath: v.output ? resolve(cwd, v.output) : undefined,
     keepArchive: v['keep-archive'],
-    verifyFile: verifyFile ? resolve(opts.cwd ?? process.cwd(), verifyFile) : undefined,
+    verifyFile: verifyFile ? resolve(cwd, verifyFile) : undefined,
     output: { json: v.json, quiet: v.quiet, logLevel: v['log-level'] as Config['output']['logLevel'] },
   };
   return deepFreeze(config);
@@ -271,6 +286,18 @@ export function loadKeyFile(path: string): NonNullable<Config['keyFile']> | stri
     };
   }
   return `${shown} has type ${JSON.stringify(json.type)}; expected "service_account" or "authorized_user"`;
+}
+
+/** What is wrong with reading the disk file or archive of verify --local, or undefined. */
+function inputFileProblem(path: string): string | undefined {
+  const shown = rules.shownPath(path);
+  try {
+    if (!statSync(path).isFile()) return `${shown} is not a file: give a disk image archive (.tar.gz) or a raw disk file`;
+    accessSync(path, constants.R_OK);
+  } catch (err) {
+    return `cannot read the disk file ${shown} (${(err as NodeJS.ErrnoException).code ?? 'error'})`;
+  }
+  return undefined;
 }
 
 function dedupe(lines: string[]): string[] {

@@ -153,3 +153,68 @@ describe('--gcp-oauth', () => {
     expect(problems({ ...base, 'gcp-oauth': join(dir, 'text.json') })[0]).toMatch(/^--gcp-oauth: .* is not JSON/);
   });
 });
+
+describe('output files are checked before anything is spent', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'gdib-out-'));
+  const file = join(dir, 'a-file');
+  writeFileSync(file, 'x');
+  const local = { local: 'true' };
+
+  it.each<[string, RawFlags, string]>([
+    ['manifests: missing parent', { 'k8s-manifests-filepath': join(dir, 'missing/snap.yaml') }, `--k8s-manifests-filepath: directory ${join(dir, 'missing')} does not exist`],
+    ['manifests: relative, missing parent', { 'k8s-manifests-filepath': 'missing/snap.yaml' }, `--k8s-manifests-filepath: directory ${join(dir, 'missing')} does not exist`],
+    ['manifests: parent is a file', { 'k8s-manifests-filepath': join(file, 'snap.yaml') }, `--k8s-manifests-filepath: ${file} is not a directory`],
+    ['manifests: under a file', { 'k8s-manifests-filepath': join(file, 'sub/snap.yaml') }, `--k8s-manifests-filepath: ${join(file, 'sub')} is not a directory`],
+    // /proc/1 exists and is a directory, but no file can be created in it, not even by root.
+    ['manifests: unwritable parent', { 'k8s-manifests-filepath': '/proc/1/snap.yaml' }, '--k8s-manifests-filepath: directory /proc/1 is not writable'],
+    ['manifests: under /proc, missing parent', { 'k8s-manifests-filepath': '/proc/self/foo/x.yaml' }, '--k8s-manifests-filepath: directory /proc/self/foo does not exist'],
+    ['manifests: a directory', { 'k8s-manifests-filepath': dir }, `--k8s-manifests-filepath: ${dir} is a directory`],
+    ['manifests with --dry-run', { 'k8s-manifests-filepath': join(dir, 'missing/snap.yaml'), 'dry-run': 'true' }, '--k8s-manifests-filepath: directory'],
+    ['manifests with --local', { ...local, 'k8s-manifests-filepath': '/proc/1/snap.yaml' }, '--k8s-manifests-filepath: directory /proc/1 is not writable'],
+    ['archive: missing parent', { ...local, output: join(dir, 'missing/disk.tar.gz') }, `--output: directory ${join(dir, 'missing')} does not exist`],
+    ['archive: parent is a file', { ...local, output: join(file, 'disk.tar.gz') }, `--output: ${file} is not a directory`],
+    ['archive: unwritable parent', { ...local, output: '/proc/1/disk.tar.gz' }, '--output: directory /proc/1 is not writable'],
+    ['archive only: unwritable parent', { local: 'true', output: '/proc/1/disk.tar.gz', 'image-name': undefined }, '--output: directory /proc/1 is not writable'],
+  ])('%s', (_name, flags, expected) => {
+    let p: string[];
+    try {
+      parseConfig({ ...base, ...flags }, {}, { cwd: dir });
+      p = [];
+    } catch (err) {
+      if (!(err instanceof UsageError)) throw err;
+      p = [...err.problems];
+    }
+    expect(p.filter((line) => line.startsWith(expected)), p.join('\n')).toHaveLength(1);
+    for (const line of p) expect(line).not.toMatch(/\n/);
+  });
+
+  it('accepts a new or existing file in a writable directory, not one in a missing directory', () => {
+    const c = parseConfig({ ...base, 'k8s-manifests-filepath': 'snap.yaml' }, {}, { cwd: dir });
+    expect(c.k8sManifestsFilepath).toBe(join(dir, 'snap.yaml'));
+    expect(parseConfig({ ...base, 'k8s-manifests-filepath': file }, {}).k8sManifestsFilepath).toBe(file);
+    expect(parseConfig({ ...base, local: 'true', output: 'disk.tar.gz' }, {}, { cwd: dir }).archivePath).toBe(join(dir, 'disk.tar.gz'));
+    expect(problems({ ...base, 'k8s-manifests-filepath': join(dir, 'no/snap.yaml') })).toHaveLength(1);
+  });
+
+  it('judges only what the run writes: not the manifests of a verify, nor the archive of a VM build', () => {
+    const path = '/proc/1/snap.yaml';
+    expect(problems({ ...base, 'k8s-manifests-filepath': path })).toEqual([expect.stringMatching(/^--k8s-manifests-filepath: directory \/proc\/1 is not writable \(E[A-Z]+\)$/)]);
+    expect(parseConfig({ ...base, 'k8s-manifests-filepath': path }, {}, { mode: 'verify' }).mode).toBe('verify');
+    // --output without --local is refused for that, not for its directory.
+    expect(problems({ ...base, output: '/proc/1/disk.tar.gz' })).toEqual(['--output: only with --local']);
+  });
+
+  it('verify --local FILE: the file must exist and be a file', () => {
+    const verify = (positionals: string[]) => {
+      try {
+        parseConfig({ local: 'true' }, {}, { mode: 'verify', cwd: dir, positionals });
+        return [];
+      } catch (err) {
+        return [...(err as UsageError).problems];
+      }
+    };
+    expect(verify(['nope.tar.gz'])).toEqual([`--local: cannot read the disk file ${join(dir, 'nope.tar.gz')} (ENOENT)`]);
+    expect(verify([dir])).toEqual([`--local: ${dir} is not a file: give a disk image archive (.tar.gz) or a raw disk file`]);
+    expect(verify(['a-file'])).toEqual([]);
+  });
+});

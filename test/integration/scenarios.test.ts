@@ -1,6 +1,6 @@
 // The scenarios of issue 2 point 6, each through the real client libraries and the emulator,
 // each ending with no temporary disk or VM left behind.
-import { readFileSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -159,6 +159,7 @@ describe('scenarios', () => {
 
   it('writes the k8s manifests for the image', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'gdib-k8s-'));
+    mkdirSync(join(dir, 'out'));
     const r = await h.cli(build('img-k8s', '--k8s-manifests-filepath=out/snap.yaml', '--k8s-namespace=ml'), { cwd: dir });
     expect(r.code).toBe(0);
     const yaml = readFileSync(join(dir, 'out/snap.yaml'), 'utf8');

@@ -72,11 +72,16 @@ async function runLocally(ctx: BuildContext, mode: 'build' | 'verify', device: s
   }
 }
 
+/** Where a local build's scratch directory (the disk file among it) is made: beside --output, else in the temp dir. */
+export function scratchParent(ctx: BuildContext): string {
+  return ctx.config.archivePath ? dirname(ctx.config.archivePath) : tmpdir();
+}
+
 export const localBake: Step = {
   name: 'local-bake',
   title: 'Baking the disk on this machine (--local)',
   async run(ctx, signal) {
-    const work = await scratch(ctx, ctx.config.archivePath ? dirname(ctx.config.archivePath) : undefined);
+    const work = await scratch(ctx, scratchParent(ctx));
     const disk = await createLoopDisk(join(work, 'disk.raw'), ctx.config.diskSizeGb);
     const loop = ctx.cleanup.register({ kind: 'file', name: disk.device, command: `losetup -d ${disk.device}`, remove: async () => (await disk.detach(), 'deleted') });
     try {
@@ -107,17 +112,24 @@ export const packArchive: Step = {
   },
 };
 
+/** Where the archive is uploaded for the image import: next to the run's logs. */
+export function archiveObject(ctx: BuildContext): { object: string; gsUri: string; url: string } {
+  const { config, names } = ctx;
+  const object = `${names.logPrefix}/disk.tar.gz`;
+  return { object, gsUri: `gs://${config.gcsBucket}/${object}`, url: `https://storage.googleapis.com/${config.gcsBucket}/${object}` };
+}
+
 export const uploadArchive: Step = {
   name: 'upload-archive',
   title: 'Uploading the archive to GCS',
   async run(ctx, signal) {
-    const { config, names } = ctx;
-    const object = `${names.logPrefix}/disk.tar.gz`;
+    const { config } = ctx;
+    const { object, gsUri, url } = archiveObject(ctx);
     if (!config.keepArchive) {
       ctx.cleanup.register({
         kind: 'object',
-        name: `gs://${config.gcsBucket}/${object}`,
-        command: `gcloud storage rm gs://${config.gcsBucket}/${object}`,
+        name: gsUri,
+        command: `gcloud storage rm ${gsUri}`,
         remove: (s) => ctx.cloud.storage.deleteObject(config.gcsBucket, object, s),
       });
     }
@@ -126,8 +138,8 @@ export const uploadArchive: Step = {
       if (bytes - last >= 64 << 20) ctx.emit({ type: 'vm-progress', progress: `uploaded ${(bytes / 1e6).toFixed(0)} MB` });
       last = bytes;
     }, signal);
-    ctx.state.archiveUrl = `https://storage.googleapis.com/${config.gcsBucket}/${object}`;
-    ctx.emit({ type: 'resource-created', kind: 'object', name: `gs://${config.gcsBucket}/${object}` });
+    ctx.state.archiveUrl = url;
+    ctx.emit({ type: 'resource-created', kind: 'object', name: gsUri });
   },
 };
 

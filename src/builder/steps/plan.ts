@@ -1,6 +1,8 @@
 // --dry-run: after validation and preflight, the resources a build would create, with the exact bodies it would
 // send (built by the same functions as the real requests), and nothing created.
 import { diskBody, imageBody, instanceBody } from '../../gcp/bodies.js';
+import { k8sManifests } from '../../k8s/manifests.js';
+import type { BuildContext } from '../context.js';
 import type { PlannedResource } from '../events.js';
 import { diskSpecFor, imageSpecFor, instanceSpecFor } from './resources.js';
 import type { Step } from './step.js';
@@ -14,8 +16,20 @@ export const plan: Step = {
       { kind: 'disk', name: ctx.names.disk, body: diskBody(diskSpecFor(ctx), p, z) },
       { kind: 'vm', name: ctx.names.vm, body: instanceBody(instanceSpecFor(ctx), p, z) },
       ...(mode === 'build' ? [{ kind: 'image' as const, name: ctx.config.imageName, body: imageBody(imageSpecFor(ctx), p, z) }] : []),
+      ...plannedManifests(ctx),
     ];
-    ctx.state.plan = resources;
-    ctx.emit({ type: 'plan', resources });
+    recordPlan(ctx, resources);
   },
 };
+
+/** The --k8s-manifests-filepath file a build writes once its image exists, with its exact contents. */
+export function plannedManifests(ctx: BuildContext): PlannedResource[] {
+  const { config } = ctx;
+  if (config.mode !== 'build' || config.localOnly || !config.k8sManifestsFilepath) return [];
+  return [{ kind: 'file', name: config.k8sManifestsFilepath, body: { contents: k8sManifests(config.projectName, config.imageName, config.k8sNamespace) } }];
+}
+
+export function recordPlan(ctx: BuildContext, resources: PlannedResource[]): void {
+  ctx.state.plan = resources;
+  ctx.emit({ type: 'plan', resources });
+}

@@ -68,9 +68,10 @@ export function instanceSpecFor(ctx: BuildContext): InstanceSpec {
   };
 }
 
-export function imageSpecFor(ctx: BuildContext): ImageSpec {
+/** `archiveUrl`: a local build's uploaded archive (the image is then imported from it, not made from a disk). */
+export function imageSpecFor(ctx: BuildContext, archiveUrl = ctx.state.archiveUrl): ImageSpec {
   const { config, names } = ctx;
-  const source = ctx.state.archiveUrl ? { rawDiskSource: ctx.state.archiveUrl } : { sourceDisk: names.disk };
+  const source = archiveUrl ? { rawDiskSource: archiveUrl } : { sourceDisk: names.disk };
   return { name: config.imageName, ...source, family: config.imageFamilyName, labels: { ...config.imageLabels }, storageLocations: config.storageLocations };
 }
 
@@ -143,7 +144,7 @@ export const createImage: Step = {
   async run(ctx, signal) {
     const { config, names } = ctx;
     const c = ctx.cloud.compute;
-    // Until the build succeeds the image is ours to remove: a failure or interrupt after this point deletes it.
+    // While the insert is in flight the image is ours to remove: a failure or interrupt then deletes it.
     handles(ctx).image = ctx.cleanup.register({
       kind: 'image',
       name: config.imageName,
@@ -151,6 +152,10 @@ export const createImage: Step = {
       remove: (s) => c.deleteImage(config.imageName, s),
     });
     await c.insertImage(imageSpecFor(ctx), signal);
+    // Once it exists it is the product: nothing that fails or is interrupted later (an output file, the
+    // cleanup of temporary resources) may delete what the user has paid for.
+    keepImage(ctx);
+    ctx.state.imageCreated = true;
     ctx.emit({ type: 'resource-created', kind: 'image', name: config.imageName });
   },
 };
@@ -173,8 +178,8 @@ export function keepForDebugging(ctx: BuildContext): Tracked[] {
   return kept;
 }
 
-/** The build succeeded: the image is the product, not a temporary resource. */
-export function keepImage(ctx: BuildContext): void {
+/** The image exists: it is the product, not a temporary resource. */
+function keepImage(ctx: BuildContext): void {
   const h = handles(ctx).image;
   if (h) ctx.cleanup.release(h);
 }

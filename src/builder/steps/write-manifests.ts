@@ -1,16 +1,23 @@
-import { mkdir, writeFile } from 'node:fs/promises';
-import { dirname } from 'node:path';
+// The last step of a build: the VolumeSnapshotContent and VolumeSnapshot for the new image. Its directory was
+// checked when the input was validated and is never created here; if the write still fails, the image already
+// exists and is kept (the CLI prints the manifests instead).
+import { writeFile } from 'node:fs/promises';
+import { BuildError } from '../../errors.js';
 import { k8sManifests } from '../../k8s/manifests.js';
 import type { Step } from './step.js';
 
 export const writeManifests: Step = {
   name: 'write-manifests',
   title: 'Writing the Kubernetes manifests',
-  async run(ctx) {
+  async run(ctx, signal) {
     const path = ctx.config.k8sManifestsFilepath;
     if (!path) return;
-    await mkdir(dirname(path), { recursive: true });
-    await writeFile(path, k8sManifests(ctx.config.projectName, ctx.config.imageName, ctx.config.k8sNamespace));
+    try {
+      await writeFile(path, k8sManifests(ctx.config.projectName, ctx.config.imageName, ctx.config.k8sNamespace), { signal });
+    } catch (err) {
+      if (signal.aborted) throw err;
+      throw new BuildError(`could not write the Kubernetes manifests to ${path} (--k8s-manifests-filepath): ${(err as Error).message}`);
+    }
     ctx.state.k8sManifests = path;
   },
 };

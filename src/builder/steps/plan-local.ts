@@ -1,0 +1,70 @@
+// --local --dry-run: what a local build or verification would create on this machine and in the cloud, and
+// nothing created — no disk file, loop device, mount, archive, upload or image. The names and the image body come
+// from the same functions the real steps use; the scratch directory's random suffix is shown as XXXXXX.
+import { join } from 'node:path';
+import { tmpdir } from 'node:os';
+import { imageBody } from '../../gcp/bodies.js';
+import { isArchive } from '../../local/verify-local.js';
+import { renderMetadata } from '../../startup-script/render.js';
+import type { BuildContext } from '../context.js';
+import type { PlannedResource } from '../events.js';
+import { archiveObject, scratchParent } from './local.js';
+import { plannedManifests, recordPlan } from './plan.js';
+import { imageSpecFor } from './resources.js';
+import type { Step } from './step.js';
+
+const SCRATCH = 'gdib-XXXXXX';
+
+/** What the local metadata server would serve the script: the VM's metadata, the script itself left out. */
+function scriptInput(ctx: BuildContext, mode: 'build' | 'verify'): Record<string, string> {
+  const { config, names } = ctx;
+  const items = renderMetadata({ mode, runId: names.runId, containerImages: config.containerImages, imagePullAuth: config.imagePullAuth, storeChecksums: config.storeSnapshotChecksum, platform: config.platform });
+  return Object.fromEntries(items.filter((i) => i.key !== 'startup-script').map((i) => [i.key, i.value]));
+}
+
+export const planLocal: Step = {
+  name: 'plan',
+  title: 'Planning (--dry-run: nothing is created)',
+  async run(ctx) {
+    const { config } = ctx;
+    const scratch = join(scratchParent(ctx), SCRATCH);
+    const archive = config.archivePath ?? join(scratch, 'disk.tar.gz');
+    const resources: PlannedResource[] = [
+      {
+        kind: 'file',
+        name: join(scratch, 'disk.raw'),
+        body: { sizeGb: config.diskSizeGb, sparse: true, attachedAs: 'loop device', filesystem: 'ext4', script: 'build', metadata: scriptInput(ctx, 'build'), removed: 'after packing' },
+      },
+      { kind: 'file', name: archive, body: { format: 'disk.raw in a gzip-compressed GNU tar', removed: config.archivePath ? 'never (--output)' : 'at the end of the run' } },
+    ];
+    if (!config.localOnly) {
+      const { gsUri, url } = archiveObject(ctx);
+      resources.push(
+        { kind: 'object', name: gsUri, body: { source: archive, removed: config.keepArchive ? 'never (--keep-archive)' : 'once the image is created' } },
+        { kind: 'image', name: config.imageName, body: imageBody(imageSpecFor(ctx, url), config.projectName, config.zone) },
+        ...plannedManifests(ctx),
+      );
+    }
+    recordPlan(ctx, resources);
+  },
+};
+
+export const planLocalVerify: Step = {
+  name: 'plan',
+  title: 'Planning (--dry-run: nothing is created)',
+  async run(ctx) {
+    const file = ctx.config.verifyFile!;
+    const scratch = join(tmpdir(), SCRATCH);
+    // Reading the file's first bytes tells an archive from a raw disk; nothing is written.
+    const archive = await isArchive(file);
+    const verify = { script: 'verify', metadata: scriptInput(ctx, 'verify') };
+    // A raw disk is used in place, read-only: only the scratch directory is created. An archive is extracted.
+    const resources: PlannedResource[] = archive
+      ? [
+          { kind: 'file', name: scratch, body: { holds: "the verify script's containerd and mount point", removed: 'at the end of the run' } },
+          { kind: 'file', name: join(scratch, 'gdib-verify-XXXXXX', 'disk.raw'), body: { source: file, format: 'extracted from the archive, sparse', attachedAs: 'read-only loop device', ...verify, removed: 'at the end of the run' } },
+        ]
+      : [{ kind: 'file', name: scratch, body: { holds: "the verify script's containerd and mount point", disk: { source: file, format: 'raw disk, used in place and not modified', attachedAs: 'read-only loop device' }, ...verify, removed: 'at the end of the run' } }];
+    recordPlan(ctx, resources);
+  },
+};
