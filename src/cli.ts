@@ -157,7 +157,8 @@ async function execute(config: Config, io: CliIo, redactor: Redactor, out: TextS
     if (result.next && !quiet) {
       err.write(`\nNext: a node pool whose nodes get the images preloaded:\n\n${result.next.gcloud}\n\n`);
       err.write(`Terraform (google_container_node_pool):\n\n${result.next.terraform}\n\n`);
-      err.write(`Autopilot: allow images of this project as secondary boot disks with this GCPResourceAllowlist:\n\n${result.next.autopilotAllowlist}\n`);
+      err.write(`Autopilot: allow images of this project as secondary boot disks with this GCPResourceAllowlist:\n\n${result.next.autopilotAllowlist}\n\n`);
+      err.write(`and put this nodeSelector in the pod spec, so that the pods run on nodes that have the disk:\n\n${result.next.autopilotNodeSelector}\n`);
     }
     return 0;
   } catch (e) {

@@ -12,6 +12,11 @@ describe('usage', () => {
     expect(r.stdout).toContain('Exit codes');
   });
 
+  it('--help gives the build limit of --image-name', async () => {
+    const r = await runCli(['--help']);
+    expect(r.stdout.replace(/\s+/g, ' ')).toMatch(/--image-name <NAME> [^-]*at most 39 characters for builds/);
+  });
+
   it.each([['-help'], ['-h'], ['build', '--help'], ['verify', '--help']])('%j also shows help', async (...argv) => {
     const r = await runCli(argv);
     expect(r.code).toBe(0);
@@ -22,6 +27,7 @@ describe('usage', () => {
     [['--bogus=1', ...valid], 'error: --bogus: unknown flag'],
     [['--zone'], 'error: --zone: needs a value'],
     [[...valid, 'extra'], 'error: unexpected argument'],
+    [[...valid.filter((a) => !a.startsWith('--image-name')), `--image-name=${'i'.repeat(40)}`], 'error: --image-name: at most 39 characters for builds (got 40): GKE labels the nodes'],
     [[...valid.filter((a) => !a.startsWith('--image-name')), '--image-name=Bad'], 'error: --image-name:'],
     [[...valid, '--timeout=forever'], 'error: --timeout: "forever" is not a duration'],
     [[...valid, '--verify-only=maybe'], 'error: --verify-only: expected true or false'],
