@@ -2,6 +2,7 @@
 // sets process.exitCode. The Google client libraries are loaded only after the input is known to be good.
 import { Command, CommanderError, Option, type OutputConfiguration } from 'commander';
 import { normalizeArgv } from './config/argv.js';
+import { clip } from './config/rules.js';
 import { CLEANUP_FLAGS, FLAG_BY_NAME, FLAGS, type FlagDef, type RawFlags } from './config/flags.js';
 import type { Config, Mode } from './config/types.js';
 import { exitCodeOf, InterruptedError, UsageError } from './errors.js';
@@ -45,13 +46,15 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
     { writeOut: (t: string) => out.write(t), writeErr: () => undefined, outputError: () => undefined },
   );
   // "build" is the default command: flags alone (and a bare --help) mean build.
-  const args = withCommandFirst(normalizeArgv(argv, ALL_FLAGS));
+  const { args, named } = withCommandFirst(normalizeArgv(argv, ALL_FLAGS));
   try {
     await program.parseAsync(args, { from: 'user' });
   } catch (e) {
     if (e instanceof CommanderError) {
       if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return 0;
-      err.write(`${commanderLine(e)}\n`);
+      const cmd = program.commands.find((c) => c.name() === args[0]);
+      const stray = e.code === 'commander.excessArguments' && cmd ? strayArguments(cmd) : [];
+      err.write(`${cmd && stray.length ? strayLine(cmd, stray, named) : commanderLine(e)}\n`);
       return 2;
     }
     throw e;
@@ -164,7 +167,8 @@ async function execute(config: Config, io: CliIo, redactor: Redactor, out: TextS
     if (result.next && !quiet) {
       err.write(`\nNext: a node pool whose nodes get the images preloaded:\n\n${result.next.gcloud}\n\n`);
       err.write(`Terraform (google_container_node_pool):\n\n${result.next.terraform}\n\n`);
-      err.write(`Autopilot: allow images of this project as secondary boot disks with this GCPResourceAllowlist:\n\n${result.next.autopilotAllowlist}\n`);
+      err.write(`Autopilot: allow images of this project as secondary boot disks with this GCPResourceAllowlist:\n\n${result.next.autopilotAllowlist}\n\n`);
+      err.write(`and put this nodeSelector in the pod spec, so that the pods run on nodes that have the disk:\n\n${result.next.autopilotNodeSelector}\n`);
     }
     return 0;
   } catch (e) {
@@ -225,7 +229,7 @@ async function cleanup(flags: RawFlags, io: CliIo, redactor: Redactor, out: Text
 }
 
 /** Moves the command to the front wherever it was written ("--zone z verify" too); no command means build. */
-function withCommandFirst(args: string[]): string[] {
+function withCommandFirst(args: string[]): { args: string[]; named: boolean } {
   for (let i = 0; i < args.length; i++) {
     const a = args[i]!;
     if (a === '--') break;
@@ -234,10 +238,10 @@ function withCommandFirst(args: string[]): string[] {
       if (!a.includes('=') && ALL_FLAGS.has(a.slice(2))) i++;
       continue;
     }
-    if (COMMANDS.includes(a)) return [a, ...args.slice(0, i), ...args.slice(i + 1)];
+    if (COMMANDS.includes(a)) return { args: [a, ...args.slice(0, i), ...args.slice(i + 1)], named: true };
     break;
   }
-  return ['build', ...args];
+  return { args: ['build', ...args], named: false };
 }
 
 function buildProgram(onRun: (mode: Mode | 'cleanup', flags: RawFlags, positionals: string[]) => void, output: OutputConfiguration): Command {
@@ -301,6 +305,24 @@ function commanderLine(e: CommanderError): string {
   if (missing) return `error: ${missing[1]}: needs a value`;
   if (e.code === 'commander.excessArguments') return `error: unexpected argument(s); flags start with -- (see --help)`;
   return `error: ${msg.split('\n')[0]}`;
+}
+
+/**
+ * The operands the command did not declare, from what commander parsed (its `args` are the operands, flags and
+ * their values already taken out), not from the wording of its error message.
+ */
+function strayArguments(cmd: Command): string[] {
+  return cmd.args.slice(cmd.registeredArguments.length);
+}
+
+function strayLine(cmd: Command, stray: readonly string[], commandNamed: boolean): string {
+  const quoted = stray.map((a) => `"${clip(a)}"`).join(', ');
+  const declared = cmd.registeredArguments.map((a) => a.name().toUpperCase());
+  const takes = declared.length ? ` (${cmd.name()} takes ${declared.length === 1 ? 'one argument' : `${declared.length} arguments`}: ${declared.join(' ')})` : '';
+  // With no command named, a bare word where the command goes is most likely a mistyped command.
+  const commandLike = !commandNamed && /^[a-z][a-z-]*$/.test(stray[0]!);
+  const hint = commandLike ? 'the commands are build, verify and cleanup, and flags start with --' : 'flags start with --';
+  return `error: unexpected argument${stray.length > 1 ? 's' : ''} ${quoted}${takes}; ${hint} (see --help)`;
 }
 
 /** How long a finished run may wait for what a library still holds open before the process ends anyway. */

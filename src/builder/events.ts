@@ -1,4 +1,5 @@
 // The event stream the core emits; the CLI decides how to render it. Core code never prints.
+import type { NextSteps } from './next-steps.js';
 
 export type VmState = 'running' | 'succeeded' | 'failed';
 
@@ -57,8 +58,8 @@ export interface BuildResult {
   unwrittenK8sManifests?: { path: string; contents: string };
   /** Size of the image (= of the disk on every node), in GB. */
   diskSizeGb?: number;
-  /** The next step, ready to paste: the node-pool command, Terraform, and the Autopilot allowlist. */
-  next?: { gcloud: string; terraform: string; autopilotAllowlist: string };
+  /** The next step, ready to paste: the node-pool command, Terraform, the Autopilot allowlist and nodeSelector. */
+  next?: NextSteps;
   /** --local --output: the archive written. */
   archive?: string;
   /** --dry-run: what would have been created. */

@@ -1,7 +1,18 @@
 // The next step after a build, ready to paste: a node pool that mounts the image as a secondary boot disk in
 // CONTAINER_IMAGE_CACHE mode (image streaming is required), the same in Terraform, and for Autopilot the
-// allowlist that lets workloads use images of this project.
-export function nextSteps(project: string, image: string): { gcloud: string; terraform: string; autopilotAllowlist: string } {
+// allowlist that lets workloads use images of this project plus the nodeSelector that puts a pod on nodes that
+// have the disk (GKE labels such nodes, and Autopilot pods ask for them by that label).
+import { gkeNodeLabel } from '../config/rules.js';
+
+export interface NextSteps {
+  gcloud: string;
+  terraform: string;
+  autopilotAllowlist: string;
+  /** Pod spec fragment for Autopilot. */
+  autopilotNodeSelector: string;
+}
+
+export function nextSteps(project: string, image: string): NextSteps {
   const gcloud = [
     'gcloud container node-pools create NODE_POOL \\',
     '  --cluster=CLUSTER --location=LOCATION \\',
@@ -32,5 +43,7 @@ export function nextSteps(project: string, image: string): { gcloud: string; ter
     '  allowedResourcePatterns:',
     `  - "projects/${project}/global/images/.*"`,
   ].join('\n');
-  return { gcloud, terraform, autopilotAllowlist };
+  const label = gkeNodeLabel(project, image);
+  const autopilotNodeSelector = ['nodeSelector:', `  ${label.key}: ${label.value}`].join('\n');
+  return { gcloud, terraform, autopilotAllowlist, autopilotNodeSelector };
 }

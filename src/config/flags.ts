@@ -18,7 +18,7 @@ export interface FlagDef {
 export const FLAGS: readonly FlagDef[] = [
   { name: 'project-name', aliases: ['project'], kind: 'string', valueName: 'ID', defaultText: '$CLOUDSDK_CORE_PROJECT', help: 'GCP project ID where the temporary resources and the image are created' },
   { name: 'zone', kind: 'string', valueName: 'ZONE', defaultText: '$CLOUDSDK_COMPUTE_ZONE', help: 'zone of the temporary disk and VM' },
-  { name: 'image-name', kind: 'string', valueName: 'NAME', help: 'name of the disk image to create (or to verify)' },
+  { name: 'image-name', kind: 'string', valueName: 'NAME', help: 'name of the disk image to create (or to verify); at most 39 characters for builds, since GKE derives a node label from it' },
   { name: 'image-family-name', kind: 'string', valueName: 'NAME', defaultText: 'secondary-disk-image', help: 'image family of the created image' },
   { name: 'image-labels', kind: 'list', valueName: 'KEY=VALUE', help: 'label of the image; repeatable' },
   { name: 'job-name', kind: 'string', valueName: 'NAME', defaultText: 'secondary-disk-image', help: 'prefix of the temporary resources (at most 49 characters)' },

@@ -8,6 +8,25 @@ export function gceName(value: string, max: number): string | undefined {
   return undefined;
 }
 
+// GKE labels every node that has the image as a CONTAINER_IMAGE_CACHE secondary boot disk with
+// PREFIX/gke-secondary-boot-disk-IMAGE=CONTAINER_IMAGE_CACHE.PROJECT, and Autopilot pods select their nodes by it.
+// The name after the slash is at most 63 characters, which leaves 39 for the image name: a longer name builds an
+// image whose nodes GKE cannot label.
+const GKE_NODE_LABEL_PREFIX = 'cloud.google.com.node-restriction.kubernetes.io';
+const GKE_NODE_LABEL_NAME = 'gke-secondary-boot-disk-';
+const K8S_LABEL_NAME_MAX = 63;
+const BUILD_IMAGE_NAME_MAX = K8S_LABEL_NAME_MAX - GKE_NODE_LABEL_NAME.length;
+
+export function gkeNodeLabel(project: string, image: string): { key: string; value: string } {
+  return { key: `${GKE_NODE_LABEL_PREFIX}/${GKE_NODE_LABEL_NAME}${image}`, value: `CONTAINER_IMAGE_CACHE.${project}` };
+}
+
+/** The further limit on the image name of a build (the GCE name rules are gceName's). */
+export function fitsNodeLabel(image: string): string | undefined {
+  if (image.length <= BUILD_IMAGE_NAME_MAX) return undefined;
+  return `at most ${BUILD_IMAGE_NAME_MAX} characters for builds (got ${image.length}): GKE labels the nodes that use the image ${GKE_NODE_LABEL_PREFIX}/${GKE_NODE_LABEL_NAME}NAME, and a label name allows at most ${K8S_LABEL_NAME_MAX} characters after the "/"`;
+}
+
 // Project IDs: 6-30 characters, optionally domain-scoped ("example.com:my-project").
 const PROJECT_ID = /^(?:[a-z][a-z0-9.-]*[a-z0-9]:)?[a-z][a-z0-9-]{4,28}[a-z0-9]$/;
 export function projectId(value: string): string | undefined {

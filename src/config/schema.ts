@@ -144,6 +144,14 @@ export function parseConfig(raw: RawFlags, env: Environment, opts: { mode?: Mode
   // Which flags are required depends on the mode; judged from the raw input, so that it is reported even when
   // other values are invalid (every problem at once).
   const isTrue = (k: string) => ['true', '1', 't', 'T', 'TRUE', 'True'].includes(String(input[k] ?? ''));
+  const building = opts.mode !== 'verify' && !isTrue('verify-only');
+  // A build's image name must also fit in the node label GKE derives from it; an existing image may be verified
+  // whatever its name.
+  const imageName = input['image-name'];
+  if (building && typeof imageName === 'string' && !rules.gceName(imageName, 63)) {
+    const problem = rules.fitsNodeLabel(imageName);
+    if (problem) problems.push(`--image-name: ${problem}`);
+  }
   const local = isTrue('local');
   const verifyFile = opts.positionals?.[0];
   const localVerify = local && mode === 'verify';

@@ -12,6 +12,11 @@ describe('usage', () => {
     expect(r.stdout).toContain('Exit codes');
   });
 
+  it('--help gives the build limit of --image-name', async () => {
+    const r = await runCli(['--help']);
+    expect(r.stdout.replace(/\s+/g, ' ')).toMatch(/--image-name <NAME> [^-]*at most 39 characters for builds/);
+  });
+
   it.each([['-help'], ['-h'], ['build', '--help'], ['verify', '--help']])('%j also shows help', async (...argv) => {
     const r = await runCli(argv);
     expect(r.code).toBe(0);
@@ -21,7 +26,8 @@ describe('usage', () => {
   it.each<[string[], string]>([
     [['--bogus=1', ...valid], 'error: --bogus: unknown flag'],
     [['--zone'], 'error: --zone: needs a value'],
-    [[...valid, 'extra'], 'error: unexpected argument'],
+    [[...valid, 'extra'], 'error: unexpected argument "extra"'],
+    [[...valid.filter((a) => !a.startsWith('--image-name')), `--image-name=${'i'.repeat(40)}`], 'error: --image-name: at most 39 characters for builds (got 40): GKE labels the nodes'],
     [[...valid.filter((a) => !a.startsWith('--image-name')), '--image-name=Bad'], 'error: --image-name:'],
     [[...valid, '--timeout=forever'], 'error: --timeout: "forever" is not a duration'],
     [[...valid, '--verify-only=maybe'], 'error: --verify-only: expected true or false'],
@@ -31,6 +37,22 @@ describe('usage', () => {
     expect(r.stdout).toBe('');
     expect(r.stderr.split('\n')[0]).toContain(expected);
     expect(r.stderr).not.toMatch(/\s+at .*\(.*:\d+:\d+\)/); // no stack trace
+  });
+
+  it.each<[string[], string]>([
+    [['frobnicate'], 'error: unexpected argument "frobnicate"; the commands are build, verify and cleanup, and flags start with -- (see --help)'],
+    [[...valid, 'frobnicate'], 'error: unexpected argument "frobnicate"; the commands are build, verify and cleanup, and flags start with -- (see --help)'],
+    [['build', 'frobnicate', ...valid], 'error: unexpected argument "frobnicate"; flags start with -- (see --help)'],
+    [['verify', 'a', 'b', ...valid], 'error: unexpected argument "b" (verify takes one argument: FILE); flags start with -- (see --help)'],
+    [['cleanup', 'x', 'y'], 'error: unexpected arguments "x", "y"; flags start with -- (see --help)'],
+    // A flag's value is not a stray argument, however it was written.
+    [['--zone', 'us-central1-a', 'verfy', '--image-name', 'img'], 'error: unexpected argument "verfy"; the commands are'],
+    [['build', '--', '--zone'], 'error: unexpected argument "--zone"; flags start with --'],
+  ])('%j names the stray argument in one line and exits 2', async (argv, expected) => {
+    const r = await runCli(argv);
+    expect(r.code).toBe(2);
+    expect(r.stdout).toBe('');
+    expect(r.stderr.trim().split('\n')).toEqual([expect.stringContaining(expected)]);
   });
 
   it('accepts Go-style single-dash flags (and reports problems of the values, not of the syntax)', async () => {

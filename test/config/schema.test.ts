@@ -139,6 +139,44 @@ describe('invalid values name their flag', () => {
   });
 });
 
+describe('--image-name fits the node label GKE derives from it', () => {
+  const name = (n: number) => `i${'m'.repeat(n - 1)}`;
+  const { 'container-image': _c, ...noImages } = base;
+  const local: RawFlags = { local: 'true', zone: undefined };
+  const nameProblems = (flags: RawFlags, opts: Parameters<typeof parseConfig>[2], length: number): string[] => {
+    try {
+      parseConfig({ ...flags, 'image-name': name(length) }, {}, opts);
+      return [];
+    } catch (err) {
+      if (err instanceof UsageError) return [...err.problems];
+      throw err;
+    }
+  };
+  const rejected = (p: string[]) =>
+    p.length === 1 &&
+    /^--image-name: at most 39 characters for builds \(got \d+\): .*node.*label/.test(p[0]!) &&
+    p[0]!.includes('cloud.google.com.node-restriction.kubernetes.io/gke-secondary-boot-disk-');
+
+  it.each<[string, RawFlags, Parameters<typeof parseConfig>[2]]>([
+    ['build (the default)', base, {}],
+    ['build', base, { mode: 'build' }],
+    ['build --local', { ...base, ...local }, {}],
+    ['build --local --output', { ...base, ...local, output: 'disk.tar.gz' }, {}],
+  ])('%s: 39 characters are accepted, 40 and 63 rejected', (_what, flags, opts) => {
+    expect(nameProblems(flags, opts, 39)).toEqual([]);
+    expect(rejected(nameProblems(flags, opts, 40))).toBe(true);
+    expect(rejected(nameProblems(flags, opts, 63))).toBe(true);
+    // A long name that breaks the GCE rules gets those rules, once.
+    expect(problems({ ...flags, 'image-name': 'A'.repeat(45) })).toEqual([expect.stringMatching(/^--image-name: expected 1-63/)]);
+  });
+
+  it('verifying an existing image still takes up to 63 characters, while building the same name does not', () => {
+    expect(nameProblems(noImages, { mode: 'verify' }, 63)).toEqual([]);
+    expect(nameProblems({ ...noImages, 'verify-only': 'true' }, {}, 63)).toEqual([]);
+    expect(rejected(nameProblems(base, {}, 63))).toBe(true);
+  });
+});
+
 describe('--gcp-oauth', () => {
   const dir = mkdtempSync(join(tmpdir(), 'gdib-key-'));
   it('reads a service-account key by relative path and keeps its token_uri', () => {

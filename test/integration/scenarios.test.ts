@@ -157,6 +157,18 @@ describe('scenarios', () => {
     expectNothingLeft(h.emu);
   });
 
+  it('tells Autopilot pods which nodeSelector reaches nodes with the image, on stderr and in the --json result', async () => {
+    const selector = (image: string) => `nodeSelector:\n  cloud.google.com.node-restriction.kubernetes.io/gke-secondary-boot-disk-${image}: CONTAINER_IMAGE_CACHE.test-project`;
+    const human = await h.cli(build('img-ap'));
+    expect(human.code).toBe(0);
+    expect(human.stderr).toContain(`put this nodeSelector in the pod spec, so that the pods run on nodes that have the disk:\n\n${selector('img-ap')}\n`);
+    const json = await h.cli(build('img-ap-json', '--json'));
+    expect(json.code).toBe(0);
+    const result = JSON.parse(json.stdout.trim().split('\n').pop()!) as { result: { next: { autopilotNodeSelector: string } } };
+    expect(result.result.next.autopilotNodeSelector).toBe(selector('img-ap-json'));
+    expectNothingLeft(h.emu);
+  });
+
   it('writes the k8s manifests for the image', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'gdib-k8s-'));
     mkdirSync(join(dir, 'out'));

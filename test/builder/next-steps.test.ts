@@ -1,0 +1,23 @@
+import { describe, expect, it } from 'vitest';
+import { nextSteps } from '../../src/builder/next-steps.js';
+
+describe('nextSteps', () => {
+  it('gives Autopilot pods the nodeSelector of the label GKE puts on nodes that have the image', () => {
+    const next = nextSteps('my-project', 'ml-cache-v1');
+    expect(next.autopilotNodeSelector).toBe(
+      ['nodeSelector:', '  cloud.google.com.node-restriction.kubernetes.io/gke-secondary-boot-disk-ml-cache-v1: CONTAINER_IMAGE_CACHE.my-project'].join('\n'),
+    );
+  });
+
+  it('gives a 39-character image (the longest a build takes) a valid Kubernetes label name', () => {
+    const image = `i${'m'.repeat(38)}`;
+    const line = nextSteps('my-project', image).autopilotNodeSelector.split('\n')[1]!;
+    const [, prefix, name, value] = /^ {2}([^/]+)\/([^:]+): (.+)$/.exec(line)!;
+    expect(prefix).toBe('cloud.google.com.node-restriction.kubernetes.io');
+    expect(name).toBe(`gke-secondary-boot-disk-${image}`);
+    expect(name!.length).toBe(63);
+    // Kubernetes' rules for the name part and for the value of a label.
+    expect(name).toMatch(/^[a-z0-9A-Z]([-a-z0-9A-Z_.]{0,61}[a-z0-9A-Z])?$/);
+    expect(value).toMatch(/^[a-z0-9A-Z]([-a-z0-9A-Z_.]{0,61}[a-z0-9A-Z])?$/);
+  });
+});
