@@ -11,6 +11,7 @@ import type { TextSink } from './io/render.js';
 import type { Tuning } from './builder/context.js';
 import type { BuildResult } from './builder/events.js';
 import type { CleanupRegistry } from './builder/cleanup.js';
+import { ProcessWarnings } from './io/warnings.js';
 
 export const VERSION = '0.1.0';
 
@@ -32,6 +33,8 @@ export interface CliIo {
   forceExit?: (code: number) => void;
   /** stderr is a terminal (a live status line is drawn unless $CI is set). */
   isTTY?: boolean;
+  /** Process warnings, kept off the terminal; a build writes them to its diagnostic log. */
+  warnings?: ProcessWarnings;
 }
 
 export async function main(argv: readonly string[], io: CliIo): Promise<number> {
@@ -115,12 +118,16 @@ async function execute(config: Config, io: CliIo, redactor: Redactor, out: TextS
   io.signals.on('SIGTERM', sigterm);
   let render: import('./io/render.js').Renderer | undefined;
   try {
-    const [{ runBuild, CleanupRegistry: Registry }, { createCloud }, { createRenderer }, { DEFAULT_TUNING }] = await Promise.all([
+    const [{ runBuild, usesCloud, CleanupRegistry: Registry }, { createCloud }, { createRenderer }, { DEFAULT_TUNING }, { createTokenProvider, findCredentials }] = await Promise.all([
       import('./builder/index.js'),
       import('./gcp/index.js'),
       import('./io/render.js'),
       import('./builder/context.js'),
+      import('./gcp/auth.js'),
     ]);
+    // Credentials are looked for once, before anything reaches the cloud: with none, one line and exit 2.
+    const auth = { keyFile: config.keyFile, env: io.env, redactor };
+    const tokens = usesCloud(config) ? await findCredentials(auth) : createTokenProvider(auth);
     registry = new Registry();
     const { json, quiet, logLevel } = config.output;
     render = createRenderer(err, { live: !!io.isTTY && !io.env.CI, quiet, ...(json ? { json: out } : {}) });
@@ -128,13 +135,13 @@ async function execute(config: Config, io: CliIo, redactor: Redactor, out: TextS
     const tuning = io.tuning ?? {};
     const cloud = createCloud(config, {
       env: io.env,
-      redactor,
+      tokens,
       insertSettleMs: tuning.insertSettleMs ?? DEFAULT_TUNING.insertSettleMs,
       retry: { ...DEFAULT_TUNING.retry, ...tuning.retry },
       hooks: { onRetry: (call, attempt, info, delayMs) => emit({ type: 'retry', call, attempt, cause: [info.status, info.reason ?? info.code].filter(Boolean).join(' '), delayMs }) },
     });
     const diagnostics = logLevel === 'off' ? undefined : { level: logLevel, sink: err };
-    const { result, error } = await runBuild(config, { env: io.env, cloud, emit, redactor, signal: controller.signal, tuning, cleanup: registry, diagnostics });
+    const { result, error } = await runBuild(config, { env: io.env, cloud, emit, redactor, signal: controller.signal, tuning, cleanup: registry, diagnostics, warnings: io.warnings });
     render.close();
     if (error) {
       err.write(`error: ${error.message}\n`);
@@ -173,6 +180,10 @@ async function execute(config: Config, io: CliIo, redactor: Redactor, out: TextS
     return 0;
   } catch (e) {
     render?.close();
+    if (e instanceof UsageError) {
+      for (const p of e.problems) err.write(`error: ${p}\n`);
+      return 2;
+    }
     err.write(`error: unexpected: ${(e as Error)?.message ?? String(e)}\n`);
     if (io.env.GDIB_DEBUG) err.write(`${(e as Error)?.stack ?? ''}\n`);
     return 1;
@@ -220,6 +231,10 @@ async function cleanup(flags: RawFlags, io: CliIo, redactor: Redactor, out: Text
     return await runCleanup(config, { env: io.env, redactor, out, err, signal: controller.signal });
   } catch (e) {
     if (controller.signal.aborted) return 130;
+    if (e instanceof UsageError) {
+      for (const p of e.problems) err.write(`error: ${p}\n`);
+      return 2;
+    }
     err.write(`error: ${(e as Error)?.message ?? String(e)}\n`);
     return 1;
   } finally {
@@ -346,7 +361,9 @@ export function exitWhenFlushed(code: number, graceMs = EXIT_GRACE_MS): void {
 
 /** Entry point of the bin shim. */
 export async function run(argv: readonly string[]): Promise<number> {
+  const warnings = ProcessWarnings.takeOver(process);
   return main(argv, {
+    warnings,
     stdout: process.stdout,
     stderr: process.stderr,
     env: process.env,

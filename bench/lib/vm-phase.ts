@@ -10,7 +10,7 @@ import { BASE_ARGS, cliEnv, emulator, type RecordedRequest } from './emulator.js
 export function scaledTuning(k: number): Partial<Tuning> {
   const d = DEFAULT_TUNING;
   return {
-    retry: { maxAttempts: d.retry.maxAttempts, baseDelayMs: d.retry.baseDelayMs / k, maxDelayMs: d.retry.maxDelayMs / k },
+    retry: { ...d.retry, baseDelayMs: d.retry.baseDelayMs / k, maxDelayMs: d.retry.maxDelayMs / k },
     guestAttributesIntervalMs: d.guestAttributesIntervalMs / k,
     serialMinIntervalMs: d.serialMinIntervalMs / k,
     serialMaxIntervalMs: d.serialMaxIntervalMs / k,

@@ -2,7 +2,7 @@
 import type { Logger } from 'pino';
 import type { Config } from '../config/types.js';
 import type { Cloud } from '../gcp/types.js';
-import type { RetryPolicy } from '../gcp/retry.js';
+import { DEFAULT_RETRY, type RetryPolicy } from '../gcp/retry.js';
 import type { CleanupRegistry } from './cleanup.js';
 import type { Emit } from './events.js';
 import type { SerialLog } from './serial-log.js';
@@ -34,7 +34,7 @@ export interface Tuning {
 }
 
 export const DEFAULT_TUNING: Tuning = {
-  retry: { maxAttempts: 8, baseDelayMs: 1000, maxDelayMs: 30_000 },
+  retry: DEFAULT_RETRY,
   // 6.5 s, not 6: a margin under GCE's 10 queries a minute per VM for the jitter of request times.
   guestAttributesIntervalMs: 6_500,
   serialMinIntervalMs: 6_500,

@@ -23,6 +23,7 @@ import type { Step } from './steps/step.js';
 import { waitForVm } from './steps/wait-for-vm.js';
 import { writeManifests } from './steps/write-manifests.js';
 import { deadline } from '../io/abort.js';
+import type { ProcessWarnings } from '../io/warnings.js';
 
 export interface BuildDeps {
   cloud: Cloud;
@@ -37,6 +38,8 @@ export interface BuildDeps {
   env?: Record<string, string | undefined>;
   /** --log-level: the diagnostic log also goes here (redacted), from this level up. */
   diagnostics?: { level: 'trace' | 'debug' | 'info' | 'warn' | 'error'; sink: { write(text: string): void } };
+  /** Process warnings (the auth libraries emit some): they go to the diagnostic log, not the terminal. */
+  warnings?: ProcessWarnings;
 }
 
 export interface BuildOutcome {
@@ -83,6 +86,11 @@ export function stepsFor(config: Config): Step[] {
   ];
 }
 
+/** Whether a run calls the cloud (and so needs credentials): all but a local bake to a file and a local verify. */
+export function usesCloud(config: Config): boolean {
+  return !(config.local && (config.localOnly || config.mode === 'verify'));
+}
+
 export async function runBuild(config: Config, deps: BuildDeps): Promise<BuildOutcome> {
   const tuning: Tuning = { ...DEFAULT_TUNING, ...deps.tuning };
   const names = runNames(config, deps.runId ?? newRunId());
@@ -96,6 +104,7 @@ export async function runBuild(config: Config, deps: BuildDeps): Promise<BuildOu
     if (e.type !== 'serial') log.debug({ event: e }, e.type);
     deps.emit(e);
   };
+  const stopWarnings = deps.warnings?.drainTo((w) => log.debug({ warning: { name: w.name, message: w.message } }, 'process warning'));
   const serial = new SerialLog(deps.redactor);
   const ctx: BuildContext = {
     config,
@@ -177,6 +186,7 @@ export async function runBuild(config: Config, deps: BuildDeps): Promise<BuildOu
     );
   }
   emit({ type: 'result', result });
+  stopWarnings?.();
   return { result, ...(error ? { error } : {}) };
 }
 

@@ -1,9 +1,10 @@
-// Credentials (SPEC §2), first that applies: --gcp-oauth key file (its token_uri honoured) ·
+// Credentials, first that applies: --gcp-oauth key file (its token_uri honoured) ·
 // CLOUDSDK_AUTH_ACCESS_TOKEN · Application Default Credentials.
 // google-auth-library posts JWT grants to Google's fixed token URL whatever token_uri says, so for key files we do
 // the small exchange ourselves. Every token we see is registered with the redactor before anything can print it.
 import { createSign } from 'node:crypto';
 import type { KeyFile } from '../config/types.js';
+import { UsageError } from '../errors.js';
 import type { Redactor } from '../io/redact.js';
 
 export const CLOUD_PLATFORM_SCOPE = 'https://www.googleapis.com/auth/cloud-platform';
@@ -18,6 +19,8 @@ export interface TokenProvider {
   /** A valid token, refreshed shortly before it expires. */
   getToken(signal?: AbortSignal): Promise<AccessToken>;
   readonly description: string;
+  /** Resolves once the credentials are known to exist (Application Default Credentials are looked for). */
+  ready?(): Promise<void>;
 }
 
 export interface AuthOptions {
@@ -26,6 +29,22 @@ export interface AuthOptions {
   redactor: Redactor;
 }
 
+/** What a user with no credentials is told: the three ways to provide them, first that applies. */
+export const NO_CREDENTIALS =
+  'no Google Cloud credentials: pass a key file with --gcp-oauth, set CLOUDSDK_AUTH_ACCESS_TOKEN, or set up Application Default Credentials (e.g. gcloud auth application-default login)';
+
+/**
+ * The credentials that apply, for a run that must call the cloud. Looking for Application Default Credentials
+ * reads files and, off GCE, asks whether a metadata server answers; no token is fetched. With none, a UsageError
+ * (exit 2) says how to provide them, before anything else runs.
+ */
+export async function findCredentials(opts: AuthOptions): Promise<TokenProvider> {
+  const provider = createTokenProvider(opts);
+  await provider.ready?.();
+  return provider;
+}
+
+/** The credentials that apply, looked up only when a token is first wanted (runs that may need none). */
 export function createTokenProvider(opts: AuthOptions): TokenProvider {
   const { keyFile, env, redactor } = opts;
   if (keyFile) {
@@ -41,7 +60,8 @@ export function createTokenProvider(opts: AuthOptions): TokenProvider {
       getToken: async () => ({ token: raw, expiresAt: Date.now() + 3_600_000 }),
     };
   }
-  return cached('Application Default Credentials', adcToken, redactor);
+  const adc = applicationDefault();
+  return { ...cached('Application Default Credentials', adc.token, redactor), ready: adc.ready };
 }
 
 function cached(description: string, fetchToken: (signal?: AbortSignal) => Promise<AccessToken>, redactor: Redactor): TokenProvider {
@@ -87,7 +107,7 @@ async function exchangeKeyFile(key: KeyFile, signal?: AbortSignal): Promise<Acce
   try {
     res = await fetch(key.tokenUri, { method: 'POST', body, signal, headers: { 'content-type': 'application/x-www-form-urlencoded' } });
   } catch (err) {
-    throw new AuthError(`cannot reach the token endpoint ${key.tokenUri} of ${key.path}: ${(err as Error).message}`);
+    throw new AuthError(`cannot reach the token endpoint ${key.tokenUri} of ${key.path}: ${(err as Error).message}`, { cause: err });
   }
   const text = await res.text();
   let json: { access_token?: string; expires_in?: number; error?: string; error_description?: string } = {};
@@ -103,20 +123,39 @@ async function exchangeKeyFile(key: KeyFile, signal?: AbortSignal): Promise<Acce
   return { token: json.access_token, expiresAt: Date.now() + (json.expires_in ?? 3600) * 1000 };
 }
 
-async function adcToken(): Promise<AccessToken> {
-  const { GoogleAuth } = await import('google-auth-library');
-  const auth = new GoogleAuth({ scopes: [CLOUD_PLATFORM_SCOPE] });
-  try {
-    const client = await auth.getClient();
-    const res = await client.getAccessToken();
-    if (!res.token) throw new Error('no token returned');
-    const expiry = (client as { credentials?: { expiry_date?: number } }).credentials?.expiry_date;
-    return { token: res.token, expiresAt: expiry ?? Date.now() + 30 * 60_000 };
-  } catch (err) {
-    throw new AuthError(
-      `no credentials: pass --gcp-oauth KEY.json, set CLOUDSDK_AUTH_ACCESS_TOKEN, or run "gcloud auth application-default login" (${(err as Error).message})`,
-    );
-  }
+/** Application Default Credentials: found once, then asked for tokens. */
+function applicationDefault(): { ready(): Promise<void>; token(): Promise<AccessToken> } {
+  type Client = Awaited<ReturnType<import('google-auth-library').GoogleAuth['getClient']>>;
+  let client: Promise<Client> | undefined;
+  const find = () =>
+    (client ??= (async () => {
+      const { GoogleAuth } = await import('google-auth-library');
+      try {
+        return await new GoogleAuth({ scopes: [CLOUD_PLATFORM_SCOPE] }).getClient();
+      } catch (err) {
+        throw new UsageError([noCredentials(err)]);
+      }
+    })());
+  return {
+    ready: async () => void (await find()),
+    token: async () => {
+      const c = await find();
+      try {
+        const res = await c.getAccessToken();
+        if (!res.token) throw new Error('no token returned');
+        const expiry = (c as { credentials?: { expiry_date?: number } }).credentials?.expiry_date;
+        return { token: res.token, expiresAt: expiry ?? Date.now() + 30 * 60_000 };
+      } catch (err) {
+        throw new AuthError(`Application Default Credentials gave no token: ${(err as Error).message}`, { cause: err });
+      }
+    },
+  };
+}
+
+/** The library says "Could not load the default credentials" when there are none; anything else is a broken file. */
+function noCredentials(err: unknown): string {
+  const detail = ((err as Error)?.message ?? String(err)).replace(/\s*\n\s*/g, ' ');
+  return /could not load the default credentials/i.test(detail) ? NO_CREDENTIALS : `${NO_CREDENTIALS}; the Application Default Credentials found are unusable: ${detail}`;
 }
 
 export class AuthError extends Error {

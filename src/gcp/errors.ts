@@ -5,6 +5,8 @@ export interface ApiErrorInfo {
   message: string;
   /** Network-level error code (ECONNRESET, ...). */
   code?: string;
+  /** With ENOTFOUND / EAI_AGAIN: the host name that did not resolve. */
+  host?: string;
 }
 
 export class ApiError extends Error {
@@ -38,9 +40,16 @@ export class OperationError extends Error {
   }
 }
 
-function describe(i: ApiErrorInfo): string {
+/** The cause of a failed call, without the call's name: what several calls that failed alike have in common. */
+export function describe(i: ApiErrorInfo): string {
+  if (isUnresolvedName(i) && i.host) return `cannot reach ${i.host}: check the network or proxy`;
   const head = [i.status ? `HTTP ${i.status}` : undefined, i.reason, i.code].filter(Boolean).join(' ');
   return head ? `${head}: ${i.message}` : i.message;
+}
+
+/** A host name that did not resolve: the network or DNS is down, a proxy is needed, or the name is wrong. */
+export function isUnresolvedName(i: ApiErrorInfo): boolean {
+  return i.code === 'ENOTFOUND' || i.code === 'EAI_AGAIN';
 }
 
 const NETWORK_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'ETIMEDOUT', 'EPIPE', 'EAI_AGAIN', 'ENOTFOUND', 'ECONNABORTED', 'UND_ERR_SOCKET', 'ERR_STREAM_PREMATURE_CLOSE']);
@@ -67,7 +76,17 @@ export function errorInfo(err: unknown): ApiErrorInfo {
     reason = e.errors[0].reason;
   }
   const code = networkCode(err);
-  return { status, reason, message: oneLine(message), ...(code ? { code } : {}) };
+  const host = code === 'ENOTFOUND' || code === 'EAI_AGAIN' ? unresolvedHost(err) : undefined;
+  return { status, reason, message: oneLine(message), ...(code ? { code } : {}), ...(host ? { host } : {}) };
+}
+
+/** The name in Node's "getaddrinfo ENOTFOUND host" (fetch puts it on its cause as `hostname`). */
+function unresolvedHost(err: unknown, depth = 0): string | undefined {
+  if (!err || typeof err !== 'object' || depth > 4) return undefined;
+  const { hostname, message } = err as { hostname?: unknown; message?: unknown };
+  if (typeof hostname === 'string' && hostname) return hostname;
+  const m = typeof message === 'string' ? /getaddrinfo (?:ENOTFOUND|EAI_AGAIN) ([^\s,;)]+)/.exec(message) : null;
+  return m ? m[1] : unresolvedHost((err as { cause?: unknown }).cause, depth + 1);
 }
 
 function networkCode(err: unknown, depth = 0): string | undefined {
@@ -77,7 +96,7 @@ function networkCode(err: unknown, depth = 0): string | undefined {
   const msg = (err as { message?: unknown }).message;
   if (typeof msg === 'string') {
     if (/socket hang up/i.test(msg)) return 'ECONNRESET';
-    const m = /\b(ECONNRESET|ECONNREFUSED|ETIMEDOUT|EPIPE|EAI_AGAIN)\b/.exec(msg);
+    const m = /\b(ECONNRESET|ECONNREFUSED|ETIMEDOUT|EPIPE|EAI_AGAIN|ENOTFOUND)\b/.exec(msg);
     if (m) return m[1];
   }
   return networkCode((err as { cause?: unknown }).cause, depth + 1);

@@ -1,10 +1,9 @@
 // Builds the real Cloud (compute + storage adapters) for a config. Loaded lazily by the CLI after validation.
 import type { Config } from '../config/types.js';
-import type { Redactor } from '../io/redact.js';
-import { createTokenProvider } from './auth.js';
+import type { TokenProvider } from './auth.js';
 import { Clients, endpointsFromEnv } from './clients.js';
 import { GoogleCompute } from './compute.js';
-import type { RetryHooks, RetryPolicy } from './retry.js';
+import { withRetry, type RetryHooks, type RetryPolicy } from './retry.js';
 import { GoogleStorage } from './storage.js';
 import { RegistryClient } from '../registry/client.js';
 import { Iam, iamEndpoint } from './iam.js';
@@ -12,7 +11,8 @@ import type { Cloud } from './types.js';
 
 export interface CloudOptions {
   env: Record<string, string | undefined>;
-  redactor: Redactor;
+  /** The credentials, found by the caller (findCredentials, or createTokenProvider where none may be needed). */
+  tokens: TokenProvider;
   retry: RetryPolicy;
   hooks?: RetryHooks;
   onRequest?: (call: string) => void;
@@ -20,14 +20,14 @@ export interface CloudOptions {
 }
 
 export function createCloud(config: Config, o: CloudOptions): Cloud {
-  const tokens = createTokenProvider({ keyFile: config.keyFile, env: o.env, redactor: o.redactor });
+  const { tokens } = o;
   const clients = new Clients(tokens, endpointsFromEnv(o.env));
   return {
     compute: new GoogleCompute(clients, { project: config.projectName, zone: config.zone, region: config.region, retry: o.retry, hooks: o.hooks, onRequest: o.onRequest, insertSettleMs: o.insertSettleMs }),
     storage: new GoogleStorage(clients, o.retry, o.hooks),
     // The caller's Google token is offered only to Google's registries (gcr.io, *.pkg.dev).
     iam: new Iam(tokens, iamEndpoint(o.env), o.retry),
-    accessToken: async () => (await tokens.getToken()).token,
+    accessToken: async (signal = new AbortController().signal) => (await withRetry('oauth2.token', () => tokens.getToken(signal), signal, o.retry, o.hooks)).token,
     registry: new RegistryClient(async () => (await tokens.getToken().catch(() => undefined))?.token),
   };
 }

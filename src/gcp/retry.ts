@@ -1,6 +1,7 @@
 // The one retry policy for transient errors (5xx, 429, 403 rateLimitExceeded, connection resets): exponential
-// backoff with full jitter, bounded attempts, abortable.
-import { ApiError, errorInfo, type ApiErrorInfo } from './errors.js';
+// backoff with full jitter, bounded attempts, abortable. A host name that does not resolve gets one quick retry
+// only: DNS answers in milliseconds, and a machine that is offline stays offline for longer than a backoff lasts.
+import { ApiError, errorInfo, isUnresolvedName, type ApiErrorInfo } from './errors.js';
 import { abortable, sleep } from '../io/abort.js';
 import { withRequestSignal } from '../io/request-scope.js';
 import { formatMs } from '../errors.js';
@@ -13,18 +14,32 @@ export interface RetryPolicy {
    * A request with no answer after this long is abandoned and retried like a reset connection, so one stuck
    * connection cannot hold a step until --timeout. Longer than GCE's operations.wait, which answers within ~2 min.
    */
-  attemptTimeoutMs?: number;
+  attemptTimeoutMs: number;
 }
 
-export const DEFAULT_RETRY: RetryPolicy = { maxAttempts: 8, baseDelayMs: 1000, maxDelayMs: 30_000, attemptTimeoutMs: 180_000 };
+/** The production policy; the builder's DEFAULT_TUNING.retry is this same object. */
+export const DEFAULT_RETRY: RetryPolicy = Object.freeze({ maxAttempts: 8, baseDelayMs: 1000, maxDelayMs: 30_000, attemptTimeoutMs: 180_000 });
+
+/** An unresolved host name: attempts in all, and the longest wait between them. */
+export const UNRESOLVED_NAME_ATTEMPTS = 2;
+export const UNRESOLVED_NAME_DELAY_MS = 1000;
 
 const RATE_REASONS = new Set(['rateLimitExceeded', 'userRateLimitExceeded']);
 
+/** Connection-level failures that a new attempt may not meet (ENOTFOUND and EAI_AGAIN are retried briefly). */
+const TRANSIENT_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'ETIMEDOUT', 'EPIPE', 'ECONNABORTED', 'UND_ERR_SOCKET', 'ERR_STREAM_PREMATURE_CLOSE', 'ENOTFOUND', 'EAI_AGAIN']);
+
 export function isTransient(info: ApiErrorInfo): boolean {
-  if (info.code) return true;
+  if (info.code) return TRANSIENT_CODES.has(info.code);
   if (info.status === undefined) return false;
   if (info.status >= 500 || info.status === 429 || info.status === 408) return true;
   return info.status === 403 && info.reason !== undefined && RATE_REASONS.has(info.reason);
+}
+
+/** How many attempts a call that failed this way gets in all under `policy`. */
+export function attemptsFor(info: ApiErrorInfo, policy: RetryPolicy): number {
+  if (!isTransient(info)) return 1;
+  return isUnresolvedName(info) ? Math.min(policy.maxAttempts, UNRESOLVED_NAME_ATTEMPTS) : policy.maxAttempts;
 }
 
 export interface RetryHooks {
@@ -39,7 +54,8 @@ export async function withRetry<T>(
   policy: RetryPolicy = DEFAULT_RETRY,
   hooks: RetryHooks = {},
 ): Promise<T> {
-  const attemptTimeoutMs = policy.attemptTimeoutMs ?? DEFAULT_RETRY.attemptTimeoutMs!;
+  // The deadline applied and the one an abandoned request reports are the same number.
+  const { attemptTimeoutMs } = policy;
   for (let attempt = 1; ; attempt++) {
     signal.throwIfAborted();
     // One signal per attempt: aborted when the run is, or when the attempt has had no answer in time. The request
@@ -53,9 +69,10 @@ export async function withRetry<T>(
     } catch (err) {
       if (signal.aborted) throw signal.reason;
       const info = err instanceof AttemptTimeout ? { code: 'ETIMEDOUT', message: `no answer within ${formatMs(attemptTimeoutMs)}` } : errorInfo(err);
-      if (!isTransient(info) || attempt >= policy.maxAttempts) throw new ApiError(info, call);
+      if (attempt >= attemptsFor(info, policy)) throw new ApiError(info, call);
       const cap = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (attempt - 1));
-      const delay = Math.round(cap / 2 + (Math.random() * cap) / 2);
+      const jittered = Math.round(cap / 2 + (Math.random() * cap) / 2);
+      const delay = isUnresolvedName(info) ? Math.min(jittered, UNRESOLVED_NAME_DELAY_MS) : jittered;
       hooks.onRetry?.(call, attempt, info, delay);
       await sleep(delay, signal);
     } finally {

@@ -3,11 +3,12 @@ import { runBuild, stepsFor } from '../../src/builder/index.js';
 import type { BuildEvent } from '../../src/builder/events.js';
 import { parseConfig } from '../../src/config/schema.js';
 import { ApiError } from '../../src/gcp/errors.js';
+import { DEFAULT_RETRY } from '../../src/gcp/retry.js';
 import { Redactor } from '../../src/io/redact.js';
 import { BuildError, InterruptedError, StepTimeoutError } from '../../src/errors.js';
 import { FakeCloud } from '../helpers/fake-cloud.js';
 
-const fast = { guestAttributesIntervalMs: 5, serialMinIntervalMs: 2, serialMaxIntervalMs: 10, serialUploadIntervalMs: 20, retry: { maxAttempts: 3, baseDelayMs: 1, maxDelayMs: 2 } };
+const fast = { guestAttributesIntervalMs: 5, serialMinIntervalMs: 2, serialMaxIntervalMs: 10, serialUploadIntervalMs: 20, retry: { ...DEFAULT_RETRY, maxAttempts: 3, baseDelayMs: 1, maxDelayMs: 2 } };
 
 function config(extra: Record<string, string | string[]> = {}) {
   return parseConfig({ 'project-name': 'test-project', zone: 'us-central1-a', 'image-name': 'img', 'gcs-path': 'gs://bucket/logs', 'container-image': ['nginx:1'], ...extra }, {});

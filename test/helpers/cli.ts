@@ -2,6 +2,7 @@
 import { EventEmitter } from 'node:events';
 import { main, type CliIo } from '../../src/cli.js';
 import type { Tuning } from '../../src/builder/context.js';
+import { DEFAULT_RETRY } from '../../src/gcp/retry.js';
 
 export interface CliRun {
   code: number;
@@ -21,7 +22,7 @@ export const FAST_TUNING: Partial<Tuning> = {
   serialMaxIntervalMs: 40,
   serialUploadIntervalMs: 30,
   serialSettleMs: 50,
-  retry: { maxAttempts: 4, baseDelayMs: 5, maxDelayMs: 20 },
+  retry: { ...DEFAULT_RETRY, maxAttempts: 4, baseDelayMs: 5, maxDelayMs: 20 },
   insertSettleMs: 2_000,
   // A hung log write (the fault matrix makes one) must not hold a test for the default minute.
   logUploadTimeoutMs: 5_000,

@@ -1,7 +1,8 @@
 // Checks, before anything is created, what would otherwise make the build fail late and cost money.
-// All checks run at once and every problem is reported together.
+// All checks run at once and every problem is reported together; checks that failed for one cause (the same
+// unreachable host, the same refused credentials) are one problem that names them.
 import { BuildError } from '../../errors.js';
-import { ApiError } from '../../gcp/errors.js';
+import { ApiError, describe as describeCause } from '../../gcp/errors.js';
 import type { BuildContext } from '../context.js';
 import type { Step } from './step.js';
 
@@ -17,16 +18,28 @@ export const preflight: Step = {
   async run(ctx, signal) {
     const { config } = ctx;
     const c = ctx.cloud.compute;
+    // One token before the checks: credentials that are refused, or a token endpoint that cannot be reached, stop
+    // the run here as one problem instead of failing every check alike.
+    if (ctx.cloud.accessToken) {
+      await ctx.cloud.accessToken(signal).catch((err: unknown) => {
+        if (signal.aborted) throw err;
+        throw new BuildError(`could not get an access token: ${err instanceof ApiError ? describeCause(err.info) : describe(err)}`, 'preflight', { cause: err });
+      });
+    }
     const problems: string[] = [];
+    const failures: Array<{ what: string; err: unknown; order: number }> = [];
+    let started = 0;
     // `what` names the check and its flag, for an error that is not itself a finding (e.g. a 403 on a read).
     const check = async (what: string, fn: () => Promise<string | string[] | undefined>) => {
+      const order = started++; // the checks are named in the order written below, not the order they failed in
       try {
         const p = await fn();
         if (Array.isArray(p)) problems.push(...p);
         else if (p) problems.push(p);
       } catch (err) {
         if (signal.aborted) throw err;
-        problems.push(err instanceof BuildError ? err.message : `preflight could not check ${what}: ${describe(err)}`);
+        if (err instanceof BuildError) problems.push(err.message);
+        else failures.push({ what, err, order });
       }
     };
     await Promise.all([
@@ -62,6 +75,7 @@ export const preflight: Step = {
       check(`bucket gs://${config.gcsBucket} (--gcs-path)`, () => checkBucket(ctx, signal)),
       check('the container images (--container-image)', () => checkContainerImages(ctx, signal)),
     ]);
+    problems.push(...couldNotCheck(failures.sort((a, b) => a.order - b.order)));
     if (problems.length > 0) {
       throw new BuildError(problems.length === 1 ? problems[0]! : `preflight found ${problems.length} problems:\n  - ${problems.join('\n  - ')}`, 'preflight');
     }
@@ -107,6 +121,21 @@ function rethrowAs(message: string) {
     if (err instanceof ApiError && (err.status === 404 || err.status === 403)) throw new BuildError(message);
     throw err;
   };
+}
+
+/** One problem per cause: "could not check A, B and C: cannot reach HOST: check the network or proxy". */
+export function couldNotCheck(failures: ReadonlyArray<{ what: string; err: unknown }>): string[] {
+  const byCause = new Map<string, Array<{ what: string; err: unknown }>>();
+  for (const f of failures) {
+    const cause = f.err instanceof ApiError ? describeCause(f.err.info) : describe(f.err);
+    byCause.set(cause, [...(byCause.get(cause) ?? []), f]);
+  }
+  return [...byCause].map(([cause, fs]) => {
+    // Alone, the failed call's name helps; shared, the cause says it all.
+    if (fs.length === 1) return `preflight could not check ${fs[0]!.what}: ${describe(fs[0]!.err)}`;
+    const whats = fs.map((f) => f.what);
+    return `preflight could not check ${whats.slice(0, -1).join(', ')} and ${whats.at(-1)}: ${cause}`;
+  });
 }
 
 function describe(err: unknown): string {
