@@ -293,7 +293,8 @@ function buildProgram(onRun: (mode: Mode | 'cleanup', flags: RawFlags, positiona
   const footer =
     '\nCommands: build (the default), verify (same as --verify-only), cleanup (delete what killed builds left).\n' +
     '\nFlags are accepted as --flag=value, --flag value and Go-style -flag=value; booleans also as --flag=true|false.\n' +
-      'Exit codes: 0 success, 1 build or verification failed, 2 invalid input (nothing created), 130 interrupted.\n' +
+      'Exit codes: 0 success, 1 build or verification failed (an image already created is kept), 2 invalid input\n' +
+      '(nothing created), 130 interrupted (after cleanup). The VM\'s console is kept in the logs whenever a VM existed.\n' +
       'Docs: README.md of the package.\n';
   const build = program.command('build').description('Build a GCE disk image holding the given container images, for GKE secondary boot disks.');
   add(build, 'build');
