@@ -3,10 +3,10 @@
 // attached to a VM cannot be deleted.
 import type { TextSink } from './io/render.js';
 import type { Redactor } from './io/redact.js';
-import type { CleanupConfig } from './config/cleanup-schema.js';
+import type { CleanupPlan } from './config/types.js';
 import { formatMs } from './errors.js';
 
-export async function runCleanup(config: CleanupConfig, deps: { env: Record<string, string | undefined>; redactor: Redactor; out: TextSink; err: TextSink; signal: AbortSignal }): Promise<number> {
+export async function runCleanup(config: CleanupPlan, deps: { env: Record<string, string | undefined>; redactor: Redactor; out: TextSink; err: TextSink; signal: AbortSignal }): Promise<number> {
   const [{ findCredentials }, { Clients, endpointsFromEnv }, { Inventory }, { DEFAULT_TUNING }] = await Promise.all([
     import('./gcp/auth.js'),
     import('./gcp/clients.js'),

@@ -3,8 +3,11 @@
 import { Command, CommanderError, Option, type OutputConfiguration } from 'commander';
 import { normalizeArgv } from './config/argv.js';
 import { clip } from './config/rules.js';
-import { CLEANUP_FLAGS, FLAG_BY_NAME, FLAGS, type FlagDef, type RawFlags } from './config/flags.js';
-import type { Config, Mode } from './config/types.js';
+import { byName, camelCase, defaultShown, type FlagSet, type FlagSpec, type RawFlags } from './config/flag.js';
+import { BUILD_FLAGS } from './commands/build.js';
+import { CLEANUP_FLAGS } from './commands/cleanup.js';
+import { VERIFY_ARGUMENT, VERIFY_FLAGS } from './commands/verify.js';
+import { runOf, type RunPlan } from './config/types.js';
 import { exitCodeOf, InterruptedError, UsageError } from './errors.js';
 import { Redactor } from './io/redact.js';
 import type { TextSink } from './io/render.js';
@@ -41,10 +44,10 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
   const redactor = new Redactor();
   const out: TextSink = { write: (t) => io.stdout.write(redactor.redact(t)) };
   const err: TextSink = { write: (t) => io.stderr.write(redactor.redact(t)) };
-  let request: { mode: Mode | 'cleanup'; flags: RawFlags; positionals: string[] } | undefined;
+  let request: { command: CommandName; flags: RawFlags; positionals: string[] } | undefined;
   const program = buildProgram(
-    (mode, flags, positionals) => {
-      request = { mode, flags, positionals };
+    (command, flags, positionals) => {
+      request = { command, flags, positionals };
     },
     { writeOut: (t: string) => out.write(t), writeErr: () => undefined, outputError: () => undefined },
   );
@@ -63,18 +66,18 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
     throw e;
   }
   if (!request) return 0;
-  if (request.mode === 'cleanup') return cleanup(request.flags, io, redactor, out, err);
-  let config: Config;
+  if (request.command === 'cleanup') return cleanup(request.flags, io, redactor, out, err);
+  let plan: RunPlan;
   try {
     let flags = request.flags;
     if (typeof flags.config === 'string') {
       const { loadConfigFile } = await import('./config/file.js');
-      flags = { ...(await loadConfigFile(flags.config, io.cwd)), ...flags };
+      flags = { ...(await loadConfigFile(flags.config, io.cwd, BUILD_FLAGS)), ...flags };
     }
     // zod is loaded only now: --help and commander's own errors don't pay for it.
-    const { parseConfig } = await import('./config/schema.js');
-    config = parseConfig(flags, io.env, { mode: request.mode, cwd: io.cwd, positionals: request.positionals });
-    if (config.local) {
+    const { parseRunPlan } = await import('./config/schema.js');
+    plan = parseRunPlan(flags, io.env, { command: request.command, cwd: io.cwd, positionals: request.positionals });
+    if (runOf(plan).kind.startsWith('local-')) {
       // A local build or verify needs Linux, root, loop devices and a few packages: say so before anything starts.
       const { localPreconditions } = await import('./local/preconditions.js');
       const problems = await localPreconditions();
@@ -88,10 +91,11 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
     }
     throw e;
   }
-  return execute(config, io, redactor, out, err);
+  return execute(plan, io, redactor, out, err);
 }
 
-async function execute(config: Config, io: CliIo, redactor: Redactor, out: TextSink, err: TextSink): Promise<number> {
+async function execute(plan: RunPlan, io: CliIo, redactor: Redactor, out: TextSink, err: TextSink): Promise<number> {
+  const config = runOf(plan);
   const controller = new AbortController();
   let registry: CleanupRegistry | undefined;
   let interrupts = 0;
@@ -127,7 +131,7 @@ async function execute(config: Config, io: CliIo, redactor: Redactor, out: TextS
     ]);
     // Credentials are looked for once, before anything reaches the cloud: with none, one line and exit 2.
     const auth = { keyFile: config.keyFile, env: io.env, redactor };
-    const tokens = usesCloud(config) ? await findCredentials(auth) : createTokenProvider(auth);
+    const tokens = usesCloud(plan) ? await findCredentials(auth) : createTokenProvider(auth);
     registry = new Registry();
     const { json, quiet, logLevel } = config.output;
     render = createRenderer(err, { live: !!io.isTTY && !io.env.CI, quiet, ...(json ? { json: out } : {}) });
@@ -141,7 +145,7 @@ async function execute(config: Config, io: CliIo, redactor: Redactor, out: TextS
       hooks: { onRetry: (call, attempt, info, delayMs) => emit({ type: 'retry', call, attempt, cause: [info.status, info.reason ?? info.code].filter(Boolean).join(' '), delayMs }) },
     });
     const diagnostics = logLevel === 'off' ? undefined : { level: logLevel, sink: err };
-    const { result, error } = await runBuild(config, { env: io.env, cloud, emit, redactor, signal: controller.signal, tuning, cleanup: registry, diagnostics, warnings: io.warnings });
+    const { result, error } = await runBuild(plan, { env: io.env, cloud, emit, redactor, signal: controller.signal, tuning, cleanup: registry, diagnostics, warnings: io.warnings });
     render.close();
     if (error) {
       err.write(`error: ${error.message}\n`);
@@ -150,7 +154,7 @@ async function execute(config: Config, io: CliIo, redactor: Redactor, out: TextS
         err.write(tail.length === 0 ? `The VM's serial console had no output (${result.logs}serial-port-1.log).\n` : `The VM's serial console, last ${tail.length} lines (all of it: ${result.logs}serial-port-1.log):\n`);
         for (const l of tail) err.write(`  ${l}\n`);
       }
-      if (result.image.created) imageKept(result, out, err, config.output.json);
+      if (result.image?.created) imageKept(result.image.uri, result, out, err, config.output.json);
       if (result.leftovers.length > 0) err.write(`${result.leftovers.length} temporary resource(s) could not be deleted; see the commands above.\n`);
       return exitCodeOf(error);
     }
@@ -159,17 +163,7 @@ async function execute(config: Config, io: CliIo, redactor: Redactor, out: TextS
       for (const l of result.leftovers) err.write(`  ${l.command}\n`);
     }
     if (json) return 0; // the result event was the last line on stdout
-    if (result.plan) {
-      out.write(`${JSON.stringify(result.plan, null, 2)}\n`);
-      return 0;
-    }
-    if (config.localOnly) {
-      out.write(`Disk image archive written to: ${result.archive}\n`);
-      return 0;
-    }
-    if (config.verifyFile) out.write(`Disk verification succeeded: ${config.verifyFile}\n`);
-    else if (config.mode === 'verify') out.write(`Image verification succeeded: ${result.image.uri}\n`);
-    else out.write(`Image has successfully been created at: ${result.image.uri}\n`);
+    out.write(`${successText(plan, result)}\n`);
     if (result.k8sManifests) err.write(`Kubernetes manifests written to ${result.k8sManifests}\n`);
     if (result.next && !quiet) {
       err.write(`\nNext: a node pool whose nodes get the images preloaded:\n\n${result.next.gcloud}\n\n`);
@@ -193,13 +187,32 @@ async function execute(config: Config, io: CliIo, redactor: Redactor, out: TextS
   }
 }
 
+const imageUri = (project: string, image: string) => `projects/${project}/global/images/${image}`;
+
+/** What stdout says when a run succeeded, for each kind of run. */
+function successText(plan: RunPlan, result: BuildResult): string {
+  switch (plan.kind) {
+    case 'dry-run':
+      return JSON.stringify(result.plan ?? [], null, 2);
+    case 'vm-build':
+    case 'local-build':
+      return `Image has successfully been created at: ${imageUri(plan.projectName, plan.imageName)}`;
+    case 'vm-verify':
+      return `Image verification succeeded: ${imageUri(plan.projectName, plan.imageName)}`;
+    case 'local-archive':
+      return `Disk image archive written to: ${plan.archivePath}`;
+    case 'local-verify':
+      return `Disk verification succeeded: ${plan.file}`;
+  }
+}
+
 /**
  * The run failed or was interrupted after its image was created: the image exists and was kept, so the user must
  * not rebuild it. What may be missing is the manifests file, and the result carries its contents instead: printed
  * on stdout (the results' stream) for the user to save; with --json it is in the result event.
  */
-function imageKept(result: BuildResult, out: TextSink, err: TextSink, json: boolean): void {
-  err.write(`The image was created and is kept (it was not deleted): ${result.image.uri}\n`);
+function imageKept(uri: string, result: BuildResult, out: TextSink, err: TextSink, json: boolean): void {
+  err.write(`The image was created and is kept (it was not deleted): ${uri}\n`);
   const unwritten = result.unwrittenK8sManifests;
   if (!unwritten) return;
   err.write(
@@ -209,14 +222,16 @@ function imageKept(result: BuildResult, out: TextSink, err: TextSink, json: bool
   if (!json) out.write(unwritten.contents);
 }
 
+type CommandName = 'build' | 'verify' | 'cleanup';
 const COMMANDS = ['build', 'verify', 'cleanup', 'help'];
-const ALL_FLAGS: ReadonlyMap<string, FlagDef> = new Map([...FLAG_BY_NAME, ...CLEANUP_FLAGS.map((f) => [f.name, f] as const)]);
+/** Every flag name of every command, for reading Go-style flags and finding where the command word stands. */
+const ALL_FLAGS = new Map([...byName(BUILD_FLAGS), ...byName(CLEANUP_FLAGS)]);
 
 async function cleanup(flags: RawFlags, io: CliIo, redactor: Redactor, out: TextSink, err: TextSink): Promise<number> {
   let config;
   try {
-    const { parseCleanupConfig } = await import('./config/cleanup-schema.js');
-    config = parseCleanupConfig(flags, io.env, io.cwd);
+    const { parseCleanupPlan } = await import('./config/schema.js');
+    config = parseCleanupPlan(flags, io.env, io.cwd);
   } catch (e) {
     if (!(e instanceof UsageError)) throw e;
     for (const p of e.problems) err.write(`error: ${p}\n`);
@@ -259,58 +274,67 @@ function withCommandFirst(args: string[]): { args: string[]; named: boolean } {
   return { args: ['build', ...args], named: false };
 }
 
-function buildProgram(onRun: (mode: Mode | 'cleanup', flags: RawFlags, positionals: string[]) => void, output: OutputConfiguration): Command {
+/** The option text of a flag in --help, derived from its declaration. */
+export function helpText(f: FlagSpec): string {
+  const shown = defaultShown(f);
+  return `${f.help}${f.isNew ? ' (new)' : ''}${shown ? ` (default: ${shown})` : ''}${f.aliases ? `; alias --${f.aliases.join(', --')}` : ''}`;
+}
+
+/** Commander's options for a flag set: every flag takes a value (booleans as --flag=BOOL; see normalizeArgv). */
+function addFlags(cmd: Command, set: FlagSet): void {
+  for (const [name, f] of Object.entries(set)) {
+    const opt = new Option(`--${name}${f.kind === 'bool' ? ' [BOOL]' : ` <${f.valueName ?? 'VALUE'}>`}`, helpText(f));
+    // "--no-external-ip" is a flag of its own, not commander's negation of "--external-ip".
+    opt.negate = false;
+    if (f.kind === 'list') opt.argParser((v: string, prev: string[] | undefined) => [...(prev ?? []), v]);
+    cmd.addOption(opt);
+  }
+}
+
+/** The raw flags commander parsed, keyed by canonical flag name. */
+function rawFlags(set: FlagSet, opts: Record<string, unknown>): RawFlags {
+  const flags: RawFlags = {};
+  for (const [name, f] of Object.entries(set)) {
+    const v = opts[camelCase(name)];
+    if (v === undefined) continue;
+    flags[name] = f.kind === 'bool' && v === true ? 'true' : (v as string | string[]);
+  }
+  return flags;
+}
+
+function buildProgram(onRun: (command: CommandName, flags: RawFlags, positionals: string[]) => void, output: OutputConfiguration): Command {
   const program = new Command('gke-disk-image-builder')
     .configureOutput(output)
     .description('Bake container images into a GCE disk image that GKE attaches as a secondary boot disk (CONTAINER_IMAGE_CACHE).')
     .version(VERSION)
     .exitOverride()
     .showSuggestionAfterError(true);
-  const add = (cmd: Command, mode: Mode | 'cleanup', flagDefs: readonly FlagDef[] = FLAGS) => {
-    for (const f of flagDefs) {
-      const value = f.kind === 'bool' ? ' [BOOL]' : ` <${f.valueName ?? 'VALUE'}>`;
-      const help = `${f.help}${f.defaultText ? ` (default: ${f.defaultText})` : ''}${f.aliases ? `; alias --${f.aliases.join(', --')}` : ''}`;
-      const opt = new Option(`--${f.name}${value}`, help);
-      // "--no-external-ip" is a flag of its own, not commander's negation of "--external-ip".
-      opt.negate = false;
-      if (f.kind === 'list') opt.argParser((v: string, prev: string[] | undefined) => [...(prev ?? []), v]);
-      cmd.addOption(opt);
-    }
-    if (mode === 'verify') cmd.argument('[file]', 'with --local: the disk file or .tar.gz archive to verify');
-    cmd.exitOverride().allowExcessArguments(false).action((...args: unknown[]) => {
-      const opts = args.find((a) => a && typeof a === "object" && !(a instanceof Command)) as Record<string, unknown>;
-      const positionals = mode === 'verify' && typeof args[0] === 'string' ? [args[0]] : [];
-      const flags: RawFlags = {};
-      for (const f of flagDefs) {
-        const key = camel(f.name);
-        const v = opts[key];
-        if (v === undefined) continue;
-        flags[f.name] = f.kind === 'bool' && v === true ? 'true' : (v as string | string[]);
-      }
-      onRun(mode, flags, positionals);
-    });
-  };
   const footer =
     '\nCommands: build (the default), verify (same as --verify-only), cleanup (delete what killed builds left).\n' +
     '\nFlags are accepted as --flag=value, --flag value and Go-style -flag=value; booleans also as --flag=true|false.\n' +
-      'Exit codes: 0 success, 1 build or verification failed (an image already created is kept), 2 invalid input\n' +
-      '(nothing created), 130 interrupted (after cleanup). The VM\'s console is kept in the logs whenever a VM existed.\n' +
-      'Docs: README.md of the package.\n';
-  const build = program.command('build').description('Build a GCE disk image holding the given container images, for GKE secondary boot disks.');
-  add(build, 'build');
-  build.addHelpText('after', footer);
-  const verify = program.command('verify').description('Verify the snapshots of the image named by --image-name (same as build --verify-only).');
-  add(verify, 'verify');
-  verify.addHelpText('after', footer);
-  const clean = program
-    .command('cleanup')
-    .description('Delete the temporary disks and VMs (labelled gdib-managed=true) that builds killed with SIGKILL left behind.');
-  add(clean, 'cleanup', CLEANUP_FLAGS);
+    'Exit codes: 0 success, 1 build or verification failed (an image already created is kept), 2 invalid input\n' +
+    "(nothing created), 130 interrupted (after cleanup). The VM's console is kept in the logs whenever a VM existed.\n" +
+    'Docs: README.md of the package.\n';
+  const commands: Array<{ name: CommandName; description: string; flags: FlagSet; argument?: { name: string; help: string } }> = [
+    { name: 'build', description: 'Build a GCE disk image holding the given container images, for GKE secondary boot disks.', flags: BUILD_FLAGS },
+    { name: 'verify', description: 'Verify the snapshots of the image named by --image-name (same as build --verify-only).', flags: VERIFY_FLAGS, argument: VERIFY_ARGUMENT },
+    { name: 'cleanup', description: 'Delete the temporary disks and VMs (labelled gdib-managed=true) that builds killed with SIGKILL left behind.', flags: CLEANUP_FLAGS },
+  ];
+  for (const c of commands) {
+    const cmd = program.command(c.name).description(c.description);
+    addFlags(cmd, c.flags);
+    if (c.argument) cmd.argument(`[${c.argument.name}]`, c.argument.help);
+    if (c.name !== 'cleanup') cmd.addHelpText('after', footer);
+    cmd
+      .exitOverride()
+      .allowExcessArguments(false)
+      .action((...args: unknown[]) => {
+        const opts = args.find((a) => a && typeof a === 'object' && !(a instanceof Command)) as Record<string, unknown>;
+        const positionals = c.argument && typeof args[0] === 'string' ? [args[0]] : [];
+        onRun(c.name, rawFlags(c.flags, opts), positionals);
+      });
+  }
   return program;
-}
-
-function camel(name: string): string {
-  return name.replace(/-([a-z0-9])/g, (_, c: string) => c.toUpperCase());
 }
 
 function commanderLine(e: CommanderError): string {

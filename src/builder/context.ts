@@ -1,6 +1,6 @@
 // What every step works with: the config, the run's names, the cloud adapters, the emitter and the timings.
 import type { Logger } from 'pino';
-import type { Config } from '../config/types.js';
+import { isCloudRun, type Run } from '../config/types.js';
 import type { Cloud } from '../gcp/types.js';
 import { DEFAULT_RETRY, type RetryPolicy } from '../gcp/retry.js';
 import type { CleanupRegistry } from './cleanup.js';
@@ -51,27 +51,30 @@ export interface RunNames {
   runId: string;
   disk: string;
   vm: string;
-  /** Object prefix in the bucket for this run's logs (no trailing slash). */
-  logPrefix: string;
-  logsUrl: string;
+  /** Where the run's logs go in GCS; absent for a run with no --gcs-path (a local bake to a file, a local verify). */
+  logs?: { bucket: string; /** Object prefix for this run's logs (no trailing slash). */ prefix: string; url: string };
   labels: Record<string, string>;
 }
 
-export function runNames(config: Config, runId: string): RunNames {
-  const dir = `${config.jobName}-${runId}`;
-  const logPrefix = config.gcsPrefix ? `${config.gcsPrefix}/${dir}` : dir;
+export function runNames(run: Run, runId: string): RunNames {
+  const dir = `${run.jobName}-${runId}`;
+  let logs: RunNames['logs'];
+  if (isCloudRun(run)) {
+    const prefix = run.gcsPrefix ? `${run.gcsPrefix}/${dir}` : dir;
+    logs = { bucket: run.gcsBucket, prefix, url: `gs://${run.gcsBucket}/${prefix}/` };
+  }
   return {
     runId,
-    disk: `${config.jobName}-${runId}-disk`,
-    vm: `${config.jobName}-${runId}-vm`,
-    logPrefix,
-    logsUrl: `gs://${config.gcsBucket}/${logPrefix}/`,
-    labels: { 'gdib-run': runId, 'gdib-job': config.jobName, 'gdib-managed': 'true' },
+    disk: `${run.jobName}-${runId}-disk`,
+    vm: `${run.jobName}-${runId}-vm`,
+    ...(logs ? { logs } : {}),
+    labels: { 'gdib-run': runId, 'gdib-job': run.jobName, 'gdib-managed': 'true' },
   };
 }
 
-export interface BuildContext {
-  config: Config;
+/** What a step works with; `R` is the kinds of run the step is part of (see stepsFor). */
+export interface BuildContext<R extends Run = Run> {
+  config: R;
   names: RunNames;
   cloud: Cloud;
   emit: Emit;
@@ -79,6 +82,7 @@ export interface BuildContext {
   tuning: Tuning;
   cleanup: CleanupRegistry;
   serial: SerialLog;
+  /** Present exactly when the run writes its logs to GCS (runNames' `logs`). */
   logsUploader?: LogsUploader;
   /** The environment of the run (--local passes the SPEC §8 seams through from it). */
   env: Record<string, string | undefined>;

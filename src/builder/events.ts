@@ -4,7 +4,8 @@ import type { NextSteps } from './next-steps.js';
 export type VmState = 'running' | 'succeeded' | 'failed';
 
 export type BuildEvent =
-  | { type: 'run-started'; runId: string; mode: 'build' | 'verify'; logs: string }
+  /** logs: where the run's logs go in GCS (a run without --gcs-path has none). */
+  | { type: 'run-started'; runId: string; mode: 'build' | 'verify'; logs?: string }
   | { type: 'step-started'; step: string; title: string }
   | { type: 'step-finished'; step: string; ms: number }
   | { type: 'resource-created'; kind: ResourceKind; name: string }
@@ -35,10 +36,15 @@ export interface BuildResult {
   state: 'succeeded' | 'failed' | 'interrupted' | 'planned';
   mode: 'build' | 'verify';
   runId: string;
-  project: string;
-  zone: string;
-  /** `created`: this run created the image and it exists — on success, and on a failure or interrupt after it. */
-  image: { name: string; uri: string; family?: string; created?: boolean };
+  /** Absent for a run that works in no project (a local bake to a file, a local verify). */
+  project?: string;
+  /** Absent for a run with no VM. */
+  zone?: string;
+  /**
+   * The image built or verified (absent for a run that has none). `created`: this run created the image and it
+   * exists — on success, and on a failure or interrupt after it.
+   */
+  image?: { name: string; uri: string; family?: string; created?: boolean };
   containerImages: readonly string[];
   /** Manifest digest of each image for the platform, where preflight could resolve it. */
   imageDigests: Record<string, string>;
@@ -48,7 +54,8 @@ export interface BuildResult {
   steps: Record<string, number>;
   /** Wall time of each phase the VM reported, in ms. */
   vmPhases: Record<string, number>;
-  logs: string;
+  /** Where the logs are in GCS (absent for a run without --gcs-path). */
+  logs?: string;
   /** consoleTail: the VM's last serial lines, when the wait for the VM ran out of time. */
   error?: { step?: string; message: string; consoleTail?: string[] };
   /** Resources that could not be deleted and must be deleted by hand. */

@@ -2,7 +2,7 @@
 // temporary — on success, failure, timeout and interrupt — and the logs and result written to GCS.
 import { randomInt } from 'node:crypto';
 import { pino } from 'pino';
-import type { Config } from '../config/types.js';
+import { isCloudRun, modeOf, runOf, type Run, type RunPlan } from '../config/types.js';
 import { BuildError, InterruptedError, StepTimeoutError } from '../errors.js';
 import type { Cloud } from '../gcp/types.js';
 import type { Redactor } from '../io/redact.js';
@@ -52,46 +52,79 @@ export function newRunId(): string {
   return Array.from({ length: 6 }, () => alphabet[randomInt(alphabet.length)]).join('');
 }
 
+/** A step bound to the run it is part of: the compiler checked that the step serves that kind of run. */
+export interface PlannedStep {
+  name: string;
+  title: string;
+  run: (ctx: BuildContext, signal: AbortSignal) => Promise<void>;
+}
+
+function bind<R extends Run>(config: R, steps: ReadonlyArray<Step<R> | false | undefined>): PlannedStep[] {
+  return steps
+    .filter((s): s is Step<R> => !!s)
+    .map((step) => ({ name: step.name, title: step.title, run: (ctx: BuildContext, signal: AbortSignal) => step.run({ ...ctx, config }, signal) }));
+}
+
 /**
  * The steps of a run. A dry run only reads: preflight's GETs and permission tests, and a plan — never a step that
  * creates, uploads, attaches or writes anything.
  */
-export function stepsFor(config: Config): Step[] {
-  if (config.local && config.mode === 'verify') return config.dryRun ? [planLocalVerify] : [localVerify];
-  if (config.local) {
-    if (config.localOnly) return config.dryRun ? [planLocal] : [localBake, packArchive];
-    if (config.dryRun) return [preflight, planLocal];
-    return [
-      preflight,
-      localBake,
-      packArchive,
-      uploadArchive,
-      ...(config.force ? [replaceOldImage] : []),
-      createImage,
-      ...(config.k8sManifestsFilepath ? [writeManifests] : []),
-    ];
+export function stepsFor(plan: RunPlan): PlannedStep[] {
+  switch (plan.kind) {
+    case 'dry-run':
+      return dryRunSteps(plan.run);
+    case 'vm-build':
+      return bind(plan, [preflight, createDisk, createVm, waitForVm, detachDisk, deleteVm, plan.force && replaceOldImage, createImage, plan.k8sManifestsFilepath !== undefined && writeManifests]);
+    case 'vm-verify':
+      return bind(plan, [preflight, createDisk, createVm, waitForVm, deleteVm]);
+    case 'local-build':
+      return bind(plan, [preflight, localBake, packArchive, uploadArchive, plan.force && replaceOldImage, createImage, plan.k8sManifestsFilepath !== undefined && writeManifests]);
+    case 'local-archive':
+      return bind(plan, [localBake, packArchive]);
+    case 'local-verify':
+      return bind(plan, [localVerify]);
   }
-  if (config.dryRun) return [preflight, plan];
-  if (config.mode === 'verify') return [preflight, createDisk, createVm, waitForVm, deleteVm];
-  return [
-    preflight,
-    createDisk,
-    createVm,
-    waitForVm,
-    detachDisk,
-    deleteVm,
-    ...(config.force ? [replaceOldImage] : []),
-    createImage,
-    ...(config.k8sManifestsFilepath ? [writeManifests] : []),
-  ];
+}
+
+function dryRunSteps(run: Run): PlannedStep[] {
+  switch (run.kind) {
+    case 'vm-build':
+    case 'vm-verify':
+      return bind(run, [preflight, plan]);
+    case 'local-build':
+      return bind(run, [preflight, planLocal]);
+    case 'local-archive':
+      return bind(run, [planLocal]);
+    case 'local-verify':
+      return bind(run, [planLocalVerify]);
+  }
 }
 
 /** Whether a run calls the cloud (and so needs credentials): all but a local bake to a file and a local verify. */
-export function usesCloud(config: Config): boolean {
-  return !(config.local && (config.localOnly || config.mode === 'verify'));
+export function usesCloud(plan: RunPlan): boolean {
+  return isCloudRun(runOf(plan));
 }
 
-export async function runBuild(config: Config, deps: BuildDeps): Promise<BuildOutcome> {
+/** What the result says of the run: where it worked and which image it made or checked. */
+function describeRun(run: Run): Pick<BuildResult, 'project' | 'zone' | 'image' | 'containerImages' | 'diskSizeGb'> {
+  const image = (name: string, project: string, family?: string) => ({ name, uri: `projects/${project}/global/images/${name}`, ...(family ? { family } : {}) });
+  switch (run.kind) {
+    case 'vm-build':
+      return { project: run.projectName, zone: run.zone, image: image(run.imageName, run.projectName, run.imageFamilyName), containerImages: run.containerImages, diskSizeGb: run.diskSizeGb };
+    case 'local-build':
+      return { project: run.projectName, image: image(run.imageName, run.projectName, run.imageFamilyName), containerImages: run.containerImages, diskSizeGb: run.diskSizeGb };
+    case 'vm-verify':
+      return { project: run.projectName, zone: run.zone, image: image(run.imageName, run.projectName), containerImages: [] };
+    case 'local-archive':
+      return { containerImages: run.containerImages, diskSizeGb: run.diskSizeGb };
+    case 'local-verify':
+      return { containerImages: [] };
+  }
+}
+
+export async function runBuild(runPlan: RunPlan, deps: BuildDeps): Promise<BuildOutcome> {
+  const config = runOf(runPlan);
+  const dryRun = runPlan.kind === 'dry-run';
   const tuning: Tuning = { ...DEFAULT_TUNING, ...deps.tuning };
   const names = runNames(config, deps.runId ?? newRunId());
   const logLines: string[] = [];
@@ -115,26 +148,27 @@ export async function runBuild(config: Config, deps: BuildDeps): Promise<BuildOu
     tuning,
     cleanup: deps.cleanup ?? new CleanupRegistry(),
     serial,
-    logsUploader: new LogsUploader(deps.cloud.storage, config.gcsBucket, names.logPrefix, serial, deps.redactor),
+    ...(names.logs ? { logsUploader: new LogsUploader(deps.cloud.storage, names.logs.bucket, names.logs.prefix, serial, deps.redactor) } : {}),
     state: { vmPhases: {}, imageDigests: {} },
     env: deps.env ?? {},
   };
   const startedAt = new Date();
   const stepTimes: Record<string, number> = {};
-  emit({ type: 'run-started', runId: names.runId, mode: config.mode, logs: names.logsUrl });
+  emit({ type: 'run-started', runId: names.runId, mode: modeOf(config), ...(names.logs ? { logs: names.logs.url } : {}) });
 
   let error: Error | undefined;
   try {
-    await runSteps(ctx, stepsFor(config), deps.signal, stepTimes);
+    await runSteps(ctx, stepsFor(runPlan), deps.signal, stepTimes);
   } catch (err) {
     error = err as Error;
   }
 
   // Once the image exists, what failed was an output, not the bake: the disk and VM hold nothing to debug.
-  if (error && config.keepOnFailure && !(error instanceof InterruptedError) && !ctx.state.imageCreated) {
+  const vm = config.kind === 'vm-build' || config.kind === 'vm-verify' ? config : undefined;
+  if (error && vm?.keepOnFailure && !(error instanceof InterruptedError) && !ctx.state.imageCreated) {
     const kept = keepForDebugging(ctx);
     if (kept.length) {
-      const where = `--project ${config.projectName} --zone ${config.zone}`;
+      const where = `--project ${vm.projectName} --zone ${vm.zone}`;
       emit({
         type: 'kept',
         resources: kept.map((t) => ({ kind: t.kind, name: t.name, command: t.command })),
@@ -145,44 +179,37 @@ export async function runBuild(config: Config, deps: BuildDeps): Promise<BuildOu
   const leftovers = await cleanUp(ctx, stepTimes);
   const interrupted = error instanceof InterruptedError || (deps.signal.aborted && !error);
   if (!error && deps.signal.aborted) error = deps.signal.reason as Error;
+  const imageRun = config.kind === 'vm-build' || config.kind === 'local-build' ? config : undefined;
   const result: BuildResult = {
     version: 1,
-    state: !error ? (config.dryRun ? 'planned' : 'succeeded') : interrupted ? 'interrupted' : 'failed',
-    mode: config.mode,
+    state: !error ? (dryRun ? 'planned' : 'succeeded') : interrupted ? 'interrupted' : 'failed',
+    mode: modeOf(config),
     runId: names.runId,
-    project: config.projectName,
-    zone: config.zone,
-    image: {
-      name: config.imageName,
-      uri: `projects/${config.projectName}/global/images/${config.imageName}`,
-      ...(config.mode === 'build' ? { family: config.imageFamilyName } : {}),
-      // Also on a failure or interrupt after the image was made: it exists and was not deleted.
-      ...(ctx.state.imageCreated ? { created: true } : {}),
-    },
-    containerImages: config.containerImages,
+    ...describeRun(config),
     imageDigests: ctx.state.imageDigests,
     startedAt: startedAt.toISOString(),
     finishedAt: new Date().toISOString(),
     steps: stepTimes,
     vmPhases: ctx.state.vmPhases,
-    logs: names.logsUrl,
+    ...(names.logs ? { logs: names.logs.url } : {}),
     leftovers,
     ...(ctx.state.k8sManifests ? { k8sManifests: ctx.state.k8sManifests } : {}),
-    ...(ctx.state.imageCreated && config.k8sManifestsFilepath && !ctx.state.k8sManifests
-      ? { unwrittenK8sManifests: { path: config.k8sManifestsFilepath, contents: k8sManifests(config.projectName, config.imageName, config.k8sNamespace) } }
+    ...(ctx.state.imageCreated && imageRun?.k8sManifestsFilepath && !ctx.state.k8sManifests
+      ? { unwrittenK8sManifests: { path: imageRun.k8sManifestsFilepath, contents: k8sManifests(imageRun.projectName, imageRun.imageName, imageRun.k8sNamespace) } }
       : {}),
-    ...(config.mode === 'build' ? { diskSizeGb: config.diskSizeGb } : {}),
-    ...(!error && !config.dryRun && !config.localOnly && config.mode === 'build' ? { next: nextSteps(config.projectName, config.imageName) } : {}),
+    ...(!error && !dryRun && imageRun ? { next: nextSteps(imageRun.projectName, imageRun.imageName) } : {}),
     ...(ctx.state.plan ? { plan: ctx.state.plan } : {}),
-    ...(config.archivePath && ctx.state.archive ? { archive: ctx.state.archive } : {}),
+    ...((config.kind === 'local-build' || config.kind === 'local-archive') && config.archivePath && ctx.state.archive ? { archive: ctx.state.archive } : {}),
     ...(error ? { error: { step: (error as BuildError).step, message: deps.redactor.redact(error.message), ...consoleTailFor(ctx, error) } } : {}),
   };
+  // Also on a failure or interrupt after the image was made: it exists and was not deleted.
+  if (result.image && ctx.state.imageCreated) result.image.created = true;
   log.info({ result }, 'finished');
   // A preflight failure means the bucket may not be writable; don't add a second error about it.
-  const canWriteLogs = !(error instanceof BuildError && error.step === 'preflight') && !config.dryRun && !!config.gcsBucket;
-  if (canWriteLogs) {
-    await ctx.logsUploader!.uploadFinal(logLines.join(''), `${JSON.stringify(result, null, 2)}\n`, !!ctx.state.vmCreated, deadline(ctx.tuning.logUploadTimeoutMs)).catch((err: Error) =>
-      emit({ type: 'warning', message: `could not write the logs to ${names.logsUrl}: ${err.message}` }),
+  const canWriteLogs = !(error instanceof BuildError && error.step === 'preflight') && !dryRun;
+  if (canWriteLogs && ctx.logsUploader) {
+    await ctx.logsUploader.uploadFinal(logLines.join(''), `${JSON.stringify(result, null, 2)}\n`, !!ctx.state.vmCreated, deadline(ctx.tuning.logUploadTimeoutMs)).catch((err: Error) =>
+      emit({ type: 'warning', message: `could not write the logs to ${names.logs?.url}: ${err.message}` }),
     );
   }
   emit({ type: 'result', result });

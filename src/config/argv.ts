@@ -1,9 +1,9 @@
 // Rewrites argv so commander reads Go-style flags too: "-flag=value" and "-flag value" become
 // "--flag=value" / "--flag value", aliases become their canonical name, and a bare boolean "--flag"
 // becomes "--flag=true" (so "--flag=false" and "--flag" share one option that always takes a value).
-import { FLAG_BY_NAME, type FlagDef } from './flags.js';
+import type { FlagSpec } from './flag.js';
 
-export function normalizeArgv(argv: readonly string[], flags: ReadonlyMap<string, FlagDef> = FLAG_BY_NAME): string[] {
+export function normalizeArgv(argv: readonly string[], flags: ReadonlyMap<string, { name: string; spec: FlagSpec }>): string[] {
   const out: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
@@ -18,7 +18,7 @@ export function normalizeArgv(argv: readonly string[], flags: ReadonlyMap<string
       continue;
     }
     const value = m[2];
-    if (def.kind === 'bool' && value === undefined) out.push(`--${def.name}=true`);
+    if (def.spec.kind === 'bool' && value === undefined) out.push(`--${def.name}=true`);
     else out.push(`--${def.name}${value ?? ''}`);
   }
   return out;

@@ -4,10 +4,12 @@
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { UsageError } from '../errors.js';
-import { FLAG_BY_NAME, type RawFlags } from './flags.js';
+import { byName, type FlagSet, type RawFlags } from './flag.js';
 import { clip, shownPath } from './rules.js';
 
-export async function loadConfigFile(path: string, cwd: string): Promise<RawFlags> {
+/** The keys of the file are the names of `flags` (aliases too), without dashes. */
+export async function loadConfigFile(path: string, cwd: string, flags: FlagSet): Promise<RawFlags> {
+  const names = byName(flags);
   const full = resolve(cwd, path);
   const shown = shownPath(full);
   let text: string;
@@ -29,13 +31,13 @@ export async function loadConfigFile(path: string, cwd: string): Promise<RawFlag
   const out: RawFlags = {};
   const problems: string[] = [];
   for (const [key, value] of Object.entries(doc as Record<string, unknown>)) {
-    const def = FLAG_BY_NAME.get(key);
+    const def = names.get(key);
     if (!def || def.name === 'config') {
       problems.push(`--config: ${shown}: unknown key "${clip(key)}" (keys are flag names without dashes, see --help)`);
       continue;
     }
     const scalar = (v: unknown): string | undefined => (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean' ? String(v) : undefined);
-    if (def.kind === 'list') {
+    if (def.spec.kind === 'list') {
       const items = (Array.isArray(value) ? value : [value]).map(scalar);
       if (items.some((i) => i === undefined)) problems.push(`--config: ${shown}: "${clip(key)}" must be a value or a list of values`);
       else out[def.name] = items as string[];

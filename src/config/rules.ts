@@ -1,4 +1,6 @@
 // GCE and GCS naming rules, shared by the schema. Each check returns undefined when fine, else what is expected.
+import { parseGoDuration } from './duration.js';
+import { parseImageReference } from './reference.js';
 export const GCE_NAME = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
 
 export function gceName(value: string, max: number): string | undefined {
@@ -103,3 +105,53 @@ export function clip(text: string, max = 60): string {
   const oneLine = JSON.stringify(text).slice(1, -1);
   return oneLine.length > max ? `${oneLine.slice(0, max)}…` : oneLine;
 }
+
+// Checks of single flag values, in the shape the flag declarations take (undefined when fine).
+
+export const labelCheck = (v: string): string | undefined => {
+  const r = label(v);
+  return typeof r === 'string' ? r : undefined;
+};
+
+export const gcsPathCheck = (v: string): string | undefined => {
+  const r = gcsPath(v);
+  return typeof r === 'string' ? r : undefined;
+};
+
+export const imageRef = (v: string): string | undefined => {
+  const r = parseImageReference(v);
+  return typeof r === 'string' ? `"${clip(v)}" ${r}` : undefined;
+};
+
+/** --timeout: a Go duration from 1s to a week. */
+export const stepTimeout = (v: string): string | undefined => {
+  const ms = parseGoDuration(v);
+  if (ms === undefined) return `"${clip(v)}" is not a duration (expected e.g. 90s, 20m, 1h30m)`;
+  if (ms < 1000) return 'must be at least 1s';
+  if (ms > 7 * 24 * 3_600_000) return 'must be at most 168h';
+  return undefined;
+};
+
+export const PULL_AUTH_MODES = ['None', 'ServiceAccountToken', 'Auto'] as const;
+export const pullAuth = (v: string): string | undefined =>
+  (PULL_AUTH_MODES as readonly string[]).includes(v) ? undefined : 'expected None, ServiceAccountToken or Auto';
+
+export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'off'] as const;
+export const logLevel = (v: string): string | undefined =>
+  (LOG_LEVELS as readonly string[]).includes(v) ? undefined : 'expected trace, debug, info, warn, error or off';
+
+export function bootImage(v: string): string | undefined {
+  const path = v.replace(/^https:\/\/(www|compute)\.googleapis\.com\/compute\/v1\//, '');
+  return /^projects\/[a-z][a-z0-9.:-]*\/global\/images\/(family\/)?[a-z]([-a-z0-9]*[a-z0-9])?$/.test(path)
+    ? undefined
+    : 'expected projects/PROJECT/global/images/NAME or projects/PROJECT/global/images/family/FAMILY';
+}
+
+/** --output: GCE imports a gzip-compressed tar holding disk.raw. */
+export function archiveOutput(v: string): string | undefined {
+  if (!v) return 'expected a file path, e.g. disk.tar.gz';
+  return /\.(tar\.gz|tgz)$/.test(v) ? undefined : 'expected a .tar.gz file (GCE imports a gzip-compressed tar holding disk.raw)';
+}
+
+/** --older-than: a Go duration, 0 for all. */
+export const olderThan = (v: string): string | undefined => ((parseGoDuration(v) ?? -1) >= 0 ? undefined : 'expected a duration such as 1h, 30m or 0');

@@ -1,150 +1,128 @@
-// One zod schema turns the raw strings of the command line (and the environment's defaults) into a frozen,
-// fully-defaulted Config. Every problem is reported at once, each naming its flag.
+// The schema: derived from the flag declarations (a zod object, strict, so a key no flag declares is an error),
+// it turns the raw strings of the command line, the config file and the environment's defaults into typed values;
+// then the values become a run plan, a frozen object of exactly the fields its mode uses. Every problem is
+// reported at once, each naming its flag. Loaded only once the input is to be validated (zod costs time).
 import { accessSync, constants, readFileSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { z } from 'zod';
+import { BUILD_FLAGS } from '../commands/build.js';
+import { CLEANUP_FLAGS } from '../commands/cleanup.js';
 import { UsageError } from '../errors.js';
 import { parseGoDuration } from './duration.js';
-import type { RawFlags } from './flags.js';
+import { parseGoBool, type FlagSet, type FlagSpec, type FlagValues, type RawFlags } from './flag.js';
 import { outputPathProblem } from './outputs.js';
-import { parseImageReference } from './reference.js';
 import * as rules from './rules.js';
-import type { Config, Mode } from './types.js';
+import type { CleanupPlan, KeyFile, LocalArchive, LogLevel, Run, RunPlan } from './types.js';
+import type { ImagePullAuth } from '../startup-script/render.js';
 
-type Check = (value: string) => string | undefined;
-
-const str = (check?: Check) =>
-  z.string().superRefine((v, ctx) => {
-    const problem = check?.(v);
-    if (problem) ctx.addIssue({ code: 'custom', message: problem });
-  });
-
-const required = (what: string, check?: Check) =>
-  z
-    .string({ error: `required (${what})` })
-    .min(1, `required (${what})`)
-    .pipe(str(check));
-
-const int = (min: number, max: number) =>
-  z.string().transform((v, ctx) => {
-    if (!/^\d+$/.test(v) || Number(v) < min || Number(v) > max) {
-      ctx.addIssue({ code: 'custom', message: `expected a whole number from ${min} to ${max}` });
-      return z.NEVER;
-    }
-    return Number(v);
-  });
-
-const bool = z.string().transform((v, ctx) => {
-  // Go's strconv.ParseBool.
-  if (['1', 't', 'T', 'true', 'TRUE', 'True'].includes(v)) return true;
-  if (['0', 'f', 'F', 'false', 'FALSE', 'False'].includes(v)) return false;
-  ctx.addIssue({ code: 'custom', message: 'expected true or false' });
-  return z.NEVER;
-});
-
-const list = (check: Check) =>
-  z.array(z.string()).superRefine((values, ctx) => {
-    for (const v of values) {
-      const problem = check(v);
+function fieldFor(f: FlagSpec): z.ZodType {
+  const checked = (check?: (v: string) => string | undefined) =>
+    z.string().superRefine((v, ctx) => {
+      const problem = check?.(v);
       if (problem) ctx.addIssue({ code: 'custom', message: problem });
+    });
+  switch (f.kind) {
+    case 'string':
+      return f.default === undefined ? checked(f.check).optional() : checked(f.check).default(f.default);
+    case 'int': {
+      const { min, max } = f;
+      return z
+        .string()
+        .transform((v, ctx) => {
+          if (!/^\d+$/.test(v) || Number(v) < min || Number(v) > max) {
+            ctx.addIssue({ code: 'custom', message: `expected a whole number from ${min} to ${max}` });
+            return z.NEVER;
+          }
+          return Number(v);
+        })
+        .default(f.default);
     }
-  });
+    case 'bool':
+      return z
+        .string()
+        .transform((v, ctx) => {
+          const b = parseGoBool(v);
+          if (b === undefined) {
+            ctx.addIssue({ code: 'custom', message: 'expected true or false' });
+            return z.NEVER;
+          }
+          return b;
+        })
+        .default(f.default);
+    case 'list': {
+      const items = z.array(z.string()).superRefine((values, ctx) => {
+        for (const v of values) {
+          const problem = f.check?.(v);
+          if (problem) ctx.addIssue({ code: 'custom', message: problem });
+        }
+      });
+      return (f.maxItems === undefined ? items : items.max(f.maxItems, `at most ${f.maxItems} values`)).default([]);
+    }
+  }
+}
 
-const imageRef: Check = (v) => {
-  const r = parseImageReference(v);
-  return typeof r === 'string' ? `"${rules.clip(v)}" ${r}` : undefined;
-};
+const camel = (name: string) => name.replace(/-([a-z0-9])/g, (_, c: string) => c.toUpperCase());
 
-const labelCheck: Check = (v) => {
-  const r = rules.label(v);
-  return typeof r === 'string' ? r : undefined;
-};
-
-const gcsCheck: Check = (v) => {
-  const r = rules.gcsPath(v);
-  return typeof r === 'string' ? r : undefined;
-};
-
-const durationCheck: Check = (v) => {
-  const ms = parseGoDuration(v);
-  if (ms === undefined) return `"${rules.clip(v)}" is not a duration (expected e.g. 90s, 20m, 1h30m)`;
-  if (ms < 1000) return 'must be at least 1s';
-  if (ms > 7 * 24 * 3_600_000) return 'must be at most 168h';
-  return undefined;
-};
-
-const pullAuth: Check = (v) =>
-  ['None', 'ServiceAccountToken', 'Auto'].includes(v) ? undefined : 'expected None, ServiceAccountToken or Auto';
-
-const schema = z.object({
-  'project-name': str(rules.projectId).optional(),
-  zone: str(rules.zone).optional(),
-  'image-name': str((v) => rules.gceName(v, 63)).optional(),
-  'image-family-name': str((v) => rules.gceName(v, 63)).default('secondary-disk-image'),
-  'image-labels': list(labelCheck).max(64, 'at most 64 labels').default([]),
-  'job-name': str((v) => rules.gceName(v, 49)).default('secondary-disk-image'),
-  'gcs-path': str(gcsCheck).optional(),
-  'container-image': list(imageRef).default([]),
-  'machine-type': str((v) => rules.gceName(v, 63)).default('n2-standard-16'),
-  'disk-type': str((v) => rules.gceName(v, 63)).default('pd-ssd'),
-  'disk-size-gb': int(10, 65536).default(60),
-  'boot-disk-size-gb': int(10, 65536).default(20),
-  'service-account': str(rules.serviceAccount).default('default'),
-  'gcp-oauth': z.string().min(1, 'expected a path to a key file').optional(),
-  'image-pull-auth': str(pullAuth).default('None'),
-  timeout: str(durationCheck).default('20m'),
-  network: str((v) => rules.resourceRef(v, rules.NETWORK_PATH, 'network')).default('default'),
-  subnet: str((v) => rules.resourceRef(v, rules.SUBNET_PATH, 'subnetwork')).optional(),
-  'store-snapshot-checksum': bool.default(true),
-  'verify-only': bool.default(false),
-  'storage-location': list(rules.storageLocation).default([]),
-  'k8s-manifests-filepath': z.string().min(1, 'expected a file path').optional(),
-  'k8s-namespace': str(rules.k8sNamespace).default('default'),
-  platform: str(rules.platform).default('linux/amd64'),
-  'skip-image-check': bool.default(false),
-  'boot-image': str(bootImage).optional(),
-  'no-external-ip': bool.default(false),
-  'shielded-vm': bool.default(false),
-  'network-tags': list((v) => rules.gceName(v, 63)).max(64, 'at most 64 tags').default([]),
-  force: bool.default(false),
-  'keep-on-failure': bool.default(false),
-  'dry-run': bool.default(false),
-  json: bool.default(false),
-  quiet: bool.default(false),
-  'log-level': str((v) => (['trace', 'debug', 'info', 'warn', 'error', 'off'].includes(v) ? undefined : 'expected trace, debug, info, warn, error or off')).default('off'),
-  config: z.string().optional(),
-  local: bool.default(false),
-  output: z.string().min(1, 'expected a file path, e.g. disk.tar.gz').optional(),
-  'keep-archive': bool.default(false),
-});
-
-function bootImage(v: string): string | undefined {
-  const path = v.replace(/^https:\/\/(www|compute)\.googleapis\.com\/compute\/v1\//, '');
-  return /^projects\/[a-z][a-z0-9.:-]*\/global\/images\/(family\/)?[a-z]([-a-z0-9]*[a-z0-9])?$/.test(path)
-    ? undefined
-    : 'expected projects/PROJECT/global/images/NAME or projects/PROJECT/global/images/family/FAMILY';
+/** The values of a flag set from raw flags, or the problems, each as "--flag: what is expected". */
+export function parseFlags<S extends FlagSet>(set: S, raw: RawFlags): { values?: FlagValues<S>; problems: string[] } {
+  const schema = z.strictObject(Object.fromEntries(Object.entries(set).map(([name, f]) => [name, fieldFor(f)])));
+  const r = schema.safeParse(raw);
+  if (!r.success) {
+    const problems = r.error.issues.map((i) =>
+      i.code === 'unrecognized_keys' ? `unknown flag(s): ${i.keys.map((k) => `--${k}`).join(', ')}` : `--${String(i.path[0])}: ${i.message}`,
+    );
+    return { problems };
+  }
+  const values = Object.fromEntries(Object.entries(r.data).map(([k, v]) => [camel(k), v])) as FlagValues<S>;
+  return { values, problems: [] };
 }
 
 export interface Environment {
   [key: string]: string | undefined;
 }
 
-/** Validates everything, or throws a UsageError listing every problem, each as "--flag: what is expected". */
-export function parseConfig(raw: RawFlags, env: Environment, opts: { mode?: Mode; cwd?: string; positionals?: readonly string[] } = {}): Config {
-  const input: Record<string, unknown> = { ...raw };
+export interface ParseOptions {
+  /** The command: `verify` means verify whatever --verify-only says. */
+  command?: 'build' | 'verify';
+  cwd?: string;
+  positionals?: readonly string[];
+}
+
+/** Validates everything, or throws a UsageError listing every problem, each naming its flag. */
+export function parseRunPlan(raw: RawFlags, env: Environment, opts: ParseOptions = {}): RunPlan {
+  const input: RawFlags = { ...raw };
   input['project-name'] ??= env.CLOUDSDK_CORE_PROJECT || undefined;
   input.zone ??= env.CLOUDSDK_COMPUTE_ZONE || undefined;
-  const result = schema.safeParse(input);
-  const problems: string[] = [];
-  if (!result.success) {
-    for (const issue of result.error.issues) problems.push(`--${String(issue.path[0])}: ${issue.message}`);
-  }
-  const v = result.data;
-  const mode: Mode = opts.mode === 'verify' || v?.['verify-only'] ? 'verify' : 'build';
+  const { values: v, problems } = parseFlags(BUILD_FLAGS, input);
   // Which flags are required depends on the mode; judged from the raw input, so that it is reported even when
   // other values are invalid (every problem at once).
-  const isTrue = (k: string) => ['true', '1', 't', 'T', 'TRUE', 'True'].includes(String(input[k] ?? ''));
-  const building = opts.mode !== 'verify' && !isTrue('verify-only');
+  const isTrue = (k: string) => parseGoBool(String(input[k] ?? '')) === true;
+  const has = (k: string) => typeof input[k] === 'string' && input[k] !== '';
+  const verifying = opts.command === 'verify' || isTrue('verify-only');
+  const local = isTrue('local');
+  const cwd = opts.cwd ?? process.cwd();
+  const verifyFile = opts.positionals?.[0];
+  const kind: Run['kind'] = local
+    ? verifying
+      ? 'local-verify'
+      : has('output') && !has('image-name')
+        ? 'local-archive'
+        : 'local-build'
+    : verifying
+      ? 'vm-verify'
+      : 'vm-build';
+  const need = (flag: string, what: string) => {
+    if (!has(flag)) problems.push(`--${flag}: required (${what})`);
+  };
+  const cloud = kind === 'vm-build' || kind === 'vm-verify' || kind === 'local-build';
+  if (cloud) {
+    need('project-name', 'a GCP project ID: --project-name or $CLOUDSDK_CORE_PROJECT');
+    need('image-name', 'the name of the image');
+    need('gcs-path', 'gs://BUCKET[/PREFIX] for the logs');
+    if (!local) need('zone', 'a zone such as us-central1-a: --zone or $CLOUDSDK_COMPUTE_ZONE');
+  }
+  const building = !verifying;
+  if (building && !(input['container-image'] as string[] | undefined)?.length) problems.push('--container-image: required (at least one image reference with a tag or digest)');
   // A build's image name must also fit in the node label GKE derives from it; an existing image may be verified
   // whatever its name.
   const imageName = input['image-name'];
@@ -152,45 +130,29 @@ export function parseConfig(raw: RawFlags, env: Environment, opts: { mode?: Mode
     const problem = rules.fitsNodeLabel(imageName);
     if (problem) problems.push(`--image-name: ${problem}`);
   }
-  const local = isTrue('local');
-  const verifyFile = opts.positionals?.[0];
-  const localVerify = local && mode === 'verify';
-  // --local --output FILE without --image-name: only the archive, so no cloud flag is needed.
-  const localOnly = local && mode === 'build' && !!input.output && !input['image-name'];
-  {
-    const need = (flag: string, what: string) => {
-      if (!input[flag]) problems.push(`--${flag}: required (${what})`);
-    };
-    if (!localVerify && !localOnly) {
-      need('project-name', 'a GCP project ID: --project-name or $CLOUDSDK_CORE_PROJECT');
-      need('image-name', 'the name of the image');
-      need('gcs-path', 'gs://BUCKET[/PREFIX] for the logs');
-      if (!local) need('zone', 'a zone such as us-central1-a: --zone or $CLOUDSDK_COMPUTE_ZONE');
-    }
-    if (mode === 'build' && !(input['container-image'] as string[] | undefined)?.length) problems.push('--container-image: required (at least one image reference with a tag or digest)');
-    if (localVerify && !verifyFile) problems.push('--local: verify --local needs the disk file or archive to verify (verify --local disk.tar.gz)');
-    if (!localVerify && verifyFile) problems.push(`unexpected argument "${rules.clip(verifyFile)}" (a file is only taken by verify --local FILE)`);
-    if (!local && input.output) problems.push('--output: only with --local');
-    if (!local && isTrue('keep-archive')) problems.push('--keep-archive: only with --local');
-    if (typeof input.output === 'string' && !/\.(tar\.gz|tgz)$/.test(input.output)) problems.push('--output: expected a .tar.gz file (GCE imports a gzip-compressed tar holding disk.raw)');
-  }
-  const cwd = opts.cwd ?? process.cwd();
+  if (kind === 'local-verify' && !verifyFile) problems.push('--local: verify --local needs the disk file or archive to verify (verify --local disk.tar.gz)');
+  if (kind !== 'local-verify' && verifyFile) problems.push(`unexpected argument "${rules.clip(verifyFile)}" (a file is only taken by verify --local FILE)`);
+  if (!local && input.output !== undefined) problems.push('--output: only with --local');
+  if (!local && isTrue('keep-archive')) problems.push('--keep-archive: only with --local');
   // The outputs this run will write, checked now rather than after the image exists.
-  if (mode === 'build' && !localOnly && typeof input['k8s-manifests-filepath'] === 'string' && input['k8s-manifests-filepath']) {
-    const problem = outputPathProblem(resolve(cwd, input['k8s-manifests-filepath']));
+  const manifests = typeof input['k8s-manifests-filepath'] === 'string' && input['k8s-manifests-filepath'] ? resolve(cwd, input['k8s-manifests-filepath']) : undefined;
+  if ((kind === 'vm-build' || kind === 'local-build') && manifests) {
+    const problem = outputPathProblem(manifests);
     if (problem) problems.push(`--k8s-manifests-filepath: ${problem}`);
   }
-  if (local && mode === 'build' && typeof input.output === 'string' && input.output) {
-    const problem = outputPathProblem(resolve(cwd, input.output));
+  const archive = typeof input.output === 'string' && input.output ? resolve(cwd, input.output) : undefined;
+  if ((kind === 'local-build' || kind === 'local-archive') && archive) {
+    const problem = outputPathProblem(archive);
     if (problem) problems.push(`--output: ${problem}`);
   }
-  if (localVerify && verifyFile) {
-    const problem = inputFileProblem(resolve(cwd, verifyFile));
+  const file = verifyFile ? resolve(cwd, verifyFile) : undefined;
+  if (kind === 'local-verify' && file) {
+    const problem = inputFileProblem(file);
     if (problem) problems.push(`--local: ${problem}`);
   }
-  let keyFile: Config['keyFile'];
-  if (v?.['gcp-oauth']) {
-    const loaded = loadKeyFile(resolve(cwd, v['gcp-oauth']));
+  let keyFile: KeyFile | undefined;
+  if (v?.gcpOauth) {
+    const loaded = loadKeyFile(resolve(cwd, v.gcpOauth));
     if (typeof loaded === 'string') problems.push(`--gcp-oauth: ${loaded}`);
     else keyFile = loaded;
   }
@@ -198,62 +160,96 @@ export function parseConfig(raw: RawFlags, env: Environment, opts: { mode?: Mode
     const region = /\/regions\/([^/]+)\//.exec(v.subnet)?.[1];
     if (region && region !== rules.regionOf(v.zone)) problems.push(`--subnet: is in region ${region}, but --zone ${v.zone} is in ${rules.regionOf(v.zone)}`);
   }
-  if (problems.length > 0 || !v) throw new UsageError(dedupe(problems));
+  if (problems.length > 0 || !v) throw new UsageError([...new Set(problems)]);
 
-  const gcs = v['gcs-path'] ? (rules.gcsPath(v['gcs-path']) as { bucket: string; prefix: string }) : { bucket: '', prefix: '' };
-  const zoneName = v.zone ?? '';
-  const labels: Record<string, string> = {};
-  for (const l of v['image-labels']) {
-    const { key, value } = rules.label(l) as { key: string; value: string };
-    labels[key] = value;
-  }
-  const config: Config = {
-    mode,
-    projectName: v['project-name'] ?? '',
-    zone: zoneName,
-    region: zoneName ? rules.regionOf(zoneName) : '',
-    imageName: v['image-name'] ?? '',
-    imageFamilyName: v['image-family-name'],
-    imageLabels: labels,
-    jobName: v['job-name'],
-    gcsPath: v['gcs-path'] ?? '',
-    gcsBucket: gcs.bucket,
-    gcsPrefix: gcs.prefix,
-    containerImages: [...new Set(v['container-image'])],
-    machineType: v['machine-type'],
-    diskType: v['disk-type'],
-    diskSizeGb: v['disk-size-gb'],
-    bootDiskSizeGb: v['boot-disk-size-gb'],
-    serviceAccount: v['service-account'],
-    keyFile,
-    imagePullAuth: v['image-pull-auth'] as Config['imagePullAuth'],
+  const base = {
+    output: { json: v.json, quiet: v.quiet, logLevel: v.logLevel as LogLevel },
     timeoutMs: parseGoDuration(v.timeout)!,
-    network: v.network,
-    subnet: v.subnet,
-    storeSnapshotChecksum: v['store-snapshot-checksum'],
-    storageLocations: v['storage-location'],
-    k8sManifestsFilepath: v['k8s-manifests-filepath'] ? resolve(cwd, v['k8s-manifests-filepath']) : undefined,
-    k8sNamespace: v['k8s-namespace'],
-    platform: v.platform,
-    skipImageCheck: v['skip-image-check'],
-    bootImage: v['boot-image'],
-    externalIp: !v['no-external-ip'],
-    shieldedVm: v['shielded-vm'],
-    networkTags: v['network-tags'],
-    force: v.force,
-    keepOnFailure: v['keep-on-failure'],
-    dryRun: v['dry-run'],
-    local,
-    localOnly,
-    archivePath: v.output ? resolve(cwd, v.output) : undefined,
-    keepArchive: v['keep-archive'],
-    verifyFile: verifyFile ? resolve(cwd, verifyFile) : undefined,
-    output: { json: v.json, quiet: v.quiet, logLevel: v['log-level'] as Config['output']['logLevel'] },
+    jobName: v.jobName,
+    ...(keyFile ? { keyFile } : {}),
   };
-  return deepFreeze(config);
+  const gcs = () => {
+    const g = rules.gcsPath(v.gcsPath!) as { bucket: string; prefix: string };
+    return { projectName: v.projectName!, gcsPath: v.gcsPath!, gcsBucket: g.bucket, gcsPrefix: g.prefix };
+  };
+  const bake = {
+    containerImages: [...new Set(v.containerImage)],
+    platform: v.platform,
+    imagePullAuth: v.imagePullAuth as ImagePullAuth,
+    storeSnapshotChecksum: v.storeSnapshotChecksum,
+    skipImageCheck: v.skipImageCheck,
+    diskSizeGb: v.diskSizeGb,
+  };
+  const image = () => ({
+    imageName: v.imageName!,
+    imageFamilyName: v.imageFamilyName,
+    imageLabels: Object.fromEntries(v.imageLabels.map((l) => rules.label(l) as { key: string; value: string }).map(({ key, value }) => [key, value])),
+    storageLocations: v.storageLocation,
+    force: v.force,
+    ...(manifests ? { k8sManifestsFilepath: manifests } : {}),
+    k8sNamespace: v.k8sNamespace,
+  });
+  const vm = () => ({
+    zone: v.zone!,
+    region: rules.regionOf(v.zone!),
+    machineType: v.machineType,
+    diskType: v.diskType,
+    bootDiskSizeGb: v.bootDiskSizeGb,
+    serviceAccount: v.serviceAccount,
+    network: v.network,
+    ...(v.subnet ? { subnet: v.subnet } : {}),
+    ...(v.bootImage ? { bootImage: v.bootImage } : {}),
+    externalIp: !v.noExternalIp,
+    shieldedVm: v.shieldedVm,
+    networkTags: v.networkTags,
+    keepOnFailure: v.keepOnFailure,
+    imagePullAuth: v.imagePullAuth as ImagePullAuth,
+    platform: v.platform,
+  });
+  let run: Run;
+  switch (kind) {
+    case 'vm-build':
+      run = { kind, ...base, ...gcs(), ...bake, ...image(), ...vm() };
+      break;
+    case 'vm-verify':
+      run = { kind, ...base, ...gcs(), ...vm(), imageName: v.imageName!, diskSizeGb: v.diskSizeGb, storeSnapshotChecksum: v.storeSnapshotChecksum };
+      break;
+    case 'local-build':
+      run = { kind, ...base, ...gcs(), ...bake, ...image(), ...(archive ? { archivePath: archive } : {}), keepArchive: v.keepArchive };
+      break;
+    case 'local-archive':
+      run = { kind, ...base, ...bake, archivePath: archive! } satisfies LocalArchive;
+      break;
+    case 'local-verify':
+      run = { kind, ...base, file: file! };
+      break;
+  }
+  return deepFreeze(v.dryRun ? { kind: 'dry-run', run } : run);
 }
 
-export function loadKeyFile(path: string): NonNullable<Config['keyFile']> | string {
+/** The `cleanup` command's plan. */
+export function parseCleanupPlan(raw: RawFlags, env: Environment, cwd: string): CleanupPlan {
+  // The zone is deliberately not taken from CLOUDSDK_COMPUTE_ZONE: without --zone, cleanup scans every zone.
+  const { values: v, problems } = parseFlags(CLEANUP_FLAGS, { ...raw, 'project-name': raw['project-name'] ?? (env.CLOUDSDK_CORE_PROJECT || undefined) });
+  if (v && !v.projectName) problems.push('--project-name: required (a GCP project ID: --project-name or $CLOUDSDK_CORE_PROJECT)');
+  let keyFile: KeyFile | undefined;
+  if (v?.gcpOauth) {
+    const k = loadKeyFile(resolve(cwd, v.gcpOauth));
+    if (typeof k === 'string') problems.push(`--gcp-oauth: ${k}`);
+    else keyFile = k;
+  }
+  if (problems.length || !v) throw new UsageError(problems);
+  return deepFreeze({
+    kind: 'cleanup',
+    projectName: v.projectName!,
+    ...(v.zone ? { zone: v.zone } : {}),
+    ...(keyFile ? { keyFile } : {}),
+    olderThanMs: parseGoDuration(v.olderThan)!,
+    dryRun: v.dryRun,
+  });
+}
+
+export function loadKeyFile(path: string): KeyFile | string {
   const shown = rules.shownPath(path);
   let text: string;
   try {
@@ -306,10 +302,6 @@ function inputFileProblem(path: string): string | undefined {
     return `cannot read the disk file ${shown} (${(err as NodeJS.ErrnoException).code ?? 'error'})`;
   }
   return undefined;
-}
-
-function dedupe(lines: string[]): string[] {
-  return [...new Set(lines)];
 }
 
 function deepFreeze<T>(obj: T): T {

@@ -1,56 +1,167 @@
-// The validated configuration every other part of the tool works from.
+// What a run is, as a type: parsing the command line yields one of these plans, each carrying only the fields its
+// mode uses. Everything that depends on the mode — the steps, the result, the success text — is an exhaustive
+// switch over `kind`, so the compiler finds a forgotten mode (docs/architecture.md, "Run plans").
 import type { ImagePullAuth } from '../startup-script/render.js';
 
+/** What the result calls the run: an image built, or one verified. */
 export type Mode = 'build' | 'verify';
 
 export type KeyFile =
   | { path: string; type: 'service_account'; clientEmail: string; privateKey: string; privateKeyId?: string; tokenUri: string }
   | { path: string; type: 'authorized_user'; clientId: string; clientSecret: string; refreshToken: string; tokenUri: string };
 
-export interface Config {
-  readonly mode: Mode;
-  readonly projectName: string;
-  readonly zone: string;
-  readonly region: string;
-  readonly imageName: string;
-  readonly imageFamilyName: string;
-  readonly imageLabels: Readonly<Record<string, string>>;
+export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'off';
+
+export interface OutputSettings {
+  readonly json: boolean;
+  readonly quiet: boolean;
+  readonly logLevel: LogLevel;
+}
+
+/** What every run has. */
+interface RunBase {
+  readonly output: OutputSettings;
+  /** Limit of each step. */
+  readonly timeoutMs: number;
+  /** Prefix of the temporary resources. */
   readonly jobName: string;
+  readonly keyFile?: KeyFile;
+}
+
+/** A run that works in a project and writes its logs to GCS. */
+export interface CloudSettings {
+  readonly projectName: string;
   readonly gcsPath: string;
   readonly gcsBucket: string;
   /** Object prefix inside the bucket, without leading or trailing slashes ("" for the bucket root). */
   readonly gcsPrefix: string;
+}
+
+/** What goes on the disk: the images, pulled for a platform, unpacked on a disk of this size. */
+export interface BakeSettings {
   readonly containerImages: readonly string[];
-  readonly machineType: string;
-  readonly diskType: string;
-  readonly diskSizeGb: number;
-  readonly bootDiskSizeGb: number;
-  readonly serviceAccount: string;
-  readonly keyFile?: KeyFile;
+  readonly platform: string;
   readonly imagePullAuth: ImagePullAuth;
-  readonly timeoutMs: number;
-  readonly network: string;
-  readonly subnet?: string;
   readonly storeSnapshotChecksum: boolean;
+  readonly skipImageCheck: boolean;
+  readonly diskSizeGb: number;
+}
+
+/** The image a build creates, and what is written about it. */
+export interface ImageSettings {
+  readonly imageName: string;
+  readonly imageFamilyName: string;
+  readonly imageLabels: Readonly<Record<string, string>>;
   readonly storageLocations: readonly string[];
+  readonly force: boolean;
   readonly k8sManifestsFilepath?: string;
   readonly k8sNamespace: string;
-  readonly platform: string;
-  readonly skipImageCheck: boolean;
+}
+
+/** The temporary VM and its zone. */
+export interface VmSettings {
+  readonly zone: string;
+  readonly region: string;
+  readonly machineType: string;
+  readonly diskType: string;
+  readonly bootDiskSizeGb: number;
+  readonly serviceAccount: string;
+  readonly network: string;
+  readonly subnet?: string;
   /** Unset: Debian 12 for the machine type's architecture. */
   readonly bootImage?: string;
   readonly externalIp: boolean;
   readonly shieldedVm: boolean;
   readonly networkTags: readonly string[];
-  readonly force: boolean;
   readonly keepOnFailure: boolean;
-  readonly dryRun: boolean;
-  /** --local: bake on this machine; `localOnly`: only write the archive (--output without --image-name). */
-  readonly local: boolean;
-  readonly localOnly: boolean;
+  /** Passed to the VM's script as for a build (verify ignores the images). */
+  readonly imagePullAuth: ImagePullAuth;
+  readonly platform: string;
+}
+
+/** build: a VM bakes the disk, the image is made from it. */
+export interface VmBuild extends RunBase, CloudSettings, BakeSettings, ImageSettings, VmSettings {
+  readonly kind: 'vm-build';
+}
+
+/** verify: a VM checks a disk made from an existing image. */
+export interface VmVerify extends RunBase, CloudSettings, VmSettings {
+  readonly kind: 'vm-verify';
+  readonly imageName: string;
+  /** The disk is at least this large (and at least the image's size). */
+  readonly diskSizeGb: number;
+  readonly storeSnapshotChecksum: boolean;
+}
+
+/** build --local: this machine bakes the disk, which is packed, uploaded and imported as the image. */
+export interface LocalBuild extends RunBase, CloudSettings, BakeSettings, ImageSettings {
+  readonly kind: 'local-build';
+  /** --output: the archive is also kept here. */
   readonly archivePath?: string;
   readonly keepArchive: boolean;
-  /** verify --local FILE: the disk file or archive to verify. */
-  readonly verifyFile?: string;
-  readonly output: { readonly json: boolean; readonly quiet: boolean; readonly logLevel: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'off' };
 }
+
+/** build --local --output FILE without --image-name: only the archive, no cloud call. */
+export interface LocalArchive extends RunBase, BakeSettings {
+  readonly kind: 'local-archive';
+  readonly archivePath: string;
+}
+
+/** verify --local FILE: a disk file or archive checked on this machine, no cloud call. */
+export interface LocalVerify extends RunBase {
+  readonly kind: 'local-verify';
+  readonly file: string;
+}
+
+/** A run that does what it says. */
+export type Run = VmBuild | VmVerify | LocalBuild | LocalArchive | LocalVerify;
+export type RunKind = Run['kind'];
+
+/** --dry-run: the same run's checks and plan, and nothing created. */
+export interface DryRun {
+  readonly kind: 'dry-run';
+  readonly run: Run;
+}
+
+export type RunPlan = Run | DryRun;
+
+/** cleanup: delete what killed builds left. */
+export interface CleanupPlan {
+  readonly kind: 'cleanup';
+  readonly projectName: string;
+  readonly zone?: string;
+  readonly keyFile?: KeyFile;
+  readonly olderThanMs: number;
+  readonly dryRun: boolean;
+}
+
+/** The run behind a plan (a dry run's own). */
+export function runOf(plan: RunPlan): Run {
+  return plan.kind === 'dry-run' ? plan.run : plan;
+}
+
+/** Whether the result speaks of an image built or one verified. */
+export function modeOf(run: Run): Mode {
+  switch (run.kind) {
+    case 'vm-build':
+    case 'local-build':
+    case 'local-archive':
+      return 'build';
+    case 'vm-verify':
+    case 'local-verify':
+      return 'verify';
+  }
+}
+
+/** The runs that work in a project (preflight, logs in GCS). */
+export type CloudRun = VmBuild | VmVerify | LocalBuild;
+export function isCloudRun(run: Run): run is CloudRun {
+  return run.kind === 'vm-build' || run.kind === 'vm-verify' || run.kind === 'local-build';
+}
+
+/** The runs that create an image. */
+export type ImageRun = VmBuild | LocalBuild;
+/** The runs with a temporary VM. */
+export type VmRun = VmBuild | VmVerify;
+/** The runs that bake a disk on this machine. */
+export type BakeRun = LocalBuild | LocalArchive;

@@ -46,10 +46,11 @@ export function instanceBody(spec: InstanceSpec, project: string, zone: string):
   };
 }
 
-export function imageBody(spec: ImageSpec, project: string, zone: string): Record<string, unknown> {
+export function imageBody(spec: ImageSpec, project: string): Record<string, unknown> {
+  const { source } = spec;
   return {
     name: spec.name,
-    ...(spec.rawDiskSource ? { rawDisk: { source: spec.rawDiskSource } } : { sourceDisk: `projects/${project}/zones/${zone}/disks/${spec.sourceDisk}` }),
+    ...('rawDisk' in source ? { rawDisk: { source: source.rawDisk } } : { sourceDisk: `projects/${project}/zones/${source.zone}/disks/${source.disk}` }),
     family: spec.family,
     labels: spec.labels,
     ...(spec.storageLocations.length ? { storageLocations: [...spec.storageLocations] } : {}),

@@ -214,8 +214,8 @@ export class GoogleCompute implements ComputeApi {
 
   async insertImage(spec: ImageSpec, signal: AbortSignal): Promise<void> {
     const c: Any = await this.clients.compute('ImagesClient');
-    const { project, zone } = this.o;
-    const imageResource = imageBody(spec, project, zone);
+    const { project } = this.o;
+    const imageResource = imageBody(spec, project);
     const requestId = randomUUID();
     await this.tracked(`image/${spec.name}`, (s, on) => this.global('images.insert', () => c.insert({ project, requestId, imageResource }, NO_GAX_RETRY), s, on), signal);
   }

@@ -34,9 +34,8 @@ export interface InstanceSpec {
 
 export interface ImageSpec {
   name: string;
-  /** The temporary disk's name, or (local builds) `rawDisk` with the archive's URL in GCS. */
-  sourceDisk?: string;
-  rawDiskSource?: string;
+  /** The temporary disk in its zone, or (local builds) the archive's URL in GCS, imported as `rawDisk`. */
+  source: { disk: string; zone: string } | { rawDisk: string };
   family: string;
   labels: Labels;
   storageLocations: readonly string[];

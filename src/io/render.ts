@@ -59,7 +59,7 @@ export function createRenderer(err: TextSink, opts: RenderOptions): Renderer {
     opts.json?.write(`${JSON.stringify({ v: JSON_VERSION, time: new Date(now()).toISOString(), ...e })}\n`);
     switch (e.type) {
       case 'run-started':
-        return line(`${e.mode === 'verify' ? 'Verifying' : 'Building'} (run ${e.runId}); logs: ${e.logs}`);
+        return line(`${e.mode === 'verify' ? 'Verifying' : 'Building'} (run ${e.runId})${e.logs ? `; logs: ${e.logs}` : ''}`);
       case 'step-started':
         setStatus(e.title);
         return line(`${e.title}…`);

@@ -2,7 +2,7 @@
 // give no token stop the run before any check.
 import { describe, expect, it } from 'vitest';
 import { runBuild } from '../../src/builder/index.js';
-import { parseConfig } from '../../src/config/schema.js';
+import { parseConfig } from '../helpers/plan.js';
 import { BuildError } from '../../src/errors.js';
 import { ApiError } from '../../src/gcp/errors.js';
 import { DEFAULT_RETRY } from '../../src/gcp/retry.js';
@@ -13,7 +13,7 @@ const fast = { retry: { ...DEFAULT_RETRY, maxAttempts: 2, baseDelayMs: 1, maxDel
 
 async function preflight(cloud: FakeCloud) {
   const config = parseConfig({ 'project-name': 'test-project', zone: 'us-central1-a', 'image-name': 'img', 'gcs-path': 'gs://bucket/logs', 'container-image': ['nginx:1'] }, {});
-  const { error } = await runBuild(config, { cloud, emit: () => undefined, redactor: new Redactor(), signal: new AbortController().signal, tuning: fast, runId: 'abc123' });
+  const { error } = await runBuild(config.plan, { cloud, emit: () => undefined, redactor: new Redactor(), signal: new AbortController().signal, tuning: fast, runId: 'abc123' });
   expect(error).toBeInstanceOf(BuildError);
   return error!.message;
 }

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { runBuild, stepsFor } from '../../src/builder/index.js';
 import type { BuildEvent } from '../../src/builder/events.js';
-import { parseConfig } from '../../src/config/schema.js';
+import { parseConfig } from '../helpers/plan.js';
 import { ApiError } from '../../src/gcp/errors.js';
 import { DEFAULT_RETRY } from '../../src/gcp/retry.js';
 import { Redactor } from '../../src/io/redact.js';
@@ -16,7 +16,7 @@ function config(extra: Record<string, string | string[]> = {}) {
 
 async function build(cloud: FakeCloud, opts: { signal?: AbortSignal; extra?: Record<string, string | string[]> } = {}) {
   const events: BuildEvent[] = [];
-  const out = await runBuild(config(opts.extra), { cloud, emit: (e) => events.push(e), redactor: new Redactor(), signal: opts.signal ?? new AbortController().signal, tuning: fast, runId: 'abc123' });
+  const out = await runBuild(config(opts.extra).plan, { cloud, emit: (e) => events.push(e), redactor: new Redactor(), signal: opts.signal ?? new AbortController().signal, tuning: fast, runId: 'abc123' });
   return { ...out, events };
 }
 
@@ -34,7 +34,7 @@ describe('runner on the fake cloud', () => {
   });
 
   it('verify mode creates no image and uses the verify steps', () => {
-    expect(stepsFor(config({ 'verify-only': 'true' })).map((s) => s.name)).toEqual(['preflight', 'create-disk', 'create-vm', 'wait-vm', 'delete-vm']);
+    expect(stepsFor(config({ 'verify-only': 'true' }).plan).map((s) => s.name)).toEqual(['preflight', 'create-disk', 'create-vm', 'wait-vm', 'delete-vm']);
   });
 
   it.each(['disks.insert', 'instances.insert', 'instances.detachDisk', 'instances.delete', 'images.insert'])('cleans up everything when %s fails', async (call) => {

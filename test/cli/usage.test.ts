@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { FLAGS } from '../../src/config/flags.js';
+import { BUILD_FLAGS } from '../../src/commands/build.js';
 import { runCli } from '../helpers/cli.js';
 
 const valid = ['--project-name=test-project', '--zone=us-central1-a', '--image-name=img', '--gcs-path=gs://bucket/logs', '--container-image=nginx:1'];
@@ -8,7 +8,7 @@ describe('usage', () => {
   it('--help lists every flag and exits 0', async () => {
     const r = await runCli(['--help']);
     expect(r.code).toBe(0);
-    for (const f of FLAGS) expect(r.stdout).toContain(`--${f.name}`);
+    for (const name of Object.keys(BUILD_FLAGS)) expect(r.stdout).toContain(`--${name}`);
     expect(r.stdout).toContain('Exit codes');
   });
 

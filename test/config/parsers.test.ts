@@ -1,4 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { byName } from '../../src/config/flag.js';
+import { BUILD_FLAGS } from '../../src/commands/build.js';
 import { normalizeArgv } from '../../src/config/argv.js';
 import { parseGoDuration } from '../../src/config/duration.js';
 import { parseImageReference } from '../../src/config/reference.js';
@@ -49,5 +51,5 @@ describe('normalizeArgv', () => {
     [['--instance-disk-size-gb=50'], ['--boot-disk-size-gb=50']],
     [['--', '-zone'], ['--', '-zone']],
     [['-help'], ['--help']],
-  ])('%j', (argv, expected) => expect(normalizeArgv(argv)).toEqual(expected));
+  ])('%j', (argv, expected) => expect(normalizeArgv(argv, byName(BUILD_FLAGS))).toEqual(expected));
 });

@@ -2,9 +2,9 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { parseConfig } from '../../src/config/schema.js';
+import { parseConfig } from '../helpers/plan.js';
 import { UsageError } from '../../src/errors.js';
-import type { RawFlags } from '../../src/config/flags.js';
+import type { RawFlags } from '../../src/config/flag.js';
 
 const base: RawFlags = {
   'project-name': 'my-project',
@@ -46,7 +46,7 @@ describe('defaults', () => {
       gcsPrefix: 'logs',
       region: 'us-central1',
     });
-    expect(Object.isFrozen(c)).toBe(true);
+    expect(Object.isFrozen(c.plan)).toBe(true);
     expect(Object.isFrozen(c.containerImages)).toBe(true);
   });
 

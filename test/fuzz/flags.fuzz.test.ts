@@ -3,7 +3,7 @@
 // (the startup script itself is never changed by input).
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { FLAGS } from '../../src/config/flags.js';
+import { BUILD_FLAGS } from '../../src/commands/build.js';
 import { startupScript } from '../../src/startup-script/render.js';
 import { useEmulator } from '../integration/harness.js';
 
@@ -29,7 +29,7 @@ const flagValue = (name: string) => fc.oneof({ weight: 3, arbitrary: hostile }, 
 
 const argvArb = fc
   .array(
-    fc.tuple(fc.constantFrom(...FLAGS.map((f) => f.name)), fc.constantFrom('--', '-'), fc.boolean()).chain(([name, dash, joined]) =>
+    fc.tuple(fc.constantFrom(...Object.keys(BUILD_FLAGS)), fc.constantFrom('--', '-'), fc.boolean()).chain(([name, dash, joined]) =>
       flagValue(name).map((v) => (joined ? [`${dash}${name}=${v}`] : [`${dash}${name}`, v])),
     ),
     { minLength: 0, maxLength: 6 },

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { stepsFor } from '../../src/builder/index.js';
-import { parseConfig } from '../../src/config/schema.js';
+import { parseConfig } from '../helpers/plan.js';
 import { localPreconditions } from '../../src/local/preconditions.js';
 import { BASE_ARGS, useEmulator } from './harness.js';
 
@@ -159,7 +159,7 @@ describe('which steps run, and a dry run only reads', () => {
         ...(r.command === 'build' ? { 'container-image': ['nginx:1'] } : {}),
       };
       const config = parseConfig(flags, {}, { mode: r.command, cwd, positionals: r.local && r.command === 'verify' ? [file] : [] });
-      expect(stepsFor(config).map((s) => s.name)).toEqual(expectedSteps(r));
+      expect(stepsFor(config.plan).map((s) => s.name)).toEqual(expectedSteps(r));
     });
 
     // A real local bake or verification needs root, loop devices and a registry: test/local and test/e2e run it.

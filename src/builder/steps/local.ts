@@ -11,7 +11,8 @@ import { createLoopDisk } from '../../local/disk.js';
 import { startLocalMetadataServer } from '../../local/metadata-server.js';
 import { runStartupScript } from '../../local/run-script.js';
 import { openDiskForVerify } from '../../local/verify-local.js';
-import { renderMetadata } from '../../startup-script/render.js';
+import type { BakeRun, LocalBuild, LocalVerify } from '../../config/types.js';
+import { scriptMetadata } from './script-input.js';
 import type { BuildContext } from '../context.js';
 import { parseSignalLine } from '../serial-log.js';
 import { asState, VmSignals } from '../vm-signals.js';
@@ -25,15 +26,16 @@ async function scratch(ctx: BuildContext, near?: string): Promise<string> {
 }
 
 /** Runs a rendered script locally against a device and turns its report into the outcome, as wait-vm does. */
-async function runLocally(ctx: BuildContext, mode: 'build' | 'verify', device: string, work: string, signal: AbortSignal): Promise<void> {
+async function runLocally(ctx: BuildContext<BakeRun | LocalVerify>, device: string, work: string, signal: AbortSignal): Promise<void> {
   const { config, names } = ctx;
-  const items = renderMetadata({ mode, runId: names.runId, containerImages: config.containerImages, imagePullAuth: config.imagePullAuth, storeChecksums: config.storeSnapshotChecksum, platform: config.platform });
+  const mode = config.kind === 'local-verify' ? 'verify' : 'build';
+  const items = scriptMetadata(config, names.runId);
   const attributes = Object.fromEntries(items.map((i) => [i.key, i.value]));
   const signals = new VmSignals(ctx);
   const guest: Record<string, string> = {};
   const md = await startLocalMetadataServer({
     attributes,
-    ...(ctx.cloud.accessToken && config.imagePullAuth !== 'None' ? { token: ctx.cloud.accessToken } : {}),
+    ...(config.kind !== 'local-verify' && config.imagePullAuth !== 'None' ? { token: ctx.cloud.accessToken } : {}),
     onGuestAttribute: (key, value) => {
       const k = key.replace(/^gdib\//, '');
       guest[k] = value;
@@ -73,11 +75,11 @@ async function runLocally(ctx: BuildContext, mode: 'build' | 'verify', device: s
 }
 
 /** Where a local build's scratch directory (the disk file among it) is made: beside --output, else in the temp dir. */
-export function scratchParent(ctx: BuildContext): string {
+export function scratchParent(ctx: BuildContext<BakeRun>): string {
   return ctx.config.archivePath ? dirname(ctx.config.archivePath) : tmpdir();
 }
 
-export const localBake: Step = {
+export const localBake: Step<BakeRun> = {
   name: 'local-bake',
   title: 'Baking the disk on this machine (--local)',
   async run(ctx, signal) {
@@ -85,7 +87,7 @@ export const localBake: Step = {
     const disk = await createLoopDisk(join(work, 'disk.raw'), ctx.config.diskSizeGb);
     const loop = ctx.cleanup.register({ kind: 'file', name: disk.device, command: `losetup -d ${disk.device}`, remove: async () => (await disk.detach(), 'deleted') });
     try {
-      await runLocally(ctx, 'build', disk.device, work, signal);
+      await runLocally(ctx, disk.device, work, signal);
     } finally {
       await disk.detach();
       ctx.cleanup.release(loop);
@@ -94,7 +96,7 @@ export const localBake: Step = {
   },
 };
 
-export const packArchive: Step = {
+export const packArchive: Step<BakeRun> = {
   name: 'pack-archive',
   title: 'Packing the disk as a GCE image archive (disk.raw in a .tar.gz)',
   async run(ctx, signal) {
@@ -113,13 +115,13 @@ export const packArchive: Step = {
 };
 
 /** Where the archive is uploaded for the image import: next to the run's logs. */
-export function archiveObject(ctx: BuildContext): { object: string; gsUri: string; url: string } {
+export function archiveObject(ctx: BuildContext<LocalBuild>): { object: string; gsUri: string; url: string } {
   const { config, names } = ctx;
-  const object = `${names.logPrefix}/disk.tar.gz`;
+  const object = `${names.logs?.prefix ?? names.runId}/disk.tar.gz`;
   return { object, gsUri: `gs://${config.gcsBucket}/${object}`, url: `https://storage.googleapis.com/${config.gcsBucket}/${object}` };
 }
 
-export const uploadArchive: Step = {
+export const uploadArchive: Step<LocalBuild> = {
   name: 'upload-archive',
   title: 'Uploading the archive to GCS',
   async run(ctx, signal) {
@@ -143,14 +145,14 @@ export const uploadArchive: Step = {
   },
 };
 
-export const localVerify: Step = {
+export const localVerify: Step<LocalVerify> = {
   name: 'local-verify',
   title: 'Verifying the disk on this machine (--local)',
   async run(ctx, signal) {
     const work = await scratch(ctx);
-    const disk = await openDiskForVerify(ctx.config.verifyFile!, work, { signal });
+    const disk = await openDiskForVerify(ctx.config.file, work, { signal });
     try {
-      await runLocally(ctx, 'verify', disk.device, work, signal);
+      await runLocally(ctx, disk.device, work, signal);
     } finally {
       await disk.release();
     }

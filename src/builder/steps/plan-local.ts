@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { imageBody } from '../../gcp/bodies.js';
 import { isArchive } from '../../local/verify-local.js';
-import { renderMetadata } from '../../startup-script/render.js';
+import type { BakeRun, LocalBuild, LocalVerify } from '../../config/types.js';
+import { scriptMetadata } from './script-input.js';
 import type { BuildContext } from '../context.js';
 import type { PlannedResource } from '../events.js';
 import { archiveObject, scratchParent } from './local.js';
@@ -16,13 +17,12 @@ import type { Step } from './step.js';
 const SCRATCH = 'gdib-XXXXXX';
 
 /** What the local metadata server would serve the script: the VM's metadata, the script itself left out. */
-function scriptInput(ctx: BuildContext, mode: 'build' | 'verify'): Record<string, string> {
-  const { config, names } = ctx;
-  const items = renderMetadata({ mode, runId: names.runId, containerImages: config.containerImages, imagePullAuth: config.imagePullAuth, storeChecksums: config.storeSnapshotChecksum, platform: config.platform });
+function scriptInput(ctx: BuildContext<BakeRun | LocalVerify>): Record<string, string> {
+  const items = scriptMetadata(ctx.config, ctx.names.runId);
   return Object.fromEntries(items.filter((i) => i.key !== 'startup-script').map((i) => [i.key, i.value]));
 }
 
-export const planLocal: Step = {
+export const planLocal: Step<BakeRun> = {
   name: 'plan',
   title: 'Planning (--dry-run: nothing is created)',
   async run(ctx) {
@@ -33,31 +33,32 @@ export const planLocal: Step = {
       {
         kind: 'file',
         name: join(scratch, 'disk.raw'),
-        body: { sizeGb: config.diskSizeGb, sparse: true, attachedAs: 'loop device', filesystem: 'ext4', script: 'build', metadata: scriptInput(ctx, 'build'), removed: 'after packing' },
+        body: { sizeGb: config.diskSizeGb, sparse: true, attachedAs: 'loop device', filesystem: 'ext4', script: 'build', metadata: scriptInput(ctx), removed: 'after packing' },
       },
       { kind: 'file', name: archive, body: { format: 'disk.raw in a gzip-compressed GNU tar', removed: config.archivePath ? 'never (--output)' : 'at the end of the run' } },
     ];
-    if (!config.localOnly) {
-      const { gsUri, url } = archiveObject(ctx);
+    if (config.kind === 'local-build') {
+      const c: BuildContext<LocalBuild> = { ...ctx, config };
+      const { gsUri, url } = archiveObject(c);
       resources.push(
         { kind: 'object', name: gsUri, body: { source: archive, removed: config.keepArchive ? 'never (--keep-archive)' : 'once the image is created' } },
-        { kind: 'image', name: config.imageName, body: imageBody(imageSpecFor(ctx, url), config.projectName, config.zone) },
-        ...plannedManifests(ctx),
+        { kind: 'image', name: config.imageName, body: imageBody(imageSpecFor(c, url), config.projectName) },
+        ...plannedManifests(c),
       );
     }
     recordPlan(ctx, resources);
   },
 };
 
-export const planLocalVerify: Step = {
+export const planLocalVerify: Step<LocalVerify> = {
   name: 'plan',
   title: 'Planning (--dry-run: nothing is created)',
   async run(ctx) {
-    const file = ctx.config.verifyFile!;
+    const file = ctx.config.file;
     const scratch = join(tmpdir(), SCRATCH);
     // Reading the file's first bytes tells an archive from a raw disk; nothing is written.
     const archive = await isArchive(file);
-    const verify = { script: 'verify', metadata: scriptInput(ctx, 'verify') };
+    const verify = { script: 'verify', metadata: scriptInput(ctx) };
     // A raw disk is used in place, read-only: only the scratch directory is created. An archive is extracted.
     const resources: PlannedResource[] = archive
       ? [

@@ -2,30 +2,34 @@
 // send (built by the same functions as the real requests), and nothing created.
 import { diskBody, imageBody, instanceBody } from '../../gcp/bodies.js';
 import { k8sManifests } from '../../k8s/manifests.js';
+import type { ImageRun, VmBuild, VmRun } from '../../config/types.js';
 import type { BuildContext } from '../context.js';
 import type { PlannedResource } from '../events.js';
 import { diskSpecFor, imageSpecFor, instanceSpecFor } from './resources.js';
 import type { Step } from './step.js';
 
-export const plan: Step = {
+export const plan: Step<VmRun> = {
   name: 'plan',
   title: 'Planning (--dry-run: nothing is created)',
   async run(ctx) {
-    const { projectName: p, zone: z, mode } = ctx.config;
+    const { config } = ctx;
+    const { projectName: p, zone: z } = config;
     const resources: PlannedResource[] = [
       { kind: 'disk', name: ctx.names.disk, body: diskBody(diskSpecFor(ctx), p, z) },
       { kind: 'vm', name: ctx.names.vm, body: instanceBody(instanceSpecFor(ctx), p, z) },
-      ...(mode === 'build' ? [{ kind: 'image' as const, name: ctx.config.imageName, body: imageBody(imageSpecFor(ctx), p, z) }] : []),
-      ...plannedManifests(ctx),
     ];
+    if (config.kind === 'vm-build') {
+      const c: BuildContext<VmBuild> = { ...ctx, config };
+      resources.push({ kind: 'image', name: config.imageName, body: imageBody(imageSpecFor(c), p) }, ...plannedManifests(c));
+    }
     recordPlan(ctx, resources);
   },
 };
 
 /** The --k8s-manifests-filepath file a build writes once its image exists, with its exact contents. */
-export function plannedManifests(ctx: BuildContext): PlannedResource[] {
+export function plannedManifests(ctx: BuildContext<ImageRun>): PlannedResource[] {
   const { config } = ctx;
-  if (config.mode !== 'build' || config.localOnly || !config.k8sManifestsFilepath) return [];
+  if (!config.k8sManifestsFilepath) return [];
   return [{ kind: 'file', name: config.k8sManifestsFilepath, body: { contents: k8sManifests(config.projectName, config.imageName, config.k8sNamespace) } }];
 }
 

@@ -3,6 +3,7 @@
 // unreachable host, the same refused credentials) are one problem that names them.
 import { BuildError } from '../../errors.js';
 import { ApiError, describe as describeCause } from '../../gcp/errors.js';
+import type { CloudRun, ImageRun } from '../../config/types.js';
 import type { BuildContext } from '../context.js';
 import type { Step } from './step.js';
 
@@ -12,7 +13,7 @@ export const BUCKET_PERMISSIONS: ReadonlyArray<{ permission: string; why: string
   { permission: 'storage.objects.delete', why: 'to rewrite the serial log as it grows' },
 ];
 
-export const preflight: Step = {
+export const preflight: Step<CloudRun> = {
   name: 'preflight',
   title: 'Checking the project, zone, image name and log bucket',
   async run(ctx, signal) {
@@ -42,38 +43,25 @@ export const preflight: Step = {
         else failures.push({ what, err, order });
       }
     };
+    const vm = config.kind === 'local-build' ? undefined : config; // a local build has no VM, disk or zone
     await Promise.all([
       check(`project ${config.projectName} (--project-name)`, async () => {
         await c.getProject(signal).catch(rethrowAs(`project ${config.projectName} does not exist or you lack access to it (--project-name)`));
         return undefined;
       }),
-      check(`zone ${config.zone} (--zone)`, async () => {
-        if (config.local) return undefined; // no VM, no disk: the zone is not used
-        await c.getZone(signal).catch(rethrowAs(`zone ${config.zone} does not exist in project ${config.projectName} (--zone)`));
-        return undefined;
-      }),
-      check(`whether image ${config.imageName} exists (--image-name)`, async () => {
-        const image = await c.getImage(config.imageName, signal);
-        if (config.mode === 'build' && image && config.force) {
-          ctx.emit({ type: 'warning', message: `image ${config.imageName} exists and will be replaced (--force): it is deleted once the new disk is ready, and the name is unavailable until the new image is created` });
+      vm &&
+        check(`zone ${vm.zone} (--zone)`, async () => {
+          await c.getZone(signal).catch(rethrowAs(`zone ${vm.zone} does not exist in project ${vm.projectName} (--zone)`));
           return undefined;
-        }
-        if (config.mode === 'build' && image) {
-          return `image ${config.imageName} already exists in project ${config.projectName}: choose another --image-name, or delete it first (gcloud compute images delete ${config.imageName} --project ${config.projectName})`;
-        }
-        if (config.mode === 'verify') {
-          if (!image) return `image ${config.imageName} does not exist in project ${config.projectName}, so there is nothing to verify (--image-name)`;
-          ctx.state.sourceImageSizeGb = image.diskSizeGb;
-        }
-        return undefined;
-      }),
-      check(`machine type ${config.machineType} (--machine-type)`, async () => (config.local || (await c.machineTypeExists(config.machineType, signal)) ? undefined : `machine type ${config.machineType} does not exist in zone ${config.zone} (--machine-type)`)),
-      check(`disk type ${config.diskType} (--disk-type)`, async () => (config.local || (await c.diskTypeExists(config.diskType, signal)) ? undefined : `disk type ${config.diskType} does not exist in zone ${config.zone} (--disk-type)`)),
-      check(`network ${config.network} (--network)`, async () => (config.local || (await c.networkExists(config.network, signal)) ? undefined : `network ${config.network} does not exist in project ${config.projectName} (--network)`)),
-      check(`subnetwork ${config.subnet} (--subnet)`, async () => (config.subnet && !config.local && !(await c.subnetExists(config.subnet, signal)) ? `subnetwork ${config.subnet} does not exist in region ${config.region} (--subnet)` : undefined)),
-      check(`service account ${config.serviceAccount} (--service-account)`, () => checkServiceAccount(ctx, signal)),
+        }),
+      check(`whether image ${config.imageName} exists (--image-name)`, () => checkImageName(ctx, signal)),
+      vm && check(`machine type ${vm.machineType} (--machine-type)`, async () => ((await c.machineTypeExists(vm.machineType, signal)) ? undefined : `machine type ${vm.machineType} does not exist in zone ${vm.zone} (--machine-type)`)),
+      vm && check(`disk type ${vm.diskType} (--disk-type)`, async () => ((await c.diskTypeExists(vm.diskType, signal)) ? undefined : `disk type ${vm.diskType} does not exist in zone ${vm.zone} (--disk-type)`)),
+      vm && check(`network ${vm.network} (--network)`, async () => ((await c.networkExists(vm.network, signal)) ? undefined : `network ${vm.network} does not exist in project ${vm.projectName} (--network)`)),
+      vm?.subnet && check(`subnetwork ${vm.subnet} (--subnet)`, async () => (!(await c.subnetExists(vm.subnet!, signal)) ? `subnetwork ${vm.subnet} does not exist in region ${vm.region} (--subnet)` : undefined)),
+      vm && check(`service account ${vm.serviceAccount} (--service-account)`, () => checkServiceAccount(ctx, vm.serviceAccount, signal)),
       check(`bucket gs://${config.gcsBucket} (--gcs-path)`, () => checkBucket(ctx, signal)),
-      check('the container images (--container-image)', () => checkContainerImages(ctx, signal)),
+      config.kind !== 'vm-verify' && check('the container images (--container-image)', () => checkContainerImages({ ...ctx, config }, signal)),
     ]);
     problems.push(...couldNotCheck(failures.sort((a, b) => a.order - b.order)));
     if (problems.length > 0) {
@@ -82,7 +70,27 @@ export const preflight: Step = {
   },
 };
 
-async function checkBucket(ctx: BuildContext, signal: AbortSignal): Promise<string | undefined> {
+/** A build's image name must be free (or --force); a verified image must exist. */
+async function checkImageName(ctx: BuildContext<CloudRun>, signal: AbortSignal): Promise<string | undefined> {
+  const { config } = ctx;
+  const image = await ctx.cloud.compute.getImage(config.imageName, signal);
+  switch (config.kind) {
+    case 'vm-build':
+    case 'local-build':
+      if (image && config.force) {
+        ctx.emit({ type: 'warning', message: `image ${config.imageName} exists and will be replaced (--force): it is deleted once the new disk is ready, and the name is unavailable until the new image is created` });
+        return undefined;
+      }
+      if (image) return `image ${config.imageName} already exists in project ${config.projectName}: choose another --image-name, or delete it first (gcloud compute images delete ${config.imageName} --project ${config.projectName})`;
+      return undefined;
+    case 'vm-verify':
+      if (!image) return `image ${config.imageName} does not exist in project ${config.projectName}, so there is nothing to verify (--image-name)`;
+      ctx.state.sourceImageSizeGb = image.diskSizeGb;
+      return undefined;
+  }
+}
+
+async function checkBucket(ctx: BuildContext<CloudRun>, signal: AbortSignal): Promise<string | undefined> {
   const bucket = ctx.config.gcsBucket;
   let granted: string[];
   try {
@@ -97,18 +105,18 @@ async function checkBucket(ctx: BuildContext, signal: AbortSignal): Promise<stri
   return `you lack ${missing.map((m) => `${m.permission} (${m.why})`).join(' and ')} on gs://${bucket} (--gcs-path): grant roles/storage.objectUser (or roles/storage.objectAdmin) on the bucket`;
 }
 
-async function checkServiceAccount(ctx: BuildContext, signal: AbortSignal): Promise<string | undefined> {
-  const { config, cloud } = ctx;
-  if (config.serviceAccount === 'default' || !cloud.iam || config.local) return undefined;
-  const exists = await cloud.iam.serviceAccountExists(config.serviceAccount, signal);
-  if (exists === false) return `service account ${config.serviceAccount} does not exist (--service-account)`;
-  if (exists === undefined) ctx.emit({ type: 'warning', message: `could not check that service account ${config.serviceAccount} exists (you lack iam.serviceAccounts.get); the VM creation will tell` });
+async function checkServiceAccount(ctx: BuildContext, serviceAccount: string, signal: AbortSignal): Promise<string | undefined> {
+  const { cloud } = ctx;
+  if (serviceAccount === 'default' || !cloud.iam) return undefined;
+  const exists = await cloud.iam.serviceAccountExists(serviceAccount, signal);
+  if (exists === false) return `service account ${serviceAccount} does not exist (--service-account)`;
+  if (exists === undefined) ctx.emit({ type: 'warning', message: `could not check that service account ${serviceAccount} exists (you lack iam.serviceAccounts.get); the VM creation will tell` });
   return undefined;
 }
 
-async function checkContainerImages(ctx: BuildContext, signal: AbortSignal): Promise<string[] | undefined> {
+async function checkContainerImages(ctx: BuildContext<ImageRun>, signal: AbortSignal): Promise<string[] | undefined> {
   const { config, cloud } = ctx;
-  if (config.mode !== 'build' || config.skipImageCheck || !cloud.registry) return undefined;
+  if (config.skipImageCheck || !cloud.registry) return undefined;
   const { checkImages } = await import('../../registry/resolve.js');
   const r = await checkImages(config.containerImages, config.platform, config.diskSizeGb, cloud.registry, signal);
   for (const c of r.checks) if (c.digest) ctx.state.imageDigests[c.ref] = c.digest;

@@ -1,5 +1,7 @@
 // The steps that create and delete the temporary disk and VM, and the image.
-import { renderMetadata, DEVICE_NAME } from '../../startup-script/render.js';
+import { DEVICE_NAME } from '../../startup-script/render.js';
+import type { ImageRun, VmRun } from '../../config/types.js';
+import { scriptMetadata } from './script-input.js';
 import type { DeleteOutcome, DiskSpec, ImageSpec, InstanceSpec } from '../../gcp/types.js';
 import type { BuildContext } from '../context.js';
 import type { Tracked } from '../cleanup.js';
@@ -23,25 +25,23 @@ function handles(ctx: BuildContext) {
   return h;
 }
 
-function gcloud(ctx: BuildContext, what: string, name: string, where: 'zone' | 'global'): string {
-  const loc = where === 'zone' ? ` --zone ${ctx.config.zone}` : '';
-  return `gcloud compute ${what} delete ${name} --project ${ctx.config.projectName}${loc} --quiet`;
+function gcloud(project: string, what: string, name: string, zone?: string): string {
+  return `gcloud compute ${what} delete ${name} --project ${project}${zone ? ` --zone ${zone}` : ''} --quiet`;
 }
 
 /** The specs of what a build creates, shared by the steps and by --dry-run. */
-export function diskSpecFor(ctx: BuildContext): DiskSpec {
+export function diskSpecFor(ctx: BuildContext<VmRun>): DiskSpec {
   const { config, names } = ctx;
-  const verify = config.mode === 'verify';
-  return {
-    name: names.disk,
-    type: config.diskType,
-    sizeGb: verify ? Math.max(config.diskSizeGb, ctx.state.sourceImageSizeGb ?? 0) : config.diskSizeGb,
-    labels: names.labels,
-    ...(verify ? { sourceImage: `projects/${config.projectName}/global/images/${config.imageName}` } : {}),
-  };
+  const base = { name: names.disk, type: config.diskType, labels: names.labels };
+  switch (config.kind) {
+    case 'vm-build':
+      return { ...base, sizeGb: config.diskSizeGb };
+    case 'vm-verify':
+      return { ...base, sizeGb: Math.max(config.diskSizeGb, ctx.state.sourceImageSizeGb ?? 0), sourceImage: `projects/${config.projectName}/global/images/${config.imageName}` };
+  }
 }
 
-export function instanceSpecFor(ctx: BuildContext): InstanceSpec {
+export function instanceSpecFor(ctx: BuildContext<VmRun>): InstanceSpec {
   const { config, names } = ctx;
   return {
     name: names.vm,
@@ -53,14 +53,7 @@ export function instanceSpecFor(ctx: BuildContext): InstanceSpec {
     network: config.network,
     subnet: config.subnet,
     serviceAccount: config.serviceAccount,
-    metadata: renderMetadata({
-      mode: config.mode,
-      runId: names.runId,
-      containerImages: config.containerImages,
-      imagePullAuth: config.imagePullAuth,
-      storeChecksums: config.storeSnapshotChecksum,
-      platform: config.platform,
-    }),
+    metadata: scriptMetadata(config, names.runId),
     labels: names.labels,
     externalIp: config.externalIp,
     shieldedVm: config.shieldedVm,
@@ -69,30 +62,39 @@ export function instanceSpecFor(ctx: BuildContext): InstanceSpec {
 }
 
 /** `archiveUrl`: a local build's uploaded archive (the image is then imported from it, not made from a disk). */
-export function imageSpecFor(ctx: BuildContext, archiveUrl = ctx.state.archiveUrl): ImageSpec {
+export function imageSpecFor(ctx: BuildContext<ImageRun>, archiveUrl = ctx.state.archiveUrl): ImageSpec {
   const { config, names } = ctx;
-  const source = archiveUrl ? { rawDiskSource: archiveUrl } : { sourceDisk: names.disk };
-  return { name: config.imageName, ...source, family: config.imageFamilyName, labels: { ...config.imageLabels }, storageLocations: config.storageLocations };
+  let source: ImageSpec['source'];
+  switch (config.kind) {
+    case 'vm-build':
+      source = { disk: names.disk, zone: config.zone };
+      break;
+    case 'local-build':
+      if (!archiveUrl) throw new Error('the archive must be uploaded before the image is created');
+      source = { rawDisk: archiveUrl };
+      break;
+  }
+  return { name: config.imageName, source, family: config.imageFamilyName, labels: { ...config.imageLabels }, storageLocations: config.storageLocations };
 }
 
 /**
  * Registers a temporary resource for cleanup *before* its insert is sent — an interrupt during the insert cannot
  * leak it — then creates it.
  */
-async function createTracked(ctx: BuildContext, kind: 'disk' | 'vm', name: string, remove: (s: AbortSignal) => Promise<DeleteOutcome>, insert: () => Promise<void>): Promise<void> {
-  handles(ctx)[kind] = ctx.cleanup.register({ kind, name, command: gcloud(ctx, kind === 'vm' ? 'instances' : 'disks', name, 'zone'), remove });
+async function createTracked(ctx: BuildContext<VmRun>, kind: 'disk' | 'vm', name: string, remove: (s: AbortSignal) => Promise<DeleteOutcome>, insert: () => Promise<void>): Promise<void> {
+  handles(ctx)[kind] = ctx.cleanup.register({ kind, name, command: gcloud(ctx.config.projectName, kind === 'vm' ? 'instances' : 'disks', name, ctx.config.zone), remove });
   await insert();
   ctx.emit({ type: 'resource-created', kind, name });
 }
 
-export const createDisk: Step = {
+export const createDisk: Step<VmRun> = {
   name: 'create-disk',
   title: 'Creating the temporary data disk',
   run: (ctx, signal) =>
     createTracked(ctx, 'disk', ctx.names.disk, (s) => ctx.cloud.compute.deleteDisk(ctx.names.disk, s), () => ctx.cloud.compute.insertDisk(diskSpecFor(ctx), signal)),
 };
 
-export const createVm: Step = {
+export const createVm: Step<VmRun> = {
   name: 'create-vm',
   title: 'Creating the temporary VM',
   run: (ctx, signal) => {
@@ -119,7 +121,7 @@ export async function lastConsoleRead(ctx: BuildContext, signal: AbortSignal): P
   }
 }
 
-export const detachDisk: Step = {
+export const detachDisk: Step<VmRun> = {
   name: 'detach-disk',
   title: 'Detaching the data disk',
   async run(ctx, signal) {
@@ -127,7 +129,7 @@ export const detachDisk: Step = {
   },
 };
 
-export const deleteVm: Step = {
+export const deleteVm: Step<VmRun> = {
   name: 'delete-vm',
   title: 'Deleting the temporary VM',
   async run(ctx, signal) {
@@ -138,7 +140,7 @@ export const deleteVm: Step = {
   },
 };
 
-export const createImage: Step = {
+export const createImage: Step<ImageRun> = {
   name: 'create-image',
   title: 'Creating the image from the data disk',
   async run(ctx, signal) {
@@ -148,7 +150,7 @@ export const createImage: Step = {
     handles(ctx).image = ctx.cleanup.register({
       kind: 'image',
       name: config.imageName,
-      command: gcloud(ctx, 'images', config.imageName, 'global'),
+      command: gcloud(config.projectName, 'images', config.imageName),
       remove: (s) => c.deleteImage(config.imageName, s),
     });
     await c.insertImage(imageSpecFor(ctx), signal);
@@ -161,7 +163,7 @@ export const createImage: Step = {
 };
 
 /** --force: the new disk is ready, so the old image can go (the name is free until the new image exists). */
-export const replaceOldImage: Step = {
+export const replaceOldImage: Step<ImageRun> = {
   name: 'replace-image',
   title: 'Deleting the old image (--force)',
   async run(ctx, signal) {

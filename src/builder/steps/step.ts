@@ -1,8 +1,13 @@
+import type { Run } from '../../config/types.js';
 import type { BuildContext } from '../context.js';
 
-/** One stage of the workflow (Packer's multistep): runs under the step's own time limit (--timeout). */
-export interface Step {
+/**
+ * One stage of the workflow (Packer's multistep): runs under the step's own time limit (--timeout). `R` is the
+ * kinds of run it belongs to; `run` is a property, not a method, so that the compiler checks that a step is only
+ * put into the runs it can serve.
+ */
+export interface Step<R extends Run = Run> {
   name: string;
   title: string;
-  run(ctx: BuildContext, signal: AbortSignal): Promise<void>;
+  run: (ctx: BuildContext<R>, signal: AbortSignal) => Promise<void>;
 }

@@ -8,9 +8,10 @@ import { deadline, sleep } from '../../io/abort.js';
 import type { BuildContext } from '../context.js';
 import { parseSignalLine } from '../serial-log.js';
 import { asState, VmSignals } from '../vm-signals.js';
+import type { VmRun } from '../../config/types.js';
 import type { Step } from './step.js';
 
-export const waitForVm: Step = {
+export const waitForVm: Step<VmRun> = {
   name: 'wait-vm',
   title: 'Waiting for the VM to pull and unpack the images',
   async run(ctx, signal) {
@@ -86,7 +87,7 @@ class VmWatcher {
     this.signals.finishPhase();
     if (this.outcome === 'failed') {
       this.ctx.state.vmOutcome = { state: 'failed', error: this.signals.error };
-      throw new BuildError(`the VM reported failure: ${this.signals.error ?? `no reason given; see ${this.ctx.names.logsUrl}serial-port-1.log`}`, 'wait-vm');
+      throw new BuildError(`the VM reported failure: ${this.signals.error ?? `no reason given; see ${this.ctx.names.logs?.url ?? ''}serial-port-1.log`}`, 'wait-vm');
     }
     this.ctx.state.vmOutcome = { state: 'succeeded' };
   }

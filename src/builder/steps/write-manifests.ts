@@ -4,9 +4,10 @@
 import { writeFile } from 'node:fs/promises';
 import { BuildError } from '../../errors.js';
 import { k8sManifests } from '../../k8s/manifests.js';
+import type { ImageRun } from '../../config/types.js';
 import type { Step } from './step.js';
 
-export const writeManifests: Step = {
+export const writeManifests: Step<ImageRun> = {
   name: 'write-manifests',
   title: 'Writing the Kubernetes manifests',
   async run(ctx, signal) {

@@ -1,0 +1,17 @@
+// What the startup script is given (its metadata) for each kind of run that runs it, on a VM or on this machine.
+import type { BakeRun, LocalVerify, VmRun } from '../../config/types.js';
+import { renderMetadata, type MetadataItem } from '../../startup-script/render.js';
+
+export function scriptMetadata(run: VmRun | BakeRun | LocalVerify, runId: string): MetadataItem[] {
+  switch (run.kind) {
+    case 'vm-build':
+    case 'local-build':
+    case 'local-archive':
+      return renderMetadata({ mode: 'build', runId, containerImages: run.containerImages, imagePullAuth: run.imagePullAuth, storeChecksums: run.storeSnapshotChecksum, platform: run.platform });
+    case 'vm-verify':
+      return renderMetadata({ mode: 'verify', runId, containerImages: [], imagePullAuth: run.imagePullAuth, storeChecksums: run.storeSnapshotChecksum, platform: run.platform });
+    case 'local-verify':
+      // The verify script checks the disk against its own record; it pulls nothing, so no pull settings apply.
+      return renderMetadata({ mode: 'verify', runId, containerImages: [], imagePullAuth: 'None', storeChecksums: true, platform: 'linux/amd64' });
+  }
+}
