@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../config/types.js';
 import type { Cloud } from '../gcp/types.js';
 import { DEFAULT_RETRY, type RetryPolicy } from '../gcp/retry.js';
-import type { CleanupRegistry } from './cleanup.js';
+import type { CleanupRegistry, Tracked } from './cleanup.js';
 import type { Emit } from './events.js';
 import type { SerialLog } from './serial-log.js';
 import type { LogsUploader } from './logs.js';
@@ -79,11 +79,13 @@ export interface BuildContext {
   tuning: Tuning;
   cleanup: CleanupRegistry;
   serial: SerialLog;
-  logsUploader?: LogsUploader;
+  logsUploader: LogsUploader;
   /** The environment of the run (--local passes the SPEC §8 seams through from it). */
   env: Record<string, string | undefined>;
   /** Filled by steps as they learn things. */
   state: {
+    /** The cleanup handles of what this run created (released once deleted, or kept with --keep-on-failure). */
+    tracked: { disk?: Tracked; vm?: Tracked; image?: Tracked };
     sourceImageSizeGb?: number;
     vmPhases: Record<string, number>;
     /** Manifest digest of each container image, as resolved in preflight. */

@@ -116,7 +116,7 @@ export async function runBuild(config: Config, deps: BuildDeps): Promise<BuildOu
     cleanup: deps.cleanup ?? new CleanupRegistry(),
     serial,
     logsUploader: new LogsUploader(deps.cloud.storage, config.gcsBucket, names.logPrefix, serial, deps.redactor),
-    state: { vmPhases: {}, imageDigests: {} },
+    state: { tracked: {}, vmPhases: {}, imageDigests: {} },
     env: deps.env ?? {},
   };
   const startedAt = new Date();
@@ -181,7 +181,7 @@ export async function runBuild(config: Config, deps: BuildDeps): Promise<BuildOu
   // A preflight failure means the bucket may not be writable; don't add a second error about it.
   const canWriteLogs = !(error instanceof BuildError && error.step === 'preflight') && !config.dryRun && !!config.gcsBucket;
   if (canWriteLogs) {
-    await ctx.logsUploader!.uploadFinal(logLines.join(''), `${JSON.stringify(result, null, 2)}\n`, !!ctx.state.vmCreated, deadline(ctx.tuning.logUploadTimeoutMs)).catch((err: Error) =>
+    await ctx.logsUploader.uploadFinal(logLines.join(''), `${JSON.stringify(result, null, 2)}\n`, !!ctx.state.vmCreated, deadline(ctx.tuning.logUploadTimeoutMs)).catch((err: Error) =>
       emit({ type: 'warning', message: `could not write the logs to ${names.logsUrl}: ${err.message}` }),
     );
   }

@@ -99,7 +99,7 @@ async function checkBucket(ctx: BuildContext, signal: AbortSignal): Promise<stri
 
 async function checkServiceAccount(ctx: BuildContext, signal: AbortSignal): Promise<string | undefined> {
   const { config, cloud } = ctx;
-  if (config.serviceAccount === 'default' || !cloud.iam || config.local) return undefined;
+  if (config.serviceAccount === 'default' || config.local) return undefined;
   const exists = await cloud.iam.serviceAccountExists(config.serviceAccount, signal);
   if (exists === false) return `service account ${config.serviceAccount} does not exist (--service-account)`;
   if (exists === undefined) ctx.emit({ type: 'warning', message: `could not check that service account ${config.serviceAccount} exists (you lack iam.serviceAccounts.get); the VM creation will tell` });
@@ -108,7 +108,7 @@ async function checkServiceAccount(ctx: BuildContext, signal: AbortSignal): Prom
 
 async function checkContainerImages(ctx: BuildContext, signal: AbortSignal): Promise<string[] | undefined> {
   const { config, cloud } = ctx;
-  if (config.mode !== 'build' || config.skipImageCheck || !cloud.registry) return undefined;
+  if (config.mode !== 'build' || config.skipImageCheck) return undefined;
   const { checkImages } = await import('../../registry/resolve.js');
   const r = await checkImages(config.containerImages, config.platform, config.diskSizeGb, cloud.registry, signal);
   for (const c of r.checks) if (c.digest) ctx.state.imageDigests[c.ref] = c.digest;

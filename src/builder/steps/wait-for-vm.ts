@@ -19,7 +19,7 @@ export const waitForVm: Step = {
       await w.watch(signal);
     } finally {
       // Not awaited either: the final copy is written with build.log and result.json at the end of the run.
-      void ctx.logsUploader?.uploadSerial(deadline(ctx.tuning.logUploadTimeoutMs)).catch(() => undefined);
+      void ctx.logsUploader.uploadSerial(deadline(ctx.tuning.logUploadTimeoutMs)).catch(() => undefined);
     }
   },
 };
@@ -66,7 +66,7 @@ class VmWatcher {
         nextUpload = Date.now() + tuning.serialUploadIntervalMs;
         // Not awaited: a slow or stuck GCS write must never hold up following the VM (writes are serialized).
         void this.ctx.logsUploader
-          ?.uploadSerial(deadline(Math.max(tuning.serialUploadIntervalMs * 4, 10_000), signal))
+          .uploadSerial(deadline(Math.max(tuning.serialUploadIntervalMs * 4, 10_000), signal))
           .catch((err: Error) => this.ctx.emit({ type: 'warning', message: `could not write the serial log to GCS: ${err.message}` }));
       }
       if (this.outcome) break;
