@@ -133,7 +133,7 @@ async function execute(config: Config, io: CliIo, redactor: Redactor, out: TextS
     render = createRenderer(err, { live: !!io.isTTY && !io.env.CI, quiet, ...(json ? { json: out } : {}) });
     const emit = render;
     const tuning = io.tuning ?? {};
-    const cloud = createCloud(config, {
+    const cloud = createCloud({ project: config.projectName, zone: config.zone }, {
       env: io.env,
       tokens,
       insertSettleMs: tuning.insertSettleMs ?? DEFAULT_TUNING.insertSettleMs,

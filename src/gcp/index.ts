@@ -1,13 +1,21 @@
-// Builds the real Cloud (compute + storage adapters) for a config. Loaded lazily by the CLI after validation.
-import type { Config } from '../config/types.js';
+// The one composition root of the cloud adapters: every command (build, verify, cleanup) gets its Google
+// clients, retry policy and credentials from here. Loaded lazily by the CLI after validation.
 import type { TokenProvider } from './auth.js';
 import { Clients, endpointsFromEnv } from './clients.js';
 import { GoogleCompute } from './compute.js';
+import { Inventory } from './inventory.js';
 import { withRetry, type RetryHooks, type RetryPolicy } from './retry.js';
 import { GoogleStorage } from './storage.js';
 import { RegistryClient } from '../registry/client.js';
 import { Iam, iamEndpoint } from './iam.js';
 import type { Cloud } from './types.js';
+
+/** Where the adapters work. */
+export interface CloudScope {
+  project: string;
+  /** Absent for a command that works across zones (cleanup without --zone). */
+  zone?: string;
+}
 
 export interface CloudOptions {
   env: Record<string, string | undefined>;
@@ -16,18 +24,26 @@ export interface CloudOptions {
   retry: RetryPolicy;
   hooks?: RetryHooks;
   onRequest?: (call: string) => void;
-  insertSettleMs?: number;
+  /** How long an interrupted insert may settle before its resource is deleted (Tuning.insertSettleMs). */
+  insertSettleMs: number;
 }
 
-export function createCloud(config: Config, o: CloudOptions): Cloud {
+/** The build's Cloud, and the inventory of what builds left behind (cleanup). */
+export interface GoogleCloud extends Cloud {
+  inventory: Inventory;
+}
+
+export function createCloud(scope: CloudScope, o: CloudOptions): GoogleCloud {
   const { tokens } = o;
   const clients = new Clients(tokens, endpointsFromEnv(o.env));
+  const compute = new GoogleCompute(clients, { project: scope.project, zone: scope.zone, retry: o.retry, hooks: o.hooks, onRequest: o.onRequest, insertSettleMs: o.insertSettleMs });
   return {
-    compute: new GoogleCompute(clients, { project: config.projectName, zone: config.zone, region: config.region, retry: o.retry, hooks: o.hooks, onRequest: o.onRequest, insertSettleMs: o.insertSettleMs }),
+    compute,
     storage: new GoogleStorage(clients, o.retry, o.hooks),
-    // The caller's Google token is offered only to Google's registries (gcr.io, *.pkg.dev).
     iam: new Iam(tokens, iamEndpoint(o.env), o.retry),
     accessToken: async (signal = new AbortController().signal) => (await withRetry('oauth2.token', () => tokens.getToken(signal), signal, o.retry, o.hooks)).token,
+    // The caller's Google token is offered only to Google's registries (gcr.io, *.pkg.dev).
     registry: new RegistryClient(async () => (await tokens.getToken().catch(() => undefined))?.token),
+    inventory: new Inventory(clients, scope.project, o.retry, (zone) => compute.inZone(zone), o.hooks),
   };
 }
