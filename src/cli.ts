@@ -12,8 +12,8 @@ import type { Tuning } from './builder/context.js';
 import type { BuildResult } from './builder/events.js';
 import type { CleanupRegistry } from './builder/cleanup.js';
 import { ProcessWarnings } from './io/warnings.js';
+import { VERSION } from './version.js';
 
-export const VERSION = '0.1.0';
 
 type SignalName = 'SIGINT' | 'SIGTERM';
 export interface SignalSource {

@@ -2,13 +2,12 @@
 import { z } from 'zod';
 import { UsageError } from '../errors.js';
 import { parseGoDuration } from './duration.js';
+import { parseGoBool } from './go-bool.js';
 import type { RawFlags } from './flags.js';
 import * as rules from './rules.js';
 import { loadKeyFile } from './schema.js';
 import type { KeyFile } from './types.js';
 import { resolve } from 'node:path';
-
-const BOOLS = new Set(['true', 'false', '1', '0', 't', 'f', 'TRUE', 'FALSE', 'True', 'False', 'T', 'F']);
 
 export interface CleanupConfig {
   projectName: string;
@@ -23,7 +22,7 @@ const schema = z.object({
   zone: z.string().refine((v) => !rules.zone(v), 'expected a zone such as us-central1-a').optional(),
   'gcp-oauth': z.string().min(1).optional(),
   'older-than': z.string().refine((v) => (parseGoDuration(v) ?? -1) >= 0, 'expected a duration such as 1h, 30m or 0').default('1h'),
-  'dry-run': z.string().refine((v) => BOOLS.has(v), 'expected true or false').default('false'),
+  'dry-run': z.string().refine((v) => parseGoBool(v) !== undefined, 'expected true or false').default('false'),
 });
 
 export function parseCleanupConfig(raw: RawFlags, env: Record<string, string | undefined>, cwd: string): CleanupConfig {
@@ -38,5 +37,5 @@ export function parseCleanupConfig(raw: RawFlags, env: Record<string, string | u
   }
   if (!r.success || problems.length) throw new UsageError(problems);
   const v = r.data;
-  return { projectName: v['project-name'], zone: v.zone, keyFile, olderThanMs: parseGoDuration(v['older-than'])!, dryRun: ['true', '1', 't', 'TRUE', 'True'].includes(v['dry-run']) };
+  return { projectName: v['project-name'], zone: v.zone, keyFile, olderThanMs: parseGoDuration(v['older-than'])!, dryRun: parseGoBool(v['dry-run']) === true };
 }

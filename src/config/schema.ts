@@ -10,6 +10,7 @@ import { outputPathProblem } from './outputs.js';
 import { parseImageReference } from './reference.js';
 import * as rules from './rules.js';
 import type { Config, Mode } from './types.js';
+import { parseGoBool } from './go-bool.js';
 
 type Check = (value: string) => string | undefined;
 
@@ -35,9 +36,8 @@ const int = (min: number, max: number) =>
   });
 
 const bool = z.string().transform((v, ctx) => {
-  // Go's strconv.ParseBool.
-  if (['1', 't', 'T', 'true', 'TRUE', 'True'].includes(v)) return true;
-  if (['0', 'f', 'F', 'false', 'FALSE', 'False'].includes(v)) return false;
+  const b = parseGoBool(v);
+  if (b !== undefined) return b;
   ctx.addIssue({ code: 'custom', message: 'expected true or false' });
   return z.NEVER;
 });
@@ -143,7 +143,7 @@ export function parseConfig(raw: RawFlags, env: Environment, opts: { mode?: Mode
   const mode: Mode = opts.mode === 'verify' || v?.['verify-only'] ? 'verify' : 'build';
   // Which flags are required depends on the mode; judged from the raw input, so that it is reported even when
   // other values are invalid (every problem at once).
-  const isTrue = (k: string) => ['true', '1', 't', 'T', 'TRUE', 'True'].includes(String(input[k] ?? ''));
+  const isTrue = (k: string) => parseGoBool(String(input[k] ?? '')) === true;
   const building = opts.mode !== 'verify' && !isTrue('verify-only');
   // A build's image name must also fit in the node label GKE derives from it; an existing image may be verified
   // whatever its name.
