@@ -110,14 +110,37 @@ require_path_var() {
     || fail "$1 must be a plain absolute path (letters, digits and ._/@+-), got: $2"
 }
 
-# Packages providing the commands the script needs, installed only when missing.
+# The commands a build runs, on the VM or (build --local) on this machine, and the Debian package of each.
+# install_missing installs from it; src/local/preconditions.ts reads this table (one entry a line) to check a
+# local machine and name the packages, so it is written here only.
+declare -rA GDIB_PACKAGE_OF=(
+  [bash]=bash
+  [containerd]=containerd
+  [ctr]=containerd
+  [mkfs.ext4]=e2fsprogs
+  [losetup]=mount
+  [mount]=mount
+  [umount]=mount
+  [findmnt]=util-linux
+  [mountpoint]=util-linux
+  [blockdev]=util-linux
+  [jq]=jq
+  [curl]=curl
+  [perl]=perl-base
+  [md5sum]=coreutils
+  [sha256sum]=coreutils
+  [timeout]=coreutils
+  [find]=findutils
+  [xargs]=findutils
+  [tar]=tar
+  [gzip]=gzip
+)
+
+# Installs the packages of the named commands that are missing.
 install_missing() {
-  local -A package_of=([containerd]=containerd [ctr]=containerd [jq]=jq [mkfs.ext4]=e2fsprogs
-    [curl]=curl [perl]=perl-base [md5sum]=coreutils [find]=findutils
-    [xargs]=findutils [mountpoint]=util-linux [findmnt]=util-linux [timeout]=coreutils [mount]=mount)
   local cmd missing=()
   for cmd in "$@"; do
-    command -v "$cmd" >/dev/null 2>&1 || missing+=("${package_of[$cmd]:-$cmd}")
+    command -v "$cmd" >/dev/null 2>&1 || missing+=("${GDIB_PACKAGE_OF[$cmd]:-$cmd}")
   done
   ((${#missing[@]} > 0)) || return 0
   mapfile -t missing < <(printf '%s\n' "${missing[@]}" | sort -u)
