@@ -13,8 +13,8 @@ import { runStartupScript } from '../../local/run-script.js';
 import { openDiskForVerify } from '../../local/verify-local.js';
 import { renderMetadata } from '../../startup-script/render.js';
 import type { BuildContext } from '../context.js';
-import { parseSignalLine } from '../serial-log.js';
-import { asState, VmSignals } from '../vm-signals.js';
+import { parseStatusLine } from '../serial-log.js';
+import { asState, VmStatus } from '../vm-status.js';
 import type { Step } from './step.js';
 
 /** A scratch directory, removed by cleanup. Short, for containerd's socket paths. */
@@ -29,7 +29,7 @@ async function runLocally(ctx: BuildContext, mode: 'build' | 'verify', device: s
   const { config, names } = ctx;
   const items = renderMetadata({ mode, runId: names.runId, containerImages: config.containerImages, imagePullAuth: config.imagePullAuth, storeChecksums: config.storeSnapshotChecksum, platform: config.platform });
   const attributes = Object.fromEntries(items.map((i) => [i.key, i.value]));
-  const signals = new VmSignals(ctx);
+  const status = new VmStatus(ctx);
   const guest: Record<string, string> = {};
   const md = await startLocalMetadataServer({
     attributes,
@@ -37,7 +37,7 @@ async function runLocally(ctx: BuildContext, mode: 'build' | 'verify', device: s
     onGuestAttribute: (key, value) => {
       const k = key.replace(/^gdib\//, '');
       guest[k] = value;
-      signals.apply({ state: asState(guest.state), phase: guest.phase, progress: guest.progress, error: guest.error });
+      status.apply({ state: asState(guest.state), phase: guest.phase, progress: guest.progress, error: guest.error });
     },
   });
   let exit;
@@ -56,18 +56,18 @@ async function runLocally(ctx: BuildContext, mode: 'build' | 'verify', device: s
       onLine: (raw) => {
         const line = ctx.serial.append(raw);
         ctx.emit({ type: 'serial', line });
-        const s = parseSignalLine(line);
-        if (s) signals.apply(s);
+        const s = parseStatusLine(line);
+        if (s) status.apply(s);
       },
       signal,
     });
   } finally {
     await md.close();
-    signals.finishPhase();
+    status.finishPhase();
   }
   signal.throwIfAborted();
-  if (signals.outcome !== 'succeeded' || exit.exitCode !== 0) {
-    const why = signals.error ?? `the script ended with ${exit.signal ?? `exit status ${exit.exitCode}`} without a reason`;
+  if (status.outcome !== 'succeeded' || exit.exitCode !== 0) {
+    const why = status.error ?? `the script ended with ${exit.signal ?? `exit status ${exit.exitCode}`} without a reason`;
     throw new BuildError(`the local ${mode === 'verify' ? 'verification' : 'build'} failed: ${why}`, mode === 'verify' ? 'local-verify' : 'local-bake');
   }
 }
