@@ -96,7 +96,7 @@ export interface Cloud {
    * The caller's access token (a local build pulls with it where the VM would use its service account's; preflight
    * gets one first, so credentials that fail are one problem rather than one per check).
    */
-  accessToken?: (signal?: AbortSignal) => Promise<string>;
+  accessToken: (signal?: AbortSignal) => Promise<string>;
   /** Checks the VM's service account exists (preflight). */
   iam: import('./iam.js').IamApi;
 }

@@ -117,6 +117,9 @@ export class FakeCloud implements Cloud {
     },
   };
 
+  /** Credentials that always give a token (tests of refused credentials replace it). */
+  accessToken = async (): Promise<string> => 'fake-access-token';
+
   iam: IamApi = {
     serviceAccountExists: async (email) => !this.missingServiceAccounts.has(email),
   };

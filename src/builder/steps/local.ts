@@ -33,7 +33,7 @@ async function runLocally(ctx: BuildContext, mode: 'build' | 'verify', device: s
   const guest: Record<string, string> = {};
   const md = await startLocalMetadataServer({
     attributes,
-    ...(ctx.cloud.accessToken && config.imagePullAuth !== 'None' ? { token: ctx.cloud.accessToken } : {}),
+    ...(config.imagePullAuth !== 'None' ? { token: ctx.cloud.accessToken } : {}),
     onGuestAttribute: (key, value) => {
       const k = key.replace(/^gdib\//, '');
       guest[k] = value;

@@ -20,12 +20,10 @@ export const preflight: Step = {
     const c = ctx.cloud.compute;
     // One token before the checks: credentials that are refused, or a token endpoint that cannot be reached, stop
     // the run here as one problem instead of failing every check alike.
-    if (ctx.cloud.accessToken) {
-      await ctx.cloud.accessToken(signal).catch((err: unknown) => {
-        if (signal.aborted) throw err;
-        throw new BuildError(`could not get an access token: ${err instanceof ApiError ? describeCause(err.info) : describe(err)}`, 'preflight', { cause: err });
-      });
-    }
+    await ctx.cloud.accessToken(signal).catch((err: unknown) => {
+      if (signal.aborted) throw err;
+      throw new BuildError(`could not get an access token: ${err instanceof ApiError ? describeCause(err.info) : describe(err)}`, 'preflight', { cause: err });
+    });
     const problems: string[] = [];
     const failures: Array<{ what: string; err: unknown; order: number }> = [];
     let started = 0;
