@@ -7,14 +7,9 @@ import type { CleanupPlan } from './config/types.js';
 import { formatMs } from './errors.js';
 
 export async function runCleanup(config: CleanupPlan, deps: { env: Record<string, string | undefined>; redactor: Redactor; out: TextSink; err: TextSink; signal: AbortSignal }): Promise<number> {
-  const [{ findCredentials }, { Clients, endpointsFromEnv }, { Inventory }, { DEFAULT_TUNING }] = await Promise.all([
-    import('./gcp/auth.js'),
-    import('./gcp/clients.js'),
-    import('./gcp/inventory.js'),
-    import('./builder/context.js'),
-  ]);
+  const [{ findCredentials }, { createCloud }, { DEFAULT_TUNING }] = await Promise.all([import('./gcp/auth.js'), import('./gcp/index.js'), import('./builder/context.js')]);
   const tokens = await findCredentials({ keyFile: config.keyFile, env: deps.env, redactor: deps.redactor });
-  const inventory = new Inventory(new Clients(tokens, endpointsFromEnv(deps.env)), config.projectName, DEFAULT_TUNING.retry);
+  const inventory = createCloud({ project: config.projectName, zone: config.zone }, { env: deps.env, tokens, retry: DEFAULT_TUNING.retry, insertSettleMs: DEFAULT_TUNING.insertSettleMs }).inventory();
   const where = config.zone ? `zone ${config.zone}` : 'all zones';
   const now = Date.now();
   const all = await inventory.list(config.zone, deps.signal);

@@ -7,7 +7,7 @@ import { byName, camelCase, defaultShown, type FlagSet, type FlagSpec, type RawF
 import { BUILD_FLAGS } from './commands/build.js';
 import { CLEANUP_FLAGS } from './commands/cleanup.js';
 import { VERIFY_ARGUMENT, VERIFY_FLAGS } from './commands/verify.js';
-import { runOf, type RunPlan } from './config/types.js';
+import { runOf, type Run, type RunPlan } from './config/types.js';
 import { exitCodeOf, InterruptedError, UsageError } from './errors.js';
 import { Redactor } from './io/redact.js';
 import type { TextSink } from './io/render.js';
@@ -15,8 +15,8 @@ import type { Tuning } from './builder/context.js';
 import type { BuildResult } from './builder/events.js';
 import type { CleanupRegistry } from './builder/cleanup.js';
 import { ProcessWarnings } from './io/warnings.js';
+import { VERSION } from './version.js';
 
-export const VERSION = '0.1.0';
 
 type SignalName = 'SIGINT' | 'SIGTERM';
 export interface SignalSource {
@@ -137,7 +137,7 @@ async function execute(plan: RunPlan, io: CliIo, redactor: Redactor, out: TextSi
     render = createRenderer(err, { live: !!io.isTTY && !io.env.CI, quiet, ...(json ? { json: out } : {}) });
     const emit = render;
     const tuning = io.tuning ?? {};
-    const cloud = createCloud(config, {
+    const cloud = createCloud(cloudScope(config), {
       env: io.env,
       tokens,
       insertSettleMs: tuning.insertSettleMs ?? DEFAULT_TUNING.insertSettleMs,
@@ -184,6 +184,20 @@ async function execute(plan: RunPlan, io: CliIo, redactor: Redactor, out: TextSi
   } finally {
     io.signals.off('SIGINT', sigint);
     io.signals.off('SIGTERM', sigterm);
+  }
+}
+
+/** Where a run's cloud adapters work. */
+function cloudScope(run: Run): { project?: string; zone?: string } {
+  switch (run.kind) {
+    case 'vm-build':
+    case 'vm-verify':
+      return { project: run.projectName, zone: run.zone };
+    case 'local-build':
+      return { project: run.projectName };
+    case 'local-archive':
+    case 'local-verify':
+      return {};
   }
 }
 

@@ -18,7 +18,7 @@ import { STANDARD_PATH } from '../../src/local/command.js';
 import { executableOn } from '../../src/local/preconditions.js';
 import { unmountUnder } from '../../test/rig/disk.js';
 import { run } from '../../test/rig/proc.js';
-import { commonFunction, scriptSource } from './script-source.js';
+import { commonFunction, commonPackageTable, scriptSource } from './script-source.js';
 
 export interface InstallRun { label: string; commands: string[]; wallSec: number[]; downloadedMB?: number; packages: number }
 export interface InstallBench { base: string; ours: InstallRun; go: InstallRun; notes: string[] }
@@ -62,13 +62,13 @@ export function installUnavailable(): string | undefined {
   return undefined;
 }
 
-/** The harness for ours: the product's log() and install_missing(), a stub fail(), build.sh's own call. */
+/** The harness for ours: the product's log(), package table and install_missing(), a stub fail(), build.sh's own call. */
 function oursScript(): string {
   const call = /^\s*(install_missing [^\n]+)$/m.exec(scriptSource('build.sh'))?.[1];
   if (!call) throw new Error('no install_missing call in src/startup-script/build.sh');
   return ['set -euo pipefail', 'GDIB_WORK=/var/lib/gdib', 'mkdir -p "$GDIB_WORK/logs"',
     `fail() { printf 'gdib: error=%s\\n' "$*" >&2; exit 1; }`,
-    commonFunction('log'), commonFunction('install_missing'), call, ''].join('\n');
+    commonFunction('log'), commonPackageTable(), commonFunction('install_missing'), call, ''].join('\n');
 }
 
 /** Builds the base root once and keeps it as a tarball under os.tmpdir(). */

@@ -10,3 +10,10 @@ export function commonFunction(name: string): string {
   if (!m) throw new Error(`${name}() not found in src/startup-script/common.sh`);
   return m[0];
 }
+
+/** The command → package table that install_missing reads (a top-level `declare -rA GDIB_PACKAGE_OF=(...)`). */
+export function commonPackageTable(): string {
+  const m = /^declare -rA GDIB_PACKAGE_OF=\([\s\S]*?^\)$/m.exec(scriptSource('common.sh'));
+  if (!m) throw new Error('GDIB_PACKAGE_OF not found in src/startup-script/common.sh');
+  return m[0];
+}

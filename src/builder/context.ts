@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import { isCloudRun, type Run } from '../config/types.js';
 import type { Cloud } from '../gcp/types.js';
 import { DEFAULT_RETRY, type RetryPolicy } from '../gcp/retry.js';
-import type { CleanupRegistry } from './cleanup.js';
+import type { CleanupRegistry, Tracked } from './cleanup.js';
 import type { Emit } from './events.js';
 import type { SerialLog } from './serial-log.js';
 import type { LogsUploader } from './logs.js';
@@ -88,6 +88,8 @@ export interface BuildContext<R extends Run = Run> {
   env: Record<string, string | undefined>;
   /** Filled by steps as they learn things. */
   state: {
+    /** The cleanup handles of what this run created (released once deleted, or kept with --keep-on-failure). */
+    tracked: { disk?: Tracked; vm?: Tracked; image?: Tracked };
     sourceImageSizeGb?: number;
     vmPhases: Record<string, number>;
     /** Manifest digest of each container image, as resolved in preflight. */

@@ -149,7 +149,7 @@ export async function runBuild(runPlan: RunPlan, deps: BuildDeps): Promise<Build
     cleanup: deps.cleanup ?? new CleanupRegistry(),
     serial,
     ...(names.logs ? { logsUploader: new LogsUploader(deps.cloud.storage, names.logs.bucket, names.logs.prefix, serial, deps.redactor) } : {}),
-    state: { vmPhases: {}, imageDigests: {} },
+    state: { tracked: {}, vmPhases: {}, imageDigests: {} },
     env: deps.env ?? {},
   };
   const startedAt = new Date();

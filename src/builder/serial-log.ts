@@ -82,7 +82,8 @@ export class SerialLog {
   }
 }
 
-export interface SignalLine {
+/** One status report of the VM's script: `gdib: state|phase|progress|error=VALUE` on its serial console. */
+export interface StatusLine {
   state?: 'running' | 'succeeded' | 'failed';
   phase?: string;
   progress?: string;
@@ -91,8 +92,8 @@ export interface SignalLine {
 
 const LINE = /gdib: (state|phase|progress|error)=(.*)$/;
 
-/** Reads the SPEC §5 facts out of one serial line ("... gdib: state=failed"). */
-export function parseSignalLine(line: string): SignalLine | undefined {
+/** Reads the VM status out of one serial line ("... gdib: state=failed"). */
+export function parseStatusLine(line: string): StatusLine | undefined {
   const m = LINE.exec(line);
   if (!m) return undefined;
   const value = m[2]!.trim();

@@ -65,15 +65,6 @@ export function camelCase(name: string): string {
   return name.replace(/-([a-z0-9])/g, (_, c: string) => c.toUpperCase());
 }
 
-/** Go's strconv.ParseBool: the spellings of true and false the Go tool accepts. */
-const GO_TRUE = new Set(['1', 't', 'T', 'true', 'TRUE', 'True']);
-const GO_FALSE = new Set(['0', 'f', 'F', 'false', 'FALSE', 'False']);
-export function parseGoBool(value: string): boolean | undefined {
-  if (GO_TRUE.has(value)) return true;
-  if (GO_FALSE.has(value)) return false;
-  return undefined;
-}
-
 /** The default as --help and the README show it. */
 export function defaultShown(f: FlagSpec): string | undefined {
   if (f.defaultText) return f.defaultText;

@@ -1,6 +1,7 @@
 // The REST bodies of the resources the tool creates — one place, used both to create them and to show them
 // (--dry-run), so what a dry run prints is exactly what a build sends.
 import type { DiskSpec, ImageSpec, InstanceSpec } from './types.js';
+import { regionOf } from '../config/rules.js';
 
 const API = 'https://www.googleapis.com/compute/v1';
 
@@ -15,7 +16,7 @@ export function diskBody(spec: DiskSpec, project: string, zone: string): Record<
 }
 
 export function instanceBody(spec: InstanceSpec, project: string, zone: string): Record<string, unknown> {
-  const region = zone.replace(/-[a-z]$/, '');
+  const region = regionOf(zone);
   return {
     name: spec.name,
     machineType: `zones/${zone}/machineTypes/${spec.machineType}`,

@@ -7,12 +7,14 @@ import { ApiError, isNotFound } from './errors.js';
 import { waitForOperation, type OperationLike } from './operations.js';
 import { withRetry, type RetryHooks, type RetryPolicy } from './retry.js';
 import { abortable, deadline } from '../io/abort.js';
+import { regionOf } from '../config/rules.js';
 import type { ComputeApi, DeleteOutcome, DiskSpec, ImageInfo, ImageSpec, InstanceSpec, SerialChunk } from './types.js';
 
 export interface ComputeOptions {
-  project: string;
-  zone: string;
-  region: string;
+  /** Absent for a run that works in no project (a local bake to a file): it never calls compute. */
+  project?: string;
+  /** Absent for a command that works across zones (cleanup): it calls inZone() for each resource. */
+  zone?: string;
   retry: RetryPolicy;
   hooks?: RetryHooks;
   /** Called for every request sent (for counting API usage). */
@@ -21,7 +23,7 @@ export interface ComputeOptions {
    * How long an interrupted insert may go on settling before its resource is deleted: the request or its operation
    * may still be in flight, and a delete sent before the resource exists would "succeed" with a 404 and leak it.
    */
-  insertSettleMs?: number;
+  insertSettleMs: number;
 }
 
 interface Inflight {
@@ -58,21 +60,27 @@ export class GoogleCompute implements ComputeApi {
     );
   }
 
-  private async zonal(name: string, send: () => Promise<Any>, signal: AbortSignal, onOperation?: OnOperation): Promise<void> {
-    const [res] = await this.call<Any>(name, send, signal);
-    const ops: Any = await this.clients.compute('ZoneOperationsClient');
-    const { project, zone } = this.o;
-    const waitOnce = (s: AbortSignal) => async (operation: string) => (await this.call<Any>('zoneOperations.wait', () => ops.wait({ project, zone, operation }, NO_GAX_RETRY), s))[0];
-    const first = res.latestResponse as OperationLike;
-    onOperation?.((s) => waitForOperation(name, first, waitOnce(s), s).then(() => undefined));
-    await waitForOperation(name, first, waitOnce(signal), signal);
+  /** The same adapter in another zone (cleanup deletes what it finds wherever it is). */
+  inZone(zone: string): GoogleCompute {
+    return new GoogleCompute(this.clients, { ...this.o, zone });
   }
 
-  private async global(name: string, send: () => Promise<Any>, signal: AbortSignal, onOperation?: OnOperation): Promise<void> {
+  private get project(): string {
+    if (this.o.project === undefined) throw new Error('a call on a compute adapter made without a project');
+    return this.o.project;
+  }
+
+  private get zone(): string {
+    if (this.o.zone === undefined) throw new Error('a zonal call on a compute adapter made without a zone');
+    return this.o.zone;
+  }
+
+  /** Sends a request that starts an operation and waits on it: zonal for disks and VMs, global for images. */
+  private async operation(name: string, scope: 'zone' | 'global', send: () => Promise<Any>, signal: AbortSignal, onOperation?: OnOperation): Promise<void> {
     const [res] = await this.call<Any>(name, send, signal);
-    const ops: Any = await this.clients.compute('GlobalOperationsClient');
-    const { project } = this.o;
-    const waitOnce = (s: AbortSignal) => async (operation: string) => (await this.call<Any>('globalOperations.wait', () => ops.wait({ project, operation }, NO_GAX_RETRY), s))[0];
+    const ops: Any = await this.clients.compute(scope === 'zone' ? 'ZoneOperationsClient' : 'GlobalOperationsClient');
+    const where = scope === 'zone' ? { project: this.project, zone: this.zone } : { project: this.project };
+    const waitOnce = (s: AbortSignal) => async (operation: string) => (await this.call<Any>(`${scope}Operations.wait`, () => ops.wait({ ...where, operation }, NO_GAX_RETRY), s))[0];
     const first = res.latestResponse as OperationLike;
     onOperation?.((s) => waitForOperation(name, first, waitOnce(s), s).then(() => undefined));
     await waitForOperation(name, first, waitOnce(signal), signal);
@@ -104,7 +112,7 @@ export class GoogleCompute implements ComputeApi {
    */
   private async tracked(key: string, run: (signal: AbortSignal, onOperation: OnOperation) => Promise<void>, signal: AbortSignal): Promise<void> {
     const stop = new AbortController();
-    const settleMs = this.o.insertSettleMs ?? 120_000;
+    const settleMs = this.o.insertSettleMs;
     const onAbort = () => setTimeout(() => stop.abort(signal.reason), settleMs).unref();
     signal.addEventListener('abort', onAbort, { once: true });
     if (signal.aborted) onAbort();
@@ -127,7 +135,7 @@ export class GoogleCompute implements ComputeApi {
     const f = this.inflight.get(key);
     if (!f) return;
     // The limit is a deadline(): its timer is unref'd, so one left running after the insert is over holds nothing.
-    const limit = deadline(this.o.insertSettleMs ?? 120_000, signal);
+    const limit = deadline(this.o.insertSettleMs, signal);
     await Promise.race([f.done, new Promise((resolve) => limit.addEventListener('abort', resolve, { once: true }))]);
     f.stop.abort(new Error('superseded by delete'));
     this.inflight.delete(key);
@@ -135,18 +143,18 @@ export class GoogleCompute implements ComputeApi {
 
   async getProject(signal: AbortSignal): Promise<void> {
     const c: Any = await this.clients.compute('ProjectsClient');
-    await this.call('projects.get', () => c.get({ project: this.o.project }, NO_GAX_RETRY), signal);
+    await this.call('projects.get', () => c.get({ project: this.project }, NO_GAX_RETRY), signal);
   }
 
   async getZone(signal: AbortSignal): Promise<void> {
     const c: Any = await this.clients.compute('ZonesClient');
-    await this.call('zones.get', () => c.get({ project: this.o.project, zone: this.o.zone }, NO_GAX_RETRY), signal);
+    await this.call('zones.get', () => c.get({ project: this.project, zone: this.zone }, NO_GAX_RETRY), signal);
   }
 
   async getImage(image: string, signal: AbortSignal): Promise<ImageInfo | undefined> {
     const c: Any = await this.clients.compute('ImagesClient');
     try {
-      const [img] = await this.call<Any>('images.get', () => c.get({ project: this.o.project, image }, NO_GAX_RETRY), signal);
+      const [img] = await this.call<Any>('images.get', () => c.get({ project: this.project, image }, NO_GAX_RETRY), signal);
       return { name: img.name, selfLink: img.selfLink ?? undefined, diskSizeGb: img.diskSizeGb ? Number(img.diskSizeGb) : undefined, status: img.status ?? undefined };
     } catch (err) {
       if (isNotFound(err)) return undefined;
@@ -156,79 +164,85 @@ export class GoogleCompute implements ComputeApi {
 
   async machineTypeExists(machineType: string, signal: AbortSignal): Promise<boolean> {
     const c: Any = await this.clients.compute('MachineTypesClient');
-    return this.exists('machineTypes.get', () => c.get({ project: this.o.project, zone: this.o.zone, machineType }, NO_GAX_RETRY), signal);
+    return this.exists('machineTypes.get', () => c.get({ project: this.project, zone: this.zone, machineType }, NO_GAX_RETRY), signal);
   }
 
   async diskTypeExists(diskType: string, signal: AbortSignal): Promise<boolean> {
     const c: Any = await this.clients.compute('DiskTypesClient');
-    return this.exists('diskTypes.get', () => c.get({ project: this.o.project, zone: this.o.zone, diskType }, NO_GAX_RETRY), signal);
+    return this.exists('diskTypes.get', () => c.get({ project: this.project, zone: this.zone, diskType }, NO_GAX_RETRY), signal);
   }
 
   async networkExists(ref: string, signal: AbortSignal): Promise<boolean> {
-    const { project, name } = parseRef(ref, 'networks', this.o.project);
+    const { project, name } = parseRef(ref, 'networks', this.project);
     const c: Any = await this.clients.compute('NetworksClient');
     return this.exists('networks.get', () => c.get({ project, network: name }, NO_GAX_RETRY), signal);
   }
 
   async subnetExists(ref: string, signal: AbortSignal): Promise<boolean> {
-    const { project, name, region } = parseRef(ref, 'subnetworks', this.o.project);
+    const { project, name, region } = parseRef(ref, 'subnetworks', this.project);
     const c: Any = await this.clients.compute('SubnetworksClient');
-    return this.exists('subnetworks.get', () => c.get({ project, region: region ?? this.o.region, subnetwork: name }, NO_GAX_RETRY), signal);
+    return this.exists('subnetworks.get', () => c.get({ project, region: region ?? regionOf(this.zone), subnetwork: name }, NO_GAX_RETRY), signal);
   }
 
   async insertDisk(spec: DiskSpec, signal: AbortSignal): Promise<void> {
     const c: Any = await this.clients.compute('DisksClient');
-    const { project, zone } = this.o;
+    const project = this.project;
+    const zone = this.zone;
     const requestId = randomUUID();
     const diskResource = diskBody(spec, project, zone);
-    await this.tracked(`disk/${spec.name}`, (s, on) => this.zonal('disks.insert', () => c.insert({ project, zone, requestId, diskResource }, NO_GAX_RETRY), s, on), signal);
+    await this.tracked(`disk/${spec.name}`, (s, on) => this.operation('disks.insert', 'zone', () => c.insert({ project, zone, requestId, diskResource }, NO_GAX_RETRY), s, on), signal);
   }
 
   async deleteDisk(disk: string, signal: AbortSignal): Promise<DeleteOutcome> {
     const c: Any = await this.clients.compute('DisksClient');
-    const { project, zone } = this.o;
+    const project = this.project;
+    const zone = this.zone;
     await this.settle(`disk/${disk}`, signal);
-    return this.deleted(() => this.zonal('disks.delete', () => c.delete({ project, zone, disk }, NO_GAX_RETRY), signal));
+    return this.deleted(() => this.operation('disks.delete', 'zone', () => c.delete({ project, zone, disk }, NO_GAX_RETRY), signal));
   }
 
   async insertInstance(spec: InstanceSpec, signal: AbortSignal): Promise<void> {
     const c: Any = await this.clients.compute('InstancesClient');
-    const { project, zone } = this.o;
+    const project = this.project;
+    const zone = this.zone;
     const requestId = randomUUID();
     const instanceResource = instanceBody(spec, project, zone);
-    await this.tracked(`vm/${spec.name}`, (s, on) => this.zonal('instances.insert', () => c.insert({ project, zone, requestId, instanceResource }, NO_GAX_RETRY), s, on), signal);
+    await this.tracked(`vm/${spec.name}`, (s, on) => this.operation('instances.insert', 'zone', () => c.insert({ project, zone, requestId, instanceResource }, NO_GAX_RETRY), s, on), signal);
   }
 
   async deleteInstance(instance: string, signal: AbortSignal): Promise<DeleteOutcome> {
     const c: Any = await this.clients.compute('InstancesClient');
-    const { project, zone } = this.o;
+    const project = this.project;
+    const zone = this.zone;
     await this.settle(`vm/${instance}`, signal);
-    return this.deleted(() => this.zonal('instances.delete', () => c.delete({ project, zone, instance }, NO_GAX_RETRY), signal));
+    return this.deleted(() => this.operation('instances.delete', 'zone', () => c.delete({ project, zone, instance }, NO_GAX_RETRY), signal));
   }
 
   async detachDisk(instance: string, deviceName: string, signal: AbortSignal): Promise<void> {
     const c: Any = await this.clients.compute('InstancesClient');
-    const { project, zone } = this.o;
-    await this.zonal('instances.detachDisk', () => c.detachDisk({ project, zone, instance, deviceName, requestId: randomUUID() }, NO_GAX_RETRY), signal);
+    const project = this.project;
+    const zone = this.zone;
+    await this.operation('instances.detachDisk', 'zone', () => c.detachDisk({ project, zone, instance, deviceName, requestId: randomUUID() }, NO_GAX_RETRY), signal);
   }
 
   async insertImage(spec: ImageSpec, signal: AbortSignal): Promise<void> {
     const c: Any = await this.clients.compute('ImagesClient');
-    const { project } = this.o;
+    const project = this.project;
     const imageResource = imageBody(spec, project);
     const requestId = randomUUID();
-    await this.tracked(`image/${spec.name}`, (s, on) => this.global('images.insert', () => c.insert({ project, requestId, imageResource }, NO_GAX_RETRY), s, on), signal);
+    await this.tracked(`image/${spec.name}`, (s, on) => this.operation('images.insert', 'global', () => c.insert({ project, requestId, imageResource }, NO_GAX_RETRY), s, on), signal);
   }
 
   async deleteImage(image: string, signal: AbortSignal): Promise<DeleteOutcome> {
     const c: Any = await this.clients.compute('ImagesClient');
     await this.settle(`image/${image}`, signal);
-    return this.deleted(() => this.global('images.delete', () => c.delete({ project: this.o.project, image }, NO_GAX_RETRY), signal));
+    return this.deleted(() => this.operation('images.delete', 'global', () => c.delete({ project: this.project, image }, NO_GAX_RETRY), signal));
   }
 
   async getSerialPortOutput(instance: string, start: number, signal: AbortSignal): Promise<SerialChunk> {
     const c: Any = await this.clients.compute('InstancesClient');
-    const { project, zone } = this.o;
+    const project = this.project;
+    const zone = this.zone;
     const [out] = await this.call<Any>(
       'instances.getSerialPortOutput',
       () => c.getSerialPortOutput({ project, zone, instance, port: 1, start: String(start) }, NO_GAX_RETRY),
@@ -239,7 +253,8 @@ export class GoogleCompute implements ComputeApi {
 
   async getGuestAttributes(instance: string, namespace: string, signal: AbortSignal): Promise<Record<string, string> | undefined> {
     const c: Any = await this.clients.compute('InstancesClient');
-    const { project, zone } = this.o;
+    const project = this.project;
+    const zone = this.zone;
     let res: Any;
     try {
       [res] = await this.call(

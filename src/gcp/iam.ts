@@ -4,7 +4,13 @@ import type { TokenProvider } from './auth.js';
 import { ApiError } from './errors.js';
 import { withRetry, type RetryPolicy } from './retry.js';
 
-export class Iam {
+/** What preflight needs of IAM (unit tests pass a fake). */
+export interface IamApi {
+  /** true / false, or undefined when the caller may not look (403). */
+  serviceAccountExists(email: string, signal: AbortSignal): Promise<boolean | undefined>;
+}
+
+export class Iam implements IamApi {
   constructor(
     private readonly tokens: TokenProvider,
     private readonly endpoint: string,

@@ -1,13 +1,22 @@
-// Builds the real Cloud (compute + storage adapters) for a config. Loaded lazily by the CLI after validation.
-import type { Run } from '../config/types.js';
+// The one composition root of the cloud adapters: every command (build, verify, cleanup) gets its Google
+// clients, retry policy and credentials from here. Loaded lazily by the CLI after validation.
 import type { TokenProvider } from './auth.js';
 import { Clients, endpointsFromEnv } from './clients.js';
 import { GoogleCompute } from './compute.js';
+import { Inventory } from './inventory.js';
 import { withRetry, type RetryHooks, type RetryPolicy } from './retry.js';
 import { GoogleStorage } from './storage.js';
 import { RegistryClient } from '../registry/client.js';
 import { Iam, iamEndpoint } from './iam.js';
 import type { Cloud } from './types.js';
+
+/** Where the adapters work. */
+export interface CloudScope {
+  /** Absent for a run that works in no project (a local bake to a file, a local verify). */
+  project?: string;
+  /** Absent for a command that works across zones (cleanup without --zone). */
+  zone?: string;
+}
 
 export interface CloudOptions {
   env: Record<string, string | undefined>;
@@ -16,32 +25,30 @@ export interface CloudOptions {
   retry: RetryPolicy;
   hooks?: RetryHooks;
   onRequest?: (call: string) => void;
-  insertSettleMs?: number;
+  /** How long an interrupted insert may settle before its resource is deleted (Tuning.insertSettleMs). */
+  insertSettleMs: number;
 }
 
-/** Where the compute adapter works. A run with no project (a local bake to a file) never calls compute. */
-function computeTarget(run: Run): { project: string; zone: string; region: string } {
-  switch (run.kind) {
-    case 'vm-build':
-    case 'vm-verify':
-      return { project: run.projectName, zone: run.zone, region: run.region };
-    case 'local-build':
-      return { project: run.projectName, zone: '', region: '' };
-    case 'local-archive':
-    case 'local-verify':
-      return { project: '', zone: '', region: '' };
-  }
+/** The build's Cloud, and the inventory of what builds left behind (cleanup). */
+export interface GoogleCloud extends Cloud {
+  /** What builds left behind in the scope's project (cleanup). */
+  inventory(): Inventory;
 }
 
-export function createCloud(run: Run, o: CloudOptions): Cloud {
+export function createCloud(scope: CloudScope, o: CloudOptions): GoogleCloud {
   const { tokens } = o;
   const clients = new Clients(tokens, endpointsFromEnv(o.env));
+  const compute = new GoogleCompute(clients, { project: scope.project, zone: scope.zone, retry: o.retry, hooks: o.hooks, onRequest: o.onRequest, insertSettleMs: o.insertSettleMs });
   return {
-    compute: new GoogleCompute(clients, { ...computeTarget(run), retry: o.retry, hooks: o.hooks, onRequest: o.onRequest, insertSettleMs: o.insertSettleMs }),
+    compute,
     storage: new GoogleStorage(clients, o.retry, o.hooks),
-    // The caller's Google token is offered only to Google's registries (gcr.io, *.pkg.dev).
     iam: new Iam(tokens, iamEndpoint(o.env), o.retry),
     accessToken: async (signal = new AbortController().signal) => (await withRetry('oauth2.token', () => tokens.getToken(signal), signal, o.retry, o.hooks)).token,
+    // The caller's Google token is offered only to Google's registries (gcr.io, *.pkg.dev).
     registry: new RegistryClient(async () => (await tokens.getToken().catch(() => undefined))?.token),
+    inventory: () => {
+      if (scope.project === undefined) throw new Error('an inventory needs a project');
+      return new Inventory(clients, scope.project, o.retry, (zone) => compute.inZone(zone), o.hooks);
+    },
   };
 }

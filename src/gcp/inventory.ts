@@ -2,9 +2,8 @@
 // what `cleanup` needs after a build was SIGKILLed. Only resources carrying gdib-managed=true are ever touched:
 // the API filter selects them and every result is checked again here.
 import type { Clients } from './clients.js';
-import { isNotFound } from './errors.js';
-import { waitForOperation, type OperationLike } from './operations.js';
-import { withRetry, type RetryPolicy } from './retry.js';
+import { withRetry, type RetryHooks, type RetryPolicy } from './retry.js';
+import type { ComputeApi } from './types.js';
 
 export interface ManagedResource {
   kind: 'vm' | 'disk';
@@ -27,6 +26,9 @@ export class Inventory {
     private readonly clients: Clients,
     private readonly project: string,
     private readonly retry: RetryPolicy,
+    /** The compute adapter of a zone: deleting goes through it, as a build's cleanup does. */
+    private readonly computeIn: (zone: string) => ComputeApi,
+    private readonly hooks?: RetryHooks,
   ) {}
 
   async list(zone: string | undefined, signal: AbortSignal): Promise<ManagedResource[]> {
@@ -53,25 +55,13 @@ export class Inventory {
       },
       signal,
       this.retry,
+      this.hooks,
     );
   }
 
   /** Deletes one resource and waits; a 404 counts as done. */
   async delete(r: ManagedResource, signal: AbortSignal): Promise<void> {
-    const c: Any = await this.clients.compute(r.kind === 'vm' ? 'InstancesClient' : 'DisksClient');
-    const ops: Any = await this.clients.compute('ZoneOperationsClient');
-    const call = r.kind === 'vm' ? 'instances.delete' : 'disks.delete';
-    const req = r.kind === 'vm' ? { project: this.project, zone: r.zone, instance: r.name } : { project: this.project, zone: r.zone, disk: r.name };
-    try {
-      const [res] = await withRetry<Any>(call, () => c.delete(req, NO_GAX_RETRY), signal, this.retry);
-      await waitForOperation(
-        call,
-        res.latestResponse as OperationLike,
-        async (operation) => (await withRetry<Any>('zoneOperations.wait', () => ops.wait({ project: this.project, zone: r.zone, operation }, NO_GAX_RETRY), signal, this.retry))[0],
-        signal,
-      );
-    } catch (err) {
-      if (!isNotFound(err)) throw err;
-    }
+    const compute = this.computeIn(r.zone);
+    await (r.kind === 'vm' ? compute.deleteInstance(r.name, signal) : compute.deleteDisk(r.name, signal));
   }
 }

@@ -89,13 +89,13 @@ export interface StorageApi {
 export interface Cloud {
   compute: ComputeApi;
   storage: StorageApi;
-  /** Resolves container images from this machine (preflight); absent in unit tests. */
-  registry?: import('../registry/client.js').RegistryClient;
+  /** Resolves container images from this machine (preflight). */
+  registry: import('../registry/client.js').ImageRegistry;
   /**
    * The caller's access token (a local build pulls with it where the VM would use its service account's; preflight
    * gets one first, so credentials that fail are one problem rather than one per check).
    */
-  accessToken?: (signal?: AbortSignal) => Promise<string>;
-  /** Checks the VM's service account exists (preflight); absent in unit tests. */
-  iam?: import('./iam.js').Iam;
+  accessToken: (signal?: AbortSignal) => Promise<string>;
+  /** Checks the VM's service account exists (preflight). */
+  iam: import('./iam.js').IamApi;
 }

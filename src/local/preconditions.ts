@@ -7,31 +7,23 @@ import { scriptPath } from './command.js';
 
 /**
  * The commands a local build runs — the scripts' own (build.sh and verify.sh would otherwise install the
- * missing ones with apt-get on this machine, see install_missing in common.sh) and the packing tools —
- * with the Debian/Ubuntu package of each.
+ * missing ones with apt-get on this machine, see install_missing) and the packing tools — with the
+ * Debian/Ubuntu package of each. Read from the table in common.sh, which is its one source.
  */
-export const LOCAL_COMMANDS: Readonly<Record<string, string>> = {
-  bash: 'bash',
-  containerd: 'containerd',
-  ctr: 'containerd',
-  'mkfs.ext4': 'e2fsprogs',
-  losetup: 'mount',
-  mount: 'mount',
-  umount: 'mount',
-  findmnt: 'util-linux',
-  mountpoint: 'util-linux',
-  blockdev: 'util-linux',
-  jq: 'jq',
-  curl: 'curl',
-  perl: 'perl-base',
-  md5sum: 'coreutils',
-  sha256sum: 'coreutils',
-  timeout: 'coreutils',
-  find: 'findutils',
-  xargs: 'findutils',
-  tar: 'tar',
-  gzip: 'gzip',
-};
+export const LOCAL_COMMANDS: Readonly<Record<string, string>> = packageTable(readFileSync(new URL('../startup-script/common.sh', import.meta.url), 'utf8'));
+
+/** The entries of common.sh's `declare -rA GDIB_PACKAGE_OF=(` table, one `[command]=package` a line, in order. */
+export function packageTable(commonSh: string): Record<string, string> {
+  const block = /^declare -rA GDIB_PACKAGE_OF=\(\n([^)]*)^\)$/m.exec(commonSh)?.[1];
+  if (block === undefined) throw new Error('common.sh has no GDIB_PACKAGE_OF table');
+  const table: Record<string, string> = {};
+  for (const line of block.split('\n').filter((l) => l.trim() !== '')) {
+    const m = /^\s*\[([^\]\s]+)\]=(\S+)$/.exec(line);
+    if (!m) throw new Error(`common.sh: cannot read GDIB_PACKAGE_OF entry ${JSON.stringify(line)}`);
+    table[m[1]!] = m[2]!;
+  }
+  return table;
+}
 
 export interface PreconditionOptions {
   /** The PATH searched for the commands; default: the one the startup script runs with. */

@@ -44,6 +44,9 @@ function baseUrl(registry: string): string {
   return `${local ? 'http' : 'https'}://${registry}`;
 }
 
+/** What resolving images needs of a registry client (preflight; unit tests pass a fake). */
+export type ImageRegistry = Pick<RegistryClient, 'manifest' | 'blob'>;
+
 export class RegistryClient {
   private readonly tokens = new Map<string, string>();
 

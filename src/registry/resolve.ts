@@ -4,7 +4,7 @@
 // too small. A registry this machine cannot reach is reported and skipped: the VM may well reach it.
 import { parseImageReference, type ImageReference } from '../config/reference.js';
 import { gunzipSync } from 'node:zlib';
-import { RegistryClient, RegistryError, type Fetched } from './client.js';
+import { RegistryError, type Fetched, type ImageRegistry } from './client.js';
 
 /** A gzip stream of an empty tar, which Docker used for metadata-only layers. */
 const EMPTY_LAYER = 'sha256:a3ed95caeb02ffe68cdd9fd84406680ae93d633cb16422d00e8a7c22955b46d4';
@@ -22,7 +22,7 @@ export interface ImageCheck {
   warnings: string[];
 }
 
-export async function checkImage(ref: string, platform: string, client: RegistryClient, signal: AbortSignal): Promise<ImageCheck> {
+export async function checkImage(ref: string, platform: string, client: ImageRegistry, signal: AbortSignal): Promise<ImageCheck> {
   const out: ImageCheck = { ref, problems: [], warnings: [] };
   const parsed = parseImageReference(ref) as ImageReference;
   const [os, arch, variant] = platform.split('/');
@@ -65,7 +65,7 @@ export async function checkImage(ref: string, platform: string, client: Registry
 }
 
 /** A layer with no files: empty, the well-known empty gzip, or (for tiny blobs, fetched) a tar of zero blocks. */
-async function isEmptyLayer(l: { digest: string; size?: number; mediaType?: string }, ref: ImageReference, client: RegistryClient, signal: AbortSignal): Promise<boolean> {
+async function isEmptyLayer(l: { digest: string; size?: number; mediaType?: string }, ref: ImageReference, client: ImageRegistry, signal: AbortSignal): Promise<boolean> {
   if (l.size === 0 || l.digest === EMPTY_LAYER) return true;
   if ((l.size ?? Infinity) > 256) return false;
   try {
@@ -77,7 +77,7 @@ async function isEmptyLayer(l: { digest: string; size?: number; mediaType?: stri
   }
 }
 
-export async function checkImages(refs: readonly string[], platform: string, diskSizeGb: number, client: RegistryClient, signal: AbortSignal): Promise<{ checks: ImageCheck[]; warnings: string[]; problems: string[] }> {
+export async function checkImages(refs: readonly string[], platform: string, diskSizeGb: number, client: ImageRegistry, signal: AbortSignal): Promise<{ checks: ImageCheck[]; warnings: string[]; problems: string[] }> {
   const checks = await Promise.all(refs.map((r) => checkImage(r, platform, client, signal)));
   const warnings = checks.flatMap((c) => c.warnings);
   const problems = checks.flatMap((c) => c.problems);

@@ -284,7 +284,7 @@ pull_image() {
   rm -f "$rcfile"
   local args=(--hosts-dir "$HOSTS_DIR" --platform "$PLATFORM" --snapshotter overlayfs --print-chainid)
   GDIB_STEP="pulling $ref"
-  signal phase pulling
+  report_status phase pulling
   progress "$((i - 1))/$n images"
   PULL_TOKEN=""
   if uses_token "$full"; then
@@ -308,7 +308,7 @@ pull_image() {
     if [[ $current == pulling ]] && grep -qa '^unpacking ' "$log"; then
       current=unpacking
       GDIB_STEP="unpacking $ref"
-      signal phase unpacking
+      report_status phase unpacking
     fi
     if ((SECONDS - last >= 15)); then
       last=$SECONDS
@@ -321,7 +321,7 @@ pull_image() {
   PULL_PID=""
   if [[ $current == pulling ]] && grep -qa '^unpacking ' "$log"; then
     GDIB_STEP="unpacking $ref" # too quick for the loop to see: still say it happened
-    signal phase unpacking
+    report_status phase unpacking
   fi
   rc=$(cat "$rcfile" 2>/dev/null || echo 1)
   ((rc == 0)) || pull_failed "$ref" "$log"

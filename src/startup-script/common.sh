@@ -52,7 +52,7 @@ console_write() {
 
 md_url() { printf 'http://%s/computeMetadata/v1/instance/%s' "$GDIB_MD_HOST" "$1"; }
 
-# Writes guest attribute gdib/<key>. Best effort: the serial line is the fallback signal, so a failure
+# Writes guest attribute gdib/<key>. Best effort: the serial line is the fallback, so a failure
 # is mentioned once and the next facts are still tried.
 put_guest_attribute() {
   local code
@@ -60,12 +60,13 @@ put_guest_attribute() {
     -X PUT -H 'Metadata-Flavor: Google' --data-binary @- "$(md_url "guest-attributes/gdib/$1")" 2>/dev/null) || true
   if [[ $code != 200 && $GDIB_GUEST_ATTRIBUTES_WARNED == false ]]; then
     GDIB_GUEST_ATTRIBUTES_WARNED=true
-    log "cannot write guest attributes (HTTP ${code:-000}); the serial console carries the signal"
+    log "cannot write guest attributes (HTTP ${code:-000}); the serial console carries the status"
   fi
 }
 
-# A SPEC §5 fact: `gdib: <key>=<value>` on the serial console and guest attribute gdib/<key>.
-signal() {
+# Reports the VM status (key state, phase, progress or error): `gdib: <key>=<value>` on the serial console and
+# guest attribute gdib/<key>.
+report_status() {
   local value line
   value=$(one_line "$2")
   line="gdib: $1=$value"
@@ -75,8 +76,8 @@ signal() {
   console_write "$line"
 }
 
-phase() { GDIB_STEP=$1; signal phase "$1"; }
-progress() { signal progress "$1"; }
+phase() { GDIB_STEP=$1; report_status phase "$1"; }
+progress() { report_status progress "$1"; }
 
 # Fails the script with a reason; the EXIT trap reports it.
 fail() {
@@ -110,14 +111,37 @@ require_path_var() {
     || fail "$1 must be a plain absolute path (letters, digits and ._/@+-), got: $2"
 }
 
-# Packages providing the commands the script needs, installed only when missing.
+# The commands a build runs, on the VM or (build --local) on this machine, and the Debian package of each.
+# install_missing installs from it; src/local/preconditions.ts reads this table (one entry a line) to check a
+# local machine and name the packages, so it is written here only.
+declare -rA GDIB_PACKAGE_OF=(
+  [bash]=bash
+  [containerd]=containerd
+  [ctr]=containerd
+  [mkfs.ext4]=e2fsprogs
+  [losetup]=mount
+  [mount]=mount
+  [umount]=mount
+  [findmnt]=util-linux
+  [mountpoint]=util-linux
+  [blockdev]=util-linux
+  [jq]=jq
+  [curl]=curl
+  [perl]=perl-base
+  [md5sum]=coreutils
+  [sha256sum]=coreutils
+  [timeout]=coreutils
+  [find]=findutils
+  [xargs]=findutils
+  [tar]=tar
+  [gzip]=gzip
+)
+
+# Installs the packages of the named commands that are missing.
 install_missing() {
-  local -A package_of=([containerd]=containerd [ctr]=containerd [jq]=jq [mkfs.ext4]=e2fsprogs
-    [curl]=curl [perl]=perl-base [md5sum]=coreutils [find]=findutils
-    [xargs]=findutils [mountpoint]=util-linux [findmnt]=util-linux [timeout]=coreutils [mount]=mount)
   local cmd missing=()
   for cmd in "$@"; do
-    command -v "$cmd" >/dev/null 2>&1 || missing+=("${package_of[$cmd]:-$cmd}")
+    command -v "$cmd" >/dev/null 2>&1 || missing+=("${GDIB_PACKAGE_OF[$cmd]:-$cmd}")
   done
   ((${#missing[@]} > 0)) || return 0
   mapfile -t missing < <(printf '%s\n' "${missing[@]}" | sort -u)
@@ -230,16 +254,16 @@ on_exit() {
   if ((rc == 0)) && [[ $GDIB_SUCCEEDED == true ]]; then
     # The work is done and the disk unmounted: a shutdown from here on must not turn success into exit 143.
     trap '' TERM INT
-    signal phase "done"
-    signal state succeeded
+    report_status phase "done"
+    report_status state succeeded
     exit 0
   fi
   if [[ -z $GDIB_ERROR ]]; then
     GDIB_ERROR="$GDIB_STEP failed (exit status $rc)"
     [[ -z $GDIB_FAILED_COMMAND ]] || GDIB_ERROR+=": $GDIB_FAILED_COMMAND"
   fi
-  signal error "$GDIB_ERROR"
-  signal state failed
+  report_status error "$GDIB_ERROR"
+  report_status state failed
   ((rc != 0)) || rc=1
   exit "$rc"
 }
@@ -251,5 +275,5 @@ start_reporting() {
   trap 'GDIB_ERROR="interrupted by SIGTERM during: $GDIB_STEP"; exit 143' TERM
   trap 'GDIB_ERROR="interrupted by SIGINT during: $GDIB_STEP"; exit 130' INT
   console_init
-  signal state running
+  report_status state running
 }

@@ -1,7 +1,8 @@
 // Renders the VM metadata of SPEC §4, with the build or verify script inlined as `startup-script`.
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { VERSION } from '../version.js';
 
 export type VmMode = 'build' | 'verify';
 export type ImagePullAuth = 'None' | 'ServiceAccountToken' | 'Auto';
@@ -29,18 +30,6 @@ function asset(name: string): string {
   return readFileSync(join(here, name), 'utf8');
 }
 
-/** This package's version, for gdib.json: from the nearest package.json of this package. */
-function toolVersion(): string {
-  for (let dir = here; ; dir = dirname(dir)) {
-    const file = join(dir, 'package.json');
-    if (existsSync(file)) {
-      const pkg = JSON.parse(readFileSync(file, 'utf8')) as { name?: string; version?: string };
-      if (pkg.name === 'gke-disk-image-builder' && pkg.version) return pkg.version;
-    }
-    if (dirname(dir) === dir) return 'unknown';
-  }
-}
-
 const rendered = new Map<VmMode, string>();
 
 /**
@@ -52,7 +41,7 @@ export function startupScript(mode: VmMode): string {
   if (cached !== undefined) return cached;
   const script = asset(mode === 'build' ? 'build.sh' : 'verify.sh');
   if (!INCLUDE.test(script)) throw new Error(`${mode}.sh does not source common.sh as render.ts expects`);
-  const common = asset('common.sh').replace('__GDIB_VERSION__', toolVersion());
+  const common = asset('common.sh').replace('__GDIB_VERSION__', VERSION);
   const result = script.replace(INCLUDE, () => `# ---- common.sh (inlined) ----\n${common}# ---- end of common.sh ----`);
   rendered.set(mode, result);
   return result;

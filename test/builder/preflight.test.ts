@@ -11,8 +11,8 @@ import { FakeCloud } from '../helpers/fake-cloud.js';
 
 const fast = { retry: { ...DEFAULT_RETRY, maxAttempts: 2, baseDelayMs: 1, maxDelayMs: 2 } };
 
-async function preflight(cloud: FakeCloud) {
-  const config = parseConfig({ 'project-name': 'test-project', zone: 'us-central1-a', 'image-name': 'img', 'gcs-path': 'gs://bucket/logs', 'container-image': ['nginx:1'] }, {});
+async function preflight(cloud: FakeCloud, extra: Record<string, string> = {}) {
+  const config = parseConfig({ 'project-name': 'test-project', zone: 'us-central1-a', 'image-name': 'img', 'gcs-path': 'gs://bucket/logs', 'container-image': ['nginx:1'], ...extra }, {});
   const { error } = await runBuild(config.plan, { cloud, emit: () => undefined, redactor: new Redactor(), signal: new AbortController().signal, tuning: fast, runId: 'abc123' });
   expect(error).toBeInstanceOf(BuildError);
   return error!.message;
@@ -40,5 +40,14 @@ describe('preflight problems with one cause', () => {
     const message = await preflight(cloud);
     expect(message).toBe('could not get an access token: the key file key.json was refused by https://oauth2.example/token (invalid_grant)');
     expect(cloud.calls.filter((c) => !c.startsWith('storage'))).toEqual([]);
+  });
+});
+
+describe('preflight on the fake IAM', () => {
+  it('names a service account that does not exist', async () => {
+    const cloud = new FakeCloud();
+    cloud.missingServiceAccounts.add('ghost@test-project.iam.gserviceaccount.com');
+    const message = await preflight(cloud, { 'service-account': 'ghost@test-project.iam.gserviceaccount.com' });
+    expect(message).toBe('service account ghost@test-project.iam.gserviceaccount.com does not exist (--service-account)');
   });
 });

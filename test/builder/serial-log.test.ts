@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseSignalLine, SerialLog } from '../../src/builder/serial-log.js';
+import { parseStatusLine, SerialLog } from '../../src/builder/serial-log.js';
 import type { ComputeApi, SerialChunk } from '../../src/gcp/types.js';
 import { Redactor } from '../../src/io/redact.js';
 
@@ -72,7 +72,7 @@ describe('SerialLog', () => {
   });
 });
 
-describe('parseSignalLine', () => {
+describe('parseStatusLine', () => {
   it.each([
     ['gdib: state=running', { state: 'running' }],
     ['[   12.3] startup-script: gdib: state=succeeded', { state: 'succeeded' }],
@@ -81,5 +81,5 @@ describe('parseSignalLine', () => {
     ['gdib: error=pull nginx:1 failed: not found', { error: 'pull nginx:1 failed: not found' }],
     ['gdib: state=bogus', undefined],
     ['nothing here', undefined],
-  ])('%s', (line, expected) => expect(parseSignalLine(line)).toEqual(expected));
+  ])('%s', (line, expected) => expect(parseStatusLine(line)).toEqual(expected));
 });

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { BUILD_FLAGS } from '../../src/commands/build.js';
 import { runCli } from '../helpers/cli.js';
@@ -10,6 +11,13 @@ describe('usage', () => {
     expect(r.code).toBe(0);
     for (const name of Object.keys(BUILD_FLAGS)) expect(r.stdout).toContain(`--${name}`);
     expect(r.stdout).toContain('Exit codes');
+  });
+
+  it('--version prints the version of package.json', async () => {
+    const pkg = JSON.parse(readFileSync('package.json', 'utf8')) as { version: string };
+    const r = await runCli(['--version']);
+    expect(r.code).toBe(0);
+    expect(r.stdout.trim()).toBe(pkg.version);
   });
 
   it('--help gives the build limit of --image-name', async () => {

@@ -46,6 +46,7 @@ describe('defaults', () => {
       gcsPrefix: 'logs',
       region: 'us-central1',
     });
+    expect(c.subnet).toBeUndefined();
     expect(Object.isFrozen(c.plan)).toBe(true);
     expect(Object.isFrozen(c.containerImages)).toBe(true);
   });

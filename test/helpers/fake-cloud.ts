@@ -1,7 +1,10 @@
 // A fast in-memory Cloud for unit tests of the step runner. Integration tests use the real client libraries
 // against the emulator instead; this fake only keeps the same contract (ComputeApi/StorageApi).
+import { createHash } from 'node:crypto';
 import { ApiError } from '../../src/gcp/errors.js';
 import type { Cloud, ComputeApi, DeleteOutcome, DiskSpec, ImageSpec, InstanceSpec, SerialChunk, StorageApi } from '../../src/gcp/types.js';
+import type { IamApi } from '../../src/gcp/iam.js';
+import type { ImageRegistry } from '../../src/registry/client.js';
 
 export interface FakeVm {
   serial: string;
@@ -16,6 +19,8 @@ export class FakeCloud implements Cloud {
   calls: string[] = [];
   /** Make a call fail (or hang) the next time: name → error factory or 'hang'. */
   failures = new Map<string, (() => Error) | 'hang'>();
+  /** Service accounts that do not exist (every other one does). */
+  missingServiceAccounts = new Set<string>();
   /** What the VM does once created. */
   onVmStart: (vm: FakeVm) => void = (vm) => {
     vm.serial += 'gdib: state=running\ngdib: phase=pulling\ngdib: state=succeeded\n';
@@ -110,5 +115,22 @@ export class FakeCloud implements Cloud {
       await this.enter('storage.objects.delete');
       return this.objects.delete(`${bucket}/${name}`) ? 'deleted' : 'not-found';
     },
+  };
+
+  /** Credentials that always give a token (tests of refused credentials replace it). */
+  accessToken = async (): Promise<string> => 'fake-access-token';
+
+  iam: IamApi = {
+    serviceAccountExists: async (email) => !this.missingServiceAccounts.has(email),
+  };
+
+  /** Answers from memory, never the network: each image is one non-empty layer, its digest derived from its name. */
+  registry: ImageRegistry = {
+    manifest: async (ref, reference) => {
+      const name = `${ref.registry}/${ref.repository}:${reference}`;
+      const digest = `sha256:${createHash('sha256').update(name).digest('hex')}`;
+      return { mediaType: 'application/vnd.oci.image.manifest.v1+json', digest, body: { schemaVersion: 2, layers: [{ digest: `sha256:${'1'.repeat(64)}`, size: 1_000_000 }] } };
+    },
+    blob: async () => Buffer.alloc(0),
   };
 }

@@ -3,9 +3,11 @@ import { chmodSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync }
 import { release, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { aptInstallCommand, LOCAL_COMMANDS, localPreconditions } from '../../src/local/preconditions.js';
+import { readFileSync } from 'node:fs';
+import { aptInstallCommand, LOCAL_COMMANDS, localPreconditions, packageTable } from '../../src/local/preconditions.js';
 import { scriptPath } from '../../src/local/command.js';
 import { describeRig } from '../rig/rig.js';
+import { run } from '../rig/proc.js';
 
 describe('localPreconditions', () => {
   let dir: string;
@@ -107,6 +109,30 @@ describe('localPreconditions', () => {
     expect(aptInstallCommand(['ctr', 'containerd', 'umount', 'mount', 'losetup'])).toBe(
       'apt-get install -y --no-install-recommends containerd mount',
     );
+  });
+});
+
+describe('the command → package table (common.sh is its one source)', () => {
+  const scripts = new URL('../../src/startup-script/', import.meta.url);
+  const read = (name: string) => readFileSync(new URL(name, scripts), 'utf8');
+
+  it('reads as bash reads it', async () => {
+    const program = 'set -euo pipefail; source "$1"; for c in "${!GDIB_PACKAGE_OF[@]}"; do printf "%s %s\\n" "$c" "${GDIB_PACKAGE_OF[$c]}"; done';
+    const { stdout } = await run('bash', ['-c', program, 'test', new URL('common.sh', scripts).pathname], { env: { PATH: process.env.PATH } });
+    const fromBash = Object.fromEntries(stdout.trim().split('\n').map((l) => l.split(' ')));
+    expect(fromBash).toEqual({ ...LOCAL_COMMANDS });
+    expect(Object.keys(LOCAL_COMMANDS).length).toBeGreaterThan(10);
+  });
+
+  it('has every command the scripts install when missing', () => {
+    const installed = ['build.sh', 'verify.sh'].flatMap((f) => [...read(f).matchAll(/^\s*install_missing ([^\n]+)$/gm)].flatMap((m) => m[1]!.trim().split(/\s+/)));
+    expect(installed.length).toBeGreaterThan(5);
+    expect(installed.filter((c) => !(c in LOCAL_COMMANDS))).toEqual([]);
+  });
+
+  it('refuses an entry it cannot read, rather than skipping it', () => {
+    expect(() => packageTable('declare -rA GDIB_PACKAGE_OF=(\n  [jq]=jq\n  [a b]=c\n)\n')).toThrow(/cannot read GDIB_PACKAGE_OF entry/);
+    expect(() => packageTable('nothing here')).toThrow(/no GDIB_PACKAGE_OF table/);
   });
 });
 

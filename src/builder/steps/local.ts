@@ -14,8 +14,8 @@ import { openDiskForVerify } from '../../local/verify-local.js';
 import type { BakeRun, LocalBuild, LocalVerify } from '../../config/types.js';
 import { scriptMetadata } from './script-input.js';
 import type { BuildContext } from '../context.js';
-import { parseSignalLine } from '../serial-log.js';
-import { asState, VmSignals } from '../vm-signals.js';
+import { parseStatusLine } from '../serial-log.js';
+import { asState, VmStatus } from '../vm-status.js';
 import type { Step } from './step.js';
 
 /** A scratch directory, removed by cleanup. Short, for containerd's socket paths. */
@@ -31,7 +31,7 @@ async function runLocally(ctx: BuildContext<BakeRun | LocalVerify>, device: stri
   const mode = config.kind === 'local-verify' ? 'verify' : 'build';
   const items = scriptMetadata(config, names.runId);
   const attributes = Object.fromEntries(items.map((i) => [i.key, i.value]));
-  const signals = new VmSignals(ctx);
+  const status = new VmStatus(ctx);
   const guest: Record<string, string> = {};
   const md = await startLocalMetadataServer({
     attributes,
@@ -39,7 +39,7 @@ async function runLocally(ctx: BuildContext<BakeRun | LocalVerify>, device: stri
     onGuestAttribute: (key, value) => {
       const k = key.replace(/^gdib\//, '');
       guest[k] = value;
-      signals.apply({ state: asState(guest.state), phase: guest.phase, progress: guest.progress, error: guest.error });
+      status.apply({ state: asState(guest.state), phase: guest.phase, progress: guest.progress, error: guest.error });
     },
   });
   let exit;
@@ -58,18 +58,18 @@ async function runLocally(ctx: BuildContext<BakeRun | LocalVerify>, device: stri
       onLine: (raw) => {
         const line = ctx.serial.append(raw);
         ctx.emit({ type: 'serial', line });
-        const s = parseSignalLine(line);
-        if (s) signals.apply(s);
+        const s = parseStatusLine(line);
+        if (s) status.apply(s);
       },
       signal,
     });
   } finally {
     await md.close();
-    signals.finishPhase();
+    status.finishPhase();
   }
   signal.throwIfAborted();
-  if (signals.outcome !== 'succeeded' || exit.exitCode !== 0) {
-    const why = signals.error ?? `the script ended with ${exit.signal ?? `exit status ${exit.exitCode}`} without a reason`;
+  if (status.outcome !== 'succeeded' || exit.exitCode !== 0) {
+    const why = status.error ?? `the script ended with ${exit.signal ?? `exit status ${exit.exitCode}`} without a reason`;
     throw new BuildError(`the local ${mode === 'verify' ? 'verification' : 'build'} failed: ${why}`, mode === 'verify' ? 'local-verify' : 'local-bake');
   }
 }

@@ -21,12 +21,10 @@ export const preflight: Step<CloudRun> = {
     const c = ctx.cloud.compute;
     // One token before the checks: credentials that are refused, or a token endpoint that cannot be reached, stop
     // the run here as one problem instead of failing every check alike.
-    if (ctx.cloud.accessToken) {
-      await ctx.cloud.accessToken(signal).catch((err: unknown) => {
-        if (signal.aborted) throw err;
-        throw new BuildError(`could not get an access token: ${err instanceof ApiError ? describeCause(err.info) : describe(err)}`, 'preflight', { cause: err });
-      });
-    }
+    await ctx.cloud.accessToken(signal).catch((err: unknown) => {
+      if (signal.aborted) throw err;
+      throw new BuildError(`could not get an access token: ${err instanceof ApiError ? describeCause(err.info) : describe(err)}`, 'preflight', { cause: err });
+    });
     const problems: string[] = [];
     const failures: Array<{ what: string; err: unknown; order: number }> = [];
     let started = 0;
@@ -107,7 +105,7 @@ async function checkBucket(ctx: BuildContext<CloudRun>, signal: AbortSignal): Pr
 
 async function checkServiceAccount(ctx: BuildContext, serviceAccount: string, signal: AbortSignal): Promise<string | undefined> {
   const { cloud } = ctx;
-  if (serviceAccount === 'default' || !cloud.iam) return undefined;
+  if (serviceAccount === 'default') return undefined;
   const exists = await cloud.iam.serviceAccountExists(serviceAccount, signal);
   if (exists === false) return `service account ${serviceAccount} does not exist (--service-account)`;
   if (exists === undefined) ctx.emit({ type: 'warning', message: `could not check that service account ${serviceAccount} exists (you lack iam.serviceAccounts.get); the VM creation will tell` });
@@ -116,7 +114,7 @@ async function checkServiceAccount(ctx: BuildContext, serviceAccount: string, si
 
 async function checkContainerImages(ctx: BuildContext<ImageRun>, signal: AbortSignal): Promise<string[] | undefined> {
   const { config, cloud } = ctx;
-  if (config.skipImageCheck || !cloud.registry) return undefined;
+  if (config.skipImageCheck) return undefined;
   const { checkImages } = await import('../../registry/resolve.js');
   const r = await checkImages(config.containerImages, config.platform, config.diskSizeGb, cloud.registry, signal);
   for (const c of r.checks) if (c.digest) ctx.state.imageDigests[c.ref] = c.digest;

@@ -18,13 +18,6 @@ export function bootImageFor(machineType: string): string {
   return ARM_SERIES.test(machineType) ? DEBIAN_12_ARM64 : DEBIAN_12;
 }
 
-const tracked = new WeakMap<BuildContext, { disk?: Tracked; vm?: Tracked; image?: Tracked }>();
-function handles(ctx: BuildContext) {
-  let h = tracked.get(ctx);
-  if (!h) tracked.set(ctx, (h = {}));
-  return h;
-}
-
 function gcloud(project: string, what: string, name: string, zone?: string): string {
   return `gcloud compute ${what} delete ${name} --project ${project}${zone ? ` --zone ${zone}` : ''} --quiet`;
 }
@@ -82,7 +75,7 @@ export function imageSpecFor(ctx: BuildContext<ImageRun>, archiveUrl = ctx.state
  * leak it — then creates it.
  */
 async function createTracked(ctx: BuildContext<VmRun>, kind: 'disk' | 'vm', name: string, remove: (s: AbortSignal) => Promise<DeleteOutcome>, insert: () => Promise<void>): Promise<void> {
-  handles(ctx)[kind] = ctx.cleanup.register({ kind, name, command: gcloud(ctx.config.projectName, kind === 'vm' ? 'instances' : 'disks', name, ctx.config.zone), remove });
+  ctx.state.tracked[kind] = ctx.cleanup.register({ kind, name, command: gcloud(ctx.config.projectName, kind === 'vm' ? 'instances' : 'disks', name, ctx.config.zone), remove });
   await insert();
   ctx.emit({ type: 'resource-created', kind, name });
 }
@@ -134,7 +127,7 @@ export const deleteVm: Step<VmRun> = {
   title: 'Deleting the temporary VM',
   async run(ctx, signal) {
     await ctx.cloud.compute.deleteInstance(ctx.names.vm, signal);
-    const h = handles(ctx).vm;
+    const h = ctx.state.tracked.vm;
     if (h) ctx.cleanup.release(h);
     ctx.emit({ type: 'resource-deleted', kind: 'vm', name: ctx.names.vm });
   },
@@ -147,7 +140,7 @@ export const createImage: Step<ImageRun> = {
     const { config, names } = ctx;
     const c = ctx.cloud.compute;
     // While the insert is in flight the image is ours to remove: a failure or interrupt then deletes it.
-    handles(ctx).image = ctx.cleanup.register({
+    ctx.state.tracked.image = ctx.cleanup.register({
       kind: 'image',
       name: config.imageName,
       command: gcloud(config.projectName, 'images', config.imageName),
@@ -174,7 +167,7 @@ export const replaceOldImage: Step<ImageRun> = {
 
 /** --keep-on-failure: leave the VM and the disk for debugging; returns what was kept. */
 export function keepForDebugging(ctx: BuildContext): Tracked[] {
-  const h = handles(ctx);
+  const h = ctx.state.tracked;
   const kept = [h.vm, h.disk].filter((t): t is Tracked => t !== undefined && ctx.cleanup.pending().includes(t));
   for (const t of kept) ctx.cleanup.release(t);
   return kept;
@@ -182,6 +175,6 @@ export function keepForDebugging(ctx: BuildContext): Tracked[] {
 
 /** The image exists: it is the product, not a temporary resource. */
 function keepImage(ctx: BuildContext): void {
-  const h = handles(ctx).image;
+  const h = ctx.state.tracked.image;
   if (h) ctx.cleanup.release(h);
 }

@@ -6,8 +6,8 @@ import { ApiError } from '../../gcp/errors.js';
 import { isTransient } from '../../gcp/retry.js';
 import { deadline, sleep } from '../../io/abort.js';
 import type { BuildContext } from '../context.js';
-import { parseSignalLine } from '../serial-log.js';
-import { asState, VmSignals } from '../vm-signals.js';
+import { parseStatusLine } from '../serial-log.js';
+import { asState, VmStatus } from '../vm-status.js';
 import type { VmRun } from '../../config/types.js';
 import type { Step } from './step.js';
 
@@ -29,18 +29,18 @@ export const waitForVm: Step<VmRun> = {
 const FINAL_SERIAL_READS = 4;
 
 class VmWatcher {
-  private readonly signals: VmSignals;
+  private readonly status: VmStatus;
   private attributesUsable = true;
   private serialFailures = 0;
   /** The console has shown the outcome line (`gdib: state=succeeded|failed`). */
   private outcomeOnConsole = false;
 
   constructor(private readonly ctx: BuildContext) {
-    this.signals = new VmSignals(ctx);
+    this.status = new VmStatus(ctx);
   }
 
   private get outcome() {
-    return this.signals.outcome;
+    return this.status.outcome;
   }
 
   async watch(signal: AbortSignal): Promise<void> {
@@ -84,10 +84,10 @@ class VmWatcher {
       if (this.serialFailures > failures) break;
     }
     for (const line of this.ctx.serial.flush()) this.onLine(line);
-    this.signals.finishPhase();
+    this.status.finishPhase();
     if (this.outcome === 'failed') {
-      this.ctx.state.vmOutcome = { state: 'failed', error: this.signals.error };
-      throw new BuildError(`the VM reported failure: ${this.signals.error ?? `no reason given; see ${this.ctx.names.logs?.url ?? ''}serial-port-1.log`}`, 'wait-vm');
+      this.ctx.state.vmOutcome = { state: 'failed', error: this.status.error };
+      throw new BuildError(`the VM reported failure: ${this.status.error ?? `no reason given; see ${this.ctx.names.logs?.url ?? ''}serial-port-1.log`}`, 'wait-vm');
     }
     this.ctx.state.vmOutcome = { state: 'succeeded' };
   }
@@ -122,14 +122,14 @@ class VmWatcher {
       return;
     }
     if (!attrs) return;
-    this.signals.apply({ state: asState(attrs.state), phase: attrs.phase, progress: attrs.progress, error: attrs.error });
+    this.status.apply({ state: asState(attrs.state), phase: attrs.phase, progress: attrs.progress, error: attrs.error });
   }
 
   private onLine(line: string): void {
     this.ctx.emit({ type: 'serial', line });
-    const s = parseSignalLine(line);
+    const s = parseStatusLine(line);
     if (s?.state === 'succeeded' || s?.state === 'failed') this.outcomeOnConsole = true;
-    if (s) this.signals.apply(s);
+    if (s) this.status.apply(s);
   }
 
 }

@@ -1,9 +1,9 @@
-// Follows the SPEC §5 facts of one run of the startup script — from guest attributes and serial lines alike —
-// emitting phase and progress events, timing each phase, and keeping the first terminal state and error seen.
+// Follows the status the startup script reports (state, phase, progress, error) — from guest attributes and serial
+// lines alike — emitting phase and progress events, timing each phase, and keeping the first terminal state and error seen.
 import type { BuildContext } from './context.js';
-import type { SignalLine } from './serial-log.js';
+import type { StatusLine } from './serial-log.js';
 
-export class VmSignals {
+export class VmStatus {
   private phase?: string;
   private phaseStartedAt = 0;
   outcome?: 'succeeded' | 'failed';
@@ -11,7 +11,7 @@ export class VmSignals {
 
   constructor(private readonly ctx: BuildContext) {}
 
-  apply(s: SignalLine): void {
+  apply(s: StatusLine): void {
     if (s.error) this.error ??= s.error;
     if (s.phase && s.phase !== this.phase) {
       this.finishPhase();
@@ -33,6 +33,6 @@ export class VmSignals {
   }
 }
 
-export function asState(v: string | undefined): SignalLine['state'] {
+export function asState(v: string | undefined): StatusLine['state'] {
   return v === 'running' || v === 'succeeded' || v === 'failed' ? v : undefined;
 }
