@@ -38,7 +38,6 @@ describe('defaults', () => {
       imagePullAuth: 'None',
       timeoutMs: 20 * 60_000,
       network: 'default',
-      subnet: undefined,
       storeSnapshotChecksum: true,
       k8sNamespace: 'default',
       platform: 'linux/amd64',
