@@ -91,7 +91,7 @@ export interface SignalLine {
 
 const LINE = /gdib: (state|phase|progress|error)=(.*)$/;
 
-/** Reads the SPEC §5 facts out of one serial line ("... gdib: state=failed"). */
+/** Reads the status facts (docs/architecture.md, VM status) out of one serial line ("... gdib: state=failed"). */
 export function parseSignalLine(line: string): SignalLine | undefined {
   const m = LINE.exec(line);
   if (!m) return undefined;

@@ -1,4 +1,4 @@
-// Follows the SPEC §5 facts of one run of the startup script — from guest attributes and serial lines alike —
+// Follows the status facts (docs/architecture.md, VM status) of one run of the startup script — from guest attributes and serial lines alike —
 // emitting phase and progress events, timing each phase, and keeping the first terminal state and error seen.
 import type { BuildContext } from './context.js';
 import type { SignalLine } from './serial-log.js';

@@ -1,5 +1,5 @@
 // The command-line flags: one table, the single source of their names, kinds, defaults and help.
-// Names and defaults are the Go tool's (SPEC §2); flags marked "new" are this tool's additions.
+// Names and defaults are the Go tool's (docs/architecture.md, Command line and credentials); flags marked "new" are this tool's additions.
 
 export type FlagKind = 'string' | 'int' | 'bool' | 'list';
 
