@@ -1,4 +1,5 @@
-// `npm run bench` — every benchmark of issue 5 (points 1, 2, 3, 5, 6) on this machine, in order, then
+// `npm run bench` — every benchmark behind docs/benchmarks.md §1–§6 (CLI latency, client loading, API economy, cost, the on-VM
+// stage, the figures of the time model) on this machine, in order, then
 // docs/benchmarks.md written from the figures. Benchmarks print figures and never fail on timing; they fail only
 // when something is broken (a wrong exit code, a build that fails or leaves a resource behind).
 import { writeFileSync } from 'node:fs';

@@ -415,7 +415,7 @@ export async function run(argv: readonly string[]): Promise<number> {
 }
 
 /**
- * Test seam (docs/architecture.md): GDIB_TUNING holds JSON with shorter polling and retry intervals, so tests that
+ * Test seam (docs/architecture.md, Test seams): GDIB_TUNING holds JSON with shorter polling and retry intervals, so tests that
  * spawn the real binary need not wait GCE's real intervals. Ignored unless it is a JSON object.
  */
 function tuningFromEnv(text: string | undefined): { tuning?: Partial<Tuning> } {

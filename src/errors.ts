@@ -1,4 +1,4 @@
-// The error taxonomy: each kind has a fixed exit code (SPEC §2). Core code throws these; only the CLI prints them.
+// The error taxonomy: each kind has a fixed exit code (docs/architecture.md, Exit codes and errors). Core code throws these; only the CLI prints them.
 
 /** Bad usage or invalid input: nothing was created, no cloud call was made. Exit 2. */
 export class UsageError extends Error {

@@ -1,5 +1,6 @@
 // The README documents every flag and the test command .ci/run runs.
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { BUILD_FLAGS } from '../src/commands/build.js';
 
@@ -26,5 +27,43 @@ describe('README', () => {
   it('gives the exact test command that .ci/run runs', () => {
     const ci = readFileSync('.ci/run', 'utf8').trim().split('\n').pop()!;
     expect(readme).toContain(`\`\`\`sh\n${ci}\n\`\`\``);
+  });
+});
+
+describe('docs/architecture.md', () => {
+  const arch = readFileSync('docs/architecture.md', 'utf8');
+  const headings = [...arch.matchAll(/^#{2,3} (.+)$/gm)].map((m) => m[1]!.trim());
+  const slug = (h: string) => h.toLowerCase().replace(/[^a-z0-9 -]/g, '').replace(/ /g, '-');
+  const files = ['README.md', ...['src', 'test', 'bench', 'scripts', 'docs'].flatMap((dir) =>
+    (readdirSync(dir, { recursive: true }) as string[]).map((f) => join(dir, f)).filter((f) => /\.(ts|mjs|js|sh|md)$/.test(f) && statSync(f).isFile()),
+  )];
+  const texts = files.map((f) => [f, readFileSync(f, 'utf8')] as const);
+
+  it('is linked from the README\'s Development section', () => {
+    const dev = readme.slice(readme.indexOf('## Development'));
+    expect(dev).toContain('(docs/architecture.md)');
+  });
+
+  it('has a heading for every citation of one of its sections (the file, a comma, the heading)', () => {
+    const bad: string[] = [];
+    for (const [f, text] of texts) {
+      for (const m of text.matchAll(/docs\/architecture\.md, ([^\n]+)/g)) {
+        if (!headings.some((h) => m[1]!.startsWith(h))) bad.push(`${f}: ${m[0]}`);
+      }
+    }
+    expect(bad).toEqual([]);
+  });
+
+  it('has a heading for every link to one of its sections', () => {
+    const bad: string[] = [];
+    for (const [f, text] of texts) {
+      for (const m of text.matchAll(/architecture\.md#([a-z0-9-]+)/g)) if (!headings.map(slug).includes(m[1]!)) bad.push(`${f}: ${m[0]}`);
+    }
+    expect(bad).toEqual([]);
+  });
+
+  it('is what the code cites: no section numbers of a contract outside the repository, no issue numbers', () => {
+    const outside = new RegExp('SPEC \\u00a7|\\bissues? #?\\d+|\\bpoints? \\d+(, \\d+)*\\)', 'i');
+    expect(texts.filter(([, text]) => outside.test(text)).map(([f]) => f)).toEqual([]);
   });
 });

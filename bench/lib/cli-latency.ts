@@ -1,4 +1,4 @@
-// CLI latency (issue 5, point 2): wall time of the built CLI for --help, an invalid invocation and a build up to its
+// CLI latency (docs/benchmarks.md §1): wall time of the built CLI for --help, an invalid invocation and a build up to its
 // first API request, each beside `node -e 0` in the same run; and how the Google client libraries are loaded.
 import { isBuiltin } from 'node:module';
 import { serialLine } from '../../test/emulator/index.js';

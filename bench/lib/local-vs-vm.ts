@@ -1,4 +1,4 @@
-// §5 (issue 7, point 6): `build --local` against a build through the emulator whose VMs really run the startup
+// docs/benchmarks.md §5, "build --local vs the VM path": `build --local` against a build through the emulator whose VMs really run the startup
 // script (test/emulator/real-vm.ts), same image, both with the CLI in-process (main(argv, io)) like the e2e tests.
 import { startEmulator } from '../../test/emulator/index.js';
 import { realVm } from '../../test/emulator/real-vm.js';

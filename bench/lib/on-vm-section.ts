@@ -177,7 +177,7 @@ const s2 = (v: number) => v.toFixed(2);
 
 /** The markdown blocks of §5. */
 export function onVmSection(r: OnVmResult | undefined, machineLine: string, install?: InstallBench | { skipped: string }): string[] {
-  const head = '## 5. The on-VM stage (issue 5, point 4; issue 3, point 5; issue 7, point 6)';
+  const head = '## 5. The on-VM stage';
   if (!r) return [head, '**Skipped: the benchmark did not run** (it failed or was interrupted; see the `npm run bench` output).'];
   if ('skipped' in r) return [head, `**Skipped: ${r.skipped}.** The rig (test/rig) needs root, Linux, loop devices, overlayfs, containerd, docker-registry, skopeo, pigz and a cgroup v1 cpuacct hierarchy; §6 keeps its estimates for these phases.`];
   const out: string[] = [head];
@@ -293,7 +293,7 @@ export function onVmSection(r: OnVmResult | undefined, machineLine: string, inst
     const lv = r.localVsVm;
     const ph = (x: Record<string, number>) => Object.entries(x).map(([k, v]) => `${k} ${(v / 1000).toFixed(1)}`).join(', ');
     out.push(
-      `**\`build --local\` vs the VM path, end to end** (issue 7, point 6; measured): \`${lv.image.replace(/^[^/]+\//, '')}\` (${MB(real.image.bytes)} MB unpacked), ` +
+      `**\`build --local\` vs the VM path, end to end** (measured): \`${lv.image.replace(/^[^/]+\//, '')}\` (${MB(real.image.bytes)} MB unpacked), ` +
         '`--disk-size-gb=10`, the CLI in-process against the emulator; the VM path in real-VM mode (the emulated VM runs the same script on a loop ' +
         'device; its GCE operations complete at once, so no VM creation, boot or image-from-disk time is in it).',
       table(

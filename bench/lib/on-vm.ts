@@ -216,7 +216,7 @@ function cgroup(name: string): { dir: string; usage(): number; remove(): void } 
 
 /**
  * Runs the rendered build script for `images` onto a fresh loop disk of `diskMiB`. `env` adds variables to the
- * script's environment (SPEC §8 ones are set here, as in test/rig/run-script.ts).
+ * script's environment (the script's seams of docs/architecture.md, Test seams, are set here, as in test/rig/run-script.ts).
  */
 export async function runBuild(rig: Rig, label: string, images: string[], opts: { diskMiB: number; env?: Record<string, string>; timeoutMs?: number }): Promise<OnVmRun> {
   const runDir = rig.runDir(`bench-${label}`);

@@ -37,7 +37,8 @@ export interface OnVmFigures {
   install?: { goSec: number; oursSec: number; basis: string };
 }
 
-/** Budgets of issue 5. */
+/** The performance budgets (docs/benchmarks.md, "Budgets at a glance"): --help time, guest-attribute and compute
+ * queries a minute, the delay before the VM's outcome is seen. */
 const BUDGET = { cliMs: 300, guestPerMin: 10, computePerMin: 20, detectionSec: 7 };
 
 /**
@@ -105,7 +106,7 @@ export function report(r: ReportInput): string {
   p(
     '## Budgets at a glance',
     table(
-      ['budget (issue 5)', 'measured', 'verdict'],
+      ['budget', 'measured', 'verdict'],
       [
         [
           `\`--help\` within ${BUDGET.cliMs / 1000} s`,
@@ -335,9 +336,9 @@ export function report(r: ReportInput): string {
 
   // §5 On-VM stage --------------------------------------------------------------------------------------------------
   p(
-    '## 5. The on-VM stage (issue 5, point 4) — not measured yet',
+    '## 5. The on-VM stage — not measured yet',
     '**Not measured yet.** Install, format, pull + unpack and checksums on a VM (or on the startup-script rig) are benchmarked separately ' +
-      '(issue 5, point 4); their figures will go here. Until then, §6 uses estimates for these phases, marked as such.',
+      '(the on-VM benchmark on the rig); their figures will go here. Until then, §6 uses estimates for these phases, marked as such.',
   );
 
   // §6 Time model ---------------------------------------------------------------------------------------------------

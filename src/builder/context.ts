@@ -84,7 +84,7 @@ export interface BuildContext<R extends Run = Run> {
   serial: SerialLog;
   /** Present exactly when the run writes its logs to GCS (runNames' `logs`). */
   logsUploader?: LogsUploader;
-  /** The environment of the run (--local passes the SPEC §8 seams through from it). */
+  /** The environment of the run (--local passes the script's seams through from it: docs/architecture.md, Test seams). */
   env: Record<string, string | undefined>;
   /** Filled by steps as they learn things. */
   state: {

@@ -1,4 +1,4 @@
-// The workflow (SPEC §1): preflight → disk → VM → wait → detach → delete VM → image, then cleanup of everything
+// The workflow (docs/architecture.md, Workflow): preflight → disk → VM → wait → detach → delete VM → image, then cleanup of everything
 // temporary — on success, failure, timeout and interrupt — and the logs and result written to GCS.
 import { randomInt } from 'node:crypto';
 import { pino } from 'pino';

@@ -1,4 +1,4 @@
-// The run's logs in GCS (SPEC §7): serial-port-1.log (rewritten while the VM runs and once at the end),
+// The run's logs in GCS (docs/architecture.md, Logs): serial-port-1.log (rewritten while the VM runs and once at the end),
 // build.log (the CLI's own log, one JSON object per line) and result.json. Everything is redacted first.
 import type { Redactor } from '../io/redact.js';
 import type { StorageApi } from '../gcp/types.js';

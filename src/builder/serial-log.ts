@@ -92,7 +92,7 @@ export interface StatusLine {
 
 const LINE = /gdib: (state|phase|progress|error)=(.*)$/;
 
-/** Reads the VM status out of one serial line ("... gdib: state=failed"). */
+/** Reads the VM status (docs/architecture.md, VM status) out of one serial line ("... gdib: state=failed"). */
 export function parseStatusLine(line: string): StatusLine | undefined {
   const m = LINE.exec(line);
   if (!m) return undefined;

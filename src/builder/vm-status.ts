@@ -1,4 +1,4 @@
-// Follows the status the startup script reports (state, phase, progress, error) — from guest attributes and serial
+// Follows the status the startup script reports (docs/architecture.md, VM status) — from guest attributes and serial
 // lines alike — emitting phase and progress events, timing each phase, and keeping the first terminal state and error seen.
 import type { BuildContext } from './context.js';
 import type { StatusLine } from './serial-log.js';

@@ -1,5 +1,5 @@
 // Loads the Google client libraries lazily (importing @google-cloud/compute costs seconds) and constructs each
-// client once. Endpoints honour the SPEC §8 seams: CLOUDSDK_API_ENDPOINT_OVERRIDES_COMPUTE, STORAGE_EMULATOR_HOST.
+// client once. Endpoints honour the seams of docs/architecture.md, Test seams: CLOUDSDK_API_ENDPOINT_OVERRIDES_COMPUTE, STORAGE_EMULATOR_HOST.
 import { createRequire } from 'node:module';
 import type { TokenProvider } from './auth.js';
 import { currentRequestSignal, linkSignals } from '../io/request-scope.js';

@@ -25,7 +25,7 @@ export class ApiError extends Error {
   }
 }
 
-/** A long-running operation finished DONE with an error (SPEC: always check operation.error). */
+/** A long-running operation finished DONE with an error (an operation can be DONE and still have failed: always check operation.error). */
 export class OperationError extends Error {
   override name = 'OperationError';
   constructor(

@@ -1,4 +1,4 @@
-// Finds and deletes the temporary disks and VMs this tool labelled (SPEC §3), in one zone or in all zones —
+// Finds and deletes the temporary disks and VMs this tool labelled (docs/architecture.md, Temporary resources), in one zone or in all zones —
 // what `cleanup` needs after a build was SIGKILLed. Only resources carrying gdib-managed=true are ever touched:
 // the API filter selects them and every result is checked again here.
 import type { Clients } from './clients.js';

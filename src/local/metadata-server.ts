@@ -1,8 +1,8 @@
-// The GCE metadata server, for a startup script run on this machine (SPEC §8): exactly what build.sh
+// The GCE metadata server, for a startup script run on this machine (docs/architecture.md, Test seams): exactly what build.sh
 // and verify.sh call —
-//   GET /computeMetadata/v1/instance/attributes/<key>                 the rendered metadata (SPEC §4)
+//   GET /computeMetadata/v1/instance/attributes/<key>                 the rendered metadata (docs/architecture.md, VM metadata)
 //   GET /computeMetadata/v1/instance/service-accounts/default/token   the caller's own access token
-//   PUT /computeMetadata/v1/instance/guest-attributes/<ns>/<key>      the script's status (state, phase, progress, error)
+//   PUT /computeMetadata/v1/instance/guest-attributes/<ns>/<key>      the script's status (docs/architecture.md, VM status)
 // — with the real server's rules where a script could notice: `Metadata-Flavor: Google` required,
 // X-Forwarded-For refused, 404 for a missing key, guest attributes only with enable-guest-attributes.
 //

@@ -1,5 +1,5 @@
-// Runs the startup script on this machine, as the VM would (SPEC §8): the very script text the CLI puts
-// in the `startup-script` metadata, under bash, as the current (root) user, with PATH and the SPEC §8
+// Runs the startup script on this machine, as the VM would (docs/architecture.md, Test seams): the very script text the CLI puts
+// in the `startup-script` metadata, under bash, as the current (root) user, with PATH and the script's variables of docs/architecture.md, Test seams,
 // variables as its whole environment.
 //
 // The script runs in a session of its own, so a Ctrl-C on the terminal reaches the CLI only, which
@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
 import { runCommand, scriptPath } from './command.js';
 
-/** Exactly the variables of SPEC §8 (PATH is added). */
+/** Exactly the script's variables of docs/architecture.md, Test seams (PATH is added). */
 export interface StartupScriptEnv {
   GCE_METADATA_HOST: string;
   GDIB_DEVICE: string;

@@ -5,7 +5,7 @@
 # its snapshots on that disk, pulls every image listed in metadata (containerd unpacks each layer once,
 # straight into snapshots/<N>/fs on the disk: whiteouts, opaque markers, xattrs, owners and hard links
 # exactly as GKE's containerd would have them), then writes snapshots.metadata, images.metadata and
-# gdib.json at the disk's root (SPEC §6), unmounts it and reports the outcome (SPEC §5).
+# gdib.json at the disk's root (docs/architecture.md, Disk layout), unmounts it and reports the outcome (docs/architecture.md, VM status).
 #
 # Phases: installing → formatting → pulling/unpacking (per image) → checksumming → done.
 set -euo pipefail

@@ -9,7 +9,7 @@
 export LC_ALL=C
 umask 022
 
-# SPEC §8 seams: outside GCE these point the script at a fake metadata server, a loop device, ...
+# The seams of docs/architecture.md, Test seams: outside GCE these point the script at a fake metadata server, a loop device, ...
 readonly GDIB_MD_HOST="${GCE_METADATA_HOST:-metadata.google.internal}"
 readonly GDIB_WORK="${GDIB_WORK_DIR:-/var/lib/gdib}"
 # shellcheck disable=SC2034 # used by the including scripts
@@ -21,7 +21,7 @@ GDIB_STEP="starting"  # what the script is doing: names the step in a failure me
 GDIB_ERROR=""         # the one-line reason reported when the script fails
 GDIB_SUCCEEDED=false  # set by the mode script once everything, unmount included, is done
 GDIB_FAILED_COMMAND=""
-GDIB_CONSOLE=false    # also write the SPEC §5 lines to /dev/console (see console_init)
+GDIB_CONSOLE=false    # also write the status lines (docs/architecture.md, VM status) to /dev/console (see console_init)
 GDIB_GUEST_ATTRIBUTES_WARNED=false
 
 log() { printf 'gdib: %s\n' "$*"; }
@@ -64,8 +64,8 @@ put_guest_attribute() {
   fi
 }
 
-# Reports the VM status (key state, phase, progress or error): `gdib: <key>=<value>` on the serial console and
-# guest attribute gdib/<key>.
+# Reports the VM status (docs/architecture.md, VM status): `gdib: <key>=<value>` on the serial console and guest
+# attribute gdib/<key>, for key state, phase, progress or error.
 report_status() {
   local value line
   value=$(one_line "$2")

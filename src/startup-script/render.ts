@@ -1,4 +1,4 @@
-// Renders the VM metadata of SPEC §4, with the build or verify script inlined as `startup-script`.
+// Renders the VM metadata (docs/architecture.md, VM metadata), with the build or verify script inlined as `startup-script`.
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';

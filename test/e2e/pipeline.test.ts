@@ -23,7 +23,7 @@ const IMAGE = 'e2e-cache';
 const CORRUPT = 'e2e-cache-corrupt';
 const BASE_ARGS = [`--project-name=${PROJECT}`, '--zone=us-central1-a', '--gcs-path=gs://test-bucket/logs', '--timeout=3m'];
 
-/** The values of one SPEC §5 fact the script printed (its serial console), in order. */
+/** The values of one status fact (docs/architecture.md, VM status) the script printed (its serial console), in order. */
 function facts(run: RealVmRun, key: string): string[] {
   return [...run.output.matchAll(new RegExp(`^gdib: ${key}=(.*)$`, 'gm'))].map((m) => m[1] ?? '');
 }
@@ -113,7 +113,7 @@ describeRig('the whole pipeline, locally (emulator with real VMs)', () => {
     await rig?.close();
   });
 
-  it('builds an image from two of the rig images; the disk behind it has the SPEC §6 layout', { timeout: 150_000 }, async () => {
+  it('builds an image from two of the rig images; the disk behind it has the layout of docs/architecture.md, Disk layout', { timeout: 150_000 }, async () => {
     const refs = [rig.ref('app'), rig.ref('app2')];
     // No --skip-image-check: the CLI resolves the images from the loopback registry over plain http.
     const r = await cli([...BASE_ARGS, `--image-name=${IMAGE}`, '--disk-size-gb=10', ...refs.map((ref) => `--container-image=${ref}`)]);

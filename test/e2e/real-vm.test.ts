@@ -74,7 +74,7 @@ describeRig('real-VM mode of the emulator', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('runs the startup script with only the SPEC §8 environment; output to the serial console, guest attributes to the instance', async () => {
+  it('runs the startup script with only the seams of docs/architecture.md, Test seams, as its environment; output to the serial console, guest attributes to the instance', async () => {
     await zoneWait(await kit.disks.insert({ project, zone, diskResource: { name: 'd1', sizeGb: '10' } }));
     const script = [
       '#!/bin/bash',

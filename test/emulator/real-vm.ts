@@ -11,7 +11,7 @@
  *   a copy of the image's file. The file travels as the disk's `content`; the content handler copies it
  *   (`cp --sparse=always`) whenever an image is made from a disk or an image and whenever a disk is made from
  *   an image, and deletes it when its disk or image is deleted;
- * - the exact `startup-script` value runs under bash as root with only PATH and the SPEC §8 variables
+ * - the exact `startup-script` value runs under bash as root with only PATH and the script's variables of docs/architecture.md, Test seams
  *   (GCE_METADATA_HOST, GDIB_DEVICE, GDIB_MOUNT_DIR, GDIB_WORK_DIR, GDIB_HOSTS_DIR = the rig's hosts dir);
  *   its stdout and stderr go to the serial console line by line, as the guest agent writes them;
  * - deleting the instance (or closing the emulator) sends the script SIGTERM, as a VM shutdown does, then

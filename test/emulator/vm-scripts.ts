@@ -1,5 +1,5 @@
 /**
- * Ready-made VM runs that speak SPEC §5: the guest attributes `gdib/state`, `gdib/phase`,
+ * Ready-made VM runs that speak the status protocol of docs/architecture.md, VM status: the guest attributes `gdib/state`, `gdib/phase`,
  * `gdib/progress`, `gdib/error`, and the same facts as `gdib: key=value` serial lines, written
  * with the prefix the guest agent gives startup-script output on a real serial console.
  */

@@ -1,4 +1,4 @@
-// Issue 4 point 1: the fault matrix. Every cloud call a build makes × every way it can fail:
+// The fault matrix. Every cloud call a build makes × every way it can fail:
 //   (a) transient: 503, 429, 403 rateLimitExceeded and a reset connection, each once in a row, then success;
 //   (b) permanent: the error that fits the call (see permanentFor), on every such call, as a missing permission would;
 //   (c) operation error: for calls that return an operation, it ends DONE with an error, every time;

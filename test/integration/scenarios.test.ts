@@ -1,4 +1,5 @@
-// The scenarios of issue 2 point 6, each through the real client libraries and the emulator,
+// The scenarios of a build beyond the plain success (failed operations, interrupts, timeouts, the serial fallback,
+// redaction, concurrent builds, verify, key files, preflight findings), each through the real client libraries and the emulator,
 // each ending with no temporary disk or VM left behind.
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';

@@ -1,5 +1,5 @@
 // The local build's blocks together, without the CLI: render the metadata, serve it, run the build
-// script against a loop disk, pack the disk as a GCE image archive, unpack it, check the SPEC §6
+// script against a loop disk, pack the disk as a GCE image archive, unpack it, check the layout of docs/architecture.md, Disk layout
 // layout, and verify it with the verify script — as `build --local` and `verify --local` will.
 import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -144,7 +144,7 @@ describeRig('local build blocks, end to end', () => {
     expect(stdout).toMatch(new RegExp(`^-rw-r--r-- 0/0\\s+${GIB}\\s.*\\sdisk\\.raw\\n$`));
   });
 
-  it('unpacks to the very disk, with the SPEC §6 layout', async () => {
+  it('unpacks to the very disk, with the layout of docs/architecture.md, Disk layout', async () => {
     unpacked = await unpackDiskArchive(archive.path, join(rig.dir, 'unpacked'));
     expect(statSync(unpacked).size).toBe(GIB);
     const [a, b] = await Promise.all([run('md5sum', [unpacked]), run('md5sum', [disk.file])]);

@@ -1,4 +1,4 @@
-// Running the startup script locally: only PATH and the SPEC §8 variables reach it, its output comes
+// Running the startup script locally: only PATH and the script's variables of docs/architecture.md, Test seams reach it, its output comes
 // line by line, and an abort lets its TERM trap clean up — or kills all it started after the grace.
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -41,7 +41,7 @@ describe('runStartupScript', () => {
     return { ...exit, lines };
   }
 
-  it('passes only PATH and the SPEC §8 variables', async () => {
+  it('passes only PATH and the variables of the script in docs/architecture.md, Test seams', async () => {
     process.env.GDIB_TEST_LEAK = 'must not reach the script';
     try {
       const withHosts = { ...env, GDIB_HOSTS_DIR: join(dir, 'hosts') };

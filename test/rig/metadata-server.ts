@@ -1,4 +1,4 @@
-// A fake GCE metadata server (SPEC §8), enough for the VM scripts: instance attributes, the default
+// A fake GCE metadata server (docs/architecture.md, Test seams), enough for the VM scripts: instance attributes, the default
 // service account's access token, and guest attributes. It behaves like the real one where the scripts
 // could notice: `Metadata-Flavor: Google` is required, a missing key is a 404, guest attributes are
 // refused unless the instance has `enable-guest-attributes=TRUE`. Every token handed out is recorded

@@ -1,5 +1,5 @@
 // Runs the VM script exactly as the CLI renders it into the `startup-script` metadata, outside GCE:
-// a fake metadata server serves the rest of the rendered metadata, and only the SPEC §8 variables
+// a fake metadata server serves the rest of the rendered metadata, and only the script's variables of docs/architecture.md, Test seams
 // (plus PATH) reach the script.
 import type { ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -30,7 +30,7 @@ export interface ScriptRun {
   metadata: MetadataServer;
   mountDir: string;
   workDir: string;
-  /** The `gdib: key=value` facts of SPEC §5 seen on stdout (the serial console), in order. */
+  /** The `gdib: key=value` facts (docs/architecture.md, VM status) seen on stdout (the serial console), in order. */
   serialFacts: { key: string; value: string }[];
 }
 

@@ -114,7 +114,7 @@ describeRig('build script on the rig', () => {
       expect(l.checksum).toMatch(/^[0-9a-f]{32}$/);
     }
     expect(new Set(lines.map((l) => l.path)).size).toBe(lines.length);
-    // Nothing but the layout of SPEC §6 at the disk's root.
+    // Nothing but the layout of docs/architecture.md, Disk layout, at the disk's root.
     expect(
       readFileSync(join(inspect, 'snapshots.metadata'), 'utf8').endsWith('\n'),
     ).toBe(true);

@@ -16,7 +16,7 @@ const input: MetadataInput = {
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 
 describe('renderMetadata', () => {
-  it('renders the SPEC §4 keys, the images one per line', () => {
+  it('renders the keys of docs/architecture.md, VM metadata, the images one per line', () => {
     const items = Object.fromEntries(renderMetadata(input).map((i) => [i.key, i.value]));
     expect(Object.keys(items).sort()).toEqual(
       [

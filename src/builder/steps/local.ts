@@ -1,4 +1,4 @@
-// --local: the very startup script the VM would run, run on this machine (SPEC §8 seams) against a sparse file on
+// --local: the very startup script the VM would run, run on this machine (through the seams of docs/architecture.md, Test seams) against a sparse file on
 // a loop device, then the disk packed as a GCE-importable archive and, unless only --output is wanted, uploaded
 // and imported as the image (rawDisk). Every file, loop device, server and uploaded object is registered for
 // cleanup like the VM path's disk and VM.
@@ -44,7 +44,7 @@ async function runLocally(ctx: BuildContext<BakeRun | LocalVerify>, device: stri
   });
   let exit;
   try {
-    // SPEC §8: the seams are taken from this process's environment where set.
+    // docs/architecture.md, Test seams: the script's seams are taken from this process's environment where set.
     const env = ctx.env;
     exit = await runStartupScript({
       script: attributes['startup-script']!,

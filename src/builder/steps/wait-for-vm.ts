@@ -1,4 +1,4 @@
-// Waits for the VM's outcome (SPEC §5): guest attributes at most once per interval (GCE allows 10 queries a
+// Waits for the VM's outcome (docs/architecture.md, VM status): guest attributes at most once per interval (GCE allows 10 queries a
 // minute per VM), the serial console streamed throughout and used as the fallback; the first terminal state seen
 // from either source decides. The serial log in GCS is rewritten while the VM runs.
 import { BuildError } from '../../errors.js';
