@@ -3,12 +3,20 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { BUILD_FLAGS } from '../src/commands/build.js';
+import { CLEANUP_FLAGS } from '../src/commands/cleanup.js';
+import { flagTable, tableMarkers, withTables } from '../src/config/flag-table.js';
 
 const readme = readFileSync('README.md', 'utf8');
 
 describe('README', () => {
   it.each(Object.keys(BUILD_FLAGS))('documents --%s', (name) => {
     expect(readme).toMatch(new RegExp(`\\| \`--${name}\``));
+  });
+
+  it('has the flag tables the declarations give (npm run docs:flags rewrites them)', () => {
+    expect(readme).toBe(withTables(readme, { build: flagTable(BUILD_FLAGS), cleanup: flagTable(CLEANUP_FLAGS, '`cleanup` flag') }));
+    // The markers are there, so the comparison above compared something.
+    for (const name of ['build', 'cleanup']) for (const marker of tableMarkers(name)) expect(readme).toContain(marker);
   });
 
   it('gives the build limit of --image-name and why', () => {

@@ -1,7 +1,7 @@
 // What a flag is, declared once beside the command that owns it: name, aliases, kind, default, help, validation,
 // and — by its name — where it lands in the typed values (`--disk-size-gb` → `values.diskSizeGb`). Commander's
 // options, --help, the zod schema, the --config file's keys and the README's flag tables are all derived from
-// these declarations (docs/architecture.md, "Flags"). Plain data and plain functions: --help must not load zod.
+// these declarations (docs/architecture.md, Flags). Plain data and plain functions: --help must not load zod.
 
 export type FlagKind = 'string' | 'int' | 'bool' | 'list';
 
@@ -18,6 +18,9 @@ interface FlagBase {
   defaultText?: string;
   /** Marks the flags this tool adds to the Go tool's. */
   isNew?: boolean;
+  /** The README's words, where they say more than --help: the meaning, and the default column (e.g. "required"). */
+  doc?: string;
+  docDefault?: string;
 }
 
 export interface StringFlag extends FlagBase {

@@ -1,6 +1,6 @@
 // What a run is, as a type: parsing the command line yields one of these plans, each carrying only the fields its
 // mode uses. Everything that depends on the mode — the steps, the result, the success text — is an exhaustive
-// switch over `kind`, so the compiler finds a forgotten mode (docs/architecture.md, "Run plans").
+// switch over `kind`, so the compiler finds a forgotten mode (docs/architecture.md, Run plans).
 import type { ImagePullAuth } from '../startup-script/render.js';
 
 /** What the result calls the run: an image built, or one verified. */

@@ -1,0 +1,8 @@
+// Rewrites the README's flag tables from the flag declarations (run through `npm run docs:flags`, after a build).
+import { readFileSync, writeFileSync } from 'node:fs';
+import { BUILD_FLAGS } from '../dist/commands/build.js';
+import { CLEANUP_FLAGS } from '../dist/commands/cleanup.js';
+import { flagTable, withTables } from '../dist/config/flag-table.js';
+
+const readme = readFileSync('README.md', 'utf8');
+writeFileSync('README.md', withTables(readme, { build: flagTable(BUILD_FLAGS), cleanup: flagTable(CLEANUP_FLAGS, '`cleanup` flag') }));
