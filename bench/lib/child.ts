@@ -35,15 +35,15 @@ export function spawnNode(nodeArgs: string[], env: NodeJS.ProcessEnv): Spawned {
   const startedAt = Date.now();
   const t0 = performance.now();
   const child = spawn(process.execPath, nodeArgs, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  child.stdout!.setEncoding('utf8').on('data', (d: string) => void (stdout += d));
-  child.stderr!.setEncoding('utf8').on('data', (d: string) => void (stderr += d));
+  child.stdout.setEncoding('utf8').on('data', (d: string) => void (stdout += d));
+  child.stderr.setEncoding('utf8').on('data', (d: string) => void (stderr += d));
   const done = new Promise<ChildRun>((resolve, reject) => {
     child.once('error', reject);
     child.once('exit', (code, signal) => {
       const wallMs = performance.now() - t0;
       // Let the pipes drain before handing back the output.
       const finish = () => resolve({ code, signal, wallMs, stdout, stderr });
-      if (child.stdout!.readableEnded && child.stderr!.readableEnded) finish();
+      if (child.stdout.readableEnded && child.stderr.readableEnded) finish();
       else child.once('close', finish);
     });
   });

@@ -99,7 +99,6 @@ interface Pass { wallSec: number; output: string; stdout: string }
 /** Unpacks a fresh root, mounts /proc, /sys, /dev(/pts), times `script` under chroot, cleans up always. */
 async function inChroot(script: string, sources: string, after?: (root: string) => string): Promise<Pass> {
   const root = mkdtempSync(join(CACHE, 'run-'));
-  let output = '';
   try {
     await run('tar', ['--numeric-owner', '--xattrs', '--xattrs-include=*', '-C', root, '-xf', TARBALL]);
     for (const f of ['resolv.conf', 'hosts']) {
@@ -115,7 +114,7 @@ async function inChroot(script: string, sources: string, after?: (root: string) 
     const t = performance.now();
     const r = await run('chroot', [root, '/usr/bin/env', '-i', ...ENV, 'bash', '-c', script], { allowFailure: true, timeoutMs: 30 * 60_000 });
     const wallSec = (performance.now() - t) / 1000;
-    output = r.stdout + r.stderr + (after ? after(root) : '');
+    const output = r.stdout + r.stderr + (after ? after(root) : '');
     if (r.code !== 0) throw new Error(`chroot run exited ${r.code}: ${output.slice(-2000)}`);
     return { wallSec, output, stdout: r.stdout };
   } finally {

@@ -119,7 +119,13 @@ export async function pushBenchImages(rig: Rig, opts: { layers: number; layerMB:
   const add = (tag: string, what: string, layers: Layer[]) => {
     let files = 0;
     let bytes = 0;
-    for (const l of layers) for (const e of l.entries) if (e.type === 'file') (files++, (bytes += e.content?.length ?? 0));
+    for (const l of layers) {
+      for (const e of l.entries) {
+        if (e.type !== 'file') continue;
+        files++;
+        bytes += e.content?.length ?? 0;
+      }
+    }
     layout.addImage(tag, { layers });
     out.push({ tag, what, layers: layers.length, files, bytes, compressed: 0 });
   };
@@ -143,11 +149,12 @@ export async function pushBenchImages(rig: Rig, opts: { layers: number; layerMB:
   add('bench-small', `${opts.smallFiles} random files of 1–8 KiB in 50 directories, 2 layers`, [smallLayer(0, half), smallLayer(1, opts.smallFiles - half)]);
   layout.close();
   // The compressed sizes: the layer blobs' sizes in each image's manifest.
-  const blob = (digest: string) => JSON.parse(readFileSync(join(layoutDir, 'blobs', 'sha256', digest.slice(7)), 'utf8'));
+  const blob = (digest: string) =>
+    JSON.parse(readFileSync(join(layoutDir, 'blobs', 'sha256', digest.slice(7)), 'utf8')) as { layers: { size: number }[] };
   const index = JSON.parse(readFileSync(join(layoutDir, 'index.json'), 'utf8')) as { manifests: { digest: string; annotations: Record<string, string> }[] };
   for (const img of out) {
     const d = index.manifests.find((m) => m.annotations['org.opencontainers.image.ref.name'] === img.tag)!;
-    img.compressed = (blob(d.digest) as { layers: { size: number }[] }).layers.reduce((a, l) => a + l.size, 0);
+    img.compressed = blob(d.digest).layers.reduce((a, l) => a + l.size, 0);
   }
   for (const img of out) await rig.open.push(layoutDir, img.tag, REPO);
   return out;

@@ -81,6 +81,7 @@ export function aptInstallCommand(commands: readonly string[]): string {
  * The problems that prevent a local build on this machine, one line each with its fix; empty when
  * there are none. Not Linux is the only problem reported then (nothing else applies).
  */
+// eslint-disable-next-line @typescript-eslint/require-await -- a Promise by contract (callers await it); a throw here still surfaces as a rejection
 export async function localPreconditions(opts: PreconditionOptions = {}): Promise<string[]> {
   const platform = opts.platform ?? process.platform;
   if (platform !== 'linux') {

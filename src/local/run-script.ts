@@ -149,6 +149,7 @@ export async function runStartupScript(opts: RunStartupScriptOptions): Promise<S
     const exit = await runBash(file, env, opts);
     const left = mountsUnder(scratch).filter((m) => !mountedBefore.has(m));
     if (left.length > 0) await unmountLeftovers(left);
+    // eslint-disable-next-line @typescript-eslint/only-throw-error -- rethrows, unchanged, whatever an onLine callback threw
     if (exit.callbackError !== undefined) throw exit.callbackError;
     return { exitCode: exit.exitCode, signal: exit.signal };
   } finally {

@@ -63,7 +63,7 @@ export class RegistryClient {
       throw new RegistryError(`${ref.registry} answered HTTP ${res.status}${code ? ` ${code}` : ''}`, res.status);
     }
     const body = (await res.json()) as Record<string, unknown>;
-    const mediaType = String(res.headers.get('content-type') ?? body.mediaType ?? '').split(';')[0]!;
+    const mediaType = (res.headers.get('content-type') ?? (typeof body.mediaType === 'string' ? body.mediaType : '')).split(';')[0]!;
     return { mediaType, digest: res.headers.get('docker-content-digest') ?? undefined, body };
   }
 

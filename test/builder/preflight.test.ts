@@ -33,9 +33,8 @@ describe('preflight problems with one cause', () => {
 
   it('credentials that give no token are one problem, and no check runs', async () => {
     const cloud = Object.assign(new FakeCloud(), {
-      accessToken: async (): Promise<string> => {
-        throw new ApiError({ message: 'the key file key.json was refused by https://oauth2.example/token (invalid_grant)' }, 'oauth2.token');
-      },
+      accessToken: (): Promise<string> =>
+        Promise.reject(new ApiError({ message: 'the key file key.json was refused by https://oauth2.example/token (invalid_grant)' }, 'oauth2.token')),
     });
     const message = await preflight(cloud);
     expect(message).toBe('could not get an access token: the key file key.json was refused by https://oauth2.example/token (invalid_grant)');

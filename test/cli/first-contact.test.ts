@@ -47,8 +47,8 @@ function runCli(args: string[], env: Record<string, string>): Promise<Run> {
   children.add(child);
   let stdout = '';
   let stderr = '';
-  child.stdout!.on('data', (d: Buffer) => void (stdout += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => void (stderr += d.toString()));
+  child.stdout.on('data', (d: Buffer) => void (stdout += d.toString()));
+  child.stderr.on('data', (d: Buffer) => void (stderr += d.toString()));
   return new Promise((resolve) => child.on('close', (code) => (children.delete(child), resolve({ code, stdout, stderr }))));
 }
 

@@ -75,7 +75,7 @@ export class FaultInjector {
   add(rule: FaultRule): FaultHandle {
     const match = rule.match ?? {};
     if (match.call !== undefined && !isCallName(match.call)) {
-      throw new Error(`unknown call '${match.call}'; known calls: ${CALLS.join(', ')}`);
+      throw new Error(`unknown call '${match.call as string}'; known calls: ${CALLS.join(', ')}`);
     }
     if (isOperationFault(rule.action) && match.call !== undefined && !returnsOperation(match.call)) {
       throw new Error(`'${match.call}' returns no operation: an operation fault cannot apply to it`);

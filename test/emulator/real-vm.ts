@@ -117,7 +117,7 @@ interface ActiveRun {
 /** Loop devices (`/dev/loopN`) whose backing file is under `dir`. */
 function loopDevicesUnder(dir: string): string[] {
   const found: string[] = [];
-  let names: string[] = [];
+  let names: string[];
   try {
     names = readdirSync('/sys/block').filter((n) => /^loop\d+$/.test(n));
   } catch {

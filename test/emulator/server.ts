@@ -120,7 +120,7 @@ async function applyFault(
     await sleep(action.delayMs, signal);
     return signal.aborted ? 'consumed' : undefined;
   }
-  if (isOperationFault(action)) return action as OperationFault;
+  if (isOperationFault(action)) return action;
   return undefined;
 }
 

@@ -32,11 +32,11 @@ export function spawnCli(args: string[], env: Record<string, string>, opts: { tu
   let stdout = '';
   let stderr = '';
   let lastOutputAt = Date.now();
-  child.stdout!.on('data', (d: Buffer) => {
+  child.stdout.on('data', (d: Buffer) => {
     stdout += d.toString();
     lastOutputAt = Date.now();
   });
-  child.stderr!.on('data', (d: Buffer) => {
+  child.stderr.on('data', (d: Buffer) => {
     stderr += d.toString();
     lastOutputAt = Date.now();
   });

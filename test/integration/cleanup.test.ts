@@ -14,7 +14,7 @@ describe('cleanup', () => {
     h.emu.vm.script([{ afterMs: 0, serial: serialLine('gdib: state=running') }]);
     const child = spawn(process.execPath, ['bin/gke-disk-image-builder.js', ...BASE_ARGS, '--image-name=killed', '--container-image=nginx:1'], { env: { ...process.env, ...h.env }, stdio: ['ignore', 'ignore', 'pipe'] });
     let childErr = '';
-    child.stderr!.on('data', (d: Buffer) => void (childErr += d.toString()));
+    child.stderr.on('data', (d: Buffer) => void (childErr += d.toString()));
     const end = Date.now() + 30_000;
     while (!h.emu.requests.some((q) => q.call === 'instances.getSerialPortOutput')) {
       if (Date.now() > end) throw new Error(`the build never reached its VM: ${childErr}`);

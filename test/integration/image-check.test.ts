@@ -90,13 +90,14 @@ describeRig('image check in preflight', () => {
 
 describe('disk size estimate', () => {
   it('warns when the compressed size times the typical expansion exceeds the disk', async () => {
-    const client = new RegistryClient(async () => undefined);
+    const client = new RegistryClient(() => Promise.resolve(undefined));
     // A stand-in for the network: the arithmetic is what is under test here.
-    (client as unknown as { manifest: unknown }).manifest = async () => ({
-      mediaType: 'application/vnd.oci.image.manifest.v1+json',
-      digest: 'sha256:' + '1'.repeat(64),
-      body: { schemaVersion: 2, layers: [{ digest: 'sha256:' + '2'.repeat(64), size: 5e9 }] },
-    });
+    (client as unknown as { manifest: unknown }).manifest = () =>
+      Promise.resolve({
+        mediaType: 'application/vnd.oci.image.manifest.v1+json',
+        digest: 'sha256:' + '1'.repeat(64),
+        body: { schemaVersion: 2, layers: [{ digest: 'sha256:' + '2'.repeat(64), size: 5e9 }] },
+      });
     const small = await checkImages(['r.example/a:1'], 'linux/amd64', 10, client, new AbortController().signal);
     expect(small.warnings.join('\n')).toContain('the images are 5.0 GB compressed, roughly 12.5 GB unpacked: --disk-size-gb=10 may be too small');
     const big = await checkImages(['r.example/a:1'], 'linux/amd64', 60, client, new AbortController().signal);

@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { serialLine, vmScripts } from '../emulator/index.js';
 import { until } from '../helpers/until.js';
 import { FAST_TUNING, runCli } from '../helpers/cli.js';
-import { BASE_ARGS, bodyOf, expectNothingLeft, objectText, Signals, TOKEN, useEmulator } from './harness.js';
+import { BASE_ARGS, expectNothingLeft, Signals, TOKEN, useEmulator } from './harness.js';
 
 const build = (name: string, ...more: string[]) => [...BASE_ARGS, `--image-name=${name}`, '--container-image=nginx:1', ...more];
 

@@ -57,9 +57,12 @@ describe('renderer', () => {
 
   it('--json writes each event as a versioned JSON line', () => {
     const { out } = render({ live: false, quiet: true, json: true });
-    const lines = out.trim().split('\n').map((l) => JSON.parse(l));
+    const lines = out
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { v: number; type: string; result?: { image: { uri: string } } });
     expect(lines.map((l) => l.type)).toEqual(recorded.map((e) => e.type));
     expect(lines.every((l) => l.v === 1)).toBe(true);
-    expect(lines.at(-1).result.image.uri).toBe('projects/p/global/images/i');
+    expect(lines.at(-1)!.result!.image.uri).toBe('projects/p/global/images/i');
   });
 });

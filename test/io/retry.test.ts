@@ -56,9 +56,9 @@ describe('withRetry', () => {
     const delays: number[] = [];
     const run = withRetry(
       'projects.get',
-      async () => {
+      () => {
         calls++;
-        throw dnsError('EAI_AGAIN', 'compute.googleapis.com');
+        return Promise.reject(dnsError('EAI_AGAIN', 'compute.googleapis.com'));
       },
       new AbortController().signal,
       POLICY,

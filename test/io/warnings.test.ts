@@ -8,7 +8,7 @@ describe('ProcessWarnings', () => {
     const proc = new EventEmitter();
     const printed: Error[] = [];
     proc.on('warning', (w: Error) => printed.push(w)); // stands for Node's default printer
-    const warnings = ProcessWarnings.takeOver(proc as never);
+    const warnings = ProcessWarnings.takeOver(proc);
     const early = Object.assign(new Error('received unexpected error'), { name: 'MetadataLookupWarning' });
     proc.emit('warning', early);
     const logged: Error[] = [];

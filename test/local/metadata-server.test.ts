@@ -31,7 +31,7 @@ describe('local metadata server', () => {
     const s = await start({ attributes: { 'gdib-mode': 'build', 'gdib-container-images': 'a:1\nb:2', 'with space': 'x' } });
     const get = (path: string, headers: Record<string, string> = FLAVOR) => fetch(`http://${s.host}${BASE}/${path}`, { headers });
 
-    let res = await get('attributes/gdib-container-images');
+    const res = await get('attributes/gdib-container-images');
     expect(res.status).toBe(200);
     expect(res.headers.get('metadata-flavor')).toBe('Google');
     expect(await res.text()).toBe('a:1\nb:2');
@@ -49,7 +49,7 @@ describe('local metadata server', () => {
 
   it("hands out the caller's token, fetched for each request", async () => {
     let n = 0;
-    const s = await start({ attributes: {}, token: async () => `ya29.caller-${++n}` });
+    const s = await start({ attributes: {}, token: () => Promise.resolve(`ya29.caller-${++n}`) });
     const url = `http://${s.host}${BASE}/service-accounts/default/token`;
     expect((await fetch(url)).status).toBe(403);
     const first = await fetch(url, { headers: FLAVOR });
@@ -108,7 +108,7 @@ describeRig('local metadata server and other users', () => {
     const seen: string[] = [];
     const s = await startLocalMetadataServer({
       attributes: { 'enable-guest-attributes': 'TRUE', k: 'v' },
-      token: async () => 'ya29.not-for-nobody',
+      token: () => Promise.resolve('ya29.not-for-nobody'),
       onGuestAttribute: (k) => seen.push(k),
     });
     try {

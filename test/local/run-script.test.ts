@@ -56,6 +56,7 @@ describe('runStartupScript', () => {
       expect(SHLVL).toBe('1');
       expect(_).toBe('/usr/bin/env');
       expect(rest).toEqual({
+        // eslint-disable-next-line @typescript-eslint/no-unsafe-assignment -- vitest types its asymmetric matchers as any
         PATH: expect.stringMatching(/(^|:)\/usr\/sbin:.*(^|:)\/sbin(:|$)/),
         GCE_METADATA_HOST: '127.0.0.1:1',
         GDIB_DEVICE: '/dev/loop99',

@@ -39,7 +39,7 @@ export class LoopDisk {
   async detach(): Promise<void> {
     if (this.detached) return;
     this.detached = true;
-    let backing = '';
+    let backing: string;
     try {
       backing = readFileSync(`/sys/block/${basename(this.device)}/loop/backing_file`, 'utf8').trim();
     } catch {
