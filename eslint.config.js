@@ -45,9 +45,9 @@ export default defineConfig(
     languageOptions: { globals: { process: 'readonly', console: 'readonly', URL: 'readonly', Buffer: 'readonly' } },
   },
   {
-    // The adapter over the generated (gax) Compute client types it as `Any` on purpose (declared once, with its own
-    // disable comment): the generated types add nothing there, and what it returns is the project's own types.
-    files: ['src/gcp/compute.ts'],
+    // The adapters over the generated (gax) Compute clients type them as `Any` on purpose (declared once, with its own
+    // disable comment): the generated types add nothing there, and what they return is the project's own types.
+    files: ['src/gcp/compute.ts', 'src/gcp/inventory.ts'],
     rules: UNSAFE_ANY,
   },
   {

@@ -422,7 +422,7 @@ function tuningFromEnv(text: string | undefined): { tuning?: Partial<Tuning> } {
   if (!text) return {};
   try {
     const v = JSON.parse(text) as unknown;
-    return v && typeof v === 'object' && !Array.isArray(v) ? { tuning: v as Partial<Tuning> } : {};
+    return v && typeof v === 'object' && !Array.isArray(v) ? { tuning: v } : {};
   } catch {
     return {};
   }

@@ -34,7 +34,7 @@ export function parseImageReference(text: string): ImageReference | string {
   }
   // A first component without a dot, colon or "localhost" is a Docker Hub path, not a registry.
   const isRegistry = rawDomain !== undefined && (/[.:]/.test(rawDomain) || rawDomain === 'localhost' || rawDomain.startsWith('['));
-  const registry = isRegistry ? rawDomain! : 'docker.io';
+  const registry = isRegistry ? rawDomain : 'docker.io';
   const repository = isRegistry ? path! : rawDomain ? `${rawDomain}/${path}` : path!;
   if (!isRegistry && /[A-Z]/.test(rawDomain ?? '')) return 'has uppercase letters in its repository name';
   return { registry, repository, ...(refTag ? { tag: refTag } : {}), ...(refDigest ? { digest: refDigest } : {}) };

@@ -97,6 +97,7 @@ export function k8sNamespace(value: string): string | undefined {
 
 /** A path as shown in an error line: as is, or JSON-quoted when it holds control characters. */
 export function shownPath(path: string): string {
+  // eslint-disable-next-line no-control-regex -- control characters are exactly what this looks for
   return /[\u0000-\u001f\u007f]/.test(path) ? JSON.stringify(path) : path;
 }
 

@@ -57,11 +57,11 @@ export function createTokenProvider(opts: AuthOptions): TokenProvider {
     redactor.addSecret(raw);
     return {
       description: 'CLOUDSDK_AUTH_ACCESS_TOKEN',
-      getToken: async () => ({ token: raw, expiresAt: Date.now() + 3_600_000 }),
+      getToken: () => Promise.resolve({ token: raw, expiresAt: Date.now() + 3_600_000 }),
     };
   }
   const adc = applicationDefault();
-  return { ...cached('Application Default Credentials', adc.token, redactor), ready: adc.ready };
+  return { ...cached('Application Default Credentials', () => adc.token(), redactor), ready: () => adc.ready() };
 }
 
 function cached(description: string, fetchToken: (signal?: AbortSignal) => Promise<AccessToken>, redactor: Redactor): TokenProvider {
@@ -112,7 +112,7 @@ async function exchangeKeyFile(key: KeyFile, signal?: AbortSignal): Promise<Acce
   const text = await res.text();
   let json: { access_token?: string; expires_in?: number; error?: string; error_description?: string } = {};
   try {
-    json = JSON.parse(text);
+    json = JSON.parse(text) as typeof json;
   } catch {
     // reported below
   }

@@ -5,7 +5,6 @@ import type { TokenProvider } from './auth.js';
 import { currentRequestSignal, linkSignals } from '../io/request-scope.js';
 
 type ComputeModule = typeof import('@google-cloud/compute');
-type StorageModule = typeof import('@google-cloud/storage');
 
 export interface Endpoints {
   compute?: { host: string; port: number; protocol: 'http' | 'https' };
@@ -95,7 +94,7 @@ export class Clients {
 
   storage(): Promise<import('@google-cloud/storage').Storage> {
     this.storageClient ??= (async () => {
-      const { Storage } = (await import('@google-cloud/storage')) as StorageModule;
+      const { Storage } = await import('@google-cloud/storage');
       // @google-cloud/storage v7 bundles its own google-auth-library (v9) and ignores auth clients of other copies.
       const storageRequire = createRequire(createRequire(import.meta.url).resolve('@google-cloud/storage'));
       const gal = storageRequire('google-auth-library') as { OAuth2Client: new () => unknown };

@@ -118,19 +118,19 @@ export class FakeCloud implements Cloud {
   };
 
   /** Credentials that always give a token (tests of refused credentials replace it). */
-  accessToken = async (): Promise<string> => 'fake-access-token';
+  accessToken = (): Promise<string> => Promise.resolve('fake-access-token');
 
   iam: IamApi = {
-    serviceAccountExists: async (email) => !this.missingServiceAccounts.has(email),
+    serviceAccountExists: (email) => Promise.resolve(!this.missingServiceAccounts.has(email)),
   };
 
   /** Answers from memory, never the network: each image is one non-empty layer, its digest derived from its name. */
   registry: ImageRegistry = {
-    manifest: async (ref, reference) => {
+    manifest: (ref, reference) => {
       const name = `${ref.registry}/${ref.repository}:${reference}`;
       const digest = `sha256:${createHash('sha256').update(name).digest('hex')}`;
-      return { mediaType: 'application/vnd.oci.image.manifest.v1+json', digest, body: { schemaVersion: 2, layers: [{ digest: `sha256:${'1'.repeat(64)}`, size: 1_000_000 }] } };
+      return Promise.resolve({ mediaType: 'application/vnd.oci.image.manifest.v1+json', digest, body: { schemaVersion: 2, layers: [{ digest: `sha256:${'1'.repeat(64)}`, size: 1_000_000 }] } });
     },
-    blob: async () => Buffer.alloc(0),
+    blob: () => Promise.resolve(Buffer.alloc(0)),
   };
 }

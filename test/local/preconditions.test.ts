@@ -119,7 +119,7 @@ describe('the command → package table (common.sh is its one source)', () => {
   it('reads as bash reads it', async () => {
     const program = 'set -euo pipefail; source "$1"; for c in "${!GDIB_PACKAGE_OF[@]}"; do printf "%s %s\\n" "$c" "${GDIB_PACKAGE_OF[$c]}"; done';
     const { stdout } = await run('bash', ['-c', program, 'test', new URL('common.sh', scripts).pathname], { env: { PATH: process.env.PATH } });
-    const fromBash = Object.fromEntries(stdout.trim().split('\n').map((l) => l.split(' ')));
+    const fromBash = Object.fromEntries(stdout.trim().split('\n').map((l) => l.split(' '))) as Record<string, string>;
     expect(fromBash).toEqual({ ...LOCAL_COMMANDS });
     expect(Object.keys(LOCAL_COMMANDS).length).toBeGreaterThan(10);
   });

@@ -25,7 +25,7 @@ function scriptInput(ctx: BuildContext<BakeRun | LocalVerify>): Record<string, s
 export const planLocal: Step<BakeRun> = {
   name: 'plan',
   title: 'Planning (--dry-run: nothing is created)',
-  async run(ctx) {
+  run(ctx) {
     const { config } = ctx;
     const scratch = join(scratchParent(ctx), SCRATCH);
     const archive = config.archivePath ?? join(scratch, 'disk.tar.gz');
@@ -47,6 +47,7 @@ export const planLocal: Step<BakeRun> = {
       );
     }
     recordPlan(ctx, resources);
+    return Promise.resolve();
   },
 };
 

@@ -11,7 +11,7 @@ import type { Step } from './step.js';
 export const plan: Step<VmRun> = {
   name: 'plan',
   title: 'Planning (--dry-run: nothing is created)',
-  async run(ctx) {
+  run(ctx) {
     const { config } = ctx;
     const { projectName: p, zone: z } = config;
     const resources: PlannedResource[] = [
@@ -23,6 +23,7 @@ export const plan: Step<VmRun> = {
       resources.push({ kind: 'image', name: config.imageName, body: imageBody(imageSpecFor(c), p) }, ...plannedManifests(c));
     }
     recordPlan(ctx, resources);
+    return Promise.resolve();
   },
 };
 

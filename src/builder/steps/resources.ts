@@ -137,7 +137,7 @@ export const createImage: Step<ImageRun> = {
   name: 'create-image',
   title: 'Creating the image from the data disk',
   async run(ctx, signal) {
-    const { config, names } = ctx;
+    const { config } = ctx;
     const c = ctx.cloud.compute;
     // While the insert is in flight the image is ours to remove: a failure or interrupt then deletes it.
     ctx.state.tracked.image = ctx.cleanup.register({
