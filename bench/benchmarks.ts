@@ -56,12 +56,22 @@ describe.sequential('benchmarks', () => {
   it('a 10-minute VM phase, scaled: API economy and cost', async () => {
     const script = tenMinuteVm();
     sections = script.sections;
-    const b = await scriptedBuild({ k: K, events: script.events, imageName: 'bench-reference', extraArgs: [`--disk-size-gb=${DISK_GB}`], callDelays: CALL_DELAYS });
+    const b = await scriptedBuild({
+      k: K,
+      events: script.events,
+      imageName: 'bench-reference',
+      extraArgs: [`--disk-size-gb=${DISK_GB}`],
+      callDelays: CALL_DELAYS,
+    });
     economy = apiEconomy(b, script.sections);
     costs = cost(b, { diskSizeGb: DISK_GB, diskType: 'pd-ssd', callDelays: CALL_DELAYS });
     detections.push(economy.detection);
-    log(`VM phase ${economy.vmPhaseSec.toFixed(0)} simulated s; compute ${economy.perMinute.compute.toFixed(1)}/min (max ${economy.slidingMax.compute} in any 60 s), guest attributes max ${economy.slidingMax.guest}/60 s`);
-    log(`detection delay ${economy.detection.delaySec.toFixed(1)} simulated s; VM lived ${costs.ours[2]!.minutes.toFixed(1)} min (Go order: ${costs.go[2]!.minutes.toFixed(1)})`);
+    log(
+      `VM phase ${economy.vmPhaseSec.toFixed(0)} simulated s; compute ${economy.perMinute.compute.toFixed(1)}/min (max ${economy.slidingMax.compute} in any 60 s), guest attributes max ${economy.slidingMax.guest}/60 s`,
+    );
+    log(
+      `detection delay ${economy.detection.delaySec.toFixed(1)} simulated s; VM lived ${costs.ours[2]!.minutes.toFixed(1)} min (Go order: ${costs.go[2]!.minutes.toFixed(1)})`,
+    );
   });
 
   it('detection delay: the VM succeeds at different moments of the polling cycle', async () => {
@@ -69,7 +79,9 @@ describe.sequential('benchmarks', () => {
       const b = await scriptedBuild({ k: K, events: quietVm(2, 30 + off), imageName: `bench-detect-${i}` });
       const d = detectionOf(b);
       detections.push(d);
-      log(`succeeded at ${d.succeededAtSec.toFixed(1)} s: next step ${d.delaySec.toFixed(1)} s later (poll wait ${d.pollWaitSec.toFixed(1)} s)`);
+      log(
+        `succeeded at ${d.succeededAtSec.toFixed(1)} s: next step ${d.delaySec.toFixed(1)} s later (poll wait ${d.pollWaitSec.toFixed(1)} s)`,
+      );
     }
   });
 
@@ -97,10 +109,18 @@ describe.sequential('benchmarks', () => {
     m.loadEnd = loadNow();
     const machineLine = `${m.cpuModel}, ${m.cores} cores, ${m.memoryGb} GB, ${m.os}`;
     const figures = figuresOf(onVm, install);
-    const md = report({ machine: m, date: startedAt, latency, imports, economy, costs, detections, sections, k: K, ...(figures ? { onVm: figures } : {}) }).replace(
-      /^## 5\. [\s\S]*?(?=^## 6\. )/m,
-      `${onVmSection(onVm, machineLine, install).join('\n\n')}\n\n`,
-    );
+    const md = report({
+      machine: m,
+      date: startedAt,
+      latency,
+      imports,
+      economy,
+      costs,
+      detections,
+      sections,
+      k: K,
+      ...(figures ? { onVm: figures } : {}),
+    }).replace(/^## 5\. [\s\S]*?(?=^## 6\. )/m, `${onVmSection(onVm, machineLine, install).join('\n\n')}\n\n`);
     writeFileSync(join(ROOT, 'docs/benchmarks.md'), md);
     log(`wrote docs/benchmarks.md (${((Date.now() - startedAt.getTime()) / 1000).toFixed(0)} s in all)`);
   });

@@ -17,7 +17,6 @@ import type { CleanupRegistry } from './builder/cleanup.js';
 import { ProcessWarnings } from './io/warnings.js';
 import { VERSION } from './version.js';
 
-
 type SignalName = 'SIGINT' | 'SIGTERM';
 export interface SignalSource {
   on(event: SignalName, fn: () => void): unknown;
@@ -122,7 +121,13 @@ async function execute(plan: RunPlan, io: CliIo, redactor: Redactor, out: TextSi
   io.signals.on('SIGTERM', sigterm);
   let render: import('./io/render.js').Renderer | undefined;
   try {
-    const [{ runBuild, usesCloud, CleanupRegistry: Registry }, { createCloud }, { createRenderer }, { DEFAULT_TUNING }, { createTokenProvider, findCredentials }] = await Promise.all([
+    const [
+      { runBuild, usesCloud, CleanupRegistry: Registry },
+      { createCloud },
+      { createRenderer },
+      { DEFAULT_TUNING },
+      { createTokenProvider, findCredentials },
+    ] = await Promise.all([
       import('./builder/index.js'),
       import('./gcp/index.js'),
       import('./io/render.js'),
@@ -142,24 +147,44 @@ async function execute(plan: RunPlan, io: CliIo, redactor: Redactor, out: TextSi
       tokens,
       insertSettleMs: tuning.insertSettleMs ?? DEFAULT_TUNING.insertSettleMs,
       retry: { ...DEFAULT_TUNING.retry, ...tuning.retry },
-      hooks: { onRetry: (call, attempt, info, delayMs) => emit({ type: 'retry', call, attempt, cause: [info.status, info.reason ?? info.code].filter(Boolean).join(' '), delayMs }) },
+      hooks: {
+        onRetry: (call, attempt, info, delayMs) =>
+          emit({ type: 'retry', call, attempt, cause: [info.status, info.reason ?? info.code].filter(Boolean).join(' '), delayMs }),
+      },
     });
     const diagnostics = logLevel === 'off' ? undefined : { level: logLevel, sink: err };
-    const { result, error } = await runBuild(plan, { env: io.env, cloud, emit, redactor, signal: controller.signal, tuning, cleanup: registry, diagnostics, warnings: io.warnings });
+    const { result, error } = await runBuild(plan, {
+      env: io.env,
+      cloud,
+      emit,
+      redactor,
+      signal: controller.signal,
+      tuning,
+      cleanup: registry,
+      diagnostics,
+      warnings: io.warnings,
+    });
     render.close();
     if (error) {
       err.write(`error: ${error.message}\n`);
       const tail = result.error?.consoleTail;
       if (tail) {
-        err.write(tail.length === 0 ? `The VM's serial console had no output (${result.logs}serial-port-1.log).\n` : `The VM's serial console, last ${tail.length} lines (all of it: ${result.logs}serial-port-1.log):\n`);
+        err.write(
+          tail.length === 0
+            ? `The VM's serial console had no output (${result.logs}serial-port-1.log).\n`
+            : `The VM's serial console, last ${tail.length} lines (all of it: ${result.logs}serial-port-1.log):\n`,
+        );
         for (const l of tail) err.write(`  ${l}\n`);
       }
       if (result.image?.created) imageKept(result.image.uri, result, out, err, config.output.json);
-      if (result.leftovers.length > 0) err.write(`${result.leftovers.length} temporary resource(s) could not be deleted; see the commands above.\n`);
+      if (result.leftovers.length > 0)
+        err.write(`${result.leftovers.length} temporary resource(s) could not be deleted; see the commands above.\n`);
       return exitCodeOf(error);
     }
     if (result.leftovers.length > 0) {
-      err.write(`warning: the image is fine, but ${result.leftovers.length} temporary resource(s) could not be deleted and cost money until you run:\n`);
+      err.write(
+        `warning: the image is fine, but ${result.leftovers.length} temporary resource(s) could not be deleted and cost money until you run:\n`,
+      );
       for (const l of result.leftovers) err.write(`  ${l.command}\n`);
     }
     if (json) return 0; // the result event was the last line on stdout
@@ -168,8 +193,12 @@ async function execute(plan: RunPlan, io: CliIo, redactor: Redactor, out: TextSi
     if (result.next && !quiet) {
       err.write(`\nNext: a node pool whose nodes get the images preloaded:\n\n${result.next.gcloud}\n\n`);
       err.write(`Terraform (google_container_node_pool):\n\n${result.next.terraform}\n\n`);
-      err.write(`Autopilot: allow images of this project as secondary boot disks with this GCPResourceAllowlist:\n\n${result.next.autopilotAllowlist}\n\n`);
-      err.write(`and put this nodeSelector in the pod spec, so that the pods run on nodes that have the disk:\n\n${result.next.autopilotNodeSelector}\n`);
+      err.write(
+        `Autopilot: allow images of this project as secondary boot disks with this GCPResourceAllowlist:\n\n${result.next.autopilotAllowlist}\n\n`,
+      );
+      err.write(
+        `and put this nodeSelector in the pod spec, so that the pods run on nodes that have the disk:\n\n${result.next.autopilotNodeSelector}\n`,
+      );
     }
     return 0;
   } catch (e) {
@@ -231,7 +260,9 @@ function imageKept(uri: string, result: BuildResult, out: TextSink, err: TextSin
   if (!unwritten) return;
   err.write(
     `The Kubernetes manifests were not written to ${unwritten.path}; the image needs no rebuild. ` +
-      (json ? 'Their contents are in the result (unwrittenK8sManifests.contents): save them elsewhere.\n' : 'They are printed on stdout: save them elsewhere (or pipe them to kubectl apply -f -).\n'),
+      (json
+        ? 'Their contents are in the result (unwrittenK8sManifests.contents): save them elsewhere.\n'
+        : 'They are printed on stdout: save them elsewhere (or pipe them to kubectl apply -f -).\n'),
   );
   if (!json) out.write(unwritten.contents);
 }
@@ -330,9 +361,22 @@ function buildProgram(onRun: (command: CommandName, flags: RawFlags, positionals
     "(nothing created), 130 interrupted (after cleanup). The VM's console is kept in the logs whenever a VM existed.\n" +
     'Docs: README.md of the package.\n';
   const commands: Array<{ name: CommandName; description: string; flags: FlagSet; argument?: { name: string; help: string } }> = [
-    { name: 'build', description: 'Build a GCE disk image holding the given container images, for GKE secondary boot disks.', flags: BUILD_FLAGS },
-    { name: 'verify', description: 'Verify the snapshots of the image named by --image-name (same as build --verify-only).', flags: VERIFY_FLAGS, argument: VERIFY_ARGUMENT },
-    { name: 'cleanup', description: 'Delete the temporary disks and VMs (labelled gdib-managed=true) that builds killed with SIGKILL left behind.', flags: CLEANUP_FLAGS },
+    {
+      name: 'build',
+      description: 'Build a GCE disk image holding the given container images, for GKE secondary boot disks.',
+      flags: BUILD_FLAGS,
+    },
+    {
+      name: 'verify',
+      description: 'Verify the snapshots of the image named by --image-name (same as build --verify-only).',
+      flags: VERIFY_FLAGS,
+      argument: VERIFY_ARGUMENT,
+    },
+    {
+      name: 'cleanup',
+      description: 'Delete the temporary disks and VMs (labelled gdib-managed=true) that builds killed with SIGKILL left behind.',
+      flags: CLEANUP_FLAGS,
+    },
   ];
   for (const c of commands) {
     const cmd = program.command(c.name).description(c.description);
@@ -354,7 +398,8 @@ function buildProgram(onRun: (command: CommandName, flags: RawFlags, positionals
 function commanderLine(e: CommanderError): string {
   const msg = e.message.replace(/^error: /, '');
   const unknown = /unknown option '([^']+)'/.exec(msg);
-  if (unknown) return `error: ${unknown[1]!.split('=')[0]}: unknown flag${/Did you mean/.test(msg) ? ` (did you mean ${/Did you mean (\S+)\?/.exec(msg)?.[1]}?)` : ''}; see --help`;
+  if (unknown)
+    return `error: ${unknown[1]!.split('=')[0]}: unknown flag${/Did you mean/.test(msg) ? ` (did you mean ${/Did you mean (\S+)\?/.exec(msg)?.[1]}?)` : ''}; see --help`;
   const missing = /option '(--[\w-]+)[^']*' argument missing/.exec(msg);
   if (missing) return `error: ${missing[1]}: needs a value`;
   if (e.code === 'commander.excessArguments') return `error: unexpected argument(s); flags start with -- (see --help)`;
@@ -372,7 +417,9 @@ function strayArguments(cmd: Command): string[] {
 function strayLine(cmd: Command, stray: readonly string[], commandNamed: boolean): string {
   const quoted = stray.map((a) => `"${clip(a)}"`).join(', ');
   const declared = cmd.registeredArguments.map((a) => a.name().toUpperCase());
-  const takes = declared.length ? ` (${cmd.name()} takes ${declared.length === 1 ? 'one argument' : `${declared.length} arguments`}: ${declared.join(' ')})` : '';
+  const takes = declared.length
+    ? ` (${cmd.name()} takes ${declared.length === 1 ? 'one argument' : `${declared.length} arguments`}: ${declared.join(' ')})`
+    : '';
   // With no command named, a bare word where the command goes is most likely a mistyped command.
   const commandLike = !commandNamed && /^[a-z][a-z-]*$/.test(stray[0]!);
   const hint = commandLike ? 'the commands are build, verify and cleanup, and flags start with --' : 'flags start with --';

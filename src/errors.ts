@@ -33,7 +33,10 @@ export class InterruptedError extends Error {
 
 /** A step ran past --timeout. Exit 1. */
 export class StepTimeoutError extends BuildError {
-  constructor(step: string, readonly timeoutMs: number) {
+  constructor(
+    step: string,
+    readonly timeoutMs: number,
+  ) {
     super(`step "${step}" did not finish within --timeout (${formatMs(timeoutMs)})`, step);
     this.name = 'StepTimeoutError';
   }

@@ -26,9 +26,16 @@ describe('README', () => {
   });
 
   it('says who needs roles/compute.imageUser on an image in another project, with the commands', () => {
-    for (const member of ['CLUSTER_PROJECT_NUMBER-compute@developer.gserviceaccount.com', 'service-CLUSTER_PROJECT_NUMBER@container-engine-robot.iam.gserviceaccount.com']) {
-      expect(readme).toContain(`gcloud compute images add-iam-policy-binding ml-cache-v1 --project=IMAGE_PROJECT \\\n  --member=serviceAccount:${member} \\\n  --role=roles/compute.imageUser`);
-      expect(readme).toContain(`gcloud projects add-iam-policy-binding IMAGE_PROJECT \\\n  --member=serviceAccount:${member} \\\n  --role=roles/compute.imageUser`);
+    for (const member of [
+      'CLUSTER_PROJECT_NUMBER-compute@developer.gserviceaccount.com',
+      'service-CLUSTER_PROJECT_NUMBER@container-engine-robot.iam.gserviceaccount.com',
+    ]) {
+      expect(readme).toContain(
+        `gcloud compute images add-iam-policy-binding ml-cache-v1 --project=IMAGE_PROJECT \\\n  --member=serviceAccount:${member} \\\n  --role=roles/compute.imageUser`,
+      );
+      expect(readme).toContain(
+        `gcloud projects add-iam-policy-binding IMAGE_PROJECT \\\n  --member=serviceAccount:${member} \\\n  --role=roles/compute.imageUser`,
+      );
     }
   });
 
@@ -41,13 +48,22 @@ describe('README', () => {
 describe('docs/architecture.md', () => {
   const arch = readFileSync('docs/architecture.md', 'utf8');
   const headings = [...arch.matchAll(/^#{2,3} (.+)$/gm)].map((m) => m[1]!.trim());
-  const slug = (h: string) => h.toLowerCase().replace(/[^a-z0-9 -]/g, '').replace(/ /g, '-');
-  const files = ['README.md', ...['src', 'test', 'bench', 'scripts', 'docs'].flatMap((dir) =>
-    (readdirSync(dir, { recursive: true }) as string[]).map((f) => join(dir, f)).filter((f) => /\.(ts|mjs|js|sh|md)$/.test(f) && statSync(f).isFile()),
-  )];
+  const slug = (h: string) =>
+    h
+      .toLowerCase()
+      .replace(/[^a-z0-9 -]/g, '')
+      .replace(/ /g, '-');
+  const files = [
+    'README.md',
+    ...['src', 'test', 'bench', 'scripts', 'docs'].flatMap((dir) =>
+      (readdirSync(dir, { recursive: true }) as string[])
+        .map((f) => join(dir, f))
+        .filter((f) => /\.(ts|mjs|js|sh|md)$/.test(f) && statSync(f).isFile()),
+    ),
+  ];
   const texts = files.map((f) => [f, readFileSync(f, 'utf8')] as const);
 
-  it('is linked from the README\'s Development section', () => {
+  it("is linked from the README's Development section", () => {
     const dev = readme.slice(readme.indexOf('## Development'));
     expect(dev).toContain('(docs/architecture.md)');
   });

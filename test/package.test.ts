@@ -25,7 +25,15 @@ describe('npm pack', () => {
     expect(help.status).toBe(0);
     expect(help.stdout).toContain('--container-image');
     // The renderer finds its scripts next to the installed code, whatever the working directory.
-    const render = spawnSync(process.execPath, ['--input-type=module', '-e', `import('${join(app, 'node_modules/gke-disk-image-builder/dist/startup-script/render.js')}').then(m => process.stdout.write(m.startupScript('build').slice(0, 11)))`], { cwd: tmpdir(), encoding: 'utf8' });
+    const render = spawnSync(
+      process.execPath,
+      [
+        '--input-type=module',
+        '-e',
+        `import('${join(app, 'node_modules/gke-disk-image-builder/dist/startup-script/render.js')}').then(m => process.stdout.write(m.startupScript('build').slice(0, 11)))`,
+      ],
+      { cwd: tmpdir(), encoding: 'utf8' },
+    );
     expect(render.stdout).toBe('#!/bin/bash');
   }, 180_000);
 });

@@ -30,7 +30,11 @@ export async function load(url, context, next) {
     `const __gdibWrap = (name, value) => typeof value !== 'function' ? value : new Proxy(value, {`,
     `  construct(target, args, newTarget) { process.stderr.write('gdib-bench construct ${pkg} ' + name + '\\n'); return Reflect.construct(target, args, newTarget); },`,
     `});`,
-    ...names.map((n) => (isClient(n) ? `export const ${n} = __gdibWrap(${JSON.stringify(n)}, __gdibReal[${JSON.stringify(n)}]);` : `export const ${n} = __gdibReal[${JSON.stringify(n)}];`)),
+    ...names.map((n) =>
+      isClient(n)
+        ? `export const ${n} = __gdibWrap(${JSON.stringify(n)}, __gdibReal[${JSON.stringify(n)}]);`
+        : `export const ${n} = __gdibReal[${JSON.stringify(n)}];`,
+    ),
     `export default __gdibReal.default;`,
   ].join('\n');
   return { format: 'module', source, shortCircuit: true };

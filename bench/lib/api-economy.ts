@@ -82,7 +82,16 @@ export function apiEconomy(b: ScriptedBuild, sections: ScriptSection[]): ApiEcon
     const rs = inVm.filter((r) => simSec(r.time) >= m * 60 && (last || simSec(r.time) < (m + 1) * 60));
     const c = zero();
     for (const r of rs) c[kindOf(r.call)]++;
-    minutes.push({ minute: m + 1, output: outputOf(m * 60, (m + 1) * 60), serial: c.serial, guest: c.guest, opwait: c.opwait, other: c.other, compute: c.serial + c.guest + c.opwait + c.other, storage: c.storage });
+    minutes.push({
+      minute: m + 1,
+      output: outputOf(m * 60, (m + 1) * 60),
+      serial: c.serial,
+      guest: c.guest,
+      opwait: c.opwait,
+      other: c.other,
+      compute: c.serial + c.guest + c.opwait + c.other,
+      storage: c.storage,
+    });
   }
   const total = zero();
   for (const r of inVm) total[kindOf(r.call)]++;
@@ -124,9 +133,12 @@ export function apiEconomy(b: ScriptedBuild, sections: ScriptSection[]): ApiEcon
     minutes,
     perMinute,
     slidingMax,
-    serialGaps: { ...(gaps.flowing.length ? { flowing: summarize(gaps.flowing) } : {}), ...(gaps.quiet.length ? { quiet: summarize(gaps.quiet) } : {}) },
+    serialGaps: {
+      ...(gaps.flowing.length ? { flowing: summarize(gaps.flowing) } : {}),
+      ...(gaps.quiet.length ? { quiet: summarize(gaps.quiet) } : {}),
+    },
     detection: detectionOf(b),
     wholeBuild: { ...whole },
-    outsideVm: { minutes: (((b.endedAt - b.startedAt) - (tEnd - t0)) * k) / 60_000, byKind: { ...outside } },
+    outsideVm: { minutes: ((b.endedAt - b.startedAt - (tEnd - t0)) * k) / 60_000, byKind: { ...outside } },
   };
 }

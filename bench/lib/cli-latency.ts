@@ -41,11 +41,21 @@ export interface LatencyResult {
   loading: Loading;
 }
 
-const INVALID = ['--project-name=test-project', '--zone=us-central1-a', '--gcs-path=gs://test-bucket/logs', '--container-image=nginx:1.27', '--image-name=Not_A_Valid_Name'];
+const INVALID = [
+  '--project-name=test-project',
+  '--zone=us-central1-a',
+  '--gcs-path=gs://test-bucket/logs',
+  '--container-image=nginx:1.27',
+  '--image-name=Not_A_Valid_Name',
+];
 const HOOK = './bench/hooks/count-clients.mjs';
 
 /** `@scope/name/sub` → `@scope/name`, `name/sub` → `name`. */
-const packageOf = (specifier: string): string => specifier.split('/').slice(0, specifier.startsWith('@') ? 2 : 1).join('/');
+const packageOf = (specifier: string): string =>
+  specifier
+    .split('/')
+    .slice(0, specifier.startsWith('@') ? 2 : 1)
+    .join('/');
 
 function expectExit(r: ChildRun, code: number, what: string): void {
   if (r.code !== code) throw new Error(`${what}: exit code ${r.code} (signal ${r.signal}), expected ${code}\n${r.stderr.slice(-2000)}`);
@@ -55,7 +65,11 @@ function expectExit(r: ChildRun, code: number, what: string): void {
 function instantVm(emu: Emulator): void {
   emu.vm.reset();
   emu.vm.script([
-    { afterMs: 0, serial: serialLine('gdib: state=running') + serialLine('gdib: phase=done'), attributes: { 'gdib/state': 'running', 'gdib/phase': 'done' } },
+    {
+      afterMs: 0,
+      serial: serialLine('gdib: state=running') + serialLine('gdib: phase=done'),
+      attributes: { 'gdib/state': 'running', 'gdib/phase': 'done' },
+    },
     { afterMs: 0, serial: serialLine('gdib: state=succeeded'), attributes: { 'gdib/state': 'succeeded' } },
   ]);
 }
@@ -100,10 +114,34 @@ export async function measureCliLatency(opts: { runs: number; fullBuilds: number
       },
     };
     const kinds: LatencyKind[] = [
-      { key: 'node', label: '`node -e 0`', what: 'Node itself: process start and exit, nothing loaded (the floor)', samples: [], summary: undefined! },
-      { key: 'help', label: '`--help`', what: 'spawn to exit of `node bin/gke-disk-image-builder.js --help` (exit 0)', samples: [], summary: undefined! },
-      { key: 'invalid', label: 'invalid invocation', what: 'spawn to exit with every flag given and `--image-name=Not_A_Valid_Name` (exit 2, one line naming the flag)', samples: [], summary: undefined! },
-      { key: 'first-request', label: '`build` to first API request', what: 'spawn to the first request the emulator records (Google clients loaded, token, first preflight call)', samples: [], summary: undefined! },
+      {
+        key: 'node',
+        label: '`node -e 0`',
+        what: 'Node itself: process start and exit, nothing loaded (the floor)',
+        samples: [],
+        summary: undefined!,
+      },
+      {
+        key: 'help',
+        label: '`--help`',
+        what: 'spawn to exit of `node bin/gke-disk-image-builder.js --help` (exit 0)',
+        samples: [],
+        summary: undefined!,
+      },
+      {
+        key: 'invalid',
+        label: 'invalid invocation',
+        what: 'spawn to exit with every flag given and `--image-name=Not_A_Valid_Name` (exit 2, one line naming the flag)',
+        samples: [],
+        summary: undefined!,
+      },
+      {
+        key: 'first-request',
+        label: '`build` to first API request',
+        what: 'spawn to the first request the emulator records (Google clients loaded, token, first preflight call)',
+        samples: [],
+        summary: undefined!,
+      },
     ];
     const warmup = 2;
     // Warm-up (file cache, JIT of the emulator): the slow build start once, the others twice.
@@ -118,7 +156,9 @@ export async function measureCliLatency(opts: { runs: number; fullBuilds: number
     }
     for (const k of kinds) {
       k.summary = summarize(k.samples);
-      opts.log(`${k.key}: median ${k.summary.median.toFixed(0)} ms (min ${k.summary.min.toFixed(0)}, max ${k.summary.max.toFixed(0)}) over ${k.summary.n}`);
+      opts.log(
+        `${k.key}: median ${k.summary.median.toFixed(0)} ms (min ${k.summary.min.toFixed(0)}, max ${k.summary.max.toFixed(0)}) over ${k.summary.n}`,
+      );
     }
 
     // Whole builds with a VM that is done at once: the CLI's own time and the API round trips of a build.
@@ -141,23 +181,36 @@ export async function measureCliLatency(opts: { runs: number; fullBuilds: number
       summary: summarize(fullSamples),
       firstRequest: summarize(firstSamples),
       calls,
-      byKind: Object.entries(calls).reduce<Record<string, number>>((acc, [c, n]) => ((acc[kindOf(c)] = (acc[kindOf(c)] ?? 0) + n), acc), {}),
+      byKind: Object.entries(calls).reduce<Record<string, number>>(
+        (acc, [c, n]) => ((acc[kindOf(c)] = (acc[kindOf(c)] ?? 0) + n), acc),
+        {},
+      ),
     };
-    opts.log(`whole build (instant VM): median ${fullBuild.summary.median.toFixed(0)} ms over ${fullSamples.length}; ${Object.values(calls).reduce((a, b) => a + b, 0)} requests`);
+    opts.log(
+      `whole build (instant VM): median ${fullBuild.summary.median.toFixed(0)} ms over ${fullSamples.length}; ${Object.values(calls).reduce((a, b) => a + b, 0)} requests`,
+    );
 
     // What loads: one run of each with a module hook that reports package loads and client constructions.
     const traced = async (args: string[], e: NodeJS.ProcessEnv, code: number) => {
       const r = await runNode(['--import', HOOK, BIN, ...args], e);
       expectExit(r, code, `traced ${args.slice(0, 1).join(' ')}`);
       const lines = r.stderr.split('\n').filter((l) => l.startsWith('gdib-bench '));
-      const pkgs = [...new Set(lines.filter((l) => l.startsWith('gdib-bench import ')).map((l) => packageOf(l.slice(18))))].filter((p) => !isBuiltin(p)).sort();
+      const pkgs = [...new Set(lines.filter((l) => l.startsWith('gdib-bench import ')).map((l) => packageOf(l.slice(18))))]
+        .filter((p) => !isBuiltin(p))
+        .sort();
       return { lines, pkgs };
     };
     const help = await traced(['--help'], env, 0);
     const invalid = await traced(INVALID, env, 2);
     const build = await traced([...BASE_ARGS, '--image-name=bench-traced'], buildEnv, 0);
-    const loads = countBy(build.lines.filter((l) => l.startsWith('gdib-bench load ')), (l) => l.slice(16));
-    const constructs = countBy(build.lines.filter((l) => l.startsWith('gdib-bench construct ')), (l) => l.slice(21).split(' ')[1]!);
+    const loads = countBy(
+      build.lines.filter((l) => l.startsWith('gdib-bench load ')),
+      (l) => l.slice(16),
+    );
+    const constructs = countBy(
+      build.lines.filter((l) => l.startsWith('gdib-bench construct ')),
+      (l) => l.slice(21).split(' ')[1]!,
+    );
     const loading: Loading = { packages: { help: help.pkgs, invalid: invalid.pkgs, build: build.pkgs }, loads, constructs };
     opts.log(`loads per build: ${JSON.stringify(loads)}; constructions: ${JSON.stringify(constructs)}`);
     return { runs: opts.runs, warmup, kinds, firstCalls, fullBuild, loading };

@@ -2,7 +2,13 @@
 import { startEmulator, type Emulator, type RecordedRequest } from '../../test/emulator/index.js';
 
 export const TOKEN = 'ya29.benchmark-token-0123456789';
-export const BASE_ARGS = ['--project-name=test-project', '--zone=us-central1-a', '--gcs-path=gs://test-bucket/logs', '--skip-image-check', '--container-image=nginx:1.27'];
+export const BASE_ARGS = [
+  '--project-name=test-project',
+  '--zone=us-central1-a',
+  '--gcs-path=gs://test-bucket/logs',
+  '--skip-image-check',
+  '--container-image=nginx:1.27',
+];
 
 export async function emulator(): Promise<Emulator> {
   return startEmulator({ acceptTokens: [TOKEN] });

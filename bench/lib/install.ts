@@ -20,8 +20,19 @@ import { unmountUnder } from '../../test/rig/disk.js';
 import { run } from '../../test/rig/proc.js';
 import { commonFunction, commonPackageTable, scriptSource } from './script-source.js';
 
-export interface InstallRun { label: string; commands: string[]; wallSec: number[]; downloadedMB?: number; packages: number }
-export interface InstallBench { base: string; ours: InstallRun; go: InstallRun; notes: string[] }
+export interface InstallRun {
+  label: string;
+  commands: string[];
+  wallSec: number[];
+  downloadedMB?: number;
+  packages: number;
+}
+export interface InstallBench {
+  base: string;
+  ours: InstallRun;
+  go: InstallRun;
+  notes: string[];
+}
 
 const GO_COMMANDS = ['sudo apt update', 'sudo apt-get update', 'sudo apt install --yes containerd', 'sudo apt-get --yes install jq'];
 // The base system. A GCE debian-12 image is a full Debian install, not a minbase one: it has everything of
@@ -40,7 +51,8 @@ const ENV = [`PATH=${STANDARD_PATH}`, 'HOME=/root', 'LC_ALL=C', 'TERM=dumb'];
 function bookwormSources(): { text: string; mirror: string } | undefined {
   const dir = '/etc/apt/sources.list.d';
   if (!existsSync(dir)) return undefined;
-  const stanzas = readdirSync(dir).filter((f) => f.endsWith('.sources'))
+  const stanzas = readdirSync(dir)
+    .filter((f) => f.endsWith('.sources'))
     .flatMap((f) => readFileSync(join(dir, f), 'utf8').split(/\n\s*\n/))
     .filter((s) => /^Suites:.*\bbookworm\b/m.test(s) && !/^Enabled:\s*no/im.test(s));
   const main = stanzas.find((s) => /^Suites:(.*\s)?bookworm(\s|$)/m.test(s));
@@ -56,7 +68,8 @@ export function installUnavailable(): string | undefined {
   const src = bookwormSources();
   if (!src) return 'no bookworm deb822 stanza in /etc/apt/sources.list.d/*.sources to take the mirror from';
   // Reachability, synchronously: a child node does a HEAD of the suite's Release file.
-  const probe = `fetch(${JSON.stringify(`${src.mirror}/dists/bookworm/Release`)},{method:'HEAD',signal:AbortSignal.timeout(10000)})` +
+  const probe =
+    `fetch(${JSON.stringify(`${src.mirror}/dists/bookworm/Release`)},{method:'HEAD',signal:AbortSignal.timeout(10000)})` +
     '.then(r=>process.exit(r.ok?0:1),()=>process.exit(2))';
   if (spawnSync(process.execPath, ['-e', probe], { stdio: 'ignore' }).status !== 0) return `mirror ${src.mirror} unreachable`;
   return undefined;
@@ -66,9 +79,17 @@ export function installUnavailable(): string | undefined {
 function oursScript(): string {
   const call = /^\s*(install_missing [^\n]+)$/m.exec(scriptSource('build.sh'))?.[1];
   if (!call) throw new Error('no install_missing call in src/startup-script/build.sh');
-  return ['set -euo pipefail', 'GDIB_WORK=/var/lib/gdib', 'mkdir -p "$GDIB_WORK/logs"',
+  return [
+    'set -euo pipefail',
+    'GDIB_WORK=/var/lib/gdib',
+    'mkdir -p "$GDIB_WORK/logs"',
     `fail() { printf 'gdib: error=%s\\n' "$*" >&2; exit 1; }`,
-    commonFunction('log'), commonPackageTable(), commonFunction('install_missing'), call, ''].join('\n');
+    commonFunction('log'),
+    commonPackageTable(),
+    commonFunction('install_missing'),
+    call,
+    '',
+  ].join('\n');
 }
 
 /** Builds the base root once and keeps it as a tarball under os.tmpdir(). */
@@ -94,7 +115,11 @@ async function baseTarball(log: (s: string) => void, mirror: string): Promise<vo
   }
 }
 
-interface Pass { wallSec: number; output: string; stdout: string }
+interface Pass {
+  wallSec: number;
+  output: string;
+  stdout: string;
+}
 
 /** Unpacks a fresh root, mounts /proc, /sys, /dev(/pts), times `script` under chroot, cleans up always. */
 async function inChroot(script: string, sources: string, after?: (root: string) => string): Promise<Pass> {
@@ -112,7 +137,10 @@ async function inChroot(script: string, sources: string, after?: (root: string) 
     await run('mount', ['--bind', '/dev', join(root, 'dev')]);
     await run('mount', ['--bind', '/dev/pts', join(root, 'dev/pts')]);
     const t = performance.now();
-    const r = await run('chroot', [root, '/usr/bin/env', '-i', ...ENV, 'bash', '-c', script], { allowFailure: true, timeoutMs: 30 * 60_000 });
+    const r = await run('chroot', [root, '/usr/bin/env', '-i', ...ENV, 'bash', '-c', script], {
+      allowFailure: true,
+      timeoutMs: 30 * 60_000,
+    });
     const wallSec = (performance.now() - t) / 1000;
     const output = r.stdout + r.stderr + (after ? after(root) : '');
     if (r.code !== 0) throw new Error(`chroot run exited ${r.code}: ${output.slice(-2000)}`);
@@ -150,8 +178,10 @@ export async function measureInstall(log: (s: string) => void): Promise<InstallB
       return existsSync(f) ? readFileSync(f, 'utf8') : '';
     });
     const pkgs = /^gdib: installing (.*)$/m.exec(o.stdout)?.[1] ?? '';
-    ours.commands = ['apt-get -q -o DPkg::Lock::Timeout=600 update',
-      `apt-get -q -y -o DPkg::Lock::Timeout=600 install --no-install-recommends ${pkgs}`];
+    ours.commands = [
+      'apt-get -q -o DPkg::Lock::Timeout=600 update',
+      `apt-get -q -y -o DPkg::Lock::Timeout=600 install --no-install-recommends ${pkgs}`,
+    ];
     ours.wallSec.push(o.wallSec);
     ours.downloadedMB = fetchedMB(o.output);
     ours.packages = newlyInstalled(o.output);
@@ -162,15 +192,18 @@ export async function measureInstall(log: (s: string) => void): Promise<InstallB
     go.packages = newlyInstalled(g.output);
     log(`install pass ${pass}: Go ${g.wallSec.toFixed(1)} s, ${go.downloadedMB.toFixed(1)} MB, ${go.packages} packages`);
     if (pass === 2) {
-      notes.push(`archives ("Need to get"): ours ${needToGet(o.output)}, Go ${needToGet(g.output)}`,
-        `ours installs: ${setUp(o.output)}`, `Go installs (apt's default Recommends: runc -> criu -> python3): ${setUp(g.output)}`);
+      notes.push(
+        `archives ("Need to get"): ours ${needToGet(o.output)}, Go ${needToGet(g.output)}`,
+        `ours installs: ${setUp(o.output)}`,
+        `Go installs (apt's default Recommends: runc -> criu -> python3): ${setUp(g.output)}`,
+      );
     }
   }
   notes.push(
     'wallSec: [first, second] run, alternating ours/Go; the first pair also warms any proxy cache between here and the mirror',
     'downloadedMB: apt "Fetched" totals (package indexes + archives) of the last run; each run had an empty /var/lib/apt/lists and /var/cache/apt',
     "mirror: this machine's own bookworm apt sources; a GCE image also lists bookworm-backports and Google's repositories, so its apt update fetches more",
-    'in a chroot no service starts (no systemd running); on a VM the Go tool\'s containerd install also starts containerd, ours does not (policy-rc.d)',
+    "in a chroot no service starts (no systemd running); on a VM the Go tool's containerd install also starts containerd, ours does not (policy-rc.d)",
   );
   return { base: `${BASE}; this machine's Debian mirror`, ours, go, notes };
 }

@@ -24,7 +24,12 @@ export interface LocalVsVm {
 export async function localVsVm(rig: Rig, ref: string, opts: { diskGb: number; maxDiskMiB: number }): Promise<LocalVsVm> {
   const emu = await startEmulator({ acceptTokens: [TOKEN] });
   const real = realVm(emu, rig, { maxDiskMiB: opts.maxDiskMiB });
-  const env = { CLOUDSDK_API_ENDPOINT_OVERRIDES_COMPUTE: emu.computeEndpoint, STORAGE_EMULATOR_HOST: emu.storageHost, CLOUDSDK_AUTH_ACCESS_TOKEN: TOKEN, GDIB_HOSTS_DIR: rig.hostsDir };
+  const env = {
+    CLOUDSDK_API_ENDPOINT_OVERRIDES_COMPUTE: emu.computeEndpoint,
+    STORAGE_EMULATOR_HOST: emu.storageHost,
+    CLOUDSDK_AUTH_ACCESS_TOKEN: TOKEN,
+    GDIB_HOSTS_DIR: rig.hostsDir,
+  };
   const common = ['--project-name=test-project', '--skip-image-check', `--disk-size-gb=${opts.diskGb}`, `--container-image=${ref}`];
   const one = async (name: string, args: string[]): Promise<PathRun> => {
     const before = emu.requests.length;
@@ -37,7 +42,9 @@ export async function localVsVm(rig: Rig, ref: string, opts: { diskGb: number; m
     const requests: Record<string, number> = {};
     for (const q of reqs) requests[q.call] = (requests[q.call] ?? 0) + 1;
     const resultKey = [...emu.state.objects.keys()].filter((k) => k.endsWith('/result.json')).at(-1);
-    const result = resultKey ? (JSON.parse(emu.state.objects.get(resultKey)!.data.toString()) as { vmPhases?: Record<string, number> }) : {};
+    const result = resultKey
+      ? (JSON.parse(emu.state.objects.get(resultKey)!.data.toString()) as { vmPhases?: Record<string, number> })
+      : {};
     return { wallSec, code: r.code, vmPhases: result.vmPhases ?? {}, requests };
   };
   try {

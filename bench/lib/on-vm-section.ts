@@ -3,7 +3,17 @@ import { join } from 'node:path';
 import { STANDARD_PATH } from '../../src/local/command.js';
 import { hostsToml, REPO, startRig, type Rig } from '../../test/rig/rig.js';
 import { localVsVm, type LocalVsVm } from './local-vs-vm.js';
-import { ctrShim, onVmUnavailable, phaseTotals, pushBenchImages, runBuild, toggles, type BenchImage, type OnVmRun, type Toggles } from './on-vm.js';
+import {
+  ctrShim,
+  onVmUnavailable,
+  phaseTotals,
+  pushBenchImages,
+  runBuild,
+  toggles,
+  type BenchImage,
+  type OnVmRun,
+  type Toggles,
+} from './on-vm.js';
 import type { InstallBench } from './install.js';
 import { startThrottle } from './throttle.js';
 import type { OnVmFigures } from './report.js';
@@ -72,16 +82,25 @@ export async function measureOnVm(log: (s: string) => void): Promise<OnVmResult>
   const why = onVmUnavailable();
   if (why) return { skipped: why };
   const n = (name: string, d: number) => (process.env[name] ? Number(process.env[name]) : d);
-  const sizes = { layers: n('GDIB_BENCH_LAYERS', 4), layerMB: n('GDIB_BENCH_LAYER_MB', 80), filesPerLayer: 8, smallFiles: n('GDIB_BENCH_SMALL_FILES', 3000) };
+  const sizes = {
+    layers: n('GDIB_BENCH_LAYERS', 4),
+    layerMB: n('GDIB_BENCH_LAYER_MB', 80),
+    filesPerLayer: 8,
+    smallFiles: n('GDIB_BENCH_SMALL_FILES', 3000),
+  };
   const rig = await startRig('bench');
   try {
     const [big, real, small] = await pushBenchImages(rig, sizes);
-    log(`images: ${[big, real, small].map((i) => `${i!.tag} ${(i!.bytes / 1e6).toFixed(0)} MB unpacked, ${(i!.compressed / 1e6).toFixed(0)} MB compressed, ${i!.files} files`).join('; ')}`);
+    log(
+      `images: ${[big, real, small].map((i) => `${i!.tag} ${(i!.bytes / 1e6).toFixed(0)} MB unpacked, ${(i!.compressed / 1e6).toFixed(0)} MB compressed, ${i!.files} files`).join('; ')}`,
+    );
     const diskMiB = Math.max(1024, Math.ceil((3 * Math.max(big!.bytes, real!.bytes)) / 2 ** 20) + 256);
     const one = async (label: string, image: BenchImage, env?: Record<string, string>, ref = rig.ref(image.tag)): Promise<OnVmRun> => {
       const r = await runBuild(rig, label, [ref], { diskMiB: image === small ? 1024 : diskMiB, ...(env ? { env } : {}) });
       if (r.code !== 0) throw new Error(`${r.label}: the build script exited ${r.code}:\n${r.output.slice(-3000)}`);
-      log(`${r.label}: ${r.wallSec.toFixed(1)} s, ${r.cpuSec.toFixed(1)} CPU s, ${(r.writtenBytes / 1e6).toFixed(0)} MB written; ${r.phases.map((p) => `${p.phase} ${p.sec.toFixed(1)}`).join(', ')}`);
+      log(
+        `${r.label}: ${r.wallSec.toFixed(1)} s, ${r.cpuSec.toFixed(1)} CPU s, ${(r.writtenBytes / 1e6).toFixed(0)} MB written; ${r.phases.map((p) => `${p.phase} ${p.sec.toFixed(1)}`).join(', ')}`,
+      );
       return r;
     };
     // The script sets CONTAINERD_DISABLE_PIGZ=1 unless it is set: 0 lets containerd use unpigz (installed by the rig).
@@ -114,7 +133,9 @@ export async function measureOnVm(log: (s: string) => void): Promise<OnVmResult>
     let downloadsError: string | undefined;
     try {
       downloads = await measureDownloads(rig, real!, one, detached);
-      log(`downloads at ${THROTTLE_MBPS} MB/s a connection: parallel ${downloads.parallel.wallSec.toFixed(1)} s (${downloads.parallel.maxOpen} at once), one at a time ${downloads.serial.wallSec.toFixed(1)} s`);
+      log(
+        `downloads at ${THROTTLE_MBPS} MB/s a connection: parallel ${downloads.parallel.wallSec.toFixed(1)} s (${downloads.parallel.maxOpen} at once), one at a time ${downloads.serial.wallSec.toFixed(1)} s`,
+      );
     } catch (err) {
       downloadsError = (err as Error).message.split('\n')[0];
       log(`downloads: ${downloadsError}`);
@@ -167,7 +188,11 @@ async function measureDownloads(
   };
   const parallel = await run('real-throttled', undefined, `${THROTTLE_MBPS} MB/s a connection`);
   const shim = ctrShim(join(rig.dir, 'ctr-serial'), ['--max-concurrent-downloads', '1']);
-  const serial = await run('real-throttled-serial', { PATH: `${shim}:${STANDARD_PATH}` }, `${THROTTLE_MBPS} MB/s a connection, one download at a time`);
+  const serial = await run(
+    'real-throttled-serial',
+    { PATH: `${shim}:${STANDARD_PATH}` },
+    `${THROTTLE_MBPS} MB/s a connection, one download at a time`,
+  );
   return { bytesPerSec, parallel, serial };
 }
 
@@ -179,7 +204,11 @@ const s2 = (v: number) => v.toFixed(2);
 export function onVmSection(r: OnVmResult | undefined, machineLine: string, install?: InstallBench | { skipped: string }): string[] {
   const head = '## 5. The on-VM stage';
   if (!r) return [head, '**Skipped: the benchmark did not run** (it failed or was interrupted; see the `npm run bench` output).'];
-  if ('skipped' in r) return [head, `**Skipped: ${r.skipped}.** The rig (test/rig) needs root, Linux, loop devices, overlayfs, containerd, docker-registry, skopeo, pigz and a cgroup v1 cpuacct hierarchy; §6 keeps its estimates for these phases.`];
+  if ('skipped' in r)
+    return [
+      head,
+      `**Skipped: ${r.skipped}.** The rig (test/rig) needs root, Linux, loop devices, overlayfs, containerd, docker-registry, skopeo, pigz and a cgroup v1 cpuacct hierarchy; §6 keeps its estimates for these phases.`,
+    ];
   const out: string[] = [head];
   const [big, real] = [r.runs[0]!, r.runs[1]!];
   out.push(
@@ -191,7 +220,15 @@ export function onVmSection(r: OnVmResult | undefined, machineLine: string, inst
       'and many small files:',
     table(
       ['image', 'content', 'layers', 'files', 'unpacked', 'compressed (pulled)', 'ratio'],
-      r.runs.map((x) => [x.image.tag, x.image.what, String(x.image.layers), String(x.image.files), `${MB(x.image.bytes)} MB`, `${MB(x.image.compressed)} MB`, `${(x.image.bytes / x.image.compressed).toFixed(2)}×`]),
+      r.runs.map((x) => [
+        x.image.tag,
+        x.image.what,
+        String(x.image.layers),
+        String(x.image.files),
+        `${MB(x.image.bytes)} MB`,
+        `${MB(x.image.compressed)} MB`,
+        `${(x.image.bytes / x.image.compressed).toFixed(2)}×`,
+      ]),
       ['l', 'l', 'r', 'r', 'r', 'r', 'r'],
     ),
   );
@@ -203,13 +240,30 @@ export function onVmSection(r: OnVmResult | undefined, machineLine: string, inst
     for (const ph of order) {
       const p = map.get(ph);
       if (!p) continue;
-      const rate = ph === 'unpacking' || ph === 'pulling' || ph === 'checksumming' ? `${(x.image.bytes / 1e6 / p.sec).toFixed(0)} MB/s` : '';
+      const rate =
+        ph === 'unpacking' || ph === 'pulling' || ph === 'checksumming' ? `${(x.image.bytes / 1e6 / p.sec).toFixed(0)} MB/s` : '';
       rows.push([name, ph, s2(p.sec), s2(p.cpuSec), MB(p.writtenBytes), rate]);
     }
-    rows.push([name, x.samples && x.samples.length > 1 ? `**whole run** (fastest of ${x.samples.length}: ${x.samples.map(s1).join(' / ')} s)` : '**whole run**', `**${s1(x.wallSec)}**`, `**${s1(x.cpuSec)}**`, `**${MB(x.writtenBytes)}**`, `${(x.image.bytes / 1e6 / x.wallSec).toFixed(0)} MB/s`]);
+    rows.push([
+      name,
+      x.samples && x.samples.length > 1
+        ? `**whole run** (fastest of ${x.samples.length}: ${x.samples.map(s1).join(' / ')} s)`
+        : '**whole run**',
+      `**${s1(x.wallSec)}**`,
+      `**${s1(x.cpuSec)}**`,
+      `**${MB(x.writtenBytes)}**`,
+      `${(x.image.bytes / 1e6 / x.wallSec).toFixed(0)} MB/s`,
+    ]);
   }
   out.push(
-    table(['run', 'phase', 'wall s', 'CPU s', 'MB written to the data disk', 'unpacked MB / phase s'], rows, ['l', 'l', 'r', 'r', 'r', 'r']),
+    table(['run', 'phase', 'wall s', 'CPU s', 'MB written to the data disk', 'unpacked MB / phase s'], rows, [
+      'l',
+      'l',
+      'r',
+      'r',
+      'r',
+      'r',
+    ]),
     '`pulling` is the fetch of the layers from the registry and `unpacking` their decompression and extraction onto the data disk (containerd does both ' +
       'inside one `ctr images pull`, the script marks the switch when the content is fetched); `installing` is only the `command -v` checks here, every ' +
       'package being installed already (the install on a fresh system is measured below). Bytes written per phase follow the ' +
@@ -221,7 +275,8 @@ export function onVmSection(r: OnVmResult | undefined, machineLine: string, inst
   const unp = (x: RunSummary) => phaseOf(x, 'unpacking') ?? { sec: NaN, cpuSec: NaN, writtenBytes: 0 };
   const pullSec = (x: RunSummary) => phaseOf(x, 'pulling')?.sec ?? 0;
   const pull = (x: RunSummary) => pullSec(x) + unp(x).sec;
-  const times = (before: number, after: number) => (after <= before ? `${(before / after).toFixed(2)}× faster` : `${(after / before).toFixed(2)}× slower`);
+  const times = (before: number, after: number) =>
+    after <= before ? `${(before / after).toFixed(2)}× faster` : `${(after / before).toFixed(2)}× slower`;
   const [bigPigz, realPigz] = [r.pigzOn[0]!, r.pigzOn[1]!];
   const pigzRow = (product: RunSummary, pigz: RunSummary, what: string) => [
     `decompression by unpigz, ${what} (pull + unpack)`,
@@ -264,10 +319,18 @@ export function onVmSection(r: OnVmResult | undefined, machineLine: string, inst
   }
   out.push(
     '**Each optimisation, toggled without changing the product** ("without" is the Go tool\'s way where it has one):',
-    table(['optimisation', 'without it', 'with it', 'effect', 'this tool', 'how it was toggled'], toggleRows, ['l', 'r', 'r', 'l', 'l', 'l']),
+    table(['optimisation', 'without it', 'with it', 'effect', 'this tool', 'how it was toggled'], toggleRows, [
+      'l',
+      'r',
+      'r',
+      'l',
+      'l',
+      'l',
+    ]),
   );
   const pigzGain = pull(real) / pull(realPigz);
-  const range = (x: RunSummary) => (x.samples && x.samples.length > 1 ? [Math.min(...x.samples), Math.max(...x.samples)] : [x.wallSec, x.wallSec]);
+  const range = (x: RunSummary) =>
+    x.samples && x.samples.length > 1 ? [Math.min(...x.samples), Math.max(...x.samples)] : [x.wallSec, x.wallSec];
   const overlap = (a: RunSummary, b: RunSummary) => range(a)[0]! <= range(b)[1]! && range(b)[0]! <= range(a)[1]!;
   const spread = (x: RunSummary) => (x.samples && x.samples.length > 1 ? `${range(x).map(s1).join('–')} s` : `${s1(x.wallSec)} s`);
   out.push(
@@ -291,7 +354,10 @@ export function onVmSection(r: OnVmResult | undefined, machineLine: string, inst
   out.push(...installBlock(install));
   if (r.localVsVm) {
     const lv = r.localVsVm;
-    const ph = (x: Record<string, number>) => Object.entries(x).map(([k, v]) => `${k} ${(v / 1000).toFixed(1)}`).join(', ');
+    const ph = (x: Record<string, number>) =>
+      Object.entries(x)
+        .map(([k, v]) => `${k} ${(v / 1000).toFixed(1)}`)
+        .join(', ');
     out.push(
       `**\`build --local\` vs the VM path, end to end** (measured): \`${lv.image.replace(/^[^/]+\//, '')}\` (${MB(real.image.bytes)} MB unpacked), ` +
         '`--disk-size-gb=10`, the CLI in-process against the emulator; the VM path in real-VM mode (the emulated VM runs the same script on a loop ' +
@@ -301,13 +367,25 @@ export function onVmSection(r: OnVmResult | undefined, machineLine: string, inst
         [
           ['wall time, CLI start to end', `${s1(lv.local.wallSec)} s`, `${s1(lv.vm.wallSec)} s`],
           ['script phases (result.json, s)', ph(lv.local.vmPhases), ph(lv.vm.vmPhases)],
-          ['compute API calls', String(Object.entries(lv.local.requests).filter(([k]) => !k.startsWith('storage.')).reduce((a, [, v]) => a + v, 0)), String(Object.entries(lv.vm.requests).filter(([k]) => !k.startsWith('storage.')).reduce((a, [, v]) => a + v, 0))],
+          [
+            'compute API calls',
+            String(
+              Object.entries(lv.local.requests)
+                .filter(([k]) => !k.startsWith('storage.'))
+                .reduce((a, [, v]) => a + v, 0),
+            ),
+            String(
+              Object.entries(lv.vm.requests)
+                .filter(([k]) => !k.startsWith('storage.'))
+                .reduce((a, [, v]) => a + v, 0),
+            ),
+          ],
         ],
         ['l', 'r', 'r'],
       ),
       `The difference on this machine, ${s1(lv.local.wallSec - lv.vm.wallSec)} s, is what --local adds locally beyond the script: packing the 10 GiB sparse raw disk ` +
-        'into a tar.gz, and uploading it (to the emulator on loopback). The VM path\'s call count comes from the e2e tests\' fast polling ' +
-        '(guest attributes every 20 ms), not the product\'s 6.5 s (§2).',
+        "into a tar.gz, and uploading it (to the emulator on loopback). The VM path's call count comes from the e2e tests' fast polling " +
+        "(guest attributes every 20 ms), not the product's 6.5 s (§2).",
     );
   } else if (r.localVsVmError) {
     out.push(`**\`build --local\` vs the VM path:** not measured — the run failed: ${r.localVsVmError}`);
@@ -319,7 +397,7 @@ export function onVmSection(r: OnVmResult | undefined, machineLine: string, inst
       `bytes gzip-compressed — ${MB(real.image.compressed)} MB for \`bench-real\`; assumed 50–100 MB/s from a well-connected machine: ` +
       `${(real.image.compressed / 100e6).toFixed(0)}–${(real.image.compressed / 50e6).toFixed(0)} s) and a rawDisk import (\`images.insert\` from a GCS tar.gz: assumed ` +
       'of the same order as image-from-disk, a few minutes, growing with the archive). The script itself (pull, unpack, checksums) runs in either case, on ' +
-      'this machine instead of the VM, and is measured above. Net: --local saves about a minute of VM start and install and the VM\'s cost, and costs ' +
+      "this machine instead of the VM, and is measured above. Net: --local saves about a minute of VM start and install and the VM's cost, and costs " +
       'the upload; for archives of a few GB over a slow uplink the VM path is faster.',
   );
   return out;
@@ -337,7 +415,11 @@ export function figuresOf(r: OnVmResult | undefined, install?: InstallBench | { 
     unpackMBps: { pigz: mb / phase(realPigz, 'unpacking'), noPigz: mb / phase(real, 'unpacking') },
     fetchMBps: real.image.compressed / 1e6 / phase(real, 'pulling'),
     compressionRatio: real.image.bytes / real.image.compressed,
-    checksum: { serialMBps: t.bytes / 1e6 / t.checksum.serialSec, parallelMBps: t.bytes / 1e6 / t.checksum.parallelSec, jobs: t.checksum.jobs },
+    checksum: {
+      serialMBps: t.bytes / 1e6 / t.checksum.serialSec,
+      parallelMBps: t.bytes / 1e6 / t.checksum.parallelSec,
+      jobs: t.checksum.jobs,
+    },
     ...(inst
       ? {
           install: {
@@ -367,13 +449,15 @@ function installBlock(ib: InstallBench | { skipped: string } | undefined): strin
   return [
     `**Package installation on a fresh Debian 12** (measured; the \`installing\` phase on a new VM, where containerd and jq are missing): ` +
       `each sequence runs in a fresh chroot made by ${ib.base}, with empty apt lists and cache, runs alternating. This tool's is the script's own ` +
-      '`install_missing` function (cut from common.sh) with the command list of build.sh; the Go tool\'s are the apt lines of its startup script, verbatim.',
+      "`install_missing` function (cut from common.sh) with the command list of build.sh; the Go tool's are the apt lines of its startup script, verbatim.",
     table(
       ['', 'commands', 'wall s (fastest)', 'every run, s', 'MB fetched (lists + packages)', 'packages installed'],
       [row(ib.ours), row(ib.go)],
       ['l', 'l', 'r', 'r', 'r', 'r'],
     ),
     `Effect: ${(best(ib.go.wallSec) / best(ib.ours.wallSec)).toFixed(1)}× faster, ${s1(best(ib.go.wallSec) - best(ib.ours.wallSec))} s less on every build. ` +
-      'Notes: ' + ib.notes.join('; ') + '.',
+      'Notes: ' +
+      ib.notes.join('; ') +
+      '.',
   ];
 }

@@ -48,7 +48,11 @@ const dirE = (path: string): TarEntry => ({ path, type: 'dir', mode: 0o755 });
  * as much as a real image's layers), about `layerMB` MB a layer, walked in sorted order so a machine gives the same
  * image every run. Regular files only (at most 32 MB each), with their parent directories and exec bits.
  */
-export function realLayers(layers: number, layerMB: number, roots = ['/usr/lib/x86_64-linux-gnu', '/usr/bin', '/usr/share', '/usr/lib']): Layer[] {
+export function realLayers(
+  layers: number,
+  layerMB: number,
+  roots = ['/usr/lib/x86_64-linux-gnu', '/usr/bin', '/usr/share', '/usr/lib'],
+): Layer[] {
   const budget = layerMB * MB;
   const out: Layer[] = [];
   let cur: TarEntry[] = [];
@@ -112,7 +116,10 @@ export function realLayers(layers: number, layerMB: number, roots = ['/usr/lib/x
  * `bench-real`: `layers` layers of about `layerMB` MB of this machine's own files (compressible like real layers);
  * `bench-small`: `smallFiles` random files of 1–8 KiB in 50 directories, two layers.
  */
-export async function pushBenchImages(rig: Rig, opts: { layers: number; layerMB: number; filesPerLayer: number; smallFiles: number }): Promise<BenchImage[]> {
+export async function pushBenchImages(
+  rig: Rig,
+  opts: { layers: number; layerMB: number; filesPerLayer: number; smallFiles: number },
+): Promise<BenchImage[]> {
   const layoutDir = join(rig.dir, 'bench-layout');
   const layout = new OciLayout(layoutDir);
   const out: BenchImage[] = [];
@@ -146,12 +153,17 @@ export async function pushBenchImages(rig: Rig, opts: { layers: number; layerMB:
       ...Array.from({ length: n }, (_, j) => file(`s${i}-d${j % 25}/f-${j}.dat`, randomBytes(1024 + ((j * 7919) % 7168)))),
     ],
   });
-  add('bench-small', `${opts.smallFiles} random files of 1–8 KiB in 50 directories, 2 layers`, [smallLayer(0, half), smallLayer(1, opts.smallFiles - half)]);
+  add('bench-small', `${opts.smallFiles} random files of 1–8 KiB in 50 directories, 2 layers`, [
+    smallLayer(0, half),
+    smallLayer(1, opts.smallFiles - half),
+  ]);
   layout.close();
   // The compressed sizes: the layer blobs' sizes in each image's manifest.
   const blob = (digest: string) =>
     JSON.parse(readFileSync(join(layoutDir, 'blobs', 'sha256', digest.slice(7)), 'utf8')) as { layers: { size: number }[] };
-  const index = JSON.parse(readFileSync(join(layoutDir, 'index.json'), 'utf8')) as { manifests: { digest: string; annotations: Record<string, string> }[] };
+  const index = JSON.parse(readFileSync(join(layoutDir, 'index.json'), 'utf8')) as {
+    manifests: { digest: string; annotations: Record<string, string> }[];
+  };
   for (const img of out) {
     const d = index.manifests.find((m) => m.annotations['org.opencontainers.image.ref.name'] === img.tag)!;
     img.compressed = blob(d.digest).layers.reduce((a, l) => a + l.size, 0);
@@ -179,7 +191,9 @@ export function ctrShim(dir: string, args: string[]): string {
 
 /** Sectors (512 B) written to a block device so far. */
 export function sectorsWritten(device: string): number {
-  const f = readFileSync(`/sys/block/${basename(device)}/stat`, 'utf8').trim().split(/\s+/);
+  const f = readFileSync(`/sys/block/${basename(device)}/stat`, 'utf8')
+    .trim()
+    .split(/\s+/);
   return Number(f[6]);
 }
 
@@ -225,10 +239,22 @@ function cgroup(name: string): { dir: string; usage(): number; remove(): void } 
  * Runs the rendered build script for `images` onto a fresh loop disk of `diskMiB`. `env` adds variables to the
  * script's environment (the script's seams of docs/architecture.md, Test seams, are set here, as in test/rig/run-script.ts).
  */
-export async function runBuild(rig: Rig, label: string, images: string[], opts: { diskMiB: number; env?: Record<string, string>; timeoutMs?: number }): Promise<OnVmRun> {
+export async function runBuild(
+  rig: Rig,
+  label: string,
+  images: string[],
+  opts: { diskMiB: number; env?: Record<string, string>; timeoutMs?: number },
+): Promise<OnVmRun> {
   const runDir = rig.runDir(`bench-${label}`);
   mkdirSync(runDir, { recursive: true });
-  const input: MetadataInput = { mode: 'build', runId: 'bench1', containerImages: images, imagePullAuth: 'None', storeChecksums: true, platform: 'linux/amd64' };
+  const input: MetadataInput = {
+    mode: 'build',
+    runId: 'bench1',
+    containerImages: images,
+    imagePullAuth: 'None',
+    storeChecksums: true,
+    platform: 'linux/amd64',
+  };
   const attributes = Object.fromEntries(renderMetadata(input).map((i) => [i.key, i.value]));
   const metadata = await startMetadataServer({ attributes });
   const script = join(runDir, 'startup-script');
@@ -250,7 +276,10 @@ export async function runBuild(rig: Rig, label: string, images: string[], opts: 
   const t0 = performance.now();
   try {
     // A tiny shell joins the cgroup before it execs bash, so every process of the run is counted from the start.
-    const child = spawn('/bin/sh', ['-c', 'echo $$ > "$0/cgroup.procs" && exec /bin/bash "$1"', cg.dir, script], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn('/bin/sh', ['-c', 'echo $$ > "$0/cgroup.procs" && exec /bin/bash "$1"', cg.dir, script], {
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let pending = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => {
       const at = performance.now() - t0;
@@ -328,7 +357,9 @@ export async function toggles(r: OnVmRun): Promise<Toggles> {
       .trim()
       .split('\n')
       .map((l) => join(mnt, l.split(' ')[1]!));
-    const bytes = Number((await run('du', ['-s', '-b', '--apparent-size', '-c', ...dirs])).stdout.trim().split('\n').at(-1)!.split('\t')[0]);
+    const bytes = Number(
+      (await run('du', ['-s', '-b', '--apparent-size', '-c', ...dirs])).stdout.trim().split('\n').at(-1)!.split('\t')[0],
+    );
     const work = join(r.runDir, 'cks-work');
     mkdirSync(work, { recursive: true });
     const env = { ...process.env, LC_ALL: 'C', GDIB_WORK: work };

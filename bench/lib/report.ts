@@ -130,7 +130,9 @@ export function report(r: ReportInput): string {
         ],
         [
           'serial reads adapt: sooner while output flows, backing off while idle',
-          flowing && quiet ? `gap between reads: median ${f1(flowing.median)} s while output flows, median ${f1(quiet.median)} s (max ${f1(quiet.max)} s) while the VM is quiet` : 'not observed',
+          flowing && quiet
+            ? `gap between reads: median ${f1(flowing.median)} s while output flows, median ${f1(quiet.median)} s (max ${f1(quiet.max)} s) while the VM is quiet`
+            : 'not observed',
           yes(adapts),
         ],
         [
@@ -238,10 +240,28 @@ export function report(r: ReportInput): string {
     ),
     `Compute requests per simulated minute of the VM phase (${f0(eco.vmPhaseSec)} s from the VM's start to \`gdib/state=succeeded\`), by kind:`,
     table(
-      ['minute', "VM's output", 'serial reads', 'guest-attribute reads', 'operation waits', 'other compute', '**all compute**', '(GCS writes)'],
+      [
+        'minute',
+        "VM's output",
+        'serial reads',
+        'guest-attribute reads',
+        'operation waits',
+        'other compute',
+        '**all compute**',
+        '(GCS writes)',
+      ],
       [
         ...eco.minutes.map((x) => [x.minute, x.output, x.serial, x.guest, x.opwait, x.other, `**${x.compute}**`, x.storage]),
-        ['average', '', f1(eco.perMinute.serial), f1(eco.perMinute.guest), f1(eco.perMinute.opwait), f1(eco.perMinute.other), `**${f1(eco.perMinute.compute)}**`, f1(eco.perMinute.storage)],
+        [
+          'average',
+          '',
+          f1(eco.perMinute.serial),
+          f1(eco.perMinute.guest),
+          f1(eco.perMinute.opwait),
+          f1(eco.perMinute.other),
+          `**${f1(eco.perMinute.compute)}**`,
+          f1(eco.perMinute.storage),
+        ],
       ],
       ['r', 'l', 'r', 'r', 'r', 'r', 'r', 'r'],
     ),
@@ -261,7 +281,12 @@ export function report(r: ReportInput): string {
     `**Detection of the final state.** From the VM writing \`gdib/state=succeeded\` to the CLI's next step (its \`detachDisk\` request), in simulated seconds, ` +
       `over the reference build and ${r.detections.length - 1} short builds whose VM succeeds at different points of the polling cycle:`,
     table(
-      ['VM succeeded at (simulated)', 'next step after', 'of which until the read that saw it', "then the CLI's own work (real ms, not scaled)"],
+      [
+        'VM succeeded at (simulated)',
+        'next step after',
+        'of which until the read that saw it',
+        "then the CLI's own work (real ms, not scaled)",
+      ],
       r.detections.map((d) => [`${f1(d.succeededAtSec)} s`, `${f1(d.delaySec)} s`, `${f1(d.pollWaitSec)} s`, `${f0(d.afterReadMs)} ms`]),
     ),
     `Median ${f1(det.median)} s, max ${f1(det.max)} s (waiting for a read: median ${f1(detPoll.median)} s, max ${f1(detPoll.max)} s; ` +
@@ -270,13 +295,14 @@ export function report(r: ReportInput): string {
       `Guest attributes decide: they are read every ${f1(DEFAULT_TUNING.guestAttributesIntervalMs / 1000)} s whatever the serial back-off, so the wait is at most that, about half of it on average.`,
     '**The Go tool, for comparison (computed from the source, not measured).** compute-daisy streams the serial port by calling ' +
       '`getSerialPortOutput` every 3 s (`logSerialOutput(..., 3*time.Second)`, `step_create_instances.go`) and rewrites the whole log object in GCS after each read, ' +
-      "and its `WaitForInstancesSignal` step reads the serial port again every 10 s (`defaultInterval`, `step_wait_for_instances_signal.go`): " +
+      'and its `WaitForInstancesSignal` step reads the serial port again every 10 s (`defaultInterval`, `step_wait_for_instances_signal.go`): ' +
       '**26 compute requests a minute** (20 + 6) plus 20 GCS writes a minute, whatever the VM does, and a detection delay of up to 10 s (5 s on average).',
   );
 
   // §4 Cost ---------------------------------------------------------------------------------------------------------
   const d = costs.durations;
-  const price = (l: Life) => (l.resource === 'VM' ? (l.minutes / 60) * PRICE.vmPerHour : (l.gbMinutes / (730 * 60)) * (PRICE.gbMonth[l.type] ?? 0));
+  const price = (l: Life) =>
+    l.resource === 'VM' ? (l.minutes / 60) * PRICE.vmPerHour : (l.gbMinutes / (730 * 60)) * (PRICE.gbMonth[l.type] ?? 0);
   const sum = (ls: Life[], pick: (l: Life) => number) => ls.reduce((a, l) => a + pick(l), 0);
   const row = (o: Life, g: Life) => [
     o.resource,
@@ -289,7 +315,11 @@ export function report(r: ReportInput): string {
     f1(g.minutes),
     g.resource === 'VM' ? '–' : f0(g.gbMinutes),
   ];
-  const diskGbMin = (ls: Life[]) => sum(ls.filter((l) => l.resource !== 'VM'), (l) => l.gbMinutes);
+  const diskGbMin = (ls: Life[]) =>
+    sum(
+      ls.filter((l) => l.resource !== 'VM'),
+      (l) => l.gbMinutes,
+    );
   const vmOf = (ls: Life[]) => ls.find((l) => l.resource === 'VM')!;
   p(
     '## 4. Cost of a build',
@@ -303,7 +333,7 @@ export function report(r: ReportInput): string {
       "emulator's ledger (`emu.state.ledger`), in simulated minutes from the start of the build.",
     `Measured order: the VM was deleted ${costs.order.vmDeletedBeforeImage ? '**before** the image creation was requested' : '**after** the image creation was requested (unexpected)'}; ` +
       `the data disk was deleted ${f1(costs.order.diskDeletedAfterImageSec)} simulated s after the image existed. The boot disk is ${costs.bootDiskGb} GB, sized on its own.`,
-    '**This tool (measured) vs the Go tool\'s order of operations (computed, not measured).** The Go columns take the same creation times and the same measured ' +
+    "**This tool (measured) vs the Go tool's order of operations (computed, not measured).** The Go columns take the same creation times and the same measured " +
       "durations (VM phase, detection, detach, image creation, deletions) and apply the Go tool's order (`imager.go`): detach → create the image → " +
       'daisy cleanup deletes the VM (with its auto-delete boot disk) and the data disk; its boot disk is `--disk-size-gb` GB of `--disk-type`.',
     table(
@@ -314,11 +344,36 @@ export function report(r: ReportInput): string {
     table(
       ['per build', 'this tool (measured)', 'Go tool (computed)', 'difference'],
       [
-        ['disk GB·minutes (data + boot)', f0(diskGbMin(costs.ours)), f0(diskGbMin(costs.go)), `${f0(diskGbMin(costs.go) - diskGbMin(costs.ours))} fewer (${f0((1 - diskGbMin(costs.ours) / diskGbMin(costs.go)) * 100)} %)`],
-        ['VM minutes', f1(vmOf(costs.ours).minutes), f1(vmOf(costs.go).minutes), `${f1(vmOf(costs.go).minutes - vmOf(costs.ours).minutes)} fewer (${f0((1 - vmOf(costs.ours).minutes / vmOf(costs.go).minutes) * 100)} %)`],
-        ['image exists at (min)', f1(costs.imageReadyMin.ours), f1(costs.imageReadyMin.go), when(costs.imageReadyMin.ours - costs.imageReadyMin.go)],
-        ['last temporary resource gone at (min)', f1(costs.finishedMin.ours), f1(costs.finishedMin.go), when(costs.finishedMin.ours - costs.finishedMin.go)],
-        ['list price of the temporary resources (estimate)', `$${(sum(costs.ours, price)).toFixed(3)}`, `$${(sum(costs.go, price)).toFixed(3)}`, `$${(sum(costs.go, price) - sum(costs.ours, price)).toFixed(3)} less`],
+        [
+          'disk GB·minutes (data + boot)',
+          f0(diskGbMin(costs.ours)),
+          f0(diskGbMin(costs.go)),
+          `${f0(diskGbMin(costs.go) - diskGbMin(costs.ours))} fewer (${f0((1 - diskGbMin(costs.ours) / diskGbMin(costs.go)) * 100)} %)`,
+        ],
+        [
+          'VM minutes',
+          f1(vmOf(costs.ours).minutes),
+          f1(vmOf(costs.go).minutes),
+          `${f1(vmOf(costs.go).minutes - vmOf(costs.ours).minutes)} fewer (${f0((1 - vmOf(costs.ours).minutes / vmOf(costs.go).minutes) * 100)} %)`,
+        ],
+        [
+          'image exists at (min)',
+          f1(costs.imageReadyMin.ours),
+          f1(costs.imageReadyMin.go),
+          when(costs.imageReadyMin.ours - costs.imageReadyMin.go),
+        ],
+        [
+          'last temporary resource gone at (min)',
+          f1(costs.finishedMin.ours),
+          f1(costs.finishedMin.go),
+          when(costs.finishedMin.ours - costs.finishedMin.go),
+        ],
+        [
+          'list price of the temporary resources (estimate)',
+          `$${sum(costs.ours, price).toFixed(3)}`,
+          `$${sum(costs.go, price).toFixed(3)}`,
+          `$${(sum(costs.go, price) - sum(costs.ours, price)).toFixed(3)} less`,
+        ],
       ],
       ['l', 'r', 'r', 'l'],
     ),
@@ -377,7 +432,7 @@ function timeModel(r: ReportInput, detectionMedian: number): string[] {
   const diskGb = r.costs.diskSizeGb;
   const pdSsdMiBs = 0.48 * diskGb; // MiB/s per GB of pd-ssd (GCE persistent disk performance table)
   const diskSec = (U * 1024) / pdSsdMiBs;
-  const inodeTablesGb = ((diskGb * 2 ** 30) / 16384) * 256 / 2 ** 30;
+  const inodeTablesGb = (((diskGb * 2 ** 30) / 16384) * 256) / 2 ** 30;
   const mkfs = (inodeTablesGb * 1024) / pdSsdMiBs;
   const v = r.onVm;
   const Umb = U * 1000;
@@ -406,10 +461,34 @@ function timeModel(r: ReportInput, detectionMedian: number): string[] {
   const writeBack = Math.max(0, diskSec - (unpackOurs + cksOurs));
   const inst = v?.install;
   const phases: Phase[] = [
-    { phase: 'start the CLI, validate the flags', go: 0.05, ours: invalid, change: 'slower (Node + commander + zod)', basis: `this tool: measured here (invalid input, median); Go binary: estimate` },
-    { phase: 'load the API clients, first request', go: 0.1, ours: Math.max(0, first - invalid), change: 'slower', basis: 'this tool: measured here (build to first request − invalid input); Go (compiled-in client): estimate' },
-    { phase: 'preflight checks (parallel GETs, bucket permissions)', go: 1, ours: 1, change: '— (the Go tool validates its workflow too)', basis: 'estimate: a few API round trips' },
-    { phase: 'resolve the container images from this machine', go: 0, ours: 1, change: 'added (skippable: --skip-image-check)', basis: 'estimate: registry round trips, images in parallel' },
+    {
+      phase: 'start the CLI, validate the flags',
+      go: 0.05,
+      ours: invalid,
+      change: 'slower (Node + commander + zod)',
+      basis: `this tool: measured here (invalid input, median); Go binary: estimate`,
+    },
+    {
+      phase: 'load the API clients, first request',
+      go: 0.1,
+      ours: Math.max(0, first - invalid),
+      change: 'slower',
+      basis: 'this tool: measured here (build to first request − invalid input); Go (compiled-in client): estimate',
+    },
+    {
+      phase: 'preflight checks (parallel GETs, bucket permissions)',
+      go: 1,
+      ours: 1,
+      change: '— (the Go tool validates its workflow too)',
+      basis: 'estimate: a few API round trips',
+    },
+    {
+      phase: 'resolve the container images from this machine',
+      go: 0,
+      ours: 1,
+      change: 'added (skippable: --skip-image-check)',
+      basis: 'estimate: registry round trips, images in parallel',
+    },
     { phase: 'create the data disk', go: 5, ours: 5, change: '—', basis: 'estimate (the §4 model)' },
     { phase: 'create the VM (to RUNNING)', go: 25, ours: 25, change: '—', basis: 'estimate (the §4 model)' },
     { phase: 'boot until the startup script runs', go: 25, ours: 25, change: '—', basis: 'estimate (the scripted VM boots for 25 s)' },
@@ -417,14 +496,45 @@ function timeModel(r: ReportInput, detectionMedian: number): string[] {
       phase: 'install packages',
       go: inst?.goSec ?? 40,
       ours: inst?.oursSec ?? 25,
-      change: 'shortened: one `apt-get update` and one install, only of what is missing (Go: `apt update`, `apt-get update`, `apt install containerd`, later `apt-get install jq`)',
+      change:
+        'shortened: one `apt-get update` and one install, only of what is missing (Go: `apt update`, `apt-get update`, `apt install containerd`, later `apt-get install jq`)',
       basis: inst ? `measured here: ${inst.basis}` : 'estimate (the install benchmark did not run)',
     },
-    { phase: `format the data disk (${diskGb} GB, inode tables written up front)`, go: mkfs, ours: mkfs, change: '— (same mkfs options)', basis: `computed: ${f1(inodeTablesGb)} GB of inode tables at ${f0(pdSsdMiBs)} MiB/s (pd-ssd: 0.48 MiB/s per GB)` },
-    { phase: `fetch the layers (${f1(C)} GB compressed)`, go: fetch, ours: fetch, change: '— (containerd fetches all layers at once in both)', basis: fetchBasis },
-    { phase: `unpack the layers (${U} GB)`, go: unpackGo, ours: unpackOurs, change: '— (unpigz was tried and is not used, §5)', basis: unpackBasis },
-    { phase: `copy every snapshot to the data disk (\`cp -r -p\`, ${U} GB)`, go: diskSec, ours: 0, change: '**removed**: containerd unpacks straight onto the data disk', basis: `computed: ${U} GB at ${f0(pdSsdMiBs)} MiB/s (${diskGb} GB pd-ssd, read and write)` },
-    { phase: `checksums (${U} GB)`, go: cksGo, ours: cksOurs, change: `shortened: one md5sum per vCPU in parallel (Go: one at a time)`, basis: cksBasis },
+    {
+      phase: `format the data disk (${diskGb} GB, inode tables written up front)`,
+      go: mkfs,
+      ours: mkfs,
+      change: '— (same mkfs options)',
+      basis: `computed: ${f1(inodeTablesGb)} GB of inode tables at ${f0(pdSsdMiBs)} MiB/s (pd-ssd: 0.48 MiB/s per GB)`,
+    },
+    {
+      phase: `fetch the layers (${f1(C)} GB compressed)`,
+      go: fetch,
+      ours: fetch,
+      change: '— (containerd fetches all layers at once in both)',
+      basis: fetchBasis,
+    },
+    {
+      phase: `unpack the layers (${U} GB)`,
+      go: unpackGo,
+      ours: unpackOurs,
+      change: '— (unpigz was tried and is not used, §5)',
+      basis: unpackBasis,
+    },
+    {
+      phase: `copy every snapshot to the data disk (\`cp -r -p\`, ${U} GB)`,
+      go: diskSec,
+      ours: 0,
+      change: '**removed**: containerd unpacks straight onto the data disk',
+      basis: `computed: ${U} GB at ${f0(pdSsdMiBs)} MiB/s (${diskGb} GB pd-ssd, read and write)`,
+    },
+    {
+      phase: `checksums (${U} GB)`,
+      go: cksGo,
+      ours: cksOurs,
+      change: `shortened: one md5sum per vCPU in parallel (Go: one at a time)`,
+      basis: cksBasis,
+    },
     {
       phase: 'write the rest of the unpacked data to the data disk (sync before unmount)',
       go: 0,
@@ -432,11 +542,29 @@ function timeModel(r: ReportInput, detectionMedian: number): string[] {
       change: 'Go: included in its copy',
       basis: `computed: ${U} GB at ${f0(pdSsdMiBs)} MiB/s = ${f0(diskSec)} s of disk time, less the ${f0(unpackOurs + cksOurs)} s of unpacking and checksums during which the kernel writes back`,
     },
-    { phase: 'notice that the VM is done', go: 5, ours: detectionMedian, change: 'shortened: guest attributes every 6.5 s (Go: serial port every 10 s)', basis: 'this tool: measured here (§3, median, simulated); Go: computed (mean of a 10 s poll)' },
+    {
+      phase: 'notice that the VM is done',
+      go: 5,
+      ours: detectionMedian,
+      change: 'shortened: guest attributes every 6.5 s (Go: serial port every 10 s)',
+      basis: 'this tool: measured here (§3, median, simulated); Go: computed (mean of a 10 s poll)',
+    },
     { phase: 'detach the data disk', go: 5, ours: 5, change: '—', basis: 'estimate (the §4 model)' },
-    { phase: 'delete the VM before the image', go: 0, ours: 40, change: 'moved ahead of the image (cost, §4)', basis: 'estimate (the §4 model)' },
+    {
+      phase: 'delete the VM before the image',
+      go: 0,
+      ours: 40,
+      change: 'moved ahead of the image (cost, §4)',
+      basis: 'estimate (the §4 model)',
+    },
     { phase: 'create the image', go: 300, ours: 300, change: '—', basis: 'estimate (the §4 model)' },
-    { phase: 'delete what is left', go: 40, ours: 5, change: 'shortened: only the data disk is left (Go: VM and disks)', basis: 'estimate (the §4 model)' },
+    {
+      phase: 'delete what is left',
+      go: 40,
+      ours: 5,
+      change: 'shortened: only the data disk is left (Go: VM and disks)',
+      basis: 'estimate (the §4 model)',
+    },
   ];
   const total = (pick: (p: Phase) => number, upto?: string) => {
     let s = 0;
@@ -468,7 +596,12 @@ function timeModel(r: ReportInput, detectionMedian: number): string[] {
     table(
       ['', 'Go tool', 'this tool', 'difference'],
       [
-        ['VM at work (boot → done)', secs(vmTime((x) => x.go)), secs(vmTime((x) => x.ours)), `${secs(vmTime((x) => x.go) - vmTime((x) => x.ours))} less`],
+        [
+          'VM at work (boot → done)',
+          secs(vmTime((x) => x.go)),
+          secs(vmTime((x) => x.ours)),
+          `${secs(vmTime((x) => x.go) - vmTime((x) => x.ours))} less`,
+        ],
         ['until the image exists', secs(goImage), secs(ourImage), `${secs(goImage - ourImage)} sooner`],
         ['until the build ends', secs(goAll), secs(ourAll), `${secs(goAll - ourAll)} sooner`],
       ],
@@ -476,7 +609,7 @@ function timeModel(r: ReportInput, detectionMedian: number): string[] {
     ),
     'Removed: the second pass over every unpacked byte (the copy), the second package-index update and install, the VM and boot disk ' +
       'kept through image creation. Shortened: checksums (parallel), detection. Added: a few seconds of ' +
-      "start-up (Node and the Google client libraries, §1) and preflight/registry checks, which catch a failing build before any money is spent. " +
+      'start-up (Node and the Google client libraries, §1) and preflight/registry checks, which catch a failing build before any money is spent. ' +
       `The copy grows with the images (about 1 s per 100 MB on a ${diskGb} GB pd-ssd, more on smaller or slower disks), so the gain grows with them. ` +
       'The disk sets a floor for both tools: every unpacked byte is written to a pd-ssd once by this tool and twice by the Go tool (boot disk, then data disk).',
   ];

@@ -20,7 +20,11 @@ export const ms = (v: number): string => `${Math.round(v)} ms`;
 export const sec = (v: number, digits = 1): string => `${v.toFixed(digits)} s`;
 
 /** A markdown table. */
-export function table(head: readonly string[], rows: ReadonlyArray<ReadonlyArray<string | number>>, align?: ReadonlyArray<'l' | 'r'>): string {
+export function table(
+  head: readonly string[],
+  rows: ReadonlyArray<ReadonlyArray<string | number>>,
+  align?: ReadonlyArray<'l' | 'r'>,
+): string {
   const sep = head.map((_, i) => ((align?.[i] ?? (i === 0 ? 'l' : 'r')) === 'r' ? '---:' : '---'));
   const line = (cells: ReadonlyArray<string | number>) => `| ${cells.map((c) => String(c).replace(/\|/g, '\\|')).join(' | ')} |`;
   return [line(head), `| ${sep.join(' | ')} |`, ...rows.map(line)].join('\n');

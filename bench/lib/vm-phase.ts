@@ -60,12 +60,19 @@ export function tenMinuteVm(): { events: VmEvent[]; sections: ScriptSection[]; s
   ev.push(phase(70, 'pulling', '0/3 images'));
   for (let t = 75; t < 250; t += 5) {
     const image = t < 130 ? 1 : t < 190 ? 2 : 3;
-    ev.push({ at: t, serial: line(`pulling image ${image}/3: ${((t - 70) * 37) % 1000} MB`), ...(t === 130 || t === 190 ? { attributes: { 'gdib/progress': `${image - 1}/3 images` } } : {}) });
+    ev.push({
+      at: t,
+      serial: line(`pulling image ${image}/3: ${((t - 70) * 37) % 1000} MB`),
+      ...(t === 130 || t === 190 ? { attributes: { 'gdib/progress': `${image - 1}/3 images` } } : {}),
+    });
   }
   ev.push(phase(250, 'unpacking', '3/3 images'));
   ev.push(phase(420, 'checksumming'));
   for (let t = 423; t <= 450; t += 3) ev.push({ at: t, serial: line(`checksummed snapshot ${(t - 420) / 3} of 10`) });
-  ev.push({ ...phase(590, 'done'), serial: line('gdib: phase=done') + line('wrote snapshots.metadata, images.metadata, gdib.json; synced and unmounted the disk') });
+  ev.push({
+    ...phase(590, 'done'),
+    serial: line('gdib: phase=done') + line('wrote snapshots.metadata, images.metadata, gdib.json; synced and unmounted the disk'),
+  });
   ev.push({ at: 600, serial: line('gdib: state=succeeded'), attributes: { 'gdib/state': 'succeeded' }, mark: 'succeeded' });
   const sections: ScriptSection[] = [
     { from: 0, to: 25, what: 'boot (a kernel/systemd line a second)', output: 'flowing' },
@@ -84,8 +91,18 @@ export function tenMinuteVm(): { events: VmEvent[]; sections: ScriptSection[]; s
 export function quietVm(runningAt: number, succeededAt: number): VmEvent[] {
   return [
     { at: 0, serial: '[    0.000000] Linux version 6.1.0-28-cloud-amd64\n' },
-    { at: runningAt, serial: line('gdib: state=running') + line('gdib: phase=pulling'), attributes: { 'gdib/state': 'running', 'gdib/phase': 'pulling' }, mark: 'running' },
-    { at: succeededAt, serial: line('gdib: phase=done') + line('gdib: state=succeeded'), attributes: { 'gdib/phase': 'done', 'gdib/state': 'succeeded' }, mark: 'succeeded' },
+    {
+      at: runningAt,
+      serial: line('gdib: state=running') + line('gdib: phase=pulling'),
+      attributes: { 'gdib/state': 'running', 'gdib/phase': 'pulling' },
+      mark: 'running',
+    },
+    {
+      at: succeededAt,
+      serial: line('gdib: phase=done') + line('gdib: state=succeeded'),
+      attributes: { 'gdib/phase': 'done', 'gdib/state': 'succeeded' },
+      mark: 'succeeded',
+    },
   ];
 }
 
@@ -136,13 +153,25 @@ export async function scriptedBuild(o: ScriptedBuildOptions): Promise<ScriptedBu
       emu.faults.add({ match: { call: call as CallName }, times: 1, action });
     }
     const startedAt = Date.now();
-    const run = await runCli([...BASE_ARGS, `--image-name=${o.imageName}`, ...(o.extraArgs ?? [])], { env: cliEnv(emu), tuning: scaledTuning(o.k) });
+    const run = await runCli([...BASE_ARGS, `--image-name=${o.imageName}`, ...(o.extraArgs ?? [])], {
+      env: cliEnv(emu),
+      tuning: scaledTuning(o.k),
+    });
     const endedAt = Date.now();
     if (run.code !== 0) throw new Error(`the scripted build failed (exit ${run.code}):\n${run.stderr.slice(-3000)}`);
     const left = emu.leftovers();
     if (left.disks.length || left.instances.length) throw new Error(`the build left resources behind: ${JSON.stringify(left)}`);
     if (!marks.succeeded) throw new Error('the VM never reached succeeded');
-    return { k: o.k, run, startedAt, endedAt, vmStartedAt, marks, requests: [...emu.requests], ledger: emu.state.ledger.map((e) => ({ ...e })) };
+    return {
+      k: o.k,
+      run,
+      startedAt,
+      endedAt,
+      vmStartedAt,
+      marks,
+      requests: [...emu.requests],
+      ledger: emu.state.ledger.map((e) => ({ ...e })),
+    };
   } finally {
     await emu.close();
   }

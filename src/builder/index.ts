@@ -62,7 +62,11 @@ export interface PlannedStep {
 function bind<R extends Run>(config: R, steps: ReadonlyArray<Step<R> | false | undefined>): PlannedStep[] {
   return steps
     .filter((s): s is Step<R> => !!s)
-    .map((step) => ({ name: step.name, title: step.title, run: (ctx: BuildContext, signal: AbortSignal) => step.run({ ...ctx, config }, signal) }));
+    .map((step) => ({
+      name: step.name,
+      title: step.title,
+      run: (ctx: BuildContext, signal: AbortSignal) => step.run({ ...ctx, config }, signal),
+    }));
 }
 
 /**
@@ -74,11 +78,29 @@ export function stepsFor(plan: RunPlan): PlannedStep[] {
     case 'dry-run':
       return dryRunSteps(plan.run);
     case 'vm-build':
-      return bind(plan, [preflight, createDisk, createVm, waitForVm, detachDisk, deleteVm, plan.force && replaceOldImage, createImage, plan.k8sManifestsFilepath !== undefined && writeManifests]);
+      return bind(plan, [
+        preflight,
+        createDisk,
+        createVm,
+        waitForVm,
+        detachDisk,
+        deleteVm,
+        plan.force && replaceOldImage,
+        createImage,
+        plan.k8sManifestsFilepath !== undefined && writeManifests,
+      ]);
     case 'vm-verify':
       return bind(plan, [preflight, createDisk, createVm, waitForVm, deleteVm]);
     case 'local-build':
-      return bind(plan, [preflight, localBake, packArchive, uploadArchive, plan.force && replaceOldImage, createImage, plan.k8sManifestsFilepath !== undefined && writeManifests]);
+      return bind(plan, [
+        preflight,
+        localBake,
+        packArchive,
+        uploadArchive,
+        plan.force && replaceOldImage,
+        createImage,
+        plan.k8sManifestsFilepath !== undefined && writeManifests,
+      ]);
     case 'local-archive':
       return bind(plan, [localBake, packArchive]);
     case 'local-verify':
@@ -107,12 +129,27 @@ export function usesCloud(plan: RunPlan): boolean {
 
 /** What the result says of the run: where it worked and which image it made or checked. */
 function describeRun(run: Run): Pick<BuildResult, 'project' | 'zone' | 'image' | 'containerImages' | 'diskSizeGb'> {
-  const image = (name: string, project: string, family?: string) => ({ name, uri: `projects/${project}/global/images/${name}`, ...(family ? { family } : {}) });
+  const image = (name: string, project: string, family?: string) => ({
+    name,
+    uri: `projects/${project}/global/images/${name}`,
+    ...(family ? { family } : {}),
+  });
   switch (run.kind) {
     case 'vm-build':
-      return { project: run.projectName, zone: run.zone, image: image(run.imageName, run.projectName, run.imageFamilyName), containerImages: run.containerImages, diskSizeGb: run.diskSizeGb };
+      return {
+        project: run.projectName,
+        zone: run.zone,
+        image: image(run.imageName, run.projectName, run.imageFamilyName),
+        containerImages: run.containerImages,
+        diskSizeGb: run.diskSizeGb,
+      };
     case 'local-build':
-      return { project: run.projectName, image: image(run.imageName, run.projectName, run.imageFamilyName), containerImages: run.containerImages, diskSizeGb: run.diskSizeGb };
+      return {
+        project: run.projectName,
+        image: image(run.imageName, run.projectName, run.imageFamilyName),
+        containerImages: run.containerImages,
+        diskSizeGb: run.diskSizeGb,
+      };
     case 'vm-verify':
       return { project: run.projectName, zone: run.zone, image: image(run.imageName, run.projectName), containerImages: [] };
     case 'local-archive':
@@ -130,7 +167,11 @@ export async function runBuild(runPlan: RunPlan, deps: BuildDeps): Promise<Build
   const logLines: string[] = [];
   const buildLog = { write: (s: string) => void logLines.push(deps.redactor.redact(s)) };
   const streams: pino.StreamEntry[] = [{ level: 'debug', stream: buildLog }];
-  if (deps.diagnostics) streams.push({ level: deps.diagnostics.level, stream: { write: (s: string) => deps.diagnostics!.sink.write(deps.redactor.redact(s)) } });
+  if (deps.diagnostics)
+    streams.push({
+      level: deps.diagnostics.level,
+      stream: { write: (s: string) => deps.diagnostics!.sink.write(deps.redactor.redact(s)) },
+    });
   const level = deps.diagnostics?.level === 'trace' ? 'trace' : 'debug';
   const log = pino({ level, base: { runId: names.runId }, timestamp: pino.stdTimeFunctions.isoTime }, pino.multistream(streams));
   const emit: Emit = (e) => {
@@ -148,7 +189,9 @@ export async function runBuild(runPlan: RunPlan, deps: BuildDeps): Promise<Build
     tuning,
     cleanup: deps.cleanup ?? new CleanupRegistry(),
     serial,
-    ...(names.logs ? { logsUploader: new LogsUploader(deps.cloud.storage, names.logs.bucket, names.logs.prefix, serial, deps.redactor) } : {}),
+    ...(names.logs
+      ? { logsUploader: new LogsUploader(deps.cloud.storage, names.logs.bucket, names.logs.prefix, serial, deps.redactor) }
+      : {}),
     state: { tracked: {}, vmPhases: {}, imageDigests: {} },
     env: deps.env ?? {},
   };
@@ -195,12 +238,21 @@ export async function runBuild(runPlan: RunPlan, deps: BuildDeps): Promise<Build
     leftovers,
     ...(ctx.state.k8sManifests ? { k8sManifests: ctx.state.k8sManifests } : {}),
     ...(ctx.state.imageCreated && imageRun?.k8sManifestsFilepath && !ctx.state.k8sManifests
-      ? { unwrittenK8sManifests: { path: imageRun.k8sManifestsFilepath, contents: k8sManifests(imageRun.projectName, imageRun.imageName, imageRun.k8sNamespace) } }
+      ? {
+          unwrittenK8sManifests: {
+            path: imageRun.k8sManifestsFilepath,
+            contents: k8sManifests(imageRun.projectName, imageRun.imageName, imageRun.k8sNamespace),
+          },
+        }
       : {}),
     ...(!error && !dryRun && imageRun ? { next: nextSteps(imageRun.projectName, imageRun.imageName) } : {}),
     ...(ctx.state.plan ? { plan: ctx.state.plan } : {}),
-    ...((config.kind === 'local-build' || config.kind === 'local-archive') && config.archivePath && ctx.state.archive ? { archive: ctx.state.archive } : {}),
-    ...(error ? { error: { step: (error as BuildError).step, message: deps.redactor.redact(error.message), ...consoleTailFor(ctx, error) } } : {}),
+    ...((config.kind === 'local-build' || config.kind === 'local-archive') && config.archivePath && ctx.state.archive
+      ? { archive: ctx.state.archive }
+      : {}),
+    ...(error
+      ? { error: { step: (error as BuildError).step, message: deps.redactor.redact(error.message), ...consoleTailFor(ctx, error) } }
+      : {}),
   };
   // Also on a failure or interrupt after the image was made: it exists and was not deleted.
   if (result.image && ctx.state.imageCreated) result.image.created = true;
@@ -208,9 +260,14 @@ export async function runBuild(runPlan: RunPlan, deps: BuildDeps): Promise<Build
   // A preflight failure means the bucket may not be writable; don't add a second error about it.
   const canWriteLogs = !(error instanceof BuildError && error.step === 'preflight') && !dryRun;
   if (canWriteLogs && ctx.logsUploader) {
-    await ctx.logsUploader.uploadFinal(logLines.join(''), `${JSON.stringify(result, null, 2)}\n`, !!ctx.state.vmCreated, deadline(ctx.tuning.logUploadTimeoutMs)).catch((err: Error) =>
-      emit({ type: 'warning', message: `could not write the logs to ${names.logs?.url}: ${err.message}` }),
-    );
+    await ctx.logsUploader
+      .uploadFinal(
+        logLines.join(''),
+        `${JSON.stringify(result, null, 2)}\n`,
+        !!ctx.state.vmCreated,
+        deadline(ctx.tuning.logUploadTimeoutMs),
+      )
+      .catch((err: Error) => emit({ type: 'warning', message: `could not write the logs to ${names.logs?.url}: ${err.message}` }));
   }
   emit({ type: 'result', result });
   stopWarnings?.();
@@ -232,7 +289,9 @@ async function cleanUp(ctx: BuildContext, stepTimes: Record<string, number>): Pr
   if (pending.length === 0) return [];
   const started = Date.now();
   ctx.emit({ type: 'cleanup-started', resources: pending.map((p) => `${p.kind} ${p.name}`) });
-  const failures = await ctx.cleanup.runAll(deadline(ctx.tuning.cleanupTimeoutMs), (t) => ctx.emit({ type: 'resource-deleted', kind: t.kind, name: t.name }));
+  const failures = await ctx.cleanup.runAll(deadline(ctx.tuning.cleanupTimeoutMs), (t) =>
+    ctx.emit({ type: 'resource-deleted', kind: t.kind, name: t.name }),
+  );
   stepTimes.cleanup = Date.now() - started;
   for (const f of failures) ctx.emit({ type: 'cleanup-failed', kind: f.kind, name: f.name, error: f.error, command: f.command });
   return failures.map((f) => ({ kind: f.kind, name: f.name, command: f.command }));

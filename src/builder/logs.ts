@@ -24,7 +24,7 @@ export class LogsUploader {
       .catch(() => undefined)
       .then(async () => {
         if (!this.serial.takeDirty() && !force) return;
-        const text = this.serial.text() || '[gke-disk-image-builder: the VM\'s serial console had no output when it was last read]\n';
+        const text = this.serial.text() || "[gke-disk-image-builder: the VM's serial console had no output when it was last read]\n";
         await this.storage.writeObject(this.bucket, `${this.prefix}/serial-port-1.log`, text, 'text/plain; charset=utf-8', signal);
         this.serialWritten = true;
       });
@@ -35,10 +35,13 @@ export class LogsUploader {
   async uploadFinal(buildLog: string, resultJson: string, vmExisted: boolean, signal: AbortSignal): Promise<void> {
     // Raced against the signal as a whole: the serial copy waits for the writes before it, which have limits of
     // their own, but the end of the run must not wait longer than this one.
-    await abortable(Promise.all([
-      this.uploadSerial(signal, vmExisted && !this.serialWritten),
-      this.storage.writeObject(this.bucket, `${this.prefix}/build.log`, this.redactor.redact(buildLog), 'application/x-ndjson', signal),
-      this.storage.writeObject(this.bucket, `${this.prefix}/result.json`, this.redactor.redact(resultJson), 'application/json', signal),
-    ]).then(() => undefined), signal);
+    await abortable(
+      Promise.all([
+        this.uploadSerial(signal, vmExisted && !this.serialWritten),
+        this.storage.writeObject(this.bucket, `${this.prefix}/build.log`, this.redactor.redact(buildLog), 'application/x-ndjson', signal),
+        this.storage.writeObject(this.bucket, `${this.prefix}/result.json`, this.redactor.redact(resultJson), 'application/json', signal),
+      ]).then(() => undefined),
+      signal,
+    );
   }
 }

@@ -7,7 +7,12 @@ import { abortable } from '../io/abort.js';
 import type { BuildContext } from './context.js';
 import type { Step } from './steps/step.js';
 
-export async function runSteps(ctx: BuildContext, steps: readonly Step[], root: AbortSignal, stepTimes: Record<string, number>): Promise<void> {
+export async function runSteps(
+  ctx: BuildContext,
+  steps: readonly Step[],
+  root: AbortSignal,
+  stepTimes: Record<string, number>,
+): Promise<void> {
   for (const step of steps) {
     root.throwIfAborted();
     const timeout = new AbortController();

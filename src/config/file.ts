@@ -27,7 +27,8 @@ export async function loadConfigFile(path: string, cwd: string, flags: FlagSet):
     throw new UsageError([`--config: ${shown} is not valid YAML or JSON (${(err as Error).message.split('\n')[0]})`]);
   }
   if (doc === null || doc === undefined) return {};
-  if (typeof doc !== 'object' || Array.isArray(doc)) throw new UsageError([`--config: ${shown} must hold a mapping of flag names to values`]);
+  if (typeof doc !== 'object' || Array.isArray(doc))
+    throw new UsageError([`--config: ${shown} must hold a mapping of flag names to values`]);
   const out: RawFlags = {};
   const problems: string[] = [];
   for (const [key, value] of Object.entries(doc as Record<string, unknown>)) {
@@ -36,7 +37,8 @@ export async function loadConfigFile(path: string, cwd: string, flags: FlagSet):
       problems.push(`--config: ${shown}: unknown key "${clip(key)}" (keys are flag names without dashes, see --help)`);
       continue;
     }
-    const scalar = (v: unknown): string | undefined => (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean' ? String(v) : undefined);
+    const scalar = (v: unknown): string | undefined =>
+      typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean' ? String(v) : undefined;
     if (def.spec.kind === 'list') {
       const items = (Array.isArray(value) ? value : [value]).map(scalar);
       if (items.some((i) => i === undefined)) problems.push(`--config: ${shown}: "${clip(key)}" must be a value or a list of values`);

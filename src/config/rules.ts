@@ -52,7 +52,8 @@ export function label(text: string): { key: string; value: string } | string {
   if (eq < 0) return `"${clip(text)}" is not KEY=VALUE`;
   const key = text.slice(0, eq);
   const value = text.slice(eq + 1);
-  if (!LABEL_KEY.test(key)) return `key "${clip(key)}" must start with a lowercase letter and use only lowercase letters, digits, "_" and "-" (at most 63)`;
+  if (!LABEL_KEY.test(key))
+    return `key "${clip(key)}" must start with a lowercase letter and use only lowercase letters, digits, "_" and "-" (at most 63)`;
   if (!LABEL_VALUE.test(value)) return `value "${clip(value)}" may use only lowercase letters, digits, "_" and "-" (at most 63)`;
   return { key, value };
 }
@@ -92,7 +93,9 @@ export function platform(value: string): string | undefined {
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 export function k8sNamespace(value: string): string | undefined {
-  return DNS_LABEL.test(value) && value.length <= 63 ? undefined : 'expected a Kubernetes namespace (lowercase letters, digits and "-", at most 63)';
+  return DNS_LABEL.test(value) && value.length <= 63
+    ? undefined
+    : 'expected a Kubernetes namespace (lowercase letters, digits and "-", at most 63)';
 }
 
 /** A path as shown in an error line: as is, or JSON-quoted when it holds control characters. */
@@ -155,4 +158,5 @@ export function archiveOutput(v: string): string | undefined {
 }
 
 /** --older-than: a Go duration, 0 for all. */
-export const olderThan = (v: string): string | undefined => ((parseGoDuration(v) ?? -1) >= 0 ? undefined : 'expected a duration such as 1h, 30m or 0');
+export const olderThan = (v: string): string | undefined =>
+  (parseGoDuration(v) ?? -1) >= 0 ? undefined : 'expected a duration such as 1h, 30m or 0';

@@ -70,7 +70,9 @@ export function parseFlags<S extends FlagSet>(set: S, raw: RawFlags): { values?:
   const r = schema.safeParse(raw);
   if (!r.success) {
     const problems = r.error.issues.map((i) =>
-      i.code === 'unrecognized_keys' ? `unknown flag(s): ${i.keys.map((k) => `--${k}`).join(', ')}` : `--${String(i.path[0])}: ${i.message}`,
+      i.code === 'unrecognized_keys'
+        ? `unknown flag(s): ${i.keys.map((k) => `--${k}`).join(', ')}`
+        : `--${String(i.path[0])}: ${i.message}`,
     );
     return { problems };
   }
@@ -123,7 +125,8 @@ export function parseRunPlan(raw: RawFlags, env: Environment, opts: ParseOptions
     if (!local) need('zone', 'a zone such as us-central1-a: --zone or $CLOUDSDK_COMPUTE_ZONE');
   }
   const building = !verifying;
-  if (building && !(input['container-image'] as string[] | undefined)?.length) problems.push('--container-image: required (at least one image reference with a tag or digest)');
+  if (building && !(input['container-image'] as string[] | undefined)?.length)
+    problems.push('--container-image: required (at least one image reference with a tag or digest)');
   // A build's image name must also fit in the node label GKE derives from it; an existing image may be verified
   // whatever its name.
   const imageName = input['image-name'];
@@ -131,12 +134,17 @@ export function parseRunPlan(raw: RawFlags, env: Environment, opts: ParseOptions
     const problem = rules.fitsNodeLabel(imageName);
     if (problem) problems.push(`--image-name: ${problem}`);
   }
-  if (kind === 'local-verify' && !verifyFile) problems.push('--local: verify --local needs the disk file or archive to verify (verify --local disk.tar.gz)');
-  if (kind !== 'local-verify' && verifyFile) problems.push(`unexpected argument "${rules.clip(verifyFile)}" (a file is only taken by verify --local FILE)`);
+  if (kind === 'local-verify' && !verifyFile)
+    problems.push('--local: verify --local needs the disk file or archive to verify (verify --local disk.tar.gz)');
+  if (kind !== 'local-verify' && verifyFile)
+    problems.push(`unexpected argument "${rules.clip(verifyFile)}" (a file is only taken by verify --local FILE)`);
   if (!local && input.output !== undefined) problems.push('--output: only with --local');
   if (!local && isTrue('keep-archive')) problems.push('--keep-archive: only with --local');
   // The outputs this run will write, checked now rather than after the image exists.
-  const manifests = typeof input['k8s-manifests-filepath'] === 'string' && input['k8s-manifests-filepath'] ? resolve(cwd, input['k8s-manifests-filepath']) : undefined;
+  const manifests =
+    typeof input['k8s-manifests-filepath'] === 'string' && input['k8s-manifests-filepath']
+      ? resolve(cwd, input['k8s-manifests-filepath'])
+      : undefined;
   if ((kind === 'vm-build' || kind === 'local-build') && manifests) {
     const problem = outputPathProblem(manifests);
     if (problem) problems.push(`--k8s-manifests-filepath: ${problem}`);
@@ -159,7 +167,8 @@ export function parseRunPlan(raw: RawFlags, env: Environment, opts: ParseOptions
   }
   if (v?.subnet && v.zone && !rules.GCE_NAME.test(v.subnet)) {
     const region = /\/regions\/([^/]+)\//.exec(v.subnet)?.[1];
-    if (region && region !== rules.regionOf(v.zone)) problems.push(`--subnet: is in region ${region}, but --zone ${v.zone} is in ${rules.regionOf(v.zone)}`);
+    if (region && region !== rules.regionOf(v.zone))
+      problems.push(`--subnet: is in region ${region}, but --zone ${v.zone} is in ${rules.regionOf(v.zone)}`);
   }
   if (problems.length > 0 || !v) throw new UsageError([...new Set(problems)]);
 
@@ -184,7 +193,9 @@ export function parseRunPlan(raw: RawFlags, env: Environment, opts: ParseOptions
   const image = () => ({
     imageName: v.imageName!,
     imageFamilyName: v.imageFamilyName,
-    imageLabels: Object.fromEntries(v.imageLabels.map((l) => rules.label(l) as { key: string; value: string }).map(({ key, value }) => [key, value])),
+    imageLabels: Object.fromEntries(
+      v.imageLabels.map((l) => rules.label(l) as { key: string; value: string }).map(({ key, value }) => [key, value]),
+    ),
     storageLocations: v.storageLocation,
     force: v.force,
     ...(manifests ? { k8sManifestsFilepath: manifests } : {}),
@@ -213,7 +224,15 @@ export function parseRunPlan(raw: RawFlags, env: Environment, opts: ParseOptions
       run = { kind, ...base, ...gcs(), ...bake, ...image(), ...vm() };
       break;
     case 'vm-verify':
-      run = { kind, ...base, ...gcs(), ...vm(), imageName: v.imageName!, diskSizeGb: v.diskSizeGb, storeSnapshotChecksum: v.storeSnapshotChecksum };
+      run = {
+        kind,
+        ...base,
+        ...gcs(),
+        ...vm(),
+        imageName: v.imageName!,
+        diskSizeGb: v.diskSizeGb,
+        storeSnapshotChecksum: v.storeSnapshotChecksum,
+      };
       break;
     case 'local-build':
       run = { kind, ...base, ...gcs(), ...bake, ...image(), ...(archive ? { archivePath: archive } : {}), keepArchive: v.keepArchive };
@@ -231,7 +250,10 @@ export function parseRunPlan(raw: RawFlags, env: Environment, opts: ParseOptions
 /** The `cleanup` command's plan. */
 export function parseCleanupPlan(raw: RawFlags, env: Environment, cwd: string): CleanupPlan {
   // The zone is deliberately not taken from CLOUDSDK_COMPUTE_ZONE: without --zone, cleanup scans every zone.
-  const { values: v, problems } = parseFlags(CLEANUP_FLAGS, { ...raw, 'project-name': raw['project-name'] ?? (env.CLOUDSDK_CORE_PROJECT || undefined) });
+  const { values: v, problems } = parseFlags(CLEANUP_FLAGS, {
+    ...raw,
+    'project-name': raw['project-name'] ?? (env.CLOUDSDK_CORE_PROJECT || undefined),
+  });
   if (v && !v.projectName) problems.push('--project-name: required (a GCP project ID: --project-name or $CLOUDSDK_CORE_PROJECT)');
   let keyFile: KeyFile | undefined;
   if (v?.gcpOauth) {

@@ -102,7 +102,12 @@ async function exchangeKeyFile(key: KeyFile, signal?: AbortSignal): Promise<Acce
   const body =
     key.type === 'service_account'
       ? new URLSearchParams({ grant_type: 'urn:ietf:params:oauth:grant-type:jwt-bearer', assertion: signAssertion(key) })
-      : new URLSearchParams({ grant_type: 'refresh_token', client_id: key.clientId, client_secret: key.clientSecret, refresh_token: key.refreshToken });
+      : new URLSearchParams({
+          grant_type: 'refresh_token',
+          client_id: key.clientId,
+          client_secret: key.clientSecret,
+          refresh_token: key.refreshToken,
+        });
   let res: Response;
   try {
     res = await fetch(key.tokenUri, { method: 'POST', body, signal, headers: { 'content-type': 'application/x-www-form-urlencoded' } });
@@ -155,7 +160,9 @@ function applicationDefault(): { ready(): Promise<void>; token(): Promise<Access
 /** The library says "Could not load the default credentials" when there are none; anything else is a broken file. */
 function noCredentials(err: unknown): string {
   const detail = ((err as Error)?.message ?? String(err)).replace(/\s*\n\s*/g, ' ');
-  return /could not load the default credentials/i.test(detail) ? NO_CREDENTIALS : `${NO_CREDENTIALS}; the Application Default Credentials found are unusable: ${detail}`;
+  return /could not load the default credentials/i.test(detail)
+    ? NO_CREDENTIALS
+    : `${NO_CREDENTIALS}; the Application Default Credentials found are unusable: ${detail}`;
 }
 
 export class AuthError extends Error {

@@ -27,9 +27,21 @@ export function instanceBody(spec: InstanceSpec, project: string, zone: string):
         autoDelete: true,
         type: 'PERSISTENT',
         mode: 'READ_WRITE',
-        initializeParams: { sourceImage: spec.bootImage, diskSizeGb: String(spec.bootDiskSizeGb), diskType: `zones/${zone}/diskTypes/pd-balanced`, labels: spec.labels },
+        initializeParams: {
+          sourceImage: spec.bootImage,
+          diskSizeGb: String(spec.bootDiskSizeGb),
+          diskType: `zones/${zone}/diskTypes/pd-balanced`,
+          labels: spec.labels,
+        },
       },
-      { boot: false, autoDelete: false, type: 'PERSISTENT', mode: 'READ_WRITE', deviceName: spec.deviceName, source: `projects/${project}/zones/${zone}/disks/${spec.dataDisk}` },
+      {
+        boot: false,
+        autoDelete: false,
+        type: 'PERSISTENT',
+        mode: 'READ_WRITE',
+        deviceName: spec.deviceName,
+        source: `projects/${project}/zones/${zone}/disks/${spec.dataDisk}`,
+      },
     ],
     networkInterfaces: [
       {
@@ -51,7 +63,9 @@ export function imageBody(spec: ImageSpec, project: string): Record<string, unkn
   const { source } = spec;
   return {
     name: spec.name,
-    ...('rawDisk' in source ? { rawDisk: { source: source.rawDisk } } : { sourceDisk: `projects/${project}/zones/${source.zone}/disks/${source.disk}` }),
+    ...('rawDisk' in source
+      ? { rawDisk: { source: source.rawDisk } }
+      : { sourceDisk: `projects/${project}/zones/${source.zone}/disks/${source.disk}` }),
     family: spec.family,
     labels: spec.labels,
     ...(spec.storageLocations.length ? { storageLocations: [...spec.storageLocations] } : {}),

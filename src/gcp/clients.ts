@@ -74,7 +74,9 @@ export class Clients {
   }
 
   /** One instance per client class, e.g. compute('DisksClient'). */
-  compute<K extends keyof ComputeModule & `${string}Client`>(name: K): Promise<InstanceType<Extract<ComputeModule[K], new (...a: never[]) => unknown>>> {
+  compute<K extends keyof ComputeModule & `${string}Client`>(
+    name: K,
+  ): Promise<InstanceType<Extract<ComputeModule[K], new (...a: never[]) => unknown>>> {
     let p = this.computeClients.get(name);
     if (!p) {
       p = (async () => {

@@ -76,11 +76,18 @@ export class GoogleCompute implements ComputeApi {
   }
 
   /** Sends a request that starts an operation and waits on it: zonal for disks and VMs, global for images. */
-  private async operation(name: string, scope: 'zone' | 'global', send: () => Promise<Any>, signal: AbortSignal, onOperation?: OnOperation): Promise<void> {
+  private async operation(
+    name: string,
+    scope: 'zone' | 'global',
+    send: () => Promise<Any>,
+    signal: AbortSignal,
+    onOperation?: OnOperation,
+  ): Promise<void> {
     const [res] = await this.call<Any>(name, send, signal);
     const ops: Any = await this.clients.compute(scope === 'zone' ? 'ZoneOperationsClient' : 'GlobalOperationsClient');
     const where = scope === 'zone' ? { project: this.project, zone: this.zone } : { project: this.project };
-    const waitOnce = (s: AbortSignal) => async (operation: string) => (await this.call<Any>(`${scope}Operations.wait`, () => ops.wait({ ...where, operation }, NO_GAX_RETRY), s))[0];
+    const waitOnce = (s: AbortSignal) => async (operation: string) =>
+      (await this.call<Any>(`${scope}Operations.wait`, () => ops.wait({ ...where, operation }, NO_GAX_RETRY), s))[0];
     const first = res.latestResponse as OperationLike;
     onOperation?.((s) => waitForOperation(name, first, waitOnce(s), s).then(() => undefined));
     await waitForOperation(name, first, waitOnce(signal), signal);
@@ -110,7 +117,11 @@ export class GoogleCompute implements ComputeApi {
    * Runs an insert and the wait on its operation so that they outlive an abort of the step: the step returns at
    * once, while the insert goes on settling (up to insertSettleMs) for the delete that cleanup will send.
    */
-  private async tracked(key: string, run: (signal: AbortSignal, onOperation: OnOperation) => Promise<void>, signal: AbortSignal): Promise<void> {
+  private async tracked(
+    key: string,
+    run: (signal: AbortSignal, onOperation: OnOperation) => Promise<void>,
+    signal: AbortSignal,
+  ): Promise<void> {
     const stop = new AbortController();
     const settleMs = this.o.insertSettleMs;
     const onAbort = () => setTimeout(() => stop.abort(signal.reason), settleMs).unref();
@@ -155,7 +166,12 @@ export class GoogleCompute implements ComputeApi {
     const c: Any = await this.clients.compute('ImagesClient');
     try {
       const [img] = await this.call<Any>('images.get', () => c.get({ project: this.project, image }, NO_GAX_RETRY), signal);
-      return { name: img.name, selfLink: img.selfLink ?? undefined, diskSizeGb: img.diskSizeGb ? Number(img.diskSizeGb) : undefined, status: img.status ?? undefined };
+      return {
+        name: img.name,
+        selfLink: img.selfLink ?? undefined,
+        diskSizeGb: img.diskSizeGb ? Number(img.diskSizeGb) : undefined,
+        status: img.status ?? undefined,
+      };
     } catch (err) {
       if (isNotFound(err)) return undefined;
       throw err;
@@ -181,7 +197,11 @@ export class GoogleCompute implements ComputeApi {
   async subnetExists(ref: string, signal: AbortSignal): Promise<boolean> {
     const { project, name, region } = parseRef(ref, 'subnetworks', this.project);
     const c: Any = await this.clients.compute('SubnetworksClient');
-    return this.exists('subnetworks.get', () => c.get({ project, region: region ?? regionOf(this.zone), subnetwork: name }, NO_GAX_RETRY), signal);
+    return this.exists(
+      'subnetworks.get',
+      () => c.get({ project, region: region ?? regionOf(this.zone), subnetwork: name }, NO_GAX_RETRY),
+      signal,
+    );
   }
 
   async insertDisk(spec: DiskSpec, signal: AbortSignal): Promise<void> {
@@ -190,7 +210,11 @@ export class GoogleCompute implements ComputeApi {
     const zone = this.zone;
     const requestId = randomUUID();
     const diskResource = diskBody(spec, project, zone);
-    await this.tracked(`disk/${spec.name}`, (s, on) => this.operation('disks.insert', 'zone', () => c.insert({ project, zone, requestId, diskResource }, NO_GAX_RETRY), s, on), signal);
+    await this.tracked(
+      `disk/${spec.name}`,
+      (s, on) => this.operation('disks.insert', 'zone', () => c.insert({ project, zone, requestId, diskResource }, NO_GAX_RETRY), s, on),
+      signal,
+    );
   }
 
   async deleteDisk(disk: string, signal: AbortSignal): Promise<DeleteOutcome> {
@@ -207,7 +231,12 @@ export class GoogleCompute implements ComputeApi {
     const zone = this.zone;
     const requestId = randomUUID();
     const instanceResource = instanceBody(spec, project, zone);
-    await this.tracked(`vm/${spec.name}`, (s, on) => this.operation('instances.insert', 'zone', () => c.insert({ project, zone, requestId, instanceResource }, NO_GAX_RETRY), s, on), signal);
+    await this.tracked(
+      `vm/${spec.name}`,
+      (s, on) =>
+        this.operation('instances.insert', 'zone', () => c.insert({ project, zone, requestId, instanceResource }, NO_GAX_RETRY), s, on),
+      signal,
+    );
   }
 
   async deleteInstance(instance: string, signal: AbortSignal): Promise<DeleteOutcome> {
@@ -215,14 +244,21 @@ export class GoogleCompute implements ComputeApi {
     const project = this.project;
     const zone = this.zone;
     await this.settle(`vm/${instance}`, signal);
-    return this.deleted(() => this.operation('instances.delete', 'zone', () => c.delete({ project, zone, instance }, NO_GAX_RETRY), signal));
+    return this.deleted(() =>
+      this.operation('instances.delete', 'zone', () => c.delete({ project, zone, instance }, NO_GAX_RETRY), signal),
+    );
   }
 
   async detachDisk(instance: string, deviceName: string, signal: AbortSignal): Promise<void> {
     const c: Any = await this.clients.compute('InstancesClient');
     const project = this.project;
     const zone = this.zone;
-    await this.operation('instances.detachDisk', 'zone', () => c.detachDisk({ project, zone, instance, deviceName, requestId: randomUUID() }, NO_GAX_RETRY), signal);
+    await this.operation(
+      'instances.detachDisk',
+      'zone',
+      () => c.detachDisk({ project, zone, instance, deviceName, requestId: randomUUID() }, NO_GAX_RETRY),
+      signal,
+    );
   }
 
   async insertImage(spec: ImageSpec, signal: AbortSignal): Promise<void> {
@@ -230,13 +266,19 @@ export class GoogleCompute implements ComputeApi {
     const project = this.project;
     const imageResource = imageBody(spec, project);
     const requestId = randomUUID();
-    await this.tracked(`image/${spec.name}`, (s, on) => this.operation('images.insert', 'global', () => c.insert({ project, requestId, imageResource }, NO_GAX_RETRY), s, on), signal);
+    await this.tracked(
+      `image/${spec.name}`,
+      (s, on) => this.operation('images.insert', 'global', () => c.insert({ project, requestId, imageResource }, NO_GAX_RETRY), s, on),
+      signal,
+    );
   }
 
   async deleteImage(image: string, signal: AbortSignal): Promise<DeleteOutcome> {
     const c: Any = await this.clients.compute('ImagesClient');
     await this.settle(`image/${image}`, signal);
-    return this.deleted(() => this.operation('images.delete', 'global', () => c.delete({ project: this.project, image }, NO_GAX_RETRY), signal));
+    return this.deleted(() =>
+      this.operation('images.delete', 'global', () => c.delete({ project: this.project, image }, NO_GAX_RETRY), signal),
+    );
   }
 
   async getSerialPortOutput(instance: string, start: number, signal: AbortSignal): Promise<SerialChunk> {
@@ -272,7 +314,11 @@ export class GoogleCompute implements ComputeApi {
   }
 }
 
-function parseRef(ref: string, kind: 'networks' | 'subnetworks', defaultProject: string): { project: string; name: string; region?: string } {
+function parseRef(
+  ref: string,
+  kind: 'networks' | 'subnetworks',
+  defaultProject: string,
+): { project: string; name: string; region?: string } {
   if (!ref.includes('/')) return { project: defaultProject, name: ref };
   const m = new RegExp(`projects/([^/]+)/(?:regions/([^/]+)|global)/${kind}/([^/]+)$`).exec(ref);
   if (!m) throw new ApiError({ message: `cannot parse ${ref}` }, `${kind}.get`);

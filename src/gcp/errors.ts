@@ -52,7 +52,17 @@ export function isUnresolvedName(i: ApiErrorInfo): boolean {
   return i.code === 'ENOTFOUND' || i.code === 'EAI_AGAIN';
 }
 
-const NETWORK_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'ETIMEDOUT', 'EPIPE', 'EAI_AGAIN', 'ENOTFOUND', 'ECONNABORTED', 'UND_ERR_SOCKET', 'ERR_STREAM_PREMATURE_CLOSE']);
+const NETWORK_CODES = new Set([
+  'ECONNRESET',
+  'ECONNREFUSED',
+  'ETIMEDOUT',
+  'EPIPE',
+  'EAI_AGAIN',
+  'ENOTFOUND',
+  'ECONNABORTED',
+  'UND_ERR_SOCKET',
+  'ERR_STREAM_PREMATURE_CLOSE',
+]);
 
 export function errorInfo(err: unknown): ApiErrorInfo {
   const e = err as {
@@ -63,7 +73,14 @@ export function errorInfo(err: unknown): ApiErrorInfo {
     errors?: Array<{ reason?: string; message?: string }>;
     cause?: unknown;
   };
-  const status = typeof e?.status === 'number' ? e.status : typeof e?.response?.status === 'number' ? e.response.status : typeof e?.code === 'number' && e.code >= 100 && e.code < 600 ? e.code : undefined;
+  const status =
+    typeof e?.status === 'number'
+      ? e.status
+      : typeof e?.response?.status === 'number'
+        ? e.response.status
+        : typeof e?.code === 'number' && e.code >= 100 && e.code < 600
+          ? e.code
+          : undefined;
   let reason: string | undefined;
   let message = e?.message ?? String(err);
   // Compute (gax REST) puts the JSON error body in the message; storage (gaxios) exposes it as `errors`.

@@ -27,7 +27,9 @@ export class Iam implements IamApi {
           const { token } = await this.tokens.getToken(signal);
           const res = await fetch(url, { headers: { authorization: `Bearer ${token}` }, signal });
           if (res.ok) return;
-          const body = (await res.json().catch(() => ({}))) as { error?: { message?: string; status?: string; errors?: Array<{ reason?: string }> } };
+          const body = (await res.json().catch(() => ({}))) as {
+            error?: { message?: string; status?: string; errors?: Array<{ reason?: string }> };
+          };
           throw Object.assign(new Error(body.error?.message ?? `HTTP ${res.status}`), { status: res.status, errors: body.error?.errors });
         },
         signal,

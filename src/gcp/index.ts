@@ -38,12 +38,20 @@ export interface GoogleCloud extends Cloud {
 export function createCloud(scope: CloudScope, o: CloudOptions): GoogleCloud {
   const { tokens } = o;
   const clients = new Clients(tokens, endpointsFromEnv(o.env));
-  const compute = new GoogleCompute(clients, { project: scope.project, zone: scope.zone, retry: o.retry, hooks: o.hooks, onRequest: o.onRequest, insertSettleMs: o.insertSettleMs });
+  const compute = new GoogleCompute(clients, {
+    project: scope.project,
+    zone: scope.zone,
+    retry: o.retry,
+    hooks: o.hooks,
+    onRequest: o.onRequest,
+    insertSettleMs: o.insertSettleMs,
+  });
   return {
     compute,
     storage: new GoogleStorage(clients, o.retry, o.hooks),
     iam: new Iam(tokens, iamEndpoint(o.env), o.retry),
-    accessToken: async (signal = new AbortController().signal) => (await withRetry('oauth2.token', () => tokens.getToken(signal), signal, o.retry, o.hooks)).token,
+    accessToken: async (signal = new AbortController().signal) =>
+      (await withRetry('oauth2.token', () => tokens.getToken(signal), signal, o.retry, o.hooks)).token,
     // The caller's Google token is offered only to Google's registries (gcr.io, *.pkg.dev).
     registry: new RegistryClient(async () => (await tokens.getToken().catch(() => undefined))?.token),
     inventory: () => {

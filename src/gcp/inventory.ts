@@ -32,13 +32,28 @@ export class Inventory {
   ) {}
 
   async list(zone: string | undefined, signal: AbortSignal): Promise<ManagedResource[]> {
-    const [disks, instances] = await Promise.all([this.collect('DisksClient', 'disks', 'disk', zone, signal), this.collect('InstancesClient', 'instances', 'vm', zone, signal)]);
+    const [disks, instances] = await Promise.all([
+      this.collect('DisksClient', 'disks', 'disk', zone, signal),
+      this.collect('InstancesClient', 'instances', 'vm', zone, signal),
+    ]);
     return [...instances, ...disks].filter((r) => isManaged(r.labels));
   }
 
-  private async collect(client: 'DisksClient' | 'InstancesClient', field: 'disks' | 'instances', kind: ManagedResource['kind'], zone: string | undefined, signal: AbortSignal): Promise<ManagedResource[]> {
+  private async collect(
+    client: 'DisksClient' | 'InstancesClient',
+    field: 'disks' | 'instances',
+    kind: ManagedResource['kind'],
+    zone: string | undefined,
+    signal: AbortSignal,
+  ): Promise<ManagedResource[]> {
     const c: Any = await this.clients.compute(client);
-    const toResource = (r: Any, z: string): ManagedResource => ({ kind, zone: z, name: r.name, createdAt: Date.parse(r.creationTimestamp ?? ''), labels: r.labels ?? {} });
+    const toResource = (r: Any, z: string): ManagedResource => ({
+      kind,
+      zone: z,
+      name: r.name,
+      createdAt: Date.parse(r.creationTimestamp ?? ''),
+      labels: r.labels ?? {},
+    });
     return withRetry(
       `${field}.${zone ? 'list' : 'aggregatedList'}`,
       async () => {

@@ -18,7 +18,12 @@ export interface RetryPolicy {
 }
 
 /** The production policy; the builder's DEFAULT_TUNING.retry is this same object. */
-export const DEFAULT_RETRY: RetryPolicy = Object.freeze({ maxAttempts: 8, baseDelayMs: 1000, maxDelayMs: 30_000, attemptTimeoutMs: 180_000 });
+export const DEFAULT_RETRY: RetryPolicy = Object.freeze({
+  maxAttempts: 8,
+  baseDelayMs: 1000,
+  maxDelayMs: 30_000,
+  attemptTimeoutMs: 180_000,
+});
 
 /** An unresolved host name: attempts in all, and the longest wait between them. */
 export const UNRESOLVED_NAME_ATTEMPTS = 2;
@@ -27,7 +32,17 @@ export const UNRESOLVED_NAME_DELAY_MS = 1000;
 const RATE_REASONS = new Set(['rateLimitExceeded', 'userRateLimitExceeded']);
 
 /** Connection-level failures that a new attempt may not meet (ENOTFOUND and EAI_AGAIN are retried briefly). */
-const TRANSIENT_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'ETIMEDOUT', 'EPIPE', 'ECONNABORTED', 'UND_ERR_SOCKET', 'ERR_STREAM_PREMATURE_CLOSE', 'ENOTFOUND', 'EAI_AGAIN']);
+const TRANSIENT_CODES = new Set([
+  'ECONNRESET',
+  'ECONNREFUSED',
+  'ETIMEDOUT',
+  'EPIPE',
+  'ECONNABORTED',
+  'UND_ERR_SOCKET',
+  'ERR_STREAM_PREMATURE_CLOSE',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+]);
 
 export function isTransient(info: ApiErrorInfo): boolean {
   if (info.code) return TRANSIENT_CODES.has(info.code);
@@ -68,7 +83,8 @@ export async function withRetry<T>(
       return await abortable(withRequestSignal(attemptController.signal, fn), attemptController.signal);
     } catch (err) {
       if (signal.aborted) throw signal.reason;
-      const info = err instanceof AttemptTimeout ? { code: 'ETIMEDOUT', message: `no answer within ${formatMs(attemptTimeoutMs)}` } : errorInfo(err);
+      const info =
+        err instanceof AttemptTimeout ? { code: 'ETIMEDOUT', message: `no answer within ${formatMs(attemptTimeoutMs)}` } : errorInfo(err);
       if (attempt >= attemptsFor(info, policy)) throw new ApiError(info, call);
       const cap = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (attempt - 1));
       const jittered = Math.round(cap / 2 + (Math.random() * cap) / 2);

@@ -17,7 +17,13 @@ export class GoogleStorage implements StorageApi {
     const b = storage.bucket(bucket);
     // No bucket read first: roles/storage.objectUser may write objects without storage.buckets.get.
     // testIamPermissions answers any caller, and 404 when the bucket does not exist.
-    const [result] = await withRetry('storage.buckets.testIamPermissions', () => b.iam.testPermissions([...permissions]), signal, this.retry, this.hooks);
+    const [result] = await withRetry(
+      'storage.buckets.testIamPermissions',
+      () => b.iam.testPermissions([...permissions]),
+      signal,
+      this.retry,
+      this.hooks,
+    );
     return permissions.filter((p) => result[p]);
   }
 
@@ -26,10 +32,23 @@ export class GoogleStorage implements StorageApi {
     const file = storage.bucket(bucket).file(name);
     // The session is started explicitly: storage v7 sends no credentials when it starts one itself against a
     // custom endpoint; the session URI then needs none. A retry resumes the same session.
-    const [uri] = await withRetry('storage.objects.insert', () => file.createResumableUpload({ metadata: { contentType: 'application/gzip' } }), signal, this.retry, this.hooks);
+    const [uri] = await withRetry(
+      'storage.objects.insert',
+      () => file.createResumableUpload({ metadata: { contentType: 'application/gzip' } }),
+      signal,
+      this.retry,
+      this.hooks,
+    );
     await withRetry(
       'storage.objects.uploadChunk',
-      () => storage.bucket(bucket).upload(path, { destination: name, resumable: true, uri, validation: false, onUploadProgress: (p: { bytesWritten: number }) => onProgress(p.bytesWritten) } as never),
+      () =>
+        storage.bucket(bucket).upload(path, {
+          destination: name,
+          resumable: true,
+          uri,
+          validation: false,
+          onUploadProgress: (p: { bytesWritten: number }) => onProgress(p.bytesWritten),
+        } as never),
       signal,
       this.retry,
       this.hooks,
@@ -50,6 +69,12 @@ export class GoogleStorage implements StorageApi {
   async writeObject(bucket: string, name: string, data: string, contentType: string, signal: AbortSignal): Promise<void> {
     const storage = await this.clients.storage();
     const file = storage.bucket(bucket).file(name);
-    await withRetry('storage.objects.insert', () => file.save(data, { resumable: false, contentType, validation: false }), signal, this.retry, this.hooks);
+    await withRetry(
+      'storage.objects.insert',
+      () => file.save(data, { resumable: false, contentType, validation: false }),
+      signal,
+      this.retry,
+      this.hooks,
+    );
   }
 }

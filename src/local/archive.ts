@@ -82,11 +82,7 @@ function runTar(args: readonly string[], signal: AbortSignal | undefined): Promi
  * archive. The archive is written next to `output` under a temporary name and renamed into place when
  * complete (an existing `output` is replaced); on failure or abort nothing is left behind.
  */
-export async function packDiskArchive(
-  diskFile: string,
-  output: string,
-  opts: PackOptions = {},
-): Promise<{ path: string; bytes: number }> {
+export async function packDiskArchive(diskFile: string, output: string, opts: PackOptions = {}): Promise<{ path: string; bytes: number }> {
   const { signal } = opts;
   signal?.throwIfAborted();
   const disk = resolve(diskFile);
@@ -167,16 +163,7 @@ export async function unpackDiskArchive(archive: string, destDir: string, opts: 
   if (await lstat(target).catch(() => undefined)) throw new Error(`${target} exists already`);
   try {
     await runTar(
-      [
-        '--extract',
-        '--gzip',
-        `--file=${src}`,
-        `--directory=${dest}`,
-        '--no-same-owner',
-        '--no-same-permissions',
-        '--',
-        ARCHIVE_MEMBER,
-      ],
+      ['--extract', '--gzip', `--file=${src}`, `--directory=${dest}`, '--no-same-owner', '--no-same-permissions', '--', ARCHIVE_MEMBER],
       signal,
     ).catch((err: unknown) => {
       if (err instanceof Error && /Not found in archive/.test(err.message)) {

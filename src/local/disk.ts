@@ -80,13 +80,7 @@ export async function attachLoop(file: string, opts: { readOnly?: boolean } = {}
   const abs = canonical(file);
   const st = await stat(abs);
   if (!st.isFile()) throw new Error(`${file} is not a regular file`);
-  const { stdout } = await runCommand('losetup', [
-    '--find',
-    '--show',
-    ...(opts.readOnly ? ['--read-only'] : []),
-    '--',
-    abs,
-  ]);
+  const { stdout } = await runCommand('losetup', ['--find', '--show', ...(opts.readOnly ? ['--read-only'] : []), '--', abs]);
   const device = stdout.trim();
   if (!/^\/dev\/loop\d+$/.test(device)) throw new Error(`losetup did not name the loop device it attached ${abs} to: ${device}`);
   return loopDisk(abs, device);

@@ -120,7 +120,12 @@ export async function startLocalMetadataServer(opts: LocalMetadataServerOptions)
         // The reason is the caller's to report; nothing about credentials goes to the script.
         return send(res, 503, 'Could not get an access token.');
       }
-      return send(res, 200, JSON.stringify({ access_token: token, expires_in: TOKEN_EXPIRES_IN, token_type: 'Bearer' }), 'application/json');
+      return send(
+        res,
+        200,
+        JSON.stringify({ access_token: token, expires_in: TOKEN_EXPIRES_IN, token_type: 'Bearer' }),
+        'application/json',
+      );
     }
     if (path.startsWith('guest-attributes/') && req.method === 'PUT') {
       if (attributes.get('enable-guest-attributes')?.toUpperCase() !== 'TRUE') {

@@ -10,7 +10,9 @@ import { scriptPath } from './command.js';
  * missing ones with apt-get on this machine, see install_missing) and the packing tools — with the
  * Debian/Ubuntu package of each. Read from the table in common.sh, which is its one source.
  */
-export const LOCAL_COMMANDS: Readonly<Record<string, string>> = packageTable(readFileSync(new URL('../startup-script/common.sh', import.meta.url), 'utf8'));
+export const LOCAL_COMMANDS: Readonly<Record<string, string>> = packageTable(
+  readFileSync(new URL('../startup-script/common.sh', import.meta.url), 'utf8'),
+);
 
 /** The entries of common.sh's `declare -rA GDIB_PACKAGE_OF=(` table, one `[command]=package` a line, in order. */
 export function packageTable(commonSh: string): Record<string, string> {
@@ -91,13 +93,19 @@ export async function localPreconditions(opts: PreconditionOptions = {}): Promis
   const root = opts.fsRoot ?? '/';
   const uid = opts.uid ?? process.geteuid?.() ?? process.getuid?.();
   if (uid !== 0) {
-    problems.push('a local build needs root (it attaches a loop device, mounts it and runs its own containerd): run as root, e.g. sudo -E gke-disk-image-builder ...');
+    problems.push(
+      'a local build needs root (it attaches a loop device, mounts it and runs its own containerd): run as root, e.g. sudo -E gke-disk-image-builder ...',
+    );
   }
   if (!existsSync(join(root, 'dev/loop-control'))) {
-    problems.push('no loop device support (/dev/loop-control is missing): load the loop module (modprobe loop); in a container, run it privileged');
+    problems.push(
+      'no loop device support (/dev/loop-control is missing): load the loop module (modprobe loop); in a container, run it privileged',
+    );
   }
   if (!hasOverlayfs(root)) {
-    problems.push("the kernel has no overlayfs, which containerd's snapshotter needs: load it (modprobe overlay) or use a kernel with overlayfs");
+    problems.push(
+      "the kernel has no overlayfs, which containerd's snapshotter needs: load it (modprobe overlay) or use a kernel with overlayfs",
+    );
   }
   const path = opts.path ?? scriptPath();
   const missing = Object.keys(LOCAL_COMMANDS).filter((c) => !executableOn(c, path));

@@ -44,11 +44,7 @@ export interface VerifyDisk {
  * extracted, sparse, into a new directory under `scratchDir`, which needs room for the disk's data
  * (not its full size).
  */
-export async function openDiskForVerify(
-  input: string,
-  scratchDir: string,
-  opts: { signal?: AbortSignal } = {},
-): Promise<VerifyDisk> {
+export async function openDiskForVerify(input: string, scratchDir: string, opts: { signal?: AbortSignal } = {}): Promise<VerifyDisk> {
   if (!(await stat(input)).isFile()) throw new Error(`${input} is not a file: give a disk image archive (.tar.gz) or a raw disk file`);
   if (!(await isArchive(input))) {
     if (await isPlainTar(input)) {

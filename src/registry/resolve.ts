@@ -30,11 +30,18 @@ export async function checkImage(ref: string, platform: string, client: ImageReg
   try {
     m = await client.manifest(parsed, parsed.digest ?? parsed.tag!, signal);
     if (INDEX_TYPES.has(m.mediaType) || Array.isArray(m.body.manifests)) {
-      const list = (m.body.manifests as Array<{ digest: string; platform?: { os?: string; architecture?: string; variant?: string } }>) ?? [];
-      const match = list.find((e) => e.platform?.os === os && e.platform?.architecture === arch && (!variant || e.platform?.variant === variant));
+      const list =
+        (m.body.manifests as Array<{ digest: string; platform?: { os?: string; architecture?: string; variant?: string } }>) ?? [];
+      const match = list.find(
+        (e) => e.platform?.os === os && e.platform?.architecture === arch && (!variant || e.platform?.variant === variant),
+      );
       if (!match) {
-        const have = list.map((e) => e.platform && [e.platform.os, e.platform.architecture, e.platform.variant].filter(Boolean).join('/')).filter((p) => p && !p.startsWith('unknown'));
-        out.problems.push(`${ref} has no ${platform} image (it has: ${[...new Set(have)].join(', ') || 'none'}); choose another --platform or image`);
+        const have = list
+          .map((e) => e.platform && [e.platform.os, e.platform.architecture, e.platform.variant].filter(Boolean).join('/'))
+          .filter((p) => p && !p.startsWith('unknown'));
+        out.problems.push(
+          `${ref} has no ${platform} image (it has: ${[...new Set(have)].join(', ') || 'none'}); choose another --platform or image`,
+        );
         return out;
       }
       m = await client.manifest(parsed, match.digest, signal);
@@ -58,14 +65,25 @@ export async function checkImage(ref: string, platform: string, client: ImageReg
   out.compressedBytes = layers.reduce((n, l) => n + (l.size ?? 0), 0);
   let empty = 0;
   for (const l of layers) if (await isEmptyLayer(l, parsed, client, signal)) empty++;
-  if (empty > 0) out.warnings.push(`${ref} has ${empty} empty layer(s); GKE image streaming, which secondary boot disks need, does not support them, so pods may pull this image anyway`);
+  if (empty > 0)
+    out.warnings.push(
+      `${ref} has ${empty} empty layer(s); GKE image streaming, which secondary boot disks need, does not support them, so pods may pull this image anyway`,
+    );
   const dups = layers.length - new Set(layers.map((l) => l.digest)).size;
-  if (dups > 0) out.warnings.push(`${ref} has ${dups} duplicate layer(s); GKE image streaming does not support them, so pods may pull this image anyway`);
+  if (dups > 0)
+    out.warnings.push(
+      `${ref} has ${dups} duplicate layer(s); GKE image streaming does not support them, so pods may pull this image anyway`,
+    );
   return out;
 }
 
 /** A layer with no files: empty, the well-known empty gzip, or (for tiny blobs, fetched) a tar of zero blocks. */
-async function isEmptyLayer(l: { digest: string; size?: number; mediaType?: string }, ref: ImageReference, client: ImageRegistry, signal: AbortSignal): Promise<boolean> {
+async function isEmptyLayer(
+  l: { digest: string; size?: number; mediaType?: string },
+  ref: ImageReference,
+  client: ImageRegistry,
+  signal: AbortSignal,
+): Promise<boolean> {
   if (l.size === 0 || l.digest === EMPTY_LAYER) return true;
   if ((l.size ?? Infinity) > 256) return false;
   try {
@@ -77,14 +95,22 @@ async function isEmptyLayer(l: { digest: string; size?: number; mediaType?: stri
   }
 }
 
-export async function checkImages(refs: readonly string[], platform: string, diskSizeGb: number, client: ImageRegistry, signal: AbortSignal): Promise<{ checks: ImageCheck[]; warnings: string[]; problems: string[] }> {
+export async function checkImages(
+  refs: readonly string[],
+  platform: string,
+  diskSizeGb: number,
+  client: ImageRegistry,
+  signal: AbortSignal,
+): Promise<{ checks: ImageCheck[]; warnings: string[]; problems: string[] }> {
   const checks = await Promise.all(refs.map((r) => checkImage(r, platform, client, signal)));
   const warnings = checks.flatMap((c) => c.warnings);
   const problems = checks.flatMap((c) => c.problems);
   const compressed = checks.reduce((n, c) => n + (c.compressedBytes ?? 0), 0);
   const estimate = compressed * EXPANSION;
   if (estimate > diskSizeGb * 1e9 * 0.9) {
-    warnings.push(`the images are ${(compressed / 1e9).toFixed(1)} GB compressed, roughly ${(estimate / 1e9).toFixed(1)} GB unpacked: --disk-size-gb=${diskSizeGb} may be too small`);
+    warnings.push(
+      `the images are ${(compressed / 1e9).toFixed(1)} GB compressed, roughly ${(estimate / 1e9).toFixed(1)} GB unpacked: --disk-size-gb=${diskSizeGb} may be too small`,
+    );
   }
   return { checks, warnings, problems };
 }

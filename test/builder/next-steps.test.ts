@@ -5,7 +5,10 @@ describe('nextSteps', () => {
   it('gives Autopilot pods the nodeSelector of the label GKE puts on nodes that have the image', () => {
     const next = nextSteps('my-project', 'ml-cache-v1');
     expect(next.autopilotNodeSelector).toBe(
-      ['nodeSelector:', '  cloud.google.com.node-restriction.kubernetes.io/gke-secondary-boot-disk-ml-cache-v1: CONTAINER_IMAGE_CACHE.my-project'].join('\n'),
+      [
+        'nodeSelector:',
+        '  cloud.google.com.node-restriction.kubernetes.io/gke-secondary-boot-disk-ml-cache-v1: CONTAINER_IMAGE_CACHE.my-project',
+      ].join('\n'),
     );
   });
 

@@ -12,8 +12,25 @@ import { FakeCloud } from '../helpers/fake-cloud.js';
 const fast = { retry: { ...DEFAULT_RETRY, maxAttempts: 2, baseDelayMs: 1, maxDelayMs: 2 } };
 
 async function preflight(cloud: FakeCloud, extra: Record<string, string> = {}) {
-  const config = parseConfig({ 'project-name': 'test-project', zone: 'us-central1-a', 'image-name': 'img', 'gcs-path': 'gs://bucket/logs', 'container-image': ['nginx:1'], ...extra }, {});
-  const { error } = await runBuild(config.plan, { cloud, emit: () => undefined, redactor: new Redactor(), signal: new AbortController().signal, tuning: fast, runId: 'abc123' });
+  const config = parseConfig(
+    {
+      'project-name': 'test-project',
+      zone: 'us-central1-a',
+      'image-name': 'img',
+      'gcs-path': 'gs://bucket/logs',
+      'container-image': ['nginx:1'],
+      ...extra,
+    },
+    {},
+  );
+  const { error } = await runBuild(config.plan, {
+    cloud,
+    emit: () => undefined,
+    redactor: new Redactor(),
+    signal: new AbortController().signal,
+    tuning: fast,
+    runId: 'abc123',
+  });
   expect(error).toBeInstanceOf(BuildError);
   return error!.message;
 }
@@ -21,7 +38,8 @@ async function preflight(cloud: FakeCloud, extra: Record<string, string> = {}) {
 describe('preflight problems with one cause', () => {
   it('are one problem that names every check they blocked, in the order of the checks', async () => {
     const cloud = new FakeCloud();
-    const unreachable = (call: string) => () => new ApiError({ code: 'ENOTFOUND', host: 'compute.googleapis.com', message: 'getaddrinfo ENOTFOUND compute.googleapis.com' }, call);
+    const unreachable = (call: string) => () =>
+      new ApiError({ code: 'ENOTFOUND', host: 'compute.googleapis.com', message: 'getaddrinfo ENOTFOUND compute.googleapis.com' }, call);
     for (const call of ['zones.get', 'projects.get', 'networks.get']) cloud.failures.set(call, unreachable(call));
     cloud.failures.set('diskTypes.get', () => new ApiError({ status: 400, reason: 'invalid', message: 'bad disk type' }, 'diskTypes.get'));
     const message = await preflight(cloud);
@@ -34,10 +52,14 @@ describe('preflight problems with one cause', () => {
   it('credentials that give no token are one problem, and no check runs', async () => {
     const cloud = Object.assign(new FakeCloud(), {
       accessToken: (): Promise<string> =>
-        Promise.reject(new ApiError({ message: 'the key file key.json was refused by https://oauth2.example/token (invalid_grant)' }, 'oauth2.token')),
+        Promise.reject(
+          new ApiError({ message: 'the key file key.json was refused by https://oauth2.example/token (invalid_grant)' }, 'oauth2.token'),
+        ),
     });
     const message = await preflight(cloud);
-    expect(message).toBe('could not get an access token: the key file key.json was refused by https://oauth2.example/token (invalid_grant)');
+    expect(message).toBe(
+      'could not get an access token: the key file key.json was refused by https://oauth2.example/token (invalid_grant)',
+    );
     expect(cloud.calls.filter((c) => !c.startsWith('storage'))).toEqual([]);
   });
 });

@@ -8,15 +8,38 @@ import { Redactor } from '../../src/io/redact.js';
 import { BuildError, InterruptedError, StepTimeoutError } from '../../src/errors.js';
 import { FakeCloud } from '../helpers/fake-cloud.js';
 
-const fast = { guestAttributesIntervalMs: 5, serialMinIntervalMs: 2, serialMaxIntervalMs: 10, serialUploadIntervalMs: 20, retry: { ...DEFAULT_RETRY, maxAttempts: 3, baseDelayMs: 1, maxDelayMs: 2 } };
+const fast = {
+  guestAttributesIntervalMs: 5,
+  serialMinIntervalMs: 2,
+  serialMaxIntervalMs: 10,
+  serialUploadIntervalMs: 20,
+  retry: { ...DEFAULT_RETRY, maxAttempts: 3, baseDelayMs: 1, maxDelayMs: 2 },
+};
 
 function config(extra: Record<string, string | string[]> = {}) {
-  return parseConfig({ 'project-name': 'test-project', zone: 'us-central1-a', 'image-name': 'img', 'gcs-path': 'gs://bucket/logs', 'container-image': ['nginx:1'], ...extra }, {});
+  return parseConfig(
+    {
+      'project-name': 'test-project',
+      zone: 'us-central1-a',
+      'image-name': 'img',
+      'gcs-path': 'gs://bucket/logs',
+      'container-image': ['nginx:1'],
+      ...extra,
+    },
+    {},
+  );
 }
 
 async function build(cloud: FakeCloud, opts: { signal?: AbortSignal; extra?: Record<string, string | string[]> } = {}) {
   const events: BuildEvent[] = [];
-  const out = await runBuild(config(opts.extra).plan, { cloud, emit: (e) => events.push(e), redactor: new Redactor(), signal: opts.signal ?? new AbortController().signal, tuning: fast, runId: 'abc123' });
+  const out = await runBuild(config(opts.extra).plan, {
+    cloud,
+    emit: (e) => events.push(e),
+    redactor: new Redactor(),
+    signal: opts.signal ?? new AbortController().signal,
+    tuning: fast,
+    runId: 'abc123',
+  });
   return { ...out, events };
 }
 
@@ -27,25 +50,45 @@ describe('runner on the fake cloud', () => {
     expect(error).toBeUndefined();
     expect(result.state).toBe('succeeded');
     const mutating = cloud.calls.filter((c) => /insert|delete|detach/.test(c) && !c.startsWith('storage'));
-    expect(mutating).toEqual(['disks.insert', 'instances.insert', 'instances.detachDisk', 'instances.delete', 'images.insert', 'disks.delete']);
+    expect(mutating).toEqual([
+      'disks.insert',
+      'instances.insert',
+      'instances.detachDisk',
+      'instances.delete',
+      'images.insert',
+      'disks.delete',
+    ]);
     expect(cloud.disks.size + cloud.instances.size).toBe(0);
     expect(cloud.images.has('img')).toBe(true);
-    expect([...cloud.objects.keys()].sort()).toEqual(['bucket/logs/secondary-disk-image-abc123/build.log', 'bucket/logs/secondary-disk-image-abc123/result.json', 'bucket/logs/secondary-disk-image-abc123/serial-port-1.log']);
+    expect([...cloud.objects.keys()].sort()).toEqual([
+      'bucket/logs/secondary-disk-image-abc123/build.log',
+      'bucket/logs/secondary-disk-image-abc123/result.json',
+      'bucket/logs/secondary-disk-image-abc123/serial-port-1.log',
+    ]);
   });
 
   it('verify mode creates no image and uses the verify steps', () => {
-    expect(stepsFor(config({ 'verify-only': 'true' }).plan).map((s) => s.name)).toEqual(['preflight', 'create-disk', 'create-vm', 'wait-vm', 'delete-vm']);
+    expect(stepsFor(config({ 'verify-only': 'true' }).plan).map((s) => s.name)).toEqual([
+      'preflight',
+      'create-disk',
+      'create-vm',
+      'wait-vm',
+      'delete-vm',
+    ]);
   });
 
-  it.each(['disks.insert', 'instances.insert', 'instances.detachDisk', 'instances.delete', 'images.insert'])('cleans up everything when %s fails', async (call) => {
-    const cloud = new FakeCloud();
-    cloud.failures.set(call, () => new ApiError({ status: 400, reason: 'invalid', message: 'boom' }, call));
-    const { result, error } = await build(cloud);
-    expect(error).toBeInstanceOf(BuildError);
-    expect(error!.message).toContain('boom');
-    expect(result.state).toBe('failed');
-    expect(cloud.disks.size + cloud.instances.size + cloud.images.size).toBe(0);
-  });
+  it.each(['disks.insert', 'instances.insert', 'instances.detachDisk', 'instances.delete', 'images.insert'])(
+    'cleans up everything when %s fails',
+    async (call) => {
+      const cloud = new FakeCloud();
+      cloud.failures.set(call, () => new ApiError({ status: 400, reason: 'invalid', message: 'boom' }, call));
+      const { result, error } = await build(cloud);
+      expect(error).toBeInstanceOf(BuildError);
+      expect(error!.message).toContain('boom');
+      expect(result.state).toBe('failed');
+      expect(cloud.disks.size + cloud.instances.size + cloud.images.size).toBe(0);
+    },
+  );
 
   it('deletes a resource whose insert was interrupted midway (registered before the insert is sent)', async () => {
     const cloud = new FakeCloud();
@@ -87,7 +130,13 @@ describe('runner on the fake cloud', () => {
     cloud.failures.set('images.insert', () => new ApiError({ status: 400, message: 'bad' }, 'images.insert'));
     cloud.failures.set('disks.delete', () => new ApiError({ status: 403, message: 'denied' }, 'disks.delete'));
     const { result, events } = await build(cloud);
-    expect(result.leftovers).toEqual([{ kind: 'disk', name: 'secondary-disk-image-abc123-disk', command: 'gcloud compute disks delete secondary-disk-image-abc123-disk --project test-project --zone us-central1-a --quiet' }]);
+    expect(result.leftovers).toEqual([
+      {
+        kind: 'disk',
+        name: 'secondary-disk-image-abc123-disk',
+        command: 'gcloud compute disks delete secondary-disk-image-abc123-disk --project test-project --zone us-central1-a --quiet',
+      },
+    ]);
     expect(events.some((e) => e.type === 'cleanup-failed')).toBe(true);
   });
 });

@@ -10,7 +10,13 @@ import { until } from '../helpers/until.js';
 import { expectNothingLeft } from '../integration/harness.js';
 
 const TOKEN = 'ya29.exit-timing-token-0123456789';
-const ARGS = ['--project-name=test-project', '--zone=us-central1-a', '--gcs-path=gs://test-bucket/logs', '--skip-image-check', '--container-image=nginx:1'];
+const ARGS = [
+  '--project-name=test-project',
+  '--zone=us-central1-a',
+  '--gcs-path=gs://test-bucket/logs',
+  '--skip-image-check',
+  '--container-image=nginx:1',
+];
 /** "Within a few seconds" of the last line: generous for a loaded 2-core CI machine, far below GCE's 2-minute wait. */
 const PROMPT_EXIT_MS = 4_000;
 /** Long enough that an insert settles before its delete, as it does with the real default. */
@@ -53,14 +59,30 @@ describe('the process exits promptly after its last line', () => {
   }, 60_000);
 
   const phases: Array<{ name: string; call: CallName; setup: () => void }> = [
-    { name: 'the disk insert', call: 'disks.insert', setup: () => emu.faults.add({ match: { call: 'disks.insert' }, action: { operationDelayMs: 4_000 } }) },
-    { name: 'the VM insert', call: 'instances.insert', setup: () => emu.faults.add({ match: { call: 'instances.insert' }, action: { operationDelayMs: 4_000 } }) },
+    {
+      name: 'the disk insert',
+      call: 'disks.insert',
+      setup: () => emu.faults.add({ match: { call: 'disks.insert' }, action: { operationDelayMs: 4_000 } }),
+    },
+    {
+      name: 'the VM insert',
+      call: 'instances.insert',
+      setup: () => emu.faults.add({ match: { call: 'instances.insert' }, action: { operationDelayMs: 4_000 } }),
+    },
     {
       name: 'the wait for the VM',
       call: 'instances.getGuestAttributes',
-      setup: () => emu.vm.script([{ afterMs: 0, serial: 'booting\n' }, { afterMs: 60_000, serial: 'never\n' }]),
+      setup: () =>
+        emu.vm.script([
+          { afterMs: 0, serial: 'booting\n' },
+          { afterMs: 60_000, serial: 'never\n' },
+        ]),
     },
-    { name: 'the image insert', call: 'images.insert', setup: () => emu.faults.add({ match: { call: 'images.insert' }, action: { operationDelayMs: 4_000 } }) },
+    {
+      name: 'the image insert',
+      call: 'images.insert',
+      setup: () => emu.faults.add({ match: { call: 'images.insert' }, action: { operationDelayMs: 4_000 } }),
+    },
   ];
   for (const sig of ['SIGINT', 'SIGTERM'] as const) {
     for (const p of phases) {

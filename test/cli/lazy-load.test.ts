@@ -8,8 +8,14 @@ const BIN = 'bin/gke-disk-image-builder.js';
 const HOOK = 'test/helpers/trace-imports.mjs';
 
 function run(args: string[]) {
-  const r = spawnSync(process.execPath, ['--import', `./${HOOK}`, BIN, ...args], { encoding: 'utf8', env: { ...process.env, GDIB_TRACE_IMPORTS: '1' } });
-  const loaded = r.stderr.split('\n').filter((l) => l.startsWith('import: ')).map((l) => l.slice(8));
+  const r = spawnSync(process.execPath, ['--import', `./${HOOK}`, BIN, ...args], {
+    encoding: 'utf8',
+    env: { ...process.env, GDIB_TRACE_IMPORTS: '1' },
+  });
+  const loaded = r.stderr
+    .split('\n')
+    .filter((l) => l.startsWith('import: '))
+    .map((l) => l.slice(8));
   return { code: r.status, loaded, stderr: r.stderr };
 }
 
@@ -33,9 +39,28 @@ describe('lazy loading', () => {
 
   it('a valid invocation does load them (the hook would notice)', async () => {
     // Nothing listens on this port; the child is stopped as soon as it has loaded the compute client.
-    const child = spawn(process.execPath, ['--import', `./${HOOK}`, BIN, '--project-name=test-project', '--zone=us-central1-a', '--image-name=img', '--gcs-path=gs://bucket', '--container-image=nginx:1'], {
-      env: { ...process.env, GDIB_TRACE_IMPORTS: '1', CLOUDSDK_AUTH_ACCESS_TOKEN: 'test-token-123456', CLOUDSDK_API_ENDPOINT_OVERRIDES_COMPUTE: 'http://127.0.0.1:9/compute/v1/', STORAGE_EMULATOR_HOST: 'http://127.0.0.1:9' },
-    });
+    const child = spawn(
+      process.execPath,
+      [
+        '--import',
+        `./${HOOK}`,
+        BIN,
+        '--project-name=test-project',
+        '--zone=us-central1-a',
+        '--image-name=img',
+        '--gcs-path=gs://bucket',
+        '--container-image=nginx:1',
+      ],
+      {
+        env: {
+          ...process.env,
+          GDIB_TRACE_IMPORTS: '1',
+          CLOUDSDK_AUTH_ACCESS_TOKEN: 'test-token-123456',
+          CLOUDSDK_API_ENDPOINT_OVERRIDES_COMPUTE: 'http://127.0.0.1:9/compute/v1/',
+          STORAGE_EMULATOR_HOST: 'http://127.0.0.1:9',
+        },
+      },
+    );
     let stderr = '';
     const seen = await new Promise<boolean>((resolve) => {
       child.stderr.on('data', (d: Buffer) => {

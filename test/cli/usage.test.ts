@@ -3,7 +3,13 @@ import { describe, expect, it } from 'vitest';
 import { BUILD_FLAGS } from '../../src/commands/build.js';
 import { runCli } from '../helpers/cli.js';
 
-const valid = ['--project-name=test-project', '--zone=us-central1-a', '--image-name=img', '--gcs-path=gs://bucket/logs', '--container-image=nginx:1'];
+const valid = [
+  '--project-name=test-project',
+  '--zone=us-central1-a',
+  '--image-name=img',
+  '--gcs-path=gs://bucket/logs',
+  '--container-image=nginx:1',
+];
 
 describe('usage', () => {
   it('--help lists every flag and exits 0', async () => {
@@ -35,7 +41,10 @@ describe('usage', () => {
     [['--bogus=1', ...valid], 'error: --bogus: unknown flag'],
     [['--zone'], 'error: --zone: needs a value'],
     [[...valid, 'extra'], 'error: unexpected argument "extra"'],
-    [[...valid.filter((a) => !a.startsWith('--image-name')), `--image-name=${'i'.repeat(40)}`], 'error: --image-name: at most 39 characters for builds (got 40): GKE labels the nodes'],
+    [
+      [...valid.filter((a) => !a.startsWith('--image-name')), `--image-name=${'i'.repeat(40)}`],
+      'error: --image-name: at most 39 characters for builds (got 40): GKE labels the nodes',
+    ],
     [[...valid.filter((a) => !a.startsWith('--image-name')), '--image-name=Bad'], 'error: --image-name:'],
     [[...valid, '--timeout=forever'], 'error: --timeout: "forever" is not a duration'],
     [[...valid, '--verify-only=maybe'], 'error: --verify-only: expected true or false'],
@@ -48,8 +57,14 @@ describe('usage', () => {
   });
 
   it.each<[string[], string]>([
-    [['frobnicate'], 'error: unexpected argument "frobnicate"; the commands are build, verify and cleanup, and flags start with -- (see --help)'],
-    [[...valid, 'frobnicate'], 'error: unexpected argument "frobnicate"; the commands are build, verify and cleanup, and flags start with -- (see --help)'],
+    [
+      ['frobnicate'],
+      'error: unexpected argument "frobnicate"; the commands are build, verify and cleanup, and flags start with -- (see --help)',
+    ],
+    [
+      [...valid, 'frobnicate'],
+      'error: unexpected argument "frobnicate"; the commands are build, verify and cleanup, and flags start with -- (see --help)',
+    ],
     [['build', 'frobnicate', ...valid], 'error: unexpected argument "frobnicate"; flags start with -- (see --help)'],
     [['verify', 'a', 'b', ...valid], 'error: unexpected argument "b" (verify takes one argument: FILE); flags start with -- (see --help)'],
     [['cleanup', 'x', 'y'], 'error: unexpected arguments "x", "y"; flags start with -- (see --help)'],
@@ -64,13 +79,23 @@ describe('usage', () => {
   });
 
   it('accepts Go-style single-dash flags (and reports problems of the values, not of the syntax)', async () => {
-    const r = await runCli(['-project-name=test-project', '-zone', 'us-central1-a', '-image-name=img', '-gcs-path=gs://b', '-container-image=nginx:1', '-store-snapshot-checksum=false']);
+    const r = await runCli([
+      '-project-name=test-project',
+      '-zone',
+      'us-central1-a',
+      '-image-name=img',
+      '-gcs-path=gs://b',
+      '-container-image=nginx:1',
+      '-store-snapshot-checksum=false',
+    ]);
     expect(r.code).toBe(2);
     expect(r.stderr.trim().split('\n')[0]).toBe('error: --gcs-path: expected gs://BUCKET or gs://BUCKET/PREFIX');
   });
 
   it('takes project and zone from the gcloud environment', async () => {
-    const r = await runCli(['--image-name=img', '--gcs-path=gs://bucket', '--container-image=BAD'], { env: { CLOUDSDK_CORE_PROJECT: 'test-project', CLOUDSDK_COMPUTE_ZONE: 'us-central1-a' } });
+    const r = await runCli(['--image-name=img', '--gcs-path=gs://bucket', '--container-image=BAD'], {
+      env: { CLOUDSDK_CORE_PROJECT: 'test-project', CLOUDSDK_COMPUTE_ZONE: 'us-central1-a' },
+    });
     expect(r.code).toBe(2);
     expect(r.stderr).not.toContain('--project-name');
     expect(r.stderr).not.toContain('--zone');

@@ -34,22 +34,41 @@ describe('parseImageReference', () => {
     [`gcr.io/p/a:1@sha256:${'b'.repeat(64)}`, { registry: 'gcr.io', repository: 'p/a', tag: '1', digest: `sha256:${'b'.repeat(64)}` }],
   ])('%s', (text, expected) => expect(parseImageReference(text)).toEqual(expected));
 
-  it.each(['nginx', 'nginx:', ':1', 'UPPER/app:1', 'a b:1', 'app:1\n', 'app:$(id)', 'app:`id`', "app:1'", 'app@sha256:xyz', '/app:1', 'app:-bad'])(
-    'rejects %j',
-    (text) => expect(typeof parseImageReference(text)).toBe('string'),
-  );
+  it.each([
+    'nginx',
+    'nginx:',
+    ':1',
+    'UPPER/app:1',
+    'a b:1',
+    'app:1\n',
+    'app:$(id)',
+    'app:`id`',
+    "app:1'",
+    'app@sha256:xyz',
+    '/app:1',
+    'app:-bad',
+  ])('rejects %j', (text) => expect(typeof parseImageReference(text)).toBe('string'));
 });
 
 describe('normalizeArgv', () => {
   it.each<[string[], string[]]>([
-    [['-project-name=p', '-zone', 'z'], ['--project-name=p', '--zone', 'z']],
+    [
+      ['-project-name=p', '-zone', 'z'],
+      ['--project-name=p', '--zone', 'z'],
+    ],
     [['--project=p'], ['--project-name=p']],
     [['--verify-only'], ['--verify-only=true']],
     [['-verify-only=false'], ['--verify-only=false']],
-    [['--store-snapshot-checksum=false', 'verify'], ['--store-snapshot-checksum=false', 'verify']],
+    [
+      ['--store-snapshot-checksum=false', 'verify'],
+      ['--store-snapshot-checksum=false', 'verify'],
+    ],
     [['--unknown=1'], ['--unknown=1']],
     [['--instance-disk-size-gb=50'], ['--boot-disk-size-gb=50']],
-    [['--', '-zone'], ['--', '-zone']],
+    [
+      ['--', '-zone'],
+      ['--', '-zone'],
+    ],
     [['-help'], ['--help']],
   ])('%j', (argv, expected) => expect(normalizeArgv(argv, byName(BUILD_FLAGS))).toEqual(expected));
 });

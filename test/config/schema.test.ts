@@ -25,7 +25,7 @@ function problems(flags: RawFlags, env: Record<string, string> = {}): string[] {
 }
 
 describe('defaults', () => {
-  it('are the Go tool\'s', () => {
+  it("are the Go tool's", () => {
     const c = parseConfig(base, {});
     expect(c).toMatchObject({
       mode: 'build',
@@ -76,12 +76,27 @@ describe('valid values', () => {
     ['duplicate images once', { 'container-image': ['nginx:1', 'nginx:1'] }, (c) => c.containerImages, ['nginx:1']],
     ['bucket root', { 'gcs-path': 'gs://my-bucket' }, (c) => [c.gcsBucket, c.gcsPrefix], ['my-bucket', '']],
     ['trailing slash', { 'gcs-path': 'gs://my-bucket/a/b/' }, (c) => c.gcsPrefix, 'a/b'],
-    ['subnet path', { subnet: 'projects/host-proj/regions/us-central1/subnetworks/sub-1' }, (c) => c.subnet, 'projects/host-proj/regions/us-central1/subnetworks/sub-1'],
-    ['network URL', { network: 'https://www.googleapis.com/compute/v1/projects/host-proj/global/networks/vpc' }, (c) => c.network, 'https://www.googleapis.com/compute/v1/projects/host-proj/global/networks/vpc'],
+    [
+      'subnet path',
+      { subnet: 'projects/host-proj/regions/us-central1/subnetworks/sub-1' },
+      (c) => c.subnet,
+      'projects/host-proj/regions/us-central1/subnetworks/sub-1',
+    ],
+    [
+      'network URL',
+      { network: 'https://www.googleapis.com/compute/v1/projects/host-proj/global/networks/vpc' },
+      (c) => c.network,
+      'https://www.googleapis.com/compute/v1/projects/host-proj/global/networks/vpc',
+    ],
     ['Auto pull auth', { 'image-pull-auth': 'Auto' }, (c) => c.imagePullAuth, 'Auto'],
     ['arm64', { platform: 'linux/arm64' }, (c) => c.platform, 'linux/arm64'],
     ['storage locations', { 'storage-location': ['us', 'europe-west4'] }, (c) => c.storageLocations, ['us', 'europe-west4']],
-    ['service account', { 'service-account': 'builder@p.iam.gserviceaccount.com' }, (c) => c.serviceAccount, 'builder@p.iam.gserviceaccount.com'],
+    [
+      'service account',
+      { 'service-account': 'builder@p.iam.gserviceaccount.com' },
+      (c) => c.serviceAccount,
+      'builder@p.iam.gserviceaccount.com',
+    ],
   ])('%s', (_name, flags, pick, expected) => {
     expect(pick(parseConfig({ ...base, ...flags }, {}))).toEqual(expected);
   });
@@ -130,7 +145,9 @@ describe('invalid values name their flag', () => {
 
   it('reports every problem at once', () => {
     const p = problems({ 'image-name': 'BAD', timeout: 'x', 'container-image': ['x'] });
-    expect(p.map((l) => l.split(':')[0])).toEqual(expect.arrayContaining(['--project-name', '--zone', '--image-name', '--gcs-path', '--container-image', '--timeout']));
+    expect(p.map((l) => l.split(':')[0])).toEqual(
+      expect.arrayContaining(['--project-name', '--zone', '--image-name', '--gcs-path', '--container-image', '--timeout']),
+    );
   });
 
   it('does not require images in verify mode', () => {
@@ -180,7 +197,15 @@ describe('--image-name fits the node label GKE derives from it', () => {
 describe('--gcp-oauth', () => {
   const dir = mkdtempSync(join(tmpdir(), 'gdib-key-'));
   it('reads a service-account key by relative path and keeps its token_uri', () => {
-    writeFileSync(join(dir, 'key.json'), JSON.stringify({ type: 'service_account', client_email: 'a@b.iam.gserviceaccount.com', private_key: 'PEM', token_uri: 'http://127.0.0.1:1/token' }));
+    writeFileSync(
+      join(dir, 'key.json'),
+      JSON.stringify({
+        type: 'service_account',
+        client_email: 'a@b.iam.gserviceaccount.com',
+        private_key: 'PEM',
+        token_uri: 'http://127.0.0.1:1/token',
+      }),
+    );
     const c = parseConfig({ ...base, 'gcp-oauth': 'key.json' }, {}, { cwd: dir });
     expect(c.keyFile).toMatchObject({ type: 'service_account', tokenUri: 'http://127.0.0.1:1/token', path: join(dir, 'key.json') });
   });
@@ -199,20 +224,60 @@ describe('output files are checked before anything is spent', () => {
   const local = { local: 'true' };
 
   it.each<[string, RawFlags, string]>([
-    ['manifests: missing parent', { 'k8s-manifests-filepath': join(dir, 'missing/snap.yaml') }, `--k8s-manifests-filepath: directory ${join(dir, 'missing')} does not exist`],
-    ['manifests: relative, missing parent', { 'k8s-manifests-filepath': 'missing/snap.yaml' }, `--k8s-manifests-filepath: directory ${join(dir, 'missing')} does not exist`],
-    ['manifests: parent is a file', { 'k8s-manifests-filepath': join(file, 'snap.yaml') }, `--k8s-manifests-filepath: ${file} is not a directory`],
-    ['manifests: under a file', { 'k8s-manifests-filepath': join(file, 'sub/snap.yaml') }, `--k8s-manifests-filepath: ${join(file, 'sub')} is not a directory`],
+    [
+      'manifests: missing parent',
+      { 'k8s-manifests-filepath': join(dir, 'missing/snap.yaml') },
+      `--k8s-manifests-filepath: directory ${join(dir, 'missing')} does not exist`,
+    ],
+    [
+      'manifests: relative, missing parent',
+      { 'k8s-manifests-filepath': 'missing/snap.yaml' },
+      `--k8s-manifests-filepath: directory ${join(dir, 'missing')} does not exist`,
+    ],
+    [
+      'manifests: parent is a file',
+      { 'k8s-manifests-filepath': join(file, 'snap.yaml') },
+      `--k8s-manifests-filepath: ${file} is not a directory`,
+    ],
+    [
+      'manifests: under a file',
+      { 'k8s-manifests-filepath': join(file, 'sub/snap.yaml') },
+      `--k8s-manifests-filepath: ${join(file, 'sub')} is not a directory`,
+    ],
     // /proc/1 exists and is a directory, but no file can be created in it, not even by root.
-    ['manifests: unwritable parent', { 'k8s-manifests-filepath': '/proc/1/snap.yaml' }, '--k8s-manifests-filepath: directory /proc/1 is not writable'],
-    ['manifests: under /proc, missing parent', { 'k8s-manifests-filepath': '/proc/self/foo/x.yaml' }, '--k8s-manifests-filepath: directory /proc/self/foo does not exist'],
+    [
+      'manifests: unwritable parent',
+      { 'k8s-manifests-filepath': '/proc/1/snap.yaml' },
+      '--k8s-manifests-filepath: directory /proc/1 is not writable',
+    ],
+    [
+      'manifests: under /proc, missing parent',
+      { 'k8s-manifests-filepath': '/proc/self/foo/x.yaml' },
+      '--k8s-manifests-filepath: directory /proc/self/foo does not exist',
+    ],
     ['manifests: a directory', { 'k8s-manifests-filepath': dir }, `--k8s-manifests-filepath: ${dir} is a directory`],
-    ['manifests with --dry-run', { 'k8s-manifests-filepath': join(dir, 'missing/snap.yaml'), 'dry-run': 'true' }, '--k8s-manifests-filepath: directory'],
-    ['manifests with --local', { ...local, 'k8s-manifests-filepath': '/proc/1/snap.yaml' }, '--k8s-manifests-filepath: directory /proc/1 is not writable'],
-    ['archive: missing parent', { ...local, output: join(dir, 'missing/disk.tar.gz') }, `--output: directory ${join(dir, 'missing')} does not exist`],
+    [
+      'manifests with --dry-run',
+      { 'k8s-manifests-filepath': join(dir, 'missing/snap.yaml'), 'dry-run': 'true' },
+      '--k8s-manifests-filepath: directory',
+    ],
+    [
+      'manifests with --local',
+      { ...local, 'k8s-manifests-filepath': '/proc/1/snap.yaml' },
+      '--k8s-manifests-filepath: directory /proc/1 is not writable',
+    ],
+    [
+      'archive: missing parent',
+      { ...local, output: join(dir, 'missing/disk.tar.gz') },
+      `--output: directory ${join(dir, 'missing')} does not exist`,
+    ],
     ['archive: parent is a file', { ...local, output: join(file, 'disk.tar.gz') }, `--output: ${file} is not a directory`],
     ['archive: unwritable parent', { ...local, output: '/proc/1/disk.tar.gz' }, '--output: directory /proc/1 is not writable'],
-    ['archive only: unwritable parent', { local: 'true', output: '/proc/1/disk.tar.gz', 'image-name': undefined }, '--output: directory /proc/1 is not writable'],
+    [
+      'archive only: unwritable parent',
+      { local: 'true', output: '/proc/1/disk.tar.gz', 'image-name': undefined },
+      '--output: directory /proc/1 is not writable',
+    ],
   ])('%s', (_name, flags, expected) => {
     let p: string[];
     try {
@@ -222,7 +287,10 @@ describe('output files are checked before anything is spent', () => {
       if (!(err instanceof UsageError)) throw err;
       p = [...err.problems];
     }
-    expect(p.filter((line) => line.startsWith(expected)), p.join('\n')).toHaveLength(1);
+    expect(
+      p.filter((line) => line.startsWith(expected)),
+      p.join('\n'),
+    ).toHaveLength(1);
     for (const line of p) expect(line).not.toMatch(/\n/);
   });
 
@@ -236,7 +304,9 @@ describe('output files are checked before anything is spent', () => {
 
   it('judges only what the run writes: not the manifests of a verify, nor the archive of a VM build', () => {
     const path = '/proc/1/snap.yaml';
-    expect(problems({ ...base, 'k8s-manifests-filepath': path })).toEqual([expect.stringMatching(/^--k8s-manifests-filepath: directory \/proc\/1 is not writable \(E[A-Z]+\)$/)]);
+    expect(problems({ ...base, 'k8s-manifests-filepath': path })).toEqual([
+      expect.stringMatching(/^--k8s-manifests-filepath: directory \/proc\/1 is not writable \(E[A-Z]+\)$/),
+    ]);
     expect(parseConfig({ ...base, 'k8s-manifests-filepath': path }, {}, { mode: 'verify' }).mode).toBe('verify');
     // --output without --local is refused for that, not for its directory.
     expect(problems({ ...base, output: '/proc/1/disk.tar.gz' })).toEqual(['--output: only with --local']);

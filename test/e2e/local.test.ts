@@ -13,7 +13,10 @@ import { describeRig, startRig, type Rig } from '../rig/rig.js';
 const TOKEN = 'ya29.local-e2e-token-0123456789';
 
 function loopsOf(dir: string): string {
-  return execFileSync('losetup', ['-a'], { encoding: 'utf8' }).split('\n').filter((l) => l.includes(dir)).join('\n');
+  return execFileSync('losetup', ['-a'], { encoding: 'utf8' })
+    .split('\n')
+    .filter((l) => l.includes(dir))
+    .join('\n');
 }
 
 describeRig('build --local', () => {
@@ -30,7 +33,12 @@ describeRig('build --local', () => {
     await rig?.close();
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
-  const env = () => ({ CLOUDSDK_API_ENDPOINT_OVERRIDES_COMPUTE: emu.computeEndpoint, STORAGE_EMULATOR_HOST: emu.storageHost, CLOUDSDK_AUTH_ACCESS_TOKEN: TOKEN, GDIB_HOSTS_DIR: rig.hostsDir });
+  const env = () => ({
+    CLOUDSDK_API_ENDPOINT_OVERRIDES_COMPUTE: emu.computeEndpoint,
+    STORAGE_EMULATOR_HOST: emu.storageHost,
+    CLOUDSDK_AUTH_ACCESS_TOKEN: TOKEN,
+    GDIB_HOSTS_DIR: rig.hostsDir,
+  });
 
   it('--output alone writes the archive and touches no cloud', { timeout: 180_000 }, async () => {
     const out = join(dir, 'only.tar.gz');
@@ -53,11 +61,30 @@ describeRig('build --local', () => {
   });
 
   it('uploads the archive, creates the image from it (rawDisk) and deletes the upload', { timeout: 180_000 }, async () => {
-    const r = await runCli(['--local', '--project-name=test-project', '--gcs-path=gs://test-bucket/local', '--image-name=local-img', '--disk-size-gb=10', '--image-labels=mode=local', `--container-image=${rig.ref('app')}`], { env: env() });
+    const r = await runCli(
+      [
+        '--local',
+        '--project-name=test-project',
+        '--gcs-path=gs://test-bucket/local',
+        '--image-name=local-img',
+        '--disk-size-gb=10',
+        '--image-labels=mode=local',
+        `--container-image=${rig.ref('app')}`,
+      ],
+      { env: env() },
+    );
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toBe('Image has successfully been created at: projects/test-project/global/images/local-img\n');
     const insert = emu.requests.find((q) => q.call === 'images.insert')!.body as Record<string, any>;
-    expect(insert).toMatchObject({ name: 'local-img', labels: { mode: 'local' }, rawDisk: { source: expect.stringMatching(/^https:\/\/storage\.googleapis\.com\/test-bucket\/local\/secondary-disk-image-[a-z0-9]{6}\/disk\.tar\.gz$/) } });
+    expect(insert).toMatchObject({
+      name: 'local-img',
+      labels: { mode: 'local' },
+      rawDisk: {
+        source: expect.stringMatching(
+          /^https:\/\/storage\.googleapis\.com\/test-bucket\/local\/secondary-disk-image-[a-z0-9]{6}\/disk\.tar\.gz$/,
+        ),
+      },
+    });
     expect(insert.sourceDisk).toBeUndefined();
     // No VM, no disk; the uploaded archive is gone, the logs are there.
     expect(emu.requests.some((q) => /^(disks|instances)\./.test(q.call))).toBe(false);
@@ -85,7 +112,9 @@ describeRig('build --local', () => {
       execFileSync('mount', [loop, mnt]);
       const meta = readFileSync(join(mnt, 'snapshots.metadata'), 'utf8').trim().split('\n');
       const snap = meta[0]!.split(' ')[1]!;
-      const victim = execFileSync('find', [join(mnt, snap), '-type', 'f', '-size', '+0'], { encoding: 'utf8' }).trim().split('\n')[0]!;
+      const victim = execFileSync('find', [join(mnt, snap), '-type', 'f', '-size', '+0'], { encoding: 'utf8' })
+        .trim()
+        .split('\n')[0]!;
       const bytes = readFileSync(victim);
       bytes[0] = bytes[0]! ^ 0xff;
       writeFileSync(victim, bytes);

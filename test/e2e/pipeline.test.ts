@@ -113,76 +113,88 @@ describeRig('the whole pipeline, locally (emulator with real VMs)', () => {
     await rig?.close();
   });
 
-  it('builds an image from two of the rig images; the disk behind it has the layout of docs/architecture.md, Disk layout', { timeout: 150_000 }, async () => {
-    const refs = [rig.ref('app'), rig.ref('app2')];
-    // No --skip-image-check: the CLI resolves the images from the loopback registry over plain http.
-    const r = await cli([...BASE_ARGS, `--image-name=${IMAGE}`, '--disk-size-gb=10', ...refs.map((ref) => `--container-image=${ref}`)]);
-    expect(r.code, r.stderr + lastRun().output).toBe(0);
-    expect(r.stdout).toBe(`Image has successfully been created at: projects/${PROJECT}/global/images/${IMAGE}\n`);
+  it(
+    'builds an image from two of the rig images; the disk behind it has the layout of docs/architecture.md, Disk layout',
+    { timeout: 150_000 },
+    async () => {
+      const refs = [rig.ref('app'), rig.ref('app2')];
+      // No --skip-image-check: the CLI resolves the images from the loopback registry over plain http.
+      const r = await cli([...BASE_ARGS, `--image-name=${IMAGE}`, '--disk-size-gb=10', ...refs.map((ref) => `--container-image=${ref}`)]);
+      expect(r.code, r.stderr + lastRun().output).toBe(0);
+      expect(r.stdout).toBe(`Image has successfully been created at: projects/${PROJECT}/global/images/${IMAGE}\n`);
 
-    // The VM really ran the build script, and the CLI followed it.
-    const run = lastRun();
-    expect(run.mode).toBe('build');
-    expectExit(run, 0);
-    expect(run.attributeLog[0]).toEqual({ key: 'gdib/state', value: 'running' });
-    expect(run.attributeLog.filter((a) => a.key === 'gdib/phase').map((a) => a.value)).toEqual(
-      expect.arrayContaining(['installing', 'formatting', 'pulling', 'unpacking', 'checksumming']),
-    );
-    // The CLI followed the VM through guest attributes (forwarded from the metadata server) and the serial console.
-    expect(emu.requests.some((q) => q.call === 'instances.getGuestAttributes' && q.status === 200)).toBe(true);
-    const runId = /-([a-z0-9]{6})-vm$/.exec(run.instance)?.[1];
-    const serialLog = emu.state.objects.get(`test-bucket/logs/secondary-disk-image-${runId}/serial-port-1.log`)?.data.toString() ?? '';
-    expect(serialLog).toContain('startup-script: gdib: state=succeeded');
-    const result = JSON.parse(emu.state.objects.get(`test-bucket/logs/secondary-disk-image-${runId}/result.json`)?.data.toString() ?? '{}') as {
-      state: string;
-      vmPhases: Record<string, number>;
-      imageDigests: Record<string, string>;
-    };
-    expect(result.state).toBe('succeeded');
-    expect(Object.keys(result.vmPhases)).toEqual(expect.arrayContaining(['formatting', 'pulling', 'checksumming']));
+      // The VM really ran the build script, and the CLI followed it.
+      const run = lastRun();
+      expect(run.mode).toBe('build');
+      expectExit(run, 0);
+      expect(run.attributeLog[0]).toEqual({ key: 'gdib/state', value: 'running' });
+      expect(run.attributeLog.filter((a) => a.key === 'gdib/phase').map((a) => a.value)).toEqual(
+        expect.arrayContaining(['installing', 'formatting', 'pulling', 'unpacking', 'checksumming']),
+      );
+      // The CLI followed the VM through guest attributes (forwarded from the metadata server) and the serial console.
+      expect(emu.requests.some((q) => q.call === 'instances.getGuestAttributes' && q.status === 200)).toBe(true);
+      const runId = /-([a-z0-9]{6})-vm$/.exec(run.instance)?.[1];
+      const serialLog = emu.state.objects.get(`test-bucket/logs/secondary-disk-image-${runId}/serial-port-1.log`)?.data.toString() ?? '';
+      expect(serialLog).toContain('startup-script: gdib: state=succeeded');
+      const result = JSON.parse(
+        emu.state.objects.get(`test-bucket/logs/secondary-disk-image-${runId}/result.json`)?.data.toString() ?? '{}',
+      ) as {
+        state: string;
+        vmPhases: Record<string, number>;
+        imageDigests: Record<string, string>;
+      };
+      expect(result.state).toBe('succeeded');
+      expect(Object.keys(result.vmPhases)).toEqual(expect.arrayContaining(['formatting', 'pulling', 'checksumming']));
 
-    // The image exists, and its content is the disk the script wrote.
-    expect(emu.leftovers().images).toEqual([`${PROJECT}/${IMAGE}`]);
-    const file = backingFile(emu.state.image(PROJECT, IMAGE)?.content);
-    expect(file).toBeDefined();
-    const disk = await mountImageFile(file!, 'inspect-image');
-    try {
-      const root = disk.dir;
-      expect(readdirSync(root).sort()).toEqual(expect.arrayContaining(['gdib.json', 'images.metadata', 'snapshots', 'snapshots.metadata']));
-      lines = parseSnapshotsMetadata(readFileSync(join(root, 'snapshots.metadata'), 'utf8'));
-      const expected = [...new Set([images.app!, images.app2!].flatMap((i) => chainIds(i.diffIds)))];
-      expect(expected).toHaveLength(3); // the shared base once, app, app2
-      expect(lines.map((l) => l.chainId).sort()).toEqual([...expected].sort());
-      for (const l of lines) {
-        expect(l.path).toMatch(/^snapshots\/\d+\/fs$/);
-        // Recomputed independently of the script.
-        expect(l.checksum).toBe(goToolChecksum(join(root, l.path)));
-      }
-      const listing = readFileSync(join(root, 'images.metadata'), 'utf8');
-      for (const ref of refs) expect(listing).toContain(ref);
-      const info = JSON.parse(readFileSync(join(root, 'gdib.json'), 'utf8')) as { images: { reference: string; manifestDigest: string; platform: string }[] };
-      expect(info.images.map((i) => i.reference)).toEqual(refs);
-      expect(info.images.map((i) => i.manifestDigest)).toEqual([images.app!.manifestDigest, images.app2!.manifestDigest]);
-      // The digests the CLI resolved before the build are the ones the VM pulled.
-      expect(Object.values(result.imageDigests).sort()).toEqual([images.app!.manifestDigest, images.app2!.manifestDigest].sort());
-
-      // app's snapshots, as overlay lower dirs, give exactly its root filesystem.
-      const dirOf = new Map(lines.map((l) => [l.chainId, join(root, l.path)]));
-      const lower = chainIds(images.app!.diffIds).map((c) => dirOf.get(c)!).reverse();
-      const target = join(rig.dir, 'overlay-app');
-      mkdirSync(target);
-      await mountOverlay(lower, target);
-      mounts.push(target);
+      // The image exists, and its content is the disk the script wrote.
+      expect(emu.leftovers().images).toEqual([`${PROJECT}/${IMAGE}`]);
+      const file = backingFile(emu.state.image(PROJECT, IMAGE)?.content);
+      expect(file).toBeDefined();
+      const disk = await mountImageFile(file!, 'inspect-image');
       try {
-        expect(diffTrees(applyLayers(images.app!.layers), await readTree(target))).toEqual([]);
+        const root = disk.dir;
+        expect(readdirSync(root).sort()).toEqual(
+          expect.arrayContaining(['gdib.json', 'images.metadata', 'snapshots', 'snapshots.metadata']),
+        );
+        lines = parseSnapshotsMetadata(readFileSync(join(root, 'snapshots.metadata'), 'utf8'));
+        const expected = [...new Set([images.app!, images.app2!].flatMap((i) => chainIds(i.diffIds)))];
+        expect(expected).toHaveLength(3); // the shared base once, app, app2
+        expect(lines.map((l) => l.chainId).sort()).toEqual([...expected].sort());
+        for (const l of lines) {
+          expect(l.path).toMatch(/^snapshots\/\d+\/fs$/);
+          // Recomputed independently of the script.
+          expect(l.checksum).toBe(goToolChecksum(join(root, l.path)));
+        }
+        const listing = readFileSync(join(root, 'images.metadata'), 'utf8');
+        for (const ref of refs) expect(listing).toContain(ref);
+        const info = JSON.parse(readFileSync(join(root, 'gdib.json'), 'utf8')) as {
+          images: { reference: string; manifestDigest: string; platform: string }[];
+        };
+        expect(info.images.map((i) => i.reference)).toEqual(refs);
+        expect(info.images.map((i) => i.manifestDigest)).toEqual([images.app!.manifestDigest, images.app2!.manifestDigest]);
+        // The digests the CLI resolved before the build are the ones the VM pulled.
+        expect(Object.values(result.imageDigests).sort()).toEqual([images.app!.manifestDigest, images.app2!.manifestDigest].sort());
+
+        // app's snapshots, as overlay lower dirs, give exactly its root filesystem.
+        const dirOf = new Map(lines.map((l) => [l.chainId, join(root, l.path)]));
+        const lower = chainIds(images.app!.diffIds)
+          .map((c) => dirOf.get(c)!)
+          .reverse();
+        const target = join(rig.dir, 'overlay-app');
+        mkdirSync(target);
+        await mountOverlay(lower, target);
+        mounts.push(target);
+        try {
+          expect(diffTrees(applyLayers(images.app!.layers), await readTree(target))).toEqual([]);
+        } finally {
+          await unmount(target);
+          mounts.splice(mounts.indexOf(target), 1);
+        }
       } finally {
-        await unmount(target);
-        mounts.splice(mounts.indexOf(target), 1);
+        await disk.done();
       }
-    } finally {
-      await disk.done();
-    }
-  });
+    },
+  );
 
   it('verifies that image', { timeout: 90_000 }, async () => {
     expect(lines.length).toBeGreaterThan(0);
@@ -253,7 +265,10 @@ describeRig('the whole pipeline, locally (emulator with real VMs)', () => {
       }
     }, 20);
     try {
-      const r = await cli([...BASE_ARGS, '--image-name=e2e-interrupted', '--disk-size-gb=10', `--container-image=${rig.ref('app')}`], signals);
+      const r = await cli(
+        [...BASE_ARGS, '--image-name=e2e-interrupted', '--disk-size-gb=10', `--container-image=${rig.ref('app')}`],
+        signals,
+      );
       expect(r.code, r.stderr).toBe(130);
     } finally {
       clearInterval(watch);

@@ -91,9 +91,14 @@ describeRig('real-VM mode of the emulator', () => {
     expect(run.code, run.output).toBe(0);
     const vars = [...run.output.matchAll(/^var (.*)$/gm)].map((m) => m[1]);
     // bash itself adds PWD, SHLVL and _.
-    expect(vars.filter((v) => !['PWD', 'SHLVL', '_'].includes(v!))).toEqual(
-      ['GCE_METADATA_HOST', 'GDIB_DEVICE', 'GDIB_HOSTS_DIR', 'GDIB_MOUNT_DIR', 'GDIB_WORK_DIR', 'PATH'],
-    );
+    expect(vars.filter((v) => !['PWD', 'SHLVL', '_'].includes(v!))).toEqual([
+      'GCE_METADATA_HOST',
+      'GDIB_DEVICE',
+      'GDIB_HOSTS_DIR',
+      'GDIB_MOUNT_DIR',
+      'GDIB_WORK_DIR',
+      'PATH',
+    ]);
     expect(run.output).toContain(`device block special file ${8 * 1024 * 1024}`);
     const serial = instance('vm1')!.serial.text();
     expect(serial).toContain('google_metadata_script_runner[812]: startup-script: to stderr\n');
@@ -105,7 +110,9 @@ describeRig('real-VM mode of the emulator', () => {
     await zoneWait(await kit.instances.delete({ project, zone, instance: 'vm1' }));
     await globalWait(await images.insert({ project, imageResource: { name: 'i1', sourceDisk: `zones/${zone}/disks/d1` } }));
     await zoneWait(await kit.disks.delete({ project, zone, disk: 'd1' }));
-    await zoneWait(await kit.disks.insert({ project, zone, diskResource: { name: 'd2', sourceImage: `projects/${project}/global/images/i1` } }));
+    await zoneWait(
+      await kit.disks.insert({ project, zone, diskResource: { name: 'd2', sourceImage: `projects/${project}/global/images/i1` } }),
+    );
     const imageFile = backingFile(kit.emu.state.image(project, 'i1')?.content);
     const diskFile = backingFile(kit.emu.state.disk(project, zone, 'd2')?.content);
     expect(imageFile).toBeDefined();

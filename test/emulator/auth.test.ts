@@ -16,7 +16,13 @@ const b64url = (v: object): string => Buffer.from(JSON.stringify(v)).toString('b
 function assertion(key: { client_email: string; private_key: string; private_key_id: string }, claims: Record<string, unknown>): string {
   const now = Math.floor(Date.now() / 1000);
   const head = b64url({ alg: 'RS256', typ: 'JWT', kid: key.private_key_id });
-  const body = b64url({ iss: key.client_email, scope: 'https://www.googleapis.com/auth/cloud-platform', iat: now, exp: now + 3600, ...claims });
+  const body = b64url({
+    iss: key.client_email,
+    scope: 'https://www.googleapis.com/auth/cloud-platform',
+    iat: now,
+    exp: now + 3600,
+    ...claims,
+  });
   const sig = createSign('RSA-SHA256').update(`${head}.${body}`).sign(key.private_key, 'base64url');
   return `${head}.${body}.${sig}`;
 }
@@ -33,7 +39,9 @@ describe('authentication', () => {
     const res = await fetch(`${emu.computeEndpoint}projects/test-project/zones/us-central1-a`);
     expect(res.status).toBe(401);
     expect(res.headers.get('www-authenticate')).toMatch(/^Bearer/);
-    expect(await res.json()).toMatchObject({ error: { code: 401, status: 'UNAUTHENTICATED', errors: [{ reason: 'required', location: 'Authorization' }] } });
+    expect(await res.json()).toMatchObject({
+      error: { code: 401, status: 'UNAUTHENTICATED', errors: [{ reason: 'required', location: 'Authorization' }] },
+    });
 
     const zones = new ZonesClient(computeOptions(emu, 'ya29.unknown'));
     await expect(zones.get({ project: 'test-project', zone: 'us-central1-a' })).rejects.toMatchObject({ code: 401 });
@@ -45,7 +53,11 @@ describe('authentication', () => {
 
   it('exchanges a signed JWT from a key file for a token the APIs accept', async () => {
     const { keyFile } = emu.createServiceAccountKey({ email: 'builder@test-project.iam.gserviceaccount.com' });
-    expect(keyFile).toMatchObject({ type: 'service_account', token_uri: emu.tokenUri, client_email: 'builder@test-project.iam.gserviceaccount.com' });
+    expect(keyFile).toMatchObject({
+      type: 'service_account',
+      token_uri: emu.tokenUri,
+      client_email: 'builder@test-project.iam.gserviceaccount.com',
+    });
     expect(keyFile.private_key).toMatch(/^-----BEGIN PRIVATE KEY-----/);
 
     const res = await grant(keyFile.token_uri, assertion(keyFile, { aud: keyFile.token_uri }));
@@ -59,7 +71,11 @@ describe('authentication', () => {
     expect(zone.name).toBe('us-central1-a');
     expect(emu.requests.at(-1)?.authorization).toBe(`Bearer ${body.access_token}`);
     expect(emu.state.tokenGrants).toEqual([
-      expect.objectContaining({ issuer: keyFile.client_email, scope: 'https://www.googleapis.com/auth/cloud-platform', token: body.access_token }),
+      expect.objectContaining({
+        issuer: keyFile.client_email,
+        scope: 'https://www.googleapis.com/auth/cloud-platform',
+        token: body.access_token,
+      }),
     ]);
     await zones.close();
   });
@@ -69,8 +85,16 @@ describe('authentication', () => {
     const other = emu.createServiceAccountKey();
     const cases: Array<[string, Response, string]> = [
       ['wrong audience', await grant(emu.tokenUri, assertion(keyFile, { aud: 'https://oauth2.googleapis.com/token' })), 'invalid_grant'],
-      ['signed by another key', await grant(emu.tokenUri, assertion({ ...keyFile, private_key: other.keyFile.private_key }, { aud: emu.tokenUri })), 'invalid_grant'],
-      ['unknown account', await grant(emu.tokenUri, assertion({ ...keyFile, client_email: 'who@x.iam.gserviceaccount.com' }, { aud: emu.tokenUri })), 'invalid_grant'],
+      [
+        'signed by another key',
+        await grant(emu.tokenUri, assertion({ ...keyFile, private_key: other.keyFile.private_key }, { aud: emu.tokenUri })),
+        'invalid_grant',
+      ],
+      [
+        'unknown account',
+        await grant(emu.tokenUri, assertion({ ...keyFile, client_email: 'who@x.iam.gserviceaccount.com' }, { aud: emu.tokenUri })),
+        'invalid_grant',
+      ],
       ['expired', await grant(emu.tokenUri, assertion(keyFile, { aud: emu.tokenUri, iat: 1000, exp: 2000 })), 'invalid_grant'],
       ['no scope', await grant(emu.tokenUri, assertion(keyFile, { aud: emu.tokenUri, scope: '' })), 'invalid_scope'],
       ['wrong grant type', await grant(emu.tokenUri, assertion(keyFile, { aud: emu.tokenUri }), 'password'), 'unsupported_grant_type'],

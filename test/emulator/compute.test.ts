@@ -42,12 +42,25 @@ const vmResource = (name: string, dataDisk: string) => ({
   name,
   machineType: `zones/${zone}/machineTypes/n2-standard-16`,
   disks: [
-    { boot: true, autoDelete: true, initializeParams: { sourceImage: 'projects/debian-cloud/global/images/family/debian-12', diskSizeGb: '10', diskType: `zones/${zone}/diskTypes/pd-balanced` } },
+    {
+      boot: true,
+      autoDelete: true,
+      initializeParams: {
+        sourceImage: 'projects/debian-cloud/global/images/family/debian-12',
+        diskSizeGb: '10',
+        diskType: `zones/${zone}/diskTypes/pd-balanced`,
+      },
+    },
     { source: `projects/${project}/zones/${zone}/disks/${dataDisk}`, deviceName: 'gdib-data', autoDelete: false },
   ],
   networkInterfaces: [{ network: 'global/networks/default' }],
   serviceAccounts: [{ email: 'default', scopes: ['https://www.googleapis.com/auth/cloud-platform'] }],
-  metadata: { items: [{ key: 'enable-guest-attributes', value: 'TRUE' }, { key: 'gdib-mode', value: 'build' }] },
+  metadata: {
+    items: [
+      { key: 'enable-guest-attributes', value: 'TRUE' },
+      { key: 'gdib-mode', value: 'build' },
+    ],
+  },
   labels: { 'gdib-run': 'abc123', 'gdib-managed': 'true' },
   scheduling: { onHostMaintenance: 'MIGRATE' },
   shieldedInstanceConfig: { enableSecureBoot: true },
@@ -58,8 +71,14 @@ describe('compute through @google-cloud/compute', () => {
   it('builds an image: disk → VM → serial/guest attributes → detach → delete VM → image → cleanup', async () => {
     const insert = opOf(
       await disks.insert({
-        project, zone,
-        diskResource: { name: 'job-abc123-disk', sizeGb: '60', type: `https://www.googleapis.com/compute/v1/projects/${project}/zones/${zone}/diskTypes/pd-ssd`, labels: { 'gdib-run': 'abc123' } },
+        project,
+        zone,
+        diskResource: {
+          name: 'job-abc123-disk',
+          sizeGb: '60',
+          type: `https://www.googleapis.com/compute/v1/projects/${project}/zones/${zone}/diskTypes/pd-ssd`,
+          labels: { 'gdib-run': 'abc123' },
+        },
       }),
     );
     expect(insert.status).toBe('PENDING');
@@ -71,7 +90,10 @@ describe('compute through @google-cloud/compute', () => {
     await waitZone(opOf(await instances.insert({ project, zone, instanceResource: vmResource('job-abc123-vm', 'job-abc123-disk') })));
     const [vm] = await instances.get({ project, zone, instance: 'job-abc123-vm' });
     expect(vm.status).toBe('RUNNING');
-    expect(vm.disks?.map((d) => [d.deviceName, d.boot, d.autoDelete])).toEqual([['job-abc123-vm', true, true], ['gdib-data', false, false]]);
+    expect(vm.disks?.map((d) => [d.deviceName, d.boot, d.autoDelete])).toEqual([
+      ['job-abc123-vm', true, true],
+      ['gdib-data', false, false],
+    ]);
     expect(vm.serviceAccounts?.[0]?.email).toMatch(/-compute@developer\.gserviceaccount\.com$/);
     expect(vm.metadata?.items).toContainEqual(expect.objectContaining({ key: 'gdib-mode', value: 'build' }));
 
@@ -93,7 +115,9 @@ describe('compute through @google-cloud/compute', () => {
     expect(state.variableValue).toBe('succeeded');
 
     // Imaging a disk still attached to a running VM is refused without forceCreate.
-    await expect(images.insert({ project, imageResource: { name: 'my-image', sourceDisk: `zones/${zone}/disks/job-abc123-disk` } })).rejects.toMatchObject({
+    await expect(
+      images.insert({ project, imageResource: { name: 'my-image', sourceDisk: `zones/${zone}/disks/job-abc123-disk` } }),
+    ).rejects.toMatchObject({
       code: 400,
       message: expect.stringContaining('resourceInUseByAnotherResource'),
     });
@@ -105,12 +129,27 @@ describe('compute through @google-cloud/compute', () => {
     expect(emu.state.disk(project, zone, 'job-abc123-vm')).toBeUndefined(); // auto-delete boot disk
 
     const imageOp = opOf(
-      await images.insert({ project, imageResource: { name: 'my-image', family: 'secondary-disk-image', sourceDisk: `projects/${project}/zones/${zone}/disks/job-abc123-disk`, labels: { team: 'x' }, storageLocations: ['us-central1'] } }),
+      await images.insert({
+        project,
+        imageResource: {
+          name: 'my-image',
+          family: 'secondary-disk-image',
+          sourceDisk: `projects/${project}/zones/${zone}/disks/job-abc123-disk`,
+          labels: { team: 'x' },
+          storageLocations: ['us-central1'],
+        },
+      }),
     );
     const [imageDone] = await globalOps.wait({ project, operation: imageOp.name! });
     expect(imageDone).toMatchObject({ status: 'DONE', operationType: 'insert' });
     const [image] = await images.getFromFamily({ project, family: 'secondary-disk-image' });
-    expect(image).toMatchObject({ name: 'my-image', diskSizeGb: '60', status: 'READY', storageLocations: ['us-central1'], labels: { team: 'x' } });
+    expect(image).toMatchObject({
+      name: 'my-image',
+      diskSizeGb: '60',
+      status: 'READY',
+      storageLocations: ['us-central1'],
+      labels: { team: 'x' },
+    });
 
     await waitZone(opOf(await disks.delete({ project, zone, disk: 'job-abc123-disk' })));
     expect(emu.leftovers()).toEqual({ disks: [], instances: [], images: [`${project}/my-image`] });
@@ -124,7 +163,9 @@ describe('compute through @google-cloud/compute', () => {
   });
 
   it('moves operations one state per get', async () => {
-    const op = opOf(await disks.insert({ project, zone, diskResource: { name: 'd1', sizeGb: '10', type: `zones/${zone}/diskTypes/pd-standard` } }));
+    const op = opOf(
+      await disks.insert({ project, zone, diskResource: { name: 'd1', sizeGb: '10', type: `zones/${zone}/diskTypes/pd-standard` } }),
+    );
     const seen: unknown[] = [op.status];
     for (let i = 0; i < 3; i++) seen.push((await zoneOps.get({ project, zone, operation: op.name! }))[0].status);
     expect(seen).toEqual(['PENDING', 'RUNNING', 'DONE', 'DONE']);
@@ -138,7 +179,9 @@ describe('compute through @google-cloud/compute', () => {
     await expect(disks.get({ project, zone: 'mars-north1-a', disk: 'dup' })).rejects.toMatchObject({ code: 404 });
     await expect(disks.get({ project: 'nope', zone, disk: 'dup' })).rejects.toMatchObject({ code: 404 });
     await expect(instances.delete({ project, zone, instance: 'ghost' })).rejects.toMatchObject({ code: 404 });
-    await expect(disks.insert({ project, zone, diskResource: { ...d, name: 'bare', type: 'pd-ssd' } })).rejects.toMatchObject({ code: 400 });
+    await expect(disks.insert({ project, zone, diskResource: { ...d, name: 'bare', type: 'pd-ssd' } })).rejects.toMatchObject({
+      code: 400,
+    });
     await expect(disks.insert({ project, zone, diskResource: { ...d, name: 'tiny', sizeGb: '5' } })).rejects.toMatchObject({ code: 400 });
     const arm = { ...vmResource('arm-vm', 'dup'), machineType: `zones/${zone}/machineTypes/t2a-standard-4` };
     await expect(instances.insert({ project, zone, instanceResource: arm })).rejects.toMatchObject({ code: 400 });
@@ -146,7 +189,11 @@ describe('compute through @google-cloud/compute', () => {
 
   it('lists with label filters, pages, and aggregates over zones', async () => {
     const mk = (name: string, z: string, run: string) =>
-      disks.insert({ project, zone: z, diskResource: { name, sizeGb: '10', type: `zones/${z}/diskTypes/pd-ssd`, labels: { 'gdib-run': run, 'gdib-managed': 'true' } } });
+      disks.insert({
+        project,
+        zone: z,
+        diskResource: { name, sizeGb: '10', type: `zones/${z}/diskTypes/pd-ssd`, labels: { 'gdib-run': run, 'gdib-managed': 'true' } },
+      });
     await mk('a1', zone, 'aaaaaa');
     await mk('a2', zone, 'bbbbbb');
     await mk('b1', 'us-central1-b', 'aaaaaa');
@@ -158,7 +205,10 @@ describe('compute through @google-cloud/compute', () => {
     const [paged] = await disks.list({ project, zone, maxResults: 1 }); // autoPaginate follows nextPageToken
     expect(paged.map((d) => d.name)).toEqual(['a1', 'a2']);
     const found: string[] = [];
-    for await (const [scope, list] of disks.aggregatedListAsync({ project, filter: 'labels.gdib-managed = "true"' }, { autoPaginate: false })) {
+    for await (const [scope, list] of disks.aggregatedListAsync(
+      { project, filter: 'labels.gdib-managed = "true"' },
+      { autoPaginate: false },
+    )) {
       for (const d of list.disks ?? []) found.push(`${scope}/${d.name}`);
     }
     expect(found.sort()).toEqual(['zones/us-central1-a/a1', 'zones/us-central1-a/a2', 'zones/us-central1-b/b1']);
@@ -166,7 +216,8 @@ describe('compute through @google-cloud/compute', () => {
   });
 
   it('serves the catalog', async () => {
-    const { ZonesClient, MachineTypesClient, DiskTypesClient, NetworksClient, SubnetworksClient, ProjectsClient } = await import('@google-cloud/compute');
+    const { ZonesClient, MachineTypesClient, DiskTypesClient, NetworksClient, SubnetworksClient, ProjectsClient } =
+      await import('@google-cloud/compute');
     const opts = computeOptions(emu, TOKEN);
     const [z] = await new ZonesClient(opts).get({ project, zone });
     expect(z.region).toMatch(/regions\/us-central1$/);
@@ -190,18 +241,56 @@ describe('references, images and cleanup scans', () => {
       'projects/debian-cloud/global/images/family/debian-12',
     ];
     for (const [i, sourceImage] of forms.entries()) {
-      await waitZone(opOf(await disks.insert({ project, zone, diskResource: { name: `from-image-${i}`, sourceImage, type: `projects/${project}/zones/${zone}/diskTypes/pd-balanced` } })));
-      expect(emu.state.disk(project, zone, `from-image-${i}`)).toMatchObject({ sizeGb: 10, sourceImage: expect.stringContaining('debian-12-bookworm-v20240312') });
+      await waitZone(
+        opOf(
+          await disks.insert({
+            project,
+            zone,
+            diskResource: { name: `from-image-${i}`, sourceImage, type: `projects/${project}/zones/${zone}/diskTypes/pd-balanced` },
+          }),
+        ),
+      );
+      expect(emu.state.disk(project, zone, `from-image-${i}`)).toMatchObject({
+        sizeGb: 10,
+        sourceImage: expect.stringContaining('debian-12-bookworm-v20240312'),
+      });
     }
-    await expect(disks.insert({ project, zone, diskResource: { name: 'bare', sourceImage: 'debian-12', type: `zones/${zone}/diskTypes/pd-ssd` } })).rejects.toMatchObject({ code: 400 });
-    await expect(disks.insert({ project, zone, diskResource: { name: 'nofam', sourceImage: 'projects/debian-cloud/global/images/family/debian-99' } })).rejects.toMatchObject({ code: 404 });
+    await expect(
+      disks.insert({ project, zone, diskResource: { name: 'bare', sourceImage: 'debian-12', type: `zones/${zone}/diskTypes/pd-ssd` } }),
+    ).rejects.toMatchObject({ code: 400 });
+    await expect(
+      disks.insert({ project, zone, diskResource: { name: 'nofam', sourceImage: 'projects/debian-cloud/global/images/family/debian-99' } }),
+    ).rejects.toMatchObject({ code: 404 });
   });
 
   it('creates an image from a GCS object, filters image lists by label, deletes images', async () => {
-    emu.state.objects.set('test-bucket/disk.tar.gz', { bucket: 'test-bucket', name: 'disk.tar.gz', data: Buffer.from('x'), contentType: 'application/gzip', generation: 1, metageneration: 1, createdAt: 0, updatedAt: 0 });
-    const op = opOf(await images.insert({ project, imageResource: { name: 'raw-image', rawDisk: { source: 'https://storage.googleapis.com/test-bucket/disk.tar.gz' }, labels: { 'gdib-run': 'r1' } } }));
+    emu.state.objects.set('test-bucket/disk.tar.gz', {
+      bucket: 'test-bucket',
+      name: 'disk.tar.gz',
+      data: Buffer.from('x'),
+      contentType: 'application/gzip',
+      generation: 1,
+      metageneration: 1,
+      createdAt: 0,
+      updatedAt: 0,
+    });
+    const op = opOf(
+      await images.insert({
+        project,
+        imageResource: {
+          name: 'raw-image',
+          rawDisk: { source: 'https://storage.googleapis.com/test-bucket/disk.tar.gz' },
+          labels: { 'gdib-run': 'r1' },
+        },
+      }),
+    );
     await globalOps.wait({ project, operation: op.name! });
-    const missing = opOf(await images.insert({ project, imageResource: { name: 'raw-missing', rawDisk: { source: 'https://storage.googleapis.com/test-bucket/nope.tar.gz' } } }));
+    const missing = opOf(
+      await images.insert({
+        project,
+        imageResource: { name: 'raw-missing', rawDisk: { source: 'https://storage.googleapis.com/test-bucket/nope.tar.gz' } },
+      }),
+    );
     const [failed] = await globalOps.wait({ project, operation: missing.name! });
     expect(failed.error?.errors?.[0]?.code).toBe('RESOURCE_NOT_FOUND');
     const [listed] = await images.list({ project, filter: 'labels.gdib-run = "r1"' });
@@ -211,10 +300,15 @@ describe('references, images and cleanup scans', () => {
   });
 
   it('finds labelled instances in every zone with the aggregated list', async () => {
-    await waitZone(opOf(await disks.insert({ project, zone, diskResource: { name: 'data', sizeGb: '10', type: `zones/${zone}/diskTypes/pd-ssd` } })));
+    await waitZone(
+      opOf(await disks.insert({ project, zone, diskResource: { name: 'data', sizeGb: '10', type: `zones/${zone}/diskTypes/pd-ssd` } })),
+    );
     await waitZone(opOf(await instances.insert({ project, zone, instanceResource: vmResource('scan-vm', 'data') })));
     const found: string[] = [];
-    for await (const [scope, list] of instances.aggregatedListAsync({ project, filter: 'labels.gdib-managed = "true"' }, { autoPaginate: false })) {
+    for await (const [scope, list] of instances.aggregatedListAsync(
+      { project, filter: 'labels.gdib-managed = "true"' },
+      { autoPaginate: false },
+    )) {
       for (const i of list.instances ?? []) found.push(`${scope}/${i.name}`);
     }
     expect(found).toEqual([`zones/${zone}/scan-vm`]);

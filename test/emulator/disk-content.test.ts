@@ -36,19 +36,33 @@ describe('disk content handlers', () => {
       disks,
       networkInterfaces: [{}],
     });
-    const debian = { boot: true, autoDelete: true, initializeParams: { sourceImage: 'projects/debian-cloud/global/images/family/debian-12' } };
+    const debian = {
+      boot: true,
+      autoDelete: true,
+      initializeParams: { sourceImage: 'projects/debian-cloud/global/images/family/debian-12' },
+    };
 
     await zoneWait(await kit.disks.insert({ project, zone, diskResource: { name: 'd1', sizeGb: '10' } }));
-    await zoneWait(await kit.instances.insert({ project, zone, instanceResource: vm('writer', [debian, { source: `zones/${zone}/disks/d1`, deviceName: 'data' }]) }));
-    await zoneWait(await kit.instances.delete({ project, zone, instance: 'writer' }));
-    await globalWait(await images.insert({ project, imageResource: { name: 'i1', sourceDisk: `zones/${zone}/disks/d1` } }));
-    await globalWait(await images.insert({ project, imageResource: { name: 'i2', sourceImage: `projects/${project}/global/images/i1` } }));
-    await zoneWait(await kit.disks.insert({ project, zone, diskResource: { name: 'd2', sourceImage: `projects/${project}/global/images/i2` } }));
     await zoneWait(
       await kit.instances.insert({
         project,
         zone,
-        instanceResource: vm('booter', [{ boot: true, autoDelete: true, initializeParams: { sourceImage: `projects/${project}/global/images/i1` } }]),
+        instanceResource: vm('writer', [debian, { source: `zones/${zone}/disks/d1`, deviceName: 'data' }]),
+      }),
+    );
+    await zoneWait(await kit.instances.delete({ project, zone, instance: 'writer' }));
+    await globalWait(await images.insert({ project, imageResource: { name: 'i1', sourceDisk: `zones/${zone}/disks/d1` } }));
+    await globalWait(await images.insert({ project, imageResource: { name: 'i2', sourceImage: `projects/${project}/global/images/i1` } }));
+    await zoneWait(
+      await kit.disks.insert({ project, zone, diskResource: { name: 'd2', sourceImage: `projects/${project}/global/images/i2` } }),
+    );
+    await zoneWait(
+      await kit.instances.insert({
+        project,
+        zone,
+        instanceResource: vm('booter', [
+          { boot: true, autoDelete: true, initializeParams: { sourceImage: `projects/${project}/global/images/i1` } },
+        ]),
       }),
     );
     expect(copies).toEqual(['disk:d1 -> image:i1', 'image:i1 -> image:i2', 'image:i2 -> disk:d2', 'image:i1 -> disk:booter']);

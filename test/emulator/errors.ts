@@ -69,11 +69,9 @@ export class ApiError extends Error {
   }
 }
 
-export const notFound = (what: string): ApiError =>
-  new ApiError(404, 'notFound', `The resource '${what}' was not found`);
+export const notFound = (what: string): ApiError => new ApiError(404, 'notFound', `The resource '${what}' was not found`);
 
-export const alreadyExists = (what: string): ApiError =>
-  new ApiError(409, 'alreadyExists', `The resource '${what}' already exists`);
+export const alreadyExists = (what: string): ApiError => new ApiError(409, 'alreadyExists', `The resource '${what}' already exists`);
 
 export const invalid = (message: string): ApiError => new ApiError(400, 'invalid', message);
 

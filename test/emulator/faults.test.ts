@@ -30,11 +30,18 @@ describe('fault injection', () => {
   });
 
   it('answers 429 rateLimitExceeded with the usageLimits domain', async () => {
-    kit.emu.faults.add({ match: { method: 'POST', path: /\/disks$/ }, action: { status: 429, reason: 'rateLimitExceeded', message: 'Rate Limit Exceeded' } });
+    kit.emu.faults.add({
+      match: { method: 'POST', path: /\/disks$/ },
+      action: { status: 429, reason: 'rateLimitExceeded', message: 'Rate Limit Exceeded' },
+    });
     const err = await kit.disks.insert({ project, zone, diskResource: diskBody('d') }).catch((e: { code: number; message: string }) => e);
     expect(err).toMatchObject({ code: 429 });
     expect(JSON.parse((err as { message: string }).message)).toEqual({
-      error: { code: 429, message: 'Rate Limit Exceeded', errors: [{ message: 'Rate Limit Exceeded', domain: 'usageLimits', reason: 'rateLimitExceeded' }] },
+      error: {
+        code: 429,
+        message: 'Rate Limit Exceeded',
+        errors: [{ message: 'Rate Limit Exceeded', domain: 'usageLimits', reason: 'rateLimitExceeded' }],
+      },
     });
   });
 
@@ -77,14 +84,23 @@ describe('fault injection', () => {
   it('hangs until the emulator closes (the compute REST client ignores its `timeout` option)', async () => {
     kit.emu.faults.add({ match: { call: 'disks.get' }, action: { hang: true } });
     const pending = kit.disks.get({ project, zone, disk: 'x' }, { timeout: 50 });
-    const outcome = await Promise.race([pending.then(() => 'answered', () => 'failed'), new Promise((r) => setTimeout(() => r('hanging'), 300))]);
+    const outcome = await Promise.race([
+      pending.then(
+        () => 'answered',
+        () => 'failed',
+      ),
+      new Promise((r) => setTimeout(() => r('hanging'), 300)),
+    ]);
     expect(outcome).toBe('hanging');
     await kit.emu.close();
     await expect(pending).rejects.toThrow();
   });
 
   it('ends an operation DONE with an error and creates nothing (operationError)', async () => {
-    kit.emu.faults.add({ match: { call: 'disks.insert' }, action: { operationError: { code: 'QUOTA_EXCEEDED', message: "Quota 'SSD_TOTAL_GB' exceeded. Limit: 500.0 in region us-central1." } } });
+    kit.emu.faults.add({
+      match: { call: 'disks.insert' },
+      action: { operationError: { code: 'QUOTA_EXCEEDED', message: "Quota 'SSD_TOTAL_GB' exceeded. Limit: 500.0 in region us-central1." } },
+    });
     const op = opOf(await kit.disks.insert({ project, zone, diskResource: diskBody('quota') }));
     const [done] = await kit.zoneOps.wait({ project, zone, operation: op.name! });
     expect(done).toMatchObject({
@@ -95,7 +111,11 @@ describe('fault injection', () => {
     });
     expect(kit.emu.state.disk(project, zone, 'quota')).toBeUndefined();
     // The name is free again.
-    await kit.zoneOps.wait({ project, zone, operation: opOf(await kit.disks.insert({ project, zone, diskResource: diskBody('quota') })).name! });
+    await kit.zoneOps.wait({
+      project,
+      zone,
+      operation: opOf(await kit.disks.insert({ project, zone, diskResource: diskBody('quota') })).name!,
+    });
     expect(kit.emu.state.disk(project, zone, 'quota')).toBeDefined();
   });
 

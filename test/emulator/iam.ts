@@ -14,7 +14,8 @@ export class ServiceAccounts {
 export function registerIam(router: Router, accounts: ServiceAccounts): void {
   router.add('GET', '/v1/projects/:project/serviceAccounts/:email', 'iam.serviceAccounts.get', ({ params }) => {
     const email = decodeURIComponent(params['email']!);
-    if (accounts.denied) throw new ApiError(403, 'forbidden', `Permission 'iam.serviceAccounts.get' denied on resource (or it may not exist).`);
+    if (accounts.denied)
+      throw new ApiError(403, 'forbidden', `Permission 'iam.serviceAccounts.get' denied on resource (or it may not exist).`);
     if (!accounts.emails.has(email)) throw new ApiError(404, 'notFound', `Unknown service account`);
     const project = email.split('@')[1]!.split('.')[0]!;
     return { json: { name: `projects/${project}/serviceAccounts/${email}`, email, projectId: project, uniqueId: '1234567890' } };

@@ -82,7 +82,10 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
 
   const router = new Router();
   const compute: ComputeDeps = {
-    state, ops, vm, now,
+    state,
+    ops,
+    vm,
+    now,
     serialWindowBytes: opts.serialWindowBytes ?? 1024 * 1024,
     operationWaitMs: opts.operationWaitMs ?? 20,
   };
@@ -97,7 +100,15 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
   const serviceAccounts = new ServiceAccounts();
   registerIam(router, serviceAccounts);
 
-  const server = createEmulatorServer({ router, faults, tokens, requests, closing: closing.signal, requireAuth: opts.requireAuth ?? true, now });
+  const server = createEmulatorServer({
+    router,
+    faults,
+    tokens,
+    requests,
+    closing: closing.signal,
+    requireAuth: opts.requireAuth ?? true,
+    now,
+  });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(0, '127.0.0.1', () => resolve());

@@ -312,16 +312,20 @@ export function realVm(emu: Emulator, rig: Pick<Rig, 'dir' | 'hostsDir'>, option
       if (killTimer) clearTimeout(killTimer);
       for (const w of writers) w.end();
       const status = rec.code ?? (rec.signal ? `killed by ${rec.signal}` : 'unknown');
-      ctx.appendSerial(`Jan  1 00:00:00 vm google_metadata_script_runner[812]: Script "startup-script" finished with exit status ${status}\n`);
+      ctx.appendSerial(
+        `Jan  1 00:00:00 vm google_metadata_script_runner[812]: Script "startup-script" finished with exit status ${status}\n`,
+      );
       // The VM runs on (its disk attached) until the instance is deleted.
-      if (!stopping.signal.aborted) await new Promise<void>((res) => stopping.signal.addEventListener('abort', () => res(), { once: true }));
+      if (!stopping.signal.aborted)
+        await new Promise<void>((res) => stopping.signal.addEventListener('abort', () => res(), { once: true }));
     } finally {
       ctx.signal.removeEventListener('abort', onAbort);
       if (child) killGroup(child, 'SIGKILL'); // anything the script left running (normally nothing)
       await metadata?.close();
       await unmountUnder(runDir);
       if (entry.device && rec.file) {
-        for (const m of readMounts().filter((x) => x.source === entry.device)) await run('umount', ['-l', m.target], { allowFailure: true });
+        for (const m of readMounts().filter((x) => x.source === entry.device))
+          await run('umount', ['-l', m.target], { allowFailure: true });
         await detachLoop(entry.device, rec.file);
         if (entry.fileReleased) rmSync(rec.file, { force: true });
       }

@@ -58,13 +58,7 @@ export interface RouteMatch {
 export class Router {
   private readonly routes: Route[] = [];
 
-  add(
-    method: string,
-    path: string,
-    call: CallSpec,
-    handler: Handler,
-    options: RouteOptions = {},
-  ): this {
+  add(method: string, path: string, call: CallSpec, handler: Handler, options: RouteOptions = {}): this {
     for (const name of typeof call === 'string' ? [call] : call.names) {
       if (!isCallName(name)) throw new Error(`route ${path}: unknown call '${name}'`);
     }

@@ -68,24 +68,34 @@ export function seed(state: EmulatorState, opts: EmulatorOptions, now: number): 
     state.networks.set(`${project}/default`, { project, name: 'default', id: state.newId() });
     regions.forEach((region, i) =>
       state.subnetworks.set(`${project}/${region}/default`, {
-        project, region, name: 'default', network: 'default', id: state.newId(), ipCidrRange: `10.${128 + i}.0.0/20`,
+        project,
+        region,
+        name: 'default',
+        network: 'default',
+        id: state.newId(),
+        ipCidrRange: `10.${128 + i}.0.0/20`,
       }),
     );
   }
 
-  const images = [
-    ...DEBIAN_IMAGES.map((i) => ({ ...i, project: 'debian-cloud', diskSizeGb: 10 })),
-    ...(opts.images ?? []),
-  ];
+  const images = [...DEBIAN_IMAGES.map((i) => ({ ...i, project: 'debian-cloud', diskSizeGb: 10 })), ...(opts.images ?? [])];
   images.forEach((i, n) => {
     const image: Image = {
-      project: i.project, name: i.name, labels: {}, storageLocations: ['eu', 'us', 'asia'], diskSizeGb: i.diskSizeGb ?? 10,
-      status: 'READY', id: state.newId(), createdAt: now - (images.length - n) * 1000, seeded: true,
+      project: i.project,
+      name: i.name,
+      labels: {},
+      storageLocations: ['eu', 'us', 'asia'],
+      diskSizeGb: i.diskSizeGb ?? 10,
+      status: 'READY',
+      id: state.newId(),
+      createdAt: now - (images.length - n) * 1000,
+      seeded: true,
       ...(i.family ? { family: i.family } : {}),
       ...(i.architecture ? { architecture: i.architecture } : {}),
       ...('deprecated' in i && i.deprecated ? { deprecated: { state: 'DEPRECATED' } } : {}),
     };
-    if (!state.projects.has(i.project)) state.projects.set(i.project, { name: i.project, id: state.newId(), number: state.newId().slice(-12) });
+    if (!state.projects.has(i.project))
+      state.projects.set(i.project, { name: i.project, id: state.newId(), number: state.newId().slice(-12) });
     state.images.set(`${i.project}/${i.name}`, image);
   });
 

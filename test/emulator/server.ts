@@ -89,7 +89,16 @@ async function handle(deps: ServerDeps, req: IncomingMessage, res: ServerRespons
   }
 
   try {
-    const r = await route.handler({ method, params: route.params, query: url.searchParams, headers: req.headers, raw, body, ...(fault ? { fault } : {}), signal });
+    const r = await route.handler({
+      method,
+      params: route.params,
+      query: url.searchParams,
+      headers: req.headers,
+      raw,
+      body,
+      ...(fault ? { fault } : {}),
+      signal,
+    });
     if (!res.destroyed) reply(r);
   } catch (err) {
     if (err instanceof ApiError) return reply({ status: err.status, json: err.toJSON(), headers: err.headers });

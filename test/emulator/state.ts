@@ -11,12 +11,40 @@ import type { Operation } from './operations.js';
 export type Architecture = 'X86_64' | 'ARM64';
 export type Labels = Record<string, string>;
 
-export interface Project { name: string; id: string; number: string }
-export interface Zone { name: string; region: string }
-export interface MachineType { name: string; guestCpus: number; memoryMb: number; architecture: Architecture }
-export interface DiskType { name: string; minSizeGb: number; maxSizeGb: number; defaultSizeGb: number }
-export interface Network { project: string; name: string; id: string }
-export interface Subnetwork { project: string; region: string; name: string; network: string; id: string; ipCidrRange: string }
+export interface Project {
+  name: string;
+  id: string;
+  number: string;
+}
+export interface Zone {
+  name: string;
+  region: string;
+}
+export interface MachineType {
+  name: string;
+  guestCpus: number;
+  memoryMb: number;
+  architecture: Architecture;
+}
+export interface DiskType {
+  name: string;
+  minSizeGb: number;
+  maxSizeGb: number;
+  defaultSizeGb: number;
+}
+export interface Network {
+  project: string;
+  name: string;
+  id: string;
+}
+export interface Subnetwork {
+  project: string;
+  region: string;
+  name: string;
+  network: string;
+  id: string;
+  ipCidrRange: string;
+}
 
 interface Lifetime {
   id: string;
@@ -55,7 +83,10 @@ export interface AttachedDisk {
   index: number;
 }
 
-export interface MetadataItem { key: string; value: string }
+export interface MetadataItem {
+  key: string;
+  value: string;
+}
 
 export interface Instance extends Lifetime {
   project: string;

@@ -8,7 +8,10 @@ const TOKEN = 'ya29.storage-token';
 let emu: Emulator;
 
 beforeEach(async () => {
-  emu = await startEmulator({ acceptTokens: [TOKEN], buckets: [{ name: 'test-bucket' }, { name: 'write-only', permissions: ['storage.objects.create'] }] });
+  emu = await startEmulator({
+    acceptTokens: [TOKEN],
+    buckets: [{ name: 'test-bucket' }, { name: 'write-only', permissions: ['storage.objects.create'] }],
+  });
 });
 afterEach(() => emu.close());
 

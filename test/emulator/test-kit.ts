@@ -42,7 +42,9 @@ export async function startKit(opts: EmulatorOptions = {}): Promise<Kit> {
           instanceResource: {
             name,
             machineType: `zones/${zone}/machineTypes/e2-standard-4`,
-            disks: [{ boot: true, autoDelete: true, initializeParams: { sourceImage: 'projects/debian-cloud/global/images/family/debian-12' } }],
+            disks: [
+              { boot: true, autoDelete: true, initializeParams: { sourceImage: 'projects/debian-cloud/global/images/family/debian-12' } },
+            ],
             networkInterfaces: [{}],
             metadata: { items: Object.entries(metadata).map(([key, value]) => ({ key, value })) },
           },

@@ -6,7 +6,8 @@ let kit: Kit;
 afterEach(() => kit.close());
 
 const serialText = (name: string): string => kit.emu.state.instance(project, zone, name)?.serial.text() ?? '';
-const attrs = (name: string): Record<string, string> => Object.fromEntries(kit.emu.state.instance(project, zone, name)?.guestAttributes ?? []);
+const attrs = (name: string): Record<string, string> =>
+  Object.fromEntries(kit.emu.state.instance(project, zone, name)?.guestAttributes ?? []);
 
 describe('scriptable VMs', () => {
   it('plays a scripted failure: error line, gdib/error, state=failed', async () => {
@@ -15,17 +16,22 @@ describe('scriptable VMs', () => {
     await kit.runVm('vm-fail');
     await eventually(() => attrs('vm-fail')['gdib/state'] === 'failed');
     expect(attrs('vm-fail')).toMatchObject({ 'gdib/phase': 'pulling', 'gdib/error': 'pull of docker.io/library/nope:1 failed: not found' });
-    expect(serialText('vm-fail')).toContain(serialLine('gdib: error=pull of docker.io/library/nope:1 failed: not found') + serialLine('gdib: state=failed'));
+    expect(serialText('vm-fail')).toContain(
+      serialLine('gdib: error=pull of docker.io/library/nope:1 failed: not found') + serialLine('gdib: state=failed'),
+    );
   });
 
   it('runs a VM that never finishes; deleting the instance stops its VM and its timers', async () => {
     kit = await startKit();
     kit.emu.vm.script(vmScripts.neverFinish({ stepMs: 1 }), { match: (i) => i.name === 'vm-hang' });
     let ended = false;
-    kit.emu.vm.onStart(async (ctx) => {
-      while (await ctx.sleep(2)) ctx.appendSerial('tick\n');
-      ended = true;
-    }, { match: (i) => i.name === 'vm-tick' });
+    kit.emu.vm.onStart(
+      async (ctx) => {
+        while (await ctx.sleep(2)) ctx.appendSerial('tick\n');
+        ended = true;
+      },
+      { match: (i) => i.name === 'vm-tick' },
+    );
     await kit.runVm('vm-hang');
     await kit.runVm('vm-tick');
     await eventually(() => attrs('vm-hang')['gdib/phase'] === 'pulling');
@@ -47,20 +53,29 @@ describe('scriptable VMs', () => {
     kit.emu.vm.script(vmScripts.succeed({ stepMs: 1 }), { guestAttributes: 'unavailable' });
     await kit.runVm('vm-noga');
     await eventually(() => serialText('vm-noga').includes('gdib: state=succeeded'));
-    await expect(kit.instances.getGuestAttributes({ project, zone, instance: 'vm-noga', queryPath: 'gdib/' })).rejects.toMatchObject({ code: 403 });
+    await expect(kit.instances.getGuestAttributes({ project, zone, instance: 'vm-noga', queryPath: 'gdib/' })).rejects.toMatchObject({
+      code: 403,
+    });
   });
 
   it('answers 404 for guest attributes not yet written, and drops writes without enable-guest-attributes', async () => {
     kit = await startKit();
     let release = (): void => undefined;
     const gate = new Promise<void>((r) => (release = r));
-    kit.emu.vm.onStart(async (ctx) => {
-      await gate;
-      ctx.setAttribute('gdib/state', 'running');
-    }, { match: (i) => i.name === 'vm-slow' });
+    kit.emu.vm.onStart(
+      async (ctx) => {
+        await gate;
+        ctx.setAttribute('gdib/state', 'running');
+      },
+      { match: (i) => i.name === 'vm-slow' },
+    );
     await kit.runVm('vm-slow');
-    await expect(kit.instances.getGuestAttributes({ project, zone, instance: 'vm-slow', queryPath: 'gdib/' })).rejects.toMatchObject({ code: 404 });
-    await expect(kit.instances.getGuestAttributes({ project, zone, instance: 'vm-slow', variableKey: 'gdib/state' })).rejects.toMatchObject({ code: 404 });
+    await expect(kit.instances.getGuestAttributes({ project, zone, instance: 'vm-slow', queryPath: 'gdib/' })).rejects.toMatchObject({
+      code: 404,
+    });
+    await expect(kit.instances.getGuestAttributes({ project, zone, instance: 'vm-slow', variableKey: 'gdib/state' })).rejects.toMatchObject(
+      { code: 404 },
+    );
     release();
     await eventually(() => attrs('vm-slow')['gdib/state'] === 'running');
     const [one] = await kit.instances.getGuestAttributes({ project, zone, instance: 'vm-slow', variableKey: 'gdib/state' });
@@ -74,10 +89,13 @@ describe('scriptable VMs', () => {
   it('hands the hook the instance as the guest sees it, picks behaviours by match, and aborts on close', async () => {
     kit = await startKit();
     const seen: VmContext[] = [];
-    kit.emu.vm.onStart((ctx) => {
-      seen.push(ctx);
-      ctx.appendSerial('hooked\n');
-    }, { match: (i) => i.metadata['gdib-mode'] === 'verify' });
+    kit.emu.vm.onStart(
+      (ctx) => {
+        seen.push(ctx);
+        ctx.appendSerial('hooked\n');
+      },
+      { match: (i) => i.metadata['gdib-mode'] === 'verify' },
+    );
     await kit.runVm('vm-verify', { 'gdib-mode': 'verify', 'enable-guest-attributes': 'TRUE', 'startup-script': '#!/bin/bash\necho hi' });
     await kit.runVm('vm-build', { 'gdib-mode': 'build', 'enable-guest-attributes': 'TRUE' });
     expect(seen.map((c) => c.instance.name)).toEqual(['vm-verify']);
@@ -115,12 +133,20 @@ describe('disk content lineage', () => {
       networkInterfaces: [{}],
       metadata: { items: [{ key: 'gdib-mode', value: mode }] },
     });
-    await wait(await kit.disks.insert({ project, zone, diskResource: { name: 'build-disk', sizeGb: '20', type: `zones/${zone}/diskTypes/pd-ssd` } }));
+    await wait(
+      await kit.disks.insert({ project, zone, diskResource: { name: 'build-disk', sizeGb: '20', type: `zones/${zone}/diskTypes/pd-ssd` } }),
+    );
     await wait(await kit.instances.insert({ project, zone, instanceResource: vm('build-vm', 'build-disk', 'build') }));
     await wait(await kit.instances.delete({ project, zone, instance: 'build-vm' }));
     const imageOp = opOf(await images.insert({ project, imageResource: { name: 'baked', sourceDisk: `zones/${zone}/disks/build-disk` } }));
     await globalOps.wait({ project, operation: imageOp.name! });
-    await wait(await kit.disks.insert({ project, zone, diskResource: { name: 'verify-disk', sourceImage: `projects/${project}/global/images/baked` } }));
+    await wait(
+      await kit.disks.insert({
+        project,
+        zone,
+        diskResource: { name: 'verify-disk', sourceImage: `projects/${project}/global/images/baked` },
+      }),
+    );
     await wait(await kit.instances.insert({ project, zone, instanceResource: vm('verify-vm', 'verify-disk', 'verify') }));
     expect(seen).toEqual([undefined, { file: '/tmp/disk-1.img' }]);
     expect(kit.emu.state.disk(project, zone, 'verify-disk')).toMatchObject({ sizeGb: 20, content: { file: '/tmp/disk-1.img' } });
@@ -133,7 +159,8 @@ describe('serial console window', () => {
     kit = await startKit({ serialWindowBytes: 64 });
     kit.emu.vm.onStart((ctx) => ctx.appendSerial('0123456789'.repeat(20)));
     await kit.runVm('vm-window');
-    const read = async (start: number) => (await kit.instances.getSerialPortOutput({ project, zone, instance: 'vm-window', port: 1, start }))[0];
+    const read = async (start: number) =>
+      (await kit.instances.getSerialPortOutput({ project, zone, instance: 'vm-window', port: 1, start }))[0];
     const first = await read(0);
     expect(first).toMatchObject({ start: '136', next: '200' });
     expect(first.contents).toHaveLength(64);

@@ -139,7 +139,8 @@ export class VmController {
     } else if (ga && ga !== 'available') {
       instance.guestAttributesError = ga;
     }
-    const hook = chosen?.hook ?? ((ctx: VmContext) => runSteps(ctx, vmScripts.succeed({ mode: view.metadata['gdib-mode'], stepMs: this.stepMs })));
+    const hook =
+      chosen?.hook ?? ((ctx: VmContext) => runSteps(ctx, vmScripts.succeed({ mode: view.metadata['gdib-mode'], stepMs: this.stepMs })));
     this.started.push(instance.name);
     const signal = instance.vm.signal;
     const guestAttributesOn = (view.metadata['enable-guest-attributes'] ?? '').toUpperCase() === 'TRUE';

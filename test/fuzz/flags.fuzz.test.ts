@@ -8,7 +8,29 @@ import { startupScript } from '../../src/startup-script/render.js';
 import { useEmulator } from '../integration/harness.js';
 
 const hostile = fc.oneof(
-  fc.constantFrom('$(id)', '`id`', ';rm -rf /', "a'b", 'a"b', 'x\ny', 'x\r\ny', '\u0000', '../../etc/passwd', '--', '-', '', ' ', '%s%n', '${HOME}', '\\', '*', '🙂', 'ß', 'İ', '\u202e'),
+  fc.constantFrom(
+    '$(id)',
+    '`id`',
+    ';rm -rf /',
+    "a'b",
+    'a"b',
+    'x\ny',
+    'x\r\ny',
+    '\u0000',
+    '../../etc/passwd',
+    '--',
+    '-',
+    '',
+    ' ',
+    '%s%n',
+    '${HOME}',
+    '\\',
+    '*',
+    '🙂',
+    'ß',
+    'İ',
+    '\u202e',
+  ),
   fc.constantFrom('-1', '0', '9', '65537', '99999999999999999999', '1e3', 'NaN', 'Infinity', '0x10', '1.5', '10 '),
   fc.string({ maxLength: 40 }),
   fc.string({ unit: 'grapheme', maxLength: 20 }),
@@ -29,9 +51,9 @@ const flagValue = (name: string) => fc.oneof({ weight: 3, arbitrary: hostile }, 
 
 const argvArb = fc
   .array(
-    fc.tuple(fc.constantFrom(...Object.keys(BUILD_FLAGS)), fc.constantFrom('--', '-'), fc.boolean()).chain(([name, dash, joined]) =>
-      flagValue(name).map((v) => (joined ? [`${dash}${name}=${v}`] : [`${dash}${name}`, v])),
-    ),
+    fc
+      .tuple(fc.constantFrom(...Object.keys(BUILD_FLAGS)), fc.constantFrom('--', '-'), fc.boolean())
+      .chain(([name, dash, joined]) => flagValue(name).map((v) => (joined ? [`${dash}${name}=${v}`] : [`${dash}${name}`, v]))),
     { minLength: 0, maxLength: 6 },
   )
   .chain((parts) =>
@@ -39,7 +61,14 @@ const argvArb = fc
     fc.boolean().map((withBase) => [...(withBase ? BASE : []), ...parts.flat()]),
   );
 
-const BASE = ['--project-name=test-project', '--zone=us-central1-a', '--image-name=fuzz', '--gcs-path=gs://test-bucket', '--container-image=nginx:1', '--skip-image-check'];
+const BASE = [
+  '--project-name=test-project',
+  '--zone=us-central1-a',
+  '--image-name=fuzz',
+  '--gcs-path=gs://test-bucket',
+  '--container-image=nginx:1',
+  '--skip-image-check',
+];
 
 describe('hostile input', () => {
   const h = useEmulator();
@@ -65,7 +94,17 @@ describe('hostile input', () => {
         const items = (insert.body as { metadata: { items: Array<{ key: string; value: string }> } }).metadata.items;
         const meta = Object.fromEntries(items.map((i) => [i.key, i.value]));
         expect(meta['startup-script']).toBe(startupScript(meta['gdib-mode'] === 'verify' ? 'verify' : 'build'));
-        expect(Object.keys(meta).sort()).toEqual(['enable-guest-attributes', 'gdib-container-images', 'gdib-device-name', 'gdib-image-pull-auth', 'gdib-mode', 'gdib-platform', 'gdib-run-id', 'gdib-store-checksums', 'startup-script']);
+        expect(Object.keys(meta).sort()).toEqual([
+          'enable-guest-attributes',
+          'gdib-container-images',
+          'gdib-device-name',
+          'gdib-image-pull-auth',
+          'gdib-mode',
+          'gdib-platform',
+          'gdib-run-id',
+          'gdib-store-checksums',
+          'startup-script',
+        ]);
       }),
       { numRuns: 150, seed: Number(process.env.FUZZ_SEED ?? Date.now() % 2 ** 31) },
     );

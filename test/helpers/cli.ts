@@ -28,7 +28,10 @@ export const FAST_TUNING: Partial<Tuning> = {
   logUploadTimeoutMs: 5_000,
 };
 
-export async function runCli(argv: string[], opts: { env?: Record<string, string | undefined>; cwd?: string; signals?: Signals; tuning?: Partial<Tuning> } = {}): Promise<CliRun> {
+export async function runCli(
+  argv: string[],
+  opts: { env?: Record<string, string | undefined>; cwd?: string; signals?: Signals; tuning?: Partial<Tuning> } = {},
+): Promise<CliRun> {
   let stdout = '';
   let stderr = '';
   const io: CliIo = {

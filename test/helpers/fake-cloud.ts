@@ -129,7 +129,11 @@ export class FakeCloud implements Cloud {
     manifest: (ref, reference) => {
       const name = `${ref.registry}/${ref.repository}:${reference}`;
       const digest = `sha256:${createHash('sha256').update(name).digest('hex')}`;
-      return Promise.resolve({ mediaType: 'application/vnd.oci.image.manifest.v1+json', digest, body: { schemaVersion: 2, layers: [{ digest: `sha256:${'1'.repeat(64)}`, size: 1_000_000 }] } });
+      return Promise.resolve({
+        mediaType: 'application/vnd.oci.image.manifest.v1+json',
+        digest,
+        body: { schemaVersion: 2, layers: [{ digest: `sha256:${'1'.repeat(64)}`, size: 1_000_000 }] },
+      });
     },
     blob: () => Promise.resolve(Buffer.alloc(0)),
   };

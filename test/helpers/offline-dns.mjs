@@ -6,7 +6,8 @@ import { syncBuiltinESMExports } from 'node:module';
 
 const lookup = dns.lookup;
 const local = (hostname) => hostname === 'localhost';
-const notFound = (hostname) => Object.assign(new Error(`getaddrinfo ENOTFOUND ${hostname}`), { code: 'ENOTFOUND', errno: -3008, syscall: 'getaddrinfo', hostname });
+const notFound = (hostname) =>
+  Object.assign(new Error(`getaddrinfo ENOTFOUND ${hostname}`), { code: 'ENOTFOUND', errno: -3008, syscall: 'getaddrinfo', hostname });
 
 dns.lookup = function offlineLookup(hostname, options, callback) {
   if (local(hostname)) return lookup.apply(this, arguments);

@@ -2,10 +2,25 @@
 // run, local), so that a table can pick any of them. The plan itself is what the code under test returns.
 import type { RawFlags } from '../../src/config/flag.js';
 import { parseRunPlan } from '../../src/config/schema.js';
-import { modeOf, runOf, type LocalArchive, type LocalBuild, type LocalVerify, type Mode, type Run, type RunPlan, type VmBuild, type VmVerify } from '../../src/config/types.js';
+import {
+  modeOf,
+  runOf,
+  type LocalArchive,
+  type LocalBuild,
+  type LocalVerify,
+  type Mode,
+  type Run,
+  type RunPlan,
+  type VmBuild,
+  type VmVerify,
+} from '../../src/config/types.js';
 
 /** Every field any kind of run has (a table picks whichever it checks; absent ones are undefined). */
-type AnyRunFields = Omit<VmBuild, 'kind'> & Omit<VmVerify, 'kind'> & Omit<LocalBuild, 'kind'> & Omit<LocalArchive, 'kind'> & Omit<LocalVerify, 'kind'>;
+type AnyRunFields = Omit<VmBuild, 'kind'> &
+  Omit<VmVerify, 'kind'> &
+  Omit<LocalBuild, 'kind'> &
+  Omit<LocalArchive, 'kind'> &
+  Omit<LocalVerify, 'kind'>;
 
 export type FlatRun = AnyRunFields & {
   plan: RunPlan;
@@ -16,8 +31,23 @@ export type FlatRun = AnyRunFields & {
   localOnly: boolean;
 };
 
-export function parseConfig(raw: RawFlags, env: Record<string, string | undefined>, opts: { mode?: Mode; cwd?: string; positionals?: readonly string[] } = {}): FlatRun {
-  const plan = parseRunPlan(raw, env, { ...(opts.mode ? { command: opts.mode } : {}), ...(opts.cwd ? { cwd: opts.cwd } : {}), ...(opts.positionals ? { positionals: opts.positionals } : {}) });
+export function parseConfig(
+  raw: RawFlags,
+  env: Record<string, string | undefined>,
+  opts: { mode?: Mode; cwd?: string; positionals?: readonly string[] } = {},
+): FlatRun {
+  const plan = parseRunPlan(raw, env, {
+    ...(opts.mode ? { command: opts.mode } : {}),
+    ...(opts.cwd ? { cwd: opts.cwd } : {}),
+    ...(opts.positionals ? { positionals: opts.positionals } : {}),
+  });
   const run = runOf(plan);
-  return { ...run, plan, mode: modeOf(run), dryRun: plan.kind === 'dry-run', local: run.kind.startsWith('local-'), localOnly: run.kind === 'local-archive' } as FlatRun;
+  return {
+    ...run,
+    plan,
+    mode: modeOf(run),
+    dryRun: plan.kind === 'dry-run',
+    local: run.kind.startsWith('local-'),
+    localOnly: run.kind === 'local-archive',
+  } as FlatRun;
 }

@@ -28,7 +28,10 @@ export interface SpawnedCli {
  */
 export function spawnCli(args: string[], env: Record<string, string>, opts: { tuning?: object | null } = {}): SpawnedCli {
   const tuning = opts.tuning === null ? {} : { GDIB_TUNING: JSON.stringify(opts.tuning ?? FAST_TUNING) };
-  const child = spawn(process.execPath, [BIN, ...args], { env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...tuning, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [BIN, ...args], {
+    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...tuning, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let stdout = '';
   let stderr = '';
   let lastOutputAt = Date.now();

@@ -29,7 +29,10 @@ describe('GitHub Action', () => {
 
   it('builds from a config file plus argument lines and sets the outputs', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'gdib-action-'));
-    writeFileSync(join(dir, 'build.yaml'), 'project-name: test-project\nzone: us-central1-a\ngcs-path: gs://test-bucket/ci\ncontainer-image: [nginx:1]\nskip-image-check: true\n');
+    writeFileSync(
+      join(dir, 'build.yaml'),
+      'project-name: test-project\nzone: us-central1-a\ngcs-path: gs://test-bucket/ci\ncontainer-image: [nginx:1]\nskip-image-check: true\n',
+    );
     const marker = join(dir, 'pwned');
     const r = await runAction({
       ...h.env,
@@ -51,7 +54,13 @@ describe('GitHub Action', () => {
   it('a hostile argument line is one argument, rejected by validation, never run', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'gdib-action-'));
     const marker = join(dir, 'pwned');
-    const r = await runAction({ ...h.env, GITHUB_ACTION_PATH: resolve('.'), GITHUB_OUTPUT: join(dir, 'out'), RUNNER_TEMP: dir, INPUT_ARGS: `--image-name=$(touch ${marker})\n--zone=\`touch ${marker}\`` });
+    const r = await runAction({
+      ...h.env,
+      GITHUB_ACTION_PATH: resolve('.'),
+      GITHUB_OUTPUT: join(dir, 'out'),
+      RUNNER_TEMP: dir,
+      INPUT_ARGS: `--image-name=$(touch ${marker})\n--zone=\`touch ${marker}\``,
+    });
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('error: --image-name:');
     expect(existsSync(marker)).toBe(false);

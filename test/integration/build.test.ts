@@ -29,7 +29,11 @@ describe('build', () => {
     const disk = bodyOf(h.emu, 'POST', /\/zones\/us-central1-a\/disks$/);
     const runId = /^ci-job-([a-z0-9]{6})-disk$/.exec(disk.name as string)?.[1];
     expect(runId).toBeDefined();
-    expect(disk).toMatchObject({ sizeGb: '30', type: expect.stringMatching(/diskTypes\/pd-ssd$/), labels: { 'gdib-run': runId, 'gdib-job': 'ci-job', 'gdib-managed': 'true' } });
+    expect(disk).toMatchObject({
+      sizeGb: '30',
+      type: expect.stringMatching(/diskTypes\/pd-ssd$/),
+      labels: { 'gdib-run': runId, 'gdib-job': 'ci-job', 'gdib-managed': 'true' },
+    });
     expect(disk.sourceImage).toBeUndefined();
 
     const vm = bodyOf(h.emu, 'POST', /\/zones\/us-central1-a\/instances$/) as Record<string, any>;
@@ -37,7 +41,11 @@ describe('build', () => {
     expect(vm.machineType).toMatch(/machineTypes\/e2-standard-4$/);
     expect(vm.labels).toEqual({ 'gdib-run': runId, 'gdib-job': 'ci-job', 'gdib-managed': 'true' });
     const [boot, data] = vm.disks;
-    expect(boot).toMatchObject({ boot: true, autoDelete: true, initializeParams: { sourceImage: 'projects/debian-cloud/global/images/family/debian-12' } });
+    expect(boot).toMatchObject({
+      boot: true,
+      autoDelete: true,
+      initializeParams: { sourceImage: 'projects/debian-cloud/global/images/family/debian-12' },
+    });
     expect(Number(boot.initializeParams.diskSizeGb)).not.toBe(30); // sized on its own
     expect(data).toMatchObject({ deviceName: 'gdib-data', source: expect.stringMatching(new RegExp(`disks/ci-job-${runId}-disk$`)) });
     expect(vm.serviceAccounts).toEqual([{ email: 'default', scopes: ['https://www.googleapis.com/auth/cloud-platform'] }]);
@@ -55,18 +63,36 @@ describe('build', () => {
     });
 
     const image = bodyOf(h.emu, 'POST', /\/global\/images$/);
-    expect(image).toMatchObject({ name: 'cache-v1', family: 'ml-cache', labels: { team: 'ml', release: 'v1' }, storageLocations: ['us'], sourceDisk: expect.stringMatching(new RegExp(`disks/ci-job-${runId}-disk$`)) });
+    expect(image).toMatchObject({
+      name: 'cache-v1',
+      family: 'ml-cache',
+      labels: { team: 'ml', release: 'v1' },
+      storageLocations: ['us'],
+      sourceDisk: expect.stringMatching(new RegExp(`disks/ci-job-${runId}-disk$`)),
+    });
 
     // The VM is deleted before the image is created; the disk is deleted after.
     const order = h.emu.requests.filter((q) => /^(disks|instances|images)\.(insert|delete|detachDisk)$/.test(q.call)).map((q) => q.call);
-    expect(order).toEqual(['disks.insert', 'instances.insert', 'instances.detachDisk', 'instances.delete', 'images.insert', 'disks.delete']);
+    expect(order).toEqual([
+      'disks.insert',
+      'instances.insert',
+      'instances.detachDisk',
+      'instances.delete',
+      'images.insert',
+      'disks.delete',
+    ]);
 
     // Every request carried the token; logs and result are in GCS.
     expect(h.emu.requests.filter((q) => q.call !== 'oauth.token').every((q) => q.authorization === `Bearer ${TOKEN}`)).toBe(true);
     const prefix = `logs/ci-job-${runId}`;
     expect(objectText(h.emu, `${prefix}/serial-port-1.log`)).toContain('gdib: state=succeeded');
     const result = JSON.parse(objectText(h.emu, `${prefix}/result.json`)!);
-    expect(result).toMatchObject({ version: 1, state: 'succeeded', runId, image: { name: 'cache-v1', uri: 'projects/test-project/global/images/cache-v1', family: 'ml-cache' } });
+    expect(result).toMatchObject({
+      version: 1,
+      state: 'succeeded',
+      runId,
+      image: { name: 'cache-v1', uri: 'projects/test-project/global/images/cache-v1', family: 'ml-cache' },
+    });
     expect(Object.keys(result.vmPhases)).toEqual(expect.arrayContaining(['pulling', 'unpacking']));
     const buildLog = objectText(h.emu, `${prefix}/build.log`)!;
     for (const line of buildLog.trim().split('\n')) expect(() => JSON.parse(line)).not.toThrow();
@@ -86,7 +112,7 @@ describe('build', () => {
     expectNothingLeft(h.emu);
   });
 
-  it('fails with the VM\'s reason and deletes everything, image included', async () => {
+  it("fails with the VM's reason and deletes everything, image included", async () => {
     h.emu.vm.script(vmScripts.fail('pulling nginx:1: not found'));
     const r = await h.cli([...BASE_ARGS, '--image-name=img-fail', '--container-image=nginx:1']);
     expect(r.code).toBe(1);
@@ -96,7 +122,13 @@ describe('build', () => {
   });
 
   it('boots an Arm VM from the Arm Debian image when the machine type is Arm', async () => {
-    const r = await h.cli([...BASE_ARGS, '--image-name=arm-cache', '--container-image=nginx:1', '--machine-type=t2a-standard-4', '--platform=linux/arm64']);
+    const r = await h.cli([
+      ...BASE_ARGS,
+      '--image-name=arm-cache',
+      '--container-image=nginx:1',
+      '--machine-type=t2a-standard-4',
+      '--platform=linux/arm64',
+    ]);
     expect(r.stderr).not.toContain('error');
     expect(r.code).toBe(0);
     const vm = bodyOf(h.emu, 'POST', /\/instances$/) as { disks: Array<{ initializeParams?: { sourceImage: string } }> };

@@ -12,7 +12,11 @@ describe('cleanup', () => {
 
   async function killedBuild(): Promise<void> {
     h.emu.vm.script([{ afterMs: 0, serial: serialLine('gdib: state=running') }]);
-    const child = spawn(process.execPath, ['bin/gke-disk-image-builder.js', ...BASE_ARGS, '--image-name=killed', '--container-image=nginx:1'], { env: { ...process.env, ...h.env }, stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(
+      process.execPath,
+      ['bin/gke-disk-image-builder.js', ...BASE_ARGS, '--image-name=killed', '--container-image=nginx:1'],
+      { env: { ...process.env, ...h.env }, stdio: ['ignore', 'ignore', 'pipe'] },
+    );
     let childErr = '';
     child.stderr.on('data', (d: Buffer) => void (childErr += d.toString()));
     const end = Date.now() + 30_000;

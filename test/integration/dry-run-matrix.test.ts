@@ -31,7 +31,16 @@ for (const command of ['build', 'verify'] as const)
           for (const imageName of [true, false]) rows.push({ command, local, dryRun, output, force, imageName });
 
 const label = (r: Row) =>
-  [r.command, r.local ? '--local' : 'VM', r.dryRun ? '--dry-run' : '', r.output ? '--output' : '', r.force ? '--force' : '', r.imageName ? '--image-name' : 'no --image-name'].filter(Boolean).join(' ');
+  [
+    r.command,
+    r.local ? '--local' : 'VM',
+    r.dryRun ? '--dry-run' : '',
+    r.output ? '--output' : '',
+    r.force ? '--force' : '',
+    r.imageName ? '--image-name' : 'no --image-name',
+  ]
+    .filter(Boolean)
+    .join(' ');
 
 /** The image a verify checks exists (seeded); the one a build makes does not. */
 const EXISTING = 'img-existing';
@@ -99,7 +108,9 @@ function attachedUnder(dirs: string[]): string[] {
   }
   for (const n of loops) {
     try {
-      const backing = readFileSync(`/sys/block/${n}/loop/backing_file`, 'utf8').trim().replace(/ \(deleted\)$/, '');
+      const backing = readFileSync(`/sys/block/${n}/loop/backing_file`, 'utf8')
+        .trim()
+        .replace(/ \(deleted\)$/, '');
       if (under(backing)) found.push(`/dev/${n} → ${backing}`);
     } catch {
       // not attached
@@ -177,7 +188,10 @@ describe('which steps run, and a dry run only reads', () => {
         return;
       }
       expect(res.code, res.stderr).toBe(0);
-      const events = res.stdout.trim().split('\n').map((l) => JSON.parse(l) as { type: string; result?: Record<string, any> });
+      const events = res.stdout
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as { type: string; result?: Record<string, any> });
       const result = events.at(-1)!.result!;
       expect(Object.keys(result.steps).filter((s) => s !== 'cleanup')).toEqual(expectedSteps(r));
       if (!r.dryRun) return;
@@ -208,32 +222,55 @@ describe('what a local dry run prints', () => {
       ? it
       : process.env.GDIB_SKIP_RIG
         ? it.skip
-        : (name: string, _fn: () => Promise<void>) => it(name, () => expect.fail(`this machine cannot run --local: ${localProblems.join('; ')}`));
+        : (name: string, _fn: () => Promise<void>) =>
+            it(name, () => expect.fail(`this machine cannot run --local: ${localProblems.join('; ')}`));
 
-  runs('build --local --dry-run: the disk it would bake, the archive, the upload object and the image body, with the manifests', async () => {
-    const { cwd, tmp } = dirsFor();
-    mkdirSync(join(cwd, 'k8s'));
-    const args = ['build', ...BASE_ARGS, '--local', '--dry-run', '--image-name=img-plan', '--container-image=nginx:1', '--disk-size-gb=20', '--image-labels=team=ml', '--k8s-manifests-filepath=k8s/snap.yaml'];
-    const res = await withTmpdir(tmp, () => h.cli(args, { cwd }));
-    expect(res.code, res.stderr).toBe(0);
-    const plan = JSON.parse(res.stdout) as Array<{ kind: string; name: string; body: Record<string, any> }>;
-    expect(plan.map((p) => p.kind)).toEqual(['file', 'file', 'object', 'image', 'file']);
-    const [disk, archive, object, image, manifests] = plan as [typeof plan[0], typeof plan[0], typeof plan[0], typeof plan[0], typeof plan[0]];
-    expect(disk.name).toBe(join(tmp, 'gdib-XXXXXX/disk.raw'));
-    expect(disk.body).toMatchObject({ sizeGb: 20, sparse: true, metadata: { 'gdib-mode': 'build', 'gdib-container-images': 'nginx:1' } });
-    expect(archive.name).toBe(join(tmp, 'gdib-XXXXXX/disk.tar.gz'));
-    const runId = disk.body.metadata['gdib-run-id'] as string;
-    expect(object.name).toBe(`gs://test-bucket/logs/secondary-disk-image-${runId}/disk.tar.gz`);
-    expect(image.body).toEqual({
-      name: 'img-plan',
-      rawDisk: { source: `https://storage.googleapis.com/test-bucket/logs/secondary-disk-image-${runId}/disk.tar.gz` },
-      family: 'secondary-disk-image',
-      labels: { team: 'ml' },
-    });
-    expect(manifests).toMatchObject({ name: join(cwd, 'k8s/snap.yaml'), body: { contents: expect.stringContaining('snapshotHandle: projects/test-project/global/images/img-plan') } });
-    expect(readdirSync(join(cwd, 'k8s'))).toEqual([]);
-    expect(readdirSync(tmp)).toEqual([]);
-  });
+  runs(
+    'build --local --dry-run: the disk it would bake, the archive, the upload object and the image body, with the manifests',
+    async () => {
+      const { cwd, tmp } = dirsFor();
+      mkdirSync(join(cwd, 'k8s'));
+      const args = [
+        'build',
+        ...BASE_ARGS,
+        '--local',
+        '--dry-run',
+        '--image-name=img-plan',
+        '--container-image=nginx:1',
+        '--disk-size-gb=20',
+        '--image-labels=team=ml',
+        '--k8s-manifests-filepath=k8s/snap.yaml',
+      ];
+      const res = await withTmpdir(tmp, () => h.cli(args, { cwd }));
+      expect(res.code, res.stderr).toBe(0);
+      const plan = JSON.parse(res.stdout) as Array<{ kind: string; name: string; body: Record<string, any> }>;
+      expect(plan.map((p) => p.kind)).toEqual(['file', 'file', 'object', 'image', 'file']);
+      const [disk, archive, object, image, manifests] = plan as [
+        (typeof plan)[0],
+        (typeof plan)[0],
+        (typeof plan)[0],
+        (typeof plan)[0],
+        (typeof plan)[0],
+      ];
+      expect(disk.name).toBe(join(tmp, 'gdib-XXXXXX/disk.raw'));
+      expect(disk.body).toMatchObject({ sizeGb: 20, sparse: true, metadata: { 'gdib-mode': 'build', 'gdib-container-images': 'nginx:1' } });
+      expect(archive.name).toBe(join(tmp, 'gdib-XXXXXX/disk.tar.gz'));
+      const runId = disk.body.metadata['gdib-run-id'] as string;
+      expect(object.name).toBe(`gs://test-bucket/logs/secondary-disk-image-${runId}/disk.tar.gz`);
+      expect(image.body).toEqual({
+        name: 'img-plan',
+        rawDisk: { source: `https://storage.googleapis.com/test-bucket/logs/secondary-disk-image-${runId}/disk.tar.gz` },
+        family: 'secondary-disk-image',
+        labels: { team: 'ml' },
+      });
+      expect(manifests).toMatchObject({
+        name: join(cwd, 'k8s/snap.yaml'),
+        body: { contents: expect.stringContaining('snapshotHandle: projects/test-project/global/images/img-plan') },
+      });
+      expect(readdirSync(join(cwd, 'k8s'))).toEqual([]);
+      expect(readdirSync(tmp)).toEqual([]);
+    },
+  );
 
   runs('verify --local --dry-run ARCHIVE: where it would be extracted; the archive is only read', async () => {
     const { cwd, tmp, file } = dirsFor();

@@ -82,13 +82,17 @@ const TRANSIENT: ReadonlyArray<[FaultAction, string]> = [
  * project; inserts and detachDisk get 400 (an invalid request); the rest 403 (a permission the caller lacks).
  */
 function permanentFor(call: string): { status: number; reason: string; message: string } {
-  if (/^(zones|machineTypes|diskTypes|networks|subnetworks)\.get$|^storage\.buckets\./.test(call)) return { status: 404, reason: 'notFound', message: `Not found (${call})` };
-  if (/^(disks|instances|images)\.(insert|detachDisk)$/.test(call)) return { status: 400, reason: 'invalid', message: `Invalid value (${call})` };
+  if (/^(zones|machineTypes|diskTypes|networks|subnetworks)\.get$|^storage\.buckets\./.test(call))
+    return { status: 404, reason: 'notFound', message: `Not found (${call})` };
+  if (/^(disks|instances|images)\.(insert|detachDisk)$/.test(call))
+    return { status: 400, reason: 'invalid', message: `Invalid value (${call})` };
   return { status: 403, reason: 'forbidden', message: `Required permission is missing (${call})` };
 }
 
 function operationErrorFor(call: string): { code: string; message: string } {
-  return call.endsWith('.insert') ? { code: 'QUOTA_EXCEEDED', message: "Quota 'CPUS' exceeded. Limit: 8.0 in region us-central1." } : { code: 'INTERNAL_ERROR', message: `Internal error (${call})` };
+  return call.endsWith('.insert')
+    ? { code: 'QUOTA_EXCEEDED', message: "Quota 'CPUS' exceeded. Limit: 8.0 in region us-central1." }
+    : { code: 'INTERNAL_ERROR', message: `Internal error (${call})` };
 }
 
 /** A preflight check that fails with 404/403 reports a finding naming its flag. */
@@ -122,7 +126,9 @@ function cellsFor(site: Site): Cell[] {
   return [
     { kind: 'transient', faults: TRANSIENT.map(([action]) => ({ action, times: 1 })) },
     { kind: 'permanent', faults: always(permanentFor(site.call)) },
-    ...(isDelete(site) && !site.of ? [{ kind: 'permanent 404' as const, faults: always({ status: 404, reason: 'notFound', message: 'The resource was not found' }) }] : []),
+    ...(isDelete(site) && !site.of
+      ? [{ kind: 'permanent 404' as const, faults: always({ status: 404, reason: 'notFound', message: 'The resource was not found' }) }]
+      : []),
     ...(op ? [{ kind: 'operation error' as const, faults: always({ operationError: operationErrorFor(site.call) }) }] : []),
     { kind: 'hang', faults: once({ hang: true }) },
     ...(op ? [{ kind: 'operation hang' as const, faults: once({ operationHang: true }) }] : []),
@@ -151,21 +157,31 @@ function expected(site: Site, cell: Cell): Expected {
   const { call, phase } = site;
   const resource = resourceOf(site);
   const kept = resource === 'image' ? [] : [resource];
-  if (cell.kind === 'transient') return { code: 0, stderr: TRANSIENT.map(([, cause]) => new RegExp(`retrying ${esc(call)} \\(${esc(cause)}\\)`)), left: [] };
-  if (cell.kind === 'permanent 404') return { code: 0, stderr: [new RegExp(`deleted ${resource} NAME\\n`)], absent: [/could not delete/], left: kept };
+  if (cell.kind === 'transient')
+    return { code: 0, stderr: TRANSIENT.map(([, cause]) => new RegExp(`retrying ${esc(call)} \\(${esc(cause)}\\)`)), left: [] };
+  if (cell.kind === 'permanent 404')
+    return { code: 0, stderr: [new RegExp(`deleted ${resource} NAME\\n`)], absent: [/could not delete/], left: kept };
 
   const failed = site.of ?? call;
   const perm = permanentFor(call);
-  const cause = cell.kind === 'operation error' ? `${esc(failed)}: operation failed: ${operationErrorFor(failed).code}: ` : `${esc(call)}: HTTP ${perm.status} ${perm.reason}: `;
+  const cause =
+    cell.kind === 'operation error'
+      ? `${esc(failed)}: operation failed: ${operationErrorFor(failed).code}: `
+      : `${esc(call)}: HTTP ${perm.status} ${perm.reason}: `;
   const leftover = new RegExp(
     `error: could not delete ${resource} NAME: .*\\n {2}Delete it by hand: gcloud compute ${resource === 'vm' ? 'instances' : 'disks'} delete NAME --project ${PROJECT} --zone ${ZONE} --quiet`,
   );
 
   if (phase.kind === 'cleanup' && isDelete(site)) return { code: 0, stderr: [leftover], left: kept };
-  if (phase.kind !== 'step') throw new Error(`no rule yet for ${site.id} (${cell.kind}), first called ${phase.kind === 'after' ? 'after the build' : 'in cleanup'}`);
+  if (phase.kind !== 'step')
+    throw new Error(`no rule yet for ${site.id} (${cell.kind}), first called ${phase.kind === 'after' ? 'after the build' : 'in cleanup'}`);
 
   if (call === 'storage.objects.insert' && cell.kind === 'hang') {
-    return { code: 0, stderr: [/warning: could not write the (serial log to GCS|logs to gs:\/\/test-bucket\/logs\/[a-z0-9-]+\/): /], left: [] };
+    return {
+      code: 0,
+      stderr: [/warning: could not write the (serial log to GCS|logs to gs:\/\/test-bucket\/logs\/[a-z0-9-]+\/): /],
+      left: [],
+    };
   }
   if (cell.kind === 'hang' || cell.kind === 'operation hang') {
     return { code: 1, stderr: [new RegExp(`error: step "${esc(phase.step)}" did not finish within --timeout \\(${TIMEOUT}\\)`)], left: [] };
@@ -175,12 +191,21 @@ function expected(site: Site, cell: Cell): Expected {
     // A finding names the flag; any other failure must name the step or a flag, and the call and status.
     return { code: 1, stderr: [FINDINGS[call] ?? new RegExp(`^error: (?=.*(?:${title}|\\(--[a-z-]+\\)))(?=.*${cause})`, 'm')], left: [] };
   }
-  if (call === 'instances.getGuestAttributes') return { code: 0, stderr: [new RegExp(`warning: guest attributes are unavailable \\(${cause}.*\\); following the serial console instead`)], left: [] };
-  if (call === 'instances.getSerialPortOutput') return { code: 0, stderr: [new RegExp(`warning: could not read the serial console: ${cause}`)], left: [] };
+  if (call === 'instances.getGuestAttributes')
+    return {
+      code: 0,
+      stderr: [new RegExp(`warning: guest attributes are unavailable \\(${cause}.*\\); following the serial console instead`)],
+      left: [],
+    };
+  if (call === 'instances.getSerialPortOutput')
+    return { code: 0, stderr: [new RegExp(`warning: could not read the serial console: ${cause}`)], left: [] };
   if (call === 'storage.objects.insert') {
     return {
       code: 0,
-      stderr: [new RegExp(`warning: could not write the serial log to GCS: ${cause}`), new RegExp(`warning: could not write the logs to gs://test-bucket/logs/[a-z0-9-]+/: ${cause}`)],
+      stderr: [
+        new RegExp(`warning: could not write the serial log to GCS: ${cause}`),
+        new RegExp(`warning: could not write the logs to gs://test-bucket/logs/[a-z0-9-]+/: ${cause}`),
+      ],
       left: [],
     };
   }
@@ -195,10 +220,26 @@ describe('the clean build the matrix is made from', () => {
     expect(clean.leftovers).toEqual({ disks: [], instances: [], images: [`${PROJECT}/img-clean`] });
     const ids = clean.sites.map((s) => s.id);
     for (const id of [
-      'projects.get', 'zones.get', 'images.get', 'machineTypes.get', 'diskTypes.get', 'networks.get', 'subnetworks.get', 'storage.buckets.testIamPermissions',
-      'disks.insert', 'instances.insert', 'images.insert', 'instances.detachDisk', 'instances.delete', 'disks.delete',
-      'zoneOperations.wait(disks.insert)', 'zoneOperations.wait(disks.delete)', 'globalOperations.wait(images.insert)',
-      'instances.getSerialPortOutput', 'instances.getGuestAttributes', 'storage.objects.insert',
+      'projects.get',
+      'zones.get',
+      'images.get',
+      'machineTypes.get',
+      'diskTypes.get',
+      'networks.get',
+      'subnetworks.get',
+      'storage.buckets.testIamPermissions',
+      'disks.insert',
+      'instances.insert',
+      'images.insert',
+      'instances.detachDisk',
+      'instances.delete',
+      'disks.delete',
+      'zoneOperations.wait(disks.insert)',
+      'zoneOperations.wait(disks.delete)',
+      'globalOperations.wait(images.insert)',
+      'instances.getSerialPortOutput',
+      'instances.getGuestAttributes',
+      'storage.objects.insert',
     ]) {
       expect(ids).toContain(id);
     }

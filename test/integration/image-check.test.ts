@@ -49,16 +49,26 @@ describeRig('image check in preflight', () => {
     const key = [...h.emu.state.objects.keys()].find((k) => k.endsWith('/result.json'))!;
     const result = JSON.parse(objectText(h.emu, key.slice('test-bucket/'.length))!);
     expect(Object.keys(result.imageDigests).sort()).toEqual([ref('multi'), ref('v1')].sort());
-    const manifest = await fetch(`http://${registry.host}/v2/pf/app/manifests/v1`, { headers: { accept: 'application/vnd.oci.image.manifest.v1+json' } });
+    const manifest = await fetch(`http://${registry.host}/v2/pf/app/manifests/v1`, {
+      headers: { accept: 'application/vnd.oci.image.manifest.v1+json' },
+    });
     expect(result.imageDigests[ref('v1')]).toBe(manifest.headers.get('docker-content-digest'));
     // For an index, the digest is the platform's manifest, not the index's.
-    const index = await fetch(`http://${registry.host}/v2/pf/app/manifests/multi`, { headers: { accept: 'application/vnd.oci.image.index.v1+json' } });
+    const index = await fetch(`http://${registry.host}/v2/pf/app/manifests/multi`, {
+      headers: { accept: 'application/vnd.oci.image.index.v1+json' },
+    });
     expect(result.imageDigests[ref('multi')]).not.toBe(index.headers.get('docker-content-digest'));
     expectNothingLeft(h.emu);
   });
 
   it('stops before creating anything for a missing tag and a missing platform, reporting both', async () => {
-    const r = await h.cli([...ARGS, '--image-name=bad', `--container-image=${ref('nope')}`, `--container-image=${ref('multi')}`, '--platform=linux/arm64']);
+    const r = await h.cli([
+      ...ARGS,
+      '--image-name=bad',
+      `--container-image=${ref('nope')}`,
+      `--container-image=${ref('multi')}`,
+      '--platform=linux/arm64',
+    ]);
     expect(r.code).toBe(1);
     expect(r.stderr).toContain(`${ref('nope')} does not exist in ${registry.host}`);
     expect(r.stderr).toContain(`${ref('multi')} has no linux/arm64 image (it has: linux/amd64, linux/ppc64le)`);
@@ -99,7 +109,9 @@ describe('disk size estimate', () => {
         body: { schemaVersion: 2, layers: [{ digest: 'sha256:' + '2'.repeat(64), size: 5e9 }] },
       });
     const small = await checkImages(['r.example/a:1'], 'linux/amd64', 10, client, new AbortController().signal);
-    expect(small.warnings.join('\n')).toContain('the images are 5.0 GB compressed, roughly 12.5 GB unpacked: --disk-size-gb=10 may be too small');
+    expect(small.warnings.join('\n')).toContain(
+      'the images are 5.0 GB compressed, roughly 12.5 GB unpacked: --disk-size-gb=10 may be too small',
+    );
     const big = await checkImages(['r.example/a:1'], 'linux/amd64', 60, client, new AbortController().signal);
     expect(big.warnings).toEqual([]);
   });

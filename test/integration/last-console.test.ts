@@ -8,7 +8,13 @@ import { until } from '../helpers/until.js';
 import { BASE_ARGS, expectNothingLeft, objectText, useEmulator } from './harness.js';
 
 /** The watcher reads the console once at the start, then not for a minute: only the last read can see more. */
-const SLOW_WATCH = { ...FAST_TUNING, serialMinIntervalMs: 60_000, serialMaxIntervalMs: 60_000, guestAttributesIntervalMs: 60_000, serialUploadIntervalMs: 60_000 };
+const SLOW_WATCH = {
+  ...FAST_TUNING,
+  serialMinIntervalMs: 60_000,
+  serialMaxIntervalMs: 60_000,
+  guestAttributesIntervalMs: 60_000,
+  serialUploadIntervalMs: 60_000,
+};
 
 const serialLog = (h: ReturnType<typeof useEmulator>) => {
   const obj = [...h.emu.state.objects.keys()].find((k) => k.endsWith('/serial-port-1.log'));
@@ -49,7 +55,10 @@ describe('the last read of the VM console', () => {
       hangingVm(h);
       const signals = new Signals();
       const running = runCli(args(`img-${sig.toLowerCase()}`), { env: h.env, tuning: SLOW_WATCH, signals });
-      await until(() => (h.emu.state.instances.size > 0 && [...h.emu.requests].some((q) => q.call === 'instances.getSerialPortOutput')), 'first console read');
+      await until(
+        () => h.emu.state.instances.size > 0 && [...h.emu.requests].some((q) => q.call === 'instances.getSerialPortOutput'),
+        'first console read',
+      );
       await new Promise((resolve) => setTimeout(resolve, 800));
       signals.send(sig);
       const r = await running;

@@ -13,10 +13,23 @@ describe('options', () => {
   const h = useEmulator();
 
   it('--boot-image, --boot-disk-size-gb, --no-external-ip, --shielded-vm, --network-tags shape the VM', async () => {
-    const r = await h.cli(build('img-opts', '--boot-image=projects/debian-cloud/global/images/debian-12-bookworm-v20240312', '--boot-disk-size-gb=15', '--no-external-ip', '--shielded-vm', '--network-tags=allow-egress', '--network-tags=builder'));
+    const r = await h.cli(
+      build(
+        'img-opts',
+        '--boot-image=projects/debian-cloud/global/images/debian-12-bookworm-v20240312',
+        '--boot-disk-size-gb=15',
+        '--no-external-ip',
+        '--shielded-vm',
+        '--network-tags=allow-egress',
+        '--network-tags=builder',
+      ),
+    );
     expect(r.code).toBe(0);
     const vm = bodyOf(h.emu, 'POST', /\/instances$/) as Record<string, any>;
-    expect(vm.disks[0].initializeParams).toMatchObject({ sourceImage: 'projects/debian-cloud/global/images/debian-12-bookworm-v20240312', diskSizeGb: '15' });
+    expect(vm.disks[0].initializeParams).toMatchObject({
+      sourceImage: 'projects/debian-cloud/global/images/debian-12-bookworm-v20240312',
+      diskSizeGb: '15',
+    });
     expect(vm.networkInterfaces[0].accessConfigs ?? []).toEqual([]);
     expect(vm.shieldedInstanceConfig).toMatchObject({ enableSecureBoot: true, enableVtpm: true, enableIntegrityMonitoring: true });
     expect(vm.tags.items).toEqual(['allow-egress', 'builder']);
@@ -53,12 +66,22 @@ describe('options', () => {
   it('--json: stdout is only versioned JSON events, the last one the result', async () => {
     const r = await h.cli(build('img-json', '--json'));
     expect(r.code).toBe(0);
-    const events = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, any>);
+    const events = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, any>);
     expect(events.every((e) => e.v === 1 && typeof e.type === 'string' && typeof e.time === 'string')).toBe(true);
     const last = events.at(-1)!;
     expect(last.type).toBe('result');
-    expect(last.result).toMatchObject({ state: 'succeeded', image: { uri: 'projects/test-project/global/images/img-json' }, diskSizeGb: 60, logs: expect.stringMatching(/^gs:\/\/test-bucket\/logs\//) });
-    expect(last.result.next.gcloud).toContain('--secondary-boot-disk=disk-image=projects/test-project/global/images/img-json,mode=CONTAINER_IMAGE_CACHE');
+    expect(last.result).toMatchObject({
+      state: 'succeeded',
+      image: { uri: 'projects/test-project/global/images/img-json' },
+      diskSizeGb: 60,
+      logs: expect.stringMatching(/^gs:\/\/test-bucket\/logs\//),
+    });
+    expect(last.result.next.gcloud).toContain(
+      '--secondary-boot-disk=disk-image=projects/test-project/global/images/img-json,mode=CONTAINER_IMAGE_CACHE',
+    );
     expect(Object.keys(last.result.steps)).toEqual(expect.arrayContaining(['preflight', 'create-disk', 'wait-vm', 'create-image']));
     expect(r.stderr).toContain('Creating the temporary VM');
   });
@@ -95,7 +118,10 @@ describe('options', () => {
     const r = await h.cli(build('img-force', '--force'));
     expect(r.code).toBe(0);
     expect(r.stderr).toContain('will be replaced (--force)');
-    const order = h.emu.requests.slice(before).filter((q) => /^(instances\.delete|images\.delete|images\.insert)$/.test(q.call)).map((q) => q.call);
+    const order = h.emu.requests
+      .slice(before)
+      .filter((q) => /^(instances\.delete|images\.delete|images\.insert)$/.test(q.call))
+      .map((q) => q.call);
     expect(order).toEqual(['instances.delete', 'images.delete', 'images.insert']);
     expect(h.emu.leftovers().images).toEqual(['test-project/img-force']);
     expectNothingLeft(h.emu);
@@ -107,16 +133,29 @@ describe('options', () => {
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/Kept for debugging \(--keep-on-failure\): vm secondary-disk-image-[a-z0-9]{6}-vm, disk /);
     expect(r.stderr).toMatch(/gcloud compute ssh secondary-disk-image-[a-z0-9]{6}-vm --project test-project --zone us-central1-a/);
-    expect(r.stderr).toMatch(/gcloud compute instances delete secondary-disk-image-[a-z0-9]{6}-vm --project test-project --zone us-central1-a --quiet/);
+    expect(r.stderr).toMatch(
+      /gcloud compute instances delete secondary-disk-image-[a-z0-9]{6}-vm --project test-project --zone us-central1-a --quiet/,
+    );
     expect(h.emu.leftovers().instances.length).toBe(1);
     expect(h.emu.leftovers().images).toEqual([]);
   });
 
-  it('--config reads YAML with the flags\' keys; command-line flags override it', async () => {
+  it("--config reads YAML with the flags' keys; command-line flags override it", async () => {
     const dir = mkdtempSync(join(tmpdir(), 'gdib-cfg-'));
     writeFileSync(
       join(dir, 'build.yaml'),
-      ['project-name: test-project', 'zone: us-central1-a', 'gcs-path: gs://test-bucket/logs', 'image-name: from-file', 'container-image:', '  - nginx:1', '  - redis:7', 'disk-size-gb: 30', 'skip-image-check: true', 'image-labels: [a=b]'].join('\n'),
+      [
+        'project-name: test-project',
+        'zone: us-central1-a',
+        'gcs-path: gs://test-bucket/logs',
+        'image-name: from-file',
+        'container-image:',
+        '  - nginx:1',
+        '  - redis:7',
+        'disk-size-gb: 30',
+        'skip-image-check: true',
+        'image-labels: [a=b]',
+      ].join('\n'),
     );
     const r = await h.cli(['--config=build.yaml', '--image-name=from-flag'], { cwd: dir });
     expect(r.stderr).not.toContain('error');
@@ -128,13 +167,23 @@ describe('options', () => {
     expect(vm.metadata.items.find((i) => i.key === 'gdib-container-images')?.value).toBe('nginx:1\nredis:7');
   });
 
-  it('--config problems use the flags\' messages and exit 2', async () => {
+  it("--config problems use the flags' messages and exit 2", async () => {
     const dir = mkdtempSync(join(tmpdir(), 'gdib-cfg-'));
     writeFileSync(join(dir, 'bad.json'), JSON.stringify({ 'disk-size-gb': 5, colour: 'red' }));
     const r = await h.cli(['--config', 'bad.json'], { cwd: dir });
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('unknown key "colour"');
-    writeFileSync(join(dir, 'bad2.json'), JSON.stringify({ 'disk-size-gb': 5, 'project-name': 'test-project', zone: 'us-central1-a', 'gcs-path': 'gs://test-bucket', 'image-name': 'x', 'container-image': 'nginx:1' }));
+    writeFileSync(
+      join(dir, 'bad2.json'),
+      JSON.stringify({
+        'disk-size-gb': 5,
+        'project-name': 'test-project',
+        zone: 'us-central1-a',
+        'gcs-path': 'gs://test-bucket',
+        'image-name': 'x',
+        'container-image': 'nginx:1',
+      }),
+    );
     const r2 = await h.cli(['--config', 'bad2.json'], { cwd: dir });
     expect(r2.code).toBe(2);
     expect(r2.stderr).toContain('error: --disk-size-gb: expected a whole number from 10 to 65536');

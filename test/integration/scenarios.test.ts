@@ -21,7 +21,14 @@ describe('scenarios', () => {
     ['403 rateLimitExceeded', { status: 403, reason: 'rateLimitExceeded' }],
     ['a reset connection', { reset: true as const }],
   ])('retries %s on inserts, waits, reads and GCS writes', async (_name, action) => {
-    for (const call of ['disks.insert', 'instances.insert', 'zoneOperations.wait', 'instances.getSerialPortOutput', 'images.insert', 'storage.objects.insert'] as const) {
+    for (const call of [
+      'disks.insert',
+      'instances.insert',
+      'zoneOperations.wait',
+      'instances.getSerialPortOutput',
+      'images.insert',
+      'storage.objects.insert',
+    ] as const) {
       h.emu.faults.add({ match: { call }, times: 2, action });
     }
     const r = await h.cli(build('img-retry'));
@@ -35,10 +42,15 @@ describe('scenarios', () => {
   });
 
   it('reports an operation that ends in QUOTA_EXCEEDED with its code, and cleans up', async () => {
-    h.emu.faults.add({ match: { call: 'instances.insert' }, action: { operationError: { code: 'QUOTA_EXCEEDED', message: "Quota 'CPUS' exceeded. Limit: 8.0 in region us-central1." } } });
+    h.emu.faults.add({
+      match: { call: 'instances.insert' },
+      action: { operationError: { code: 'QUOTA_EXCEEDED', message: "Quota 'CPUS' exceeded. Limit: 8.0 in region us-central1." } },
+    });
     const r = await h.cli(build('img-quota'));
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/error: creating the temporary vm failed: instances\.insert: operation failed: QUOTA_EXCEEDED: Quota 'CPUS' exceeded/);
+    expect(r.stderr).toMatch(
+      /error: creating the temporary vm failed: instances\.insert: operation failed: QUOTA_EXCEEDED: Quota 'CPUS' exceeded/,
+    );
     expectNothingLeft(h.emu);
   });
 
@@ -66,7 +78,9 @@ describe('scenarios', () => {
     signals.send('SIGINT');
     const r = await running;
     expect(r.code).toBe(130);
-    expect(r.stderr).toMatch(/if you stop now, delete these by hand:\n {2}gcloud compute instances delete secondary-disk-image-[a-z0-9]{6}-vm --project test-project --zone us-central1-a --quiet/);
+    expect(r.stderr).toMatch(
+      /if you stop now, delete these by hand:\n {2}gcloud compute instances delete secondary-disk-image-[a-z0-9]{6}-vm --project test-project --zone us-central1-a --quiet/,
+    );
     expectNothingLeft(h.emu);
   });
 
@@ -92,7 +106,11 @@ describe('scenarios', () => {
     h.emu.vm.script([
       { afterMs: 0, serial: serialLine('gdib: state=running') },
       { afterMs: 5, serial: serialLine(`oops: Authorization: Bearer ${vmToken}`) },
-      { afterMs: 5, serial: serialLine(`gdib: error=registry said 401 for token ${vmToken}`), attributes: { 'gdib/error': `registry refused ${vmToken}` } },
+      {
+        afterMs: 5,
+        serial: serialLine(`gdib: error=registry said 401 for token ${vmToken}`),
+        attributes: { 'gdib/error': `registry refused ${vmToken}` },
+      },
       { afterMs: 5, serial: serialLine('gdib: state=failed'), attributes: { 'gdib/state': 'failed' } },
     ]);
     const r = await h.cli(build('img-redact'));
@@ -106,9 +124,15 @@ describe('scenarios', () => {
   });
 
   it('runs three builds at once, two with the same job name, without touching each other', async () => {
-    const runs = await Promise.all([h.cli(build('img-a', '--job-name=shared')), h.cli(build('img-b', '--job-name=shared')), h.cli(build('img-c'))]);
+    const runs = await Promise.all([
+      h.cli(build('img-a', '--job-name=shared')),
+      h.cli(build('img-b', '--job-name=shared')),
+      h.cli(build('img-c')),
+    ]);
     expect(runs.map((r) => r.code)).toEqual([0, 0, 0]);
-    const created = h.emu.requests.filter((q) => /^(disks|instances)\.insert$/.test(q.call) && q.status === 200).map((q) => (q.body as { name: string }).name);
+    const created = h.emu.requests
+      .filter((q) => /^(disks|instances)\.insert$/.test(q.call) && q.status === 200)
+      .map((q) => (q.body as { name: string }).name);
     expect(new Set(created).size).toBe(6);
     expect(created.filter((n) => n.startsWith('shared-')).length).toBe(4);
     // Each resource is deleted exactly once, and only resources that were created are deleted.
@@ -159,10 +183,13 @@ describe('scenarios', () => {
   });
 
   it('tells Autopilot pods which nodeSelector reaches nodes with the image, on stderr and in the --json result', async () => {
-    const selector = (image: string) => `nodeSelector:\n  cloud.google.com.node-restriction.kubernetes.io/gke-secondary-boot-disk-${image}: CONTAINER_IMAGE_CACHE.test-project`;
+    const selector = (image: string) =>
+      `nodeSelector:\n  cloud.google.com.node-restriction.kubernetes.io/gke-secondary-boot-disk-${image}: CONTAINER_IMAGE_CACHE.test-project`;
     const human = await h.cli(build('img-ap'));
     expect(human.code).toBe(0);
-    expect(human.stderr).toContain(`put this nodeSelector in the pod spec, so that the pods run on nodes that have the disk:\n\n${selector('img-ap')}\n`);
+    expect(human.stderr).toContain(
+      `put this nodeSelector in the pod spec, so that the pods run on nodes that have the disk:\n\n${selector('img-ap')}\n`,
+    );
     const json = await h.cli(build('img-ap-json', '--json'));
     expect(json.code).toBe(0);
     const result = JSON.parse(json.stdout.trim().split('\n').pop()!) as { result: { next: { autopilotNodeSelector: string } } };
@@ -177,14 +204,19 @@ describe('scenarios', () => {
     expect(r.code).toBe(0);
     const yaml = readFileSync(join(dir, 'out/snap.yaml'), 'utf8');
     expect(yaml).toContain('kind: VolumeSnapshotContent\nmetadata:\n  name: img-k8s-vsc');
-    expect(yaml).toContain('  deletionPolicy: Retain\n  driver: pd.csi.storage.gke.io\n  source:\n    snapshotHandle: projects/test-project/global/images/img-k8s');
+    expect(yaml).toContain(
+      '  deletionPolicy: Retain\n  driver: pd.csi.storage.gke.io\n  source:\n    snapshotHandle: projects/test-project/global/images/img-k8s',
+    );
     expect(yaml).toContain('kind: VolumeSnapshot\nmetadata:\n  name: img-k8s-vs\n  namespace: ml');
     expect(yaml).toContain('volumeSnapshotContentName: img-k8s-vsc');
     expectNothingLeft(h.emu);
   });
 
   it('preflight reports every problem at once: missing bucket, machine type and disk type', async () => {
-    const r = await h.cli([...build('img-pre', '--machine-type=n9-huge-1', '--disk-type=pd-fancy').filter((a) => !a.startsWith('--gcs-path')), '--gcs-path=gs://no-such-bucket/x']);
+    const r = await h.cli([
+      ...build('img-pre', '--machine-type=n9-huge-1', '--disk-type=pd-fancy').filter((a) => !a.startsWith('--gcs-path')),
+      '--gcs-path=gs://no-such-bucket/x',
+    ]);
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('preflight found 3 problems');
     expect(r.stderr).toContain('bucket gs://no-such-bucket does not exist (--gcs-path)');
@@ -211,10 +243,11 @@ describe('scenarios', () => {
     h.emu.state.buckets.get('test-bucket')!.permissions = ['storage.objects.create'];
     const r = await h.cli(build('img-perm'));
     expect(r.code).toBe(1);
-    expect(r.stderr).toContain('you lack storage.objects.delete (to rewrite the serial log as it grows) on gs://test-bucket (--gcs-path): grant roles/storage.objectUser');
+    expect(r.stderr).toContain(
+      'you lack storage.objects.delete (to rewrite the serial log as it grows) on gs://test-bucket (--gcs-path): grant roles/storage.objectUser',
+    );
     expect(h.emu.requests.some((q) => q.call === 'disks.insert')).toBe(false);
   });
-
 });
 
 describe('a small serial window', () => {
@@ -222,7 +255,14 @@ describe('a small serial window', () => {
 
   it('reports a gap when the serial window moved past unread output', async () => {
     const noisy = Array.from({ length: 200 }, (_, i) => serialLine(`unpacking layer ${i} ${'x'.repeat(40)}`)).join('');
-    h.emu.vm.script([{ afterMs: 0, serial: serialLine('gdib: state=running') }, { afterMs: 5, serial: noisy }, { afterMs: 5, serial: serialLine('gdib: state=succeeded'), attributes: { 'gdib/state': 'succeeded' } }], { guestAttributes: 'unavailable' });
+    h.emu.vm.script(
+      [
+        { afterMs: 0, serial: serialLine('gdib: state=running') },
+        { afterMs: 5, serial: noisy },
+        { afterMs: 5, serial: serialLine('gdib: state=succeeded'), attributes: { 'gdib/state': 'succeeded' } },
+      ],
+      { guestAttributes: 'unavailable' },
+    );
     const r = await h.cli(build('img-gap'));
     expect(r.code).toBe(0);
     expect(r.stderr).toMatch(/warning: \d+ bytes of serial output were lost/);
@@ -234,7 +274,10 @@ describe('secrets in API errors', () => {
   const h = useEmulator();
 
   it('a token echoed back in an API error message is redacted everywhere', async () => {
-    h.emu.faults.add({ match: { call: 'images.insert' }, action: { status: 400, reason: 'invalid', message: `bad request from Bearer ${TOKEN} (also ya29.some-other-token-xyz)` } });
+    h.emu.faults.add({
+      match: { call: 'images.insert' },
+      action: { status: 400, reason: 'invalid', message: `bad request from Bearer ${TOKEN} (also ya29.some-other-token-xyz)` },
+    });
     const r = await h.cli(build('img-errleak'));
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('bad request from Bearer [REDACTED]');
@@ -251,7 +294,10 @@ describe('calls that never answer, and waits that fail', () => {
 
   it('a request with no answer is abandoned after its deadline and retried', async () => {
     h.emu.faults.add({ match: { call: 'disks.insert' }, action: { hang: true } });
-    const r = await runCli([...BASE_ARGS, '--image-name=img-hung', '--container-image=nginx:1'], { env: h.env, tuning: { ...FAST_TUNING, retry: { ...FAST_TUNING.retry!, attemptTimeoutMs: 500 } } });
+    const r = await runCli([...BASE_ARGS, '--image-name=img-hung', '--container-image=nginx:1'], {
+      env: h.env,
+      tuning: { ...FAST_TUNING, retry: { ...FAST_TUNING.retry!, attemptTimeoutMs: 500 } },
+    });
     expect(r.code).toBe(0);
     expect(r.stderr).toContain('retrying disks.insert (ETIMEDOUT)');
     // The same requestId both times: one disk.

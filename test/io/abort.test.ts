@@ -54,7 +54,10 @@ describe('deadline', () => {
     const hung = new Promise<never>(() => undefined);
     const collect = setInterval(gc, 10);
     try {
-      const outcome = await Promise.race([abortable(hung, deadline(100, new AbortController().signal)).catch((e: unknown) => e), sleep(2_000).then(() => 'never')]);
+      const outcome = await Promise.race([
+        abortable(hung, deadline(100, new AbortController().signal)).catch((e: unknown) => e),
+        sleep(2_000).then(() => 'never'),
+      ]);
       expect(outcome).toMatchObject({ name: 'TimeoutError' });
     } finally {
       clearInterval(collect);

@@ -6,7 +6,11 @@ describe('Redactor', () => {
   it('removes known secrets and anything shaped like an access token or a private key', () => {
     const r = new Redactor();
     r.addSecret('opaque-secret-value-123');
-    const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 1024, privateKeyEncoding: { type: 'pkcs8', format: 'pem' }, publicKeyEncoding: { type: 'spki', format: 'pem' } });
+    const { privateKey } = generateKeyPairSync('rsa', {
+      modulusLength: 1024,
+      privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+      publicKeyEncoding: { type: 'spki', format: 'pem' },
+    });
     const text = [
       'token opaque-secret-value-123 here',
       'auth: Bearer ya29.c.b0AXv0zTNq-abc_def.ghi',

@@ -5,8 +5,21 @@ import type { BuildEvent, BuildResult } from '../../src/builder/events.js';
 import { createRenderer } from '../../src/io/render.js';
 
 const result: BuildResult = {
-  version: 1, state: 'succeeded', mode: 'build', runId: 'abc123', project: 'p', zone: 'z', image: { name: 'i', uri: 'projects/p/global/images/i' },
-  containerImages: ['nginx:1'], imageDigests: {}, startedAt: '2026-01-01T00:00:00.000Z', finishedAt: '2026-01-01T00:01:05.000Z', steps: {}, vmPhases: {}, logs: 'gs://b/x/', leftovers: [],
+  version: 1,
+  state: 'succeeded',
+  mode: 'build',
+  runId: 'abc123',
+  project: 'p',
+  zone: 'z',
+  image: { name: 'i', uri: 'projects/p/global/images/i' },
+  containerImages: ['nginx:1'],
+  imageDigests: {},
+  startedAt: '2026-01-01T00:00:00.000Z',
+  finishedAt: '2026-01-01T00:01:05.000Z',
+  steps: {},
+  vmPhases: {},
+  logs: 'gs://b/x/',
+  leftovers: [],
 };
 
 const recorded: BuildEvent[] = [
@@ -23,7 +36,10 @@ function render(opts: { live: boolean; quiet: boolean; json?: boolean }) {
   let err = '';
   let out = '';
   let t = Date.parse('2026-01-01T00:00:00.000Z');
-  const r = createRenderer({ write: (s) => void (err += s) }, { ...opts, json: opts.json ? { write: (s) => void (out += s) } : undefined, now: () => (t += 1000) });
+  const r = createRenderer(
+    { write: (s) => void (err += s) },
+    { ...opts, json: opts.json ? { write: (s) => void (out += s) } : undefined, now: () => (t += 1000) },
+  );
   for (const e of recorded) r(e);
   r.close();
   return { err, out };

@@ -3,7 +3,15 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { DEFAULT_TUNING } from '../../src/builder/context.js';
 import { ApiError, errorInfo, type ApiErrorInfo } from '../../src/gcp/errors.js';
-import { attemptsFor, DEFAULT_RETRY, isTransient, UNRESOLVED_NAME_ATTEMPTS, UNRESOLVED_NAME_DELAY_MS, withRetry, type RetryPolicy } from '../../src/gcp/retry.js';
+import {
+  attemptsFor,
+  DEFAULT_RETRY,
+  isTransient,
+  UNRESOLVED_NAME_ATTEMPTS,
+  UNRESOLVED_NAME_DELAY_MS,
+  withRetry,
+  type RetryPolicy,
+} from '../../src/gcp/retry.js';
 
 const POLICY: RetryPolicy = { maxAttempts: 6, baseDelayMs: 10_000, maxDelayMs: 30_000, attemptTimeoutMs: 60_000 };
 
@@ -39,13 +47,21 @@ describe('classification', () => {
 
   it.each([
     ['Node', dnsError('ENOTFOUND', 'compute.example.invalid')],
-    ['gaxios', Object.assign(new Error('request to http://compute.example.invalid/x failed, reason: getaddrinfo ENOTFOUND compute.example.invalid'), { code: 'ENOTFOUND' })],
+    [
+      'gaxios',
+      Object.assign(
+        new Error('request to http://compute.example.invalid/x failed, reason: getaddrinfo ENOTFOUND compute.example.invalid'),
+        { code: 'ENOTFOUND' },
+      ),
+    ],
     ['fetch', new TypeError('fetch failed', { cause: dnsError('ENOTFOUND', 'compute.example.invalid') })],
   ])('the host that did not resolve is found in an error from %s', (_, err) => {
     const info = errorInfo(err);
     expect(info.code).toBe('ENOTFOUND');
     expect(info.host).toBe('compute.example.invalid');
-    expect(new ApiError(info, 'projects.get').message).toBe('projects.get: cannot reach compute.example.invalid: check the network or proxy');
+    expect(new ApiError(info, 'projects.get').message).toBe(
+      'projects.get: cannot reach compute.example.invalid: check the network or proxy',
+    );
   });
 });
 
@@ -74,7 +90,11 @@ describe('withRetry', () => {
   });
 
   it('a request abandoned after its deadline reports the deadline that was applied', async () => {
-    const err = await withRetry('disks.insert', () => new Promise(() => {}), new AbortController().signal, { ...POLICY, maxAttempts: 1, attemptTimeoutMs: 40 }).catch((e: unknown) => e);
+    const err = await withRetry('disks.insert', () => new Promise(() => {}), new AbortController().signal, {
+      ...POLICY,
+      maxAttempts: 1,
+      attemptTimeoutMs: 40,
+    }).catch((e: unknown) => e);
     expect((err as ApiError).message).toBe('disks.insert: ETIMEDOUT: no answer within 40ms');
   });
 

@@ -244,7 +244,11 @@ describe('disk archive speed', () => {
     try {
       const disk = join(dir, 'big.img');
       // 16 MiB of incompressible data spread over the disk, as files would be.
-      await makeDisk(disk, 4, Array.from({ length: 16 }, (_, i) => ({ at: (i * 250 + 7) * MIB, bytes: randomBytes(MIB) })));
+      await makeDisk(
+        disk,
+        4,
+        Array.from({ length: 16 }, (_, i) => ({ at: (i * 250 + 7) * MIB, bytes: randomBytes(MIB) })),
+      );
       const started = Date.now();
       const { bytes } = await packDiskArchive(disk, join(dir, 'big.tar.gz'));
       const ms = Date.now() - started;

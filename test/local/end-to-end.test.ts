@@ -35,7 +35,12 @@ describeRig('local build blocks, end to end', () => {
   const mounts: string[] = [];
 
   /** What `build --local` / `verify --local` do with the blocks, for one script run. */
-  async function runLocally(name: string, input: MetadataInput, device: string, opts: { abortOn?: [string, string] } = {}): Promise<LocalRun> {
+  async function runLocally(
+    name: string,
+    input: MetadataInput,
+    device: string,
+    opts: { abortOn?: [string, string] } = {},
+  ): Promise<LocalRun> {
     const attributes = Object.fromEntries(renderMetadata(input).map((i) => [i.key, i.value]));
     const guest: [string, string][] = [];
     const tokens: string[] = [];
@@ -100,14 +105,18 @@ describeRig('local build blocks, end to end', () => {
   it('builds the disk: the startup script on a loop disk, with the local metadata server', async () => {
     disk = await createLoopDisk(join(rig.dir, 'data.img'), 1);
     disks.push(disk);
-    build = await runLocally('build', {
-      mode: 'build',
-      runId: 'loc001',
-      containerImages: [app(), privateApp2],
-      imagePullAuth: 'Auto',
-      storeChecksums: true,
-      platform: 'linux/amd64',
-    }, disk.device);
+    build = await runLocally(
+      'build',
+      {
+        mode: 'build',
+        runId: 'loc001',
+        containerImages: [app(), privateApp2],
+        imagePullAuth: 'Auto',
+        storeChecksums: true,
+        platform: 'linux/amd64',
+      },
+      disk.device,
+    );
     expect(build.exitCode, build.lines.join('\n')).toBe(0);
     expect(build.signal).toBeNull();
     expect(build.lines).toContain('gdib: state=running');
@@ -172,7 +181,9 @@ describeRig('local build blocks, end to end', () => {
 
     // The app image's root filesystem, from the unpacked disk's snapshots.
     const dirOf = new Map(lines.map((l) => [l.chainId, join(inspect, l.path)]));
-    const lower = chainIds(images[0]!.diffIds).map((c) => dirOf.get(c) as string).reverse();
+    const lower = chainIds(images[0]!.diffIds)
+      .map((c) => dirOf.get(c) as string)
+      .reverse();
     const target = join(rig.dir, 'overlay-app');
     mkdirSync(target);
     await mountOverlay(lower, target);
@@ -189,14 +200,18 @@ describeRig('local build blocks, end to end', () => {
     const ro = await openDiskForVerify(input, rig.dir);
     verifyDisks.push(ro);
     expect(readFileSync(`/sys/block/${ro.device.slice(5)}/ro`, 'utf8').trim()).toBe('1');
-    const verify = await runLocally(`verify-${kind.replace(' ', '-')}`, {
-      mode: 'verify',
-      runId: 'loc002',
-      containerImages: [],
-      imagePullAuth: 'None',
-      storeChecksums: true,
-      platform: 'linux/amd64',
-    }, ro.device);
+    const verify = await runLocally(
+      `verify-${kind.replace(' ', '-')}`,
+      {
+        mode: 'verify',
+        runId: 'loc002',
+        containerImages: [],
+        imagePullAuth: 'None',
+        storeChecksums: true,
+        platform: 'linux/amd64',
+      },
+      ro.device,
+    );
     expect(verify.exitCode, verify.lines.join('\n')).toBe(0);
     expect(verify.lines).toContain(`gdib: all ${lines.length} snapshots match their checksums`);
     expect(verify.guest.at(-1)).toEqual(['gdib/state', 'succeeded']);
@@ -204,7 +219,8 @@ describeRig('local build blocks, end to end', () => {
     const extracted = ro.file;
     await ro.release();
     expect(loopDevicesOf(extracted)).toEqual([]);
-    if (kind === 'archive') expect(existsSync(extracted)).toBe(false); // its extracted copy is gone
+    if (kind === 'archive')
+      expect(existsSync(extracted)).toBe(false); // its extracted copy is gone
     else expect(existsSync(extracted)).toBe(true); // the user's file stays
   });
 
@@ -212,14 +228,19 @@ describeRig('local build blocks, end to end', () => {
     const d = await createLoopDisk(join(rig.dir, 'aborted.img'), 1);
     disks.push(d);
     const ref = rig.ref('huge');
-    const res = await runLocally('aborted', {
-      mode: 'build',
-      runId: 'loc003',
-      containerImages: [ref],
-      imagePullAuth: 'None',
-      storeChecksums: true,
-      platform: 'linux/amd64',
-    }, d.device, { abortOn: ['gdib/phase', 'pulling'] });
+    const res = await runLocally(
+      'aborted',
+      {
+        mode: 'build',
+        runId: 'loc003',
+        containerImages: [ref],
+        imagePullAuth: 'None',
+        storeChecksums: true,
+        platform: 'linux/amd64',
+      },
+      d.device,
+      { abortOn: ['gdib/phase', 'pulling'] },
+    );
     expect(res.exitCode).toBe(143);
     expect(res.guest.at(-2)).toEqual(['gdib/error', `interrupted by SIGTERM during: pulling ${ref}`]);
     expect(res.guest.at(-1)).toEqual(['gdib/state', 'failed']);

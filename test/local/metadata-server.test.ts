@@ -115,14 +115,25 @@ describeRig('local metadata server and other users', () => {
       const curl = (asNobody: boolean, ...args: string[]) =>
         run(asNobody ? 'setpriv' : 'curl', [
           ...(asNobody ? ['--reuid=65534', '--regid=65534', '--clear-groups', 'curl'] : []),
-          '-sS', '-o', '-', '-w', '\n%{http_code}', '-H', 'Metadata-Flavor: Google', ...args,
+          '-sS',
+          '-o',
+          '-',
+          '-w',
+          '\n%{http_code}',
+          '-H',
+          'Metadata-Flavor: Google',
+          ...args,
         ]);
       const token = `http://${s.host}${BASE}/service-accounts/default/token`;
       const stolen = await curl(true, token);
       expect(stolen.stdout).not.toContain('ya29');
       expect(stolen.stdout.split('\n').at(-1)).toBe('403');
       expect((await curl(true, `http://${s.host}${BASE}/attributes/k`)).stdout.split('\n').at(-1)).toBe('403');
-      expect((await curl(true, '-X', 'PUT', '--data', 'succeeded', `http://${s.host}${BASE}/guest-attributes/gdib/state`)).stdout.split('\n').at(-1)).toBe('403');
+      expect(
+        (await curl(true, '-X', 'PUT', '--data', 'succeeded', `http://${s.host}${BASE}/guest-attributes/gdib/state`)).stdout
+          .split('\n')
+          .at(-1),
+      ).toBe('403');
       expect(seen).toEqual([]);
 
       const mine = await curl(false, token);

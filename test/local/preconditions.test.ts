@@ -34,7 +34,8 @@ describe('localPreconditions', () => {
     writeFileSync(join(root, 'proc/filesystems'), opts.filesystems);
     const modules = join(root, 'lib/modules', release());
     mkdirSync(join(modules, 'kernel/fs/overlayfs'), { recursive: true });
-    if (opts.module === 'builtin') writeFileSync(join(modules, 'modules.builtin'), 'kernel/fs/ext4/ext4.ko\nkernel/fs/overlayfs/overlay.ko\n');
+    if (opts.module === 'builtin')
+      writeFileSync(join(modules, 'modules.builtin'), 'kernel/fs/ext4/ext4.ko\nkernel/fs/overlayfs/overlay.ko\n');
     if (opts.module === 'file') writeFileSync(join(modules, 'kernel/fs/overlayfs/overlay.ko.zst'), '');
     return root;
   }
@@ -66,7 +67,10 @@ describe('localPreconditions', () => {
 
   it('names the missing commands and the apt-get command that installs them', async () => {
     const missing = ['jq', 'ctr', 'containerd', 'mkfs.ext4', 'losetup'];
-    const path = pathWith('some', Object.keys(LOCAL_COMMANDS).filter((c) => !missing.includes(c)));
+    const path = pathWith(
+      'some',
+      Object.keys(LOCAL_COMMANDS).filter((c) => !missing.includes(c)),
+    );
     const problems = await localPreconditions({ platform: 'linux', uid: 0, path, fsRoot: goodRoot });
     expect(problems).toEqual([
       'missing commands: containerd, ctr, mkfs.ext4, losetup, jq; on Debian/Ubuntu install them with: ' +
@@ -117,15 +121,25 @@ describe('the command → package table (common.sh is its one source)', () => {
   const read = (name: string) => readFileSync(new URL(name, scripts), 'utf8');
 
   it('reads as bash reads it', async () => {
-    const program = 'set -euo pipefail; source "$1"; for c in "${!GDIB_PACKAGE_OF[@]}"; do printf "%s %s\\n" "$c" "${GDIB_PACKAGE_OF[$c]}"; done';
-    const { stdout } = await run('bash', ['-c', program, 'test', new URL('common.sh', scripts).pathname], { env: { PATH: process.env.PATH } });
-    const fromBash = Object.fromEntries(stdout.trim().split('\n').map((l) => l.split(' '))) as Record<string, string>;
+    const program =
+      'set -euo pipefail; source "$1"; for c in "${!GDIB_PACKAGE_OF[@]}"; do printf "%s %s\\n" "$c" "${GDIB_PACKAGE_OF[$c]}"; done';
+    const { stdout } = await run('bash', ['-c', program, 'test', new URL('common.sh', scripts).pathname], {
+      env: { PATH: process.env.PATH },
+    });
+    const fromBash = Object.fromEntries(
+      stdout
+        .trim()
+        .split('\n')
+        .map((l) => l.split(' ')),
+    ) as Record<string, string>;
     expect(fromBash).toEqual({ ...LOCAL_COMMANDS });
     expect(Object.keys(LOCAL_COMMANDS).length).toBeGreaterThan(10);
   });
 
   it('has every command the scripts install when missing', () => {
-    const installed = ['build.sh', 'verify.sh'].flatMap((f) => [...read(f).matchAll(/^\s*install_missing ([^\n]+)$/gm)].flatMap((m) => m[1]!.trim().split(/\s+/)));
+    const installed = ['build.sh', 'verify.sh'].flatMap((f) =>
+      [...read(f).matchAll(/^\s*install_missing ([^\n]+)$/gm)].flatMap((m) => m[1]!.trim().split(/\s+/)),
+    );
     expect(installed.length).toBeGreaterThan(5);
     expect(installed.filter((c) => !(c in LOCAL_COMMANDS))).toEqual([]);
   });

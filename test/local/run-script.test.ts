@@ -26,7 +26,10 @@ describe('runStartupScript', () => {
 
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  async function runIt(script: string, opts: { env?: StartupScriptEnv; signal?: AbortSignal; graceMs?: number; onLine?: (l: string) => void } = {}) {
+  async function runIt(
+    script: string,
+    opts: { env?: StartupScriptEnv; signal?: AbortSignal; graceMs?: number; onLine?: (l: string) => void } = {},
+  ) {
     const lines: string[] = [];
     const exit = await runStartupScript({
       script,

@@ -165,7 +165,10 @@ export async function readTree(root: string): Promise<FsTree> {
 function linkGroups(tree: FsTree): string[] {
   const groups = new Map<FsNode, string[]>();
   for (const [path, node] of tree) if (node.type === 'file') groups.set(node, [...(groups.get(node) ?? []), path]);
-  return [...groups.values()].filter((g) => g.length > 1).map((g) => g.sort().join(' = ')).sort();
+  return [...groups.values()]
+    .filter((g) => g.length > 1)
+    .map((g) => g.sort().join(' = '))
+    .sort();
 }
 
 /** Every difference between two trees, one human-readable line each; empty when they are equal. */

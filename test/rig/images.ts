@@ -119,13 +119,7 @@ export const appLayer: Layer = {
 
 export const app2Layer: Layer = {
   uncompressed: true,
-  entries: [
-    dir('bin'),
-    file('bin/.wh.setgid-tool', ''),
-    dir('srv'),
-    file('srv/index.html', '<h1>app2</h1>\n'),
-    file('srv/empty', ''),
-  ],
+  entries: [dir('bin'), file('bin/.wh.setgid-tool', ''), dir('srv'), file('srv/index.html', '<h1>app2</h1>\n'), file('srv/empty', '')],
 };
 
 const archLayer = (arch: string): Layer => ({

@@ -31,15 +31,17 @@ export function run(cmd: string, args: readonly string[], opts: RunOptions = {})
     const err: Buffer[] = [];
     child.stdout?.on('data', (d: Buffer) => out.push(d));
     child.stderr?.on('data', (d: Buffer) => err.push(d));
-    const timer = opts.timeoutMs
-      ? setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs)
-      : undefined;
+    const timer = opts.timeoutMs ? setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs) : undefined;
     child.on('error', reject);
     child.on('close', (code, signal) => {
       if (timer) clearTimeout(timer);
       const result = { code: code ?? (signal ? 128 : 1), stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() };
       if (result.code !== 0 && !opts.allowFailure) {
-        reject(new Error(`${cmd} ${args.join(' ')} exited ${result.code}${signal ? ` (${signal})` : ''}: ${result.stderr.trim() || result.stdout.trim()}`));
+        reject(
+          new Error(
+            `${cmd} ${args.join(' ')} exited ${result.code}${signal ? ` (${signal})` : ''}: ${result.stderr.trim() || result.stdout.trim()}`,
+          ),
+        );
       } else resolve(result);
     });
     if (child.stdin) {

@@ -48,11 +48,15 @@ export async function startRegistry(dir: string, opts: { withToken?: string } = 
   child.stderr?.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
   let exited = false;
   child.on('exit', () => (exited = true));
-  await waitFor(async () => {
-    if (exited) throw new Error(`docker-registry exited: ${stderr}`);
-    const res = await fetch(`http://${host}/v2/`).catch(() => undefined);
-    return res !== undefined && (res.status === 200 || res.status === 401);
-  }, 15_000, `registry on ${host}`);
+  await waitFor(
+    async () => {
+      if (exited) throw new Error(`docker-registry exited: ${stderr}`);
+      const res = await fetch(`http://${host}/v2/`).catch(() => undefined);
+      return res !== undefined && (res.status === 200 || res.status === 401);
+    },
+    15_000,
+    `registry on ${host}`,
+  );
   let currentToken = opts.withToken;
 
   return {

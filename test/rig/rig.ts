@@ -11,8 +11,20 @@ import { startRegistry, type Registry } from './registry.js';
 
 /** Commands the rig (and the scripts under test) need; test/rig/install.sh installs them. */
 export const REQUIRED_COMMANDS = [
-  'containerd', 'ctr', 'docker-registry', 'skopeo', 'htpasswd', 'mkfs.ext4', 'losetup', 'mount',
-  'findmnt', 'jq', 'curl', 'getfattr', 'perl', 'shellcheck',
+  'containerd',
+  'ctr',
+  'docker-registry',
+  'skopeo',
+  'htpasswd',
+  'mkfs.ext4',
+  'losetup',
+  'mount',
+  'findmnt',
+  'jq',
+  'curl',
+  'getfattr',
+  'perl',
+  'shellcheck',
 ];
 
 export function onPath(cmd: string): boolean {

@@ -37,7 +37,10 @@ function paxRecord(key: string, value: string): Buffer {
   return Buffer.from(`${total}${body}`);
 }
 
-function header(name: string, e: { type: string; mode: number; uid: number; gid: number; size: number; mtime: number; linkname: string }): Buffer {
+function header(
+  name: string,
+  e: { type: string; mode: number; uid: number; gid: number; size: number; mtime: number; linkname: string },
+): Buffer {
   const h = Buffer.alloc(BLOCK);
   h.write(name, 0, 100, 'utf8');
   h.write(octal(e.mode & 0o7777, 8), 100, 'ascii');
@@ -112,7 +115,15 @@ function parsePax(body: Buffer): Map<string, string> {
   return records;
 }
 
-const TYPE_OF: Record<string, EntryType | undefined> = { '0': 'file', '\0': 'file', '7': 'file', '1': 'hardlink', '2': 'symlink', '5': 'dir', '6': 'fifo' };
+const TYPE_OF: Record<string, EntryType | undefined> = {
+  '0': 'file',
+  '\0': 'file',
+  '7': 'file',
+  '1': 'hardlink',
+  '2': 'symlink',
+  '5': 'dir',
+  '6': 'fifo',
+};
 
 /** Parses an uncompressed tar stream. Paths come back without `./`, leading `/` or trailing `/`. */
 export function readTar(tar: Buffer): TarEntry[] {
@@ -149,7 +160,7 @@ export function readTar(tar: Buffer): TarEntry[] {
     };
     if (type === 'file') entry.content = Buffer.from(body);
     if (type === 'symlink' || type === 'hardlink') {
-      entry.linkname = (pax.get('linkpath') ?? field(h, 157, 100));
+      entry.linkname = pax.get('linkpath') ?? field(h, 157, 100);
       if (type === 'hardlink') entry.linkname = entry.linkname.replace(/^(\.\/|\/)+/, '');
     }
     entries.push(entry);

@@ -27,7 +27,14 @@ describeRig('image pull auth', () => {
     const disk = await LoopDisk.create(join(rig.dir, `${name}.img`), 64);
     disks.push(disk);
     const res = await runVmScript({
-      input: { mode: 'build', runId: 'auth01', containerImages: images, imagePullAuth: auth, storeChecksums: true, platform: 'linux/amd64' },
+      input: {
+        mode: 'build',
+        runId: 'auth01',
+        containerImages: images,
+        imagePullAuth: auth,
+        storeChecksums: true,
+        platform: 'linux/amd64',
+      },
       device: disk.device,
       dir: rig.runDir(name),
       hostsDir: rig.hostsDir,

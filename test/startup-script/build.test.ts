@@ -115,9 +115,7 @@ describeRig('build script on the rig', () => {
     }
     expect(new Set(lines.map((l) => l.path)).size).toBe(lines.length);
     // Nothing but the layout of docs/architecture.md, Disk layout, at the disk's root.
-    expect(
-      readFileSync(join(inspect, 'snapshots.metadata'), 'utf8').endsWith('\n'),
-    ).toBe(true);
+    expect(readFileSync(join(inspect, 'snapshots.metadata'), 'utf8').endsWith('\n')).toBe(true);
     expect(existsSync(join(inspect, 'metadata.db'))).toBe(false);
   });
 
@@ -126,7 +124,9 @@ describeRig('build script on the rig', () => {
     async (name) => {
       const image = images[name];
       const dirOf = new Map(lines.map((l) => [l.chainId, join(inspect, l.path)]));
-      const lower = chainIds(image.diffIds).map((c) => dirOf.get(c) as string).reverse();
+      const lower = chainIds(image.diffIds)
+        .map((c) => dirOf.get(c) as string)
+        .reverse();
       expect(lower.every((d) => d !== undefined)).toBe(true);
       const target = join(rig.dir, `overlay-${name}`);
       mkdirSync(target);
@@ -170,9 +170,20 @@ describeRig('build script on the rig', () => {
       builtAt: string;
       platform: string;
       checksums: boolean;
-      images: { reference: string; manifestDigest: string; platform: string; layers: { diffID: string; chainID: string; snapshot: string; size: number; unpackedSize: number }[] }[];
+      images: {
+        reference: string;
+        manifestDigest: string;
+        platform: string;
+        layers: { diffID: string; chainID: string; snapshot: string; size: number; unpackedSize: number }[];
+      }[];
     };
-    expect(info).toMatchObject({ tool: 'gke-disk-image-builder', version: pkg.version, runId: 'rig001', platform: 'linux/amd64', checksums: true });
+    expect(info).toMatchObject({
+      tool: 'gke-disk-image-builder',
+      version: pkg.version,
+      runId: 'rig001',
+      platform: 'linux/amd64',
+      checksums: true,
+    });
     expect(Date.now() - Date.parse(info.builtAt)).toBeLessThan(10 * 60_000);
     const pathOf = new Map(lines.map((l) => [l.chainId, l.path]));
     for (const [name, ref] of Object.entries(refs()) as ['app' | 'app2' | 'multi', string][]) {
@@ -272,7 +283,14 @@ describeRig('build script on the rig', () => {
       armDisk = await LoopDisk.create(join(rig.dir, 'arm.img'), 64);
       disks.push(armDisk);
       res = await runVmScript({
-        input: { mode: 'build', runId: 'rig002', containerImages: [rig.ref('multi')], imagePullAuth: 'None', storeChecksums: false, platform: 'linux/arm64' },
+        input: {
+          mode: 'build',
+          runId: 'rig002',
+          containerImages: [rig.ref('multi')],
+          imagePullAuth: 'None',
+          storeChecksums: false,
+          platform: 'linux/arm64',
+        },
         device: armDisk.device,
         dir: rig.runDir('build-arm64'),
         hostsDir: rig.hostsDir,
@@ -291,7 +309,9 @@ describeRig('build script on the rig', () => {
         expect(armLines.map((l) => l.chainId)).toEqual(chainIds(arm.diffIds));
         expect(armLines.every((l) => l.checksum === undefined)).toBe(true);
         expect(readFileSync(join(target, armLines[0]?.path ?? '', 'arch/name'), 'utf8')).toBe('arm64\n');
-        const info = JSON.parse(readFileSync(join(target, 'gdib.json'), 'utf8')) as { images: { manifestDigest: string; platform: string }[] };
+        const info = JSON.parse(readFileSync(join(target, 'gdib.json'), 'utf8')) as {
+          images: { manifestDigest: string; platform: string }[];
+        };
         expect(info.images[0]).toMatchObject({ manifestDigest: arm.manifestDigest, platform: 'linux/arm64' });
       } finally {
         await unmount(target);

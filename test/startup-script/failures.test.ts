@@ -31,7 +31,14 @@ describeRig('build failures', () => {
     const disk = await LoopDisk.create(join(rig.dir, `${name}.img`), opts.sizeMiB ?? 64);
     disks.push(disk);
     const res = await runVmScript({
-      input: { mode: 'build', runId: 'fail01', containerImages: images, imagePullAuth: 'None', storeChecksums: true, platform: 'linux/amd64' },
+      input: {
+        mode: 'build',
+        runId: 'fail01',
+        containerImages: images,
+        imagePullAuth: 'None',
+        storeChecksums: true,
+        platform: 'linux/amd64',
+      },
       device: disk.device,
       dir: rig.runDir(name),
       hostsDir: rig.hostsDir,

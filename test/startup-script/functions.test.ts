@@ -34,13 +34,13 @@ describe('snapshot_checksum', () => {
     mkdirSync(join(tree, 'deep/er/still'), { recursive: true });
     const files: Record<string, Buffer | string> = {
       'plain.txt': 'plain\n',
-      'empty': '',
+      empty: '',
       'with space': 'space\n',
       'back\\slash': 'backslash\n',
       'new\nline': 'newline\n',
       'a dir\\with backslash/inside': 'inside a dir with a backslash\n',
       'deep/er/still/big.bin': pseudoRandom(2_000_000, 3),
-      'ünïcødé': 'utf-8\n',
+      ünïcødé: 'utf-8\n',
       'same-1': 'same content\n',
       'same-2': 'same content\n',
     };

@@ -20,8 +20,15 @@ describe('renderMetadata', () => {
     const items = Object.fromEntries(renderMetadata(input).map((i) => [i.key, i.value]));
     expect(Object.keys(items).sort()).toEqual(
       [
-        'startup-script', 'enable-guest-attributes', 'gdib-mode', 'gdib-run-id', 'gdib-device-name',
-        'gdib-container-images', 'gdib-image-pull-auth', 'gdib-store-checksums', 'gdib-platform',
+        'startup-script',
+        'enable-guest-attributes',
+        'gdib-mode',
+        'gdib-run-id',
+        'gdib-device-name',
+        'gdib-container-images',
+        'gdib-image-pull-auth',
+        'gdib-store-checksums',
+        'gdib-platform',
       ].sort(),
     );
     expect(items).toMatchObject({

@@ -21,7 +21,12 @@ import type { Step } from './step.js';
 /** A scratch directory, removed by cleanup. Short, for containerd's socket paths. */
 async function scratch(ctx: BuildContext, near?: string): Promise<string> {
   const dir = await mkdtemp(join(near ?? tmpdir(), 'gdib-'));
-  ctx.cleanup.register({ kind: 'file', name: dir, command: `rm -rf ${dir}`, remove: async () => (await rm(dir, { recursive: true, force: true }), 'deleted') });
+  ctx.cleanup.register({
+    kind: 'file',
+    name: dir,
+    command: `rm -rf ${dir}`,
+    remove: async () => (await rm(dir, { recursive: true, force: true }), 'deleted'),
+  });
   return dir;
 }
 
@@ -70,7 +75,10 @@ async function runLocally(ctx: BuildContext<BakeRun | LocalVerify>, device: stri
   signal.throwIfAborted();
   if (status.outcome !== 'succeeded' || exit.exitCode !== 0) {
     const why = status.error ?? `the script ended with ${exit.signal ?? `exit status ${exit.exitCode}`} without a reason`;
-    throw new BuildError(`the local ${mode === 'verify' ? 'verification' : 'build'} failed: ${why}`, mode === 'verify' ? 'local-verify' : 'local-bake');
+    throw new BuildError(
+      `the local ${mode === 'verify' ? 'verification' : 'build'} failed: ${why}`,
+      mode === 'verify' ? 'local-verify' : 'local-bake',
+    );
   }
 }
 
@@ -85,7 +93,12 @@ export const localBake: Step<BakeRun> = {
   async run(ctx, signal) {
     const work = await scratch(ctx, scratchParent(ctx));
     const disk = await createLoopDisk(join(work, 'disk.raw'), ctx.config.diskSizeGb);
-    const loop = ctx.cleanup.register({ kind: 'file', name: disk.device, command: `losetup -d ${disk.device}`, remove: async () => (await disk.detach(), 'deleted') });
+    const loop = ctx.cleanup.register({
+      kind: 'file',
+      name: disk.device,
+      command: `losetup -d ${disk.device}`,
+      remove: async () => (await disk.detach(), 'deleted'),
+    });
     try {
       await runLocally(ctx, disk.device, work, signal);
     } finally {
@@ -136,10 +149,16 @@ export const uploadArchive: Step<LocalBuild> = {
       });
     }
     let last = 0;
-    await ctx.cloud.storage.uploadFile(config.gcsBucket, object, ctx.state.archive!, (bytes) => {
-      if (bytes - last >= 64 << 20) ctx.emit({ type: 'vm-progress', progress: `uploaded ${(bytes / 1e6).toFixed(0)} MB` });
-      last = bytes;
-    }, signal);
+    await ctx.cloud.storage.uploadFile(
+      config.gcsBucket,
+      object,
+      ctx.state.archive!,
+      (bytes) => {
+        if (bytes - last >= 64 << 20) ctx.emit({ type: 'vm-progress', progress: `uploaded ${(bytes / 1e6).toFixed(0)} MB` });
+        last = bytes;
+      },
+      signal,
+    );
     ctx.state.archiveUrl = url;
     ctx.emit({ type: 'resource-created', kind: 'object', name: gsUri });
   },

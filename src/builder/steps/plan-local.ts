@@ -33,15 +33,34 @@ export const planLocal: Step<BakeRun> = {
       {
         kind: 'file',
         name: join(scratch, 'disk.raw'),
-        body: { sizeGb: config.diskSizeGb, sparse: true, attachedAs: 'loop device', filesystem: 'ext4', script: 'build', metadata: scriptInput(ctx), removed: 'after packing' },
+        body: {
+          sizeGb: config.diskSizeGb,
+          sparse: true,
+          attachedAs: 'loop device',
+          filesystem: 'ext4',
+          script: 'build',
+          metadata: scriptInput(ctx),
+          removed: 'after packing',
+        },
       },
-      { kind: 'file', name: archive, body: { format: 'disk.raw in a gzip-compressed GNU tar', removed: config.archivePath ? 'never (--output)' : 'at the end of the run' } },
+      {
+        kind: 'file',
+        name: archive,
+        body: {
+          format: 'disk.raw in a gzip-compressed GNU tar',
+          removed: config.archivePath ? 'never (--output)' : 'at the end of the run',
+        },
+      },
     ];
     if (config.kind === 'local-build') {
       const c: BuildContext<LocalBuild> = { ...ctx, config };
       const { gsUri, url } = archiveObject(c);
       resources.push(
-        { kind: 'object', name: gsUri, body: { source: archive, removed: config.keepArchive ? 'never (--keep-archive)' : 'once the image is created' } },
+        {
+          kind: 'object',
+          name: gsUri,
+          body: { source: archive, removed: config.keepArchive ? 'never (--keep-archive)' : 'once the image is created' },
+        },
         { kind: 'image', name: config.imageName, body: imageBody(imageSpecFor(c, url), config.projectName) },
         ...plannedManifests(c),
       );
@@ -63,10 +82,35 @@ export const planLocalVerify: Step<LocalVerify> = {
     // A raw disk is used in place, read-only: only the scratch directory is created. An archive is extracted.
     const resources: PlannedResource[] = archive
       ? [
-          { kind: 'file', name: scratch, body: { holds: "the verify script's containerd and mount point", removed: 'at the end of the run' } },
-          { kind: 'file', name: join(scratch, 'gdib-verify-XXXXXX', 'disk.raw'), body: { source: file, format: 'extracted from the archive, sparse', attachedAs: 'read-only loop device', ...verify, removed: 'at the end of the run' } },
+          {
+            kind: 'file',
+            name: scratch,
+            body: { holds: "the verify script's containerd and mount point", removed: 'at the end of the run' },
+          },
+          {
+            kind: 'file',
+            name: join(scratch, 'gdib-verify-XXXXXX', 'disk.raw'),
+            body: {
+              source: file,
+              format: 'extracted from the archive, sparse',
+              attachedAs: 'read-only loop device',
+              ...verify,
+              removed: 'at the end of the run',
+            },
+          },
         ]
-      : [{ kind: 'file', name: scratch, body: { holds: "the verify script's containerd and mount point", disk: { source: file, format: 'raw disk, used in place and not modified', attachedAs: 'read-only loop device' }, ...verify, removed: 'at the end of the run' } }];
+      : [
+          {
+            kind: 'file',
+            name: scratch,
+            body: {
+              holds: "the verify script's containerd and mount point",
+              disk: { source: file, format: 'raw disk, used in place and not modified', attachedAs: 'read-only loop device' },
+              ...verify,
+              removed: 'at the end of the run',
+            },
+          },
+        ];
     recordPlan(ctx, resources);
   },
 };

@@ -31,7 +31,13 @@ export const plan: Step<VmRun> = {
 export function plannedManifests(ctx: BuildContext<ImageRun>): PlannedResource[] {
   const { config } = ctx;
   if (!config.k8sManifestsFilepath) return [];
-  return [{ kind: 'file', name: config.k8sManifestsFilepath, body: { contents: k8sManifests(config.projectName, config.imageName, config.k8sNamespace) } }];
+  return [
+    {
+      kind: 'file',
+      name: config.k8sManifestsFilepath,
+      body: { contents: k8sManifests(config.projectName, config.imageName, config.k8sNamespace) },
+    },
+  ];
 }
 
 export function recordPlan(ctx: BuildContext, resources: PlannedResource[]): void {

@@ -23,7 +23,11 @@ export const preflight: Step<CloudRun> = {
     // the run here as one problem instead of failing every check alike.
     await ctx.cloud.accessToken(signal).catch((err: unknown) => {
       if (signal.aborted) throw err;
-      throw new BuildError(`could not get an access token: ${err instanceof ApiError ? describeCause(err.info) : describe(err)}`, 'preflight', { cause: err });
+      throw new BuildError(
+        `could not get an access token: ${err instanceof ApiError ? describeCause(err.info) : describe(err)}`,
+        'preflight',
+        { cause: err },
+      );
     });
     const problems: string[] = [];
     const failures: Array<{ what: string; err: unknown; order: number }> = [];
@@ -44,7 +48,9 @@ export const preflight: Step<CloudRun> = {
     const vm = config.kind === 'local-build' ? undefined : config; // a local build has no VM, disk or zone
     await Promise.all([
       check(`project ${config.projectName} (--project-name)`, async () => {
-        await c.getProject(signal).catch(rethrowAs(`project ${config.projectName} does not exist or you lack access to it (--project-name)`));
+        await c
+          .getProject(signal)
+          .catch(rethrowAs(`project ${config.projectName} does not exist or you lack access to it (--project-name)`));
         return undefined;
       }),
       vm &&
@@ -53,17 +59,41 @@ export const preflight: Step<CloudRun> = {
           return undefined;
         }),
       check(`whether image ${config.imageName} exists (--image-name)`, () => checkImageName(ctx, signal)),
-      vm && check(`machine type ${vm.machineType} (--machine-type)`, async () => ((await c.machineTypeExists(vm.machineType, signal)) ? undefined : `machine type ${vm.machineType} does not exist in zone ${vm.zone} (--machine-type)`)),
-      vm && check(`disk type ${vm.diskType} (--disk-type)`, async () => ((await c.diskTypeExists(vm.diskType, signal)) ? undefined : `disk type ${vm.diskType} does not exist in zone ${vm.zone} (--disk-type)`)),
-      vm && check(`network ${vm.network} (--network)`, async () => ((await c.networkExists(vm.network, signal)) ? undefined : `network ${vm.network} does not exist in project ${vm.projectName} (--network)`)),
-      vm?.subnet && check(`subnetwork ${vm.subnet} (--subnet)`, async () => (!(await c.subnetExists(vm.subnet!, signal)) ? `subnetwork ${vm.subnet} does not exist in region ${vm.region} (--subnet)` : undefined)),
+      vm &&
+        check(`machine type ${vm.machineType} (--machine-type)`, async () =>
+          (await c.machineTypeExists(vm.machineType, signal))
+            ? undefined
+            : `machine type ${vm.machineType} does not exist in zone ${vm.zone} (--machine-type)`,
+        ),
+      vm &&
+        check(`disk type ${vm.diskType} (--disk-type)`, async () =>
+          (await c.diskTypeExists(vm.diskType, signal))
+            ? undefined
+            : `disk type ${vm.diskType} does not exist in zone ${vm.zone} (--disk-type)`,
+        ),
+      vm &&
+        check(`network ${vm.network} (--network)`, async () =>
+          (await c.networkExists(vm.network, signal))
+            ? undefined
+            : `network ${vm.network} does not exist in project ${vm.projectName} (--network)`,
+        ),
+      vm?.subnet &&
+        check(`subnetwork ${vm.subnet} (--subnet)`, async () =>
+          !(await c.subnetExists(vm.subnet!, signal))
+            ? `subnetwork ${vm.subnet} does not exist in region ${vm.region} (--subnet)`
+            : undefined,
+        ),
       vm && check(`service account ${vm.serviceAccount} (--service-account)`, () => checkServiceAccount(ctx, vm.serviceAccount, signal)),
       check(`bucket gs://${config.gcsBucket} (--gcs-path)`, () => checkBucket(ctx, signal)),
-      config.kind !== 'vm-verify' && check('the container images (--container-image)', () => checkContainerImages({ ...ctx, config }, signal)),
+      config.kind !== 'vm-verify' &&
+        check('the container images (--container-image)', () => checkContainerImages({ ...ctx, config }, signal)),
     ]);
     problems.push(...couldNotCheck(failures.sort((a, b) => a.order - b.order)));
     if (problems.length > 0) {
-      throw new BuildError(problems.length === 1 ? problems[0]! : `preflight found ${problems.length} problems:\n  - ${problems.join('\n  - ')}`, 'preflight');
+      throw new BuildError(
+        problems.length === 1 ? problems[0]! : `preflight found ${problems.length} problems:\n  - ${problems.join('\n  - ')}`,
+        'preflight',
+      );
     }
   },
 };
@@ -76,13 +106,18 @@ async function checkImageName(ctx: BuildContext<CloudRun>, signal: AbortSignal):
     case 'vm-build':
     case 'local-build':
       if (image && config.force) {
-        ctx.emit({ type: 'warning', message: `image ${config.imageName} exists and will be replaced (--force): it is deleted once the new disk is ready, and the name is unavailable until the new image is created` });
+        ctx.emit({
+          type: 'warning',
+          message: `image ${config.imageName} exists and will be replaced (--force): it is deleted once the new disk is ready, and the name is unavailable until the new image is created`,
+        });
         return undefined;
       }
-      if (image) return `image ${config.imageName} already exists in project ${config.projectName}: choose another --image-name, or delete it first (gcloud compute images delete ${config.imageName} --project ${config.projectName})`;
+      if (image)
+        return `image ${config.imageName} already exists in project ${config.projectName}: choose another --image-name, or delete it first (gcloud compute images delete ${config.imageName} --project ${config.projectName})`;
       return undefined;
     case 'vm-verify':
-      if (!image) return `image ${config.imageName} does not exist in project ${config.projectName}, so there is nothing to verify (--image-name)`;
+      if (!image)
+        return `image ${config.imageName} does not exist in project ${config.projectName}, so there is nothing to verify (--image-name)`;
       ctx.state.sourceImageSizeGb = image.diskSizeGb;
       return undefined;
   }
@@ -92,10 +127,15 @@ async function checkBucket(ctx: BuildContext<CloudRun>, signal: AbortSignal): Pr
   const bucket = ctx.config.gcsBucket;
   let granted: string[];
   try {
-    granted = await ctx.cloud.storage.testBucketPermissions(bucket, BUCKET_PERMISSIONS.map((p) => p.permission), signal);
+    granted = await ctx.cloud.storage.testBucketPermissions(
+      bucket,
+      BUCKET_PERMISSIONS.map((p) => p.permission),
+      signal,
+    );
   } catch (err) {
     if (err instanceof ApiError && err.status === 404) return `bucket gs://${bucket} does not exist (--gcs-path)`;
-    if (err instanceof ApiError && err.status === 403) return `you may not read bucket gs://${bucket} (--gcs-path): grant yourself roles/storage.objectUser on it`;
+    if (err instanceof ApiError && err.status === 403)
+      return `you may not read bucket gs://${bucket} (--gcs-path): grant yourself roles/storage.objectUser on it`;
     throw err;
   }
   const missing = BUCKET_PERMISSIONS.filter((p) => !granted.includes(p.permission));
@@ -108,7 +148,11 @@ async function checkServiceAccount(ctx: BuildContext, serviceAccount: string, si
   if (serviceAccount === 'default') return undefined;
   const exists = await cloud.iam.serviceAccountExists(serviceAccount, signal);
   if (exists === false) return `service account ${serviceAccount} does not exist (--service-account)`;
-  if (exists === undefined) ctx.emit({ type: 'warning', message: `could not check that service account ${serviceAccount} exists (you lack iam.serviceAccounts.get); the VM creation will tell` });
+  if (exists === undefined)
+    ctx.emit({
+      type: 'warning',
+      message: `could not check that service account ${serviceAccount} exists (you lack iam.serviceAccounts.get); the VM creation will tell`,
+    });
   return undefined;
 }
 

@@ -30,7 +30,11 @@ export function diskSpecFor(ctx: BuildContext<VmRun>): DiskSpec {
     case 'vm-build':
       return { ...base, sizeGb: config.diskSizeGb };
     case 'vm-verify':
-      return { ...base, sizeGb: Math.max(config.diskSizeGb, ctx.state.sourceImageSizeGb ?? 0), sourceImage: `projects/${config.projectName}/global/images/${config.imageName}` };
+      return {
+        ...base,
+        sizeGb: Math.max(config.diskSizeGb, ctx.state.sourceImageSizeGb ?? 0),
+        sourceImage: `projects/${config.projectName}/global/images/${config.imageName}`,
+      };
   }
 }
 
@@ -67,15 +71,32 @@ export function imageSpecFor(ctx: BuildContext<ImageRun>, archiveUrl = ctx.state
       source = { rawDisk: archiveUrl };
       break;
   }
-  return { name: config.imageName, source, family: config.imageFamilyName, labels: { ...config.imageLabels }, storageLocations: config.storageLocations };
+  return {
+    name: config.imageName,
+    source,
+    family: config.imageFamilyName,
+    labels: { ...config.imageLabels },
+    storageLocations: config.storageLocations,
+  };
 }
 
 /**
  * Registers a temporary resource for cleanup *before* its insert is sent — an interrupt during the insert cannot
  * leak it — then creates it.
  */
-async function createTracked(ctx: BuildContext<VmRun>, kind: 'disk' | 'vm', name: string, remove: (s: AbortSignal) => Promise<DeleteOutcome>, insert: () => Promise<void>): Promise<void> {
-  ctx.state.tracked[kind] = ctx.cleanup.register({ kind, name, command: gcloud(ctx.config.projectName, kind === 'vm' ? 'instances' : 'disks', name, ctx.config.zone), remove });
+async function createTracked(
+  ctx: BuildContext<VmRun>,
+  kind: 'disk' | 'vm',
+  name: string,
+  remove: (s: AbortSignal) => Promise<DeleteOutcome>,
+  insert: () => Promise<void>,
+): Promise<void> {
+  ctx.state.tracked[kind] = ctx.cleanup.register({
+    kind,
+    name,
+    command: gcloud(ctx.config.projectName, kind === 'vm' ? 'instances' : 'disks', name, ctx.config.zone),
+    remove,
+  });
   await insert();
   ctx.emit({ type: 'resource-created', kind, name });
 }
@@ -84,7 +105,13 @@ export const createDisk: Step<VmRun> = {
   name: 'create-disk',
   title: 'Creating the temporary data disk',
   run: (ctx, signal) =>
-    createTracked(ctx, 'disk', ctx.names.disk, (s) => ctx.cloud.compute.deleteDisk(ctx.names.disk, s), () => ctx.cloud.compute.insertDisk(diskSpecFor(ctx), signal)),
+    createTracked(
+      ctx,
+      'disk',
+      ctx.names.disk,
+      (s) => ctx.cloud.compute.deleteDisk(ctx.names.disk, s),
+      () => ctx.cloud.compute.insertDisk(diskSpecFor(ctx), signal),
+    ),
 };
 
 export const createVm: Step<VmRun> = {

@@ -7,11 +7,32 @@ export function scriptMetadata(run: VmRun | BakeRun | LocalVerify, runId: string
     case 'vm-build':
     case 'local-build':
     case 'local-archive':
-      return renderMetadata({ mode: 'build', runId, containerImages: run.containerImages, imagePullAuth: run.imagePullAuth, storeChecksums: run.storeSnapshotChecksum, platform: run.platform });
+      return renderMetadata({
+        mode: 'build',
+        runId,
+        containerImages: run.containerImages,
+        imagePullAuth: run.imagePullAuth,
+        storeChecksums: run.storeSnapshotChecksum,
+        platform: run.platform,
+      });
     case 'vm-verify':
-      return renderMetadata({ mode: 'verify', runId, containerImages: [], imagePullAuth: run.imagePullAuth, storeChecksums: run.storeSnapshotChecksum, platform: run.platform });
+      return renderMetadata({
+        mode: 'verify',
+        runId,
+        containerImages: [],
+        imagePullAuth: run.imagePullAuth,
+        storeChecksums: run.storeSnapshotChecksum,
+        platform: run.platform,
+      });
     case 'local-verify':
       // The verify script checks the disk against its own record; it pulls nothing, so no pull settings apply.
-      return renderMetadata({ mode: 'verify', runId, containerImages: [], imagePullAuth: 'None', storeChecksums: true, platform: 'linux/amd64' });
+      return renderMetadata({
+        mode: 'verify',
+        runId,
+        containerImages: [],
+        imagePullAuth: 'None',
+        storeChecksums: true,
+        platform: 'linux/amd64',
+      });
   }
 }

@@ -87,7 +87,10 @@ class VmWatcher {
     this.status.finishPhase();
     if (this.outcome === 'failed') {
       this.ctx.state.vmOutcome = { state: 'failed', error: this.status.error };
-      throw new BuildError(`the VM reported failure: ${this.status.error ?? `no reason given; see ${this.ctx.names.logs?.url ?? ''}serial-port-1.log`}`, 'wait-vm');
+      throw new BuildError(
+        `the VM reported failure: ${this.status.error ?? `no reason given; see ${this.ctx.names.logs?.url ?? ''}serial-port-1.log`}`,
+        'wait-vm',
+      );
     }
     this.ctx.state.vmOutcome = { state: 'succeeded' };
   }
@@ -101,10 +104,15 @@ class VmWatcher {
       return r.bytes;
     } catch (err) {
       if (signal.aborted) throw err;
-      if (err instanceof ApiError && err.status === 404) throw new BuildError(`the VM ${this.ctx.names.vm} no longer exists (deleted by someone else?)`, 'wait-vm');
+      if (err instanceof ApiError && err.status === 404)
+        throw new BuildError(`the VM ${this.ctx.names.vm} no longer exists (deleted by someone else?)`, 'wait-vm');
       this.serialFailures++;
       this.ctx.emit({ type: 'warning', message: `could not read the serial console: ${(err as Error).message}` });
-      if (!this.attributesUsable && this.serialFailures >= 3) throw new BuildError(`cannot follow the VM: neither guest attributes nor the serial console can be read (${(err as Error).message})`, 'wait-vm');
+      if (!this.attributesUsable && this.serialFailures >= 3)
+        throw new BuildError(
+          `cannot follow the VM: neither guest attributes nor the serial console can be read (${(err as Error).message})`,
+          'wait-vm',
+        );
       return 0;
     }
   }
@@ -117,7 +125,10 @@ class VmWatcher {
       if (signal.aborted) throw err;
       if (err instanceof ApiError && !isTransient(err.info)) {
         this.attributesUsable = false;
-        this.ctx.emit({ type: 'warning', message: `guest attributes are unavailable (${err.message}); following the serial console instead` });
+        this.ctx.emit({
+          type: 'warning',
+          message: `guest attributes are unavailable (${err.message}); following the serial console instead`,
+        });
       }
       return;
     }
@@ -131,5 +142,4 @@ class VmWatcher {
     if (s?.state === 'succeeded' || s?.state === 'failed') this.outcomeOnConsole = true;
     if (s) this.status.apply(s);
   }
-
 }

@@ -37,10 +37,14 @@ export function checkSize(raw: unknown, type: DiskType, imageSizeGb: number | un
   const size = Number(raw);
   if (!Number.isInteger(size) || size <= 0) throw invalid(`Invalid value for field '${field}': '${String(raw)}'.`);
   if (imageSizeGb !== undefined && size < imageSizeGb) {
-    throw invalid(`Invalid value for field '${field}': '${size}'. Requested disk size cannot be smaller than the image size (${imageSizeGb} GB)`);
+    throw invalid(
+      `Invalid value for field '${field}': '${size}'. Requested disk size cannot be smaller than the image size (${imageSizeGb} GB)`,
+    );
   }
   if (size < type.minSizeGb || size > type.maxSizeGb) {
-    throw invalid(`Invalid value for field '${field}': '${size}'. Disk size must be between ${type.minSizeGb} GB and ${type.maxSizeGb} GB for ${type.name}.`);
+    throw invalid(
+      `Invalid value for field '${field}': '${size}'. Disk size must be between ${type.minSizeGb} GB and ${type.maxSizeGb} GB for ${type.name}.`,
+    );
   }
   return size;
 }
@@ -67,7 +71,8 @@ export function registerDisks(router: Router, deps: ComputeDeps): void {
     const image = imageRef === undefined ? undefined : resolveImage(deps, expectRef(imageRef, project, 'resource.sourceImage', 'images'));
     const sizeGb = checkSize(b['sizeGb'], type, image?.diskSizeGb, 'resource.sizeGb');
     const target = diskLink(project, zone, name);
-    if (state.disk(project, zone, name) || ops.insertInFlight(target)) throw alreadyExists(`projects/${project}/zones/${zone}/disks/${name}`);
+    if (state.disk(project, zone, name) || ops.insertInFlight(target))
+      throw alreadyExists(`projects/${project}/zones/${zone}/disks/${name}`);
 
     const op = ops.start({
       project,
@@ -77,11 +82,26 @@ export function registerDisks(router: Router, deps: ComputeDeps): void {
       ...(fault ? { fault } : {}),
       apply: () => {
         const disk: Disk = {
-          project, zone, name, sizeGb, type: type.name, labels, users: [], status: 'READY',
-          id: state.newId(), createdAt: deps.now(), seeded: false,
+          project,
+          zone,
+          name,
+          sizeGb,
+          type: type.name,
+          labels,
+          users: [],
+          status: 'READY',
+          id: state.newId(),
+          createdAt: deps.now(),
+          seeded: false,
           ...(image ? { sourceImage: String(imageJson(image)['selfLink']), sourceImageId: image.id } : {}),
           ...(image?.content !== undefined
-            ? { content: deps.vm.copyContent(image.content, { kind: 'disk', project, zone, name }, { kind: 'image', project: image.project, name: image.name }) }
+            ? {
+                content: deps.vm.copyContent(
+                  image.content,
+                  { kind: 'disk', project, zone, name },
+                  { kind: 'image', project: image.project, name: image.name },
+                ),
+              }
             : {}),
           ...(image?.architecture ? { architecture: image.architecture } : {}),
         };

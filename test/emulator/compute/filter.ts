@@ -118,10 +118,7 @@ function unquote(token: string): string {
 }
 
 /** One page of `items` (sorted by name) per `maxResults` (≤500) and `pageToken`. */
-export function page<T extends { name?: unknown }>(
-  items: T[],
-  query: URLSearchParams,
-): { items: T[]; nextPageToken?: string } {
+export function page<T extends { name?: unknown }>(items: T[], query: URLSearchParams): { items: T[]; nextPageToken?: string } {
   const max = Math.min(Number(query.get('maxResults') ?? 500) || 500, 500);
   const offset = Number(query.get('pageToken') ?? 0) || 0;
   const sorted = [...items].sort((a, b) => String(a.name).localeCompare(String(b.name)));

@@ -90,26 +90,45 @@ export function registerImages(router: Router, deps: ComputeDeps): void {
       if (!disk) throw notFound(`projects/${ref.project}/zones/${zone}/disks/${ref.name}`);
       const runningUser = disk.users.find((u) => state.instance(ref.project, zone, u)?.status === 'RUNNING');
       if (runningUser && query.get('forceCreate') !== 'true') {
-        throw inUse(`disk resource '${diskRefPath(ref.project, zone, disk.name)}'`, `projects/${ref.project}/zones/${zone}/instances/${runningUser}`);
+        throw inUse(
+          `disk resource '${diskRefPath(ref.project, zone, disk.name)}'`,
+          `projects/${ref.project}/zones/${zone}/instances/${runningUser}`,
+        );
       }
       make = () => {
         const d = state.disk(ref.project, zone, ref.name);
         if (!d) throw notFound(diskRefPath(ref.project, zone, ref.name));
         return {
-          ...base, diskSizeGb: d.sizeGb, sourceDisk: diskLink(d.project, d.zone, d.name), sourceDiskId: d.id,
+          ...base,
+          diskSizeGb: d.sizeGb,
+          sourceDisk: diskLink(d.project, d.zone, d.name),
+          sourceDiskId: d.id,
           ...(d.architecture ? { architecture: d.architecture } : {}),
           ...(d.content !== undefined
-            ? { content: deps.vm.copyContent(d.content, { kind: 'image', project: project!, name }, { kind: 'disk', project: d.project, zone: d.zone, name: d.name }) }
+            ? {
+                content: deps.vm.copyContent(
+                  d.content,
+                  { kind: 'image', project: project!, name },
+                  { kind: 'disk', project: d.project, zone: d.zone, name: d.name },
+                ),
+              }
             : {}),
         };
       };
     } else if (b['sourceImage'] !== undefined) {
       const src = resolveImage(deps, expectRef(b['sourceImage'], project!, 'resource.sourceImage', 'images'));
       make = () => ({
-        ...base, diskSizeGb: src.diskSizeGb,
+        ...base,
+        diskSizeGb: src.diskSizeGb,
         ...(src.architecture ? { architecture: src.architecture } : {}),
         ...(src.content !== undefined
-          ? { content: deps.vm.copyContent(src.content, { kind: 'image', project: project!, name }, { kind: 'image', project: src.project, name: src.name }) }
+          ? {
+              content: deps.vm.copyContent(
+                src.content,
+                { kind: 'image', project: project!, name },
+                { kind: 'image', project: src.project, name: src.name },
+              ),
+            }
           : {}),
       });
     } else {

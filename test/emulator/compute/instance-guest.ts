@@ -22,7 +22,8 @@ export function registerGuest(router: Router, deps: ComputeDeps): void {
   router.add('GET', `${V1}/serialPort`, 'instances.getSerialPortOutput', ({ params: { project, zone, name }, query }) => {
     const instance = find(project!, zone!, name!);
     const port = Number(query.get('port') ?? 1);
-    if (!Number.isInteger(port) || port < 1 || port > 4) throw invalid(`Invalid value for field 'port': '${query.get('port')}'. Must be between 1 and 4.`);
+    if (!Number.isInteger(port) || port < 1 || port > 4)
+      throw invalid(`Invalid value for field 'port': '${query.get('port')}'. Must be between 1 and 4.`);
     const start = Number(query.get('start') ?? 0);
     if (!Number.isInteger(start)) throw invalid(`Invalid value for field 'start': '${query.get('start')}'.`);
     const read = port === 1 ? instance.serial.read(start) : { contents: '', start: 0, next: 0 };

@@ -28,7 +28,9 @@ export function planInsert(deps: ComputeDeps, project: string, zone: string, bod
   const mtRef = expectRef(body['machineType'], project, 'resource.machineType', 'machineTypes', zone);
   const machine = state.machineTypes.get(mtRef.name);
   if (!machine) {
-    throw invalid(`Invalid value for field 'resource.machineType': '${String(body['machineType'])}'. Machine type with name '${mtRef.name}' does not exist in zone '${zone}'.`);
+    throw invalid(
+      `Invalid value for field 'resource.machineType': '${String(body['machineType'])}'. Machine type with name '${mtRef.name}' does not exist in zone '${zone}'.`,
+    );
   }
   const metadataItems = checkMetadata(body['metadata']);
   const networkInterfaces = planNetworks(deps, project, zone, z.region, body['networkInterfaces']);
@@ -49,22 +51,47 @@ export function planInsert(deps: ComputeDeps, project: string, zone: string, bod
       const ref = expectRef(d['source'], project, `${field}.source`, 'disks', zone);
       const disk = state.disk(ref.project, zone, ref.name);
       if (!disk) throw notFound(`projects/${ref.project}/zones/${zone}/disks/${ref.name}`);
-      if (disk.users[0]) throw inUse(`disk resource 'projects/${project}/zones/${zone}/disks/${disk.name}'`, `projects/${project}/zones/${zone}/instances/${disk.users[0]}`);
-      if (boot && disk.architecture && disk.architecture !== machine.architecture) throw archMismatch(machine.name, machine.architecture, disk.architecture);
+      if (disk.users[0])
+        throw inUse(
+          `disk resource 'projects/${project}/zones/${zone}/disks/${disk.name}'`,
+          `projects/${project}/zones/${zone}/instances/${disk.users[0]}`,
+        );
+      if (boot && disk.architecture && disk.architecture !== machine.architecture)
+        throw archMismatch(machine.name, machine.architecture, disk.architecture);
       diskName = disk.name;
     } else if (d['initializeParams'] !== undefined) {
       const p = d['initializeParams'] as Body;
       diskName = checkName(p['diskName'] ?? (boot ? name : undefined), `${field}.initializeParams.diskName`);
-      const type = requireDiskType(deps, p['diskType'] ?? `zones/${zone}/diskTypes/pd-standard`, project, zone, `${field}.initializeParams.diskType`);
+      const type = requireDiskType(
+        deps,
+        p['diskType'] ?? `zones/${zone}/diskTypes/pd-standard`,
+        project,
+        zone,
+        `${field}.initializeParams.diskType`,
+      );
       const imageRef = p['sourceImage'];
-      const image = imageRef === undefined ? undefined : resolveImage(deps, expectRef(imageRef, project, `${field}.initializeParams.sourceImage`, 'images'));
-      if (boot && !image) throw invalid(`Invalid value for field '${field}.initializeParams.sourceImage': a boot disk needs a source image.`);
-      if (boot && image?.architecture && image.architecture !== machine.architecture) throw archMismatch(machine.name, machine.architecture, image.architecture);
+      const image =
+        imageRef === undefined
+          ? undefined
+          : resolveImage(deps, expectRef(imageRef, project, `${field}.initializeParams.sourceImage`, 'images'));
+      if (boot && !image)
+        throw invalid(`Invalid value for field '${field}.initializeParams.sourceImage': a boot disk needs a source image.`);
+      if (boot && image?.architecture && image.architecture !== machine.architecture)
+        throw archMismatch(machine.name, machine.architecture, image.architecture);
       const sizeGb = checkSize(p['diskSizeGb'], type, image?.diskSizeGb, `${field}.initializeParams.diskSizeGb`);
       if (image?.content !== undefined) newDiskImages.set(diskName, { kind: 'image', project: image.project, name: image.name });
       newDisks.push({
-        project, zone, name: diskName, sizeGb, type: type.name, labels: checkLabels(p['labels']), users: [], status: 'READY',
-        id: '', createdAt: 0, seeded: false,
+        project,
+        zone,
+        name: diskName,
+        sizeGb,
+        type: type.name,
+        labels: checkLabels(p['labels']),
+        users: [],
+        status: 'READY',
+        id: '',
+        createdAt: 0,
+        seeded: false,
         ...(image ? { sourceImage: String(imageJson(image)['selfLink']), sourceImageId: image.id } : {}),
         ...(image?.content !== undefined ? { content: image.content } : {}),
         ...(image?.architecture ? { architecture: image.architecture } : {}),
@@ -73,9 +100,18 @@ export function planInsert(deps: ComputeDeps, project: string, zone: string, bod
       throw invalid(`Invalid value for field '${field}': either source or initializeParams is required.`);
     }
     const deviceName = typeof d['deviceName'] === 'string' ? d['deviceName'] : diskName;
-    if (attached.some((a) => a.deviceName === deviceName)) throw invalid(`Invalid value for field '${field}.deviceName': '${deviceName}'. Device names must be unique.`);
-    if (attached.some((a) => a.diskName === diskName)) throw invalid(`Invalid value for field '${field}': disk '${diskName}' is attached twice.`);
-    attached.push({ deviceName, diskName, boot, autoDelete: d['autoDelete'] === true, mode: d['mode'] === 'READ_ONLY' ? 'READ_ONLY' : 'READ_WRITE', index });
+    if (attached.some((a) => a.deviceName === deviceName))
+      throw invalid(`Invalid value for field '${field}.deviceName': '${deviceName}'. Device names must be unique.`);
+    if (attached.some((a) => a.diskName === diskName))
+      throw invalid(`Invalid value for field '${field}': disk '${diskName}' is attached twice.`);
+    attached.push({
+      deviceName,
+      diskName,
+      boot,
+      autoDelete: d['autoDelete'] === true,
+      mode: d['mode'] === 'READ_ONLY' ? 'READ_ONLY' : 'READ_WRITE',
+      index,
+    });
   });
 
   const { name: _n, machineType: _m, disks: _d, metadata: _md, labels: _l, networkInterfaces: _ni, ...rest } = body;
@@ -86,12 +122,17 @@ export function planInsert(deps: ComputeDeps, project: string, zone: string, bod
       const created = newDisks.find((d) => d.name === a.diskName);
       if (created && existing) throw alreadyExists(`projects/${project}/zones/${zone}/disks/${a.diskName}`);
       if (!created && !existing) throw notFound(`projects/${project}/zones/${zone}/disks/${a.diskName}`);
-      if (existing?.users[0]) throw inUse(`disk resource 'projects/${project}/zones/${zone}/disks/${a.diskName}'`, `projects/${project}/zones/${zone}/instances/${existing.users[0]}`);
+      if (existing?.users[0])
+        throw inUse(
+          `disk resource 'projects/${project}/zones/${zone}/disks/${a.diskName}'`,
+          `projects/${project}/zones/${zone}/instances/${existing.users[0]}`,
+        );
     }
     for (const d of newDisks) {
       const disk: Disk = { ...d, id: state.newId(), createdAt: now };
       const from = newDiskImages.get(d.name);
-      if (from && d.content !== undefined) disk.content = deps.vm.copyContent(d.content, { kind: 'disk', project, zone, name: d.name }, from);
+      if (from && d.content !== undefined)
+        disk.content = deps.vm.copyContent(d.content, { kind: 'disk', project, zone, name: d.name }, from);
       state.disks.set(`${project}/${zone}/${d.name}`, disk);
       state.record({ kind: 'disk', project, zone, name: d.name, sizeGb: d.sizeGb, createdAt: now });
     }
@@ -101,9 +142,21 @@ export function planInsert(deps: ComputeDeps, project: string, zone: string, bod
       disk.lastAttachAt = now;
     }
     const instance: Instance = {
-      project, zone, name, machineType: machine.name, status: 'RUNNING', disks: attached, metadataItems, labels,
-      spec: { ...rest, networkInterfaces }, serial: new SerialBuffer(deps.serialWindowBytes), guestAttributes: new Map(),
-      vm: new AbortController(), id: state.newId(), createdAt: now, seeded: false,
+      project,
+      zone,
+      name,
+      machineType: machine.name,
+      status: 'RUNNING',
+      disks: attached,
+      metadataItems,
+      labels,
+      spec: { ...rest, networkInterfaces },
+      serial: new SerialBuffer(deps.serialWindowBytes),
+      guestAttributes: new Map(),
+      vm: new AbortController(),
+      id: state.newId(),
+      createdAt: now,
+      seeded: false,
     };
     state.instances.set(`${project}/${zone}/${name}`, instance);
     state.record({ kind: 'instance', project, zone, name, createdAt: now });
@@ -112,7 +165,9 @@ export function planInsert(deps: ComputeDeps, project: string, zone: string, bod
 }
 
 function archMismatch(machine: string, machineArch: string, imageArch: string): Error {
-  return invalid(`Invalid resource usage: 'Requested boot disk architecture (${imageArch}) is not compatible with machine type architecture (${machineArch}) of ${machine}.'`);
+  return invalid(
+    `Invalid resource usage: 'Requested boot disk architecture (${imageArch}) is not compatible with machine type architecture (${machineArch}) of ${machine}.'`,
+  );
 }
 
 function checkMetadata(raw: unknown): MetadataItem[] {
@@ -127,8 +182,12 @@ function checkMetadata(raw: unknown): MetadataItem[] {
     seen.add(key);
     const size = Buffer.byteLength(value);
     total += size + key.length;
-    if (size > MAX_VALUE_BYTES) throw invalid(`Invalid value for field 'resource.metadata.items[${i}].value': value for key '${key}' is ${size} bytes; the limit is ${MAX_VALUE_BYTES}.`);
-    if (total > MAX_METADATA_BYTES) throw invalid(`Invalid value for field 'resource.metadata': metadata is larger than ${MAX_METADATA_BYTES} bytes.`);
+    if (size > MAX_VALUE_BYTES)
+      throw invalid(
+        `Invalid value for field 'resource.metadata.items[${i}].value': value for key '${key}' is ${size} bytes; the limit is ${MAX_VALUE_BYTES}.`,
+      );
+    if (total > MAX_METADATA_BYTES)
+      throw invalid(`Invalid value for field 'resource.metadata': metadata is larger than ${MAX_METADATA_BYTES} bytes.`);
     return { key, value };
   });
 }
@@ -147,10 +206,14 @@ function planNetworks(deps: ComputeDeps, project: string, zone: string, region: 
     let subnet;
     if (nic['subnetwork'] !== undefined) {
       const ref = expectRef(nic['subnetwork'], project, `${field}.subnetwork`, 'subnetworks');
-      if (ref.region !== region) throw invalid(`Invalid value for field '${field}.subnetwork': '${String(nic['subnetwork'])}'. Subnetwork must be in region ${region} of zone ${zone}.`);
+      if (ref.region !== region)
+        throw invalid(
+          `Invalid value for field '${field}.subnetwork': '${String(nic['subnetwork'])}'. Subnetwork must be in region ${region} of zone ${zone}.`,
+        );
       subnet = deps.state.subnetworks.get(`${ref.project}/${ref.region}/${ref.name}`);
       if (!subnet) throw notFound(`projects/${ref.project}/regions/${ref.region}/subnetworks/${ref.name}`);
-      if (network && network !== `${subnet.project}/${subnet.network}`) throw invalid(`Invalid value for field '${field}.subnetwork': it does not belong to the network.`);
+      if (network && network !== `${subnet.project}/${subnet.network}`)
+        throw invalid(`Invalid value for field '${field}.subnetwork': it does not belong to the network.`);
     } else {
       const net = network ?? `${project}/default`;
       if (!deps.state.networks.has(net)) throw notFound(`projects/${project}/global/networks/default`);

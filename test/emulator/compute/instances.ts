@@ -21,7 +21,10 @@ export function instanceJson(deps: ComputeDeps, i: Instance): Record<string, unk
   const spec = i.spec;
   const serviceAccounts = ((spec['serviceAccounts'] ?? []) as Array<Record<string, unknown>>).map((sa) => ({
     ...sa,
-    email: sa['email'] === 'default' || sa['email'] === undefined ? `${project?.number ?? '0'}-compute@developer.gserviceaccount.com` : sa['email'],
+    email:
+      sa['email'] === 'default' || sa['email'] === undefined
+        ? `${project?.number ?? '0'}-compute@developer.gserviceaccount.com`
+        : sa['email'],
   }));
   const tags = (spec['tags'] ?? {}) as Record<string, unknown>;
   return {
@@ -57,8 +60,19 @@ export function instanceJson(deps: ComputeDeps, i: Instance): Record<string, unk
     metadata: { kind: 'compute#metadata', fingerprint: fingerprint(i.metadataItems), items: i.metadataItems },
     labels: i.labels,
     labelFingerprint: fingerprint(i.labels),
-    scheduling: { onHostMaintenance: 'MIGRATE', automaticRestart: true, preemptible: false, provisioningModel: 'STANDARD', ...(spec['scheduling'] as object) },
-    shieldedInstanceConfig: { enableSecureBoot: false, enableVtpm: true, enableIntegrityMonitoring: true, ...(spec['shieldedInstanceConfig'] as object) },
+    scheduling: {
+      onHostMaintenance: 'MIGRATE',
+      automaticRestart: true,
+      preemptible: false,
+      provisioningModel: 'STANDARD',
+      ...(spec['scheduling'] as object),
+    },
+    shieldedInstanceConfig: {
+      enableSecureBoot: false,
+      enableVtpm: true,
+      enableIntegrityMonitoring: true,
+      ...(spec['shieldedInstanceConfig'] as object),
+    },
     tags: { ...tags, fingerprint: fingerprint(tags) },
     fingerprint: fingerprint(i.id),
     lastStartTimestamp: timestamp(i.createdAt),
@@ -81,9 +95,14 @@ export function registerInstances(router: Router, deps: ComputeDeps): void {
     const create = planInsert(deps, project, zone, (body ?? {}) as Record<string, unknown>);
     const name = String((body as Record<string, unknown>)['name']);
     const target = instanceLink(project, zone, name);
-    if (state.instance(project, zone, name) || ops.insertInFlight(target)) throw alreadyExists(`projects/${project}/zones/${zone}/instances/${name}`);
+    if (state.instance(project, zone, name) || ops.insertInFlight(target))
+      throw alreadyExists(`projects/${project}/zones/${zone}/instances/${name}`);
     const op = ops.start({
-      project, zone, operationType: 'insert', targetLink: target, ...(fault ? { fault } : {}),
+      project,
+      zone,
+      operationType: 'insert',
+      targetLink: target,
+      ...(fault ? { fault } : {}),
       apply: () => vm.start(create()),
     });
     return { json: ops.toJSON(op) };
@@ -99,7 +118,12 @@ export function registerInstances(router: Router, deps: ComputeDeps): void {
     const name = params['name']!;
     const instance = find(project, zone, name);
     const op = ops.start({
-      project, zone, operationType: 'delete', targetLink: instanceLink(project, zone, name), targetId: instance.id, ...(fault ? { fault } : {}),
+      project,
+      zone,
+      operationType: 'delete',
+      targetLink: instanceLink(project, zone, name),
+      targetId: instance.id,
+      ...(fault ? { fault } : {}),
       apply: () => {
         const current = state.instance(project, zone, name);
         if (!current) throw notFound(`projects/${project}/zones/${zone}/instances/${name}`);
@@ -135,9 +159,15 @@ export function registerInstances(router: Router, deps: ComputeDeps): void {
     const deviceName = query.get('deviceName') ?? '';
     const attached = instance.disks.find((d) => d.deviceName === deviceName);
     if (!attached) throw invalid(`Invalid value for field 'deviceName': '${deviceName}'. No attached disk found with this device name.`);
-    if (attached.boot && instance.status === 'RUNNING') throw invalid(`Invalid value for field 'deviceName': '${deviceName}'. The boot disk cannot be detached from a running instance.`);
+    if (attached.boot && instance.status === 'RUNNING')
+      throw invalid(`Invalid value for field 'deviceName': '${deviceName}'. The boot disk cannot be detached from a running instance.`);
     const op = ops.start({
-      project, zone, operationType: 'detachDisk', targetLink: instanceLink(project, zone, name), targetId: instance.id, ...(fault ? { fault } : {}),
+      project,
+      zone,
+      operationType: 'detachDisk',
+      targetLink: instanceLink(project, zone, name),
+      targetId: instance.id,
+      ...(fault ? { fault } : {}),
       apply: () => {
         const current = state.instance(project, zone, name);
         if (!current) throw notFound(`projects/${project}/zones/${zone}/instances/${name}`);

@@ -14,7 +14,11 @@ export function registerOperations(router: Router, deps: ComputeDeps): void {
   const { ops } = deps;
   const scopes = [
     { prefix: `${V1}/zones/:zone/operations`, calls: 'zoneOperations', scope: (p: Record<string, string>) => `zones/${p['zone']}` },
-    { prefix: `${V1}/regions/:region/operations`, calls: 'regionOperations', scope: (p: Record<string, string>) => `regions/${p['region']}` },
+    {
+      prefix: `${V1}/regions/:region/operations`,
+      calls: 'regionOperations',
+      scope: (p: Record<string, string>) => `regions/${p['region']}`,
+    },
     { prefix: `${V1}/global/operations`, calls: 'globalOperations', scope: () => 'global' },
   ];
 

@@ -14,8 +14,7 @@ export const link = (path: string): string => GCE_BASE + path;
 
 export const zoneLink = (project: string, zone: string): string => link(`projects/${project}/zones/${zone}`);
 export const regionLink = (project: string, region: string): string => link(`projects/${project}/regions/${region}`);
-export const diskLink = (project: string, zone: string, name: string): string =>
-  link(`projects/${project}/zones/${zone}/disks/${name}`);
+export const diskLink = (project: string, zone: string, name: string): string => link(`projects/${project}/zones/${zone}/disks/${name}`);
 export const instanceLink = (project: string, zone: string, name: string): string =>
   link(`projects/${project}/zones/${zone}/instances/${name}`);
 export const imageLink = (project: string, name: string): string => link(`projects/${project}/global/images/${name}`);
@@ -64,13 +63,7 @@ export function parseRef(value: unknown, defaultProject: string, field: string):
 }
 
 /** Like parseRef, and checks the collection (and, for zonal refs, the zone). */
-export function expectRef(
-  value: unknown,
-  defaultProject: string,
-  field: string,
-  collection: string,
-  zone?: string,
-): ResourceRef {
+export function expectRef(value: unknown, defaultProject: string, field: string, collection: string, zone?: string): ResourceRef {
   const ref = parseRef(value, defaultProject, field);
   if (ref.collection !== collection) {
     throw invalid(`Invalid value for field '${field}': '${String(value)}'. Expected a ${collection} URL.`);

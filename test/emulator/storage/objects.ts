@@ -68,7 +68,13 @@ export function writeObject(
   const now = deps.now();
   const previous = deps.state.object(bucket, name);
   const obj: StoredObject = {
-    bucket, name, data, contentType, metageneration: 1, createdAt: now, updatedAt: now,
+    bucket,
+    name,
+    data,
+    contentType,
+    metageneration: 1,
+    createdAt: now,
+    updatedAt: now,
     generation: Math.max(now * 1000, (previous?.generation ?? 0) + 1),
     ...(metadata ? { metadata } : {}),
   };
@@ -83,7 +89,8 @@ export function registerObjects(router: Router, deps: ObjectDeps): void {
     requirePermission(bucket, permission, name);
     const obj = state.object(bucketName, name);
     const gen = query.get('generation');
-    if (!obj || (gen !== null && Number(gen) !== obj.generation)) throw new ApiError(404, 'notFound', `No such object: ${bucketName}/${name}`);
+    if (!obj || (gen !== null && Number(gen) !== obj.generation))
+      throw new ApiError(404, 'notFound', `No such object: ${bucketName}/${name}`);
     return obj;
   };
 
@@ -103,7 +110,11 @@ export function registerObjects(router: Router, deps: ObjectDeps): void {
       const from = Number(range[1]);
       const to = range[2] ? Math.min(Number(range[2]), obj.data.length - 1) : obj.data.length - 1;
       if (from >= obj.data.length) throw new ApiError(416, 'requestedRangeNotSatisfiable', 'The requested range cannot be satisfied.');
-      return { status: 206, body: obj.data.subarray(from, to + 1), headers: { ...common, 'content-range': `bytes ${from}-${to}/${obj.data.length}` } };
+      return {
+        status: 206,
+        body: obj.data.subarray(from, to + 1),
+        headers: { ...common, 'content-range': `bytes ${from}-${to}/${obj.data.length}` },
+      };
     }
     return { body: obj.data, headers: common };
   };

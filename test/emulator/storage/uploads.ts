@@ -66,7 +66,8 @@ export function registerUploads(router: Router, deps: ObjectDeps): void {
       if (session.done) return { json: session.done };
       const range = parseContentRange(String(headers['content-range'] ?? ''), raw.length);
       if (range.start !== undefined) {
-        if (range.start > session.data.length) throw new ApiError(400, 'invalid', `Upload out of order: expected offset ${session.data.length}, got ${range.start}.`);
+        if (range.start > session.data.length)
+          throw new ApiError(400, 'invalid', `Upload out of order: expected offset ${session.data.length}, got ${range.start}.`);
         const skip = session.data.length - range.start;
         session.data = Buffer.concat([session.data, raw.subarray(skip)]);
       }
