@@ -50,13 +50,15 @@ const lastLine = (text: string) => text.trimEnd().split('\n').at(-1) ?? '';
 
 describe('the process exits promptly after its last line', () => {
   it('after a step timeout during an insert operation, with the wait still held open', async () => {
-    emu.faults.add({ match: { call: 'disks.insert' }, action: { operationDelayMs: 12_000 } });
-    const r = await spawnCli([...ARGS, '--image-name=img-timeout', '--timeout=5s'], env, { tuning: TUNING }).done;
+    // The limit leaves preflight (loading the client libraries takes seconds on a busy machine) room to finish, so
+    // that it is the disk's insert that runs out of time; cleanup then waits for that insert before deleting.
+    emu.faults.add({ match: { call: 'disks.insert' }, action: { operationDelayMs: 30_000 } });
+    const r = await spawnCli([...ARGS, '--image-name=img-timeout', '--timeout=12s'], env, { tuning: TUNING }).done;
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/error: step "create-disk" did not finish within --timeout \(5s\)/);
+    expect(r.stderr).toMatch(/error: step "create-disk" did not finish within --timeout \(12s\)/);
     expectPromptExit(r);
     expectNothingLeft(emu);
-  }, 60_000);
+  }, 90_000);
 
   const phases: Array<{ name: string; call: CallName; setup: () => void }> = [
     {

@@ -2,10 +2,15 @@
 // exits 2 without a single request reaching the emulator; valid input reaches the VM only as inert metadata values
 // (the startup script itself is never changed by input).
 import fc from 'fast-check';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { BUILD_FLAGS } from '../../src/commands/build.js';
 import { startupScript } from '../../src/startup-script/render.js';
 import { useEmulator } from '../integration/harness.js';
+
+const scratch = mkdtempSync(join(tmpdir(), 'gdib-fuzz-'));
 
 const hostile = fc.oneof(
   fc.constantFrom(
@@ -78,7 +83,9 @@ describe('hostile input', () => {
     await fc.assert(
       fc.asyncProperty(argvArb, async (argv) => {
         const before = h.emu.requests.length;
-        const r = await h.cli(argv);
+        // A scratch directory as the working directory: a valid relative output path (--output,
+        // --k8s-manifests-filepath) is written there, never into the checkout.
+        const r = await h.cli(argv, { cwd: scratch });
         expect(r.stderr).not.toMatch(/\n\s+at .+:\d+:\d+/);
         expect(r.stderr).not.toContain('error: unexpected:');
         if (r.code === 2) {

@@ -75,7 +75,8 @@ describe('the last read of the VM console', () => {
     hangingVm(h);
     const signals = new Signals();
     const running = runCli(args('img-stuck'), { env: h.env, tuning: { ...SLOW_WATCH, lastConsoleReadMs: 500 }, signals });
-    await until(() => h.emu.requests.some((q) => q.call === 'instances.getSerialPortOutput'), 'first console read');
+    // The watcher reads the guest attributes only after it has taken in its first console read.
+    await until(() => h.emu.requests.some((q) => q.call === 'instances.getGuestAttributes'), 'first console read taken in');
     h.emu.faults.add({ match: { call: 'instances.getSerialPortOutput' }, times: Infinity, action: { hang: true } });
     signals.send('SIGINT');
     const r = await running;
