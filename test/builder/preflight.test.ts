@@ -2,7 +2,7 @@
 // give no token stop the run before any check.
 import { describe, expect, it } from 'vitest';
 import { runBuild } from '../../src/builder/index.js';
-import { parseConfig } from '../helpers/plan.js';
+import { buildFlags, parseConfig } from '../helpers/plan.js';
 import { BuildError } from '../../src/errors.js';
 import { ApiError } from '../../src/gcp/errors.js';
 import { DEFAULT_RETRY } from '../../src/gcp/retry.js';
@@ -12,17 +12,7 @@ import { FakeCloud } from '../helpers/fake-cloud.js';
 const fast = { retry: { ...DEFAULT_RETRY, maxAttempts: 2, baseDelayMs: 1, maxDelayMs: 2 } };
 
 async function preflight(cloud: FakeCloud, extra: Record<string, string> = {}) {
-  const config = parseConfig(
-    {
-      'project-name': 'test-project',
-      zone: 'us-central1-a',
-      'image-name': 'img',
-      'gcs-path': 'gs://bucket/logs',
-      'container-image': ['nginx:1'],
-      ...extra,
-    },
-    {},
-  );
+  const config = parseConfig(buildFlags(extra), {});
   const { error } = await runBuild(config.plan, {
     cloud,
     emit: () => undefined,

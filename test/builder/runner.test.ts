@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { runBuild, stepsFor } from '../../src/builder/index.js';
 import type { BuildEvent } from '../../src/builder/events.js';
-import { parseConfig } from '../helpers/plan.js';
+import { BUILD_MUTATIONS, buildFlags, parseConfig } from '../helpers/plan.js';
 import { ApiError } from '../../src/gcp/errors.js';
 import { DEFAULT_RETRY } from '../../src/gcp/retry.js';
 import { Redactor } from '../../src/io/redact.js';
@@ -17,17 +17,7 @@ const fast = {
 };
 
 function config(extra: Record<string, string | string[]> = {}) {
-  return parseConfig(
-    {
-      'project-name': 'test-project',
-      zone: 'us-central1-a',
-      'image-name': 'img',
-      'gcs-path': 'gs://bucket/logs',
-      'container-image': ['nginx:1'],
-      ...extra,
-    },
-    {},
-  );
+  return parseConfig(buildFlags(extra), {});
 }
 
 async function build(cloud: FakeCloud, opts: { signal?: AbortSignal; extra?: Record<string, string | string[]> } = {}) {
@@ -50,14 +40,7 @@ describe('runner on the fake cloud', () => {
     expect(error).toBeUndefined();
     expect(result.state).toBe('succeeded');
     const mutating = cloud.calls.filter((c) => /insert|delete|detach/.test(c) && !c.startsWith('storage'));
-    expect(mutating).toEqual([
-      'disks.insert',
-      'instances.insert',
-      'instances.detachDisk',
-      'instances.delete',
-      'images.insert',
-      'disks.delete',
-    ]);
+    expect(mutating).toEqual(BUILD_MUTATIONS);
     expect(cloud.disks.size + cloud.instances.size).toBe(0);
     expect(cloud.images.has('img')).toBe(true);
     expect([...cloud.objects.keys()].sort()).toEqual([

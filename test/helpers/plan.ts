@@ -51,3 +51,25 @@ export function parseConfig(
     localOnly: run.kind === 'local-archive',
   } as FlatRun;
 }
+
+/** The flags of a plain VM build in the test project (extra ones added or overriding). */
+export function buildFlags(extra: RawFlags = {}): RawFlags {
+  return {
+    'project-name': 'test-project',
+    zone: 'us-central1-a',
+    'image-name': 'img',
+    'gcs-path': 'gs://bucket/logs',
+    'container-image': ['nginx:1'],
+    ...extra,
+  };
+}
+
+/** The mutating calls of a clean VM build, in order: the VM is deleted before the image is made, the disk after. */
+export const BUILD_MUTATIONS = [
+  'disks.insert',
+  'instances.insert',
+  'instances.detachDisk',
+  'instances.delete',
+  'images.insert',
+  'disks.delete',
+];

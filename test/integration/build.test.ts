@@ -1,4 +1,5 @@
 // A whole build through the CLI, the real client libraries and the emulator.
+import { BUILD_MUTATIONS } from '../helpers/plan.js';
 import { describe, expect, it } from 'vitest';
 import { vmScripts } from '../emulator/index.js';
 import { BASE_ARGS, bodyOf, expectNothingLeft, objectText, TOKEN, useEmulator } from './harness.js';
@@ -73,14 +74,7 @@ describe('build', () => {
 
     // The VM is deleted before the image is created; the disk is deleted after.
     const order = h.emu.requests.filter((q) => /^(disks|instances|images)\.(insert|delete|detachDisk)$/.test(q.call)).map((q) => q.call);
-    expect(order).toEqual([
-      'disks.insert',
-      'instances.insert',
-      'instances.detachDisk',
-      'instances.delete',
-      'images.insert',
-      'disks.delete',
-    ]);
+    expect(order).toEqual(BUILD_MUTATIONS);
 
     // Every request carried the token; logs and result are in GCS.
     expect(h.emu.requests.filter((q) => q.call !== 'oauth.token').every((q) => q.authorization === `Bearer ${TOKEN}`)).toBe(true);
