@@ -188,8 +188,8 @@ export function report(r: ReportInput): string {
       ['a build loads, before its first request', 'median'],
       Object.entries(r.imports.heavy).map(([n, v]) => [n, `${f0(v)} ms`]),
     ),
-    `\`--help\` costs \`node -e 0\` plus commander, zod and the CLI's own modules. zod is imported statically by ` +
-      '`src/cli.ts` through `src/config/schema.ts` and `src/config/cleanup-schema.ts`, so `--help` pays for it although it validates nothing. ' +
+    `\`--help\` costs \`node -e 0\` plus commander and the CLI's own modules (the flag declarations are plain data); zod is ` +
+      'loaded only once there is input to validate (`src/config/schema.ts` is imported lazily). ' +
       'A build spends most of its time before the first request importing `@google-cloud/compute` (it loads every compute client of the API) ' +
       'and constructing the first client (gax parses the API description once); later clients are cheap.',
   );
