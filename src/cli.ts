@@ -59,7 +59,8 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
       if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return 0;
       const cmd = program.commands.find((c) => c.name() === args[0]);
       const stray = e.code === 'commander.excessArguments' && cmd ? strayArguments(cmd) : [];
-      err.write(`${cmd && stray.length ? strayLine(cmd, stray, named) : commanderLine(e)}\n`);
+      const flags = args[0] === 'cleanup' ? CLEANUP_FLAGS : BUILD_FLAGS;
+      err.write(`${cmd && stray.length ? strayLine(cmd, stray, named) : commanderLine(e, args, flags)}\n`);
       return 2;
     }
     throw e;
@@ -395,15 +396,50 @@ function buildProgram(onRun: (command: CommandName, flags: RawFlags, positionals
   return program;
 }
 
-function commanderLine(e: CommanderError): string {
-  const msg = e.message.replace(/^error: /, '');
-  const unknown = /unknown option '([^']+)'/.exec(msg);
-  if (unknown)
-    return `error: ${unknown[1]!.split('=')[0]}: unknown flag${/Did you mean/.test(msg) ? ` (did you mean ${/Did you mean (\S+)\?/.exec(msg)?.[1]}?)` : ''}; see --help`;
-  const missing = /option '(--[\w-]+)[^']*' argument missing/.exec(msg);
-  if (missing) return `error: ${missing[1]}: needs a value`;
-  if (e.code === 'commander.excessArguments') return `error: unexpected argument(s); flags start with -- (see --help)`;
-  return `error: ${msg.split('\n')[0]}`;
+/**
+ * The line for an error commander found, worked out from the arguments and the flag declarations (commander's own
+ * wording is not an interface): which flag is unknown, with the nearest known name, or which one lacks its value.
+ */
+function commanderLine(e: CommanderError, args: readonly string[], flags: FlagSet): string {
+  const known = byName(flags);
+  const nameOf = (arg: string) => arg.replace(/^--?/, '').split('=')[0]!;
+  const options = args.slice(0, args.includes('--') ? args.indexOf('--') : undefined).filter((a) => a.startsWith('-') && a !== '-');
+  switch (e.code) {
+    case 'commander.unknownOption': {
+      const unknown = options.find((a) => !known.has(nameOf(a)) && a !== '--help' && a !== '-h');
+      if (!unknown) break;
+      const near = nearest(nameOf(unknown), [...known.keys()]);
+      return `error: --${nameOf(unknown)}: unknown flag${near ? ` (did you mean --${near}?)` : ''}; see --help`;
+    }
+    case 'commander.optionMissingArgument': {
+      // normalizeArgv gave every boolean its value, so the flag without one is the last "--flag" written alone.
+      const bare = options.filter((a) => !a.includes('=') && known.get(nameOf(a))?.spec.kind !== 'bool').at(-1);
+      if (bare) return `error: --${nameOf(bare)}: needs a value`;
+      break;
+    }
+  }
+  return `error: ${e.message.replace(/^error: /, '').split('\n')[0]}`;
+}
+
+/** The known name closest to `name`, if it is close enough to be a typo (at most a third of it differs). */
+function nearest(name: string, names: readonly string[]): string | undefined {
+  let best: { name: string; distance: number } | undefined;
+  for (const candidate of names) {
+    const distance = editDistance(name, candidate);
+    if (distance <= Math.max(1, Math.floor(candidate.length / 3)) && (!best || distance < best.distance))
+      best = { name: candidate, distance };
+  }
+  return best?.name;
+}
+
+function editDistance(a: string, b: string): number {
+  let row = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const next = [i];
+    for (let j = 1; j <= b.length; j++) next[j] = Math.min(row[j]! + 1, next[j - 1]! + 1, row[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    row = next;
+  }
+  return row[b.length]!;
 }
 
 /**

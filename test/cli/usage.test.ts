@@ -40,6 +40,10 @@ describe('usage', () => {
   it.each<[string[], string]>([
     [['--bogus=1', ...valid], 'error: --bogus: unknown flag'],
     [['--zone'], 'error: --zone: needs a value'],
+    [['--zonee=us-central1-a', ...valid], 'error: --zonee: unknown flag (did you mean --zone?); see --help'],
+    [['-image-nam=x'], 'error: --image-nam: unknown flag (did you mean --image-name?); see --help'],
+    [['cleanup', '--older-thn=1h'], 'error: --older-thn: unknown flag (did you mean --older-than?); see --help'],
+    [['cleanup', '--zone'], 'error: --zone: needs a value'],
     [[...valid, 'extra'], 'error: unexpected argument "extra"'],
     [
       [...valid.filter((a) => !a.startsWith('--image-name')), `--image-name=${'i'.repeat(40)}`],
