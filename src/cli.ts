@@ -240,6 +240,8 @@ function successText(plan: RunPlan, result: BuildResult): string {
       return JSON.stringify(result.plan ?? [], null, 2);
     case 'vm-build':
     case 'local-build':
+      if (result.state === 'unchanged' && result.image)
+        return `up to date: ${result.image.uri} already holds these images${result.imageCreatedAt ? ` (built ${result.imageCreatedAt})` : ''}`;
       return `Image has successfully been created at: ${imageUri(plan.projectName, plan.imageName)}`;
     case 'vm-verify':
       return `Image verification succeeded: ${imageUri(plan.projectName, plan.imageName)}`;

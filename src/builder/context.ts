@@ -100,6 +100,12 @@ export interface BuildContext<R extends Run = Run> {
     /** This run created the image (it exists and is kept, whatever happens after). */
     imageCreated?: boolean;
     k8sManifests?: string;
+    /** --if-changed and preflight found --image-name taken: an error unless there is nothing to build. */
+    imageNameTaken?: boolean;
+    /** --if-changed: the family's image that already holds these images (nothing is built). */
+    unchangedImage?: { name: string; createdAt?: string };
+    /** --if-changed: what the comparison found. */
+    ifChanged?: import('./events.js').IfChangedResult;
     plan?: import('./events.js').PlannedResource[];
     /** --local: the baked disk file, its archive, and the archive's URL once uploaded. */
     localDisk?: string;

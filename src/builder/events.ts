@@ -15,6 +15,8 @@ export type BuildEvent =
   | { type: 'serial'; line: string }
   | { type: 'serial-gap'; lostBytes: number }
   | { type: 'warning'; message: string }
+  /** Information the user should see (what --if-changed found). */
+  | { type: 'note'; message: string }
   | { type: 'retry'; call: string; attempt: number; cause: string; delayMs: number }
   | { type: 'cleanup-started'; resources: string[] }
   | { type: 'cleanup-failed'; kind: ResourceKind; name: string; error: string; command: string }
@@ -33,7 +35,8 @@ export type ResourceKind = 'disk' | 'vm' | 'image' | 'object' | 'file';
 
 export interface BuildResult {
   version: 1;
-  state: 'succeeded' | 'failed' | 'interrupted' | 'planned';
+  /** unchanged: --if-changed found the family's newest image holds these images; nothing was created. */
+  state: 'succeeded' | 'failed' | 'interrupted' | 'planned' | 'unchanged';
   mode: 'build' | 'verify';
   runId: string;
   /** Absent for a run that works in no project (a local bake to a file, a local verify). */
@@ -69,8 +72,21 @@ export interface BuildResult {
   next?: NextSteps;
   /** --local --output: the archive written. */
   archive?: string;
+  /** State unchanged: when the image that already holds these images was created (GCE's creationTimestamp). */
+  imageCreatedAt?: string;
+  /** --if-changed: what the comparison with the family's newest image found. */
+  ifChanged?: IfChangedResult;
   /** --dry-run: what would have been created. */
   plan?: PlannedResource[];
 }
 
 export type Emit = (event: BuildEvent) => void;
+
+export interface IfChangedResult {
+  /** The family's newest image already holds these images: nothing is (or, with --dry-run, would be) built. */
+  upToDate: boolean;
+  /** The image compared with (absent: the family has no image built by this tool). */
+  comparedWith?: string;
+  /** What differs, one line each. */
+  changes: string[];
+}

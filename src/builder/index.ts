@@ -2,7 +2,7 @@
 // temporary — on success, failure, timeout and interrupt — and the logs and result written to GCS.
 import { randomInt } from 'node:crypto';
 import { pino } from 'pino';
-import { isCloudRun, modeOf, runOf, type Run, type RunPlan } from '../config/types.js';
+import { isCloudRun, modeOf, runOf, type ImageRun, type LocalBuild, type Run, type RunPlan, type VmBuild } from '../config/types.js';
 import { BuildError, InterruptedError, StepTimeoutError } from '../errors.js';
 import type { Cloud } from '../gcp/types.js';
 import type { Redactor } from '../io/redact.js';
@@ -22,6 +22,7 @@ import { k8sManifests } from '../k8s/manifests.js';
 import type { Step } from './steps/step.js';
 import { waitForVm } from './steps/wait-for-vm.js';
 import { writeManifests } from './steps/write-manifests.js';
+import { compareWithFamily } from './steps/compare-with-family.js';
 import { deadline } from '../io/abort.js';
 import type { ProcessWarnings } from '../io/warnings.js';
 
@@ -57,6 +58,7 @@ export interface PlannedStep {
   name: string;
   title: string;
   run: (ctx: BuildContext, signal: AbortSignal) => Promise<void>;
+  skippedWhenUnchanged?: boolean;
 }
 
 function bind<R extends Run>(config: R, steps: ReadonlyArray<Step<R> | false | undefined>): PlannedStep[] {
@@ -66,7 +68,21 @@ function bind<R extends Run>(config: R, steps: ReadonlyArray<Step<R> | false | u
       name: step.name,
       title: step.title,
       run: (ctx: BuildContext, signal: AbortSignal) => step.run({ ...ctx, config }, signal),
+      ...(step.skippedWhenUnchanged ? { skippedWhenUnchanged: true } : {}),
     }));
+}
+
+/**
+ * The steps that make the image: skipped when --if-changed found that the family already holds these images (the
+ * steps after them, such as writing the manifests, then act on that image).
+ */
+function makingTheImage<R extends Run>(steps: ReadonlyArray<Step<R> | false | undefined>): Array<Step<R> | false | undefined> {
+  return steps.map((s) => s && { ...s, skippedWhenUnchanged: true });
+}
+
+/** --if-changed compares before anything is created; --force means always build, so there is nothing to compare. */
+function comparing(run: ImageRun): Step<ImageRun> | false {
+  return run.ifChanged && !run.force && compareWithFamily;
 }
 
 /**
@@ -80,13 +96,8 @@ export function stepsFor(plan: RunPlan): PlannedStep[] {
     case 'vm-build':
       return bind(plan, [
         preflight,
-        createDisk,
-        createVm,
-        waitForVm,
-        detachDisk,
-        deleteVm,
-        plan.force && replaceOldImage,
-        createImage,
+        comparing(plan),
+        ...makingTheImage<VmBuild>([createDisk, createVm, waitForVm, detachDisk, deleteVm, plan.force && replaceOldImage, createImage]),
         plan.k8sManifestsFilepath !== undefined && writeManifests,
       ]);
     case 'vm-verify':
@@ -94,11 +105,8 @@ export function stepsFor(plan: RunPlan): PlannedStep[] {
     case 'local-build':
       return bind(plan, [
         preflight,
-        localBake,
-        packArchive,
-        uploadArchive,
-        plan.force && replaceOldImage,
-        createImage,
+        comparing(plan),
+        ...makingTheImage<LocalBuild>([localBake, packArchive, uploadArchive, plan.force && replaceOldImage, createImage]),
         plan.k8sManifestsFilepath !== undefined && writeManifests,
       ]);
     case 'local-archive':
@@ -111,10 +119,11 @@ export function stepsFor(plan: RunPlan): PlannedStep[] {
 function dryRunSteps(run: Run): PlannedStep[] {
   switch (run.kind) {
     case 'vm-build':
+      return bind(run, [preflight, comparing(run), plan]);
     case 'vm-verify':
       return bind(run, [preflight, plan]);
     case 'local-build':
-      return bind(run, [preflight, planLocal]);
+      return bind(run, [preflight, comparing(run), planLocal]);
     case 'local-archive':
       return bind(run, [planLocal]);
     case 'local-verify':
@@ -128,7 +137,10 @@ export function usesCloud(plan: RunPlan): boolean {
 }
 
 /** What the result says of the run: where it worked and which image it made or checked. */
-function describeRun(run: Run): Pick<BuildResult, 'project' | 'zone' | 'image' | 'containerImages' | 'diskSizeGb'> {
+function describeRun(
+  run: Run,
+  unchanged?: { name: string },
+): Pick<BuildResult, 'project' | 'zone' | 'image' | 'containerImages' | 'diskSizeGb'> {
   const image = (name: string, project: string, family?: string) => ({
     name,
     uri: `projects/${project}/global/images/${name}`,
@@ -139,14 +151,14 @@ function describeRun(run: Run): Pick<BuildResult, 'project' | 'zone' | 'image' |
       return {
         project: run.projectName,
         zone: run.zone,
-        image: image(run.imageName, run.projectName, run.imageFamilyName),
+        image: image(unchanged?.name ?? run.imageName, run.projectName, run.imageFamilyName),
         containerImages: run.containerImages,
         diskSizeGb: run.diskSizeGb,
       };
     case 'local-build':
       return {
         project: run.projectName,
-        image: image(run.imageName, run.projectName, run.imageFamilyName),
+        image: image(unchanged?.name ?? run.imageName, run.projectName, run.imageFamilyName),
         containerImages: run.containerImages,
         diskSizeGb: run.diskSizeGb,
       };
@@ -223,12 +235,14 @@ export async function runBuild(runPlan: RunPlan, deps: BuildDeps): Promise<Build
   const interrupted = error instanceof InterruptedError || (deps.signal.aborted && !error);
   if (!error && deps.signal.aborted) error = deps.signal.reason as Error;
   const imageRun = config.kind === 'vm-build' || config.kind === 'local-build' ? config : undefined;
+  const unchanged = ctx.state.unchangedImage;
   const result: BuildResult = {
     version: 1,
-    state: !error ? (dryRun ? 'planned' : 'succeeded') : interrupted ? 'interrupted' : 'failed',
+    state: !error ? (dryRun ? 'planned' : unchanged ? 'unchanged' : 'succeeded') : interrupted ? 'interrupted' : 'failed',
     mode: modeOf(config),
     runId: names.runId,
-    ...describeRun(config),
+    // A dry run names the image a build would create, even when it would create none.
+    ...describeRun(config, dryRun ? undefined : unchanged),
     imageDigests: ctx.state.imageDigests,
     startedAt: startedAt.toISOString(),
     finishedAt: new Date().toISOString(),
@@ -245,7 +259,9 @@ export async function runBuild(runPlan: RunPlan, deps: BuildDeps): Promise<Build
           },
         }
       : {}),
-    ...(!error && !dryRun && imageRun ? { next: nextSteps(imageRun.projectName, imageRun.imageName) } : {}),
+    ...(!error && !dryRun && imageRun ? { next: nextSteps(imageRun.projectName, unchanged?.name ?? imageRun.imageName) } : {}),
+    ...(ctx.state.ifChanged ? { ifChanged: ctx.state.ifChanged } : {}),
+    ...(unchanged?.createdAt ? { imageCreatedAt: unchanged.createdAt } : {}),
     ...(ctx.state.plan ? { plan: ctx.state.plan } : {}),
     ...((config.kind === 'local-build' || config.kind === 'local-archive') && config.archivePath && ctx.state.archive
       ? { archive: ctx.state.archive }

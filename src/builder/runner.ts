@@ -15,6 +15,7 @@ export async function runSteps(
 ): Promise<void> {
   for (const step of steps) {
     root.throwIfAborted();
+    if (step.skippedWhenUnchanged && ctx.state.unchangedImage) continue;
     const timeout = new AbortController();
     const timer = setTimeout(() => timeout.abort(new StepTimeoutError(step.name, ctx.config.timeoutMs)), ctx.config.timeoutMs);
     const signal = AbortSignal.any([root, timeout.signal]);

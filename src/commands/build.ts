@@ -250,6 +250,14 @@ export const BUILD_FLAGS = {
     doc: 'rebuild an existing image name: the old image is deleted only once the new disk is ready (VM done and deleted), just before the new image is created \u2014 for those minutes (image creation takes roughly a minute per 10\u201320 GB) the name does not exist, so a node pool created in that window fails',
     docDefault: '`false`',
   },
+  'if-changed': {
+    kind: 'bool',
+    default: false,
+    isNew: true,
+    help: 'build only if the newest image of --image-family-name does not already hold these images (same digests, platform, checksum setting); --force always builds',
+    doc: 'build only when something changed: if the newest image of `--image-family-name` built by this tool holds the same container images (same manifest digests), platform and `--store-snapshot-checksum` setting, create nothing, print `up to date: …` and exit 0 (result state `unchanged`). Needs the image check (not with `--skip-image-check`); with `--force` a build always runs',
+    docDefault: '`false`',
+  },
   'keep-on-failure': {
     kind: 'bool',
     default: false,

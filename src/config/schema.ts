@@ -138,6 +138,13 @@ export function parseRunPlan(raw: RawFlags, env: Environment, opts: ParseOptions
     problems.push('--local: verify --local needs the disk file or archive to verify (verify --local disk.tar.gz)');
   if (kind !== 'local-verify' && verifyFile)
     problems.push(`unexpected argument "${rules.clip(verifyFile)}" (a file is only taken by verify --local FILE)`);
+  if (isTrue('if-changed')) {
+    if (verifying) problems.push('--if-changed: only for a build (verify builds nothing)');
+    else if (kind === 'local-archive')
+      problems.push('--if-changed: needs --image-name (it compares with the images of --image-family-name)');
+    if (isTrue('skip-image-check'))
+      problems.push('--if-changed and --skip-image-check: cannot be used together (the image digests are needed to compare)');
+  }
   if (!local && input.output !== undefined) problems.push('--output: only with --local');
   if (!local && isTrue('keep-archive')) problems.push('--keep-archive: only with --local');
   // The outputs this run will write, checked now rather than after the image exists.
@@ -198,6 +205,7 @@ export function parseRunPlan(raw: RawFlags, env: Environment, opts: ParseOptions
     ),
     storageLocations: v.storageLocation,
     force: v.force,
+    ifChanged: v.ifChanged,
     ...(manifests ? { k8sManifestsFilepath: manifests } : {}),
     k8sNamespace: v.k8sNamespace,
   });

@@ -54,6 +54,8 @@ export interface ImageSettings {
   readonly imageLabels: Readonly<Record<string, string>>;
   readonly storageLocations: readonly string[];
   readonly force: boolean;
+  /** --if-changed: create nothing when the family's newest image holds the same images (unless --force). */
+  readonly ifChanged: boolean;
   readonly k8sManifestsFilepath?: string;
   readonly k8sNamespace: string;
 }

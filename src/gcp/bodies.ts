@@ -67,6 +67,7 @@ export function imageBody(spec: ImageSpec, project: string): Record<string, unkn
       ? { rawDisk: { source: source.rawDisk } }
       : { sourceDisk: `projects/${project}/zones/${source.zone}/disks/${source.disk}` }),
     family: spec.family,
+    ...(spec.description ? { description: spec.description } : {}),
     labels: spec.labels,
     ...(spec.storageLocations.length ? { storageLocations: [...spec.storageLocations] } : {}),
   };

@@ -166,16 +166,26 @@ export class GoogleCompute implements ComputeApi {
     const c: Any = await this.clients.compute('ImagesClient');
     try {
       const [img] = await this.call<Any>('images.get', () => c.get({ project: this.project, image }, NO_GAX_RETRY), signal);
-      return {
-        name: img.name,
-        selfLink: img.selfLink ?? undefined,
-        diskSizeGb: img.diskSizeGb ? Number(img.diskSizeGb) : undefined,
-        status: img.status ?? undefined,
-      };
+      return imageInfo(img);
     } catch (err) {
       if (isNotFound(err)) return undefined;
       throw err;
     }
+  }
+
+  async listImagesOfFamily(family: string, signal: AbortSignal): Promise<ImageInfo[]> {
+    const c: Any = await this.clients.compute('ImagesClient');
+    const filter = `family = "${family}"`;
+    return this.call(
+      'images.list',
+      async () => {
+        const out: ImageInfo[] = [];
+        for await (const img of c.listAsync({ project: this.project, filter }, NO_GAX_RETRY)) out.push(imageInfo(img));
+        // The filter is the API's; the family is checked again here.
+        return out.filter((i) => i.family === family);
+      },
+      signal,
+    );
   }
 
   async machineTypeExists(machineType: string, signal: AbortSignal): Promise<boolean> {
@@ -323,4 +333,16 @@ function parseRef(
   const m = new RegExp(`projects/([^/]+)/(?:regions/([^/]+)|global)/${kind}/([^/]+)$`).exec(ref);
   if (!m) throw new ApiError({ message: `cannot parse ${ref}` }, `${kind}.get`);
   return { project: m[1]!, region: m[2], name: m[3]! };
+}
+
+function imageInfo(img: Any): ImageInfo {
+  return {
+    name: img.name,
+    selfLink: img.selfLink ?? undefined,
+    diskSizeGb: img.diskSizeGb ? Number(img.diskSizeGb) : undefined,
+    status: img.status ?? undefined,
+    family: img.family ?? undefined,
+    description: img.description ?? undefined,
+    creationTimestamp: img.creationTimestamp ?? undefined,
+  };
 }

@@ -39,6 +39,8 @@ export interface ImageSpec {
   family: string;
   labels: Labels;
   storageLocations: readonly string[];
+  /** What the image holds, as a record this tool reads back (src/builder/image-record.ts). */
+  description?: string;
 }
 
 export interface SerialChunk {
@@ -53,6 +55,10 @@ export interface ImageInfo {
   selfLink?: string;
   diskSizeGb?: number;
   status?: string;
+  family?: string;
+  description?: string;
+  /** RFC 3339, as GCE reports it. */
+  creationTimestamp?: string;
 }
 
 export type DeleteOutcome = 'deleted' | 'not-found';
@@ -61,6 +67,8 @@ export interface ComputeApi {
   getProject(signal: AbortSignal): Promise<void>;
   getZone(signal: AbortSignal): Promise<void>;
   getImage(name: string, signal: AbortSignal): Promise<ImageInfo | undefined>;
+  /** The images of a family in the project, in any order and any status. */
+  listImagesOfFamily(family: string, signal: AbortSignal): Promise<ImageInfo[]>;
   machineTypeExists(name: string, signal: AbortSignal): Promise<boolean>;
   diskTypeExists(name: string, signal: AbortSignal): Promise<boolean>;
   networkExists(ref: string, signal: AbortSignal): Promise<boolean>;

@@ -81,6 +81,8 @@ export function createRenderer(err: TextSink, opts: RenderOptions): Renderer {
         return line(`warning: ${e.lostBytes} bytes of serial output were lost (the VM wrote faster than GCE keeps)`, true);
       case 'warning':
         return line(`warning: ${e.message}`, true);
+      case 'note':
+        return line(e.message, true);
       case 'retry':
         return line(`  retrying ${e.call} (${e.cause}) in ${formatMs(e.delayMs)}`);
       case 'cleanup-started':

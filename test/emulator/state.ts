@@ -111,6 +111,7 @@ export interface Image extends Lifetime {
   project: string;
   name: string;
   family?: string;
+  description?: string;
   labels: Labels;
   storageLocations: string[];
   diskSizeGb: number;

@@ -48,6 +48,13 @@ export class FakeCloud implements Cloud {
       const i = this.images.get(name);
       return i ? { name, diskSizeGb: (i as { diskSizeGb?: number }).diskSizeGb } : undefined;
     },
+    listImagesOfFamily: async (family) => {
+      await this.enter('images.list');
+      return [...this.images.entries()]
+        .map(([name, i]) => ({ name, ...(i as { family?: string; description?: string }), status: 'READY' }))
+        .filter((i) => i.family === family)
+        .map(({ name, family: f, description, status }) => ({ name, family: f, description, status }));
+    },
     machineTypeExists: async () => (await this.enter('machineTypes.get'), true),
     diskTypeExists: async () => (await this.enter('diskTypes.get'), true),
     networkExists: async () => (await this.enter('networks.get'), true),

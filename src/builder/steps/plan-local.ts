@@ -10,7 +10,7 @@ import { scriptMetadata } from './script-input.js';
 import type { BuildContext } from '../context.js';
 import type { PlannedResource } from '../events.js';
 import { archiveObject, scratchParent } from './local.js';
-import { plannedManifests, recordPlan } from './plan.js';
+import { plannedManifests, recordPlan, wouldBeSkipped } from './plan.js';
 import { imageSpecFor } from './resources.js';
 import type { Step } from './step.js';
 
@@ -27,6 +27,7 @@ export const planLocal: Step<BakeRun> = {
   title: 'Planning (--dry-run: nothing is created)',
   run(ctx) {
     const { config } = ctx;
+    if (config.kind === 'local-build' && wouldBeSkipped({ ...ctx, config })) return Promise.resolve();
     const scratch = join(scratchParent(ctx), SCRATCH);
     const archive = config.archivePath ?? join(scratch, 'disk.tar.gz');
     const resources: PlannedResource[] = [

@@ -7,12 +7,14 @@ import type { BuildContext } from '../context.js';
 import type { PlannedResource } from '../events.js';
 import { diskSpecFor, imageSpecFor, instanceSpecFor } from './resources.js';
 import type { Step } from './step.js';
+import { productImageName } from './compare-with-family.js';
 
 export const plan: Step<VmRun> = {
   name: 'plan',
   title: 'Planning (--dry-run: nothing is created)',
   run(ctx) {
     const { config } = ctx;
+    if (config.kind === 'vm-build' && wouldBeSkipped({ ...ctx, config })) return Promise.resolve();
     const { projectName: p, zone: z } = config;
     const resources: PlannedResource[] = [
       { kind: 'disk', name: ctx.names.disk, body: diskBody(diskSpecFor(ctx), p, z) },
@@ -27,6 +29,21 @@ export const plan: Step<VmRun> = {
   },
 };
 
+/**
+ * --if-changed found the family already holds these images: a build would create nothing, and only write the
+ * manifests (for that image). Records that plan and says so.
+ */
+export function wouldBeSkipped(ctx: BuildContext<ImageRun>): boolean {
+  const unchanged = ctx.state.unchangedImage;
+  if (!unchanged) return false;
+  ctx.emit({
+    type: 'note',
+    message: `a build would be skipped (--if-changed): image ${unchanged.name} already holds these images; nothing would be created`,
+  });
+  recordPlan(ctx, plannedManifests(ctx));
+  return true;
+}
+
 /** The --k8s-manifests-filepath file a build writes once its image exists, with its exact contents. */
 export function plannedManifests(ctx: BuildContext<ImageRun>): PlannedResource[] {
   const { config } = ctx;
@@ -35,7 +52,7 @@ export function plannedManifests(ctx: BuildContext<ImageRun>): PlannedResource[]
     {
       kind: 'file',
       name: config.k8sManifestsFilepath,
-      body: { contents: k8sManifests(config.projectName, config.imageName, config.k8sNamespace) },
+      body: { contents: k8sManifests(config.projectName, productImageName(ctx), config.k8sNamespace) },
     },
   ];
 }

@@ -6,6 +6,7 @@ import { ApiError, describe as describeCause } from '../../gcp/errors.js';
 import type { CloudRun, ImageRun } from '../../config/types.js';
 import type { BuildContext } from '../context.js';
 import type { Step } from './step.js';
+import { takenImageNameProblem } from './resources.js';
 
 /** Writing the logs needs create, and rewriting the growing serial log needs delete (an overwrite is a delete). */
 export const BUCKET_PERMISSIONS: ReadonlyArray<{ permission: string; why: string }> = [
@@ -112,8 +113,13 @@ async function checkImageName(ctx: BuildContext<CloudRun>, signal: AbortSignal):
         });
         return undefined;
       }
-      if (image)
-        return `image ${config.imageName} already exists in project ${config.projectName}: choose another --image-name, or delete it first (gcloud compute images delete ${config.imageName} --project ${config.projectName})`;
+      // With --if-changed the name may be taken by the very image that holds these images: compare-with-family
+      // decides once the family has been compared.
+      if (image && config.ifChanged) {
+        ctx.state.imageNameTaken = true;
+        return undefined;
+      }
+      if (image) return takenImageNameProblem(config);
       return undefined;
     case 'vm-verify':
       if (!image)

@@ -7,6 +7,8 @@ import type { BuildContext } from '../context.js';
 import type { Tracked } from '../cleanup.js';
 import type { Step } from './step.js';
 import { deadline } from '../../io/abort.js';
+import { VERSION } from '../../version.js';
+import { describeRecord, recordFor, type ImageRecord } from '../image-record.js';
 
 export const DEBIAN_12 = 'projects/debian-cloud/global/images/family/debian-12';
 export const DEBIAN_12_ARM64 = 'projects/debian-cloud/global/images/family/debian-12-arm64';
@@ -58,6 +60,17 @@ export function instanceSpecFor(ctx: BuildContext<VmRun>): InstanceSpec {
   };
 }
 
+/** What the image holds: the references with the digests preflight resolved (none with --skip-image-check). */
+export function imageRecordFor(ctx: BuildContext<ImageRun>): ImageRecord {
+  const { config } = ctx;
+  return recordFor(config.containerImages, ctx.state.imageDigests, config.platform, config.storeSnapshotChecksum, VERSION);
+}
+
+/** A build's --image-name is taken (and --force was not given). */
+export function takenImageNameProblem(config: ImageRun): string {
+  return `image ${config.imageName} already exists in project ${config.projectName}: choose another --image-name, or delete it first (gcloud compute images delete ${config.imageName} --project ${config.projectName})`;
+}
+
 /** `archiveUrl`: a local build's uploaded archive (the image is then imported from it, not made from a disk). */
 export function imageSpecFor(ctx: BuildContext<ImageRun>, archiveUrl = ctx.state.archiveUrl): ImageSpec {
   const { config, names } = ctx;
@@ -77,6 +90,7 @@ export function imageSpecFor(ctx: BuildContext<ImageRun>, archiveUrl = ctx.state
     family: config.imageFamilyName,
     labels: { ...config.imageLabels },
     storageLocations: config.storageLocations,
+    description: describeRecord(imageRecordFor(ctx)),
   };
 }
 

@@ -10,4 +10,9 @@ export interface Step<R extends Run = Run> {
   name: string;
   title: string;
   run: (ctx: BuildContext<R>, signal: AbortSignal) => Promise<void>;
+  /**
+   * A step that makes the image (disk, VM, bake, upload, image): skipped by the runner once --if-changed found that
+   * the family already holds these images.
+   */
+  skippedWhenUnchanged?: boolean;
 }

@@ -6,6 +6,7 @@ import { BuildError } from '../../errors.js';
 import { k8sManifests } from '../../k8s/manifests.js';
 import type { ImageRun } from '../../config/types.js';
 import type { Step } from './step.js';
+import { productImageName } from './compare-with-family.js';
 
 export const writeManifests: Step<ImageRun> = {
   name: 'write-manifests',
@@ -14,7 +15,7 @@ export const writeManifests: Step<ImageRun> = {
     const path = ctx.config.k8sManifestsFilepath;
     if (!path) return;
     try {
-      await writeFile(path, k8sManifests(ctx.config.projectName, ctx.config.imageName, ctx.config.k8sNamespace), { signal });
+      await writeFile(path, k8sManifests(ctx.config.projectName, productImageName(ctx), ctx.config.k8sNamespace), { signal });
     } catch (err) {
       if (signal.aborted) throw err;
       throw new BuildError(`could not write the Kubernetes manifests to ${path} (--k8s-manifests-filepath): ${(err as Error).message}`);

@@ -17,6 +17,7 @@ export function imageJson(i: Image): Record<string, unknown> {
     name: i.name,
     creationTimestamp: timestamp(i.createdAt),
     ...(i.family ? { family: i.family } : {}),
+    ...(i.description !== undefined ? { description: i.description } : {}),
     labels: i.labels,
     labelFingerprint: 'bGFiZWxz',
     storageLocations: i.storageLocations,
@@ -73,13 +74,21 @@ export function registerImages(router: Router, deps: ComputeDeps): void {
     const name = checkName(b['name']);
     const family = b['family'] === undefined ? undefined : checkName(b['family'], 'resource.family');
     const labels = checkLabels(b['labels']);
+    const description = b['description'] === undefined ? undefined : checkDescription(b['description']);
     const storageLocations = Array.isArray(b['storageLocations']) ? (b['storageLocations'] as string[]) : ['us'];
     const target = imageLink(project!, name);
     if (state.image(project!, name) || ops.insertInFlight(target)) throw alreadyExists(`projects/${project}/global/images/${name}`);
 
     const sources = ['sourceDisk', 'sourceImage', 'rawDisk'].filter((k) => b[k] !== undefined);
     if (sources.length !== 1) throw invalid('Exactly one of sourceDisk, sourceImage or rawDisk must be given.');
-    const base = { project: project!, name, labels, storageLocations, ...(family ? { family } : {}) };
+    const base = {
+      project: project!,
+      name,
+      labels,
+      storageLocations,
+      ...(family ? { family } : {}),
+      ...(description !== undefined ? { description } : {}),
+    };
     let make: () => Omit<Image, 'id' | 'createdAt' | 'seeded' | 'status'>;
 
     if (b['sourceDisk'] !== undefined) {
@@ -178,3 +187,10 @@ export function registerImages(router: Router, deps: ComputeDeps): void {
 }
 
 const diskRefPath = (project: string, zone: string, name: string): string => `projects/${project}/zones/${zone}/disks/${name}`;
+
+/** GCE takes a description of at most 2048 characters. */
+function checkDescription(value: unknown): string {
+  if (typeof value !== 'string' || value.length > 2048)
+    throw invalid(`Invalid value for field 'resource.description': the description must be a string of at most 2048 characters.`);
+  return value;
+}

@@ -1,0 +1,130 @@
+// What an image holds, written into its `description` when it is created and read back by --if-changed to tell
+// whether a new build would bake the very same disk (docs/architecture.md, Image record). The labels belong to the
+// user; the description is ours. Format: one human line, then a line `gdib:` + compact JSON:
+//
+//   Built by gke-disk-image-builder 1.2.3: 2 container images for linux/amd64.
+//   gdib:{"v":1,"tool":"gke-disk-image-builder","disk":1,"platform":"linux/amd64","checksums":false,"count":2,"sum":"…","images":{"ref":"sha256:…"}}
+//
+// GCE limits a description to 2048 characters. `sum` (sha256 of the sorted `ref=digest` lines) and `count` are
+// always written; the per-reference `images` map only when the whole description still fits, so a long list is
+// still compared exactly, only without naming which reference changed.
+import { createHash } from 'node:crypto';
+
+export const TOOL = 'gke-disk-image-builder';
+/** The record's own format. */
+export const RECORD_VERSION = 1;
+/**
+ * What is on the disk and how (docs/architecture.md, Disk layout): raise it whenever build.sh writes a disk that
+ * an older one would not, so an image of the old layout is never taken for up to date.
+ */
+export const DISK_FORMAT_VERSION = 1;
+export const MAX_DESCRIPTION = 2048;
+const MARKER = 'gdib:';
+
+export interface ImageRecord {
+  v: number;
+  tool: string;
+  /** The version of the tool that built the image (information only; not compared). */
+  toolVersion?: string;
+  disk: number;
+  platform: string;
+  checksums: boolean;
+  count: number;
+  /** sha256 of the sorted `ref=digest` lines (`ref=` for a reference that was not resolved). */
+  sum: string;
+  /** References that were not resolved (no digest): such a record is never "the same". */
+  unresolved?: number;
+  /** Each reference's manifest digest (null: not resolved); left out when the description would be too long. */
+  images?: Record<string, string | null>;
+}
+
+/** The record of what a build bakes: its references, with the digests preflight resolved. */
+export function recordFor(
+  containerImages: readonly string[],
+  digests: Readonly<Record<string, string>>,
+  platform: string,
+  checksums: boolean,
+  toolVersion?: string,
+): ImageRecord {
+  const images = Object.fromEntries([...containerImages].sort().map((ref) => [ref, digests[ref] ?? null]));
+  const unresolved = Object.values(images).filter((d) => d === null).length;
+  return {
+    v: RECORD_VERSION,
+    tool: TOOL,
+    ...(toolVersion ? { toolVersion } : {}),
+    disk: DISK_FORMAT_VERSION,
+    platform,
+    checksums,
+    count: Object.keys(images).length,
+    sum: sumOf(images),
+    ...(unresolved ? { unresolved } : {}),
+    images,
+  };
+}
+
+function sumOf(images: Record<string, string | null>): string {
+  const lines = Object.entries(images)
+    .map(([ref, d]) => `${ref}=${d ?? ''}`)
+    .sort();
+  return createHash('sha256').update(lines.join('\n')).digest('hex');
+}
+
+/** The image description: the human line and the record, the per-reference map dropped when it does not fit. */
+export function describeRecord(record: ImageRecord): string {
+  const human = `Built by ${TOOL}${record.toolVersion ? ` ${record.toolVersion}` : ''}: ${record.count} container image${record.count === 1 ? '' : 's'} for ${record.platform}.`;
+  const full = `${human}\n${MARKER}${JSON.stringify(record)}`;
+  if (full.length <= MAX_DESCRIPTION) return full;
+  const { images: _dropped, ...short } = record;
+  return `${human}\n${MARKER}${JSON.stringify(short)}`;
+}
+
+/** The record in a description, or undefined for an image this tool did not build (or a record it cannot read). */
+export function parseRecord(description: string | undefined): ImageRecord | undefined {
+  const line = description?.split('\n').find((l) => l.startsWith(MARKER));
+  if (!line) return undefined;
+  let r: unknown;
+  try {
+    r = JSON.parse(line.slice(MARKER.length));
+  } catch {
+    return undefined;
+  }
+  if (!r || typeof r !== 'object') return undefined;
+  const o = r as Partial<ImageRecord>;
+  if (o.tool !== TOOL || typeof o.v !== 'number' || typeof o.sum !== 'string' || typeof o.count !== 'number') return undefined;
+  return o as ImageRecord;
+}
+
+export interface Comparison {
+  same: boolean;
+  /** Why not, one line each: a reference changed, added or removed, the platform, the checksum setting, … */
+  changes: string[];
+}
+
+/** Whether an existing image (`old`) holds what this build (`now`) would bake. */
+export function compareRecords(old: ImageRecord, now: ImageRecord): Comparison {
+  const changes: string[] = [];
+  if (old.v !== RECORD_VERSION) changes.push(`its record is of another format (version ${old.v})`);
+  if (old.disk !== now.disk) changes.push(`its disk format is version ${old.disk}, this tool writes version ${now.disk}`);
+  if (old.platform !== now.platform) changes.push(`platform ${old.platform} → ${now.platform} (--platform)`);
+  if (old.checksums !== now.checksums)
+    changes.push(
+      `snapshot checksums ${old.checksums ? 'stored' : 'not stored'} → ${now.checksums ? 'stored' : 'not stored'} (--store-snapshot-checksum)`,
+    );
+  const nowImages = now.images ?? {};
+  for (const [ref, d] of Object.entries(nowImages))
+    if (d === null) changes.push(`${ref}: could not be resolved from this machine, so it counts as changed`);
+  if (old.images) {
+    for (const [ref, d] of Object.entries(nowImages)) {
+      if (d === null) continue;
+      if (!(ref in old.images)) changes.push(`${ref}: added`);
+      else if (old.images[ref] === null) changes.push(`${ref}: was not resolved when the image was built, so it counts as changed`);
+      else if (old.images[ref] !== d) changes.push(`${ref}: ${old.images[ref]} → ${d}`);
+    }
+    for (const ref of Object.keys(old.images)) if (!(ref in nowImages)) changes.push(`${ref}: removed`);
+  } else if (old.unresolved || old.count !== now.count || old.sum !== now.sum) {
+    changes.push(
+      `the container images differ (${old.count} → ${now.count} references; the image's record is a checksum only, too long to list them)`,
+    );
+  }
+  return { same: changes.length === 0, changes };
+}

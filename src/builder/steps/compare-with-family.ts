@@ -1,0 +1,61 @@
+// --if-changed: after preflight has resolved every container image, and before anything is created, the newest
+// image of --image-family-name that this tool built is compared with what this build would bake. The same
+// record (docs/architecture.md, Image record) means the family already holds these images: the steps that make
+// an image are then skipped (the runner skips every step marked `skippedWhenUnchanged`).
+import { BuildError } from '../../errors.js';
+import type { ImageRun } from '../../config/types.js';
+import type { ImageInfo } from '../../gcp/types.js';
+import { compareRecords, parseRecord, type ImageRecord } from '../image-record.js';
+import type { BuildContext } from '../context.js';
+import { imageRecordFor, takenImageNameProblem } from './resources.js';
+import type { Step } from './step.js';
+
+export const compareWithFamily: Step<ImageRun> = {
+  name: 'compare-with-family',
+  title: 'Comparing with the newest image of the family (--if-changed)',
+  async run(ctx, signal) {
+    const { config } = ctx;
+    const family = config.imageFamilyName;
+    const now = imageRecordFor(ctx);
+    const newest = newestOfOurs(await ctx.cloud.compute.listImagesOfFamily(family, signal));
+    let changes: string[];
+    if (!newest) {
+      changes = [`no image of family ${family} in project ${config.projectName} was built by this tool`];
+    } else {
+      const c = compareRecords(newest.record, now);
+      if (c.same) {
+        ctx.state.unchangedImage = {
+          name: newest.image.name,
+          ...(newest.image.creationTimestamp ? { createdAt: newest.image.creationTimestamp } : {}),
+        };
+        ctx.state.ifChanged = { upToDate: true, comparedWith: newest.image.name, changes: [] };
+        ctx.emit({
+          type: 'note',
+          message: `image ${newest.image.name}, the newest of family ${family}, already holds these images: nothing to build`,
+        });
+        return;
+      }
+      changes = c.changes;
+    }
+    ctx.state.ifChanged = { upToDate: false, ...(newest ? { comparedWith: newest.image.name } : {}), changes };
+    const since = newest ? `changed since image ${newest.image.name}` : 'building';
+    for (const change of changes) ctx.emit({ type: 'note', message: `${since}: ${change}` });
+    // Preflight let a taken --image-name pass in case there was nothing to build; there is.
+    if (ctx.state.imageNameTaken) throw new BuildError(takenImageNameProblem(config), 'compare-with-family');
+  },
+};
+
+/** The newest READY image that carries a record of this tool, with that record. */
+function newestOfOurs(images: readonly ImageInfo[]): { image: ImageInfo; record: ImageRecord } | undefined {
+  const ours = images
+    .filter((i) => i.status === 'READY')
+    .map((image) => ({ image, record: parseRecord(image.description) }))
+    .filter((x): x is { image: ImageInfo; record: ImageRecord } => !!x.record);
+  const time = (i: ImageInfo) => (i.creationTimestamp ? Date.parse(i.creationTimestamp) : 0) || 0;
+  return ours.sort((a, b) => time(b.image) - time(a.image))[0];
+}
+
+/** The image the run's outputs name: the one it creates, or the family's image that already holds these images. */
+export function productImageName(ctx: BuildContext<ImageRun>): string {
+  return ctx.state.unchangedImage?.name ?? ctx.config.imageName;
+}
