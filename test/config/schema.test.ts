@@ -326,3 +326,32 @@ describe('output files are checked before anything is spent', () => {
     expect(verify(['a-file'])).toEqual([]);
   });
 });
+
+describe('--if-changed', () => {
+  it('is off by default and lands in the plans that build an image', () => {
+    expect(parseConfig(base, {}).ifChanged).toBe(false);
+    expect(parseConfig({ ...base, 'if-changed': 'true' }, {})).toMatchObject({ kind: 'vm-build', ifChanged: true });
+    expect(parseConfig({ ...base, 'if-changed': 'true', local: 'true' }, {})).toMatchObject({ kind: 'local-build', ifChanged: true });
+    expect(parseConfig({ ...base, 'if-changed': 'true', 'dry-run': 'true' }, {})).toMatchObject({ dryRun: true, ifChanged: true });
+  });
+
+  it.each<[string, RawFlags, string[]]>([
+    [
+      'with --skip-image-check: both flags named',
+      { 'skip-image-check': 'true' },
+      ['--if-changed and --skip-image-check: cannot be used together (the image digests are needed to compare)'],
+    ],
+    ['with --force: allowed (--force always builds)', { force: 'true' }, []],
+    ['for verify', { 'verify-only': 'true' }, ['--if-changed: only for a build (verify builds nothing)']],
+    [
+      'for a local bake to a file only',
+      { local: 'true', output: join(tmpdir(), 'gdib-ifc.tar.gz'), 'image-name': undefined as unknown as string },
+      ['--if-changed: needs --image-name (it compares with the images of --image-family-name)'],
+    ],
+    ['with an empty --image-family-name', { 'image-family-name': '' }, [expect.stringMatching(/^--image-family-name: /) as unknown as string]],
+  ])('%s', (_name, flags, expected) => {
+    const raw = { ...base, 'if-changed': 'true', ...flags };
+    for (const [k, v] of Object.entries(raw)) if (v === undefined) delete raw[k];
+    expect(problems(raw)).toEqual(expected);
+  });
+});
