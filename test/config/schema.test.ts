@@ -345,12 +345,12 @@ describe('--if-changed', () => {
     ['for verify', { 'verify-only': 'true' }, ['--if-changed: only for a build (verify builds nothing)']],
     [
       'for a local bake to a file only',
-      { local: 'true', output: join(tmpdir(), 'gdib-ifc.tar.gz'), 'image-name': undefined as unknown as string },
+      { local: 'true', output: join(tmpdir(), 'gdib-ifc.tar.gz'), 'image-name': undefined },
       ['--if-changed: needs --image-name (it compares with the images of --image-family-name)'],
     ],
-    ['with an empty --image-family-name', { 'image-family-name': '' }, [expect.stringMatching(/^--image-family-name: /) as unknown as string]],
+    ['with an empty --image-family-name', { 'image-family-name': '' }, [expect.stringMatching(/^--image-family-name: /)]],
   ])('%s', (_name, flags, expected) => {
-    const raw = { ...base, 'if-changed': 'true', ...flags };
+    const raw: RawFlags = { ...base, 'if-changed': 'true', ...flags };
     for (const [k, v] of Object.entries(raw)) if (v === undefined) delete raw[k];
     expect(problems(raw)).toEqual(expected);
   });
