@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { stepsFor } from '../../src/builder/index.js';
+import { parseRecord } from '../../src/builder/image-record.js';
 import { parseConfig } from '../helpers/plan.js';
 import { localPreconditions } from '../../src/local/preconditions.js';
 import { BASE_ARGS, useEmulator } from './harness.js';
@@ -261,8 +262,11 @@ describe('what a local dry run prints', () => {
         name: 'img-plan',
         rawDisk: { source: `https://storage.googleapis.com/test-bucket/logs/secondary-disk-image-${runId}/disk.tar.gz` },
         family: 'secondary-disk-image',
+        // What the image holds (docs/architecture.md, Image record); no digest here: BASE_ARGS skip the image check.
+        description: expect.stringContaining('\ngdib:{"v":1,"tool":"gke-disk-image-builder"'),
         labels: { team: 'ml' },
       });
+      expect(parseRecord(image.body.description as string)).toMatchObject({ count: 1, unresolved: 1, images: { 'nginx:1': null } });
       expect(manifests).toMatchObject({
         name: join(cwd, 'k8s/snap.yaml'),
         body: { contents: expect.stringContaining('snapshotHandle: projects/test-project/global/images/img-plan') },
