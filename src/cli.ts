@@ -7,7 +7,7 @@ import { byName, camelCase, defaultShown, type FlagSet, type FlagSpec, type RawF
 import { BUILD_FLAGS } from './commands/build.js';
 import { CLEANUP_FLAGS } from './commands/cleanup.js';
 import { VERIFY_ARGUMENT, VERIFY_FLAGS } from './commands/verify.js';
-import { runOf, type Run, type RunPlan } from './config/types.js';
+import { isLocalRun, runOf, type Run, type RunPlan } from './config/types.js';
 import { exitCodeOf, InterruptedError, UsageError } from './errors.js';
 import { Redactor } from './io/redact.js';
 import type { TextSink } from './io/render.js';
@@ -77,7 +77,7 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
     // zod is loaded only now: --help and commander's own errors don't pay for it.
     const { parseRunPlan } = await import('./config/schema.js');
     plan = parseRunPlan(flags, io.env, { command: request.command, cwd: io.cwd, positionals: request.positionals });
-    if (runOf(plan).kind.startsWith('local-')) {
+    if (isLocalRun(runOf(plan))) {
       // A local build or verify needs Linux, root, loop devices and a few packages: say so before anything starts.
       const { localPreconditions } = await import('./local/preconditions.js');
       const problems = await localPreconditions();

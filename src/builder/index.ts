@@ -2,7 +2,19 @@
 // temporary — on success, failure, timeout and interrupt — and the logs and result written to GCS.
 import { randomInt } from 'node:crypto';
 import { pino } from 'pino';
-import { isCloudRun, modeOf, runOf, type ImageRun, type LocalBuild, type Run, type RunPlan, type VmBuild } from '../config/types.js';
+import {
+  isBakeRun,
+  isCloudRun,
+  isImageRun,
+  isVmRun,
+  modeOf,
+  runOf,
+  type ImageRun,
+  type LocalBuild,
+  type Run,
+  type RunPlan,
+  type VmBuild,
+} from '../config/types.js';
 import { BuildError, InterruptedError, StepTimeoutError } from '../errors.js';
 import type { Cloud } from '../gcp/types.js';
 import type { Redactor } from '../io/redact.js';
@@ -219,7 +231,7 @@ export async function runBuild(runPlan: RunPlan, deps: BuildDeps): Promise<Build
   }
 
   // Once the image exists, what failed was an output, not the bake: the disk and VM hold nothing to debug.
-  const vm = config.kind === 'vm-build' || config.kind === 'vm-verify' ? config : undefined;
+  const vm = isVmRun(config) ? config : undefined;
   if (error && vm?.keepOnFailure && !(error instanceof InterruptedError) && !ctx.state.imageCreated) {
     const kept = keepForDebugging(ctx);
     if (kept.length) {
@@ -234,7 +246,7 @@ export async function runBuild(runPlan: RunPlan, deps: BuildDeps): Promise<Build
   const leftovers = await cleanUp(ctx, stepTimes);
   const interrupted = error instanceof InterruptedError || (deps.signal.aborted && !error);
   if (!error && deps.signal.aborted) error = deps.signal.reason as Error;
-  const imageRun = config.kind === 'vm-build' || config.kind === 'local-build' ? config : undefined;
+  const imageRun = isImageRun(config) ? config : undefined;
   const unchanged = ctx.state.unchangedImage;
   const result: BuildResult = {
     version: 1,
@@ -263,9 +275,7 @@ export async function runBuild(runPlan: RunPlan, deps: BuildDeps): Promise<Build
     ...(ctx.state.ifChanged ? { ifChanged: ctx.state.ifChanged } : {}),
     ...(unchanged?.createdAt ? { imageCreatedAt: unchanged.createdAt } : {}),
     ...(ctx.state.plan ? { plan: ctx.state.plan } : {}),
-    ...((config.kind === 'local-build' || config.kind === 'local-archive') && config.archivePath && ctx.state.archive
-      ? { archive: ctx.state.archive }
-      : {}),
+    ...(isBakeRun(config) && config.archivePath && ctx.state.archive ? { archive: ctx.state.archive } : {}),
     ...(error
       ? { error: { step: (error as BuildError).step, message: deps.redactor.redact(error.message), ...consoleTailFor(ctx, error) } }
       : {}),

@@ -9,11 +9,21 @@ import { BUILD_FLAGS } from '../commands/build.js';
 import { CLEANUP_FLAGS } from '../commands/cleanup.js';
 import { UsageError } from '../errors.js';
 import { parseGoDuration } from './duration.js';
-import type { FlagSet, FlagSpec, FlagValues, RawFlags } from './flag.js';
+import { camelCase, type FlagSet, type FlagSpec, type FlagValues, type RawFlags } from './flag.js';
 import { parseGoBool } from './go-bool.js';
 import { outputPathProblem } from './outputs.js';
 import * as rules from './rules.js';
-import type { CleanupPlan, KeyFile, LocalArchive, LogLevel, Run, RunPlan } from './types.js';
+import {
+  BAKE_KINDS,
+  CLOUD_KINDS,
+  IMAGE_KINDS,
+  type CleanupPlan,
+  type KeyFile,
+  type LocalArchive,
+  type LogLevel,
+  type Run,
+  type RunPlan,
+} from './types.js';
 import type { ImagePullAuth } from '../startup-script/render.js';
 
 function fieldFor(f: FlagSpec): z.ZodType {
@@ -62,8 +72,6 @@ function fieldFor(f: FlagSpec): z.ZodType {
   }
 }
 
-const camel = (name: string) => name.replace(/-([a-z0-9])/g, (_, c: string) => c.toUpperCase());
-
 /** The values of a flag set from raw flags, or the problems, each as "--flag: what is expected". */
 export function parseFlags<S extends FlagSet>(set: S, raw: RawFlags): { values?: FlagValues<S>; problems: string[] } {
   const schema = z.strictObject(Object.fromEntries(Object.entries(set).map(([name, f]) => [name, fieldFor(f)])));
@@ -76,7 +84,7 @@ export function parseFlags<S extends FlagSet>(set: S, raw: RawFlags): { values?:
     );
     return { problems };
   }
-  const values = Object.fromEntries(Object.entries(r.data).map(([k, v]) => [camel(k), v])) as FlagValues<S>;
+  const values = Object.fromEntries(Object.entries(r.data).map(([k, v]) => [camelCase(k), v])) as FlagValues<S>;
   return { values, problems: [] };
 }
 
@@ -117,7 +125,7 @@ export function parseRunPlan(raw: RawFlags, env: Environment, opts: ParseOptions
   const need = (flag: string, what: string) => {
     if (!has(flag)) problems.push(`--${flag}: required (${what})`);
   };
-  const cloud = kind === 'vm-build' || kind === 'vm-verify' || kind === 'local-build';
+  const cloud = CLOUD_KINDS.includes(kind);
   if (cloud) {
     need('project-name', 'a GCP project ID: --project-name or $CLOUDSDK_CORE_PROJECT');
     need('image-name', 'the name of the image');
@@ -152,12 +160,12 @@ export function parseRunPlan(raw: RawFlags, env: Environment, opts: ParseOptions
     typeof input['k8s-manifests-filepath'] === 'string' && input['k8s-manifests-filepath']
       ? resolve(cwd, input['k8s-manifests-filepath'])
       : undefined;
-  if ((kind === 'vm-build' || kind === 'local-build') && manifests) {
+  if (IMAGE_KINDS.includes(kind) && manifests) {
     const problem = outputPathProblem(manifests);
     if (problem) problems.push(`--k8s-manifests-filepath: ${problem}`);
   }
   const archive = typeof input.output === 'string' && input.output ? resolve(cwd, input.output) : undefined;
-  if ((kind === 'local-build' || kind === 'local-archive') && archive) {
+  if (BAKE_KINDS.includes(kind) && archive) {
     const problem = outputPathProblem(archive);
     if (problem) problems.push(`--output: ${problem}`);
   }

@@ -157,13 +157,24 @@ export function modeOf(run: Run): Mode {
 
 /** The runs that work in a project (preflight, logs in GCS). */
 export type CloudRun = VmBuild | VmVerify | LocalBuild;
-export function isCloudRun(run: Run): run is CloudRun {
-  return run.kind === 'vm-build' || run.kind === 'vm-verify' || run.kind === 'local-build';
-}
-
 /** The runs that create an image. */
 export type ImageRun = VmBuild | LocalBuild;
 /** The runs with a temporary VM. */
 export type VmRun = VmBuild | VmVerify;
 /** The runs that bake a disk on this machine. */
 export type BakeRun = LocalBuild | LocalArchive;
+/** The runs that work on this machine (--local). */
+export type LocalRun = LocalBuild | LocalArchive | LocalVerify;
+
+// The kinds of each group, once: the guards below and the parser (which knows a kind before its run exists) use them.
+export const CLOUD_KINDS: readonly RunKind[] = ['vm-build', 'vm-verify', 'local-build'];
+export const IMAGE_KINDS: readonly RunKind[] = ['vm-build', 'local-build'];
+export const VM_KINDS: readonly RunKind[] = ['vm-build', 'vm-verify'];
+export const BAKE_KINDS: readonly RunKind[] = ['local-build', 'local-archive'];
+export const LOCAL_KINDS: readonly RunKind[] = ['local-build', 'local-archive', 'local-verify'];
+
+export const isCloudRun = (run: Run): run is CloudRun => CLOUD_KINDS.includes(run.kind);
+export const isImageRun = (run: Run): run is ImageRun => IMAGE_KINDS.includes(run.kind);
+export const isVmRun = (run: Run): run is VmRun => VM_KINDS.includes(run.kind);
+export const isBakeRun = (run: Run): run is BakeRun => BAKE_KINDS.includes(run.kind);
+export const isLocalRun = (run: Run): run is LocalRun => LOCAL_KINDS.includes(run.kind);

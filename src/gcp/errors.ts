@@ -48,11 +48,12 @@ export function describe(i: ApiErrorInfo): string {
 }
 
 /** A host name that did not resolve: the network or DNS is down, a proxy is needed, or the name is wrong. */
-export function isUnresolvedName(i: ApiErrorInfo): boolean {
+export function isUnresolvedName(i: Pick<ApiErrorInfo, 'code'>): boolean {
   return i.code === 'ENOTFOUND' || i.code === 'EAI_AGAIN';
 }
 
-const NETWORK_CODES = new Set([
+/** Connection-level failures: the codes errorInfo reports (every one of them is worth another attempt). */
+export const NETWORK_CODES: ReadonlySet<string> = new Set([
   'ECONNRESET',
   'ECONNREFUSED',
   'ETIMEDOUT',
@@ -93,7 +94,7 @@ export function errorInfo(err: unknown): ApiErrorInfo {
     reason = e.errors[0].reason;
   }
   const code = networkCode(err);
-  const host = code === 'ENOTFOUND' || code === 'EAI_AGAIN' ? unresolvedHost(err) : undefined;
+  const host = isUnresolvedName({ code }) ? unresolvedHost(err) : undefined;
   return { status, reason, message: oneLine(message), ...(code ? { code } : {}), ...(host ? { host } : {}) };
 }
 

@@ -1,7 +1,7 @@
 // The one retry policy for transient errors (5xx, 429, 403 rateLimitExceeded, connection resets): exponential
 // backoff with full jitter, bounded attempts, abortable. A host name that does not resolve gets one quick retry
 // only: DNS answers in milliseconds, and a machine that is offline stays offline for longer than a backoff lasts.
-import { ApiError, errorInfo, isUnresolvedName, type ApiErrorInfo } from './errors.js';
+import { ApiError, errorInfo, isUnresolvedName, NETWORK_CODES, type ApiErrorInfo } from './errors.js';
 import { abortable, sleep } from '../io/abort.js';
 import { withRequestSignal } from '../io/request-scope.js';
 import { formatMs } from '../errors.js';
@@ -31,21 +31,9 @@ export const UNRESOLVED_NAME_DELAY_MS = 1000;
 
 const RATE_REASONS = new Set(['rateLimitExceeded', 'userRateLimitExceeded']);
 
-/** Connection-level failures that a new attempt may not meet (ENOTFOUND and EAI_AGAIN are retried briefly). */
-const TRANSIENT_CODES = new Set([
-  'ECONNRESET',
-  'ECONNREFUSED',
-  'ETIMEDOUT',
-  'EPIPE',
-  'ECONNABORTED',
-  'UND_ERR_SOCKET',
-  'ERR_STREAM_PREMATURE_CLOSE',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-]);
-
 export function isTransient(info: ApiErrorInfo): boolean {
-  if (info.code) return TRANSIENT_CODES.has(info.code);
+  // A connection-level failure may not recur on a new connection (ENOTFOUND and EAI_AGAIN are retried briefly).
+  if (info.code) return NETWORK_CODES.has(info.code);
   if (info.status === undefined) return false;
   if (info.status >= 500 || info.status === 429 || info.status === 408) return true;
   return info.status === 403 && info.reason !== undefined && RATE_REASONS.has(info.reason);

@@ -3,6 +3,7 @@
 import type { RawFlags } from '../../src/config/flag.js';
 import { parseRunPlan } from '../../src/config/schema.js';
 import {
+  isLocalRun,
   modeOf,
   runOf,
   type LocalArchive,
@@ -47,7 +48,7 @@ export function parseConfig(
     plan,
     mode: modeOf(run),
     dryRun: plan.kind === 'dry-run',
-    local: run.kind.startsWith('local-'),
+    local: isLocalRun(run),
     localOnly: run.kind === 'local-archive',
   } as FlatRun;
 }

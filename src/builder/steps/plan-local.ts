@@ -10,7 +10,7 @@ import { scriptMetadata } from './script-input.js';
 import type { BuildContext } from '../context.js';
 import type { PlannedResource } from '../events.js';
 import { archiveObject, scratchParent } from './local.js';
-import { plannedManifests, recordPlan, wouldBeSkipped } from './plan.js';
+import { PLAN_STEP, plannedManifests, recordPlan, wouldBeSkipped } from './plan.js';
 import { imageSpecFor } from './resources.js';
 import type { Step } from './step.js';
 
@@ -23,8 +23,7 @@ function scriptInput(ctx: BuildContext<BakeRun | LocalVerify>): Record<string, s
 }
 
 export const planLocal: Step<BakeRun> = {
-  name: 'plan',
-  title: 'Planning (--dry-run: nothing is created)',
+  ...PLAN_STEP,
   run(ctx) {
     const { config } = ctx;
     if (config.kind === 'local-build' && wouldBeSkipped({ ...ctx, config })) return Promise.resolve();
@@ -72,8 +71,7 @@ export const planLocal: Step<BakeRun> = {
 };
 
 export const planLocalVerify: Step<LocalVerify> = {
-  name: 'plan',
-  title: 'Planning (--dry-run: nothing is created)',
+  ...PLAN_STEP,
   async run(ctx) {
     const file = ctx.config.file;
     const scratch = join(tmpdir(), SCRATCH);

@@ -9,9 +9,11 @@ import { diskSpecFor, imageSpecFor, instanceSpecFor } from './resources.js';
 import type { Step } from './step.js';
 import { productImageName } from './compare-with-family.js';
 
+/** Every dry run ends in one step of this name, whatever kind of run it plans. */
+export const PLAN_STEP = { name: 'plan', title: 'Planning (--dry-run: nothing is created)' } as const;
+
 export const plan: Step<VmRun> = {
-  name: 'plan',
-  title: 'Planning (--dry-run: nothing is created)',
+  ...PLAN_STEP,
   run(ctx) {
     const { config } = ctx;
     if (config.kind === 'vm-build' && wouldBeSkipped({ ...ctx, config })) return Promise.resolve();

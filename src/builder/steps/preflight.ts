@@ -3,7 +3,7 @@
 // unreachable host, the same refused credentials) are one problem that names them.
 import { BuildError } from '../../errors.js';
 import { ApiError, describe as describeCause } from '../../gcp/errors.js';
-import type { CloudRun, ImageRun } from '../../config/types.js';
+import { isVmRun, type CloudRun, type ImageRun } from '../../config/types.js';
 import type { BuildContext } from '../context.js';
 import type { Step } from './step.js';
 import { takenImageNameProblem } from './resources.js';
@@ -46,7 +46,7 @@ export const preflight: Step<CloudRun> = {
         else failures.push({ what, err, order });
       }
     };
-    const vm = config.kind === 'local-build' ? undefined : config; // a local build has no VM, disk or zone
+    const vm = isVmRun(config) ? config : undefined; // a local build has no VM, disk or zone
     await Promise.all([
       check(`project ${config.projectName} (--project-name)`, async () => {
         await c
