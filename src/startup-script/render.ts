@@ -14,6 +14,13 @@ export interface MetadataInput {
   imagePullAuth: ImagePullAuth;
   storeChecksums: boolean;
   platform: string;
+  /**
+   * `from-image`: the data disk was created from a base image this tool built, so the script mounts it without
+   * formatting and reuses its snapshots (docs/architecture.md, VM metadata). Absent or `blank`: a fresh disk.
+   */
+  dataDisk?: 'blank' | 'from-image';
+  /** Hosts whose credentials the VM reads itself from Secret Manager, by secret version name (never the secret). */
+  registrySecrets?: readonly { host: string; secretVersion: string }[];
 }
 
 export interface MetadataItem {
@@ -58,5 +65,9 @@ export function renderMetadata(input: MetadataInput): MetadataItem[] {
     { key: 'gdib-image-pull-auth', value: input.imagePullAuth },
     { key: 'gdib-store-checksums', value: String(input.storeChecksums) },
     { key: 'gdib-platform', value: input.platform },
+    ...(input.dataDisk === 'from-image' ? [{ key: 'gdib-data-disk', value: 'from-image' }] : []),
+    ...(input.registrySecrets?.length
+      ? [{ key: 'gdib-registry-secrets', value: input.registrySecrets.map((r) => `${r.host}=${r.secretVersion}`).join('\n') }]
+      : []),
   ];
 }
