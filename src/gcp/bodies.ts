@@ -12,7 +12,28 @@ export function diskBody(spec: DiskSpec, project: string, zone: string): Record<
     type: `projects/${project}/zones/${zone}/diskTypes/${spec.type}`,
     labels: spec.labels,
     ...(spec.sourceImage ? { sourceImage: spec.sourceImage } : {}),
+    ...encryptedWith('diskEncryptionKey', spec.kmsKey),
   };
+}
+
+/**
+ * CMEK (docs/architecture.md, Temporary resources): GCE encrypts with the key's primary version. A disk or an image
+ * made from a CMEK-encrypted source needs no key for the source (sourceDiskEncryptionKey and
+ * sourceImageEncryptionKey are for customer-supplied keys only): GCE finds the key itself.
+ */
+function encryptedWith(field: 'diskEncryptionKey' | 'imageEncryptionKey', key: string | undefined): Record<string, unknown> {
+  return key ? { [field]: { kmsKeyName: key } } : {};
+}
+
+/**
+ * A Spot VM stops when preempted (STOP, not DELETE): it stays, so its status tells the preemption apart from a
+ * VM someone deleted and its console can still be read for the logs; the build then deletes it itself.
+ * GCE requires automaticRestart false and onHostMaintenance TERMINATE for Spot VMs.
+ */
+function scheduling(spot: boolean | undefined): Record<string, unknown> {
+  return spot
+    ? { provisioningModel: 'SPOT', instanceTerminationAction: 'STOP', automaticRestart: false, onHostMaintenance: 'TERMINATE' }
+    : { automaticRestart: false, onHostMaintenance: 'MIGRATE' };
 }
 
 export function instanceBody(spec: InstanceSpec, project: string, zone: string): Record<string, unknown> {
@@ -32,6 +53,7 @@ export function instanceBody(spec: InstanceSpec, project: string, zone: string):
           diskSizeGb: String(spec.bootDiskSizeGb),
           diskType: `zones/${zone}/diskTypes/pd-balanced`,
           labels: spec.labels,
+          ...encryptedWith('diskEncryptionKey', spec.kmsKey),
         },
       },
       {
@@ -53,7 +75,7 @@ export function instanceBody(spec: InstanceSpec, project: string, zone: string):
     ],
     serviceAccounts: [{ email: spec.serviceAccount, scopes: ['https://www.googleapis.com/auth/cloud-platform'] }],
     metadata: { items: spec.metadata.map((m) => ({ key: m.key, value: m.value })) },
-    scheduling: { automaticRestart: false, onHostMaintenance: 'MIGRATE' },
+    scheduling: scheduling(spec.spot),
     ...(spec.shieldedVm ? { shieldedInstanceConfig: { enableSecureBoot: true, enableVtpm: true, enableIntegrityMonitoring: true } } : {}),
     ...(spec.networkTags?.length ? { tags: { items: [...spec.networkTags] } } : {}),
   };
@@ -70,6 +92,7 @@ export function imageBody(spec: ImageSpec, project: string): Record<string, unkn
     ...(spec.description ? { description: spec.description } : {}),
     labels: spec.labels,
     ...(spec.storageLocations.length ? { storageLocations: [...spec.storageLocations] } : {}),
+    ...encryptedWith('imageEncryptionKey', spec.kmsKey),
   };
 }
 

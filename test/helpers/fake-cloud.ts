@@ -4,6 +4,7 @@ import { createHash } from 'node:crypto';
 import { ApiError } from '../../src/gcp/errors.js';
 import type { Cloud, ComputeApi, DeleteOutcome, DiskSpec, ImageSpec, InstanceSpec, SerialChunk, StorageApi } from '../../src/gcp/types.js';
 import type { IamApi } from '../../src/gcp/iam.js';
+import type { KmsApi } from '../../src/gcp/kms.js';
 import type { ImageRegistry } from '../../src/registry/client.js';
 
 export interface FakeVm {
@@ -99,6 +100,11 @@ export class FakeCloud implements Cloud {
       const buf = Buffer.from(i.vm.serial);
       return { contents: buf.subarray(start).toString(), start, next: buf.length };
     },
+    getInstance: async (name) => {
+      await this.enter('instances.get');
+      return this.instances.has(name) ? { status: 'RUNNING', id: `id-${name}` } : undefined;
+    },
+    wasPreempted: async () => (await this.enter('zoneOperations.list'), false),
     getGuestAttributes: async (instance) => {
       await this.enter('instances.getGuestAttributes');
       const i = this.instances.get(instance);
@@ -129,6 +135,10 @@ export class FakeCloud implements Cloud {
 
   iam: IamApi = {
     serviceAccountExists: (email) => Promise.resolve(!this.missingServiceAccounts.has(email)),
+  };
+
+  kms: KmsApi = {
+    getCryptoKey: () => Promise.resolve({ purpose: 'ENCRYPT_DECRYPT', primaryState: 'ENABLED' }),
   };
 
   /** Answers from memory, never the network: each image is one non-empty layer, its digest derived from its name. */
