@@ -53,8 +53,9 @@ export function instanceBody(spec: InstanceSpec, project: string, zone: string):
           diskSizeGb: String(spec.bootDiskSizeGb),
           diskType: `zones/${zone}/diskTypes/pd-balanced`,
           labels: spec.labels,
-          ...encryptedWith('diskEncryptionKey', spec.kmsKey),
         },
+        // On the attached disk, not in initializeParams (which has no such field): it encrypts the new boot disk.
+        ...encryptedWith('diskEncryptionKey', spec.kmsKey),
       },
       {
         boot: false,

@@ -328,7 +328,11 @@ describe('Cloud KMS and CMEK', () => {
   it('answers cryptoKeys.get for a seeded key with its purpose and primary state; 404 for an unknown key; 403 when denied', async () => {
     const ok = await get(key);
     expect(ok.status).toBe(200);
-    expect(ok.body).toMatchObject({ name: key, purpose: 'ENCRYPT_DECRYPT', primary: { name: `${key}/cryptoKeyVersions/1`, state: 'ENABLED' } });
+    expect(ok.body).toMatchObject({
+      name: key,
+      purpose: 'ENCRYPT_DECRYPT',
+      primary: { name: `${key}/cryptoKeyVersions/1`, state: 'ENABLED' },
+    });
     const disabled = await get('projects/test-project/locations/us-central1/keyRings/gdib/cryptoKeys/disabled');
     expect(disabled.body).toMatchObject({ primary: { state: 'DISABLED' } });
     expect((await get('projects/test-project/locations/us-central1/keyRings/gdib/cryptoKeys/nope')).status).toBe(404);
@@ -338,7 +342,9 @@ describe('Cloud KMS and CMEK', () => {
 
   it('encrypts a disk and an image made from it with the key, and reports the key version as GCE does', async () => {
     await waitZone(
-      opOf(await disks.insert({ project, zone, diskResource: { name: 'cmek-disk', sizeGb: '10', diskEncryptionKey: { kmsKeyName: key } } })),
+      opOf(
+        await disks.insert({ project, zone, diskResource: { name: 'cmek-disk', sizeGb: '10', diskEncryptionKey: { kmsKeyName: key } } }),
+      ),
     );
     const [disk] = await disks.get({ project, zone, disk: 'cmek-disk' });
     expect(disk.diskEncryptionKey?.kmsKeyName).toBe(`${key}/cryptoKeyVersions/1`);

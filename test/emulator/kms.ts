@@ -13,27 +13,22 @@ export class KmsAccess {
 }
 
 export function registerKms(router: Router, state: EmulatorState, access: KmsAccess): void {
-  router.add(
-    'GET',
-    '/v1/projects/:project/locations/:location/keyRings/:ring/cryptoKeys/:key',
-    'cloudkms.cryptoKeys.get',
-    ({ params }) => {
-      const name = `projects/${params['project']}/locations/${params['location']}/keyRings/${params['ring']}/cryptoKeys/${params['key']}`;
-      if (access.denied)
-        throw new ApiError(403, 'forbidden', `Permission 'cloudkms.cryptoKeys.get' denied on resource '${name}' (or it may not exist).`);
-      const key = state.cryptoKeys.get(name);
-      if (!key) throw new ApiError(404, 'notFound', `${name} not found.`);
-      return {
-        json: {
-          name,
-          purpose: key.purpose,
-          createTime: '2024-01-01T00:00:00.000000000Z',
-          ...(key.primaryState ? { primary: { name: `${name}/cryptoKeyVersions/1`, state: key.primaryState } } : {}),
-          versionTemplate: { protectionLevel: 'SOFTWARE', algorithm: 'GOOGLE_SYMMETRIC_ENCRYPTION' },
-        },
-      };
-    },
-  );
+  router.add('GET', '/v1/projects/:project/locations/:location/keyRings/:ring/cryptoKeys/:key', 'cloudkms.cryptoKeys.get', ({ params }) => {
+    const name = `projects/${params['project']}/locations/${params['location']}/keyRings/${params['ring']}/cryptoKeys/${params['key']}`;
+    if (access.denied)
+      throw new ApiError(403, 'forbidden', `Permission 'cloudkms.cryptoKeys.get' denied on resource '${name}' (or it may not exist).`);
+    const key = state.cryptoKeys.get(name);
+    if (!key) throw new ApiError(404, 'notFound', `${name} not found.`);
+    return {
+      json: {
+        name,
+        purpose: key.purpose,
+        createTime: '2024-01-01T00:00:00.000000000Z',
+        ...(key.primaryState ? { primary: { name: `${name}/cryptoKeyVersions/1`, state: key.primaryState } } : {}),
+        versionTemplate: { protectionLevel: 'SOFTWARE', algorithm: 'GOOGLE_SYMMETRIC_ENCRYPTION' },
+      },
+    };
+  });
 }
 
 /**
@@ -46,7 +41,9 @@ export function usableKey(state: EmulatorState, raw: unknown, field: string): st
   if (name === undefined) return undefined;
   const key = typeof name === 'string' ? state.cryptoKeys.get(name) : undefined;
   if (!key || key.purpose !== 'ENCRYPT_DECRYPT' || key.primaryState !== 'ENABLED')
-    throw invalid(`Invalid value for field '${field}.kmsKeyName': '${String(name)}'. Cloud KMS key not found or not usable for encryption.`);
+    throw invalid(
+      `Invalid value for field '${field}.kmsKeyName': '${String(name)}'. Cloud KMS key not found or not usable for encryption.`,
+    );
   return name as string;
 }
 

@@ -96,7 +96,7 @@ export function planInsert(deps: ComputeDeps, project: string, zone: string, bod
         ...(image ? { sourceImage: String(imageJson(image)['selfLink']), sourceImageId: image.id } : {}),
         ...(image?.content !== undefined ? { content: image.content } : {}),
         ...(image?.architecture ? { architecture: image.architecture } : {}),
-        ...withKey(usableKey(state, p['diskEncryptionKey'], `${field}.initializeParams.diskEncryptionKey`)),
+        ...withKey(usableKey(state, d['diskEncryptionKey'], `${field}.diskEncryptionKey`)),
       });
     } else {
       throw invalid(`Invalid value for field '${field}': either source or initializeParams is required.`);
