@@ -12,7 +12,7 @@ const KEY = `${RING}/us-central1/keyRings/gdib/cryptoKeys/disks`;
 const build = (name: string, ...more: string[]) => [...BASE_ARGS, `--image-name=${name}`, '--container-image=nginx:1', ...more];
 const SPOT = { provisioningModel: 'SPOT', instanceTerminationAction: 'STOP', automaticRestart: false, onHostMaintenance: 'TERMINATE' };
 
-type Body = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any -- REST bodies, read in tests
+type Body = Record<string, any>; // REST bodies, read in tests
 
 describe('--kms-key and --spot', () => {
   const h = useEmulator();
