@@ -27,7 +27,7 @@ function encryptedWith(field: 'diskEncryptionKey' | 'imageEncryptionKey', key: s
 
 /**
  * A Spot VM stops when preempted (STOP, not DELETE): it stays, so its status tells the preemption apart from a
- * VM someone deleted and its console can still be read for the logs; the build then deletes it itself.
+ * VM someone deleted (with DELETE it would just be gone); the build then deletes it itself.
  * GCE requires automaticRestart false and onHostMaintenance TERMINATE for Spot VMs.
  */
 function scheduling(spot: boolean | undefined): Record<string, unknown> {
