@@ -323,7 +323,7 @@ export class GoogleCompute implements ComputeApi {
     const ops: Any = await this.clients.compute('ZoneOperationsClient');
     const project = this.project;
     const zone = this.zone;
-    const filter = 'operationType = "compute.instances.preempted"';
+    const filter = `(operationType = "compute.instances.preempted") (targetId = "${id}")`;
     return this.call(
       'zoneOperations.list',
       async () => {

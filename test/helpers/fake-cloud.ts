@@ -22,6 +22,10 @@ export class FakeCloud implements Cloud {
   failures = new Map<string, (() => Error) | 'hang'>();
   /** Service accounts that do not exist (every other one does). */
   missingServiceAccounts = new Set<string>();
+  /** --spot: how many of the next VMs GCE preempts as soon as they start (they stop and never report). */
+  preemptNext = 0;
+  /** The VMs preempted so far. */
+  preempted = new Set<string>();
   /** What the VM does once created. */
   onVmStart: (vm: FakeVm) => void = (vm) => {
     vm.serial += 'gdib: state=running\ngdib: phase=pulling\ngdib: state=succeeded\n';
@@ -74,6 +78,12 @@ export class FakeCloud implements Cloud {
       this.instances.set(spec.name, { ...spec, vm });
       const disk = this.disks.get(spec.dataDisk);
       if (disk) disk.attachedTo = spec.name;
+      if (spec.spot && this.preemptNext > 0) {
+        this.preemptNext--;
+        this.preempted.add(spec.name);
+        return;
+      }
+      this.preempted.delete(spec.name);
       this.onVmStart(vm);
     },
     deleteInstance: async (name): Promise<DeleteOutcome> => {
@@ -102,9 +112,10 @@ export class FakeCloud implements Cloud {
     },
     getInstance: async (name) => {
       await this.enter('instances.get');
-      return this.instances.has(name) ? { status: 'RUNNING', id: `id-${name}` } : undefined;
+      if (!this.instances.has(name)) return undefined;
+      return { status: this.preempted.has(name) ? 'TERMINATED' : 'RUNNING', id: `id-${name}` };
     },
-    wasPreempted: async () => (await this.enter('zoneOperations.list'), false),
+    wasPreempted: async (name) => (await this.enter('zoneOperations.list'), this.preempted.has(name)),
     getGuestAttributes: async (instance) => {
       await this.enter('instances.getGuestAttributes');
       const i = this.instances.get(instance);
