@@ -47,6 +47,15 @@ const BUDGET = { cliMs: 300, guestPerMin: 10, computePerMin: 20, detectionSec: 7
  */
 const PRICE = { vmPerHour: 16 * 0.031611 + 64 * 0.004237, gbMonth: { 'pd-ssd': 0.17, 'pd-balanced': 0.1 } as Record<string, number> };
 
+/**
+ * Spot list prices, us-central1 — assumptions for the --spot column only, as of SPOT_PRICES_AS_OF (Spot prices are
+ * dynamic and change from time to time: check the current price list). n2-standard-16 Spot = 16 vCPU × $0.00762/h +
+ * 64 GB × $0.00102/h; disks cost the same as on demand. The column assumes no preemption (a preempted attempt adds its
+ * VM and disk minutes up to the preemption).
+ */
+const SPOT = { vmPerHour: 16 * 0.00762 + 64 * 0.00102 };
+const SPOT_PRICES_AS_OF = '2026-11-30';
+
 const f0 = (v: number) => v.toFixed(0);
 const f1 = (v: number) => v.toFixed(1);
 const f2 = (v: number) => v.toFixed(2);
@@ -303,6 +312,7 @@ export function report(r: ReportInput): string {
   const d = costs.durations;
   const price = (l: Life) =>
     l.resource === 'VM' ? (l.minutes / 60) * PRICE.vmPerHour : (l.gbMinutes / (730 * 60)) * (PRICE.gbMonth[l.type] ?? 0);
+  const spotPrice = (l: Life) => (l.resource === 'VM' ? (l.minutes / 60) * SPOT.vmPerHour : price(l));
   const sum = (ls: Life[], pick: (l: Life) => number) => ls.reduce((a, l) => a + pick(l), 0);
   const row = (o: Life, g: Life) => [
     o.resource,
@@ -342,44 +352,52 @@ export function report(r: ReportInput): string {
       ['l', 'l', 'l', 'r', 'r', 'l', 'l', 'r', 'r'],
     ),
     table(
-      ['per build', 'this tool (measured)', 'Go tool (computed)', 'difference'],
+      ['per build', 'this tool (measured)', 'Go tool (computed)', 'difference', 'this tool, `--spot` (list price)'],
       [
         [
           'disk GB·minutes (data + boot)',
           f0(diskGbMin(costs.ours)),
           f0(diskGbMin(costs.go)),
           `${f0(diskGbMin(costs.go) - diskGbMin(costs.ours))} fewer (${f0((1 - diskGbMin(costs.ours) / diskGbMin(costs.go)) * 100)} %)`,
+          f0(diskGbMin(costs.ours)),
         ],
         [
           'VM minutes',
           f1(vmOf(costs.ours).minutes),
           f1(vmOf(costs.go).minutes),
           `${f1(vmOf(costs.go).minutes - vmOf(costs.ours).minutes)} fewer (${f0((1 - vmOf(costs.ours).minutes / vmOf(costs.go).minutes) * 100)} %)`,
+          f1(vmOf(costs.ours).minutes),
         ],
         [
           'image exists at (min)',
           f1(costs.imageReadyMin.ours),
           f1(costs.imageReadyMin.go),
           when(costs.imageReadyMin.ours - costs.imageReadyMin.go),
+          f1(costs.imageReadyMin.ours),
         ],
         [
           'last temporary resource gone at (min)',
           f1(costs.finishedMin.ours),
           f1(costs.finishedMin.go),
           when(costs.finishedMin.ours - costs.finishedMin.go),
+          f1(costs.finishedMin.ours),
         ],
         [
           'list price of the temporary resources (estimate)',
           `$${sum(costs.ours, price).toFixed(3)}`,
           `$${sum(costs.go, price).toFixed(3)}`,
           `$${(sum(costs.go, price) - sum(costs.ours, price)).toFixed(3)} less`,
+          `$${sum(costs.ours, spotPrice).toFixed(3)}`,
         ],
       ],
-      ['l', 'r', 'r', 'l'],
+      ['l', 'r', 'r', 'l', 'r'],
     ),
     `Measured durations on which both columns rest (simulated s): VM phase ${f0(d.vmPhase)}, detection ${f1(d.detection)}, detach ${f1(d.detach)}, ` +
       `VM deletion ${f1(d.vmDelete)}, image creation ${f1(d.image)}, data disk deletion ${f1(d.diskDelete)}. Dollar figures use us-central1 on-demand ` +
       `list prices (assumed: n2-standard-16 $${PRICE.vmPerHour.toFixed(3)}/h, pd-ssd $0.17 and pd-balanced $0.10 per GB-month). ` +
+      `The \`--spot\` column is the same measured run priced with us-central1 **Spot list prices as assumed on ${SPOT_PRICES_AS_OF}** ` +
+      `(n2-standard-16 $${SPOT.vmPerHour.toFixed(3)}/h; disks as on demand; Spot prices are dynamic, check the current price list), without a preemption: ` +
+      'a preempted attempt adds the VM and disk minutes it ran before it was preempted, and the retry runs the whole build again. ' +
       "The Go column still understates the Go tool's cost: its VM phase is longer (it copies every snapshot once more and installs packages twice, §6), " +
       'which this comparison leaves out by using the same VM phase for both.',
     "**Trade-off of the order.** The VM's deletion is awaited before the image is requested, so the image exists " +

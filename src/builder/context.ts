@@ -31,6 +31,8 @@ export interface Tuning {
   logUploadTimeoutMs: number;
   /** Limit of the last read of the VM's console before the VM is deleted (it must never hold up the delete). */
   lastConsoleReadMs: number;
+  /** --spot: how often the VM's status is read while waiting, to notice a preemption. */
+  instanceStatusIntervalMs: number;
 }
 
 export const DEFAULT_TUNING: Tuning = {
@@ -45,6 +47,7 @@ export const DEFAULT_TUNING: Tuning = {
   insertSettleMs: 120_000,
   logUploadTimeoutMs: 60_000,
   lastConsoleReadMs: 5_000,
+  instanceStatusIntervalMs: 10_000,
 };
 
 export interface RunNames {
@@ -95,6 +98,8 @@ export interface BuildContext<R extends Run = Run> {
     /** Manifest digest of each container image, as resolved in preflight. */
     imageDigests: Record<string, string>;
     vmOutcome?: { state: 'succeeded' | 'failed'; error?: string };
+    /** --spot: how many times GCE preempted the build's VM (docs/architecture.md, Temporary resources). */
+    preemptions?: number;
     /** A VM insert was sent: serial-port-1.log is written whatever happens next. */
     vmCreated?: boolean;
     /** This run created the image (it exists and is kept, whatever happens after). */

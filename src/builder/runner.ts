@@ -7,13 +7,29 @@ import { abortable } from '../io/abort.js';
 import type { BuildContext } from './context.js';
 import type { Step } from './steps/step.js';
 
+/**
+ * Thrown by a step to run the steps again from an earlier one, whose name it gives (--spot: after a preemption the
+ * disk, the VM and the wait start over; docs/architecture.md, Temporary resources). The step has removed what the
+ * steps run again will create anew; each of them gets its own --timeout again.
+ */
+export class RunAgainFrom extends Error {
+  constructor(
+    readonly step: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'RunAgainFrom';
+  }
+}
+
 export async function runSteps(
   ctx: BuildContext,
   steps: readonly Step[],
   root: AbortSignal,
   stepTimes: Record<string, number>,
 ): Promise<void> {
-  for (const step of steps) {
+  for (let i = 0; i < steps.length; i++) {
+    const step = steps[i]!;
     root.throwIfAborted();
     if (step.skippedWhenUnchanged && ctx.state.unchangedImage) continue;
     const timeout = new AbortController();
@@ -26,11 +42,19 @@ export async function runSteps(
       // Raced against the signal too, so a call that ignores its signal cannot hold up an interrupt or a timeout.
       await abortable(step.run(ctx, signal), signal);
     } catch (err) {
+      const from = err instanceof RunAgainFrom && !signal.aborted ? steps.findIndex((s) => s.name === err.step) : -1;
+      if (from >= 0 && from <= i) {
+        ctx.log.warn({ step: step.name, from: steps[from]!.name, reason: (err as Error).message }, 'running steps again');
+        ctx.emit({ type: 'step-finished', step: step.name, ms: Date.now() - started });
+        i = from - 1;
+        continue;
+      }
       ctx.log.error({ step: step.name, err: String((err as Error)?.message ?? err) }, 'step failed');
       throw asStepError(step, err, signal);
     } finally {
       clearTimeout(timer);
-      stepTimes[step.name] = Date.now() - started;
+      // Summed: a step run again (RunAgainFrom) counts all its runs.
+      stepTimes[step.name] = (stepTimes[step.name] ?? 0) + (Date.now() - started);
     }
     ctx.emit({ type: 'step-finished', step: step.name, ms: Date.now() - started });
   }

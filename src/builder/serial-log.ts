@@ -42,6 +42,16 @@ export class SerialLog {
     return { lines, lostBytes, bytes: Buffer.byteLength(chunk.contents) };
   }
 
+  /**
+   * A new VM of the same name follows (--spot's retry after a preemption): its console starts again at byte 0.
+   * What was read of the old one stays kept, then the marker line.
+   */
+  restart(marker: string): void {
+    this.flush();
+    this.offset = 0;
+    this.keep(marker);
+  }
+
   /** A line that did not come from GCE (a local run's output): kept (redacted) like one that did. */
   append(line: string): string {
     const redacted = this.redactor.redact(line);

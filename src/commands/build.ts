@@ -232,6 +232,23 @@ export const BUILD_FLAGS = {
     doc: 'Secure Boot, vTPM and integrity monitoring on the VM (for `constraints/compute.requireShieldedVm`)',
     docDefault: '`false`',
   },
+  'kms-key': {
+    kind: 'string',
+    valueName: 'KEY',
+    check: rules.kmsKey,
+    isNew: true,
+    help: 'Cloud KMS key (projects/P/locations/L/keyRings/R/cryptoKeys/K) that encrypts the data disk, the VM boot disk and the image',
+    doc: "customer-managed encryption key, `projects/P/locations/L/keyRings/R/cryptoKeys/K`: encrypts the data disk, the VM's boot disk and the image (for `verify`, the disk made from the image; with `--local`, the imported image); checked before anything is created (see [Customer-managed encryption keys (CMEK)](#customer-managed-encryption-keys-cmek))",
+    docDefault: 'none',
+  },
+  spot: {
+    kind: 'bool',
+    default: false,
+    isNew: true,
+    help: 'run the temporary VM as a Spot VM (cheaper; a preempted VM is retried once on a fresh VM and disk)',
+    doc: 'run the temporary VM as a [Spot VM](https://cloud.google.com/compute/docs/instances/spot): a fraction of the price; when GCE preempts it, the VM and its half-written data disk are deleted and the build retries once on fresh ones; a second preemption fails the build (see [Spot VMs](#spot-vms))',
+    docDefault: '`false`',
+  },
   'network-tags': {
     kind: 'list',
     valueName: 'TAG',

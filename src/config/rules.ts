@@ -160,3 +160,30 @@ export function archiveOutput(v: string): string | undefined {
 /** --older-than: a Go duration, 0 for all. */
 export const olderThan = (v: string): string | undefined =>
   (parseGoDuration(v) ?? -1) >= 0 ? undefined : 'expected a duration such as 1h, 30m or 0';
+
+/** --kms-key: a Cloud KMS key's resource name (not a key version: GCE encrypts with the key's primary version). */
+export const KMS_KEY =
+  /^projects\/([a-z][a-z0-9.:-]*[a-z0-9])\/locations\/([a-z0-9-]+)\/keyRings\/([A-Za-z0-9_-]{1,63})\/cryptoKeys\/([A-Za-z0-9_-]{1,63})$/;
+export const kmsKey = (v: string): string | undefined =>
+  KMS_KEY.test(v) ? undefined : 'expected projects/PROJECT/locations/LOCATION/keyRings/RING/cryptoKeys/KEY';
+
+/** The location of a --kms-key (global, a region such as us-central1, or a multi-region such as us). */
+export function kmsKeyLocation(key: string): string {
+  return KMS_KEY.exec(key)?.[2] ?? '';
+}
+
+// Cloud KMS multi-regions whose regions share a prefix (docs/architecture.md, Temporary resources). The dual- and
+// multi-regions with other names (nam4, eur5, ...) are not known here: preflight says it could not check them.
+const KMS_MULTI_REGIONS: Readonly<Record<string, string>> = { us: 'us-', europe: 'europe-', asia: 'asia-' };
+
+/**
+ * Whether a key in `location` may encrypt disks in `region`: a global key, a key in the region itself, or one in a
+ * multi-region that contains the region. undefined: a location this tool cannot judge.
+ */
+export function kmsLocationFits(location: string, region: string): boolean | undefined {
+  if (location === 'global' || location === region) return true;
+  const prefix = KMS_MULTI_REGIONS[location];
+  if (prefix) return region.startsWith(prefix);
+  if (/^[a-z]+-[a-z]+[0-9]+$/.test(location)) return false;
+  return undefined;
+}

@@ -153,6 +153,8 @@ export function parseRunPlan(raw: RawFlags, env: Environment, opts: ParseOptions
     if (isTrue('skip-image-check'))
       problems.push('--if-changed and --skip-image-check: cannot be used together (the image digests are needed to compare)');
   }
+  if (local && isTrue('spot')) problems.push('--spot: only for a run on a VM (--local uses no VM)');
+  if (has('kms-key') && !cloud) problems.push('--kms-key: only for a run that creates disks or images in GCE (this one creates none)');
   if (!local && input.output !== undefined) problems.push('--output: only with --local');
   if (!local && isTrue('keep-archive')) problems.push('--keep-archive: only with --local');
   // The outputs this run will write, checked now rather than after the image exists.
@@ -195,7 +197,13 @@ export function parseRunPlan(raw: RawFlags, env: Environment, opts: ParseOptions
   };
   const gcs = () => {
     const g = rules.gcsPath(v.gcsPath!) as { bucket: string; prefix: string };
-    return { projectName: v.projectName!, gcsPath: v.gcsPath!, gcsBucket: g.bucket, gcsPrefix: g.prefix };
+    return {
+      projectName: v.projectName!,
+      gcsPath: v.gcsPath!,
+      gcsBucket: g.bucket,
+      gcsPrefix: g.prefix,
+      ...(v.kmsKey ? { kmsKey: v.kmsKey } : {}),
+    };
   };
   const bake = {
     containerImages: [...new Set(v.containerImage)],
@@ -230,6 +238,7 @@ export function parseRunPlan(raw: RawFlags, env: Environment, opts: ParseOptions
     externalIp: !v.noExternalIp,
     shieldedVm: v.shieldedVm,
     networkTags: v.networkTags,
+    spot: v.spot,
     keepOnFailure: v.keepOnFailure,
     imagePullAuth: v.imagePullAuth as ImagePullAuth,
     platform: v.platform,

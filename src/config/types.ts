@@ -35,6 +35,8 @@ export interface CloudSettings {
   readonly gcsBucket: string;
   /** Object prefix inside the bucket, without leading or trailing slashes ("" for the bucket root). */
   readonly gcsPrefix: string;
+  /** --kms-key: the Cloud KMS key of every disk and image the run creates (docs/architecture.md, Temporary resources). */
+  readonly kmsKey?: string;
 }
 
 /** What goes on the disk: the images, pulled for a platform, unpacked on a disk of this size. */
@@ -75,6 +77,8 @@ export interface VmSettings {
   readonly externalIp: boolean;
   readonly shieldedVm: boolean;
   readonly networkTags: readonly string[];
+  /** --spot: the VM is a Spot VM; a preempted one is retried once on a fresh VM and disk. */
+  readonly spot: boolean;
   readonly keepOnFailure: boolean;
   /** Passed to the VM's script as for a build (verify ignores the images). */
   readonly imagePullAuth: ImagePullAuth;

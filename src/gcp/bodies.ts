@@ -12,7 +12,28 @@ export function diskBody(spec: DiskSpec, project: string, zone: string): Record<
     type: `projects/${project}/zones/${zone}/diskTypes/${spec.type}`,
     labels: spec.labels,
     ...(spec.sourceImage ? { sourceImage: spec.sourceImage } : {}),
+    ...encryptedWith('diskEncryptionKey', spec.kmsKey),
   };
+}
+
+/**
+ * CMEK (docs/architecture.md, Temporary resources): GCE encrypts with the key's primary version. A disk or an image
+ * made from a CMEK-encrypted source needs no key for the source (sourceDiskEncryptionKey and
+ * sourceImageEncryptionKey are for customer-supplied keys only): GCE finds the key itself.
+ */
+function encryptedWith(field: 'diskEncryptionKey' | 'imageEncryptionKey', key: string | undefined): Record<string, unknown> {
+  return key ? { [field]: { kmsKeyName: key } } : {};
+}
+
+/**
+ * A Spot VM stops when preempted (STOP, not DELETE): it stays, so its status tells the preemption apart from a
+ * VM someone deleted (with DELETE it would just be gone); the build then deletes it itself.
+ * GCE requires automaticRestart false and onHostMaintenance TERMINATE for Spot VMs.
+ */
+function scheduling(spot: boolean | undefined): Record<string, unknown> {
+  return spot
+    ? { provisioningModel: 'SPOT', instanceTerminationAction: 'STOP', automaticRestart: false, onHostMaintenance: 'TERMINATE' }
+    : { automaticRestart: false, onHostMaintenance: 'MIGRATE' };
 }
 
 export function instanceBody(spec: InstanceSpec, project: string, zone: string): Record<string, unknown> {
@@ -33,6 +54,8 @@ export function instanceBody(spec: InstanceSpec, project: string, zone: string):
           diskType: `zones/${zone}/diskTypes/pd-balanced`,
           labels: spec.labels,
         },
+        // On the attached disk, not in initializeParams (which has no such field): it encrypts the new boot disk.
+        ...encryptedWith('diskEncryptionKey', spec.kmsKey),
       },
       {
         boot: false,
@@ -53,7 +76,7 @@ export function instanceBody(spec: InstanceSpec, project: string, zone: string):
     ],
     serviceAccounts: [{ email: spec.serviceAccount, scopes: ['https://www.googleapis.com/auth/cloud-platform'] }],
     metadata: { items: spec.metadata.map((m) => ({ key: m.key, value: m.value })) },
-    scheduling: { automaticRestart: false, onHostMaintenance: 'MIGRATE' },
+    scheduling: scheduling(spec.spot),
     ...(spec.shieldedVm ? { shieldedInstanceConfig: { enableSecureBoot: true, enableVtpm: true, enableIntegrityMonitoring: true } } : {}),
     ...(spec.networkTags?.length ? { tags: { items: [...spec.networkTags] } } : {}),
   };
@@ -70,6 +93,7 @@ export function imageBody(spec: ImageSpec, project: string): Record<string, unkn
     ...(spec.description ? { description: spec.description } : {}),
     labels: spec.labels,
     ...(spec.storageLocations.length ? { storageLocations: [...spec.storageLocations] } : {}),
+    ...encryptedWith('imageEncryptionKey', spec.kmsKey),
   };
 }
 

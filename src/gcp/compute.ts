@@ -8,7 +8,7 @@ import { waitForOperation, type OperationLike } from './operations.js';
 import { withRetry, type RetryHooks, type RetryPolicy } from './retry.js';
 import { abortable, deadline } from '../io/abort.js';
 import { regionOf } from '../config/rules.js';
-import type { ComputeApi, DeleteOutcome, DiskSpec, ImageInfo, ImageSpec, InstanceSpec, SerialChunk } from './types.js';
+import type { ComputeApi, DeleteOutcome, DiskSpec, ImageInfo, ImageSpec, InstanceSpec, InstanceState, SerialChunk } from './types.js';
 
 export interface ComputeOptions {
   /** Absent for a run that works in no project (a local bake to a file): it never calls compute. */
@@ -303,6 +303,40 @@ export class GoogleCompute implements ComputeApi {
       signal,
     );
     return { contents: out.contents ?? '', start: Number(out.start ?? start), next: Number(out.next ?? start) };
+  }
+
+  async getInstance(instance: string, signal: AbortSignal): Promise<InstanceState | undefined> {
+    const c: Any = await this.clients.compute('InstancesClient');
+    const project = this.project;
+    const zone = this.zone;
+    try {
+      const [vm] = await this.call<Any>('instances.get', () => c.get({ project, zone, instance }, NO_GAX_RETRY), signal);
+      return { status: String(vm.status ?? ''), id: String(vm.id ?? '') };
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      throw err;
+    }
+  }
+
+  /** GCE records a preemption as a zone operation of type compute.instances.preempted on the instance. */
+  async wasPreempted(instance: string, id: string, signal: AbortSignal): Promise<boolean> {
+    const ops: Any = await this.clients.compute('ZoneOperationsClient');
+    const project = this.project;
+    const zone = this.zone;
+    const filter = `(operationType = "compute.instances.preempted") (targetId = "${id}")`;
+    return this.call(
+      'zoneOperations.list',
+      async () => {
+        for await (const op of ops.listAsync({ project, zone, filter }, { ...NO_GAX_RETRY, autoPaginate: false })) {
+          // The filter is the API's; the operation is checked again here. The id tells this VM apart from an
+          // earlier one of the same name (the retry after a preemption reuses the names).
+          if (op.operationType !== 'compute.instances.preempted') continue;
+          if (String(op.targetLink ?? '').endsWith(`/instances/${instance}`) && String(op.targetId ?? '') === id) return true;
+        }
+        return false;
+      },
+      signal,
+    );
   }
 
   async getGuestAttributes(instance: string, namespace: string, signal: AbortSignal): Promise<Record<string, string> | undefined> {

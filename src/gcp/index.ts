@@ -8,6 +8,7 @@ import { withRetry, type RetryHooks, type RetryPolicy } from './retry.js';
 import { GoogleStorage } from './storage.js';
 import { RegistryClient } from '../registry/client.js';
 import { Iam, iamEndpoint } from './iam.js';
+import { Kms, kmsEndpoint } from './kms.js';
 import type { Cloud } from './types.js';
 
 /** Where the adapters work. */
@@ -50,6 +51,7 @@ export function createCloud(scope: CloudScope, o: CloudOptions): GoogleCloud {
     compute,
     storage: new GoogleStorage(clients, o.retry, o.hooks),
     iam: new Iam(tokens, iamEndpoint(o.env), o.retry),
+    kms: new Kms(tokens, kmsEndpoint(o.env), o.retry),
     accessToken: async (signal = new AbortController().signal) =>
       (await withRetry('oauth2.token', () => tokens.getToken(signal), signal, o.retry, o.hooks)).token,
     // The caller's Google token is offered only to Google's registries (gcr.io, *.pkg.dev).

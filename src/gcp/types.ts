@@ -12,6 +12,8 @@ export interface DiskSpec {
   type: string;
   sourceImage?: string;
   labels: Labels;
+  /** Cloud KMS key that encrypts the disk (CMEK). */
+  kmsKey?: string;
 }
 
 export interface InstanceSpec {
@@ -30,6 +32,10 @@ export interface InstanceSpec {
   externalIp?: boolean;
   shieldedVm?: boolean;
   networkTags?: readonly string[];
+  /** Cloud KMS key that encrypts the boot disk (CMEK). */
+  kmsKey?: string;
+  /** A Spot VM (docs/architecture.md, Temporary resources). */
+  spot?: boolean;
 }
 
 export interface ImageSpec {
@@ -41,6 +47,8 @@ export interface ImageSpec {
   storageLocations: readonly string[];
   /** What the image holds, as a record this tool reads back (src/builder/image-record.ts). */
   description?: string;
+  /** Cloud KMS key that encrypts the image (CMEK). */
+  kmsKey?: string;
 }
 
 export interface SerialChunk {
@@ -63,6 +71,12 @@ export interface ImageInfo {
 
 export type DeleteOutcome = 'deleted' | 'not-found';
 
+/** What instances.get says of a VM: its status (RUNNING, STOPPING, TERMINATED, ...) and id. */
+export interface InstanceState {
+  status: string;
+  id: string;
+}
+
 export interface ComputeApi {
   getProject(signal: AbortSignal): Promise<void>;
   getZone(signal: AbortSignal): Promise<void>;
@@ -81,6 +95,10 @@ export interface ComputeApi {
   insertImage(spec: ImageSpec, signal: AbortSignal): Promise<void>;
   deleteImage(name: string, signal: AbortSignal): Promise<DeleteOutcome>;
   getSerialPortOutput(instance: string, start: number, signal: AbortSignal): Promise<SerialChunk>;
+  /** The VM's status and id, or undefined when it does not exist (--spot: docs/architecture.md, Temporary resources). */
+  getInstance(name: string, signal: AbortSignal): Promise<InstanceState | undefined>;
+  /** Whether GCE preempted the VM of this id (a `compute.instances.preempted` operation in the zone). */
+  wasPreempted(name: string, id: string, signal: AbortSignal): Promise<boolean>;
   /** The guest attributes under a namespace, or undefined when none are readable yet. */
   getGuestAttributes(instance: string, namespace: string, signal: AbortSignal): Promise<Record<string, string> | undefined>;
 }
@@ -106,4 +124,6 @@ export interface Cloud {
   accessToken: (signal?: AbortSignal) => Promise<string>;
   /** Checks the VM's service account exists (preflight). */
   iam: import('./iam.js').IamApi;
+  /** Reads the --kms-key (preflight). */
+  kms: import('./kms.js').KmsApi;
 }

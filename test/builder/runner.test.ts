@@ -9,6 +9,7 @@ import { BuildError, InterruptedError, StepTimeoutError } from '../../src/errors
 import { FakeCloud } from '../helpers/fake-cloud.js';
 
 const fast = {
+  instanceStatusIntervalMs: 5,
   guestAttributesIntervalMs: 5,
   serialMinIntervalMs: 2,
   serialMaxIntervalMs: 10,
@@ -48,6 +49,41 @@ describe('runner on the fake cloud', () => {
       'bucket/logs/secondary-disk-image-abc123/result.json',
       'bucket/logs/secondary-disk-image-abc123/serial-port-1.log',
     ]);
+  });
+
+  it('--spot: a preempted VM and its disk are deleted and the disk, VM and wait run again once', async () => {
+    const cloud = new FakeCloud();
+    cloud.preemptNext = 1;
+    const { result, error, events } = await build(cloud, { extra: { spot: 'true' } });
+    expect(error).toBeUndefined();
+    expect(result.state).toBe('succeeded');
+    const mutating = cloud.calls.filter((c) => /insert|delete|detach/.test(c) && !c.startsWith('storage'));
+    expect(mutating).toEqual(['disks.insert', 'instances.insert', 'instances.delete', 'disks.delete', ...BUILD_MUTATIONS]);
+    expect(events.filter((e) => e.type === 'step-started').map((e) => (e as { step: string }).step)).toEqual([
+      'preflight',
+      'create-disk',
+      'create-vm',
+      'wait-vm',
+      'create-disk',
+      'create-vm',
+      'wait-vm',
+      'detach-disk',
+      'delete-vm',
+      'create-image',
+    ]);
+    expect(cloud.disks.size + cloud.instances.size).toBe(0);
+  });
+
+  it('--spot: a second preemption fails the build naming it, and leaves nothing', async () => {
+    const cloud = new FakeCloud();
+    cloud.preemptNext = 2;
+    const { result, error } = await build(cloud, { extra: { spot: 'true' } });
+    expect(error).toBeInstanceOf(BuildError);
+    expect(error!.message).toMatch(/the Spot VM was preempted 2 times \(--spot\)/);
+    expect(result.state).toBe('failed');
+    expect(result.leftovers).toEqual([]);
+    expect(cloud.disks.size + cloud.instances.size).toBe(0);
+    expect(cloud.images.size).toBe(0);
   });
 
   it('verify mode creates no image and uses the verify steps', () => {

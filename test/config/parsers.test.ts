@@ -4,6 +4,7 @@ import { BUILD_FLAGS } from '../../src/commands/build.js';
 import { normalizeArgv } from '../../src/config/argv.js';
 import { parseGoDuration } from '../../src/config/duration.js';
 import { parseImageReference } from '../../src/config/reference.js';
+import * as rules from '../../src/config/rules.js';
 
 describe('parseGoDuration', () => {
   it.each<[string, number | undefined]>([
@@ -71,4 +72,26 @@ describe('normalizeArgv', () => {
     ],
     [['-help'], ['--help']],
   ])('%j', (argv, expected) => expect(normalizeArgv(argv, byName(BUILD_FLAGS))).toEqual(expected));
+});
+
+describe('--kms-key', () => {
+  it.each([
+    ['projects/p-123/locations/us-central1/keyRings/ring_1/cryptoKeys/key-1', true],
+    ['projects/example.com:p/locations/global/keyRings/r/cryptoKeys/k', true],
+    ['projects/p/locations/us-central1/keyRings/r/cryptoKeys/k/cryptoKeyVersions/1', false],
+    ['projects/p/keyRings/r/cryptoKeys/k', false],
+    ['locations/us/keyRings/r/cryptoKeys/k', false],
+    ['projects/p/locations/us/keyRings/r/cryptoKeys/', false],
+  ])('%s → valid: %s', (key, ok) => expect(rules.kmsKey(key) === undefined).toBe(ok));
+
+  it.each([
+    ['global', 'us-central1', true],
+    ['us-central1', 'us-central1', true],
+    ['us', 'us-east4', true],
+    ['europe', 'europe-west4', true],
+    ['asia', 'asia-east1', true],
+    ['us', 'europe-west4', false],
+    ['europe-west4', 'us-central1', false],
+    ['nam4', 'us-central1', undefined],
+  ])('a key in %s for disks in %s: %s', (location, region, fits) => expect(rules.kmsLocationFits(location, region)).toBe(fits));
 });

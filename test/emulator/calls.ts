@@ -34,6 +34,7 @@ export const COMPUTE_CALLS = [
   'instances.getGuestAttributes',
   'zoneOperations.get',
   'zoneOperations.wait',
+  'zoneOperations.list',
   'regionOperations.get',
   'regionOperations.wait',
   'globalOperations.get',
@@ -55,7 +56,9 @@ export const STORAGE_CALLS = [
 
 export const IAM_CALLS = ['iam.serviceAccounts.get'] as const;
 
-export const CALLS = [...COMPUTE_CALLS, ...STORAGE_CALLS, ...IAM_CALLS, 'oauth.token'] as const;
+export const KMS_CALLS = ['cloudkms.cryptoKeys.get'] as const;
+
+export const CALLS = [...COMPUTE_CALLS, ...STORAGE_CALLS, ...IAM_CALLS, ...KMS_CALLS, 'oauth.token'] as const;
 
 export type CallName = (typeof CALLS)[number];
 

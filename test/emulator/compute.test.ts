@@ -316,3 +316,111 @@ describe('references, images and cleanup scans', () => {
     expect(listed).toEqual([]);
   });
 });
+
+describe('Cloud KMS and CMEK', () => {
+  const key = 'projects/test-project/locations/us-central1/keyRings/gdib/cryptoKeys/disks';
+  const get = (name: string, token = TOKEN) =>
+    fetch(`${emu.storageHost}/v1/${name}`, { headers: { authorization: `Bearer ${token}` } }).then(async (r) => ({
+      status: r.status,
+      body: (await r.json()) as Record<string, unknown>,
+    }));
+
+  it('answers cryptoKeys.get for a seeded key with its purpose and primary state; 404 for an unknown key; 403 when denied', async () => {
+    const ok = await get(key);
+    expect(ok.status).toBe(200);
+    expect(ok.body).toMatchObject({
+      name: key,
+      purpose: 'ENCRYPT_DECRYPT',
+      primary: { name: `${key}/cryptoKeyVersions/1`, state: 'ENABLED' },
+    });
+    const disabled = await get('projects/test-project/locations/us-central1/keyRings/gdib/cryptoKeys/disabled');
+    expect(disabled.body).toMatchObject({ primary: { state: 'DISABLED' } });
+    expect((await get('projects/test-project/locations/us-central1/keyRings/gdib/cryptoKeys/nope')).status).toBe(404);
+    emu.kms.denied = true;
+    expect((await get(key)).status).toBe(403);
+  });
+
+  it('encrypts a disk and an image made from it with the key, and reports the key version as GCE does', async () => {
+    await waitZone(
+      opOf(
+        await disks.insert({ project, zone, diskResource: { name: 'cmek-disk', sizeGb: '10', diskEncryptionKey: { kmsKeyName: key } } }),
+      ),
+    );
+    const [disk] = await disks.get({ project, zone, disk: 'cmek-disk' });
+    expect(disk.diskEncryptionKey?.kmsKeyName).toBe(`${key}/cryptoKeyVersions/1`);
+    const op = opOf(
+      await images.insert({
+        project,
+        imageResource: {
+          name: 'cmek-image',
+          sourceDisk: `projects/${project}/zones/${zone}/disks/cmek-disk`,
+          imageEncryptionKey: { kmsKeyName: key },
+        },
+      }),
+    );
+    await globalOps.wait({ project, operation: op.name! });
+    const [image] = await images.get({ project, image: 'cmek-image' });
+    expect(image.imageEncryptionKey?.kmsKeyName).toBe(`${key}/cryptoKeyVersions/1`);
+  });
+
+  it('refuses a key that does not exist or cannot encrypt (400)', async () => {
+    for (const bad of [`${key}-missing`, 'projects/test-project/locations/us-central1/keyRings/gdib/cryptoKeys/disabled']) {
+      await expect(
+        disks.insert({ project, zone, diskResource: { name: 'cmek-bad', sizeGb: '10', diskEncryptionKey: { kmsKeyName: bad } } }),
+      ).rejects.toMatchObject({ code: 400 });
+    }
+  });
+});
+
+describe('Spot preemption', () => {
+  const spot = (action: 'STOP' | 'DELETE') => ({
+    ...vmResource('spot-vm', 'spot-data'),
+    scheduling: { provisioningModel: 'SPOT', instanceTerminationAction: action, automaticRestart: false, onHostMaintenance: 'TERMINATE' },
+  });
+  const start = async (action: 'STOP' | 'DELETE') => {
+    emu.vm.script([], { times: 1 });
+    await waitZone(opOf(await disks.insert({ project, zone, diskResource: { name: 'spot-data', sizeGb: '10' } })));
+    await waitZone(opOf(await instances.insert({ project, zone, instanceResource: spot(action) })));
+  };
+  const preemptions = async () => {
+    const [ops] = await zoneOps.list({ project, zone, filter: 'operationType = "compute.instances.preempted"' }, { autoPaginate: false });
+    return ops;
+  };
+
+  it('STOP: records a compute.instances.preempted operation and leaves the instance TERMINATED with its disks', async () => {
+    await start('STOP');
+    const [before] = await instances.get({ project, zone, instance: 'spot-vm' });
+    expect(await preemptions()).toEqual([]);
+    emu.vm.preempt('spot-vm');
+    const [after] = await instances.get({ project, zone, instance: 'spot-vm' });
+    expect(after.status).toBe('TERMINATED');
+    expect(after.disks?.map((d) => d.deviceName)).toContain('gdib-data');
+    const ops = await preemptions();
+    expect(ops).toHaveLength(1);
+    expect(ops[0]).toMatchObject({ operationType: 'compute.instances.preempted', status: 'DONE', targetId: before.id });
+    expect(ops[0]!.targetLink).toMatch(/\/instances\/spot-vm$/);
+    // The data disk is held by the stopped VM until it is deleted, as on GCE.
+    await expect(disks.delete({ project, zone, disk: 'spot-data' })).rejects.toMatchObject({ code: 400 });
+  });
+
+  it('DELETE: the instance and its boot disk go, the data disk (autoDelete false) stays, free', async () => {
+    await start('DELETE');
+    emu.vm.preempt('spot-vm');
+    await expect(instances.get({ project, zone, instance: 'spot-vm' })).rejects.toMatchObject({ code: 404 });
+    expect(emu.leftovers().disks).toEqual([`${project}/${zone}/spot-data`]);
+    expect(emu.state.disk(project, zone, 'spot-data')!.users).toEqual([]);
+    expect(await preemptions()).toHaveLength(1);
+  });
+
+  it('a VM script can preempt its own VM; a standard VM cannot be preempted', async () => {
+    await waitZone(opOf(await disks.insert({ project, zone, diskResource: { name: 'std-data', sizeGb: '10' } })));
+    await waitZone(opOf(await instances.insert({ project, zone, instanceResource: vmResource('std-vm', 'std-data') })));
+    expect(() => emu.vm.preempt('std-vm')).toThrow(/neither a Spot nor a preemptible VM/);
+    emu.vm.script([{ afterMs: 0, preempt: true }], { times: 1 });
+    await waitZone(opOf(await disks.insert({ project, zone, diskResource: { name: 'spot-data', sizeGb: '10' } })));
+    await waitZone(opOf(await instances.insert({ project, zone, instanceResource: spot('STOP') })));
+    for (let i = 0; i < 200 && emu.state.instance(project, zone, 'spot-vm')!.status !== 'TERMINATED'; i++)
+      await new Promise((r) => setTimeout(r, 5));
+    expect(emu.state.instance(project, zone, 'spot-vm')!.status).toBe('TERMINATED');
+  });
+});

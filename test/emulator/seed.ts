@@ -1,7 +1,7 @@
 /**
  * What exists when the emulator starts, and the options that change it.
  */
-import type { Architecture, Bucket, DiskType, EmulatorState, Image, MachineType } from './state.js';
+import type { Architecture, Bucket, CryptoKey, DiskType, EmulatorState, Image, MachineType } from './state.js';
 
 export interface EmulatorOptions {
   /** Projects the caller may use (default `['test-project']`); `debian-cloud` is always added. */
@@ -14,6 +14,8 @@ export interface EmulatorOptions {
   buckets?: Array<{ name: string; permissions?: 'all' | string[]; location?: string }>;
   /** Extra public images, e.g. another family. */
   images?: Array<{ project: string; name: string; family?: string; diskSizeGb?: number; architecture?: Architecture }>;
+  /** Cloud KMS keys (default SEEDED_KEYS). */
+  cryptoKeys?: CryptoKey[];
   /** Serial console window per instance (default 1 MiB, as GCE). */
   serialWindowBytes?: number;
   /** How long `operations.wait` holds an operation that never finishes (default 20 ms). */
@@ -43,6 +45,16 @@ export const DEFAULT_DISK_TYPES: DiskType[] = [
   { name: 'pd-balanced', minSizeGb: 10, maxSizeGb: 65536, defaultSizeGb: 100 },
   { name: 'pd-ssd', minSizeGb: 10, maxSizeGb: 65536, defaultSizeGb: 100 },
   { name: 'hyperdisk-balanced', minSizeGb: 4, maxSizeGb: 65536, defaultSizeGb: 100 },
+];
+
+const RING = 'projects/test-project/locations';
+/** Keys of test-project's key ring `gdib` in a region, a multi-region and global, and one whose primary is disabled. */
+export const SEEDED_KEYS: CryptoKey[] = [
+  { name: `${RING}/us-central1/keyRings/gdib/cryptoKeys/disks`, purpose: 'ENCRYPT_DECRYPT', primaryState: 'ENABLED' },
+  { name: `${RING}/us/keyRings/gdib/cryptoKeys/multi`, purpose: 'ENCRYPT_DECRYPT', primaryState: 'ENABLED' },
+  { name: `${RING}/global/keyRings/gdib/cryptoKeys/global`, purpose: 'ENCRYPT_DECRYPT', primaryState: 'ENABLED' },
+  { name: `${RING}/europe-west4/keyRings/gdib/cryptoKeys/eu`, purpose: 'ENCRYPT_DECRYPT', primaryState: 'ENABLED' },
+  { name: `${RING}/us-central1/keyRings/gdib/cryptoKeys/disabled`, purpose: 'ENCRYPT_DECRYPT', primaryState: 'DISABLED' },
 ];
 
 const DEBIAN_IMAGES = [
@@ -98,6 +110,8 @@ export function seed(state: EmulatorState, opts: EmulatorOptions, now: number): 
       state.projects.set(i.project, { name: i.project, id: state.newId(), number: state.newId().slice(-12) });
     state.images.set(`${i.project}/${i.name}`, image);
   });
+
+  for (const k of opts.cryptoKeys ?? SEEDED_KEYS) state.cryptoKeys.set(k.name, { ...k });
 
   const buckets = opts.buckets ?? [{ name: 'test-bucket' }];
   for (const b of buckets) {

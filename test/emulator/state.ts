@@ -72,6 +72,8 @@ export interface Disk extends Lifetime {
   users: string[];
   status: 'CREATING' | 'READY' | 'DELETING';
   lastAttachAt?: number;
+  /** The Cloud KMS key that encrypts it (CMEK). */
+  kmsKeyName?: string;
 }
 
 export interface AttachedDisk {
@@ -121,6 +123,16 @@ export interface Image extends Lifetime {
   rawDiskSource?: string;
   status: 'PENDING' | 'READY' | 'DELETING';
   deprecated?: { state: string };
+  /** The Cloud KMS key that encrypts it (CMEK). */
+  kmsKeyName?: string;
+}
+
+/** A Cloud KMS key (kms.ts): what preflight and Compute Engine look at. */
+export interface CryptoKey {
+  name: string;
+  purpose: 'ENCRYPT_DECRYPT' | 'ASYMMETRIC_SIGN' | 'ASYMMETRIC_DECRYPT' | 'MAC';
+  /** The state of the primary version; undefined: no primary version. */
+  primaryState?: 'ENABLED' | 'DISABLED' | 'DESTROYED' | 'DESTROY_SCHEDULED';
 }
 
 export interface Bucket {
@@ -173,6 +185,8 @@ export class EmulatorState {
   readonly images = new Map<string, Image>();
   readonly operations = new Map<string, Operation>();
   readonly buckets = new Map<string, Bucket>();
+  /** Cloud KMS keys by resource name (projects/P/locations/L/keyRings/R/cryptoKeys/K). */
+  readonly cryptoKeys = new Map<string, CryptoKey>();
   readonly objects = new Map<string, StoredObject>();
   readonly ledger: LedgerEntry[] = [];
   readonly tokenGrants: TokenGrant[] = [];

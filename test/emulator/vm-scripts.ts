@@ -11,6 +11,8 @@ export interface VmStep {
   serial?: string;
   /** Guest attributes to set, `namespace/key` → value. */
   attributes?: Record<string, string>;
+  /** GCE preempts the (Spot) VM at this step (SPEC.md, Preemption): nothing after it runs. */
+  preempt?: true;
 }
 
 export interface ScriptOptions {
@@ -76,6 +78,12 @@ export const vmScripts = {
       { afterMs: ms, serial: line(`gdib: error=${message}`), attributes: { 'gdib/error': message } },
       state('failed', ms),
     ];
+  },
+
+  /** running → phases up to `atPhase`, then GCE preempts the (Spot) VM. */
+  preempted(o: ScriptOptions & { atPhase?: string } = {}): VmStep[] {
+    const ms = o.stepMs ?? 5;
+    return [...vmScripts.neverFinish(o), { afterMs: ms, preempt: true }];
   },
 
   /** running → phases up to `atPhase`, then silence: the VM never finishes. */

@@ -35,6 +35,8 @@ export interface VmContext {
   setDiskContent(deviceName: string, content: unknown): void;
   /** Resolves true after `ms`, or false as soon as the VM stops. */
   sleep(ms: number): Promise<boolean>;
+  /** GCE preempts this (Spot) VM now, as `VmController.preempt` does; throws for a VM GCE would not preempt. */
+  preempt(): void;
   signal: AbortSignal;
 }
 
@@ -78,6 +80,7 @@ interface Behaviour {
 
 export class VmController {
   private behaviours: Behaviour[] = [];
+  private preempter?: (instance: Instance) => void;
   private contentHandlers: DiskContentHandler[] = [];
   /** Names of the instances whose VM started, in order. */
   readonly started: string[] = [];
@@ -97,6 +100,24 @@ export class VmController {
     return () => {
       this.behaviours = this.behaviours.filter((b) => b !== behaviour);
     };
+  }
+
+  /** Set by the instances routes: how an instance is preempted. */
+  onPreempt(preempter: (instance: Instance) => void): void {
+    this.preempter = preempter;
+  }
+
+  /**
+   * GCE preempts the Spot VM `name` now (SPEC.md, Preemption): a compute.instances.preempted operation, and the
+   * instance stopped or deleted by its instanceTerminationAction.
+   */
+  preempt(name: string, where: { project?: string; zone?: string } = {}): void {
+    const instance = [...this.state.instances.values()].find(
+      (i) => i.name === name && (!where.project || i.project === where.project) && (!where.zone || i.zone === where.zone),
+    );
+    if (!instance) throw new Error(`no instance ${name}`);
+    if (!this.preempter) throw new Error('no instances routes registered');
+    this.preempter(instance);
   }
 
   reset(): void {
@@ -163,6 +184,10 @@ export class VmController {
         await sleep(ms, signal);
         return !signal.aborted;
       },
+      preempt: () => {
+        if (!this.preempter) throw new Error('no instances routes registered');
+        this.preempter(instance);
+      },
     };
     Promise.resolve()
       .then(() => hook(ctx))
@@ -200,5 +225,6 @@ async function runSteps(ctx: VmContext, steps: VmStep[]): Promise<void> {
     if (!(await ctx.sleep(step.afterMs ?? 0))) return;
     if (step.serial !== undefined) ctx.appendSerial(step.serial);
     for (const [key, value] of Object.entries(step.attributes ?? {})) ctx.setAttribute(key, value);
+    if (step.preempt) return ctx.preempt();
   }
 }

@@ -26,6 +26,7 @@ export const FAST_TUNING: Partial<Tuning> = {
   insertSettleMs: 2_000,
   // A hung log write (the fault matrix makes one) must not hold a test for the default minute.
   logUploadTimeoutMs: 5_000,
+  instanceStatusIntervalMs: 20,
 };
 
 export async function runCli(

@@ -4,6 +4,7 @@ import { createHash } from 'node:crypto';
 import { ApiError } from '../../src/gcp/errors.js';
 import type { Cloud, ComputeApi, DeleteOutcome, DiskSpec, ImageSpec, InstanceSpec, SerialChunk, StorageApi } from '../../src/gcp/types.js';
 import type { IamApi } from '../../src/gcp/iam.js';
+import type { KmsApi } from '../../src/gcp/kms.js';
 import type { ImageRegistry } from '../../src/registry/client.js';
 
 export interface FakeVm {
@@ -21,6 +22,10 @@ export class FakeCloud implements Cloud {
   failures = new Map<string, (() => Error) | 'hang'>();
   /** Service accounts that do not exist (every other one does). */
   missingServiceAccounts = new Set<string>();
+  /** --spot: how many of the next VMs GCE preempts as soon as they start (they stop and never report). */
+  preemptNext = 0;
+  /** The VMs preempted so far. */
+  preempted = new Set<string>();
   /** What the VM does once created. */
   onVmStart: (vm: FakeVm) => void = (vm) => {
     vm.serial += 'gdib: state=running\ngdib: phase=pulling\ngdib: state=succeeded\n';
@@ -73,6 +78,12 @@ export class FakeCloud implements Cloud {
       this.instances.set(spec.name, { ...spec, vm });
       const disk = this.disks.get(spec.dataDisk);
       if (disk) disk.attachedTo = spec.name;
+      if (spec.spot && this.preemptNext > 0) {
+        this.preemptNext--;
+        this.preempted.add(spec.name);
+        return;
+      }
+      this.preempted.delete(spec.name);
       this.onVmStart(vm);
     },
     deleteInstance: async (name): Promise<DeleteOutcome> => {
@@ -99,6 +110,12 @@ export class FakeCloud implements Cloud {
       const buf = Buffer.from(i.vm.serial);
       return { contents: buf.subarray(start).toString(), start, next: buf.length };
     },
+    getInstance: async (name) => {
+      await this.enter('instances.get');
+      if (!this.instances.has(name)) return undefined;
+      return { status: this.preempted.has(name) ? 'TERMINATED' : 'RUNNING', id: `id-${name}` };
+    },
+    wasPreempted: async (name) => (await this.enter('zoneOperations.list'), this.preempted.has(name)),
     getGuestAttributes: async (instance) => {
       await this.enter('instances.getGuestAttributes');
       const i = this.instances.get(instance);
@@ -129,6 +146,10 @@ export class FakeCloud implements Cloud {
 
   iam: IamApi = {
     serviceAccountExists: (email) => Promise.resolve(!this.missingServiceAccounts.has(email)),
+  };
+
+  kms: KmsApi = {
+    getCryptoKey: () => Promise.resolve({ purpose: 'ENCRYPT_DECRYPT', primaryState: 'ENABLED' }),
   };
 
   /** Answers from memory, never the network: each image is one non-empty layer, its digest derived from its name. */

@@ -44,7 +44,7 @@
 //
 // Known product bugs, kept as expected failures (it.fails) until fixed: see KNOWN_BUGS.
 import { describe, expect, it } from 'vitest';
-import { OPERATION_CALLS, startEmulator, type FaultAction } from '../emulator/index.js';
+import { OPERATION_CALLS, startEmulator, vmScripts, type FaultAction } from '../emulator/index.js';
 import { FAST_TUNING, runCli } from '../helpers/cli.js';
 import { buildArgs, cleanBuild, env, hasFlag, WaitsOn, type Site } from './fault-matrix.sites.js';
 import { expectNothingLeft, TOKEN } from './harness.js';
@@ -290,4 +290,58 @@ describe.concurrent.each(clean.sites.map((s) => [s.id, s] as const))('%s', (_id,
   const bugs = cells.filter(bug);
   if (ok.length) it.each(ok)('%s', run);
   if (bugs.length) it.fails.each(bugs)('%s (known bug, see KNOWN_BUGS)', run);
+});
+
+// --spot: GCE preempts the VM (the emulator does it as GCE does: a compute.instances.preempted operation, and the VM
+// stopped). The build notices from the VM's status — the default --timeout of 20m would outlast the test — deletes
+// the VM and the half-written disk, and retries once on fresh ones; a second preemption fails it. Nothing is left.
+describe('Spot preemption', () => {
+  const spotBuild = async (preemptions: number) => {
+    const emu = await startEmulator({ acceptTokens: [TOKEN] });
+    try {
+      emu.vm.script(vmScripts.preempted({ atPhase: 'pulling' }), { times: preemptions });
+      const r = await runCli(buildArgs(IMAGE, [...EXTRA, '--spot']), { env: env(emu), tuning: TUNING });
+      const vm = /\b(secondary-disk-image-[a-z0-9]{6}-vm)\b/.exec(r.stderr)?.[1] ?? 'the-vm';
+      const preempted = [...emu.state.operations.values()].filter((o) => o.operationType === 'compute.instances.preempted');
+      const diskInserts = emu.requests.filter((q) => q.call === 'disks.insert').length;
+      return { r, vm, emu, preempted, diskInserts, started: [...emu.vm.started], leftovers: emu.leftovers() };
+    } finally {
+      await emu.close();
+    }
+  };
+
+  it('first attempt preempted: says so, deletes the VM and its disk, and the retry on fresh ones succeeds', async () => {
+    const { r, vm, preempted, diskInserts, started, leftovers } = await spotBuild(1);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toContain(
+      `warning: GCE preempted the Spot VM ${vm}; deleting it and its half-written data disk, then retrying once on a fresh VM and data disk`,
+    );
+    expect(preempted).toHaveLength(1);
+    expect(started).toEqual([vm, vm]);
+    expect(diskInserts).toBe(2);
+    expect(r.stderr).not.toMatch(/could not delete/);
+    expect(leftovers).toEqual({ disks: [], instances: [], images: [`${PROJECT}/${IMAGE}`] });
+  });
+
+  it('preempted again: exit 1 naming the preemption, no image, nothing left', async () => {
+    const { r, vm, preempted, diskInserts, leftovers } = await spotBuild(2);
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.stderr).toContain(`warning: GCE preempted the Spot VM ${vm} again (2 preemptions)`);
+    expect(r.stderr).toMatch(/error: the Spot VM was preempted 2 times \(--spot\)/);
+    expect(preempted).toHaveLength(2);
+    expect(diskInserts).toBe(2);
+    expect(r.stderr).not.toMatch(/could not delete/);
+    expect(leftovers).toEqual({ disks: [], instances: [], images: [] });
+  });
+
+  it('without --spot nothing watches for preemption: the VM status is never read', async () => {
+    const emu = await startEmulator({ acceptTokens: [TOKEN] });
+    try {
+      const r = await runCli(buildArgs(IMAGE, EXTRA), { env: env(emu), tuning: TUNING });
+      expect(r.code, r.stderr).toBe(0);
+      expect(emu.requests.some((q) => q.call === 'instances.get' || q.call === 'zoneOperations.list')).toBe(false);
+    } finally {
+      await emu.close();
+    }
+  });
 });

@@ -22,6 +22,7 @@ export function useEmulator(opts: EmulatorOptions = {}): Harness {
       CLOUDSDK_API_ENDPOINT_OVERRIDES_COMPUTE: h.emu.computeEndpoint,
       STORAGE_EMULATOR_HOST: h.emu.storageHost,
       CLOUDSDK_API_ENDPOINT_OVERRIDES_IAM: h.emu.storageHost,
+      CLOUDSDK_API_ENDPOINT_OVERRIDES_CLOUDKMS: h.emu.storageHost,
       CLOUDSDK_AUTH_ACCESS_TOKEN: TOKEN,
     };
     h.cli = (args, o = {}) => runCli(args, { env: { ...h.env, ...o.env }, signals: o.signals, cwd: o.cwd });

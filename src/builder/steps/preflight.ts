@@ -7,6 +7,7 @@ import { isVmRun, type CloudRun, type ImageRun } from '../../config/types.js';
 import type { BuildContext } from '../context.js';
 import type { Step } from './step.js';
 import { takenImageNameProblem } from './resources.js';
+import { kmsKeyLocation, kmsLocationFits } from '../../config/rules.js';
 
 /** Writing the logs needs create, and rewriting the growing serial log needs delete (an overwrite is a delete). */
 export const BUCKET_PERMISSIONS: ReadonlyArray<{ permission: string; why: string }> = [
@@ -86,6 +87,7 @@ export const preflight: Step<CloudRun> = {
         ),
       vm && check(`service account ${vm.serviceAccount} (--service-account)`, () => checkServiceAccount(ctx, vm.serviceAccount, signal)),
       check(`bucket gs://${config.gcsBucket} (--gcs-path)`, () => checkBucket(ctx, signal)),
+      config.kmsKey && check(`key ${config.kmsKey} (--kms-key)`, () => checkKmsKey(ctx, config.kmsKey!, signal)),
       config.kind !== 'vm-verify' &&
         check('the container images (--container-image)', () => checkContainerImages({ ...ctx, config }, signal)),
     ]);
@@ -147,6 +149,45 @@ async function checkBucket(ctx: BuildContext<CloudRun>, signal: AbortSignal): Pr
   const missing = BUCKET_PERMISSIONS.filter((p) => !granted.includes(p.permission));
   if (missing.length === 0) return undefined;
   return `you lack ${missing.map((m) => `${m.permission} (${m.why})`).join(' and ')} on gs://${bucket} (--gcs-path): grant roles/storage.objectUser (or roles/storage.objectAdmin) on the bucket`;
+}
+
+/**
+ * --kms-key: the key exists, can encrypt now (a symmetric key whose primary version is enabled), and is where GCE
+ * accepts a key for disks in the zone (docs/architecture.md, Temporary resources). Whether the Compute Engine
+ * service agent may use it cannot be read with the caller's rights: GCE tells when the disk is created.
+ */
+async function checkKmsKey(ctx: BuildContext<CloudRun>, key: string, signal: AbortSignal): Promise<string[] | undefined> {
+  const { config } = ctx;
+  const problems: string[] = [];
+  const vm = isVmRun(config) ? config : undefined;
+  const location = kmsKeyLocation(key);
+  if (vm) {
+    const fits = kmsLocationFits(location, vm.region);
+    if (fits === false)
+      problems.push(
+        `key ${key} is in ${location}, but --zone ${vm.zone} is in region ${vm.region}: GCE encrypts disks only with a key in their region, in a multi-region that contains it, or global (--kms-key)`,
+      );
+    else if (fits === undefined)
+      ctx.emit({
+        type: 'warning',
+        message: `could not tell whether key location ${location} contains region ${vm.region} (--kms-key); the disk creation will tell`,
+      });
+  }
+  const info = await ctx.cloud.kms.getCryptoKey(key, signal);
+  if (info === 'denied') {
+    ctx.emit({
+      type: 'warning',
+      message: `could not check key ${key} (you lack cloudkms.cryptoKeys.get on it); the disk creation will tell`,
+    });
+    return problems;
+  }
+  if (!info) return [...problems, `key ${key} does not exist (--kms-key)`];
+  if (info.purpose && info.purpose !== 'ENCRYPT_DECRYPT')
+    problems.push(`key ${key} has purpose ${info.purpose}: GCE needs a symmetric ENCRYPT_DECRYPT key (--kms-key)`);
+  else if (info.primaryState === undefined) problems.push(`key ${key} has no primary version to encrypt with (--kms-key)`);
+  else if (info.primaryState !== 'ENABLED')
+    problems.push(`key ${key} cannot encrypt: its primary version is ${info.primaryState} (--kms-key)`);
+  return problems;
 }
 
 async function checkServiceAccount(ctx: BuildContext, serviceAccount: string, signal: AbortSignal): Promise<string | undefined> {

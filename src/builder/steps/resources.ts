@@ -27,7 +27,7 @@ function gcloud(project: string, what: string, name: string, zone?: string): str
 /** The specs of what a build creates, shared by the steps and by --dry-run. */
 export function diskSpecFor(ctx: BuildContext<VmRun>): DiskSpec {
   const { config, names } = ctx;
-  const base = { name: names.disk, type: config.diskType, labels: names.labels };
+  const base = { name: names.disk, type: config.diskType, labels: names.labels, ...(config.kmsKey ? { kmsKey: config.kmsKey } : {}) };
   switch (config.kind) {
     case 'vm-build':
       return { ...base, sizeGb: config.diskSizeGb };
@@ -57,6 +57,8 @@ export function instanceSpecFor(ctx: BuildContext<VmRun>): InstanceSpec {
     externalIp: config.externalIp,
     shieldedVm: config.shieldedVm,
     networkTags: config.networkTags,
+    ...(config.kmsKey ? { kmsKey: config.kmsKey } : {}),
+    ...(config.spot ? { spot: true } : {}),
   };
 }
 
@@ -91,6 +93,7 @@ export function imageSpecFor(ctx: BuildContext<ImageRun>, archiveUrl = ctx.state
     labels: { ...config.imageLabels },
     storageLocations: config.storageLocations,
     description: describeRecord(imageRecordFor(ctx)),
+    ...(config.kmsKey ? { kmsKey: config.kmsKey } : {}),
   };
 }
 

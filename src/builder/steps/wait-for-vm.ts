@@ -10,6 +10,7 @@ import { parseStatusLine } from '../serial-log.js';
 import { asState, VmStatus } from '../vm-status.js';
 import type { VmRun } from '../../config/types.js';
 import type { Step } from './step.js';
+import { PreemptionWatch } from '../preemption.js';
 
 export const waitForVm: Step<VmRun> = {
   name: 'wait-vm',
@@ -30,6 +31,8 @@ const FINAL_SERIAL_READS = 4;
 
 class VmWatcher {
   private readonly status: VmStatus;
+  /** --spot: the VM's status, read on its own interval, tells a preemption (docs/architecture.md, Temporary resources). */
+  private readonly preemption: PreemptionWatch;
   private attributesUsable = true;
   private serialFailures = 0;
   /** The console has shown the outcome line (`gdib: state=succeeded|failed`). */
@@ -37,6 +40,13 @@ class VmWatcher {
 
   constructor(private readonly ctx: BuildContext) {
     this.status = new VmStatus(ctx);
+    this.preemption = new PreemptionWatch(ctx);
+  }
+
+  /** Whether the VM's status is read (--spot): the one source that tells a preemption. */
+  private get watchesStatus(): boolean {
+    const c = this.ctx.config;
+    return (c.kind === 'vm-build' || c.kind === 'vm-verify') && c.spot;
   }
 
   private get outcome() {
@@ -48,9 +58,14 @@ class VmWatcher {
     let serialInterval = tuning.serialMinIntervalMs;
     let nextSerial = 0;
     let nextAttributes = 0;
+    let nextStatus = 0;
     let nextUpload = Date.now() + tuning.serialUploadIntervalMs;
     while (!this.outcome) {
       const now = Date.now();
+      if (this.watchesStatus && now >= nextStatus) {
+        await this.preemption.check(signal);
+        nextStatus = Date.now() + tuning.instanceStatusIntervalMs;
+      }
       if (now >= nextSerial) {
         const bytes = await this.readSerial(signal);
         // Sooner while output flows; back off while the VM is quiet (but faster when it is our only source).
@@ -71,7 +86,12 @@ class VmWatcher {
           .catch((err: Error) => this.ctx.emit({ type: 'warning', message: `could not write the serial log to GCS: ${err.message}` }));
       }
       if (this.outcome) break;
-      const wake = Math.min(nextSerial, this.attributesUsable ? nextAttributes : Infinity, nextUpload);
+      const wake = Math.min(
+        nextSerial,
+        this.attributesUsable ? nextAttributes : Infinity,
+        this.watchesStatus ? nextStatus : Infinity,
+        nextUpload,
+      );
       await sleep(Math.max(0, wake - Date.now()), signal);
     }
     // The lines around the outcome (the error, the last summaries) are worth one more read. The script sets the
@@ -86,6 +106,8 @@ class VmWatcher {
     for (const line of this.ctx.serial.flush()) this.onLine(line);
     this.status.finishPhase();
     if (this.outcome === 'failed') {
+      // A preempted VM's script is stopped, and may report that as its failure.
+      await this.preemption.check(signal);
       this.ctx.state.vmOutcome = { state: 'failed', error: this.status.error };
       throw new BuildError(
         `the VM reported failure: ${this.status.error ?? `no reason given; see ${this.ctx.names.logs?.url ?? ''}serial-port-1.log`}`,
@@ -104,8 +126,10 @@ class VmWatcher {
       return r.bytes;
     } catch (err) {
       if (signal.aborted) throw err;
-      if (err instanceof ApiError && err.status === 404)
+      if (err instanceof ApiError && err.status === 404) {
+        await this.preemption.check(signal);
         throw new BuildError(`the VM ${this.ctx.names.vm} no longer exists (deleted by someone else?)`, 'wait-vm');
+      }
       this.serialFailures++;
       this.ctx.emit({ type: 'warning', message: `could not read the serial console: ${(err as Error).message}` });
       if (!this.attributesUsable && this.serialFailures >= 3)

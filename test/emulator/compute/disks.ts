@@ -6,6 +6,7 @@ import type { Router } from '../router.js';
 import type { Disk, DiskType } from '../state.js';
 import { aggregatedBody, listBody, requireZone, type ComputeDeps } from './context.js';
 import { imageJson, resolveImage } from './images.js';
+import { keyVersionJson, usableKey } from '../kms.js';
 import { checkLabels, checkName, diskLink, diskTypeLink, expectRef, instanceLink, timestamp, zoneLink } from './urls.js';
 
 const V1 = '/compute/v1/projects/:project';
@@ -26,6 +27,7 @@ export function diskJson(d: Disk): Record<string, unknown> {
     ...(d.users.length > 0 ? { users: d.users.map((u) => instanceLink(d.project, d.zone, u)) } : {}),
     ...(d.lastAttachAt !== undefined ? { lastAttachTimestamp: timestamp(d.lastAttachAt) } : {}),
     ...(d.architecture ? { architecture: d.architecture } : {}),
+    ...(d.kmsKeyName ? { diskEncryptionKey: keyVersionJson(d.kmsKeyName) } : {}),
     physicalBlockSizeBytes: '4096',
     selfLink: diskLink(d.project, d.zone, d.name),
   };
@@ -70,6 +72,7 @@ export function registerDisks(router: Router, deps: ComputeDeps): void {
     const imageRef = b['sourceImage'] ?? query.get('sourceImage') ?? undefined;
     const image = imageRef === undefined ? undefined : resolveImage(deps, expectRef(imageRef, project, 'resource.sourceImage', 'images'));
     const sizeGb = checkSize(b['sizeGb'], type, image?.diskSizeGb, 'resource.sizeGb');
+    const kmsKeyName = usableKey(state, b['diskEncryptionKey'], 'resource.diskEncryptionKey');
     const target = diskLink(project, zone, name);
     if (state.disk(project, zone, name) || ops.insertInFlight(target))
       throw alreadyExists(`projects/${project}/zones/${zone}/disks/${name}`);
@@ -104,6 +107,7 @@ export function registerDisks(router: Router, deps: ComputeDeps): void {
               }
             : {}),
           ...(image?.architecture ? { architecture: image.architecture } : {}),
+          ...(kmsKeyName ? { kmsKeyName } : {}),
         };
         state.disks.set(`${project}/${zone}/${name}`, disk);
         state.record({ kind: 'disk', project, zone, name, sizeGb, createdAt: disk.createdAt });

@@ -6,6 +6,7 @@ import type { Router } from '../router.js';
 import type { Image } from '../state.js';
 import { listBody, requireProject, type ComputeDeps } from './context.js';
 import { checkLabels, checkName, diskLink, expectRef, imageLink, timestamp, type ResourceRef } from './urls.js';
+import { keyVersionJson, usableKey } from '../kms.js';
 
 const V1 = '/compute/v1/projects/:project/global/images';
 const GIB = 1024 ** 3;
@@ -28,6 +29,7 @@ export function imageJson(i: Image): Record<string, unknown> {
     ...(i.rawDiskSource ? { rawDisk: { source: i.rawDiskSource, containerType: 'TAR' } } : {}),
     ...(i.architecture ? { architecture: i.architecture } : {}),
     ...(i.deprecated ? { deprecated: i.deprecated } : {}),
+    ...(i.kmsKeyName ? { imageEncryptionKey: keyVersionJson(i.kmsKeyName) } : {}),
     status: i.status,
     selfLink: imageLink(i.project, i.name),
   };
@@ -81,11 +83,13 @@ export function registerImages(router: Router, deps: ComputeDeps): void {
 
     const sources = ['sourceDisk', 'sourceImage', 'rawDisk'].filter((k) => b[k] !== undefined);
     if (sources.length !== 1) throw invalid('Exactly one of sourceDisk, sourceImage or rawDisk must be given.');
+    const kmsKeyName = usableKey(state, b['imageEncryptionKey'], 'resource.imageEncryptionKey');
     const base = {
       project: project!,
       name,
       labels,
       storageLocations,
+      ...(kmsKeyName ? { kmsKeyName } : {}),
       ...(family ? { family } : {}),
       ...(description !== undefined ? { description } : {}),
     };

@@ -13,6 +13,7 @@ import { SerialBuffer } from './serial.js';
 import { requireZone, type ComputeDeps } from './context.js';
 import { checkSize, requireDiskType } from './disks.js';
 import { imageJson, resolveImage } from './images.js';
+import { usableKey } from '../kms.js';
 import { checkLabels, checkName, expectRef, link } from './urls.js';
 
 type Body = Record<string, unknown>;
@@ -95,6 +96,7 @@ export function planInsert(deps: ComputeDeps, project: string, zone: string, bod
         ...(image ? { sourceImage: String(imageJson(image)['selfLink']), sourceImageId: image.id } : {}),
         ...(image?.content !== undefined ? { content: image.content } : {}),
         ...(image?.architecture ? { architecture: image.architecture } : {}),
+        ...withKey(usableKey(state, d['diskEncryptionKey'], `${field}.diskEncryptionKey`)),
       });
     } else {
       throw invalid(`Invalid value for field '${field}': either source or initializeParams is required.`);
@@ -231,3 +233,5 @@ function planNetworks(deps: ComputeDeps, project: string, zone: string, region: 
     };
   });
 }
+
+const withKey = (kmsKeyName: string | undefined): { kmsKeyName?: string } => (kmsKeyName ? { kmsKeyName } : {});

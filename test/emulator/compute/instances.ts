@@ -80,8 +80,58 @@ export function instanceJson(deps: ComputeDeps, i: Instance): Record<string, unk
   };
 }
 
+/** The instance goes: its VM stops, its auto-delete disks are deleted and the others detached. */
+function removeInstance(deps: ComputeDeps, instance: Instance): void {
+  const { state, vm } = deps;
+  const { project, zone, name } = instance;
+  instance.vm.abort();
+  instance.status = 'TERMINATED';
+  const now = deps.now();
+  for (const a of instance.disks) {
+    const disk = state.disk(project, zone, a.diskName);
+    if (!disk) continue;
+    disk.users = disk.users.filter((u) => u !== name);
+    if (a.autoDelete) {
+      state.disks.delete(`${project}/${zone}/${a.diskName}`);
+      state.closeRecord('disk', project, a.diskName, zone, now);
+      vm.releaseContent(disk.content, { kind: 'disk', project, zone, name: a.diskName });
+    }
+  }
+  state.instances.delete(`${project}/${zone}/${name}`);
+  state.closeRecord('instance', project, name, zone, now);
+}
+
+/**
+ * GCE preempts a Spot (or preemptible) VM (SPEC.md, Preemption): a `compute.instances.preempted` zone operation,
+ * DONE, is recorded on it; the VM stops at once; then, by `scheduling.instanceTerminationAction`, the instance is
+ * TERMINATED with its disks still attached (STOP, the default) or deleted as by instances.delete (DELETE).
+ */
+export function preemptInstance(deps: ComputeDeps, instance: Instance): void {
+  const scheduling = (instance.spec['scheduling'] ?? {}) as Record<string, unknown>;
+  if (scheduling['provisioningModel'] !== 'SPOT' && scheduling['preemptible'] !== true)
+    throw new Error(`instance ${instance.name} is neither a Spot nor a preemptible VM: GCE never preempts it`);
+  if (instance.status !== 'RUNNING') throw new Error(`instance ${instance.name} is ${instance.status}, not RUNNING`);
+  const { project, zone, name } = instance;
+  const op = deps.ops.start({
+    project,
+    zone,
+    operationType: 'compute.instances.preempted',
+    targetLink: instanceLink(project, zone, name),
+    targetId: instance.id,
+    apply: () => {
+      if (scheduling['instanceTerminationAction'] === 'DELETE') removeInstance(deps, instance);
+      else {
+        instance.vm.abort();
+        instance.status = 'TERMINATED';
+      }
+    },
+  });
+  deps.ops.finish(op);
+}
+
 export function registerInstances(router: Router, deps: ComputeDeps): void {
   const { state, ops, vm } = deps;
+  vm.onPreempt((instance) => preemptInstance(deps, instance));
   const find = (project: string, zone: string, name: string): Instance => {
     requireZone(deps, project, zone);
     const instance = state.instance(project, zone, name);
@@ -127,21 +177,7 @@ export function registerInstances(router: Router, deps: ComputeDeps): void {
       apply: () => {
         const current = state.instance(project, zone, name);
         if (!current) throw notFound(`projects/${project}/zones/${zone}/instances/${name}`);
-        current.vm.abort();
-        current.status = 'TERMINATED';
-        const now = deps.now();
-        for (const a of current.disks) {
-          const disk = state.disk(project, zone, a.diskName);
-          if (!disk) continue;
-          disk.users = disk.users.filter((u) => u !== name);
-          if (a.autoDelete) {
-            state.disks.delete(`${project}/${zone}/${a.diskName}`);
-            state.closeRecord('disk', project, a.diskName, zone, now);
-            vm.releaseContent(disk.content, { kind: 'disk', project, zone, name: a.diskName });
-          }
-        }
-        state.instances.delete(`${project}/${zone}/${name}`);
-        state.closeRecord('instance', project, name, zone, now);
+        removeInstance(deps, current);
       },
     });
     if (!op.forcedError) {

@@ -6,7 +6,7 @@
 import { notFound } from '../errors.js';
 import type { Router } from '../router.js';
 import { sleep } from '../server.js';
-import { requireProject, requireRegion, requireZone, type ComputeDeps } from './context.js';
+import { listBody, requireProject, requireRegion, requireZone, type ComputeDeps } from './context.js';
 
 const V1 = '/compute/v1/projects/:project';
 
@@ -21,6 +21,13 @@ export function registerOperations(router: Router, deps: ComputeDeps): void {
     },
     { prefix: `${V1}/global/operations`, calls: 'globalOperations', scope: () => 'global' },
   ];
+
+  // zoneOperations.list (filter, paging): how a client finds a compute.instances.preempted operation.
+  router.add('GET', `${V1}/zones/:zone/operations`, 'zoneOperations.list', ({ params: { project, zone }, query }) => {
+    requireZone(deps, project!, zone!);
+    const mine = [...deps.state.operations.values()].filter((o) => o.project === project && o.zone === zone).map((o) => ops.toJSON(o));
+    return { json: listBody('operation', `projects/${project}/zones/${zone}/operations`, mine, query) };
+  });
 
   for (const { prefix, calls, scope } of scopes) {
     const find = (params: Record<string, string>) => {
