@@ -46,7 +46,7 @@ export async function checkBaseImage(ctx: BuildContext<VmBuild>, signal: AbortSi
   if (choice?.from !== 'image') return undefined;
   const { project, name } = choice;
   const image = await ctx.cloud.compute.getImage(name, signal, project);
-  if (!image) return `base image ${uriOf(project, name)} does not exist, or you may not read it (--base-image)`;
+  if (!image) return `base image ${uriOf(project, name)} does not exist (--base-image)`;
   const problem = baseImageProblem(image, ctx.config);
   if (problem) return `base image ${uriOf(project, name)} cannot be reused: ${problem} (--base-image)`;
   adopt(ctx, project, image);
