@@ -118,6 +118,8 @@ export interface BuildContext<R extends Run = Run> {
      * starts from that same image.
      */
     newestOfFamily?: { image: import('../gcp/types.js').ImageInfo; record: import('./image-record.js').ImageRecord } | null;
+    /** --base-image, as preflight found it usable (choose-base adopts it once there is something to build). */
+    checkedBase?: { project: string; image: import('../gcp/types.js').ImageInfo };
     /** --incremental or --base-image: the image the data disk starts from (only read, never changed). */
     base?: BaseImage;
     /** --if-changed: what the comparison found. */

@@ -307,7 +307,11 @@ describe('incremental builds: which steps run', () => {
       ['preflight', 'choose-base', ...VM, 'replace-image', 'create-image'],
     ],
     ['--incremental --dry-run', { incremental: 'true', 'dry-run': 'true' }, ['preflight', 'choose-base', 'plan']],
-    ['--base-image: checked in preflight', { 'base-image': 'projects/base-proj/global/images/b' }, ['preflight', ...VM, 'create-image']],
+    [
+      '--base-image: checked in preflight, taken once there is something to build',
+      { 'base-image': 'projects/base-proj/global/images/b', 'if-changed': 'true' },
+      ['preflight', 'compare-with-family', 'choose-base', ...VM, 'create-image'],
+    ],
   ])('%s', (_name, extra, steps) => {
     const config = parseConfig(
       {

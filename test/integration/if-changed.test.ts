@@ -145,6 +145,20 @@ describeRig('--if-changed', () => {
     const same = await h.cli([...ARGS, '--image-name=second', '--if-changed', '--incremental', ...images('ic/app', 'ic/incr')]);
     expect(same.code, same.stderr).toBe(0);
     expect(same.stdout).toMatch(/^up to date: projects\/test-project\/global\/images\/first already holds these images/);
+    // An explicit base is checked in preflight, but an unchanged run starts from nothing and names no base.
+    const explicit = await h.cli([
+      ...ARGS,
+      '--image-name=second',
+      '--if-changed',
+      '--base-image=first',
+      '--json',
+      ...images('ic/app', 'ic/incr'),
+    ]);
+    expect(explicit.code, explicit.stderr).toBe(0);
+    const result = JSON.parse(explicit.stdout.trim().split('\n').at(-1)!).result;
+    expect(result.state).toBe('unchanged');
+    expect(result.base).toBeUndefined();
+    expect(explicit.stdout).not.toContain('incremental build');
     expect(mutations(before)).toEqual([]);
 
     await registry.push(join(dir, 'two'), 'v1', 'ic/incr');

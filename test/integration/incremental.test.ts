@@ -109,6 +109,26 @@ describe('--incremental', () => {
     expectNothingLeft(h.emu);
   });
 
+  it("--force with the base's own name: starts from it, and replaces it only once the new disk is ready", async () => {
+    expect((await h.cli([...BASE_ARGS, '--image-name=cache', '--container-image=nginx:1', '--disk-size-gb=10'])).code).toBe(0);
+    const oldId = h.emu.state.image('test-project', 'cache')!.id;
+    const from = h.emu.requests.length;
+    const r = await h.cli([...BASE_ARGS, '--image-name=cache', '--container-image=nginx:1', '--incremental', '--force']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(diskInserts(h).at(-1)!.sourceImage).toBe('projects/test-project/global/images/cache');
+    expect(mutations(h, from).map((q) => q.call)).toEqual([
+      'disks.insert',
+      'instances.insert',
+      'instances.detachDisk',
+      'instances.delete',
+      'images.delete',
+      'images.insert',
+      'disks.delete',
+    ]);
+    expect(h.emu.state.image('test-project', 'cache')!.id).not.toBe(oldId);
+    expectNothingLeft(h.emu);
+  });
+
   it('is refused with --local, before any request (exit 2)', async () => {
     const r = await h.cli([...BASE_ARGS, '--image-name=x', '--container-image=nginx:1', '--incremental', '--local']);
     expect(r.code).toBe(2);

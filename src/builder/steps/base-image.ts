@@ -49,19 +49,27 @@ export async function checkBaseImage(ctx: BuildContext<VmBuild>, signal: AbortSi
   if (!image) return `base image ${uriOf(project, name)} does not exist (--base-image)`;
   const problem = baseImageProblem(image, ctx.config);
   if (problem) return `base image ${uriOf(project, name)} cannot be reused: ${problem} (--base-image)`;
-  adopt(ctx, project, image);
+  ctx.state.checkedBase = { project, image };
   return undefined;
 }
 
 /**
- * --incremental: the newest READY image of the family built by this tool — the one --if-changed compared with,
- * when it ran. None, or one that cannot be reused: a full build, with a note that says why.
+ * After --if-changed found something to build (skipped, like the steps that make the image, when it found
+ * nothing): --base-image takes the image preflight checked; --incremental the newest READY image of the family
+ * built by this tool — the one --if-changed compared with, when it ran. None, or one that cannot be reused: a full
+ * build, with a note that says why.
  */
 export const chooseBase: Step<VmBuild> = {
   name: 'choose-base',
-  title: 'Choosing the image to start from (--incremental)',
+  title: 'Choosing the image to start from',
   async run(ctx, signal) {
     const { config } = ctx;
+    if (config.base?.from === 'image') {
+      const checked = ctx.state.checkedBase;
+      if (!checked) throw new Error('preflight must check --base-image before it is used');
+      adopt(ctx, checked.project, checked.image);
+      return;
+    }
     const family = config.imageFamilyName;
     const newest =
       ctx.state.newestOfFamily !== undefined
@@ -86,7 +94,7 @@ export const chooseBase: Step<VmBuild> = {
   },
 };
 
-/** Only --incremental chooses in a step; an explicit --base-image is checked with the rest in preflight. */
+/** A build with a base chooses it once there is something to build (an explicit one was checked in preflight). */
 export function choosing(run: VmBuild): Step<VmBuild> | false {
-  return run.base?.from === 'family' && chooseBase;
+  return run.base !== undefined && chooseBase;
 }
