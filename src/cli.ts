@@ -242,7 +242,8 @@ function successText(plan: RunPlan, result: BuildResult): string {
     case 'local-build':
       if (result.state === 'unchanged' && result.image)
         return `up to date: ${result.image.uri} already holds these images${result.imageCreatedAt ? ` (built ${result.imageCreatedAt})` : ''}`;
-      return `Image has successfully been created at: ${imageUri(plan.projectName, plan.imageName)}`;
+      // The first line is the Go tool's; an incremental build says on a line of its own where it started from.
+      return `Image has successfully been created at: ${imageUri(plan.projectName, plan.imageName)}${result.base ? `\nBuilt incrementally from: ${result.base}` : ''}`;
     case 'vm-verify':
       return `Image verification succeeded: ${imageUri(plan.projectName, plan.imageName)}`;
     case 'local-archive':

@@ -7,6 +7,7 @@ import type { Machine } from './machine.js';
 import type { ScriptSection } from './vm-phase.js';
 import { summarize, table } from './stats.js';
 import { DEFAULT_TUNING } from '../../src/builder/context.js';
+import { incrementalSection } from './incremental-model.js';
 
 export interface ReportInput {
   machine: Machine;
@@ -417,6 +418,9 @@ export function report(r: ReportInput): string {
   // §6 Time model ---------------------------------------------------------------------------------------------------
   p(...timeModel(r, det.median));
 
+  // §7 Incremental rebuilds -----------------------------------------------------------------------------------------
+  p(...incrementalSection(r, det.median));
+
   p(
     '## How to rerun',
     '`npm run bench` (builds, then runs `bench/benchmarks.ts` with `bench/vitest.config.ts`, about 8–10 minutes; the first run also builds a ' +
@@ -429,7 +433,7 @@ export function report(r: ReportInput): string {
   return `${out.join('\n').trimEnd()}\n`;
 }
 
-interface Phase {
+export interface Phase {
   phase: string;
   go: number;
   ours: number;
@@ -442,7 +446,20 @@ const VM_VCPUS = 16;
 /** Assumed network rate of a pull on a GCE VM from Artifact Registry or mirror.gcr.io, all layers together. */
 const NETWORK_MBPS = 200;
 
-function timeModel(r: ReportInput, detectionMedian: number): string[] {
+/** The §6 model of a build, phase by phase, with the quantities it rests on (the incremental model, §7, reuses them). */
+export interface BuildModel {
+  phases: Phase[];
+  /** GB unpacked, and compressed (fetched). */
+  U: number;
+  C: number;
+  diskGb: number;
+  /** Throughput of the data disk (pd-ssd of diskGb), MiB/s. */
+  pdSsdMiBs: number;
+  /** Snapshot checksums, MB/s with the script's parallel workers on the VM (files in the page cache). */
+  checksumMBps: number;
+}
+
+export function buildModel(r: ReportInput, detectionMedian: number): BuildModel {
   const lat = r.latency;
   const invalid = lat.kinds.find((x) => x.key === 'invalid')!.summary.median / 1000;
   const first = lat.kinds.find((x) => x.key === 'first-request')!.summary.median / 1000;
@@ -584,6 +601,11 @@ function timeModel(r: ReportInput, detectionMedian: number): string[] {
       basis: 'estimate (the §4 model)',
     },
   ];
+  return { phases, U, C, diskGb, pdSsdMiBs, checksumMBps: serialMBps * Math.max(1, VM_VCPUS * eff) };
+}
+
+function timeModel(r: ReportInput, detectionMedian: number): string[] {
+  const { phases, U, diskGb } = buildModel(r, detectionMedian);
   const total = (pick: (p: Phase) => number, upto?: string) => {
     let s = 0;
     for (const ph of phases) {

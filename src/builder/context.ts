@@ -75,6 +75,15 @@ export function runNames(run: Run, runId: string): RunNames {
   };
 }
 
+/** The image an incremental build's data disk is created from. */
+export interface BaseImage {
+  project: string;
+  name: string;
+  /** projects/P/global/images/NAME */
+  uri: string;
+  diskSizeGb: number;
+}
+
 /** What a step works with; `R` is the kinds of run the step is part of (see stepsFor). */
 export interface BuildContext<R extends Run = Run> {
   config: R;
@@ -109,6 +118,15 @@ export interface BuildContext<R extends Run = Run> {
     imageNameTaken?: boolean;
     /** --if-changed: the family's image that already holds these images (nothing is built). */
     unchangedImage?: { name: string; createdAt?: string };
+    /**
+     * --if-changed: the family's newest READY image built by this tool (null: none), as compared; --incremental
+     * starts from that same image.
+     */
+    newestOfFamily?: { image: import('../gcp/types.js').ImageInfo; record: import('./image-record.js').ImageRecord } | null;
+    /** --base-image, as preflight found it usable (choose-base adopts it once there is something to build). */
+    checkedBase?: { project: string; image: import('../gcp/types.js').ImageInfo };
+    /** --incremental or --base-image: the image the data disk starts from (only read, never changed). */
+    base?: BaseImage;
     /** --if-changed: what the comparison found. */
     ifChanged?: import('./events.js').IfChangedResult;
     plan?: import('./events.js').PlannedResource[];

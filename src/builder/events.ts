@@ -74,6 +74,11 @@ export interface BuildResult {
   archive?: string;
   /** State unchanged: when the image that already holds these images was created (GCE's creationTimestamp). */
   imageCreatedAt?: string;
+  /**
+   * --incremental or --base-image: the image the data disk started from (projects/P/global/images/NAME); absent
+   * for a full build (also when --incremental found no image to start from).
+   */
+  base?: string;
   /** --if-changed: what the comparison with the family's newest image found. */
   ifChanged?: IfChangedResult;
   /** --dry-run: what would have been created. */

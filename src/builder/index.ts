@@ -35,6 +35,7 @@ import type { Step } from './steps/step.js';
 import { waitForVm } from './steps/wait-for-vm.js';
 import { writeManifests } from './steps/write-manifests.js';
 import { compareWithFamily } from './steps/compare-with-family.js';
+import { choosing, dataDiskSizeGb } from './steps/base-image.js';
 import { deadline } from '../io/abort.js';
 import type { ProcessWarnings } from '../io/warnings.js';
 
@@ -109,7 +110,16 @@ export function stepsFor(plan: RunPlan): PlannedStep[] {
       return bind(plan, [
         preflight,
         comparing(plan),
-        ...makingTheImage<VmBuild>([createDisk, createVm, waitForVm, detachDisk, deleteVm, plan.force && replaceOldImage, createImage]),
+        ...makingTheImage<VmBuild>([
+          choosing(plan),
+          createDisk,
+          createVm,
+          waitForVm,
+          detachDisk,
+          deleteVm,
+          plan.force && replaceOldImage,
+          createImage,
+        ]),
         plan.k8sManifestsFilepath !== undefined && writeManifests,
       ]);
     case 'vm-verify':
@@ -131,7 +141,7 @@ export function stepsFor(plan: RunPlan): PlannedStep[] {
 function dryRunSteps(run: Run): PlannedStep[] {
   switch (run.kind) {
     case 'vm-build':
-      return bind(run, [preflight, comparing(run), plan]);
+      return bind(run, [preflight, comparing(run), ...makingTheImage<VmBuild>([choosing(run)]), plan]);
     case 'vm-verify':
       return bind(run, [preflight, plan]);
     case 'local-build':
@@ -273,6 +283,8 @@ export async function runBuild(runPlan: RunPlan, deps: BuildDeps): Promise<Build
       : {}),
     ...(!error && !dryRun && imageRun ? { next: nextSteps(imageRun.projectName, unchanged?.name ?? imageRun.imageName) } : {}),
     ...(ctx.state.ifChanged ? { ifChanged: ctx.state.ifChanged } : {}),
+    // An incremental build: the image its data disk started from, and the disk's size (at least the base's).
+    ...(ctx.state.base && config.kind === 'vm-build' ? { base: ctx.state.base.uri, diskSizeGb: dataDiskSizeGb({ ...ctx, config }) } : {}),
     ...(unchanged?.createdAt ? { imageCreatedAt: unchanged.createdAt } : {}),
     ...(ctx.state.plan ? { plan: ctx.state.plan } : {}),
     ...(isBakeRun(config) && config.archivePath && ctx.state.archive ? { archive: ctx.state.archive } : {}),

@@ -275,6 +275,23 @@ export const BUILD_FLAGS = {
     doc: 'build only when something changed: if the newest image of `--image-family-name` built by this tool holds the same container images (same manifest digests), platform and `--store-snapshot-checksum` setting, create nothing, print `up to date: …` and exit 0 (result state `unchanged`). Needs the image check (not with `--skip-image-check`); with `--force` a build always runs',
     docDefault: '`false`',
   },
+  incremental: {
+    kind: 'bool',
+    default: false,
+    isNew: true,
+    help: 'start the data disk from the newest image of --image-family-name built by this tool, fetching only the layers it lacks (none usable: a full build)',
+    doc: 'start the data disk from the newest READY image of `--image-family-name` built by this tool: the VM keeps what that disk already holds, fetches and unpacks only the layers it lacks and removes what this build does not need (see [Rebuilding on every release](#rebuilding-on-every-release)). No such image, or one that cannot be reused: a full build, with a note. Not with `--base-image`, `--local` or `verify`',
+    docDefault: '`false`',
+  },
+  'base-image': {
+    kind: 'string',
+    valueName: 'IMAGE',
+    check: rules.baseImage,
+    isNew: true,
+    help: 'start the data disk from this image built by this tool (projects/P/global/images/NAME, or a name in --project-name), fetching only the layers it lacks',
+    doc: 'like `--incremental`, but from this image: `projects/P/global/images/NAME` (or its URL, or a name in `--project-name`). It must be READY and built by this tool for the same `--platform` with a disk format this version knows, else the build stops in preflight (exit 1). The image is only read',
+    docDefault: 'none',
+  },
   'keep-on-failure': {
     kind: 'bool',
     default: false,

@@ -151,6 +151,25 @@ export function bootImage(v: string): string | undefined {
     : 'expected projects/PROJECT/global/images/NAME or projects/PROJECT/global/images/family/FAMILY';
 }
 
+const IMAGE_PATH = /^projects\/([a-z][a-z0-9.:-]*)\/global\/images\/([a-z]([-a-z0-9]*[a-z0-9])?)$/;
+const COMPUTE_URL = /^https:\/\/(www|compute)\.googleapis\.com\/compute\/v1\//;
+
+/** --base-image: an image name (in --project-name), its resource path or URL — never a family. */
+export function baseImage(v: string): string | undefined {
+  if (/\/images\/family\//.test(v))
+    return 'expected an image, not a family: name the image, or use --incremental for the newest of --image-family-name';
+  if (GCE_NAME.test(v) && v.length <= 63) return undefined;
+  return IMAGE_PATH.test(v.replace(COMPUTE_URL, ''))
+    ? undefined
+    : 'expected projects/PROJECT/global/images/NAME (or its https://compute.googleapis.com/compute/v1/ URL, or a NAME in --project-name)';
+}
+
+/** The project and name of a --base-image that passed `baseImage`. */
+export function imageRefOf(v: string, project: string): { project: string; name: string } {
+  const m = IMAGE_PATH.exec(v.replace(COMPUTE_URL, ''));
+  return m ? { project: m[1]!, name: m[2]! } : { project, name: v };
+}
+
 /** --output: GCE imports a gzip-compressed tar holding disk.raw. */
 export function archiveOutput(v: string): string | undefined {
   if (!v) return 'expected a file path, e.g. disk.tar.gz';

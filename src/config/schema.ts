@@ -23,6 +23,7 @@ import {
   type LogLevel,
   type Run,
   type RunPlan,
+  type VmBuild,
 } from './types.js';
 import type { ImagePullAuth } from '../startup-script/render.js';
 
@@ -155,6 +156,17 @@ export function parseRunPlan(raw: RawFlags, env: Environment, opts: ParseOptions
   }
   if (local && isTrue('spot')) problems.push('--spot: only for a run on a VM (--local uses no VM)');
   if (has('kms-key') && !cloud) problems.push('--kms-key: only for a run that creates disks or images in GCE (this one creates none)');
+  // An incremental build starts the VM's data disk from an image: there is no VM disk in a verify or a --local run.
+  const incremental = isTrue('incremental');
+  const basing = [incremental && '--incremental', has('base-image') && '--base-image'].filter((f): f is string => !!f);
+  if (incremental && has('base-image'))
+    problems.push(
+      '--incremental and --base-image: cannot be used together (--base-image names the image to start from, --incremental picks the newest of --image-family-name)',
+    );
+  for (const flag of basing) {
+    if (verifying) problems.push(`${flag}: only for a build (verify builds nothing)`);
+    else if (local) problems.push(`${flag}: not supported with --local (a local build always starts from a blank disk)`);
+  }
   if (!local && input.output !== undefined) problems.push('--output: only with --local');
   if (!local && isTrue('keep-archive')) problems.push('--keep-archive: only with --local');
   // The outputs this run will write, checked now rather than after the image exists.
@@ -245,9 +257,15 @@ export function parseRunPlan(raw: RawFlags, env: Environment, opts: ParseOptions
   });
   let run: Run;
   switch (kind) {
-    case 'vm-build':
-      run = { kind, ...base, ...gcs(), ...bake, ...image(), ...vm() };
+    case 'vm-build': {
+      const from: VmBuild['base'] = v.baseImage
+        ? { from: 'image', ...rules.imageRefOf(v.baseImage, v.projectName!) }
+        : v.incremental
+          ? { from: 'family' }
+          : undefined;
+      run = { kind, ...base, ...gcs(), ...bake, ...image(), ...vm(), ...(from ? { base: from } : {}) };
       break;
+    }
     case 'vm-verify':
       run = {
         kind,

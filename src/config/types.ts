@@ -85,9 +85,17 @@ export interface VmSettings {
   readonly platform: string;
 }
 
+/**
+ * Where the data disk of an incremental build starts from (docs/architecture.md, Run plans): an image named by
+ * --base-image, or (--incremental) the newest image of --image-family-name that this tool built.
+ */
+export type BaseImageChoice = { readonly from: 'image'; readonly project: string; readonly name: string } | { readonly from: 'family' };
+
 /** build: a VM bakes the disk, the image is made from it. */
 export interface VmBuild extends RunBase, CloudSettings, BakeSettings, ImageSettings, VmSettings {
   readonly kind: 'vm-build';
+  /** Absent: the data disk starts blank. */
+  readonly base?: BaseImageChoice;
 }
 
 /** verify: a VM checks a disk made from an existing image. */

@@ -162,10 +162,10 @@ export class GoogleCompute implements ComputeApi {
     await this.call('zones.get', () => c.get({ project: this.project, zone: this.zone }, NO_GAX_RETRY), signal);
   }
 
-  async getImage(image: string, signal: AbortSignal): Promise<ImageInfo | undefined> {
+  async getImage(image: string, signal: AbortSignal, project = this.project): Promise<ImageInfo | undefined> {
     const c: Any = await this.clients.compute('ImagesClient');
     try {
-      const [img] = await this.call<Any>('images.get', () => c.get({ project: this.project, image }, NO_GAX_RETRY), signal);
+      const [img] = await this.call<Any>('images.get', () => c.get({ project, image }, NO_GAX_RETRY), signal);
       return imageInfo(img);
     } catch (err) {
       if (isNotFound(err)) return undefined;

@@ -80,7 +80,8 @@ export interface InstanceState {
 export interface ComputeApi {
   getProject(signal: AbortSignal): Promise<void>;
   getZone(signal: AbortSignal): Promise<void>;
-  getImage(name: string, signal: AbortSignal): Promise<ImageInfo | undefined>;
+  /** An image of the run's project, or of `project` (a --base-image elsewhere); undefined when it does not exist. */
+  getImage(name: string, signal: AbortSignal, project?: string): Promise<ImageInfo | undefined>;
   /** The images of a family in the project, in any order and any status. */
   listImagesOfFamily(family: string, signal: AbortSignal): Promise<ImageInfo[]>;
   machineTypeExists(name: string, signal: AbortSignal): Promise<boolean>;

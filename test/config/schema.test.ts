@@ -5,6 +5,8 @@ import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../helpers/plan.js';
 import { UsageError } from '../../src/errors.js';
 import type { RawFlags } from '../../src/config/flag.js';
+import { loadConfigFile } from '../../src/config/file.js';
+import { BUILD_FLAGS } from '../../src/commands/build.js';
 
 const base: RawFlags = {
   'project-name': 'my-project',
@@ -353,5 +355,76 @@ describe('--if-changed', () => {
     const raw: RawFlags = { ...base, 'if-changed': 'true', ...flags };
     for (const [k, v] of Object.entries(raw)) if (v === undefined) delete raw[k];
     expect(problems(raw)).toEqual(expected);
+  });
+});
+
+describe('--incremental and --base-image', () => {
+  it('are off by default; each lands in the VM build plan as where its data disk starts from', () => {
+    expect(parseConfig(base, {}).base).toBeUndefined();
+    expect(parseConfig({ ...base, incremental: 'true' }, {}).base).toEqual({ from: 'family' });
+    expect(parseConfig({ ...base, incremental: 'false' }, {}).base).toBeUndefined();
+    expect(parseConfig({ ...base, incremental: '1', 'dry-run': 'true' }, {})).toMatchObject({ dryRun: true, base: { from: 'family' } });
+  });
+
+  it.each<[string, { project: string; name: string }]>([
+    ['projects/other-project/global/images/cache-1', { project: 'other-project', name: 'cache-1' }],
+    [
+      'https://compute.googleapis.com/compute/v1/projects/other-project/global/images/cache-1',
+      { project: 'other-project', name: 'cache-1' },
+    ],
+    ['https://www.googleapis.com/compute/v1/projects/example.com:p-1/global/images/c', { project: 'example.com:p-1', name: 'c' }],
+    ['cache-1', { project: 'my-project', name: 'cache-1' }],
+  ])('--base-image=%s', (value, ref) => {
+    expect(parseConfig({ ...base, 'base-image': value }, {}).base).toEqual({ from: 'image', ...ref });
+  });
+
+  it.each<[string, RawFlags, string[]]>([
+    [
+      'both together',
+      { incremental: 'true', 'base-image': 'projects/p-12345/global/images/x' },
+      [
+        '--incremental and --base-image: cannot be used together (--base-image names the image to start from, --incremental picks the newest of --image-family-name)',
+      ],
+    ],
+    [
+      '--incremental with --local',
+      { incremental: 'true', local: 'true' },
+      ['--incremental: not supported with --local (a local build always starts from a blank disk)'],
+    ],
+    [
+      '--base-image with --local',
+      { 'base-image': 'x', local: 'true' },
+      ['--base-image: not supported with --local (a local build always starts from a blank disk)'],
+    ],
+    [
+      '--incremental for verify',
+      { incremental: 'true', 'verify-only': 'true' },
+      ['--incremental: only for a build (verify builds nothing)'],
+    ],
+    ['--base-image for verify', { 'base-image': 'x', 'verify-only': 'true' }, ['--base-image: only for a build (verify builds nothing)']],
+    ['--incremental, not a bool', { incremental: 'maybe' }, ['--incremental: expected true or false']],
+    [
+      '--base-image, a family',
+      { 'base-image': 'projects/p-12345/global/images/family/cache' },
+      ['--base-image: expected an image, not a family: name the image, or use --incremental for the newest of --image-family-name'],
+    ],
+    [
+      '--base-image, another resource',
+      { 'base-image': 'projects/p-12345/global/snapshots/s' },
+      [
+        '--base-image: expected projects/PROJECT/global/images/NAME (or its https://compute.googleapis.com/compute/v1/ URL, or a NAME in --project-name)',
+      ],
+    ],
+    ['--incremental with --if-changed and --force: allowed', { incremental: 'true', 'if-changed': 'true', force: 'true' }, []],
+  ])('%s', (_name, flags, expected) => {
+    expect(problems({ ...base, ...flags })).toEqual(expected);
+  });
+
+  it('are read from a config file like any flag', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gdib-incr-'));
+    writeFileSync(join(dir, 'c.yaml'), 'incremental: true\nbase-image: projects/p-12345/global/images/x\n');
+    const raw = await loadConfigFile('c.yaml', dir, BUILD_FLAGS);
+    expect(raw).toEqual({ incremental: 'true', 'base-image': 'projects/p-12345/global/images/x' });
+    expect(parseConfig({ ...base, incremental: raw.incremental }, {}).base).toEqual({ from: 'family' });
   });
 });

@@ -263,6 +263,44 @@ describe('references, images and cleanup scans', () => {
     ).rejects.toMatchObject({ code: 404 });
   });
 
+  it('seeds images with a description and a status; a disk from an image of another project is at least its size; an unknown image is 404', async () => {
+    const other = await startEmulator({
+      acceptTokens: [TOKEN],
+      images: [
+        { project: 'base-project', name: 'base', diskSizeGb: 30, description: 'Built by someone\ngdib:{}' },
+        { project, name: 'pending', status: 'PENDING' },
+      ],
+    });
+    const opts = computeOptions(other, TOKEN);
+    const [d, im, ops] = [new DisksClient(opts), new ImagesClient(opts), new ZoneOperationsClient(opts)];
+    try {
+      const [base] = await im.get({ project: 'base-project', image: 'base' });
+      expect(base).toMatchObject({ description: 'Built by someone\ngdib:{}', diskSizeGb: '30', status: 'READY' });
+      expect((await im.get({ project, image: 'pending' }))[0]).toMatchObject({ status: 'PENDING' });
+      expect((await im.get({ project, image: 'pending' }))[0].description ?? undefined).toBeUndefined();
+      const sourceImage = 'projects/base-project/global/images/base';
+      await expect(
+        d.insert({ project, zone, diskResource: { name: 'small', sourceImage, sizeGb: '10', type: `zones/${zone}/diskTypes/pd-ssd` } }),
+      ).rejects.toMatchObject({ code: 400 });
+      const op = opOf(
+        await d.insert({ project, zone, diskResource: { name: 'big', sourceImage, sizeGb: '40', type: `zones/${zone}/diskTypes/pd-ssd` } }),
+      );
+      await ops.wait({ project, zone, operation: op.name! });
+      expect(other.state.disk(project, zone, 'big')).toMatchObject({ sizeGb: 40, sourceImage: expect.stringContaining(sourceImage) });
+      await expect(
+        d.insert({
+          project,
+          zone,
+          diskResource: { name: 'none', sourceImage: 'projects/base-project/global/images/nope', type: `zones/${zone}/diskTypes/pd-ssd` },
+        }),
+      ).rejects.toMatchObject({ code: 404 });
+      expect(other.state.disk(project, zone, 'none')).toBeUndefined();
+    } finally {
+      await Promise.all([d.close(), im.close(), ops.close()]);
+      await other.close();
+    }
+  });
+
   it('creates an image from a GCS object, filters image lists by label, deletes images', async () => {
     emu.state.objects.set('test-bucket/disk.tar.gz', {
       bucket: 'test-bucket',

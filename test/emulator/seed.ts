@@ -13,7 +13,17 @@ export interface EmulatorOptions {
   /** Buckets (default `test-bucket`, all permissions). */
   buckets?: Array<{ name: string; permissions?: 'all' | string[]; location?: string }>;
   /** Extra public images, e.g. another family. */
-  images?: Array<{ project: string; name: string; family?: string; diskSizeGb?: number; architecture?: Architecture }>;
+  images?: Array<{
+    project: string;
+    name: string;
+    family?: string;
+    diskSizeGb?: number;
+    architecture?: Architecture;
+    /** As images.insert stores it (e.g. a record of the tool, or a foreign text). */
+    description?: string;
+    /** Default READY. */
+    status?: Image['status'];
+  }>;
   /** Cloud KMS keys (default SEEDED_KEYS). */
   cryptoKeys?: CryptoKey[];
   /** Serial console window per instance (default 1 MiB, as GCE). */
@@ -98,9 +108,10 @@ export function seed(state: EmulatorState, opts: EmulatorOptions, now: number): 
       labels: {},
       storageLocations: ['eu', 'us', 'asia'],
       diskSizeGb: i.diskSizeGb ?? 10,
-      status: 'READY',
+      status: ('status' in i && i.status) || 'READY',
       id: state.newId(),
       createdAt: now - (images.length - n) * 1000,
+      ...('description' in i && i.description !== undefined ? { description: i.description } : {}),
       seeded: true,
       ...(i.family ? { family: i.family } : {}),
       ...(i.architecture ? { architecture: i.architecture } : {}),

@@ -291,3 +291,39 @@ describe('what a local dry run prints', () => {
     expect(attachedUnder([cwd, tmp, archive])).toEqual([]);
   });
 });
+
+describe('incremental builds: which steps run', () => {
+  const VM = ['create-disk', 'create-vm', 'wait-vm', 'detach-disk', 'delete-vm'];
+  it.each<[string, Record<string, string>, string[]]>([
+    ['--incremental', { incremental: 'true' }, ['preflight', 'choose-base', ...VM, 'create-image']],
+    [
+      '--incremental --if-changed: the family is compared first',
+      { incremental: 'true', 'if-changed': 'true' },
+      ['preflight', 'compare-with-family', 'choose-base', ...VM, 'create-image'],
+    ],
+    [
+      '--incremental --if-changed --force: nothing compared',
+      { incremental: 'true', 'if-changed': 'true', force: 'true' },
+      ['preflight', 'choose-base', ...VM, 'replace-image', 'create-image'],
+    ],
+    ['--incremental --dry-run', { incremental: 'true', 'dry-run': 'true' }, ['preflight', 'choose-base', 'plan']],
+    [
+      '--base-image: checked in preflight, taken once there is something to build',
+      { 'base-image': 'projects/base-proj/global/images/b', 'if-changed': 'true' },
+      ['preflight', 'compare-with-family', 'choose-base', ...VM, 'create-image'],
+    ],
+  ])('%s', (_name, extra, steps) => {
+    const config = parseConfig(
+      {
+        'project-name': 'test-project',
+        zone: 'us-central1-a',
+        'gcs-path': 'gs://test-bucket/logs',
+        'image-name': 'img',
+        'container-image': ['nginx:1'],
+        ...extra,
+      },
+      {},
+    );
+    expect(stepsFor(config.plan).map((s) => s.name)).toEqual(steps);
+  });
+});

@@ -29,7 +29,7 @@ describeRig('--if-changed', () => {
       layout.addImage('v1', { layers: [file('a.txt', text)] });
       layout.close();
     }
-    for (const repo of ['ic/app', 'ic/other', 'ic/moving']) await registry.push(join(dir, 'one'), 'v1', repo);
+    for (const repo of ['ic/app', 'ic/other', 'ic/moving', 'ic/incr']) await registry.push(join(dir, 'one'), 'v1', repo);
   });
   afterAll(async () => {
     await registry?.stop();
@@ -137,6 +137,40 @@ describeRig('--if-changed', () => {
     expect(last.result).toMatchObject({ state: 'planned', plan: [], ifChanged: { upToDate: true, comparedWith: 'first' } });
     expect(r.stdout).toContain('a build would be skipped (--if-changed): image first already holds these images');
     expect(mutations(before)).toEqual([]);
+  });
+
+  it('--incremental: nothing is created when nothing changed; otherwise the disk starts from the image compared with', async () => {
+    expect((await h.cli([...ARGS, '--image-name=first', ...images('ic/app', 'ic/incr')])).code).toBe(0);
+    let before = h.emu.requests.length;
+    const same = await h.cli([...ARGS, '--image-name=second', '--if-changed', '--incremental', ...images('ic/app', 'ic/incr')]);
+    expect(same.code, same.stderr).toBe(0);
+    expect(same.stdout).toMatch(/^up to date: projects\/test-project\/global\/images\/first already holds these images/);
+    // An explicit base is checked in preflight, but an unchanged run starts from nothing and names no base.
+    const explicit = await h.cli([
+      ...ARGS,
+      '--image-name=second',
+      '--if-changed',
+      '--base-image=first',
+      '--json',
+      ...images('ic/app', 'ic/incr'),
+    ]);
+    expect(explicit.code, explicit.stderr).toBe(0);
+    const result = JSON.parse(explicit.stdout.trim().split('\n').at(-1)!).result;
+    expect(result.state).toBe('unchanged');
+    expect(result.base).toBeUndefined();
+    expect(explicit.stdout).not.toContain('incremental build');
+    expect(mutations(before)).toEqual([]);
+
+    await registry.push(join(dir, 'two'), 'v1', 'ic/incr');
+    before = h.emu.requests.length;
+    const changed = await h.cli([...ARGS, '--image-name=second', '--if-changed', '--incremental', ...images('ic/app', 'ic/incr')]);
+    expect(changed.code, changed.stderr).toBe(0);
+    // One listing of the family serves both the comparison and the choice of the base.
+    expect(h.emu.requests.slice(before).filter((q) => q.call === 'images.list')).toHaveLength(1);
+    const disk = h.emu.requests.slice(before).find((q) => q.call === 'disks.insert')!.body as Record<string, unknown>;
+    expect(disk.sourceImage).toBe('projects/test-project/global/images/first');
+    expect(changed.stdout).toContain('Built incrementally from: projects/test-project/global/images/first');
+    expectNothingLeft(h.emu);
   });
 
   it('with no image of the family built by this tool: builds, and says why', async () => {

@@ -18,6 +18,7 @@ export const compareWithFamily: Step<ImageRun> = {
     const family = config.imageFamilyName;
     const now = imageRecordFor(ctx);
     const newest = newestOfOurs(await ctx.cloud.compute.listImagesOfFamily(family, signal));
+    ctx.state.newestOfFamily = newest ?? null;
     let changes: string[];
     if (!newest) {
       changes = [`no image of family ${family} in project ${config.projectName} was built by this tool`];
@@ -46,7 +47,7 @@ export const compareWithFamily: Step<ImageRun> = {
 };
 
 /** The newest READY image that carries a record of this tool, with that record. */
-function newestOfOurs(images: readonly ImageInfo[]): { image: ImageInfo; record: ImageRecord } | undefined {
+export function newestOfOurs(images: readonly ImageInfo[]): { image: ImageInfo; record: ImageRecord } | undefined {
   const ours = images
     .filter((i) => i.status === 'READY')
     .map((image) => ({ image, record: parseRecord(image.description) }))

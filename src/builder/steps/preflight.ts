@@ -8,6 +8,7 @@ import type { BuildContext } from '../context.js';
 import type { Step } from './step.js';
 import { takenImageNameProblem } from './resources.js';
 import { kmsKeyLocation, kmsLocationFits } from '../../config/rules.js';
+import { checkBaseImage } from './base-image.js';
 
 /** Writing the logs needs create, and rewriting the growing serial log needs delete (an overwrite is a delete). */
 export const BUCKET_PERMISSIONS: ReadonlyArray<{ permission: string; why: string }> = [
@@ -90,6 +91,9 @@ export const preflight: Step<CloudRun> = {
       config.kmsKey && check(`key ${config.kmsKey} (--kms-key)`, () => checkKmsKey(ctx, config.kmsKey!, signal)),
       config.kind !== 'vm-verify' &&
         check('the container images (--container-image)', () => checkContainerImages({ ...ctx, config }, signal)),
+      config.kind === 'vm-build' &&
+        config.base?.from === 'image' &&
+        check(`base image ${config.base.name} (--base-image)`, () => checkBaseImage({ ...ctx, config }, signal)),
     ]);
     problems.push(...couldNotCheck(failures.sort((a, b) => a.order - b.order)));
     if (problems.length > 0) {

@@ -2,6 +2,7 @@
 import { DEVICE_NAME } from '../../startup-script/render.js';
 import type { ImageRun, VmRun } from '../../config/types.js';
 import { scriptMetadata } from './script-input.js';
+import { dataDiskSizeGb } from './base-image.js';
 import type { DeleteOutcome, DiskSpec, ImageSpec, InstanceSpec } from '../../gcp/types.js';
 import type { BuildContext } from '../context.js';
 import type { Tracked } from '../cleanup.js';
@@ -29,8 +30,11 @@ export function diskSpecFor(ctx: BuildContext<VmRun>): DiskSpec {
   const { config, names } = ctx;
   const base = { name: names.disk, type: config.diskType, labels: names.labels, ...(config.kmsKey ? { kmsKey: config.kmsKey } : {}) };
   switch (config.kind) {
-    case 'vm-build':
-      return { ...base, sizeGb: config.diskSizeGb };
+    case 'vm-build': {
+      // An incremental build's disk is created from its base image, and is never smaller than it.
+      const from = ctx.state.base;
+      return { ...base, sizeGb: dataDiskSizeGb({ ...ctx, config }), ...(from ? { sourceImage: from.uri } : {}) };
+    }
     case 'vm-verify':
       return {
         ...base,
@@ -52,7 +56,7 @@ export function instanceSpecFor(ctx: BuildContext<VmRun>): InstanceSpec {
     network: config.network,
     subnet: config.subnet,
     serviceAccount: config.serviceAccount,
-    metadata: scriptMetadata(config, names.runId),
+    metadata: scriptMetadata(config, names.runId, ctx.state.base ? 'from-image' : 'blank'),
     labels: names.labels,
     externalIp: config.externalIp,
     shieldedVm: config.shieldedVm,

@@ -2,7 +2,12 @@
 import type { BakeRun, LocalVerify, VmRun } from '../../config/types.js';
 import { renderMetadata, type MetadataItem } from '../../startup-script/render.js';
 
-export function scriptMetadata(run: VmRun | BakeRun | LocalVerify, runId: string): MetadataItem[] {
+/** `dataDisk`: `from-image` when a build's data disk was created from its base image (--incremental, --base-image). */
+export function scriptMetadata(
+  run: VmRun | BakeRun | LocalVerify,
+  runId: string,
+  dataDisk: 'blank' | 'from-image' = 'blank',
+): MetadataItem[] {
   switch (run.kind) {
     case 'vm-build':
     case 'local-build':
@@ -14,6 +19,7 @@ export function scriptMetadata(run: VmRun | BakeRun | LocalVerify, runId: string
         imagePullAuth: run.imagePullAuth,
         storeChecksums: run.storeSnapshotChecksum,
         platform: run.platform,
+        ...(dataDisk === 'from-image' ? { dataDisk } : {}),
       });
     case 'vm-verify':
       return renderMetadata({
