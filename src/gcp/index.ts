@@ -8,6 +8,8 @@ import { withRetry, type RetryHooks, type RetryPolicy } from './retry.js';
 import { GoogleStorage } from './storage.js';
 import { RegistryClient } from '../registry/client.js';
 import { Iam, iamEndpoint } from './iam.js';
+import { SecretManager, secretManagerEndpoint } from './secret-manager.js';
+import type { Redactor } from '../io/redact.js';
 import type { Cloud } from './types.js';
 
 /** Where the adapters work. */
@@ -27,6 +29,8 @@ export interface CloudOptions {
   onRequest?: (call: string) => void;
   /** How long an interrupted insert may settle before its resource is deleted (Tuning.insertSettleMs). */
   insertSettleMs: number;
+  /** Told every secret read from Secret Manager, so that none can be printed. */
+  redactor?: Redactor;
 }
 
 /** The build's Cloud, and the inventory of what builds left behind (cleanup). */
@@ -50,6 +54,7 @@ export function createCloud(scope: CloudScope, o: CloudOptions): GoogleCloud {
     compute,
     storage: new GoogleStorage(clients, o.retry, o.hooks),
     iam: new Iam(tokens, iamEndpoint(o.env), o.retry),
+    secretManager: new SecretManager(tokens, secretManagerEndpoint(o.env), o.retry, o.hooks, o.redactor),
     accessToken: async (signal = new AbortController().signal) =>
       (await withRetry('oauth2.token', () => tokens.getToken(signal), signal, o.retry, o.hooks)).token,
     // The caller's Google token is offered only to Google's registries (gcr.io, *.pkg.dev).

@@ -106,4 +106,6 @@ export interface Cloud {
   accessToken: (signal?: AbortSignal) => Promise<string>;
   /** Checks the VM's service account exists (preflight). */
   iam: import('./iam.js').IamApi;
+  /** Reads --registry-secret secrets with the caller's token (preflight). */
+  secretManager: import('./secret-manager.js').SecretManagerApi;
 }

@@ -12,6 +12,7 @@ export function scriptMetadata(run: VmRun | BakeRun | LocalVerify, runId: string
         runId,
         containerImages: run.containerImages,
         imagePullAuth: run.imagePullAuth,
+        registrySecrets: run.registrySecrets,
         storeChecksums: run.storeSnapshotChecksum,
         platform: run.platform,
       });
