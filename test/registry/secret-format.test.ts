@@ -23,12 +23,14 @@ describe('parseRegistrySecret', () => {
   });
 
   it('never quotes the secret in what it finds wrong', () => {
+    let checked = 0;
     for (const c of SECRET_CASES.filter((x) => x.error)) {
       const r = parseRegistrySecret(c.host, c.secret) as string;
       // Every word of the secret but the host and the JSON keys the complaint may name.
       const words = c.secret.split(/[:\s"{},]+/).filter((p) => p.length >= 6 && p !== c.host && !KEYS.includes(p));
-      expect(words.length).toBeGreaterThan(0);
       for (const word of words) expect(r).not.toContain(word);
+      checked += words.length;
     }
+    expect(checked).toBeGreaterThanOrEqual(5);
   });
 });
