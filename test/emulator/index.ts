@@ -22,6 +22,7 @@ import { registerBuckets } from './storage/buckets.js';
 import { registerObjects, type ObjectDeps } from './storage/objects.js';
 import { registerUploads } from './storage/uploads.js';
 import { registerIam, ServiceAccounts } from './iam.js';
+import { registerSecretManager, SecretStore } from './secret-manager.js';
 import { TokenEndpoint, type ServiceAccountKeyFile, type ServiceAccountKeyOptions } from './token-endpoint.js';
 import { TokenStore } from './tokens.js';
 import { VmController } from './vm.js';
@@ -54,6 +55,8 @@ export interface Emulator {
   faults: FaultInjector;
   /** The service accounts IAM knows (`iam.serviceAccounts.get`); `denied` makes lookups 403. */
   serviceAccounts: ServiceAccounts;
+  /** Secret Manager's secrets (`secretmanager.*`): `add`, `deny`, `disable`. */
+  secrets: SecretStore;
   vm: VmController;
   /** The call names this emulator routes (all of CALLS). */
   calls: readonly string[];
@@ -99,6 +102,8 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
   router.add('POST', '/token', 'oauth.token', tokenEndpoint.handle, { auth: false });
   const serviceAccounts = new ServiceAccounts();
   registerIam(router, serviceAccounts);
+  const secrets = new SecretStore();
+  registerSecretManager(router, secrets);
 
   const server = createEmulatorServer({
     router,
@@ -125,6 +130,7 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
     requests,
     faults,
     serviceAccounts,
+    secrets,
     vm,
     calls: [...new Set(router.callNames())],
     createServiceAccountKey: (o) => tokenEndpoint.createKey(o),

@@ -59,7 +59,7 @@ async function readOne(ctx: BuildContext<ImageRun>, s: RegistrySecret, out: Secr
   } catch (err) {
     if (signal.aborted || !(err instanceof ApiError)) throw err;
     if (err.status === 403)
-      return `you may not read secret ${s.secretVersion} (${flag}): it needs ${SECRET_ACCESSOR_ROLE} on the secret for you (and for the VM's service account)`;
+      return `you may not read secret ${s.secretVersion}, or it does not exist (${flag}): reading it needs ${SECRET_ACCESSOR_ROLE} on the secret, for you and for the VM's service account`;
     if (err.status === 404) {
       const exists = await sm.secretExists(secret, signal).catch(() => false);
       return exists
