@@ -274,7 +274,9 @@ function registrySecretsOf(values: readonly string[], problems: string[]): rules
     if (typeof r === 'string') continue; // reported by the flag's own check
     const seen = byHost.get(r.host);
     if (seen && seen.secretVersion !== r.secretVersion)
-      problems.push(`--registry-secret: host ${r.host} is given twice (${seen.secretVersion} and ${r.secretVersion}); give one secret per host`);
+      problems.push(
+        `--registry-secret: host ${r.host} is given twice (${seen.secretVersion} and ${r.secretVersion}); give one secret per host`,
+      );
     byHost.set(r.host, seen ?? r);
   }
   return [...byHost.values()];

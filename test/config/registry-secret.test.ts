@@ -28,7 +28,11 @@ describe('registrySecret', () => {
   it.each([
     ['ghcr.io=projects/p/secrets/ghcr', 'ghcr.io', 'projects/p/secrets/ghcr/versions/latest'],
     ['docker.io=projects/my-project/secrets/hub/versions/3', 'docker.io', 'projects/my-project/secrets/hub/versions/3'],
-    ['registry.example.com:5000=projects/123456/secrets/a_B-9/versions/latest', 'registry.example.com:5000', 'projects/123456/secrets/a_B-9/versions/latest'],
+    [
+      'registry.example.com:5000=projects/123456/secrets/a_B-9/versions/latest',
+      'registry.example.com:5000',
+      'projects/123456/secrets/a_B-9/versions/latest',
+    ],
     ['localhost:5000=projects/p/secrets/s', 'localhost:5000', 'projects/p/secrets/s/versions/latest'],
     ['10.0.0.7:443=projects/p/secrets/s', '10.0.0.7:443', 'projects/p/secrets/s/versions/latest'],
   ])('%s', (text, host, secretVersion) => {
@@ -62,7 +66,11 @@ describe('--registry-secret in the plan', () => {
     const c = parseConfig(
       {
         ...base,
-        'registry-secret': ['ghcr.io=projects/p/secrets/a', 'quay.io=projects/p/secrets/b/versions/2', 'ghcr.io=projects/p/secrets/a/versions/latest'],
+        'registry-secret': [
+          'ghcr.io=projects/p/secrets/a',
+          'quay.io=projects/p/secrets/b/versions/2',
+          'ghcr.io=projects/p/secrets/a/versions/latest',
+        ],
       },
       {},
     );
@@ -100,7 +108,14 @@ describe('--registry-secret in the plan', () => {
 describe('the CLI', () => {
   it('exits 2 with one line naming the flag, before any credentials are looked for', async () => {
     const r = await runCli(
-      ['--project-name=my-project', '--zone=us-central1-a', '--image-name=x', '--gcs-path=gs://b/l', '--container-image=ghcr.io/a/b:1', '--registry-secret=ghcr.io=oops'],
+      [
+        '--project-name=my-project',
+        '--zone=us-central1-a',
+        '--image-name=x',
+        '--gcs-path=gs://b/l',
+        '--container-image=ghcr.io/a/b:1',
+        '--registry-secret=ghcr.io=oops',
+      ],
       { env: {} },
     );
     expect(r.code).toBe(2);

@@ -23,7 +23,11 @@ const client = (token = TOKEN) =>
     redactor,
   );
 const signal = new AbortController().signal;
-const status = (p: Promise<unknown>) => p.then(() => 200, (err: unknown) => (err instanceof ApiError ? err.status : -1));
+const status = (p: Promise<unknown>) =>
+  p.then(
+    () => 200,
+    (err: unknown) => (err instanceof ApiError ? err.status : -1),
+  );
 
 beforeEach(async () => {
   emu = await startEmulator({ acceptTokens: [TOKEN, OTHER] });

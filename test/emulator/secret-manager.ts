@@ -72,7 +72,11 @@ export function registerSecretManager(router: Router, store: SecretStore): void 
     // The caller is taken to hold access on the project (emulator choice): a missing secret is a 404, not a 403.
     if (!s) return error(404, 'NOT_FOUND', `Secret [${secret}] not found or has no versions.`);
     if (isDenied(s, headers.authorization))
-      return error(403, 'PERMISSION_DENIED', `Permission 'secretmanager.versions.access' denied for resource '${name}' (or it may not exist).`);
+      return error(
+        403,
+        'PERMISSION_DENIED',
+        `Permission 'secretmanager.versions.access' denied for resource '${name}' (or it may not exist).`,
+      );
     // `latest` is the newest version, whatever its state (as Secret Manager: a disabled newest version fails).
     const number = m[1] === 'latest' ? s.versions.length : Number(m[1]);
     const version = s.versions[number - 1];

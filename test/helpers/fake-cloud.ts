@@ -129,14 +129,16 @@ export class FakeCloud implements Cloud {
   /** Credentials that always give a token (tests of refused credentials replace it). */
   accessToken = (): Promise<string> => Promise.resolve('fake-access-token');
 
-/** Secrets by version name (`projects/P/secrets/S/versions/V`); a missing one is a 404. */
+  /** Secrets by version name (`projects/P/secrets/S/versions/V`); a missing one is a 404. */
   readonly secrets = new Map<string, string>();
 
   secretManager: SecretManagerApi = {
     registryCredentials: (name, host) => {
       const value = this.secrets.get(name);
       if (value === undefined)
-        return Promise.reject(new ApiError({ status: 404, message: `Secret Version [${name}] not found.` }, 'secretmanager.versions.access'));
+        return Promise.reject(
+          new ApiError({ status: 404, message: `Secret Version [${name}] not found.` }, 'secretmanager.versions.access'),
+        );
       return Promise.resolve(parseRegistrySecret(host, value));
     },
     secretExists: (secret) => Promise.resolve([...this.secrets.keys()].some((k) => k.startsWith(`${secret}/versions/`))),

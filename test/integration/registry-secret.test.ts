@@ -60,7 +60,13 @@ describeRig('--registry-secret', () => {
 
   it('a build with the secret gets past preflight and creates the disk and VM', async () => {
     h.emu.secrets.add(SECRET, JSON.stringify({ auths: { [registry.host]: { username: USER, password: PASSWORD } } }));
-    const r = await cli([...ARGS, '--image-name=private', '--service-account=builder@test-project.iam.gserviceaccount.com', image(), secretFlag()]);
+    const r = await cli([
+      ...ARGS,
+      '--image-name=private',
+      '--service-account=builder@test-project.iam.gserviceaccount.com',
+      image(),
+      secretFlag(),
+    ]);
     expect(r.code, r.stderr).toBe(0);
     const insert = h.emu.requests.find((q) => q.call === 'instances.insert')!;
     const items = (insert.body as { metadata: { items: Array<{ key: string; value: string }> } }).metadata.items;
@@ -98,7 +104,9 @@ describeRig('--registry-secret', () => {
       other('quay.io', denied),
     ]);
     expect(r.code).toBe(1);
-    expect(r.stderr).toContain(`secret projects/test-project/secrets/nope does not exist, or you may not see it (--registry-secret ${registry.host})`);
+    expect(r.stderr).toContain(
+      `secret projects/test-project/secrets/nope does not exist, or you may not see it (--registry-secret ${registry.host})`,
+    );
     expect(r.stderr).toContain(`secret ${SECRET} has no version 7 (--registry-secret ghcr.io)`);
     expect(r.stderr).toContain(
       `you may not read secret ${denied}/versions/latest, or it does not exist (--registry-secret quay.io): reading it needs roles/secretmanager.secretAccessor on the secret`,
@@ -112,7 +120,9 @@ describeRig('--registry-secret', () => {
     h.emu.secrets.add(SECRET, `token-only-${PASSWORD}`);
     const r = await cli([...ARGS, '--image-name=private', image(), secretFlag()]);
     expect(r.code).toBe(1);
-    expect(r.stderr).toContain(`secret ${SECRET}/versions/latest holds no credentials for ${registry.host} (--registry-secret ${registry.host}): expected USERNAME:PASSWORD`);
+    expect(r.stderr).toContain(
+      `secret ${SECRET}/versions/latest holds no credentials for ${registry.host} (--registry-secret ${registry.host}): expected USERNAME:PASSWORD`,
+    );
     expect(r.stdout + r.stderr).not.toContain(PASSWORD);
     expect(mutations()).toEqual([]);
   });

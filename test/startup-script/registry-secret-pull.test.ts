@@ -118,7 +118,7 @@ describeRig('registry secrets on the VM', () => {
     expectNoPassword(res, disk);
   });
 
-  it('a wrong password fails the pull, names the secret, and scrubs it from containerd\'s output', async () => {
+  it("a wrong password fails the pull, names the secret, and scrubs it from containerd's output", async () => {
     const version = emu.secrets.add(SECRET, `${USER}:wrong-${PASSWORD}`);
     const { res, disk } = await build('wrong', `${SECRET}/versions/${version}`);
     expect(res.code).not.toBe(0);

@@ -189,7 +189,8 @@ async function checkContainerImages(
   // Images on a host whose secret could not be read are not resolved: the secret's problem is reported.
   const unusable = secrets?.failedHosts ?? new Set(config.registrySecrets.map((s) => s.host));
   const refs = config.containerImages.filter((ref) => !unusable.has(registryOf(ref)));
-  const registry = secrets?.credentials.size && cloud.registry.withCredentials ? cloud.registry.withCredentials(secrets.credentials) : cloud.registry;
+  const registry =
+    secrets?.credentials.size && cloud.registry.withCredentials ? cloud.registry.withCredentials(secrets.credentials) : cloud.registry;
   const r = await checkImages(refs, config.platform, config.diskSizeGb, registry, signal);
   for (const c of r.checks) if (c.digest) ctx.state.imageDigests[c.ref] = c.digest;
   for (const w of r.warnings) ctx.emit({ type: 'warning', message: w });
@@ -207,7 +208,10 @@ function noteRegistrySecrets(ctx: BuildContext<ImageRun>): void {
   const hosts = new Set(config.containerImages.map(registryOf));
   for (const s of config.registrySecrets) {
     if (!hosts.has(s.host))
-      ctx.emit({ type: 'warning', message: `--registry-secret ${s.host}: no --container-image is on ${s.host}, so the secret is not used` });
+      ctx.emit({
+        type: 'warning',
+        message: `--registry-secret ${s.host}: no --container-image is on ${s.host}, so the secret is not used`,
+      });
     else if (config.kind === 'vm-build')
       ctx.emit({
         type: 'note',
