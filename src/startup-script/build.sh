@@ -401,8 +401,11 @@ read_registry_secret() {
   text=$(printf '%s' "$body" | jq -r '.payload.data // empty' 2>/dev/null | base64 -d 2>/dev/null) \
     || fail "secret $name: Secret Manager's answer holds no payload"
   body=""
-  parse_registry_secret "$host" "$text" \
-    || fail "secret $name holds no credentials for $host: $PARSE_SECRET_ERROR; expected USERNAME:PASSWORD, or a Docker config.json with an \"auths\" entry for $host"
+  if ! parse_registry_secret "$host" "$text"; then
+    [[ $PARSE_SECRET_ERROR == expected* ]] \
+      || PARSE_SECRET_ERROR+="; expected USERNAME:PASSWORD, or a Docker config.json with an \"auths\" entry for $host"
+    fail "secret $name holds no credentials for $host: $PARSE_SECRET_ERROR"
+  fi
   text=""
   PULL_SECRET_FORMS=("$PULL_PASSWORD" "$(printf '%s' "$PULL_USER:$PULL_PASSWORD" | base64 -w0)" "$(printf '%s' "$PULL_PASSWORD" | base64 -w0)")
 }

@@ -70,8 +70,10 @@ async function readOne(ctx: BuildContext<ImageRun>, s: RegistrySecret, out: Secr
       return `version ${version} of secret ${secret} cannot be read (${flag}): ${err.info.message} (enable it, or name another version)`;
     throw err;
   }
-  if (typeof creds === 'string')
-    return `secret ${s.secretVersion} holds no credentials for ${s.host} (${flag}): ${creds}; expected USERNAME:PASSWORD, or a Docker config.json with an "auths" entry for ${s.host}`;
+  if (typeof creds === 'string') {
+    const expected = `expected USERNAME:PASSWORD, or a Docker config.json with an "auths" entry for ${s.host}`;
+    return `secret ${s.secretVersion} holds no credentials for ${s.host} (${flag}): ${creds}${creds.startsWith('expected') ? '' : `; ${expected}`}`;
+  }
   out.credentials.set(s.host, { ...creds, from: `secret ${s.secretVersion}` });
   return undefined;
 }
