@@ -148,6 +148,7 @@ async function execute(plan: RunPlan, io: CliIo, redactor: Redactor, out: TextSi
       tokens,
       insertSettleMs: tuning.insertSettleMs ?? DEFAULT_TUNING.insertSettleMs,
       retry: { ...DEFAULT_TUNING.retry, ...tuning.retry },
+      redactor,
       hooks: {
         onRetry: (call, attempt, info, delayMs) =>
           emit({ type: 'retry', call, attempt, cause: [info.status, info.reason ?? info.code].filter(Boolean).join(' '), delayMs }),

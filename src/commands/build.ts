@@ -141,6 +141,16 @@ export const BUILD_FLAGS = {
     doc: "`None`, `ServiceAccountToken` (the VM's token for every registry), or `Auto` (the token for Google registries only: `gcr.io`, `*.gcr.io`, `*-docker.pkg.dev`, `*.pkg.dev`)",
     docDefault: '`None`',
   },
+  'registry-secret': {
+    kind: 'list',
+    valueName: 'HOST=SECRET',
+    check: rules.registrySecretCheck,
+    maxItems: 64,
+    isNew: true,
+    help: 'pull from registry HOST with the credentials in a Secret Manager secret (projects/P/secrets/NAME[/versions/V]), read by the VM itself; repeatable',
+    doc: "`HOST=projects/P/secrets/NAME[/versions/V]` (version `latest` when omitted): the VM reads the registry's credentials (`USERNAME:PASSWORD` or a Docker `config.json`) from the secret at pull time, whatever `--image-pull-auth` says (see [Private registries outside Google Cloud](#private-registries-outside-google-cloud))",
+    docDefault: 'none, repeatable',
+  },
   timeout: {
     kind: 'string',
     valueName: 'DURATION',

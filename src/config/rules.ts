@@ -206,3 +206,35 @@ export function kmsLocationFits(location: string, region: string): boolean | und
   if (/^[a-z]+-[a-z]+[0-9]+$/.test(location)) return false;
   return undefined;
 }
+/** A registry whose credentials the VM reads from Secret Manager, and the secret version that holds them. */
+export interface RegistrySecret {
+  /** Registry host, with its port if any, as in the image references (docker.io for Docker Hub). */
+  host: string;
+  /** `projects/P/secrets/NAME/versions/V` (V defaults to `latest`). */
+  secretVersion: string;
+}
+
+// A registry host as the image references write it: DNS labels (or localhost, or an IPv4 address), an optional port.
+const REGISTRY_HOST = /^(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*(?::[0-9]{1,5})?$/;
+// Secret Manager names: a project ID or number, a secret ID of letters, digits, "_" and "-" (at most 255), a version
+// number or "latest".
+const SECRET_PATH = /^projects\/([a-z0-9][a-z0-9.:-]{0,62})\/secrets\/([A-Za-z0-9_-]{1,255})(?:\/versions\/(latest|[1-9][0-9]{0,18}))?$/;
+
+/** --registry-secret: HOST=projects/P/secrets/NAME[/versions/V], the version `latest` when omitted. */
+export function registrySecret(text: string): RegistrySecret | string {
+  const eq = text.indexOf('=');
+  if (eq < 0) return `"${clip(text)}" is not HOST=projects/PROJECT/secrets/NAME[/versions/VERSION]`;
+  const host = text.slice(0, eq);
+  const path = text.slice(eq + 1);
+  if (!REGISTRY_HOST.test(host) || host.length > 255)
+    return `"${clip(host)}" is not a registry host (expected e.g. ghcr.io, registry.example.com:5000, or docker.io for Docker Hub)`;
+  const m = SECRET_PATH.exec(path);
+  if (!m)
+    return `"${clip(path)}" is not a secret (expected projects/PROJECT/secrets/NAME or projects/PROJECT/secrets/NAME/versions/VERSION, VERSION a number or latest)`;
+  return { host, secretVersion: `projects/${m[1]}/secrets/${m[2]}/versions/${m[3] ?? 'latest'}` };
+}
+
+export const registrySecretCheck = (v: string): string | undefined => {
+  const r = registrySecret(v);
+  return typeof r === 'string' ? r : undefined;
+};

@@ -199,6 +199,8 @@ export function parseRunPlan(raw: RawFlags, env: Environment, opts: ParseOptions
     if (region && region !== rules.regionOf(v.zone))
       problems.push(`--subnet: is in region ${region}, but --zone ${v.zone} is in ${rules.regionOf(v.zone)}`);
   }
+  const registrySecrets = registrySecretsOf(v?.registrySecret ?? [], problems);
+  if (verifying && registrySecrets.length > 0) problems.push('--registry-secret: only for a build (verify pulls nothing)');
   if (problems.length > 0 || !v) throw new UsageError([...new Set(problems)]);
 
   const base = {
@@ -221,6 +223,7 @@ export function parseRunPlan(raw: RawFlags, env: Environment, opts: ParseOptions
     containerImages: [...new Set(v.containerImage)],
     platform: v.platform,
     imagePullAuth: v.imagePullAuth as ImagePullAuth,
+    registrySecrets,
     storeSnapshotChecksum: v.storeSnapshotChecksum,
     skipImageCheck: v.skipImageCheck,
     diskSizeGb: v.diskSizeGb,
@@ -288,6 +291,22 @@ export function parseRunPlan(raw: RawFlags, env: Environment, opts: ParseOptions
       break;
   }
   return deepFreeze(v.dryRun ? { kind: 'dry-run', run } : run);
+}
+
+/** The --registry-secret values (each already checked), one per host: a second secret for a host is a problem. */
+function registrySecretsOf(values: readonly string[], problems: string[]): rules.RegistrySecret[] {
+  const byHost = new Map<string, rules.RegistrySecret>();
+  for (const text of values) {
+    const r = rules.registrySecret(text);
+    if (typeof r === 'string') continue; // reported by the flag's own check
+    const seen = byHost.get(r.host);
+    if (seen && seen.secretVersion !== r.secretVersion)
+      problems.push(
+        `--registry-secret: host ${r.host} is given twice (${seen.secretVersion} and ${r.secretVersion}); give one secret per host`,
+      );
+    byHost.set(r.host, seen ?? r);
+  }
+  return [...byHost.values()];
 }
 
 /** The `cleanup` command's plan. */

@@ -2,6 +2,9 @@
 // mode uses. Everything that depends on the mode — the steps, the result, the success text — is an exhaustive
 // switch over `kind`, so the compiler finds a forgotten mode (docs/architecture.md, Run plans).
 import type { ImagePullAuth } from '../startup-script/render.js';
+import type { RegistrySecret } from './rules.js';
+
+export type { RegistrySecret };
 
 /** What the result calls the run: an image built, or one verified. */
 export type Mode = 'build' | 'verify';
@@ -44,6 +47,8 @@ export interface BakeSettings {
   readonly containerImages: readonly string[];
   readonly platform: string;
   readonly imagePullAuth: ImagePullAuth;
+  /** --registry-secret: hosts whose credentials are read from Secret Manager where the pull happens. */
+  readonly registrySecrets: readonly RegistrySecret[];
   readonly storeSnapshotChecksum: boolean;
   readonly skipImageCheck: boolean;
   readonly diskSizeGb: number;

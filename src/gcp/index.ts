@@ -9,6 +9,8 @@ import { GoogleStorage } from './storage.js';
 import { RegistryClient } from '../registry/client.js';
 import { Iam, iamEndpoint } from './iam.js';
 import { Kms, kmsEndpoint } from './kms.js';
+import { SecretManager, secretManagerEndpoint } from './secret-manager.js';
+import type { Redactor } from '../io/redact.js';
 import type { Cloud } from './types.js';
 
 /** Where the adapters work. */
@@ -28,6 +30,8 @@ export interface CloudOptions {
   onRequest?: (call: string) => void;
   /** How long an interrupted insert may settle before its resource is deleted (Tuning.insertSettleMs). */
   insertSettleMs: number;
+  /** Told every secret read from Secret Manager, so that none can be printed. */
+  redactor?: Redactor;
 }
 
 /** The build's Cloud, and the inventory of what builds left behind (cleanup). */
@@ -52,6 +56,7 @@ export function createCloud(scope: CloudScope, o: CloudOptions): GoogleCloud {
     storage: new GoogleStorage(clients, o.retry, o.hooks),
     iam: new Iam(tokens, iamEndpoint(o.env), o.retry),
     kms: new Kms(tokens, kmsEndpoint(o.env), o.retry),
+    secretManager: new SecretManager(tokens, secretManagerEndpoint(o.env), o.retry, o.hooks, o.redactor),
     accessToken: async (signal = new AbortController().signal) =>
       (await withRetry('oauth2.token', () => tokens.getToken(signal), signal, o.retry, o.hooks)).token,
     // The caller's Google token is offered only to Google's registries (gcr.io, *.pkg.dev).

@@ -127,4 +127,6 @@ export interface Cloud {
   iam: import('./iam.js').IamApi;
   /** Reads the --kms-key (preflight). */
   kms: import('./kms.js').KmsApi;
+  /** Reads --registry-secret secrets with the caller's token (preflight). */
+  secretManager: import('./secret-manager.js').SecretManagerApi;
 }

@@ -21,6 +21,8 @@ export interface StartupScriptEnv {
   GDIB_MOUNT_DIR: string;
   GDIB_WORK_DIR: string;
   GDIB_HOSTS_DIR?: string;
+  /** Secret Manager's API root, for the registry secrets. */
+  GDIB_SECRETMANAGER_ENDPOINT?: string;
 }
 
 export interface RunStartupScriptOptions {
@@ -137,6 +139,7 @@ export async function runStartupScript(opts: RunStartupScriptOptions): Promise<S
     GDIB_MOUNT_DIR: opts.env.GDIB_MOUNT_DIR,
     GDIB_WORK_DIR: opts.env.GDIB_WORK_DIR,
     ...(opts.env.GDIB_HOSTS_DIR !== undefined ? { GDIB_HOSTS_DIR: opts.env.GDIB_HOSTS_DIR } : {}),
+    ...(opts.env.GDIB_SECRETMANAGER_ENDPOINT !== undefined ? { GDIB_SECRETMANAGER_ENDPOINT: opts.env.GDIB_SECRETMANAGER_ENDPOINT } : {}),
   };
   const scratch = [opts.env.GDIB_MOUNT_DIR, opts.env.GDIB_WORK_DIR];
   const mountedBefore = new Set(mountsUnder(scratch));

@@ -1,7 +1,14 @@
 // A minimal registry v2 client, enough to resolve a reference to its manifest from the machine running the CLI:
-// anonymous bearer tokens (Docker Hub style), and for Google registries the caller's own Google token.
+// anonymous bearer tokens (Docker Hub style), for Google registries the caller's own Google token, and for a host
+// with a --registry-secret the user name and password read from it.
 import type { ImageReference } from '../config/reference.js';
 import { deadline } from '../io/abort.js';
+import type { RegistryCredentials } from './secret-format.js';
+
+/** Credentials for one registry host, and where they come from (named in errors, e.g. the secret). */
+export interface HostCredentials extends RegistryCredentials {
+  from: string;
+}
 
 export const MANIFEST_TYPES = [
   'application/vnd.oci.image.index.v1+json',
@@ -19,6 +26,8 @@ export class RegistryError extends Error {
     readonly status?: number,
     /** True when the registry could not be reached at all (network, DNS, TLS, timeout). */
     readonly unreachable = false,
+    /** True when the registry refused the user name and password it was given (a --registry-secret's). */
+    readonly refusedCredentials = false,
   ) {
     super(message);
   }
@@ -45,7 +54,7 @@ function baseUrl(registry: string): string {
 }
 
 /** What resolving images needs of a registry client (preflight; unit tests pass a fake). */
-export type ImageRegistry = Pick<RegistryClient, 'manifest' | 'blob'>;
+export type ImageRegistry = Pick<RegistryClient, 'manifest' | 'blob'> & Partial<Pick<RegistryClient, 'withCredentials'>>;
 
 export class RegistryClient {
   private readonly tokens = new Map<string, string>();
@@ -53,7 +62,14 @@ export class RegistryClient {
   constructor(
     private readonly googleToken: () => Promise<string | undefined>,
     private readonly timeoutMs = 15_000,
+    /** Registry host → the user name and password to answer its challenges with. */
+    private readonly credentials: ReadonlyMap<string, HostCredentials> = new Map(),
   ) {}
+
+  /** A client that also answers the challenges of these hosts with these credentials. */
+  withCredentials(credentials: ReadonlyMap<string, HostCredentials>): RegistryClient {
+    return new RegistryClient(this.googleToken, this.timeoutMs, new Map([...this.credentials, ...credentials]));
+  }
 
   async manifest(ref: ImageReference, reference: string, signal: AbortSignal): Promise<Fetched> {
     const res = await this.getAuthenticated(`${baseUrl(ref.registry)}/v2/${ref.repository}/manifests/${reference}`, ref, signal);
@@ -79,7 +95,10 @@ export class RegistryClient {
     const res = await this.get(url, ref, signal);
     if (res.status !== 401) return res;
     await this.authenticate(res, ref, signal);
-    return this.get(url, ref, signal);
+    const again = await this.get(url, ref, signal);
+    const creds = this.credentials.get(ref.registry);
+    if (creds && (again.status === 401 || again.status === 403)) throw refused(ref.registry, creds, again.status);
+    return again;
   }
 
   private async get(url: string, ref: ImageReference, signal: AbortSignal): Promise<Response> {
@@ -97,8 +116,14 @@ export class RegistryClient {
 
   private async authenticate(res: Response, ref: ImageReference, signal: AbortSignal): Promise<void> {
     const challenge = res.headers.get('www-authenticate') ?? '';
-    const google = isGoogleRegistry(ref.registry) ? await this.googleToken() : undefined;
-    const basic = google ? `Basic ${Buffer.from(`oauth2accesstoken:${google}`).toString('base64')}` : undefined;
+    // A host's own credentials win over the Google token, as on the VM (docs/architecture.md, Registry secrets).
+    const creds = this.credentials.get(ref.registry);
+    const google = !creds && isGoogleRegistry(ref.registry) ? await this.googleToken() : undefined;
+    const basic = creds
+      ? `Basic ${Buffer.from(`${creds.username}:${creds.password}`).toString('base64')}`
+      : google
+        ? `Basic ${Buffer.from(`oauth2accesstoken:${google}`).toString('base64')}`
+        : undefined;
     const key = ref.registry + '/' + ref.repository;
     if (/^basic/i.test(challenge)) {
       if (!basic) throw new RegistryError(`${ref.registry} requires credentials`, 401);
@@ -117,10 +142,15 @@ export class RegistryClient {
       if (signal.aborted) throw signal.reason;
       throw new RegistryError(`cannot reach the token service of ${ref.registry} (${(err as Error).message})`, undefined, true);
     }
+    if (creds && (tokenRes.status === 401 || tokenRes.status === 403)) throw refused(ref.registry, creds, tokenRes.status);
     if (!tokenRes.ok) throw new RegistryError(`${ref.registry} refused a pull token (HTTP ${tokenRes.status})`, tokenRes.status);
     const json = (await tokenRes.json()) as { token?: string; access_token?: string };
     const token = json.token ?? json.access_token;
     if (!token) throw new RegistryError(`${ref.registry} gave no pull token`, 401);
     this.tokens.set(key, `Bearer ${token}`);
   }
+}
+
+function refused(registry: string, creds: HostCredentials, status: number): RegistryError {
+  return new RegistryError(`${registry} refused the user name and password of ${creds.from} (HTTP ${status})`, status, false, true);
 }

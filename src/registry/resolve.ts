@@ -49,6 +49,10 @@ export async function checkImage(ref: string, platform: string, client: ImageReg
     }
   } catch (err) {
     if (signal.aborted) throw err;
+    if (err instanceof RegistryError && err.refusedCredentials) {
+      out.problems.push(`${ref}: ${err.message}; check the user name and password in the secret (--registry-secret)`);
+      return out;
+    }
     if (err instanceof RegistryError && (err.status === 404 || /MANIFEST_UNKNOWN|NAME_UNKNOWN/.test(err.message))) {
       out.problems.push(`${ref} does not exist in ${parsed.registry} (${err.message}); check the name and tag`);
     } else {

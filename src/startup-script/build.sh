@@ -61,6 +61,7 @@ read_parameters() {
   esac
   md_get PLATFORM gdib-platform linux/amd64
   [[ $PLATFORM =~ ^[a-z0-9_]+/[a-z0-9_]+(/[a-z0-9_.]+)?$ ]] || fail "invalid gdib-platform '$PLATFORM'"
+  read_registry_secrets
 
   local -A seen=()
   while IFS= read -r line || [[ -n $line ]]; do
@@ -241,11 +242,187 @@ fetch_token() {
   [[ -n $fetch_token_dest ]]
 }
 
-# Drops URL query strings (signed URLs) and the current token from a line before it is shown.
+# Drops URL query strings (signed URLs) and the current pull's credentials from a line before it is shown.
 redact() {
   local s=$1
-  [[ -z ${PULL_TOKEN:-} ]] || s=${s//"$PULL_TOKEN"/[redacted]}
+  scrub_credentials s
   printf '%s' "$s" | sed -E 's/\?[^ "]*/?[redacted]/g'
+}
+
+# ---- registry secrets (docs/architecture.md, Registry secrets) ---------------------------------------
+
+declare -A REGISTRY_SECRET=() # registry host → projects/P/secrets/NAME/versions/V
+PULL_SECRET=""                # the secret version whose credentials the current pull uses
+PULL_USER=""
+PULL_PASSWORD=""              # never shown: scrub_credentials removes it, and its base64 forms
+PULL_SECRET_FORMS=()
+
+# scrub_credentials VAR: removes the current token and password (as is and base64-encoded) from VAR.
+scrub_credentials() {
+  local -n scrub_dest=$1
+  local form
+  [[ -z ${PULL_TOKEN:-} ]] || scrub_dest=${scrub_dest//"$PULL_TOKEN"/[redacted]}
+  for form in "${PULL_SECRET_FORMS[@]}"; do
+    [[ -z $form ]] || scrub_dest=${scrub_dest//"$form"/[redacted]}
+  done
+}
+
+# Copies stdin to stdout, line by line, without the current credentials (ctr's output, before it is written).
+redact_stream() {
+  local line
+  while IFS= read -r line || [[ -n $line ]]; do
+    scrub_credentials line
+    printf '%s\n' "$line"
+  done
+}
+
+# Reads gdib-registry-secrets: `HOST=projects/P/secrets/NAME/versions/V` lines, names only (the VM reads the secrets).
+read_registry_secrets() {
+  local text line host name
+  md_get text gdib-registry-secrets ""
+  while IFS= read -r line || [[ -n $line ]]; do
+    line=${line//$'\r'/}
+    [[ -n ${line//[[:space:]]/} ]] || continue
+    host=${line%%=*}
+    name=${line#*=}
+    [[ $line == *=* && $host =~ ^[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:[0-9]+)?$ ]] \
+      || fail "invalid registry host in gdib-registry-secrets: '$line'"
+    [[ $name =~ ^projects/[a-z0-9][a-z0-9.:-]*/secrets/[A-Za-z0-9_-]+/versions/(latest|[0-9]+)$ ]] \
+      || fail "invalid secret version in gdib-registry-secrets: '$name'"
+    REGISTRY_SECRET[$host]=$name
+  done <<<"$text"
+  ((${#REGISTRY_SECRET[@]} == 0)) || log "registry secrets for: ${!REGISTRY_SECRET[*]}"
+}
+
+# The checks both secret formats share, on PULL_USER and PULL_PASSWORD; WHERE names what held them.
+check_credentials() {
+  local where=$1
+  if [[ -z $PULL_USER ]]; then
+    PARSE_SECRET_ERROR="$where has an empty user name"
+  elif [[ $PULL_USER == *:* ]]; then
+    PARSE_SECRET_ERROR="$where has a \":\" in its user name"
+  elif [[ -z $PULL_PASSWORD ]]; then
+    PARSE_SECRET_ERROR="$where has an empty password"
+  elif [[ $PULL_USER$PULL_PASSWORD == *[$'\r\n']* ]]; then
+    PARSE_SECRET_ERROR="$where has a line break in its user name or password"
+  else
+    return 0
+  fi
+  PULL_USER=""
+  PULL_PASSWORD=""
+  return 1
+}
+
+# A Docker config.json's credentials for $host: `ok<TAB>base64(user)<TAB>base64(password)` or `error<TAB>why`.
+# shellcheck disable=SC2016 # a jq program, not shell
+readonly DOCKER_CONFIG_JQ='
+  def host_of: sub("^[a-zA-Z]+://"; "") | sub("/.*$"; "") | ascii_downcase;
+  (if $host == "docker.io" then ["docker.io", "index.docker.io", "registry-1.docker.io"] else [$host] end) as $want
+  | "the \"auths\" entry for \($host)" as $where
+  | if (.auths | type) != "object" then "error\tthe Docker config.json has no \"auths\" object"
+    else ([.auths | to_entries[] | select(.key | host_of | IN($want[]))] | first) as $e
+    | if $e == null then "error\tthe Docker config.json has no \"auths\" entry for \($host)"
+      else ($e.value // {}) as $v
+      | if ($v.auth | type) == "string" and $v.auth != "" then
+          if ($v.auth | test("^[A-Za-z0-9+/]*={0,2}$") | not) then "error\t\($where) has an \"auth\" that is not base64"
+          else ($v.auth | @base64d | split(":")) as $p
+          | if ($p | length) < 2 then "error\t\($where) has an \"auth\" that is not base64 of USERNAME:PASSWORD"
+            else "ok\t\($p[0] | @base64)\t\($p[1:] | join(":") | @base64)" end
+          end
+        elif ($v.username | type) == "string" and ($v.password | type) == "string" then
+          "ok\t\($v.username | @base64)\t\($v.password | @base64)"
+        else "error\t\($where) has neither \"auth\" nor \"username\" and \"password\"" end
+      end
+    end'
+
+# parse_registry_secret HOST TEXT: PULL_USER and PULL_PASSWORD from a secret's text (USERNAME:PASSWORD, or a Docker
+# config.json with an `auths` entry for HOST), or returns 1 with PARSE_SECRET_ERROR (which never quotes the secret).
+# The same formats as src/registry/secret-format.ts, tested against the same fixtures.
+parse_registry_secret() {
+  local host=$1 text=${2#$'\xef\xbb\xbf'} trimmed line result status user64 pass64
+  PARSE_SECRET_ERROR=""
+  PULL_USER=""
+  PULL_PASSWORD=""
+  trimmed=${text#"${text%%[![:space:]]*}"}
+  if [[ $trimmed == '{'* ]]; then
+    result=$(printf '%s' "$trimmed" | jq -r --arg host "$host" "$DOCKER_CONFIG_JQ" 2>/dev/null) || {
+      PARSE_SECRET_ERROR='it starts with "{" but is not valid JSON (expected a Docker config.json)'
+      return 1
+    }
+    IFS=$'\t' read -r status user64 pass64 <<<"$result"
+    if [[ $status != ok ]]; then
+      PARSE_SECRET_ERROR=${result#error$'\t'}
+      return 1
+    fi
+    PULL_USER=$(printf '%s' "$user64" | base64 -d)
+    PULL_PASSWORD=$(printf '%s' "$pass64" | base64 -d)
+    check_credentials "the \"auths\" entry for $host"
+    return
+  fi
+  line=$text
+  while [[ $line == *[$'\r\n'] ]]; do line=${line%?}; done
+  if [[ $line == *[$'\r\n']* ]]; then
+    PARSE_SECRET_ERROR='expected USERNAME:PASSWORD on one line, or a Docker config.json'
+    return 1
+  fi
+  if [[ $line != *:* ]]; then
+    PARSE_SECRET_ERROR='expected USERNAME:PASSWORD (no ":" found), or a Docker config.json'
+    return 1
+  fi
+  PULL_USER=${line%%:*}
+  PULL_PASSWORD=${line#*:}
+  check_credentials "the secret"
+}
+
+# read_registry_secret HOST NAME: PULL_USER and PULL_PASSWORD from secret version NAME, read with a fresh token of the
+# VM's service account. The token goes to curl on stdin, the secret only into this shell's variables.
+read_registry_secret() {
+  local host=$1 name=$2 endpoint=${GDIB_SECRETMANAGER_ENDPOINT:-https://secretmanager.googleapis.com} token="" resp code body text err why
+  fetch_token token || fail "cannot get an access token from the metadata server to read secret $name: $FETCH_TOKEN_ERROR"
+  err=$(mktemp)
+  resp=$(printf 'Authorization: Bearer %s\n' "$token" | curl -sS --max-time 30 --retry 3 --retry-connrefused -H @- \
+    -w '\n%{http_code}' "${endpoint%/}/v1/$name:access" 2>"$err") || resp=$'\n000'
+  token=""
+  code=${resp##*$'\n'}
+  body=${resp%$'\n'*}
+  resp=""
+  why=$(tail -n 1 "$err")
+  rm -f "$err"
+  case $code in
+    200) ;;
+    000) fail "cannot reach Secret Manager at $endpoint to read secret $name: $why" ;;
+    403) fail "the VM's service account may not read secret $name (HTTP 403): grant it roles/secretmanager.secretAccessor on the secret" ;;
+    404) fail "secret $name does not exist (HTTP 404)" ;;
+    *)
+      why=$(printf '%s' "$body" | jq -r '.error.message // empty' 2>/dev/null | head -c 300 || true)
+      fail "reading secret $name failed (HTTP $code)${why:+: $why}"
+      ;;
+  esac
+  text=$(printf '%s' "$body" | jq -r '.payload.data // empty' 2>/dev/null | base64 -d 2>/dev/null) \
+    || fail "secret $name: Secret Manager's answer holds no payload"
+  body=""
+  if ! parse_registry_secret "$host" "$text"; then
+    [[ $PARSE_SECRET_ERROR == expected* ]] \
+      || PARSE_SECRET_ERROR+="; expected USERNAME:PASSWORD, or a Docker config.json with an \"auths\" entry for $host"
+    fail "secret $name holds no credentials for $host: $PARSE_SECRET_ERROR"
+  fi
+  text=""
+  PULL_SECRET_FORMS=("$PULL_PASSWORD" "$(printf '%s' "$PULL_USER:$PULL_PASSWORD" | base64 -w0)" "$(printf '%s' "$PULL_PASSWORD" | base64 -w0)")
+}
+
+# use_registry_secret REF: whether REF's host has a secret; if so, its credentials are read (PULL_USER, PULL_PASSWORD).
+use_registry_secret() {
+  PULL_SECRET=${REGISTRY_SECRET[${1%%/*}]:-}
+  [[ -n $PULL_SECRET ]] || return 1
+  read_registry_secret "${1%%/*}" "$PULL_SECRET"
+}
+
+# Forgets the current pull's credentials.
+forget_credentials() {
+  PULL_TOKEN=""
+  PULL_USER=""
+  PULL_PASSWORD=""
+  PULL_SECRET_FORMS=()
 }
 
 pull_failed() {
@@ -263,6 +440,9 @@ pull_failed() {
     fi
     fail "the VM's boot disk is full while downloading $ref ($(human_bytes "$(disk_avail "$GDIB_WORK")") free): $detail"
   elif grep -qaiE 'unauthorized|forbidden|denied|40[13] ' "$log"; then
+    if [[ -n $PULL_SECRET ]]; then
+      fail "the registry refused $ref with the credentials of secret $PULL_SECRET ($detail): check the user name and password in the secret"
+    fi
     if [[ -n $PULL_TOKEN ]]; then
       fail "the registry refused $ref with the VM's service-account token ($detail): give that service account read access to the image"
     fi
@@ -286,8 +466,11 @@ pull_image() {
   GDIB_STEP="pulling $ref"
   report_status phase pulling
   progress "$((i - 1))/$n images"
-  PULL_TOKEN=""
-  if uses_token "$full"; then
+  forget_credentials
+  if use_registry_secret "$full"; then
+    args+=(--user "$PULL_USER:$PULL_PASSWORD")
+    log "pulling $i/$n $ref with the credentials of secret $PULL_SECRET"
+  elif uses_token "$full"; then
     fetch_token PULL_TOKEN || fail "cannot get an access token for $ref from the metadata server: $FETCH_TOKEN_ERROR"
     args+=(--user "$TOKEN_USER:$PULL_TOKEN")
     log "pulling $i/$n $ref with a fresh service-account token"
@@ -297,7 +480,7 @@ pull_image() {
   # ctr redraws a progress table every 100 ms: keep it off the serial console and out of the log.
   (
     set +e
-    run_ctr images pull "${args[@]}" -- "$full" 2>&1 | grep -av --line-buffered -E 'elapsed: [0-9.]+ ?s|\|.*\|' >"$log"
+    run_ctr images pull "${args[@]}" -- "$full" 2>&1 | grep -av --line-buffered -E 'elapsed: [0-9.]+ ?s|\|.*\|' | redact_stream >"$log"
     echo "${PIPESTATUS[0]}" >"$rcfile"
   ) &
   pid=$!
@@ -325,7 +508,7 @@ pull_image() {
   fi
   rc=$(cat "$rcfile" 2>/dev/null || echo 1)
   ((rc == 0)) || pull_failed "$ref" "$log"
-  PULL_TOKEN=""
+  forget_credentials
   PULLED_TARGET=$(sed -nE 's/^unpacking [^ ]+ (sha256:[0-9a-f]{64}).*/\1/p' "$log" | tail -n 1)
   PULLED_CHAIN=$(sed -nE 's/^image chain ID: (sha256:[0-9a-f]{64}).*/\1/p' "$log" | tail -n 1)
   [[ -n $PULLED_TARGET && -n $PULLED_CHAIN ]] || fail "ctr pulled $ref but did not report what it unpacked"

@@ -58,7 +58,9 @@ export const IAM_CALLS = ['iam.serviceAccounts.get'] as const;
 
 export const KMS_CALLS = ['cloudkms.cryptoKeys.get'] as const;
 
-export const CALLS = [...COMPUTE_CALLS, ...STORAGE_CALLS, ...IAM_CALLS, ...KMS_CALLS, 'oauth.token'] as const;
+export const SECRET_MANAGER_CALLS = ['secretmanager.secrets.get', 'secretmanager.versions.access'] as const;
+
+export const CALLS = [...COMPUTE_CALLS, ...STORAGE_CALLS, ...IAM_CALLS, ...KMS_CALLS, ...SECRET_MANAGER_CALLS, 'oauth.token'] as const;
 
 export type CallName = (typeof CALLS)[number];
 

@@ -23,6 +23,7 @@ import { registerObjects, type ObjectDeps } from './storage/objects.js';
 import { registerUploads } from './storage/uploads.js';
 import { registerIam, ServiceAccounts } from './iam.js';
 import { KmsAccess, registerKms } from './kms.js';
+import { registerSecretManager, SecretStore } from './secret-manager.js';
 import { TokenEndpoint, type ServiceAccountKeyFile, type ServiceAccountKeyOptions } from './token-endpoint.js';
 import { TokenStore } from './tokens.js';
 import { VmController } from './vm.js';
@@ -57,6 +58,8 @@ export interface Emulator {
   serviceAccounts: ServiceAccounts;
   /** Cloud KMS (`cloudkms.cryptoKeys.get`): `denied` makes lookups 403; the keys are `state.cryptoKeys`. */
   kms: KmsAccess;
+  /** Secret Manager's secrets (`secretmanager.*`): `add`, `deny`, `disable`. */
+  secrets: SecretStore;
   vm: VmController;
   /** The call names this emulator routes (all of CALLS). */
   calls: readonly string[];
@@ -104,6 +107,8 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
   registerIam(router, serviceAccounts);
   const kms = new KmsAccess();
   registerKms(router, state, kms);
+  const secrets = new SecretStore();
+  registerSecretManager(router, secrets);
 
   const server = createEmulatorServer({
     router,
@@ -131,6 +136,7 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
     faults,
     serviceAccounts,
     kms,
+    secrets,
     vm,
     calls: [...new Set(router.callNames())],
     createServiceAccountKey: (o) => tokenEndpoint.createKey(o),

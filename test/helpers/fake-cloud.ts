@@ -5,7 +5,9 @@ import { ApiError } from '../../src/gcp/errors.js';
 import type { Cloud, ComputeApi, DeleteOutcome, DiskSpec, ImageSpec, InstanceSpec, SerialChunk, StorageApi } from '../../src/gcp/types.js';
 import type { IamApi } from '../../src/gcp/iam.js';
 import type { KmsApi } from '../../src/gcp/kms.js';
+import type { SecretManagerApi } from '../../src/gcp/secret-manager.js';
 import type { ImageRegistry } from '../../src/registry/client.js';
+import { parseRegistrySecret } from '../../src/registry/secret-format.js';
 
 export interface FakeVm {
   serial: string;
@@ -143,6 +145,21 @@ export class FakeCloud implements Cloud {
 
   /** Credentials that always give a token (tests of refused credentials replace it). */
   accessToken = (): Promise<string> => Promise.resolve('fake-access-token');
+
+  /** Secrets by version name (`projects/P/secrets/S/versions/V`); a missing one is a 404. */
+  readonly secrets = new Map<string, string>();
+
+  secretManager: SecretManagerApi = {
+    registryCredentials: (name, host) => {
+      const value = this.secrets.get(name);
+      if (value === undefined)
+        return Promise.reject(
+          new ApiError({ status: 404, message: `Secret Version [${name}] not found.` }, 'secretmanager.versions.access'),
+        );
+      return Promise.resolve(parseRegistrySecret(host, value));
+    },
+    secretExists: (secret) => Promise.resolve([...this.secrets.keys()].some((k) => k.startsWith(`${secret}/versions/`))),
+  };
 
   iam: IamApi = {
     serviceAccountExists: (email) => Promise.resolve(!this.missingServiceAccounts.has(email)),

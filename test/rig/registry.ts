@@ -1,5 +1,6 @@
 // Local OCI registries for the rig: Debian's `docker-registry` on a free 127.0.0.1 port, either open or
-// behind htpasswd (user `oauth2accesstoken`, like gcr.io and Artifact Registry). The registry re-reads
+// behind htpasswd (user `oauth2accesstoken`, like gcr.io and Artifact Registry, or any user: a private registry
+// outside Google Cloud, whose password a registry secret holds). The registry re-reads
 // its htpasswd file when it changes, so `setToken` rotates the one accepted token: a pull with an
 // older token is refused, as with an expired access token.
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -12,26 +13,27 @@ export const TOKEN_USER = 'oauth2accesstoken';
 export interface Registry {
   /** `127.0.0.1:<port>` */
   host: string;
-  /** Makes `token` the only password accepted for TOKEN_USER (token registries only). */
+  /** Makes `token` the only password accepted for its user (TOKEN_USER unless started with another; token registries only). */
   setToken(token: string): Promise<void>;
   /** Pushes `<tag>` of an OCI layout to `<repo>:<tag>` (`--all` keeps multi-platform indexes). */
   push(layoutDir: string, tag: string, repo: string): Promise<void>;
   stop(): Promise<void>;
 }
 
-async function bcryptEntry(token: string): Promise<string> {
+async function bcryptEntry(user: string, token: string): Promise<string> {
   // -i reads the password from stdin: the token never appears on a command line.
-  const { stdout } = await run('htpasswd', ['-niB', TOKEN_USER], { input: `${token}\n` });
+  const { stdout } = await run('htpasswd', ['-niB', user], { input: `${token}\n` });
   return stdout.trim();
 }
 
-export async function startRegistry(dir: string, opts: { withToken?: string } = {}): Promise<Registry> {
+export async function startRegistry(dir: string, opts: { withToken?: string; user?: string } = {}): Promise<Registry> {
+  const user = opts.user ?? TOKEN_USER;
   mkdirSync(dir, { recursive: true });
   const port = await freePort();
   const host = `127.0.0.1:${port}`;
   const htpasswd = join(dir, 'htpasswd');
   const writeHtpasswd = async (token: string) => {
-    writeFileSync(`${htpasswd}.tmp`, `${await bcryptEntry(token)}\n`);
+    writeFileSync(`${htpasswd}.tmp`, `${await bcryptEntry(user, token)}\n`);
     renameSync(`${htpasswd}.tmp`, htpasswd);
   };
   if (opts.withToken !== undefined) await writeHtpasswd(opts.withToken);
@@ -68,7 +70,7 @@ export async function startRegistry(dir: string, opts: { withToken?: string } = 
     },
     async push(layoutDir, tag, repo) {
       const args = ['copy', '--quiet', '--all', '--dest-tls-verify=false', '--insecure-policy'];
-      if (currentToken !== undefined) args.push('--dest-creds', `${TOKEN_USER}:${currentToken}`);
+      if (currentToken !== undefined) args.push('--dest-creds', `${user}:${currentToken}`);
       await run('skopeo', [...args, `oci:${layoutDir}:${tag}`, `docker://${host}/${repo}:${tag}`]);
     },
     async stop() {

@@ -40,7 +40,11 @@ async function runLocally(ctx: BuildContext<BakeRun | LocalVerify>, device: stri
   const guest: Record<string, string> = {};
   const md = await startLocalMetadataServer({
     attributes,
-    ...(config.kind !== 'local-verify' && config.imagePullAuth !== 'None' ? { token: ctx.cloud.accessToken } : {}),
+    // The caller's token, for the registries it is sent to and for reading the registry secrets (the script reads
+    // them itself, as on a VM, so the credentials never pass through this process's arguments or environment).
+    ...(config.kind !== 'local-verify' && (config.imagePullAuth !== 'None' || config.registrySecrets.length > 0)
+      ? { token: ctx.cloud.accessToken }
+      : {}),
     onGuestAttribute: (key, value) => {
       const k = key.replace(/^gdib\//, '');
       guest[k] = value;
@@ -59,6 +63,7 @@ async function runLocally(ctx: BuildContext<BakeRun | LocalVerify>, device: stri
         GDIB_MOUNT_DIR: env.GDIB_MOUNT_DIR ?? join(work, 'mnt'),
         GDIB_WORK_DIR: env.GDIB_WORK_DIR ?? join(work, 'w'),
         ...(env.GDIB_HOSTS_DIR ? { GDIB_HOSTS_DIR: env.GDIB_HOSTS_DIR } : {}),
+        ...secretManagerSeam(env),
       },
       onLine: (raw) => {
         const line = ctx.serial.append(raw);
@@ -80,6 +85,12 @@ async function runLocally(ctx: BuildContext<BakeRun | LocalVerify>, device: stri
       mode === 'verify' ? 'local-verify' : 'local-bake',
     );
   }
+}
+
+/** The script's Secret Manager endpoint: its own seam, else the CLI's (gcloud's variable), else the script's default. */
+function secretManagerSeam(env: Record<string, string | undefined>): { GDIB_SECRETMANAGER_ENDPOINT?: string } {
+  const endpoint = env.GDIB_SECRETMANAGER_ENDPOINT || env.CLOUDSDK_API_ENDPOINT_OVERRIDES_SECRETMANAGER;
+  return endpoint ? { GDIB_SECRETMANAGER_ENDPOINT: endpoint } : {};
 }
 
 /** Where a local build's scratch directory (the disk file among it) is made: beside --output, else in the temp dir. */

@@ -9,6 +9,8 @@ import type { Step } from './step.js';
 import { takenImageNameProblem } from './resources.js';
 import { kmsKeyLocation, kmsLocationFits } from '../../config/rules.js';
 import { checkBaseImage } from './base-image.js';
+import { parseImageReference } from '../../config/reference.js';
+import { grantCommand, readRegistrySecrets, SECRET_ACCESSOR_ROLE, vmMember, type SecretsRead } from './registry-secrets.js';
 
 /** Writing the logs needs create, and rewriting the growing serial log needs delete (an overwrite is a delete). */
 export const BUCKET_PERMISSIONS: ReadonlyArray<{ permission: string; why: string }> = [
@@ -49,6 +51,16 @@ export const preflight: Step<CloudRun> = {
       }
     };
     const vm = isVmRun(config) ? config : undefined; // a local build has no VM, disk or zone
+    // The registry secrets are read before the images are resolved with them.
+    let secrets: SecretsRead | undefined;
+    const secretsRead =
+      config.kind !== 'vm-verify' && config.registrySecrets.length > 0
+        ? check('the registry secrets (--registry-secret)', async () => {
+            secrets = await readRegistrySecrets({ ...ctx, config }, signal);
+            if (secrets.problems.length === 0) noteRegistrySecrets({ ...ctx, config });
+            return secrets.problems;
+          })
+        : undefined;
     await Promise.all([
       check(`project ${config.projectName} (--project-name)`, async () => {
         await c
@@ -89,8 +101,12 @@ export const preflight: Step<CloudRun> = {
       vm && check(`service account ${vm.serviceAccount} (--service-account)`, () => checkServiceAccount(ctx, vm.serviceAccount, signal)),
       check(`bucket gs://${config.gcsBucket} (--gcs-path)`, () => checkBucket(ctx, signal)),
       config.kmsKey && check(`key ${config.kmsKey} (--kms-key)`, () => checkKmsKey(ctx, config.kmsKey!, signal)),
+      secretsRead,
       config.kind !== 'vm-verify' &&
-        check('the container images (--container-image)', () => checkContainerImages({ ...ctx, config }, signal)),
+        check('the container images (--container-image)', async () => {
+          await secretsRead;
+          return checkContainerImages({ ...ctx, config }, secrets, signal);
+        }),
       config.kind === 'vm-build' &&
         config.base?.from === 'image' &&
         check(`base image ${config.base.name} (--base-image)`, () => checkBaseImage({ ...ctx, config }, signal)),
@@ -207,14 +223,46 @@ async function checkServiceAccount(ctx: BuildContext, serviceAccount: string, si
   return undefined;
 }
 
-async function checkContainerImages(ctx: BuildContext<ImageRun>, signal: AbortSignal): Promise<string[] | undefined> {
+async function checkContainerImages(
+  ctx: BuildContext<ImageRun>,
+  secrets: SecretsRead | undefined,
+  signal: AbortSignal,
+): Promise<string[] | undefined> {
   const { config, cloud } = ctx;
   if (config.skipImageCheck) return undefined;
   const { checkImages } = await import('../../registry/resolve.js');
-  const r = await checkImages(config.containerImages, config.platform, config.diskSizeGb, cloud.registry, signal);
+  // Images on a host whose secret could not be read are not resolved: the secret's problem is reported.
+  const unusable = secrets?.failedHosts ?? new Set(config.registrySecrets.map((s) => s.host));
+  const refs = config.containerImages.filter((ref) => !unusable.has(registryOf(ref)));
+  const registry =
+    secrets?.credentials.size && cloud.registry.withCredentials ? cloud.registry.withCredentials(secrets.credentials) : cloud.registry;
+  const r = await checkImages(refs, config.platform, config.diskSizeGb, registry, signal);
   for (const c of r.checks) if (c.digest) ctx.state.imageDigests[c.ref] = c.digest;
   for (const w of r.warnings) ctx.emit({ type: 'warning', message: w });
   return r.problems;
+}
+
+function registryOf(ref: string): string {
+  const parsed = parseImageReference(ref);
+  return typeof parsed === 'string' ? '' : parsed.registry;
+}
+
+/** What the VM needs to read the secrets itself, or a host given a secret that no image uses. */
+function noteRegistrySecrets(ctx: BuildContext<ImageRun>): void {
+  const { config } = ctx;
+  const hosts = new Set(config.containerImages.map(registryOf));
+  for (const s of config.registrySecrets) {
+    if (!hosts.has(s.host))
+      ctx.emit({
+        type: 'warning',
+        message: `--registry-secret ${s.host}: no --container-image is on ${s.host}, so the secret is not used`,
+      });
+    else if (config.kind === 'vm-build')
+      ctx.emit({
+        type: 'note',
+        message: `the VM reads secret ${s.secretVersion} with its service account (${config.serviceAccount}), which needs ${SECRET_ACCESSOR_ROLE} on the secret: ${grantCommand(s.secretVersion, vmMember(config.serviceAccount, config.projectName))}`,
+      });
+  }
 }
 
 function rethrowAs(message: string) {

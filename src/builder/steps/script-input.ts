@@ -17,6 +17,7 @@ export function scriptMetadata(
         runId,
         containerImages: run.containerImages,
         imagePullAuth: run.imagePullAuth,
+        registrySecrets: run.registrySecrets,
         storeChecksums: run.storeSnapshotChecksum,
         platform: run.platform,
         ...(dataDisk === 'from-image' ? { dataDisk } : {}),
