@@ -1,13 +1,15 @@
 #!/bin/bash
 # gke-disk-image-builder: the build script, run as root by the temporary VM as its startup script.
 #
-# It formats the data disk (ext4, whole disk), runs its own containerd whose overlayfs snapshotter keeps
+# It formats the data disk (ext4, whole disk) — or, when the disk was made from an image this tool built
+# (gdib-data-disk=from-image), mounts it, grows its filesystem and hands the snapshots already on it back to
+# containerd — runs its own containerd whose overlayfs snapshotter keeps
 # its snapshots on that disk, pulls every image listed in metadata (containerd unpacks each layer once,
 # straight into snapshots/<N>/fs on the disk: whiteouts, opaque markers, xattrs, owners and hard links
 # exactly as GKE's containerd would have them), then writes snapshots.metadata, images.metadata and
 # gdib.json at the disk's root (docs/architecture.md, Disk layout), unmounts it and reports the outcome (docs/architecture.md, VM status).
 #
-# Phases: installing → formatting → pulling/unpacking (per image) → checksumming → done.
+# Phases: installing → formatting (or mounting, from an image) → pulling/unpacking (per image) → checksumming → done.
 set -euo pipefail
 shopt -s inherit_errexit
 
@@ -28,11 +30,18 @@ PLATFORM=""
 STORE_CHECKSUMS=""
 RUN_ID=""
 DEVICE_NAME=""
+DATA_DISK=blank
 BUILD_STARTED=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 IMAGES=()
 declare -A SNAPSHOT_DIR=()  # chainID → snapshots/<N>/fs
 declare -A CHECKSUM=()      # chainID → checksum
 CHAINS=()                   # distinct chainIDs, bottom layer first, in image order
+# A disk made from a base image (docs/architecture.md, Disk layout): its snapshots directory set aside while
+# containerd starts, and what the base's metadata says of each snapshot it holds.
+readonly REUSED_DIR=.gdib-reused
+declare -A BASE_DIR=()      # chainID → snapshots/<N>/fs on the base disk
+declare -A BASE_SUM=()      # chainID → the base's checksum, when it stored them
+REUSED=()                   # chainIDs handed back to containerd, parents before children
 
 run_ctr() { ctr --address "$CTRD_DIR/containerd.sock" --namespace "$NS" "$@"; }
 
@@ -59,6 +68,11 @@ read_parameters() {
     true | false) STORE_CHECKSUMS=${store,,} ;;
     *) fail "invalid gdib-store-checksums '$store' (expected true or false)" ;;
   esac
+  md_get DATA_DISK gdib-data-disk blank
+  case $DATA_DISK in
+    blank | from-image) ;;
+    *) fail "invalid gdib-data-disk '$DATA_DISK' (expected blank or from-image)" ;;
+  esac
   md_get PLATFORM gdib-platform linux/amd64
   [[ $PLATFORM =~ ^[a-z0-9_]+/[a-z0-9_]+(/[a-z0-9_.]+)?$ ]] || fail "invalid gdib-platform '$PLATFORM'"
 
@@ -76,7 +90,7 @@ read_parameters() {
     IMAGES+=("$line")
   done <<<"$images_text"
   ((${#IMAGES[@]} > 0)) || fail "metadata gdib-container-images lists no image"
-  log "run ${RUN_ID}: ${#IMAGES[@]} image(s), platform $PLATFORM, pull auth $AUTH, checksums $STORE_CHECKSUMS"
+  log "run ${RUN_ID}: ${#IMAGES[@]} image(s), platform $PLATFORM, pull auth $AUTH, checksums $STORE_CHECKSUMS, data disk $DATA_DISK"
 }
 
 # ---- data disk ------------------------------------------------------------------------------------
@@ -108,6 +122,137 @@ unmount_data_disk() {
     sleep "$try"
   done
   return 1
+}
+
+# ---- a disk made from a base image ------------------------------------------------------------------
+
+# The base disk is not this tool's: say why, in one line.
+not_ours() { fail "the data disk made from the base image does not hold gke-disk-image-builder's layout: $*"; }
+
+# Mounts a data disk created from an image this tool built (gdib-data-disk=from-image) without formatting it,
+# checks it holds this tool's layout, grows its filesystem to the disk, and sets its snapshots directory aside
+# (a rename on the same filesystem) so that the fresh containerd starts with an empty one (docs/architecture.md, Disk layout).
+mount_base_disk() {
+  resolve_device "$DEVICE_NAME"
+  local real
+  real=$(readlink -f "$GDIB_DEV")
+  ! findmnt -rn -S "$real" >/dev/null || fail "data disk $GDIB_DEV is already mounted"
+  ! mountpoint -q "$GDIB_MNT" || fail "$GDIB_MNT is already a mount point"
+  mkdir -p "$GDIB_MNT"
+  mount -t ext4 -o discard,defaults "$GDIB_DEV" "$GDIB_MNT" 2>"$LOGS/mount.log" \
+    || not_ours "it holds no ext4 filesystem that mounts ($(tail -n 1 "$LOGS/mount.log"))"
+  MOUNTED=true
+  read_base_layout
+  grow_filesystem "$real"
+  # This build writes its own metadata files; until then the disk must not look like a finished one.
+  rm -f "$GDIB_MNT/gdib.json" "$GDIB_MNT/snapshots.metadata" "$GDIB_MNT/images.metadata" "$GDIB_MNT/metadata.db"
+  mv -T "$GDIB_MNT/snapshots" "$GDIB_MNT/$REUSED_DIR" || fail "cannot set the base image's snapshots aside"
+}
+
+# Reads the base disk's snapshots.metadata (directory and checksum of each chain) and gdib.json (the parent of
+# each chain, from the images' layer lists) into BASE_DIR, BASE_SUM, BASE_PARENT and REUSE_ORDER.
+declare -A BASE_PARENT=()   # chainID → its parent's chainID ("" for a bottom layer)
+REUSE_ORDER=()              # the base's chainIDs, parents before children
+read_base_layout() {
+  GDIB_STEP="checking the base image's disk"
+  local info="$GDIB_MNT/gdib.json" list="$GDIB_MNT/snapshots.metadata" tool line chain dir sum extra parent n=0
+  [[ -f $info ]] || not_ours "no gdib.json at its root"
+  tool=$(jq -r 'if type == "object" then .tool // "" else "" end' "$info" 2>/dev/null) || not_ours "gdib.json is not JSON"
+  [[ $tool == gke-disk-image-builder ]] || not_ours "gdib.json names tool '$(one_line "${tool:0:60}")'"
+  [[ -f $list ]] || not_ours "no snapshots.metadata at its root"
+  [[ -d $GDIB_MNT/snapshots ]] || not_ours "no snapshots directory"
+  [[ ! -e $GDIB_MNT/$REUSED_DIR ]] || not_ours "it still has a $REUSED_DIR directory"
+  while IFS= read -r line || [[ -n $line ]]; do
+    n=$((n + 1))
+    [[ -n $line ]] || continue
+    chain="" dir="" sum="" extra=""
+    read -r chain dir sum extra <<<"$line"
+    [[ $chain =~ ^sha256:[0-9a-f]{64}$ && $dir =~ ^snapshots/[0-9]+/fs$ && -z $extra && $sum =~ ^([0-9a-f]{32})?$ ]] \
+      || not_ours "snapshots.metadata line $n is malformed"
+    [[ -d $GDIB_MNT/$dir ]] || not_ours "snapshots.metadata lists $dir, which is missing"
+    BASE_DIR[$chain]=$dir
+    [[ -z $sum ]] || BASE_SUM[$chain]=$sum
+  done <"$list"
+  ((${#BASE_DIR[@]} > 0)) || not_ours "snapshots.metadata lists no snapshot"
+  while read -r chain parent; do
+    [[ -z ${BASE_PARENT[$chain]+set} ]] || continue
+    [[ -n ${BASE_DIR[$chain]:-} ]] || not_ours "gdib.json lists snapshot $chain, which snapshots.metadata does not"
+    [[ $parent != - ]] || parent=""
+    BASE_PARENT[$chain]=$parent
+    REUSE_ORDER+=("$chain")
+  done < <(jq -r '.images[]? | [.layers[]?.chainID] as $c | range(0; $c | length)
+    | "\($c[.]) \(if . > 0 then $c[. - 1] else "-" end)"' "$info" 2>/dev/null)
+  ((${#REUSE_ORDER[@]} == ${#BASE_DIR[@]})) \
+    || not_ours "gdib.json describes ${#REUSE_ORDER[@]} snapshot(s), snapshots.metadata lists ${#BASE_DIR[@]}"
+  log "base disk: ${#REUSE_ORDER[@]} snapshot(s) of $(jq -r '[.images[]?] | length' "$info") image(s), built $(jq -r '.builtAt // "?"' "$info") by version $(jq -r '.version // "?"' "$info")"
+}
+
+# Grows the filesystem to the whole block device (the disk may be larger than the base image): online, as GCE
+# guests grow their disks. Where the kernel refuses an online resize (a container without CAP_SYS_RESOURCE, such
+# as the test rig), it grows it unmounted instead, after the check resize2fs then insists on.
+grow_filesystem() {
+  local real=$1 dev_bytes count size log="$LOGS/resize2fs.log"
+  dev_bytes=$(blockdev --getsize64 "$real")
+  count=$(dumpe2fs -h "$GDIB_DEV" 2>/dev/null | sed -n 's/^Block count: *//p')
+  size=$(dumpe2fs -h "$GDIB_DEV" 2>/dev/null | sed -n 's/^Block size: *//p')
+  [[ $count =~ ^[0-9]+$ && $size =~ ^[0-9]+$ ]] || fail "cannot read the size of the filesystem on $GDIB_DEV"
+  ((dev_bytes - count * size >= size)) || return 0
+  GDIB_STEP="growing the filesystem"
+  log "growing the filesystem from $(human_bytes $((count * size))) to $(human_bytes "$dev_bytes")"
+  resize2fs "$GDIB_DEV" >"$log" 2>&1 && return 0
+  grep -q 'Permission denied' "$log" || fail "growing the filesystem on $GDIB_DEV failed: $(tail -n 1 "$log")"
+  log "online resizing is not permitted here: growing the filesystem unmounted"
+  umount "$GDIB_MNT" || fail "cannot unmount $GDIB_MNT to grow its filesystem"
+  MOUNTED=false
+  e2fsck -f -p "$GDIB_DEV" >>"$log" 2>&1 || (($? < 4)) || fail "the filesystem of the base image has errors: $(tail -n 1 "$log")"
+  resize2fs "$GDIB_DEV" >>"$log" 2>&1 || fail "growing the filesystem on $GDIB_DEV failed: $(tail -n 1 "$log")"
+  mount -t ext4 -o discard,defaults "$GDIB_DEV" "$GDIB_MNT" || fail "mounting $GDIB_DEV on $GDIB_MNT failed"
+  MOUNTED=true
+}
+
+# Hands the base's snapshots back to the fresh containerd, parents first, without copying a byte: each becomes
+# an active snapshot on its parent whose empty fs directory is swapped (a rename) for the old one, then is
+# committed under its chain ID. `ctr snapshots prepare` and `commit` both label it a GC root, so the collector
+# cannot take it before an image references it. containerd then finds the chain when it unpacks an image and
+# neither fetches nor unpacks that layer again.
+restore_base_snapshots() {
+  GDIB_STEP="reusing the base image's snapshots"
+  local k=0 chain parent key dir old
+  for chain in "${REUSE_ORDER[@]}"; do
+    k=$((k + 1))
+    parent=${BASE_PARENT[$chain]}
+    key="gdib-reuse-$k"
+    old="$GDIB_MNT/$REUSED_DIR/${BASE_DIR[$chain]#snapshots/}"
+    run_ctr snapshots --snapshotter overlayfs prepare "$key" ${parent:+"$parent"} >/dev/null 2>>"$LOGS/ctr.log" \
+      || fail "containerd refused to take back snapshot $chain of the base image: $(tail -n 1 "$LOGS/ctr.log")"
+    dir=$(run_ctr snapshots --snapshotter overlayfs info "$key" 2>>"$LOGS/ctr.log" \
+      | jq -r '.Labels["containerd.io/snapshot/overlay.upperdir"] // empty') || dir=""
+    dir=${dir#"$GDIB_MNT"/}
+    [[ $dir =~ ^snapshots/[0-9]+/fs$ && -d $GDIB_MNT/$dir ]] || fail "containerd put reused snapshot $chain in '$dir'"
+    { rmdir "$GDIB_MNT/$dir" && mv -T "$old" "$GDIB_MNT/$dir"; } || fail "cannot move ${BASE_DIR[$chain]} of the base image to $dir"
+    run_ctr snapshots --snapshotter overlayfs commit "$chain" "$key" 2>>"$LOGS/ctr.log" \
+      || fail "containerd could not commit reused snapshot $chain: $(tail -n 1 "$LOGS/ctr.log")"
+    REUSED+=("$chain")
+  done
+  log "reused ${#REUSED[@]} snapshot(s) of the base image"
+}
+
+# Removes the reused snapshots that no image of this build needs, children before parents, then what is left
+# of the set-aside directory: the disk then holds exactly what a fresh build of these images would.
+remove_unused_base() {
+  GDIB_STEP="removing the snapshots no image needs"
+  local -A needed=()
+  local chain k removed=0
+  for chain in "${CHAINS[@]}"; do needed[$chain]=1; done
+  for ((k = ${#REUSED[@]} - 1; k >= 0; k--)); do
+    chain=${REUSED[$k]}
+    [[ -z ${needed[$chain]:-} ]] || continue
+    run_ctr snapshots --snapshotter overlayfs rm "$chain" 2>>"$LOGS/ctr.log" \
+      || fail "cannot remove snapshot $chain, which no image of this build needs: $(tail -n 1 "$LOGS/ctr.log")"
+    removed=$((removed + 1))
+  done
+  rm -rf "${GDIB_MNT:?}/$REUSED_DIR"
+  log "kept $((${#REUSED[@]} - removed)) reused snapshot(s), removed $removed that no image of this build needs"
 }
 
 # ---- containerd ------------------------------------------------------------------------------------
@@ -332,6 +477,116 @@ pull_image() {
   log "pulled $i/$n $ref in $((SECONDS - started)) s ($PULLED_TARGET)"
 }
 
+# ---- pulling onto a reused disk -------------------------------------------------------------------------
+
+# The chain ID of a layer on top of chain $1 ("" for a bottom layer) with diffID $2.
+next_chain() {
+  if [[ -z $1 ]]; then
+    printf '%s' "$2"
+  else
+    printf 'sha256:%s' "$(printf '%s %s' "$1" "$2" | sha256sum | cut -d' ' -f1)"
+  fi
+}
+
+# fetch_object REF OUT [DIGEST SIZE]: one object of an image (index, manifest, config or layer) from its
+# registry into OUT, checked against DIGEST and SIZE when given. ctr's output goes to PULL_LOG.
+fetch_object() {
+  local ref=$1 out=$2 want=${3:-} size=${4:-} got args=(--hosts-dir "$HOSTS_DIR")
+  [[ -z $PULL_TOKEN ]] || args+=(--user "$TOKEN_USER:$PULL_TOKEN")
+  if ! run_ctr content fetch-object "${args[@]}" -- "$ref" >"$out" 2>>"$PULL_LOG"; then
+    args=()
+    return 1
+  fi
+  args=()
+  [[ -n $want ]] || return 0
+  got="sha256:$(sha256sum "$out" | cut -d' ' -f1)"
+  if [[ $got != "$want" || $(stat -c %s "$out") != "$size" ]]; then
+    printf 'ctr: %s: the registry sent %s bytes with digest %s\n' "$ref" "$(stat -c %s "$out")" "$got" >>"$PULL_LOG"
+    return 1
+  fi
+}
+
+# Pulls an image onto a reused disk. ctr 1.6's `images pull` downloads every layer before it unpacks, even a
+# layer whose chain is already a snapshot (only the CRI's pull skips those). So the image is fetched object by
+# object: its index and manifest, its config, and only the layers whose chain containerd lacks; then
+# `ctr images import` of these as an OCI archive records the image and unpacks the missing layers on top of the
+# reused chain (docs/architecture.md, Disk layout).
+import_image() {
+  local i=$1 n=$2 ref=$3 full repo dir json digest mt size k chain="" layer lsize fetched=0 bytes=0 started=$SECONDS
+  local chosen entry esize config csize
+  local -a diffs layers
+  full=$(normalize_ref "$ref")
+  repo=${full%@*}
+  [[ ${repo##*/} != *:* ]] || repo=${repo%:*}
+  PULL_LOG="$LOGS/pull-$i.log"
+  : >"$PULL_LOG"
+  dir="$GDIB_WORK/import"
+  rm -rf "$dir"
+  mkdir -p "$dir/blobs/sha256"
+  GDIB_STEP="pulling $ref"
+  report_status phase pulling
+  progress "$((i - 1))/$n images"
+  PULL_TOKEN=""
+  if uses_token "$full"; then
+    fetch_token PULL_TOKEN || fail "cannot get an access token for $ref from the metadata server: $FETCH_TOKEN_ERROR"
+    log "pulling $i/$n $ref with a fresh service-account token, only the layers the disk lacks"
+  else
+    log "pulling $i/$n $ref, only the layers the disk lacks"
+  fi
+  fetch_object "$full" "$dir/root" || pull_failed "$ref" "$PULL_LOG"
+  digest="sha256:$(sha256sum "$dir/root" | cut -d' ' -f1)"
+  [[ $full != *@* || ${full##*@} == "$digest" ]] || fail "$ref: the registry sent a manifest whose digest is $digest"
+  json=$(<"$dir/root")
+  # The descriptor's media type, as the registry would send it: the document's own, else what its shape says.
+  mt=$(jq -r 'if .schemaVersion == 2 then .mediaType // (if has("manifests")
+    then "application/vnd.oci.image.index.v1+json" else "application/vnd.oci.image.manifest.v1+json" end)
+    else "" end' <<<"$json" 2>/dev/null) || mt=""
+  [[ -n $mt ]] || fail "$ref: its manifest is not an OCI or Docker schema 2 manifest, which reusing a base image needs"
+  size=$(stat -c %s "$dir/root")
+  mv "$dir/root" "$dir/blobs/sha256/${digest#sha256:}"
+  for k in 1 2 3; do
+    jq -e 'has("manifests")' <<<"$json" >/dev/null || break
+    chosen=$(select_manifest "$json")
+    [[ -n $chosen ]] || fail "image $ref has no $PLATFORM variant (--platform)"
+    # import walks every manifest of the index that matches the platform: fetch them all (they are small).
+    while read -r entry esize; do
+      fetch_object "$repo@$entry" "$dir/blobs/sha256/${entry#sha256:}" "$entry" "$esize" || pull_failed "$ref" "$PULL_LOG"
+    done < <(jq -r --arg os "${PLATFORM%%/*}" --arg arch "$(cut -d/ -f2 <<<"$PLATFORM")" \
+      '.manifests[] | select(.platform.os == $os and .platform.architecture == $arch) | "\(.digest) \(.size)"' <<<"$json")
+    json=$(<"$dir/blobs/sha256/${chosen#sha256:}")
+  done
+  config=$(jq -r '.config.digest' <<<"$json")
+  csize=$(jq -r '.config.size' <<<"$json")
+  fetch_object "$repo@$config" "$dir/blobs/sha256/${config#sha256:}" "$config" "$csize" || pull_failed "$ref" "$PULL_LOG"
+  mapfile -t diffs < <(jq -r '.rootfs.diff_ids[]' "$dir/blobs/sha256/${config#sha256:}")
+  mapfile -t layers < <(jq -r '.layers[] | "\(.digest) \(.size)"' <<<"$json")
+  ((${#diffs[@]} == ${#layers[@]})) || fail "$ref: its config lists ${#diffs[@]} layers, its manifest ${#layers[@]}"
+  for k in "${!diffs[@]}"; do
+    chain=$(next_chain "$chain" "${diffs[$k]}")
+    run_ctr snapshots --snapshotter overlayfs info "$chain" >/dev/null 2>&1 && continue
+    read -r layer lsize <<<"${layers[$k]}"
+    log "fetching layer $((k + 1))/${#diffs[@]} of $ref ($(human_bytes "$lsize"))"
+    fetch_object "$repo@$layer" "$dir/blobs/sha256/${layer#sha256:}" "$layer" "$lsize" || pull_failed "$ref" "$PULL_LOG"
+    fetched=$((fetched + 1))
+    bytes=$((bytes + lsize))
+  done
+  PULL_TOKEN=""
+  printf '{"imageLayoutVersion":"1.0.0"}' >"$dir/oci-layout"
+  jq -n --arg mt "$mt" --arg digest "$digest" --argjson size "$size" --arg name "$full" \
+    '{schemaVersion: 2, manifests: [{mediaType: $mt, digest: $digest, size: $size,
+      annotations: {"io.containerd.image.name": $name}}]}' >"$dir/index.json"
+  GDIB_STEP="unpacking $ref"
+  report_status phase unpacking
+  (cd "$dir" && tar -cf - oci-layout index.json blobs) \
+    | run_ctr images import --platform "$PLATFORM" --snapshotter overlayfs - >>"$PULL_LOG" 2>&1 \
+    || pull_failed "$ref" "$PULL_LOG"
+  rm -rf "$dir"
+  run_ctr snapshots --snapshotter overlayfs info "$chain" >/dev/null 2>&1 || fail "ctr imported $ref but did not unpack it"
+  PULLED_TARGET=$digest
+  PULLED_CHAIN=$chain
+  log "pulled $i/$n $ref in $((SECONDS - started)) s ($digest): fetched $fetched of ${#diffs[@]} layer(s), $(human_bytes "$bytes")"
+}
+
 # ---- what was unpacked -------------------------------------------------------------------------------
 
 # select_manifest JSON: the digest of the entry of an image index that matches PLATFORM.
@@ -402,9 +657,15 @@ checksum_snapshots() {
     k=$((k + 1))
     started=$SECONDS
     GDIB_STEP="checksumming ${SNAPSHOT_DIR[$chain]}"
-    CHECKSUM[$chain]=$(snapshot_checksum "$GDIB_MNT/${SNAPSHOT_DIR[$chain]}") \
-      || fail "computing the checksum of ${SNAPSHOT_DIR[$chain]} failed"
-    log "checksum $k/$n ${SNAPSHOT_DIR[$chain]} ${CHECKSUM[$chain]} ($((SECONDS - started)) s)"
+    if [[ -n ${BASE_SUM[$chain]:-} ]]; then
+      # Reused from the base image: its checksum is carried over, not recomputed (docs/architecture.md, Disk layout).
+      CHECKSUM[$chain]=${BASE_SUM[$chain]}
+      log "checksum $k/$n ${SNAPSHOT_DIR[$chain]} ${CHECKSUM[$chain]} (carried over from the base image)"
+    else
+      CHECKSUM[$chain]=$(snapshot_checksum "$GDIB_MNT/${SNAPSHOT_DIR[$chain]}") \
+        || fail "computing the checksum of ${SNAPSHOT_DIR[$chain]} failed"
+      log "checksum $k/$n ${SNAPSHOT_DIR[$chain]} ${CHECKSUM[$chain]} ($((SECONDS - started)) s)"
+    fi
     progress "$k/$n snapshots"
   done
 }
@@ -453,18 +714,32 @@ main() {
   phase installing
   read_parameters
   install_missing curl containerd ctr jq mkfs.ext4 perl md5sum find xargs mountpoint findmnt timeout
+  if [[ $DATA_DISK == from-image ]]; then
+    install_missing resize2fs dumpe2fs e2fsck blockdev sha256sum tar
+  fi
 
-  phase formatting
-  format_and_mount
+  if [[ $DATA_DISK == from-image ]]; then
+    phase mounting
+    mount_base_disk
+  else
+    phase formatting
+    format_and_mount
+  fi
   start_containerd
   configure_hosts
+  [[ $DATA_DISK != from-image ]] || restore_base_snapshots
 
   local i=0 ref
   for ref in "${IMAGES[@]}"; do
     i=$((i + 1))
-    pull_image "$i" "${#IMAGES[@]}" "$ref"
+    if [[ $DATA_DISK == from-image ]]; then
+      import_image "$i" "${#IMAGES[@]}" "$ref"
+    else
+      pull_image "$i" "${#IMAGES[@]}" "$ref"
+    fi
     describe_image "$ref" "$PULLED_TARGET" "$PULLED_CHAIN"
   done
+  [[ $DATA_DISK != from-image ]] || remove_unused_base
   progress "${#IMAGES[@]}/${#IMAGES[@]} images, ${#CHAINS[@]} snapshots, $(human_bytes "$(disk_used "$GDIB_MNT")") on the data disk"
 
   [[ $STORE_CHECKSUMS != true ]] || checksum_snapshots
