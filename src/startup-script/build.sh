@@ -488,6 +488,13 @@ next_chain() {
   fi
 }
 
+# The repository of a normalized reference: without its tag or digest (a registry's port stays).
+repository_of() {
+  local name=${1%@*}
+  [[ ${name##*/} != *:* ]] || name=${name%:*}
+  printf '%s' "$name"
+}
+
 # fetch_object REF OUT [DIGEST SIZE]: one object of an image (index, manifest, config or layer) from its
 # registry into OUT, checked against DIGEST and SIZE when given. ctr's output goes to PULL_LOG.
 fetch_object() {
@@ -516,8 +523,7 @@ import_image() {
   local chosen entry esize config csize
   local -a diffs layers
   full=$(normalize_ref "$ref")
-  repo=${full%@*}
-  [[ ${repo##*/} != *:* ]] || repo=${repo%:*}
+  repo=$(repository_of "$full")
   PULL_LOG="$LOGS/pull-$i.log"
   : >"$PULL_LOG"
   dir="$GDIB_WORK/import"
