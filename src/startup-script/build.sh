@@ -42,6 +42,7 @@ readonly REUSED_DIR=.gdib-reused
 declare -A BASE_DIR=()      # chainID → snapshots/<N>/fs on the base disk
 declare -A BASE_SUM=()      # chainID → the base's checksum, when it stored them
 REUSED=()                   # chainIDs handed back to containerd, parents before children
+declare -A REUSED_AT=()     # chainID → its snapshots/<N>/fs now
 
 run_ctr() { ctr --address "$CTRD_DIR/containerd.sock" --namespace "$NS" "$@"; }
 
@@ -233,6 +234,7 @@ restore_base_snapshots() {
     run_ctr snapshots --snapshotter overlayfs commit "$chain" "$key" 2>>"$LOGS/ctr.log" \
       || fail "containerd could not commit reused snapshot $chain: $(tail -n 1 "$LOGS/ctr.log")"
     REUSED+=("$chain")
+    REUSED_AT[$chain]=$dir
   done
   log "reused ${#REUSED[@]} snapshot(s) of the base image"
 }
@@ -242,17 +244,23 @@ restore_base_snapshots() {
 remove_unused_base() {
   GDIB_STEP="removing the snapshots no image needs"
   local -A needed=()
-  local chain k removed=0
+  local chain k dir removed=()
   for chain in "${CHAINS[@]}"; do needed[$chain]=1; done
   for ((k = ${#REUSED[@]} - 1; k >= 0; k--)); do
     chain=${REUSED[$k]}
     [[ -z ${needed[$chain]:-} ]] || continue
     run_ctr snapshots --snapshotter overlayfs rm "$chain" 2>>"$LOGS/ctr.log" \
       || fail "cannot remove snapshot $chain, which no image of this build needs: $(tail -n 1 "$LOGS/ctr.log")"
-    removed=$((removed + 1))
+    removed+=("${REUSED_AT[$chain]}")
+  done
+  # containerd deletes a removed snapshot's directory when it collects garbage: now, and wait for it.
+  { run_ctr leases create --id gdib-collect >/dev/null && run_ctr leases delete --sync gdib-collect; } 2>>"$LOGS/ctr.log" \
+    || fail "containerd's garbage collection failed: $(tail -n 1 "$LOGS/ctr.log")"
+  for dir in "${removed[@]}"; do
+    [[ ! -e $GDIB_MNT/${dir%/fs} ]] || fail "containerd left the directory of a removed snapshot: ${dir%/fs}"
   done
   rm -rf "${GDIB_MNT:?}/$REUSED_DIR"
-  log "kept $((${#REUSED[@]} - removed)) reused snapshot(s), removed $removed that no image of this build needs"
+  log "kept $((${#REUSED[@]} - ${#removed[@]})) reused snapshot(s), removed ${#removed[@]} that no image of this build needs"
 }
 
 # ---- containerd ------------------------------------------------------------------------------------
@@ -267,6 +275,17 @@ start_containerd() {
     fail "the work dir $CTRD_DIR is too long for containerd's sockets: set GDIB_WORK_DIR to a path under 80 characters"
   fi
   mkdir -p "$CTRD_DIR/tmp"
+  # On a reused disk the collector runs only when asked (remove_unused_base): on its own it could take the
+  # content placeholders of seed_reused_layers before a pull adopts them.
+  local reuse=""
+  [[ $DATA_DISK != from-image ]] || reuse='
+[plugins."io.containerd.gc.v1.scheduler"]
+  deletion_threshold = 1000000
+  mutation_threshold = 1000000
+  startup_delay = "24h"
+
+[plugins."io.containerd.metadata.v1.bolt"]
+  content_sharing_policy = "shared"'
   cat >"$CTRD_DIR/config.toml" <<EOF
 version = 2
 root = "$CTRD_DIR/root"
@@ -285,6 +304,7 @@ disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.snapshotter.v1.a
 [plugins."io.containerd.snapshotter.v1.overlayfs"]
   root_path = "$GDIB_MNT"
   upperdir_label = true
+$reuse
 EOF
   # TMPDIR: containerd's scratch files stay under the work dir too. CONTAINERD_DISABLE_PIGZ: containerd
   # decompresses layers itself even where unpigz happens to be installed — measured no faster at more CPU
@@ -513,84 +533,57 @@ fetch_object() {
   fi
 }
 
-# Pulls an image onto a reused disk. ctr 1.6's `images pull` downloads every layer before it unpacks, even a
-# layer whose chain is already a snapshot (only the CRI's pull skips those). So the image is fetched object by
-# object: its index and manifest, its config, and only the layers whose chain containerd lacks; then
-# `ctr images import` of these as an OCI archive records the image and unpacks the missing layers on top of the
-# reused chain (docs/architecture.md, Disk layout).
-import_image() {
-  local i=$1 n=$2 ref=$3 full repo dir json digest mt size k chain="" layer lsize fetched=0 bytes=0 started=$SECONDS
-  local chosen entry esize config csize
+# Before an image is pulled onto a reused disk. ctr 1.6's `images pull` downloads every layer before it unpacks,
+# even a layer whose chain is already a snapshot (only the CRI's pull skips those), and `ctr content fetch-object`
+# refuses blobs over 4 MiB. So each layer whose chain containerd already has gets a placeholder in its content
+# store: a sparse file of the blob's size, which the store takes for the blob (content_sharing_policy "shared"
+# adopts a blob present in the store by its size, without reading it). The pull then fetches only the missing
+# layers, and unpacking, which finds the chain, never reads a placeholder; were one ever read, decompression or the
+# diffID check would fail the pull, so a placeholder cannot reach the disk (docs/architecture.md, Disk layout).
+seed_reused_layers() {
+  local i=$1 ref=$2 full repo json digest msize k chain="" layer lsize seeded=0 bytes=0 tmp
+  local store="$CTRD_DIR/root/io.containerd.content.v1.content/blobs/sha256"
   local -a diffs layers
   full=$(normalize_ref "$ref")
   repo=$(repository_of "$full")
-  PULL_LOG="$LOGS/pull-$i.log"
+  PULL_LOG="$LOGS/seed-$i.log"
   : >"$PULL_LOG"
-  dir="$GDIB_WORK/import"
-  rm -rf "$dir"
-  mkdir -p "$dir/blobs/sha256"
-  GDIB_STEP="pulling $ref"
-  report_status phase pulling
-  progress "$((i - 1))/$n images"
+  tmp="$GDIB_WORK/seed"
+  rm -rf "$tmp"
+  mkdir -p "$tmp" "$store"
+  GDIB_STEP="reading the manifest of $ref"
   PULL_TOKEN=""
   if uses_token "$full"; then
     fetch_token PULL_TOKEN || fail "cannot get an access token for $ref from the metadata server: $FETCH_TOKEN_ERROR"
-    log "pulling $i/$n $ref with a fresh service-account token, only the layers the disk lacks"
-  else
-    log "pulling $i/$n $ref, only the layers the disk lacks"
   fi
-  fetch_object "$full" "$dir/root" || pull_failed "$ref" "$PULL_LOG"
-  digest="sha256:$(sha256sum "$dir/root" | cut -d' ' -f1)"
-  [[ $full != *@* || ${full##*@} == "$digest" ]] || fail "$ref: the registry sent a manifest whose digest is $digest"
-  json=$(<"$dir/root")
-  # The descriptor's media type, as the registry would send it: the document's own, else what its shape says.
-  mt=$(jq -r 'if .schemaVersion == 2 then .mediaType // (if has("manifests")
-    then "application/vnd.oci.image.index.v1+json" else "application/vnd.oci.image.manifest.v1+json" end)
-    else "" end' <<<"$json" 2>/dev/null) || mt=""
-  [[ -n $mt ]] || fail "$ref: its manifest is not an OCI or Docker schema 2 manifest, which reusing a base image needs"
-  size=$(stat -c %s "$dir/root")
-  mv "$dir/root" "$dir/blobs/sha256/${digest#sha256:}"
+  fetch_object "$full" "$tmp/manifest" || pull_failed "$ref" "$PULL_LOG"
+  json=$(<"$tmp/manifest")
   for k in 1 2 3; do
-    jq -e 'has("manifests")' <<<"$json" >/dev/null || break
-    chosen=$(select_manifest "$json")
-    [[ -n $chosen ]] || fail "image $ref has no $PLATFORM variant (--platform)"
-    # import walks every manifest of the index that matches the platform: fetch them all (they are small).
-    while read -r entry esize; do
-      fetch_object "$repo@$entry" "$dir/blobs/sha256/${entry#sha256:}" "$entry" "$esize" || pull_failed "$ref" "$PULL_LOG"
-    done < <(jq -r --arg os "${PLATFORM%%/*}" --arg arch "$(cut -d/ -f2 <<<"$PLATFORM")" \
-      '.manifests[] | select(.platform.os == $os and .platform.architecture == $arch) | "\(.digest) \(.size)"' <<<"$json")
-    json=$(<"$dir/blobs/sha256/${chosen#sha256:}")
+    jq -e 'has("manifests")' <<<"$json" >/dev/null 2>&1 || break
+    digest=$(select_manifest "$json")
+    [[ -n $digest ]] || fail "image $ref has no $PLATFORM variant (--platform)"
+    msize=$(jq -r --arg d "$digest" 'first(.manifests[] | select(.digest == $d) | .size)' <<<"$json")
+    fetch_object "$repo@$digest" "$tmp/manifest" "$digest" "$msize" || pull_failed "$ref" "$PULL_LOG"
+    json=$(<"$tmp/manifest")
   done
-  config=$(jq -r '.config.digest' <<<"$json")
-  csize=$(jq -r '.config.size' <<<"$json")
-  fetch_object "$repo@$config" "$dir/blobs/sha256/${config#sha256:}" "$config" "$csize" || pull_failed "$ref" "$PULL_LOG"
-  mapfile -t diffs < <(jq -r '.rootfs.diff_ids[]' "$dir/blobs/sha256/${config#sha256:}")
+  digest=$(jq -r '.config.digest // empty' <<<"$json" 2>/dev/null) || digest=""
+  [[ -n $digest ]] || fail "$ref: its manifest is not an image manifest"
+  fetch_object "$repo@$digest" "$tmp/config" "$digest" "$(jq -r '.config.size' <<<"$json")" || pull_failed "$ref" "$PULL_LOG"
+  PULL_TOKEN=""
+  mapfile -t diffs < <(jq -r '.rootfs.diff_ids[]' "$tmp/config")
   mapfile -t layers < <(jq -r '.layers[] | "\(.digest) \(.size)"' <<<"$json")
   ((${#diffs[@]} == ${#layers[@]})) || fail "$ref: its config lists ${#diffs[@]} layers, its manifest ${#layers[@]}"
   for k in "${!diffs[@]}"; do
     chain=$(next_chain "$chain" "${diffs[$k]}")
-    run_ctr snapshots --snapshotter overlayfs info "$chain" >/dev/null 2>&1 && continue
+    run_ctr snapshots --snapshotter overlayfs info "$chain" >/dev/null 2>&1 || break
     read -r layer lsize <<<"${layers[$k]}"
-    log "fetching layer $((k + 1))/${#diffs[@]} of $ref ($(human_bytes "$lsize"))"
-    fetch_object "$repo@$layer" "$dir/blobs/sha256/${layer#sha256:}" "$layer" "$lsize" || pull_failed "$ref" "$PULL_LOG"
-    fetched=$((fetched + 1))
+    [[ $layer =~ ^sha256:[0-9a-f]{64}$ && $lsize =~ ^[0-9]+$ ]] || fail "$ref: layer $((k + 1)) has a malformed descriptor"
+    [[ -e $store/${layer#sha256:} ]] || truncate -s "$lsize" "$store/${layer#sha256:}"
+    seeded=$((seeded + 1))
     bytes=$((bytes + lsize))
   done
-  PULL_TOKEN=""
-  printf '{"imageLayoutVersion":"1.0.0"}' >"$dir/oci-layout"
-  jq -n --arg mt "$mt" --arg digest "$digest" --argjson size "$size" --arg name "$full" \
-    '{schemaVersion: 2, manifests: [{mediaType: $mt, digest: $digest, size: $size,
-      annotations: {"io.containerd.image.name": $name}}]}' >"$dir/index.json"
-  GDIB_STEP="unpacking $ref"
-  report_status phase unpacking
-  (cd "$dir" && tar -cf - oci-layout index.json blobs) \
-    | run_ctr images import --platform "$PLATFORM" --snapshotter overlayfs - >>"$PULL_LOG" 2>&1 \
-    || pull_failed "$ref" "$PULL_LOG"
-  rm -rf "$dir"
-  run_ctr snapshots --snapshotter overlayfs info "$chain" >/dev/null 2>&1 || fail "ctr imported $ref but did not unpack it"
-  PULLED_TARGET=$digest
-  PULLED_CHAIN=$chain
-  log "pulled $i/$n $ref in $((SECONDS - started)) s ($digest): fetched $fetched of ${#diffs[@]} layer(s), $(human_bytes "$bytes")"
+  rm -rf "$tmp"
+  log "$ref: $seeded of ${#diffs[@]} layer(s) already on the disk, $(human_bytes "$bytes") not to fetch"
 }
 
 # ---- what was unpacked -------------------------------------------------------------------------------
@@ -721,7 +714,7 @@ main() {
   read_parameters
   install_missing curl containerd ctr jq mkfs.ext4 perl md5sum find xargs mountpoint findmnt timeout
   if [[ $DATA_DISK == from-image ]]; then
-    install_missing resize2fs dumpe2fs e2fsck blockdev sha256sum tar
+    install_missing resize2fs dumpe2fs e2fsck blockdev sha256sum truncate
   fi
 
   if [[ $DATA_DISK == from-image ]]; then
@@ -738,11 +731,8 @@ main() {
   local i=0 ref
   for ref in "${IMAGES[@]}"; do
     i=$((i + 1))
-    if [[ $DATA_DISK == from-image ]]; then
-      import_image "$i" "${#IMAGES[@]}" "$ref"
-    else
-      pull_image "$i" "${#IMAGES[@]}" "$ref"
-    fi
+    [[ $DATA_DISK != from-image ]] || seed_reused_layers "$i" "$ref"
+    pull_image "$i" "${#IMAGES[@]}" "$ref"
     describe_image "$ref" "$PULLED_TARGET" "$PULLED_CHAIN"
   done
   [[ $DATA_DISK != from-image ]] || remove_unused_base

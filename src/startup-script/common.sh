@@ -134,6 +134,7 @@ declare -rA GDIB_PACKAGE_OF=(
   [md5sum]=coreutils
   [sha256sum]=coreutils
   [timeout]=coreutils
+  [truncate]=coreutils
   [find]=findutils
   [xargs]=findutils
   [tar]=tar
