@@ -22,6 +22,9 @@ export interface IncrementalRun {
   layersFetched: number;
   writtenBytes: number;
   phases: [string, number][];
+  /** From the script's log (whole seconds): growing the filesystem, and how; handing the snapshots back. */
+  grow?: { sec: number; how: string };
+  restoreSec?: number;
 }
 
 export type IncrementalResult =
@@ -50,6 +53,8 @@ const appLayer = (release: number, bytes: number): Layer => ({
 
 function summary(r: OnVmRun, rig: Rig, from: number, layerDigests: Set<string>): IncrementalRun {
   const gets = blobGets(rig.open.requests().slice(from));
+  const grown = /filesystem grown (online|unmounted) in (\d+) s/.exec(r.output);
+  const reused = /reused \d+ snapshot\(s\) of the base image in (\d+) s/.exec(r.output);
   return {
     label: r.label,
     wallSec: r.wallSec,
@@ -58,6 +63,8 @@ function summary(r: OnVmRun, rig: Rig, from: number, layerDigests: Set<string>):
     layersFetched: gets.filter((g) => layerDigests.has(g.digest)).length,
     writtenBytes: r.writtenBytes,
     phases: [...phaseTotals(r)].map(([p, t]) => [p, t.sec]),
+    ...(grown ? { grow: { sec: Number(grown[2]), how: grown[1]! } } : {}),
+    ...(reused ? { restoreSec: Number(reused[1]) } : {}),
   };
 }
 
@@ -215,12 +222,19 @@ export function incrementalFigures(r: IncrementalResult | undefined, machineLine
       ),
       `The rebuild fetches one layer blob (the changed one) and the small manifest and config; it formats nothing (the fresh build's ` +
         '`formatting` writes the inode tables), unpacks one layer, and checksums one snapshot. Its `mounting` phase checks the base layout, ' +
-        `grows the filesystem and hands the ${image.layers - 1} reused snapshots back to containerd (renames, no copy). Unpacking on the fresh ` +
+        `grows the filesystem (${i.grow ? `${i.grow.sec} s, ${i.grow.how}` : 'not needed'}) and hands the ${image.layers - 1} reused snapshots back to containerd ` +
+        `(${i.restoreSec ?? '?'} s: renames, no copy; containerd walks each directory once to record its size). ` +
+        (i.grow?.how === 'unmounted'
+          ? 'The rig runs in a container without CAP_SYS_RESOURCE, so the kernel refuses an online resize and the script falls back to ' +
+            '`e2fsck -f` and an unmounted `resize2fs`, which reads all the filesystem metadata; on a GCE VM the resize is online and takes a moment. '
+          : '') +
+        `Unpacking on the fresh ` +
         `side took ${s1((phase(f, 'pulling') ?? 0) + (phase(f, 'unpacking') ?? 0))} s (pull + unpack), on the rebuild ` +
         `${s1((phase(i, 'pulling') ?? 0) + (phase(i, 'unpacking') ?? 0))} s.`,
       `**Checksums of reused snapshots: carried over, not recomputed.** Recomputing them here would have taken ${s1(r.recompute.sec)} s ` +
         `(${r.recompute.snapshots} snapshots, ${MB(r.recompute.bytes)} MB, the script's own parallel \`snapshot_checksum\`, page cache warm), ` +
-        `against ${s1(r.checksumSec)} s for the whole checksum phase of the rebuild (the new snapshot only). On the rig every byte is in memory; ` +
+        `against ${s1(r.checksumSec)} s for the rebuild's whole \`checksumming\` phase (the new snapshot's checksum, then the metadata files, ` +
+        'stopping containerd and the final sync and unmount). On the rig every byte is in memory; ' +
         'on GCE a disk created from an image is restored lazily, so recomputing would read every old byte from image storage — the very reads ' +
         'reuse avoids. Carrying the values over trusts the base image; `verify` recomputes them all when wanted (docs/architecture.md, Disk layout).',
     );

@@ -199,8 +199,12 @@ grow_filesystem() {
   [[ $count =~ ^[0-9]+$ && $size =~ ^[0-9]+$ ]] || fail "cannot read the size of the filesystem on $GDIB_DEV"
   ((dev_bytes - count * size >= size)) || return 0
   GDIB_STEP="growing the filesystem"
+  local started=$SECONDS
   log "growing the filesystem from $(human_bytes $((count * size))) to $(human_bytes "$dev_bytes")"
-  resize2fs "$GDIB_DEV" >"$log" 2>&1 && return 0
+  if resize2fs "$GDIB_DEV" >"$log" 2>&1; then
+    log "filesystem grown online in $((SECONDS - started)) s"
+    return 0
+  fi
   grep -q 'Permission denied' "$log" || fail "growing the filesystem on $GDIB_DEV failed: $(tail -n 1 "$log")"
   log "online resizing is not permitted here: growing the filesystem unmounted"
   umount "$GDIB_MNT" || fail "cannot unmount $GDIB_MNT to grow its filesystem"
@@ -209,6 +213,7 @@ grow_filesystem() {
   resize2fs "$GDIB_DEV" >>"$log" 2>&1 || fail "growing the filesystem on $GDIB_DEV failed: $(tail -n 1 "$log")"
   mount -t ext4 -o discard,defaults "$GDIB_DEV" "$GDIB_MNT" || fail "mounting $GDIB_DEV on $GDIB_MNT failed"
   MOUNTED=true
+  log "filesystem grown unmounted in $((SECONDS - started)) s"
 }
 
 # Hands the base's snapshots back to the fresh containerd, parents first, without copying a byte: each becomes
@@ -218,7 +223,7 @@ grow_filesystem() {
 # neither fetches nor unpacks that layer again.
 restore_base_snapshots() {
   GDIB_STEP="reusing the base image's snapshots"
-  local k=0 chain parent key dir old
+  local k=0 chain parent key dir old started=$SECONDS
   for chain in "${REUSE_ORDER[@]}"; do
     k=$((k + 1))
     parent=${BASE_PARENT[$chain]}
@@ -236,7 +241,7 @@ restore_base_snapshots() {
     REUSED+=("$chain")
     REUSED_AT[$chain]=$dir
   done
-  log "reused ${#REUSED[@]} snapshot(s) of the base image"
+  log "reused ${#REUSED[@]} snapshot(s) of the base image in $((SECONDS - started)) s"
 }
 
 # Removes the reused snapshots that no image of this build needs, children before parents, then what is left
