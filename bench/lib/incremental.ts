@@ -228,6 +228,8 @@ export function incrementalFigures(r: IncrementalResult | undefined, machineLine
           ? 'The rig runs in a container without CAP_SYS_RESOURCE, so the kernel refuses an online resize and the script falls back to ' +
             '`e2fsck -f` and an unmounted `resize2fs`, which reads all the filesystem metadata; on a GCE VM the resize is online and takes a moment. '
           : '') +
+        'On the rig the registry and the disk run at memory speed and two loaded cores pay for every `ctr` call, so the time ratio ' +
+        'understates the gain; the bytes are what the rebuild saves on GCE (see the time model below). ' +
         `Unpacking on the fresh ` +
         `side took ${s1((phase(f, 'pulling') ?? 0) + (phase(f, 'unpacking') ?? 0))} s (pull + unpack), on the rebuild ` +
         `${s1((phase(i, 'pulling') ?? 0) + (phase(i, 'unpacking') ?? 0))} s.`,

@@ -456,6 +456,8 @@ pull_image() {
   GDIB_STEP="pulling $ref"
   report_status phase pulling
   progress "$((i - 1))/$n images"
+  [[ $DATA_DISK != from-image ]] || seed_reused_layers "$i" "$ref"
+  GDIB_STEP="pulling $ref"
   PULL_TOKEN=""
   if uses_token "$full"; then
     fetch_token PULL_TOKEN || fail "cannot get an access token for $ref from the metadata server: $FETCH_TOKEN_ERROR"
@@ -736,7 +738,6 @@ main() {
   local i=0 ref
   for ref in "${IMAGES[@]}"; do
     i=$((i + 1))
-    [[ $DATA_DISK != from-image ]] || seed_reused_layers "$i" "$ref"
     pull_image "$i" "${#IMAGES[@]}" "$ref"
     describe_image "$ref" "$PULLED_TARGET" "$PULLED_CHAIN"
   done
