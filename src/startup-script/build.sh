@@ -223,16 +223,17 @@ grow_filesystem() {
 # neither fetches nor unpacks that layer again.
 restore_base_snapshots() {
   GDIB_STEP="reusing the base image's snapshots"
-  local k=0 chain parent key dir old started=$SECONDS
+  local k=0 chain parent key dir old mounts started=$SECONDS
   for chain in "${REUSE_ORDER[@]}"; do
     k=$((k + 1))
     parent=${BASE_PARENT[$chain]}
     key="gdib-reuse-$k"
     old="$GDIB_MNT/$REUSED_DIR/${BASE_DIR[$chain]#snapshots/}"
-    run_ctr snapshots --snapshotter overlayfs prepare "$key" ${parent:+"$parent"} >/dev/null 2>>"$LOGS/ctr.log" \
+    # The new snapshot's directory, from the mounts prepare prints: a bind mount of it, or the overlay's upperdir.
+    mounts=$(run_ctr snapshots --snapshotter overlayfs prepare --mounts "$key" ${parent:+"$parent"} 2>>"$LOGS/ctr.log") \
       || fail "containerd refused to take back snapshot $chain of the base image: $(tail -n 1 "$LOGS/ctr.log")"
-    dir=$(run_ctr snapshots --snapshotter overlayfs info "$key" 2>>"$LOGS/ctr.log" \
-      | jq -r '.Labels["containerd.io/snapshot/overlay.upperdir"] // empty') || dir=""
+    dir=$(jq -r '.[0] | if .Type == "bind" then .Source else (.Options[] | select(startswith("upperdir=")) | ltrimstr("upperdir=")) end' \
+      <<<"$mounts" 2>/dev/null) || dir=""
     dir=${dir#"$GDIB_MNT"/}
     [[ $dir =~ ^snapshots/[0-9]+/fs$ && -d $GDIB_MNT/$dir ]] || fail "containerd put reused snapshot $chain in '$dir'"
     { rmdir "$GDIB_MNT/$dir" && mv -T "$old" "$GDIB_MNT/$dir"; } || fail "cannot move ${BASE_DIR[$chain]} of the base image to $dir"
@@ -580,9 +581,11 @@ seed_reused_layers() {
   mapfile -t diffs < <(jq -r '.rootfs.diff_ids[]' "$tmp/config")
   mapfile -t layers < <(jq -r '.layers[] | "\(.digest) \(.size)"' <<<"$json")
   ((${#diffs[@]} == ${#layers[@]})) || fail "$ref: its config lists ${#diffs[@]} layers, its manifest ${#layers[@]}"
+  local -A have=()
+  while read -r k _; do [[ -z $k ]] || have[$k]=1; done < <(run_ctr snapshots --snapshotter overlayfs ls 2>>"$LOGS/ctr.log" | tail -n +2)
   for k in "${!diffs[@]}"; do
     chain=$(next_chain "$chain" "${diffs[$k]}")
-    run_ctr snapshots --snapshotter overlayfs info "$chain" >/dev/null 2>&1 || break
+    [[ -n ${have[$chain]:-} ]] || break
     read -r layer lsize <<<"${layers[$k]}"
     [[ $layer =~ ^sha256:[0-9a-f]{64}$ && $lsize =~ ^[0-9]+$ ]] || fail "$ref: layer $((k + 1)) has a malformed descriptor"
     [[ -e $store/${layer#sha256:} ]] || truncate -s "$lsize" "$store/${layer#sha256:}"
