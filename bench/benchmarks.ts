@@ -2,7 +2,7 @@
 // stage, the figures of the time model) on this machine, in order, then
 // docs/benchmarks.md written from the figures. Benchmarks print figures and never fail on timing; they fail only
 // when something is broken (a wrong exit code, a build that fails or leaves a resource behind).
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { apiEconomy, detectionOf, type ApiEconomy, type Detection } from './lib/api-economy.js';
@@ -13,6 +13,7 @@ import { loadNow, machine } from './lib/machine.js';
 import { report } from './lib/report.js';
 import { figuresOf, measureOnVm, onVmSection, type OnVmResult } from './lib/on-vm-section.js';
 import { installUnavailable, measureInstall, type InstallBench } from './lib/install.js';
+import { incrementalFigures, measureIncremental, spliceIncremental, type IncrementalResult } from './lib/incremental.js';
 import { quietVm, scriptedBuild, tenMinuteVm, type ScriptSection } from './lib/vm-phase.js';
 
 const env = (name: string, fallback: number) => (process.env[name] ? Number(process.env[name]) : fallback);
@@ -45,6 +46,7 @@ describe.sequential('benchmarks', () => {
   const detections: Detection[] = [];
   let onVm: OnVmResult | undefined;
   let install: InstallBench | { skipped: string } | undefined;
+  let incremental: IncrementalResult | undefined;
 
   it('CLI latency and client loading (built CLI, child processes)', async () => {
     latency = await measureCliLatency({ runs: RUNS, fullBuilds: 3, log });
@@ -101,13 +103,30 @@ describe.sequential('benchmarks', () => {
     expect(install.ours.wallSec.length).toBeGreaterThan(0);
   });
 
+  // Runs alone with `npm run bench -- -t incremental` (then only its section of docs/benchmarks.md is rewritten).
+  it(
+    'incremental rebuilds on the rig: a fresh build vs a rebuild on the previous image (one top layer changed)',
+    { timeout: 900_000 },
+    async () => {
+      incremental = await measureIncremental(log);
+      if ('skipped' in incremental) log(`incremental skipped: ${incremental.skipped}`);
+    },
+  );
+
   afterAll(() => {
+    const machineLine = `${m.cpuModel}, ${m.cores} cores, ${m.memoryGb} GB, ${m.os}`;
+    const file = join(ROOT, 'docs/benchmarks.md');
+    const previous = readFileSync(file, 'utf8');
     if (!latency || !imports || !economy || !costs || detections.length < 1 + DETECTION_OFFSETS.length) {
+      if (incremental) {
+        writeFileSync(file, spliceIncremental(previous, incrementalFigures(incremental, machineLine)));
+        log('only the incremental benchmark ran: wrote its section of docs/benchmarks.md');
+        return;
+      }
       log('a benchmark did not finish: docs/benchmarks.md is left as it was');
       return;
     }
     m.loadEnd = loadNow();
-    const machineLine = `${m.cpuModel}, ${m.cores} cores, ${m.memoryGb} GB, ${m.os}`;
     const figures = figuresOf(onVm, install);
     const md = report({
       machine: m,
@@ -121,7 +140,7 @@ describe.sequential('benchmarks', () => {
       k: K,
       ...(figures ? { onVm: figures } : {}),
     }).replace(/^## 5\. [\s\S]*?(?=^## 6\. )/m, `${onVmSection(onVm, machineLine, install).join('\n\n')}\n\n`);
-    writeFileSync(join(ROOT, 'docs/benchmarks.md'), md);
+    writeFileSync(file, spliceIncremental(md, incrementalFigures(incremental, machineLine), previous));
     log(`wrote docs/benchmarks.md (${((Date.now() - startedAt.getTime()) / 1000).toFixed(0)} s in all)`);
   });
 });

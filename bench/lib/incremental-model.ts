@@ -5,6 +5,7 @@
 import type { BuildModel, Phase, ReportInput } from './report.js';
 import { buildModel } from './report.js';
 import { table } from './stats.js';
+import { INCREMENTAL_END, INCREMENTAL_START } from './incremental.js';
 
 /** Share of the unpacked (and fetched) bytes that changed: one top layer of about 5 %. */
 const CHANGED = 0.05;
@@ -163,6 +164,9 @@ export function incrementalSection(r: ReportInput, detectionMedian: number): str
   const newU = m.U * CHANGED;
   return [
     '## 7. Incremental rebuilds',
+    // The rig's measured figures go between these markers (bench/lib/incremental.ts writes them).
+    '### Measured on the rig',
+    `${INCREMENTAL_START}\n\n${INCREMENTAL_END}`,
     '### Time model on GCE',
     `The §6 build (${m.U} GB unpacked, ${f1(m.C)} GB fetched, a ${m.diskGb} GB pd-ssd data disk, n2-standard-16) built again after a release ` +
       `that changed one top layer of ${f0(CHANGED * 100)} % of the bytes: in full, and with \`--incremental\` (the data disk created from the ` +

@@ -236,14 +236,15 @@ function cgroup(name: string): { dir: string; usage(): number; remove(): void } 
 }
 
 /**
- * Runs the rendered build script for `images` onto a fresh loop disk of `diskMiB`. `env` adds variables to the
- * script's environment (the script's seams of docs/architecture.md, Test seams, are set here, as in test/rig/run-script.ts).
+ * Runs the rendered build script for `images` onto a fresh loop disk of `diskMiB` — or onto `disk`, a disk made
+ * from a base image, with `dataDisk: 'from-image'`. `env` adds variables to the script's environment (the script's
+ * seams of docs/architecture.md, Test seams, are set here, as in test/rig/run-script.ts).
  */
 export async function runBuild(
   rig: Rig,
   label: string,
   images: string[],
-  opts: { diskMiB: number; env?: Record<string, string>; timeoutMs?: number },
+  opts: { diskMiB: number; env?: Record<string, string>; timeoutMs?: number; disk?: LoopDisk; dataDisk?: 'from-image' },
 ): Promise<OnVmRun> {
   const runDir = rig.runDir(`bench-${label}`);
   mkdirSync(runDir, { recursive: true });
@@ -254,12 +255,13 @@ export async function runBuild(
     imagePullAuth: 'None',
     storeChecksums: true,
     platform: 'linux/amd64',
+    ...(opts.dataDisk ? { dataDisk: opts.dataDisk } : {}),
   };
   const attributes = Object.fromEntries(renderMetadata(input).map((i) => [i.key, i.value]));
   const metadata = await startMetadataServer({ attributes });
   const script = join(runDir, 'startup-script');
   writeFileSync(script, attributes['startup-script'] ?? '', { mode: 0o755 });
-  const disk = await LoopDisk.create(join(runDir, 'disk.img'), opts.diskMiB);
+  const disk = opts.disk ?? (await LoopDisk.create(join(runDir, 'disk.img'), opts.diskMiB));
   const cg = cgroup(`gdib-bench-${process.pid}-${label}`);
   const env: NodeJS.ProcessEnv = {
     PATH: STANDARD_PATH,

@@ -427,7 +427,9 @@ export function report(r: ReportInput): string {
       'Debian 12 chroot for the install comparison, ~3 min, cached in the temp directory). §5 and the install need root and the rig (`bash test/rig/install.sh`); ' +
       'without them they are skipped and §6 keeps estimates. ' +
       'Knobs: `GDIB_BENCH_RUNS` (runs per CLI invocation, default 15), `GDIB_BENCH_K` (time scale, default 20), `GDIB_BENCH_REPEATS` ' +
-      '(runs with and without unpigz, default 3), `GDIB_BENCH_LAYERS` / `GDIB_BENCH_LAYER_MB` / `GDIB_BENCH_SMALL_FILES` (image sizes). ' +
+      '(runs with and without unpigz, default 3), `GDIB_BENCH_LAYERS` / `GDIB_BENCH_LAYER_MB` / `GDIB_BENCH_SMALL_FILES` (image sizes), ' +
+      "`GDIB_BENCH_INC_LAYERS` / `GDIB_BENCH_INC_LAYER_MB` (the incremental rebuilds' image). `npm run bench -- -t incremental` runs only the " +
+      'incremental rebuilds and rewrites only their section. ' +
       'A benchmark fails only when something is broken (a wrong exit code, a failed build, a resource left behind), never on a timing.',
   );
   return `${out.join('\n').trimEnd()}\n`;

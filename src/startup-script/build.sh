@@ -1,13 +1,15 @@
 #!/bin/bash
 # gke-disk-image-builder: the build script, run as root by the temporary VM as its startup script.
 #
-# It formats the data disk (ext4, whole disk), runs its own containerd whose overlayfs snapshotter keeps
+# It formats the data disk (ext4, whole disk) — or, when the disk was made from an image this tool built
+# (gdib-data-disk=from-image), mounts it, grows its filesystem and hands the snapshots already on it back to
+# containerd — runs its own containerd whose overlayfs snapshotter keeps
 # its snapshots on that disk, pulls every image listed in metadata (containerd unpacks each layer once,
 # straight into snapshots/<N>/fs on the disk: whiteouts, opaque markers, xattrs, owners and hard links
 # exactly as GKE's containerd would have them), then writes snapshots.metadata, images.metadata and
 # gdib.json at the disk's root (docs/architecture.md, Disk layout), unmounts it and reports the outcome (docs/architecture.md, VM status).
 #
-# Phases: installing → formatting → pulling/unpacking (per image) → checksumming → done.
+# Phases: installing → formatting (or mounting, from an image) → pulling/unpacking (per image) → checksumming → done.
 set -euo pipefail
 shopt -s inherit_errexit
 
@@ -28,11 +30,19 @@ PLATFORM=""
 STORE_CHECKSUMS=""
 RUN_ID=""
 DEVICE_NAME=""
+DATA_DISK=blank
 BUILD_STARTED=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 IMAGES=()
 declare -A SNAPSHOT_DIR=()  # chainID → snapshots/<N>/fs
 declare -A CHECKSUM=()      # chainID → checksum
 CHAINS=()                   # distinct chainIDs, bottom layer first, in image order
+# A disk made from a base image (docs/architecture.md, Disk layout): its snapshots directory set aside while
+# containerd starts, and what the base's metadata says of each snapshot it holds.
+readonly REUSED_DIR=.gdib-reused
+declare -A BASE_DIR=()      # chainID → snapshots/<N>/fs on the base disk
+declare -A BASE_SUM=()      # chainID → the base's checksum, when it stored them
+REUSED=()                   # chainIDs handed back to containerd, parents before children
+declare -A REUSED_AT=()     # chainID → its snapshots/<N>/fs now
 
 run_ctr() { ctr --address "$CTRD_DIR/containerd.sock" --namespace "$NS" "$@"; }
 
@@ -59,6 +69,11 @@ read_parameters() {
     true | false) STORE_CHECKSUMS=${store,,} ;;
     *) fail "invalid gdib-store-checksums '$store' (expected true or false)" ;;
   esac
+  md_get DATA_DISK gdib-data-disk blank
+  case $DATA_DISK in
+    blank | from-image) ;;
+    *) fail "invalid gdib-data-disk '$DATA_DISK' (expected blank or from-image)" ;;
+  esac
   md_get PLATFORM gdib-platform linux/amd64
   [[ $PLATFORM =~ ^[a-z0-9_]+/[a-z0-9_]+(/[a-z0-9_.]+)?$ ]] || fail "invalid gdib-platform '$PLATFORM'"
   read_registry_secrets
@@ -77,7 +92,7 @@ read_parameters() {
     IMAGES+=("$line")
   done <<<"$images_text"
   ((${#IMAGES[@]} > 0)) || fail "metadata gdib-container-images lists no image"
-  log "run ${RUN_ID}: ${#IMAGES[@]} image(s), platform $PLATFORM, pull auth $AUTH, checksums $STORE_CHECKSUMS"
+  log "run ${RUN_ID}: ${#IMAGES[@]} image(s), platform $PLATFORM, pull auth $AUTH, checksums $STORE_CHECKSUMS, data disk $DATA_DISK"
 }
 
 # ---- data disk ------------------------------------------------------------------------------------
@@ -111,6 +126,150 @@ unmount_data_disk() {
   return 1
 }
 
+# ---- a disk made from a base image ------------------------------------------------------------------
+
+# The base disk is not this tool's: say why, in one line.
+not_ours() { fail "the data disk made from the base image does not hold gke-disk-image-builder's layout: $*"; }
+
+# Mounts a data disk created from an image this tool built (gdib-data-disk=from-image) without formatting it,
+# checks it holds this tool's layout, grows its filesystem to the disk, and sets its snapshots directory aside
+# (a rename on the same filesystem) so that the fresh containerd starts with an empty one (docs/architecture.md, Disk layout).
+mount_base_disk() {
+  resolve_device "$DEVICE_NAME"
+  local real
+  real=$(readlink -f "$GDIB_DEV")
+  ! findmnt -rn -S "$real" >/dev/null || fail "data disk $GDIB_DEV is already mounted"
+  ! mountpoint -q "$GDIB_MNT" || fail "$GDIB_MNT is already a mount point"
+  mkdir -p "$GDIB_MNT"
+  mount -t ext4 -o discard,defaults "$GDIB_DEV" "$GDIB_MNT" 2>"$LOGS/mount.log" \
+    || not_ours "it holds no ext4 filesystem that mounts ($(tail -n 1 "$LOGS/mount.log"))"
+  MOUNTED=true
+  read_base_layout
+  grow_filesystem "$real"
+  # This build writes its own metadata files; until then the disk must not look like a finished one.
+  rm -f "$GDIB_MNT/gdib.json" "$GDIB_MNT/snapshots.metadata" "$GDIB_MNT/images.metadata" "$GDIB_MNT/metadata.db"
+  mv -T "$GDIB_MNT/snapshots" "$GDIB_MNT/$REUSED_DIR" || fail "cannot set the base image's snapshots aside"
+}
+
+# Reads the base disk's snapshots.metadata (directory and checksum of each chain) and gdib.json (the parent of
+# each chain, from the images' layer lists) into BASE_DIR, BASE_SUM, BASE_PARENT and REUSE_ORDER.
+declare -A BASE_PARENT=()   # chainID → its parent's chainID ("" for a bottom layer)
+REUSE_ORDER=()              # the base's chainIDs, parents before children
+read_base_layout() {
+  GDIB_STEP="checking the base image's disk"
+  local info="$GDIB_MNT/gdib.json" list="$GDIB_MNT/snapshots.metadata" tool line chain dir sum extra parent n=0
+  [[ -f $info ]] || not_ours "no gdib.json at its root"
+  tool=$(jq -r 'if type == "object" then .tool // "" else "" end' "$info" 2>/dev/null) || not_ours "gdib.json is not JSON"
+  [[ $tool == gke-disk-image-builder ]] || not_ours "gdib.json names tool '$(one_line "${tool:0:60}")'"
+  [[ -f $list ]] || not_ours "no snapshots.metadata at its root"
+  [[ -d $GDIB_MNT/snapshots ]] || not_ours "no snapshots directory"
+  [[ ! -e $GDIB_MNT/$REUSED_DIR ]] || not_ours "it still has a $REUSED_DIR directory"
+  while IFS= read -r line || [[ -n $line ]]; do
+    n=$((n + 1))
+    [[ -n $line ]] || continue
+    chain="" dir="" sum="" extra=""
+    read -r chain dir sum extra <<<"$line"
+    [[ $chain =~ ^sha256:[0-9a-f]{64}$ && $dir =~ ^snapshots/[0-9]+/fs$ && -z $extra && $sum =~ ^([0-9a-f]{32})?$ ]] \
+      || not_ours "snapshots.metadata line $n is malformed"
+    [[ -d $GDIB_MNT/$dir ]] || not_ours "snapshots.metadata lists $dir, which is missing"
+    BASE_DIR[$chain]=$dir
+    [[ -z $sum ]] || BASE_SUM[$chain]=$sum
+  done <"$list"
+  ((${#BASE_DIR[@]} > 0)) || not_ours "snapshots.metadata lists no snapshot"
+  while read -r chain parent; do
+    [[ -z ${BASE_PARENT[$chain]+set} ]] || continue
+    [[ -n ${BASE_DIR[$chain]:-} ]] || not_ours "gdib.json lists snapshot $chain, which snapshots.metadata does not"
+    [[ $parent != - ]] || parent=""
+    BASE_PARENT[$chain]=$parent
+    REUSE_ORDER+=("$chain")
+  done < <(jq -r '.images[]? | [.layers[]?.chainID] as $c | range(0; $c | length)
+    | "\($c[.]) \(if . > 0 then $c[. - 1] else "-" end)"' "$info" 2>/dev/null)
+  ((${#REUSE_ORDER[@]} == ${#BASE_DIR[@]})) \
+    || not_ours "gdib.json describes ${#REUSE_ORDER[@]} snapshot(s), snapshots.metadata lists ${#BASE_DIR[@]}"
+  log "base disk: ${#REUSE_ORDER[@]} snapshot(s) of $(jq -r '[.images[]?] | length' "$info") image(s), built $(jq -r '.builtAt // "?"' "$info") by version $(jq -r '.version // "?"' "$info")"
+}
+
+# Grows the filesystem to the whole block device (the disk may be larger than the base image): online, as GCE
+# guests grow their disks. Where the kernel refuses an online resize (a container without CAP_SYS_RESOURCE, such
+# as the test rig), it grows it unmounted instead, after the check resize2fs then insists on.
+grow_filesystem() {
+  local real=$1 dev_bytes count size log="$LOGS/resize2fs.log"
+  dev_bytes=$(blockdev --getsize64 "$real")
+  count=$(dumpe2fs -h "$GDIB_DEV" 2>/dev/null | sed -n 's/^Block count: *//p')
+  size=$(dumpe2fs -h "$GDIB_DEV" 2>/dev/null | sed -n 's/^Block size: *//p')
+  [[ $count =~ ^[0-9]+$ && $size =~ ^[0-9]+$ ]] || fail "cannot read the size of the filesystem on $GDIB_DEV"
+  ((dev_bytes - count * size >= size)) || return 0
+  GDIB_STEP="growing the filesystem"
+  local started=$SECONDS
+  log "growing the filesystem from $(human_bytes $((count * size))) to $(human_bytes "$dev_bytes")"
+  if resize2fs "$GDIB_DEV" >"$log" 2>&1; then
+    log "filesystem grown online in $((SECONDS - started)) s"
+    return 0
+  fi
+  grep -q 'Permission denied' "$log" || fail "growing the filesystem on $GDIB_DEV failed: $(tail -n 1 "$log")"
+  log "online resizing is not permitted here: growing the filesystem unmounted"
+  umount "$GDIB_MNT" || fail "cannot unmount $GDIB_MNT to grow its filesystem"
+  MOUNTED=false
+  e2fsck -f -p "$GDIB_DEV" >>"$log" 2>&1 || (($? < 4)) || fail "the filesystem of the base image has errors: $(tail -n 1 "$log")"
+  resize2fs "$GDIB_DEV" >>"$log" 2>&1 || fail "growing the filesystem on $GDIB_DEV failed: $(tail -n 1 "$log")"
+  mount -t ext4 -o discard,defaults "$GDIB_DEV" "$GDIB_MNT" || fail "mounting $GDIB_DEV on $GDIB_MNT failed"
+  MOUNTED=true
+  log "filesystem grown unmounted in $((SECONDS - started)) s"
+}
+
+# Hands the base's snapshots back to the fresh containerd, parents first, without copying a byte: each becomes
+# an active snapshot on its parent whose empty fs directory is swapped (a rename) for the old one, then is
+# committed under its chain ID. `ctr snapshots prepare` and `commit` both label it a GC root, so the collector
+# cannot take it before an image references it. containerd then finds the chain when it unpacks an image and
+# neither fetches nor unpacks that layer again.
+restore_base_snapshots() {
+  GDIB_STEP="reusing the base image's snapshots"
+  local k=0 chain parent key dir old mounts started=$SECONDS
+  for chain in "${REUSE_ORDER[@]}"; do
+    k=$((k + 1))
+    parent=${BASE_PARENT[$chain]}
+    key="gdib-reuse-$k"
+    old="$GDIB_MNT/$REUSED_DIR/${BASE_DIR[$chain]#snapshots/}"
+    # The new snapshot's directory, from the mounts prepare prints: a bind mount of it, or the overlay's upperdir.
+    mounts=$(run_ctr snapshots --snapshotter overlayfs prepare --mounts "$key" ${parent:+"$parent"} 2>>"$LOGS/ctr.log") \
+      || fail "containerd refused to take back snapshot $chain of the base image: $(tail -n 1 "$LOGS/ctr.log")"
+    dir=$(jq -r '.[0] | if .Type == "bind" then .Source else (.Options[] | select(startswith("upperdir=")) | ltrimstr("upperdir=")) end' \
+      <<<"$mounts" 2>/dev/null) || dir=""
+    dir=${dir#"$GDIB_MNT"/}
+    [[ $dir =~ ^snapshots/[0-9]+/fs$ && -d $GDIB_MNT/$dir ]] || fail "containerd put reused snapshot $chain in '$dir'"
+    { rmdir "$GDIB_MNT/$dir" && mv -T "$old" "$GDIB_MNT/$dir"; } || fail "cannot move ${BASE_DIR[$chain]} of the base image to $dir"
+    run_ctr snapshots --snapshotter overlayfs commit "$chain" "$key" 2>>"$LOGS/ctr.log" \
+      || fail "containerd could not commit reused snapshot $chain: $(tail -n 1 "$LOGS/ctr.log")"
+    REUSED+=("$chain")
+    REUSED_AT[$chain]=$dir
+  done
+  log "reused ${#REUSED[@]} snapshot(s) of the base image in $((SECONDS - started)) s"
+}
+
+# Removes the reused snapshots that no image of this build needs, children before parents, then what is left
+# of the set-aside directory: the disk then holds exactly what a fresh build of these images would.
+remove_unused_base() {
+  GDIB_STEP="removing the snapshots no image needs"
+  local -A needed=()
+  local chain k dir removed=()
+  for chain in "${CHAINS[@]}"; do needed[$chain]=1; done
+  for ((k = ${#REUSED[@]} - 1; k >= 0; k--)); do
+    chain=${REUSED[$k]}
+    [[ -z ${needed[$chain]:-} ]] || continue
+    run_ctr snapshots --snapshotter overlayfs rm "$chain" 2>>"$LOGS/ctr.log" \
+      || fail "cannot remove snapshot $chain, which no image of this build needs: $(tail -n 1 "$LOGS/ctr.log")"
+    removed+=("${REUSED_AT[$chain]}")
+  done
+  # containerd deletes a removed snapshot's directory when it collects garbage: now, and wait for it.
+  { run_ctr leases create --id gdib-collect >/dev/null && run_ctr leases delete --sync gdib-collect; } 2>>"$LOGS/ctr.log" \
+    || fail "containerd's garbage collection failed: $(tail -n 1 "$LOGS/ctr.log")"
+  for dir in "${removed[@]}"; do
+    [[ ! -e $GDIB_MNT/${dir%/fs} ]] || fail "containerd left the directory of a removed snapshot: ${dir%/fs}"
+  done
+  rm -rf "${GDIB_MNT:?}/$REUSED_DIR"
+  log "kept $((${#REUSED[@]} - ${#removed[@]})) reused snapshot(s), removed ${#removed[@]} that no image of this build needs"
+}
+
 # ---- containerd ------------------------------------------------------------------------------------
 
 # Our own containerd: config, root, state and socket under the work dir; its overlayfs snapshotter
@@ -123,6 +282,17 @@ start_containerd() {
     fail "the work dir $CTRD_DIR is too long for containerd's sockets: set GDIB_WORK_DIR to a path under 80 characters"
   fi
   mkdir -p "$CTRD_DIR/tmp"
+  # On a reused disk the collector runs only when asked (remove_unused_base): on its own it could take the
+  # content placeholders of seed_reused_layers before a pull adopts them.
+  local reuse=""
+  [[ $DATA_DISK != from-image ]] || reuse='
+[plugins."io.containerd.gc.v1.scheduler"]
+  deletion_threshold = 1000000
+  mutation_threshold = 1000000
+  startup_delay = "24h"
+
+[plugins."io.containerd.metadata.v1.bolt"]
+  content_sharing_policy = "shared"'
   cat >"$CTRD_DIR/config.toml" <<EOF
 version = 2
 root = "$CTRD_DIR/root"
@@ -141,6 +311,7 @@ disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.snapshotter.v1.a
 [plugins."io.containerd.snapshotter.v1.overlayfs"]
   root_path = "$GDIB_MNT"
   upperdir_label = true
+$reuse
 EOF
   # TMPDIR: containerd's scratch files stay under the work dir too. CONTAINERD_DISABLE_PIGZ: containerd
   # decompresses layers itself even where unpigz happens to be installed — measured no faster at more CPU
@@ -466,6 +637,8 @@ pull_image() {
   GDIB_STEP="pulling $ref"
   report_status phase pulling
   progress "$((i - 1))/$n images"
+  [[ $DATA_DISK != from-image ]] || seed_reused_layers "$i" "$ref"
+  GDIB_STEP="pulling $ref"
   forget_credentials
   if use_registry_secret "$full"; then
     args+=(--user "$PULL_USER:$PULL_PASSWORD")
@@ -513,6 +686,107 @@ pull_image() {
   PULLED_CHAIN=$(sed -nE 's/^image chain ID: (sha256:[0-9a-f]{64}).*/\1/p' "$log" | tail -n 1)
   [[ -n $PULLED_TARGET && -n $PULLED_CHAIN ]] || fail "ctr pulled $ref but did not report what it unpacked"
   log "pulled $i/$n $ref in $((SECONDS - started)) s ($PULLED_TARGET)"
+}
+
+# ---- pulling onto a reused disk -------------------------------------------------------------------------
+
+# The chain ID of a layer on top of chain $1 ("" for a bottom layer) with diffID $2.
+next_chain() {
+  if [[ -z $1 ]]; then
+    printf '%s' "$2"
+  else
+    printf 'sha256:%s' "$(printf '%s %s' "$1" "$2" | sha256sum | cut -d' ' -f1)"
+  fi
+}
+
+# The repository of a normalized reference: without its tag or digest (a registry's port stays).
+repository_of() {
+  local name=${1%@*}
+  [[ ${name##*/} != *:* ]] || name=${name%:*}
+  printf '%s' "$name"
+}
+
+# fetch_object REF OUT [DIGEST SIZE]: one object of an image (index, manifest, config or layer) from its
+# registry into OUT, checked against DIGEST and SIZE when given. ctr's output goes to PULL_LOG.
+fetch_object() {
+  local ref=$1 out=$2 want=${3:-} size=${4:-} got args=(--hosts-dir "$HOSTS_DIR")
+  if [[ -n $PULL_PASSWORD ]]; then
+    args+=(--user "$PULL_USER:$PULL_PASSWORD")
+  elif [[ -n $PULL_TOKEN ]]; then
+    args+=(--user "$TOKEN_USER:$PULL_TOKEN")
+  fi
+  # ctr's errors pass through the scrubber before they reach the log, as a pull's do.
+  if ! run_ctr content fetch-object "${args[@]}" -- "$ref" >"$out" 2>"$PULL_LOG.err"; then
+    args=()
+    redact_stream <"$PULL_LOG.err" >>"$PULL_LOG"
+    rm -f "$PULL_LOG.err"
+    return 1
+  fi
+  args=()
+  redact_stream <"$PULL_LOG.err" >>"$PULL_LOG"
+  rm -f "$PULL_LOG.err"
+  [[ -n $want ]] || return 0
+  got="sha256:$(sha256sum "$out" | cut -d' ' -f1)"
+  if [[ $got != "$want" || $(stat -c %s "$out") != "$size" ]]; then
+    printf 'ctr: %s: the registry sent %s bytes with digest %s\n' "$ref" "$(stat -c %s "$out")" "$got" >>"$PULL_LOG"
+    return 1
+  fi
+}
+
+# Before an image is pulled onto a reused disk. ctr 1.6's `images pull` downloads every layer before it unpacks,
+# even a layer whose chain is already a snapshot (only the CRI's pull skips those), and `ctr content fetch-object`
+# refuses blobs over 4 MiB. So each layer whose chain containerd already has gets a placeholder in its content
+# store: a sparse file of the blob's size, which the store takes for the blob (content_sharing_policy "shared"
+# adopts a blob present in the store by its size, without reading it). The pull then fetches only the missing
+# layers, and unpacking, which finds the chain, never reads a placeholder; were one ever read, decompression or the
+# diffID check would fail the pull, so a placeholder cannot reach the disk (docs/architecture.md, Disk layout).
+seed_reused_layers() {
+  local i=$1 ref=$2 full repo json digest msize k chain="" layer lsize seeded=0 bytes=0 tmp
+  local store="$CTRD_DIR/root/io.containerd.content.v1.content/blobs/sha256"
+  local -a diffs layers
+  full=$(normalize_ref "$ref")
+  repo=$(repository_of "$full")
+  PULL_LOG="$LOGS/seed-$i.log"
+  : >"$PULL_LOG"
+  tmp="$GDIB_WORK/seed"
+  rm -rf "$tmp"
+  mkdir -p "$tmp" "$store"
+  GDIB_STEP="reading the manifest of $ref"
+  # The same credentials as the pull: a registry secret for its host, else the token when --image-pull-auth says so.
+  forget_credentials
+  if ! use_registry_secret "$full" && uses_token "$full"; then
+    fetch_token PULL_TOKEN || fail "cannot get an access token for $ref from the metadata server: $FETCH_TOKEN_ERROR"
+  fi
+  fetch_object "$full" "$tmp/manifest" || pull_failed "$ref" "$PULL_LOG"
+  json=$(<"$tmp/manifest")
+  for k in 1 2 3; do
+    jq -e 'has("manifests")' <<<"$json" >/dev/null 2>&1 || break
+    digest=$(select_manifest "$json")
+    [[ -n $digest ]] || fail "image $ref has no $PLATFORM variant (--platform)"
+    msize=$(jq -r --arg d "$digest" 'first(.manifests[] | select(.digest == $d) | .size)' <<<"$json")
+    fetch_object "$repo@$digest" "$tmp/manifest" "$digest" "$msize" || pull_failed "$ref" "$PULL_LOG"
+    json=$(<"$tmp/manifest")
+  done
+  digest=$(jq -r '.config.digest // empty' <<<"$json" 2>/dev/null) || digest=""
+  [[ -n $digest ]] || fail "$ref: its manifest is not an image manifest"
+  fetch_object "$repo@$digest" "$tmp/config" "$digest" "$(jq -r '.config.size' <<<"$json")" || pull_failed "$ref" "$PULL_LOG"
+  forget_credentials
+  mapfile -t diffs < <(jq -r '.rootfs.diff_ids[]' "$tmp/config")
+  mapfile -t layers < <(jq -r '.layers[] | "\(.digest) \(.size)"' <<<"$json")
+  ((${#diffs[@]} == ${#layers[@]})) || fail "$ref: its config lists ${#diffs[@]} layers, its manifest ${#layers[@]}"
+  local -A have=()
+  while read -r k _; do [[ -z $k ]] || have[$k]=1; done < <(run_ctr snapshots --snapshotter overlayfs ls 2>>"$LOGS/ctr.log" | tail -n +2)
+  for k in "${!diffs[@]}"; do
+    chain=$(next_chain "$chain" "${diffs[$k]}")
+    [[ -n ${have[$chain]:-} ]] || break
+    read -r layer lsize <<<"${layers[$k]}"
+    [[ $layer =~ ^sha256:[0-9a-f]{64}$ && $lsize =~ ^[0-9]+$ ]] || fail "$ref: layer $((k + 1)) has a malformed descriptor"
+    [[ -e $store/${layer#sha256:} ]] || truncate -s "$lsize" "$store/${layer#sha256:}"
+    seeded=$((seeded + 1))
+    bytes=$((bytes + lsize))
+  done
+  rm -rf "$tmp"
+  log "$ref: $seeded of ${#diffs[@]} layer(s) already on the disk, $(human_bytes "$bytes") not to fetch"
 }
 
 # ---- what was unpacked -------------------------------------------------------------------------------
@@ -585,9 +859,15 @@ checksum_snapshots() {
     k=$((k + 1))
     started=$SECONDS
     GDIB_STEP="checksumming ${SNAPSHOT_DIR[$chain]}"
-    CHECKSUM[$chain]=$(snapshot_checksum "$GDIB_MNT/${SNAPSHOT_DIR[$chain]}") \
-      || fail "computing the checksum of ${SNAPSHOT_DIR[$chain]} failed"
-    log "checksum $k/$n ${SNAPSHOT_DIR[$chain]} ${CHECKSUM[$chain]} ($((SECONDS - started)) s)"
+    if [[ -n ${BASE_SUM[$chain]:-} ]]; then
+      # Reused from the base image: its checksum is carried over, not recomputed (docs/architecture.md, Disk layout).
+      CHECKSUM[$chain]=${BASE_SUM[$chain]}
+      log "checksum $k/$n ${SNAPSHOT_DIR[$chain]} ${CHECKSUM[$chain]} (carried over from the base image)"
+    else
+      CHECKSUM[$chain]=$(snapshot_checksum "$GDIB_MNT/${SNAPSHOT_DIR[$chain]}") \
+        || fail "computing the checksum of ${SNAPSHOT_DIR[$chain]} failed"
+      log "checksum $k/$n ${SNAPSHOT_DIR[$chain]} ${CHECKSUM[$chain]} ($((SECONDS - started)) s)"
+    fi
     progress "$k/$n snapshots"
   done
 }
@@ -636,11 +916,20 @@ main() {
   phase installing
   read_parameters
   install_missing curl containerd ctr jq mkfs.ext4 perl md5sum find xargs mountpoint findmnt timeout
+  if [[ $DATA_DISK == from-image ]]; then
+    install_missing resize2fs dumpe2fs e2fsck blockdev sha256sum truncate
+  fi
 
-  phase formatting
-  format_and_mount
+  if [[ $DATA_DISK == from-image ]]; then
+    phase mounting
+    mount_base_disk
+  else
+    phase formatting
+    format_and_mount
+  fi
   start_containerd
   configure_hosts
+  [[ $DATA_DISK != from-image ]] || restore_base_snapshots
 
   local i=0 ref
   for ref in "${IMAGES[@]}"; do
@@ -648,6 +937,7 @@ main() {
     pull_image "$i" "${#IMAGES[@]}" "$ref"
     describe_image "$ref" "$PULLED_TARGET" "$PULLED_CHAIN"
   done
+  [[ $DATA_DISK != from-image ]] || remove_unused_base
   progress "${#IMAGES[@]}/${#IMAGES[@]} images, ${#CHAINS[@]} snapshots, $(human_bytes "$(disk_used "$GDIB_MNT")") on the data disk"
 
   [[ $STORE_CHECKSUMS != true ]] || checksum_snapshots

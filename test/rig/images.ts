@@ -143,7 +143,25 @@ export const tags = {
   app2: 'app2',
   multi: 'multi',
   huge: 'huge',
+  app2Next: 'app2-next',
 } as const;
+
+/** The next release of `app2`: one more layer on top of its two (the incremental-build tests). */
+export const app2NextLayer: Layer = {
+  entries: [
+    dir('srv'),
+    file('srv/index.html', '<h1>app2, next release</h1>\n'),
+    file('srv/release.bin', pseudoRandom(40_000, 11)),
+    file('srv/.wh.empty', ''),
+  ],
+};
+
+/** Writes `app2-next` (app2 and one more layer) into an OCI layout of its own. */
+export function writeApp2Next(dirPath: string): void {
+  const layout = new OciLayout(dirPath);
+  layout.addImage(tags.app2Next, { layers: [baseLayer, app2Layer, app2NextLayer] });
+  layout.close();
+}
 
 /** Writes all test images into one OCI layout; each becomes `<repo>:<tag>` after pushing. */
 export function writeTestImages(dirPath: string, opts: { huge?: boolean } = {}): OciLayout {

@@ -10,6 +10,8 @@ export interface RegistryImage {
   diffIds: string[];
   /** Each layer as an uncompressed tar, bottom first. */
   layers: Buffer[];
+  /** The digest of each layer's blob in the registry, bottom first. */
+  layerDigests: string[];
 }
 
 const ACCEPT = [
@@ -71,5 +73,5 @@ export async function fetchImage(
     if (sha256(tar) !== config.rootfs.diff_ids[i]) throw new Error(`${repo}:${tag}: layer ${i} does not match its diff_id`);
     layers.push(tar);
   }
-  return { manifestDigest: digest, diffIds: config.rootfs.diff_ids, layers };
+  return { manifestDigest: digest, diffIds: config.rootfs.diff_ids, layers, layerDigests: doc.layers.map((l) => l.digest) };
 }

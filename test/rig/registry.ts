@@ -17,7 +17,29 @@ export interface Registry {
   setToken(token: string): Promise<void>;
   /** Pushes `<tag>` of an OCI layout to `<repo>:<tag>` (`--all` keeps multi-platform indexes). */
   push(layoutDir: string, tag: string, repo: string): Promise<void>;
+  /** The requests served so far, from the access log (registries started with `accessLog` only). */
+  requests(): RegistryRequest[];
   stop(): Promise<void>;
+}
+
+/** One line of the registry's access log (Apache combined format). */
+export interface RegistryRequest {
+  method: string;
+  path: string;
+  status: number;
+  /** Bytes of the response body. */
+  bytes: number;
+}
+
+const ACCESS_LINE = /"([A-Z]+) (\S+) HTTP\/[\d.]+" (\d{3}) (\d+|-)/;
+
+/** The blob downloads among `requests`: `GET /v2/<repo>/blobs/<digest>` answered 200. */
+export function blobGets(requests: readonly RegistryRequest[]): { digest: string; bytes: number }[] {
+  return requests
+    .filter((r) => r.method === 'GET' && r.status === 200)
+    .map((r) => ({ m: /^\/v2\/.+\/blobs\/(sha256:[0-9a-f]{64})$/.exec(r.path), bytes: r.bytes }))
+    .filter((r) => r.m !== null)
+    .map((r) => ({ digest: r.m![1]!, bytes: r.bytes }));
 }
 
 async function bcryptEntry(user: string, token: string): Promise<string> {
@@ -26,7 +48,7 @@ async function bcryptEntry(user: string, token: string): Promise<string> {
   return stdout.trim();
 }
 
-export async function startRegistry(dir: string, opts: { withToken?: string; user?: string } = {}): Promise<Registry> {
+export async function startRegistry(dir: string, opts: { withToken?: string; user?: string; accessLog?: boolean } = {}): Promise<Registry> {
   const user = opts.user ?? TOKEN_USER;
   mkdirSync(dir, { recursive: true });
   const port = await freePort();
@@ -39,15 +61,28 @@ export async function startRegistry(dir: string, opts: { withToken?: string; use
   if (opts.withToken !== undefined) await writeHtpasswd(opts.withToken);
   const config = [
     'version: 0.1',
-    'log: {level: error, accesslog: {disabled: true}}',
+    `log: {level: error, accesslog: {disabled: ${opts.accessLog ? 'false' : 'true'}}}`,
     `storage: {filesystem: {rootdirectory: ${JSON.stringify(join(dir, 'data'))}}, delete: {enabled: true}}`,
     `http: {addr: "${host}", secret: rig-secret}`,
     ...(opts.withToken !== undefined ? [`auth: {htpasswd: {realm: gdib-rig, path: ${JSON.stringify(htpasswd)}}}`] : []),
   ].join('\n');
   writeFileSync(join(dir, 'config.yml'), `${config}\n`);
-  const child: ChildProcess = spawn('docker-registry', ['serve', join(dir, 'config.yml')], { stdio: ['ignore', 'ignore', 'pipe'] });
+  // The access log goes to stdout, one line a request.
+  const child: ChildProcess = spawn('docker-registry', ['serve', join(dir, 'config.yml')], {
+    stdio: ['ignore', opts.accessLog ? 'pipe' : 'ignore', 'pipe'],
+  });
   let stderr = '';
   child.stderr?.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
+  const served: RegistryRequest[] = [];
+  let partial = '';
+  child.stdout?.on('data', (d: Buffer) => {
+    const lines = (partial + d.toString()).split('\n');
+    partial = lines.pop() ?? '';
+    for (const line of lines) {
+      const m = ACCESS_LINE.exec(line);
+      if (m) served.push({ method: m[1]!, path: m[2]!, status: Number(m[3]), bytes: m[4] === '-' ? 0 : Number(m[4]) });
+    }
+  });
   let exited = false;
   child.on('exit', () => (exited = true));
   await waitFor(
@@ -72,6 +107,10 @@ export async function startRegistry(dir: string, opts: { withToken?: string; use
       const args = ['copy', '--quiet', '--all', '--dest-tls-verify=false', '--insecure-policy'];
       if (currentToken !== undefined) args.push('--dest-creds', `${user}:${currentToken}`);
       await run('skopeo', [...args, `oci:${layoutDir}:${tag}`, `docker://${host}/${repo}:${tag}`]);
+    },
+    requests() {
+      if (!opts.accessLog) throw new Error('this registry keeps no access log (start it with accessLog)');
+      return [...served];
     },
     async stop() {
       if (!exited) {

@@ -91,12 +91,13 @@ export function hostsToml(dir: string, name: string, target: string): void {
   );
 }
 
-export async function startRig(name: string, opts: { huge?: boolean } = {}): Promise<Rig> {
+/** `accessLog`: the open registry records the requests it serves (`rig.open.requests()`). */
+export async function startRig(name: string, opts: { huge?: boolean; accessLog?: boolean } = {}): Promise<Rig> {
   const dir = mkdtempSync(join(tmpdir(), `gdib-rig-${name}-`));
   const layoutDir = join(dir, 'layout');
   const hostsDir = join(dir, 'hosts');
   writeTestImages(layoutDir, { huge: opts.huge ?? false });
-  const open = await startRegistry(join(dir, 'registry-open'));
+  const open = await startRegistry(join(dir, 'registry-open'), { accessLog: opts.accessLog ?? false });
   let token: Registry | undefined;
   try {
     token = await startRegistry(join(dir, 'registry-token'), { withToken: randomToken() });

@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { goToolChecksum } from '../rig/checksum.js';
 import { pseudoRandom } from '../rig/images.js';
+import { chainIds } from '../rig/registry-client.js';
 import { run } from '../rig/proc.js';
 
 const md5 = (s: string) => createHash('md5').update(s).digest('hex');
@@ -110,6 +111,21 @@ describe('build.sh helpers', () => {
     ['127.0.0.1:5000/rig/img:app', '127.0.0.1:5000/rig/img:app'],
   ])('normalize_ref %s → %s', async (ref, want) => {
     expect(await bash('normalize_ref "$1"', [ref], dir, ['normalize_ref'])).toBe(want);
+  });
+
+  it.each([
+    ['docker.io/library/nginx:latest', 'docker.io/library/nginx'],
+    ['localhost:5000/app:1', 'localhost:5000/app'],
+    ['127.0.0.1:5000/rig/img@sha256:' + 'b'.repeat(64), '127.0.0.1:5000/rig/img'],
+    ['gcr.io/p/app:v1@sha256:' + 'c'.repeat(64), 'gcr.io/p/app'],
+  ])('repository_of %s → %s', async (ref, want) => {
+    expect(await bash('repository_of "$1"', [ref], dir, ['repository_of'])).toBe(want);
+  });
+
+  it('next_chain gives the OCI chain IDs', async () => {
+    const diffs = ['sha256:' + '1'.repeat(64), 'sha256:' + '2'.repeat(64), 'sha256:' + '3'.repeat(64)];
+    const out = await bash('c=""; for d in "$@"; do c=$(next_chain "$c" "$d"); echo "$c"; done', diffs, dir, ['next_chain']);
+    expect(out.trim().split('\n')).toEqual(chainIds(diffs));
   });
 
   it.each([
