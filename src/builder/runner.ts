@@ -37,7 +37,8 @@ export async function runSteps(
   // Awaited however the others ended: cleanup must not delete what such a step is still working on. The failure
   // of the steps in line comes first: it says what became of the image.
   const late = (await Promise.all(alongside)).find((e) => e !== undefined);
-  if (failure ?? late) throw failure ?? late;
+  const error = failure ?? late;
+  if (error) throw error;
 }
 
 async function runStep(ctx: BuildContext, step: Step, root: AbortSignal, stepTimes: Record<string, number>): Promise<void> {
