@@ -46,6 +46,8 @@ async function runStep(ctx: BuildContext, step: Step, root: AbortSignal, stepTim
   const timer = setTimeout(() => timeout.abort(new StepTimeoutError(step.name, ctx.config.timeoutMs)), ctx.config.timeoutMs);
   const signal = AbortSignal.any([root, timeout.signal]);
   const started = Date.now();
+  // Listed in the order the steps started (the result's `steps`), though one running alongside may end later.
+  stepTimes[step.name] = 0;
   ctx.emit({ type: 'step-started', step: step.name, title: step.title });
   ctx.log.info({ step: step.name }, 'step started');
   try {

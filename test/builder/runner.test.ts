@@ -44,6 +44,8 @@ describe('runner on the fake cloud', () => {
     expect(result.state).toBe('succeeded');
     const mutating = cloud.calls.filter((c) => /insert|delete|detach/.test(c) && !c.startsWith('storage'));
     expect(mutating).toEqual(BUILD_MUTATIONS);
+    // The result lists the steps in the order they started, the VM deletion (which may end last) included.
+    expect(Object.keys(result.steps).filter((s) => s !== 'cleanup')).toEqual(stepsFor(config().plan).map((s) => s.name));
     expect(cloud.disks.size + cloud.instances.size).toBe(0);
     expect(cloud.images.has('img')).toBe(true);
     expect([...cloud.objects.keys()].sort()).toEqual([
