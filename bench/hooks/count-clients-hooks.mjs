@@ -1,6 +1,8 @@
-// Module hooks behind count-clients.mjs. The two Google client packages are replaced by a generated wrapper module
-// that re-exports everything and wraps each client class in a Proxy that reports its constructions.
+// Module hooks behind count-clients.mjs. The two Google client packages (and each compute client module loaded on its
+// own, `@google-cloud/compute/build/src/v1/<name>_client.js`) are replaced by a generated wrapper module that
+// re-exports everything and wraps each client class in a Proxy that reports its constructions.
 const WRAPPED = new Set(['@google-cloud/compute', '@google-cloud/storage']);
+const wrapped = (s) => WRAPPED.has(s) || s.startsWith('@google-cloud/compute/');
 const MARK = 'gdib-bench-wrap=';
 
 const bare = (s) => !s.startsWith('.') && !s.startsWith('/') && !/^[a-z]+:/.test(s);
@@ -9,7 +11,7 @@ const say = (line) => process.stderr.write(`gdib-bench ${line}\n`);
 export async function resolve(specifier, context, next) {
   if (bare(specifier)) say(`import ${specifier}`);
   const resolved = await next(specifier, context);
-  if (WRAPPED.has(specifier)) {
+  if (wrapped(specifier)) {
     const sep = resolved.url.includes('?') ? '&' : '?';
     return { ...resolved, url: `${resolved.url}${sep}${MARK}${encodeURIComponent(specifier)}`, format: 'module', shortCircuit: true };
   }

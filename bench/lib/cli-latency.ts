@@ -1,13 +1,15 @@
 // CLI latency (docs/benchmarks.md §1): wall time of the built CLI for --help, an invalid invocation and a build up to its
-// first API request, each beside `node -e 0` in the same run; and how the Google client libraries are loaded.
+// first API request (and its first compute request, and the end of preflight), each beside `node -e 0` in the same run;
+// and how the Google client libraries are loaded.
 import { isBuiltin } from 'node:module';
 import { serialLine } from '../../test/emulator/index.js';
 import { baseEnv, BIN, runNode, spawnNode, type ChildRun } from './child.js';
-import { BASE_ARGS, cliEnv, countBy, emulator, kindOf, until, type Emulator } from './emulator.js';
+import { BASE_ARGS, cliEnv, countBy, emulator, isCompute, kindOf, until, type Emulator } from './emulator.js';
 import { summarize, type Summary } from './stats.js';
+import { computeClientModule, type ComputeClientName } from '../../src/gcp/clients.js';
 
 export interface LatencyKind {
-  key: 'node' | 'help' | 'invalid' | 'first-request';
+  key: 'node' | 'help' | 'invalid' | 'first-request' | 'first-compute' | 'preflight-done';
   label: string;
   what: string;
   samples: number[];
@@ -80,8 +82,10 @@ export async function measureCliLatency(opts: { runs: number; fullBuilds: number
   const buildEnv = baseEnv(cliEnv(emu));
   let buildNo = 0;
   const firstCalls: Record<string, number> = {};
+  // Taken from the same spawns as 'first-request', one sample per round.
+  const later: Record<'first-compute' | 'preflight-done', number[]> = { 'first-compute': [], 'preflight-done': [] };
   try {
-    const one: Record<LatencyKind['key'], () => Promise<number>> = {
+    const one: Record<'node' | 'help' | 'invalid' | 'first-request', () => Promise<number>> = {
       node: async () => {
         const r = await runNode(['-e', '0'], env);
         expectExit(r, 0, 'node -e 0');
@@ -104,12 +108,18 @@ export async function measureCliLatency(opts: { runs: number; fullBuilds: number
         const s = spawnNode([BIN, ...BASE_ARGS, `--image-name=bench-first-${buildNo++}`], buildEnv);
         let exited = false;
         void s.done.then(() => (exited = true));
-        await until(() => emu.requests.length > before || exited, 60_000, 'the first API request');
-        if (emu.requests.length <= before) throw new Error(`the build exited before any API request: ${(await s.done).stderr}`);
-        const first = emu.requests[before]!;
+        // Preflight is over when the disk is asked for: the run is stopped there.
+        const mine = () => emu.requests.slice(before);
+        await until(() => mine().some((q) => q.call === 'disks.insert') || exited, 60_000, 'the end of preflight');
         s.child.kill('SIGKILL');
-        await s.done;
+        const r = await s.done;
+        const first = mine()[0];
+        const compute = mine().find(isCompute);
+        const disk = mine().find((q) => q.call === 'disks.insert');
+        if (!first || !compute || !disk) throw new Error(`the build exited before its preflight was over: ${r.stderr}`);
         firstCalls[first.call] = (firstCalls[first.call] ?? 0) + 1;
+        later['first-compute'].push(compute.time - s.startedAt);
+        later['preflight-done'].push(disk.time - s.startedAt);
         return first.time - s.startedAt;
       },
     };
@@ -138,22 +148,40 @@ export async function measureCliLatency(opts: { runs: number; fullBuilds: number
       {
         key: 'first-request',
         label: '`build` to first API request',
-        what: 'spawn to the first request the emulator records (Google clients loaded, token, first preflight call)',
+        what: 'spawn to the first request the emulator records (token, the first client loaded, the first preflight call)',
         samples: [],
         summary: undefined!,
       },
     ];
     const warmup = 2;
+    const run = (key: LatencyKind['key']) => one[key as keyof typeof one]();
     // Warm-up (file cache, JIT of the emulator): the slow build start once, the others twice.
-    for (let w = 0; w < warmup; w++) for (const k of kinds) if (w === 0 || k.key !== 'first-request') await one[k.key]();
+    for (let w = 0; w < warmup; w++) for (const k of kinds) if (w === 0 || k.key !== 'first-request') await run(k.key);
     for (const k of Object.keys(firstCalls)) delete firstCalls[k];
+    for (const v of Object.values(later)) v.length = 0;
     // Interleaved, and the order rotated, so that a load spike on the machine hits every kind alike.
     for (let i = 0; i < opts.runs; i++) {
       for (let j = 0; j < kinds.length; j++) {
         const k = kinds[(i + j) % kinds.length]!;
-        k.samples.push(await one[k.key]());
+        k.samples.push(await run(k.key));
       }
     }
+    kinds.push(
+      {
+        key: 'first-compute',
+        label: '`build` to first compute request',
+        what: 'the same runs: spawn to the first Compute Engine request (the first compute client loaded and constructed)',
+        samples: later['first-compute'],
+        summary: undefined!,
+      },
+      {
+        key: 'preflight-done',
+        label: '`build` to the end of preflight',
+        what: 'the same runs: spawn to `disks.insert` (every preflight check answered)',
+        samples: later['preflight-done'],
+        summary: undefined!,
+      },
+    );
     for (const k of kinds) {
       k.summary = summarize(k.samples);
       opts.log(
@@ -221,9 +249,11 @@ export async function measureCliLatency(opts: { runs: number; fullBuilds: number
 
 export interface ImportCosts {
   runs: number;
+  heavyRuns: number;
   /** Median ms of each import or construction, in the order done. */
   light: Record<string, number>;
-  heavy: Record<string, number>;
+  /** A build's loads, the same steps two ways: the compute package root (as before) and one module per client (now). */
+  heavy: { root: Record<string, number>; perClient: Record<string, number> };
 }
 
 const LIGHT = `
@@ -235,33 +265,41 @@ await import('./dist/config/schema.js'); mark('the config modules (schema, flags
 await import('./dist/cli.js'); mark('the rest of dist/cli.js');
 console.log(JSON.stringify(t.slice(1).map(([n, v], i) => [n, v - t[i][1]])));`;
 
-const HEAVY = `
+/** The loads of a build before its first requests; `client(name)` imports the module that holds a compute client. */
+const heavy = (client: (name: string) => string) => `
 const t = []; const mark = (n) => t.push([n, performance.now()]);
 mark('start');
-const compute = await import('@google-cloud/compute'); mark('import @google-cloud/compute');
+const projects = await ${client('ProjectsClient')}; mark('import the compute client');
 const gal = await import('google-auth-library'); mark('import google-auth-library');
 const opts = () => { const a = new gal.OAuth2Client(); a.setCredentials({ access_token: 'x' }); return { authClient: a, apiEndpoint: '127.0.0.1', port: 9, protocol: 'http', fallback: true }; };
-new compute.ProjectsClient(opts()); mark('first compute client constructed (ProjectsClient)');
-new compute.ZonesClient(opts()); mark('second compute client constructed (ZonesClient)');
+new projects.ProjectsClient(opts()); mark('first compute client constructed (ProjectsClient)');
+const zones = await ${client('ZonesClient')}; new zones.ZonesClient(opts()); mark('second compute client imported and constructed (ZonesClient)');
 const storage = await import('@google-cloud/storage'); mark('import @google-cloud/storage');
 new storage.Storage({ apiEndpoint: 'http://127.0.0.1:9' }); mark('Storage constructed');
 console.log(JSON.stringify(t.slice(1).map(([n, v], i) => [n, v - t[i][1]])));`;
+const HEAVY_ROOT = heavy(() => `import('@google-cloud/compute')`);
+const HEAVY_PER_CLIENT = heavy((name) => `import(${JSON.stringify(computeClientModule(name as ComputeClientName))})`);
 
 /** Where the time of --help and of a build's first request goes: each import timed in a fresh process. */
 export async function measureImportCosts(opts: { lightRuns: number; heavyRuns: number }): Promise<ImportCosts> {
   const env = baseEnv();
-  const median = async (script: string, runs: number) => {
-    const samples: Record<string, number[]> = {};
-    const order: string[] = [];
-    for (let i = 0; i < runs; i++) {
-      const r = await runNode(['--input-type=module', '-e', script], env);
-      expectExit(r, 0, 'import timing');
-      for (const [name, v] of JSON.parse(r.stdout) as Array<[string, number]>) {
-        if (!samples[name]) order.push(name);
-        (samples[name] ??= []).push(v);
-      }
-    }
-    return Object.fromEntries(order.map((n) => [n, summarize(samples[n]!).median]));
+  const samples: Record<string, Record<string, number[]>> = {};
+  const once = async (key: string, script: string) => {
+    const r = await runNode(['--input-type=module', '-e', script], env);
+    expectExit(r, 0, 'import timing');
+    for (const [name, v] of JSON.parse(r.stdout) as Array<[string, number]>) ((samples[key] ??= {})[name] ??= []).push(v);
   };
-  return { runs: opts.lightRuns, light: await median(LIGHT, opts.lightRuns), heavy: await median(HEAVY, opts.heavyRuns) };
+  const medians = (key: string) => Object.fromEntries(Object.entries(samples[key]!).map(([n, v]) => [n, summarize(v).median]));
+  for (let i = 0; i < opts.lightRuns; i++) await once('light', LIGHT);
+  // Alternating, so that both ways see the same load.
+  for (let i = 0; i < opts.heavyRuns; i++) {
+    await once('root', HEAVY_ROOT);
+    await once('perClient', HEAVY_PER_CLIENT);
+  }
+  return {
+    runs: opts.lightRuns,
+    heavyRuns: opts.heavyRuns,
+    light: medians('light'),
+    heavy: { root: medians('root'), perClient: medians('perClient') },
+  };
 }

@@ -25,7 +25,8 @@ export interface CostResult {
   /** Simulated minutes from the start of the build. */
   imageReadyMin: { ours: number; go: number };
   finishedMin: { ours: number; go: number };
-  order: { vmDeletedBeforeImage: boolean; diskDeletedAfterImageSec: number };
+  /** The image is requested once the disk is detached, with the VM's deletion alongside. */
+  order: { imageRequestedBeforeVmGone: boolean; vmGoneAfterImageRequestSec: number; diskDeletedAfterImageSec: number };
   callDelays: Record<string, number>;
 }
 
@@ -76,8 +77,9 @@ export function cost(b: ScriptedBuild, opts: { diskSizeGb: number; diskType: str
     life('VM', '', 0, min(vm.createdAt), min(vm.deletedAt!)),
   ];
   // The Go tool (daisy): detach → create image → cleanup (VM with its auto-delete boot disk, and the data disk, in
-  // parallel). Same creation times, same measured durations; only the order differs. Its boot disk is --disk-size-gb
-  // of --disk-type (imager.go: InitializeParams{DiskSizeGb: req.DiskSizeGB, DiskType: req.DiskType}).
+  // parallel). Same creation times, same measured durations; only the order differs (the end of the detach is when
+  // this tool requested the VM's deletion and the image). Its boot disk is --disk-size-gb of --disk-type (imager.go:
+  // InitializeParams{DiskSizeGb: req.DiskSizeGB, DiskType: req.DiskType}).
   const detachEnd = min(vmDeleteAt);
   const goImage = detachEnd + durations.image / 60;
   const goVmGone = goImage + durations.vmDelete / 60;
@@ -96,7 +98,11 @@ export function cost(b: ScriptedBuild, opts: { diskSizeGb: number; diskType: str
     durations,
     imageReadyMin: { ours: min(image.createdAt), go: goImage },
     finishedMin: { ours: Math.max(...ours.map((l) => l.deletedMin)), go: Math.max(goVmGone, goDiskGone) },
-    order: { vmDeletedBeforeImage: vm.deletedAt! <= imageAt, diskDeletedAfterImageSec: sec(data.deletedAt! - image.createdAt) },
+    order: {
+      imageRequestedBeforeVmGone: imageAt < vm.deletedAt!,
+      vmGoneAfterImageRequestSec: sec(vm.deletedAt! - imageAt),
+      diskDeletedAfterImageSec: sec(data.deletedAt! - image.createdAt),
+    },
     callDelays: opts.callDelays,
   };
 }

@@ -1,10 +1,23 @@
-// Loads the Google client libraries lazily (importing @google-cloud/compute costs seconds) and constructs each
-// client once. Endpoints honour the seams of docs/architecture.md, Test seams: CLOUDSDK_API_ENDPOINT_OVERRIDES_COMPUTE, STORAGE_EMULATOR_HOST.
+// Loads the Google client libraries lazily and constructs each client once. Of @google-cloud/compute only the
+// clients used are loaded, each from its own module: the package root loads every client of three API versions,
+// which costs seconds (docs/architecture.md, Client library facts). Endpoints honour the seams of
+// docs/architecture.md, Test seams: CLOUDSDK_API_ENDPOINT_OVERRIDES_COMPUTE, STORAGE_EMULATOR_HOST.
 import { createRequire } from 'node:module';
 import type { TokenProvider } from './auth.js';
 import { currentRequestSignal, linkSignals } from '../io/request-scope.js';
 
+/** For the client class names and types only: the package root itself is never loaded. */
 type ComputeModule = typeof import('@google-cloud/compute');
+export type ComputeClientName = keyof ComputeModule & `${string}Client`;
+
+/** The module of one compute v1 client: `DiskTypesClient` → `…/build/src/v1/disk_types_client.js`. */
+export function computeClientModule(name: ComputeClientName): string {
+  const file = name
+    .replace(/Client$/, '')
+    .replace(/(?<!^)([A-Z])/g, '_$1')
+    .toLowerCase();
+  return `@google-cloud/compute/build/src/v1/${file}_client.js`;
+}
 
 export interface Endpoints {
   compute?: { host: string; port: number; protocol: 'http' | 'https' };
@@ -59,7 +72,6 @@ function tieRequestsToAttempts(client: AuthClientLike): void {
 }
 
 export class Clients {
-  private computeModule?: Promise<ComputeModule>;
   private readonly computeClients = new Map<string, Promise<unknown>>();
   private storageClient?: Promise<import('@google-cloud/storage').Storage>;
 
@@ -68,20 +80,17 @@ export class Clients {
     private readonly endpoints: Endpoints,
   ) {}
 
-  private loadCompute(): Promise<ComputeModule> {
-    this.computeModule ??= import('@google-cloud/compute');
-    return this.computeModule;
-  }
-
   /** One instance per client class, e.g. compute('DisksClient'). */
-  compute<K extends keyof ComputeModule & `${string}Client`>(
-    name: K,
-  ): Promise<InstanceType<Extract<ComputeModule[K], new (...a: never[]) => unknown>>> {
+  compute<K extends ComputeClientName>(name: K): Promise<InstanceType<Extract<ComputeModule[K], new (...a: never[]) => unknown>>> {
     let p = this.computeClients.get(name);
     if (!p) {
       p = (async () => {
-        const [mod, gal] = await Promise.all([this.loadCompute(), import('google-auth-library')]);
-        const Ctor = mod[name] as unknown as new (opts: object) => unknown;
+        const [mod, gal] = await Promise.all([
+          import(computeClientModule(name)) as Promise<Record<string, unknown>>,
+          import('google-auth-library'),
+        ]);
+        const Ctor = mod[name] as new (opts: object) => unknown;
+        if (typeof Ctor !== 'function') throw new Error(`${computeClientModule(name)} has no ${name}`);
         const ep = this.endpoints.compute;
         return new Ctor({
           authClient: oauthClientFor(gal, this.tokens),

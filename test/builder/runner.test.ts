@@ -21,8 +21,11 @@ function config(extra: Record<string, string | string[]> = {}) {
   return parseConfig(buildFlags(extra), {});
 }
 
-async function build(cloud: FakeCloud, opts: { signal?: AbortSignal; extra?: Record<string, string | string[]> } = {}) {
-  const events: BuildEvent[] = [];
+async function build(
+  cloud: FakeCloud,
+  opts: { signal?: AbortSignal; extra?: Record<string, string | string[]>; events?: BuildEvent[] } = {},
+) {
+  const events: BuildEvent[] = opts.events ?? [];
   const out = await runBuild(config(opts.extra).plan, {
     cloud,
     emit: (e) => events.push(e),
@@ -35,13 +38,15 @@ async function build(cloud: FakeCloud, opts: { signal?: AbortSignal; extra?: Rec
 }
 
 describe('runner on the fake cloud', () => {
-  it('runs the steps in order, deletes the VM before creating the image, and the disk after', async () => {
+  it('runs the steps in order, requests the image once the disk is detached (the VM deletion alongside), and deletes the disk after', async () => {
     const cloud = new FakeCloud();
     const { result, error } = await build(cloud);
     expect(error).toBeUndefined();
     expect(result.state).toBe('succeeded');
     const mutating = cloud.calls.filter((c) => /insert|delete|detach/.test(c) && !c.startsWith('storage'));
     expect(mutating).toEqual(BUILD_MUTATIONS);
+    // The result lists the steps in the order they started, the VM deletion (which may end last) included.
+    expect(Object.keys(result.steps).filter((s) => s !== 'cleanup')).toEqual(stepsFor(config().plan).map((s) => s.name));
     expect(cloud.disks.size + cloud.instances.size).toBe(0);
     expect(cloud.images.has('img')).toBe(true);
     expect([...cloud.objects.keys()].sort()).toEqual([
@@ -96,7 +101,59 @@ describe('runner on the fake cloud', () => {
     ]);
   });
 
-  it.each(['disks.insert', 'instances.insert', 'instances.detachDisk', 'instances.delete', 'images.insert'])(
+  it('a vm build runs the VM deletion alongside the image', () => {
+    const steps = stepsFor(config().plan);
+    expect(steps.filter((s) => s.alongside).map((s) => s.name)).toEqual(['delete-vm']);
+    expect(steps.map((s) => s.name).slice(-3)).toEqual(['detach-disk', 'delete-vm', 'create-image']);
+    expect(stepsFor(config({ 'verify-only': 'true' }).plan).some((s) => s.alongside)).toBe(false);
+  });
+
+  it('sends the image insert while the VM deletion is still outstanding; an interrupt then keeps the made image', async () => {
+    const cloud = new FakeCloud();
+    cloud.failures.set('instances.delete', 'hang');
+    const ac = new AbortController();
+    const events: BuildEvent[] = [];
+    const done = build(cloud, { signal: ac.signal, events });
+    await until(() => events.some((e) => e.type === 'resource-created' && e.kind === 'image'));
+    // The first VM delete never answers: the image was made without waiting for it.
+    expect(cloud.instances.size).toBe(1);
+    ac.abort(new InterruptedError('SIGINT'));
+    const { result, error } = await done;
+    expect(error).toBeInstanceOf(InterruptedError);
+    expect(result.state).toBe('interrupted');
+    expect(result.image?.created).toBe(true);
+    expect(cloud.images.has('img')).toBe(true);
+    expect(cloud.calls).not.toContain('images.delete');
+    expect(cloud.disks.size + cloud.instances.size).toBe(0);
+  });
+
+  it('a failed VM deletion fails the build, is left to cleanup, and keeps the image made alongside it', async () => {
+    const cloud = new FakeCloud();
+    cloud.failures.set('instances.delete', () => new ApiError({ status: 403, reason: 'forbidden', message: 'denied' }, 'instances.delete'));
+    const { result, error } = await build(cloud);
+    expect(error).toBeInstanceOf(BuildError);
+    expect((error as BuildError).step).toBe('delete-vm');
+    expect(result.state).toBe('failed');
+    expect(result.image?.created).toBe(true);
+    expect(cloud.images.has('img')).toBe(true);
+    // The fault fired once: cleanup's own delete of the VM went through.
+    expect(cloud.calls.filter((c) => c === 'instances.delete')).toHaveLength(2);
+    expect(cloud.disks.size + cloud.instances.size).toBe(0);
+  });
+
+  it('an image that fails while the VM is deleted is the error reported; the VM deletion is awaited, not cut short', async () => {
+    const cloud = new FakeCloud();
+    cloud.failures.set('images.insert', () => new ApiError({ status: 400, reason: 'invalid', message: 'bad image' }, 'images.insert'));
+    const { result, error, events } = await build(cloud);
+    expect((error as BuildError).step).toBe('create-image');
+    expect(result.state).toBe('failed');
+    expect(events).toContainEqual(expect.objectContaining({ type: 'step-finished', step: 'delete-vm' }));
+    // Deleted by its step, not again by cleanup.
+    expect(cloud.calls.filter((c) => c === 'instances.delete')).toHaveLength(1);
+    expect(cloud.disks.size + cloud.instances.size + cloud.images.size).toBe(0);
+  });
+
+  it.each(['disks.insert', 'instances.insert', 'instances.detachDisk', 'images.insert'])(
     'cleans up everything when %s fails',
     async (call) => {
       const cloud = new FakeCloud();

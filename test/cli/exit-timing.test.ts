@@ -81,9 +81,13 @@ describe('the process exits promptly after its last line', () => {
         ]),
     },
     {
-      name: 'the image insert',
+      // The image is made alongside the VM's deletion: both are in flight when the signal lands.
+      name: 'the image insert and the VM deletion',
       call: 'images.insert',
-      setup: () => emu.faults.add({ match: { call: 'images.insert' }, action: { operationDelayMs: 4_000 } }),
+      setup: () => {
+        emu.faults.add({ match: { call: 'images.insert' }, action: { operationDelayMs: 4_000 } });
+        emu.faults.add({ match: { call: 'instances.delete' }, action: { operationDelayMs: 30_000 } });
+      },
     },
   ];
   for (const sig of ['SIGINT', 'SIGTERM'] as const) {
@@ -102,6 +106,25 @@ describe('the process exits promptly after its last line', () => {
         expect(emu.leftovers().images).toEqual([]);
       }, 60_000);
     }
+  }
+
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+    it(`${sig} during the VM deletion, once the image is made: the image is kept`, async () => {
+      // The VM's deletion is still running (its wait held open) when the image, made alongside, exists.
+      emu.faults.add({ match: { call: 'instances.delete' }, action: { operationDelayMs: 30_000 } });
+      const run = spawnCli([...ARGS, `--image-name=img-kept-${sig.toLowerCase()}`], env, { tuning: TUNING });
+      await until(() => run.stderr().includes(`created image img-kept-${sig.toLowerCase()}`), 'the image made', 30_000);
+      run.child.kill(sig);
+      const r = await run.done;
+      expect(r.code).toBe(130);
+      expect(r.stderr).toContain(`error: interrupted by ${sig}`);
+      expect(lastLine(r.stderr)).toBe(
+        `The image was created and is kept (it was not deleted): projects/test-project/global/images/img-kept-${sig.toLowerCase()}`,
+      );
+      expectPromptExit(r);
+      expectNothingLeft(emu);
+      expect(emu.leftovers().images).toEqual([`test-project/img-kept-${sig.toLowerCase()}`]);
+    }, 60_000);
   }
 
   it('after a failed build', async () => {

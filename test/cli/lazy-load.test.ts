@@ -37,6 +37,43 @@ describe('lazy loading', () => {
     expect(r.loaded.filter((m) => m === 'zod')).toEqual([]);
   });
 
+  it('a build loads only the compute clients it uses, each from its own module, never the package root', () => {
+    // Nothing listens on port 9: preflight fails at once (no retries), after every check has loaded its client.
+    const r = spawnSync(
+      process.execPath,
+      [
+        '--import',
+        `./${HOOK}`,
+        BIN,
+        '--project-name=test-project',
+        '--zone=us-central1-a',
+        '--image-name=img',
+        '--gcs-path=gs://bucket',
+        '--container-image=nginx:1',
+        '--skip-image-check',
+      ],
+      {
+        encoding: 'utf8',
+        env: {
+          PATH: process.env.PATH,
+          GDIB_TRACE_IMPORTS: '1',
+          GDIB_TUNING: JSON.stringify({ retry: { maxAttempts: 1 } }),
+          CLOUDSDK_AUTH_ACCESS_TOKEN: 'test-token-123456',
+          CLOUDSDK_API_ENDPOINT_OVERRIDES_COMPUTE: 'http://127.0.0.1:9/compute/v1/',
+          STORAGE_EMULATOR_HOST: 'http://127.0.0.1:9',
+        },
+      },
+    );
+    expect(r.status, r.stderr).toBe(1);
+    expect(r.stderr).toMatch(/preflight could not check project test-project/);
+    const compute = r.stderr
+      .split('\n')
+      .filter((l) => l.startsWith('import: @google-cloud/compute'))
+      .map((l) => l.slice(8));
+    expect(compute).toEqual(expect.arrayContaining(['@google-cloud/compute/build/src/v1/projects_client.js']));
+    expect(compute.filter((m) => !/^@google-cloud\/compute\/build\/src\/v1\/[a-z_]+_client\.js$/.test(m))).toEqual([]);
+  });
+
   it('a valid invocation does load them (the hook would notice)', async () => {
     // Nothing listens on this port; the child is stopped as soon as it has loaded the compute client.
     const child = spawn(

@@ -72,9 +72,11 @@ describe('build', () => {
       sourceDisk: expect.stringMatching(new RegExp(`disks/ci-job-${runId}-disk$`)),
     });
 
-    // The VM is deleted before the image is created; the disk is deleted after.
+    // The image is requested once the disk is detached, with the VM's deletion alongside (either may reach the
+    // emulator first); the disk is deleted after.
     const order = h.emu.requests.filter((q) => /^(disks|instances|images)\.(insert|delete|detachDisk)$/.test(q.call)).map((q) => q.call);
-    expect(order).toEqual(BUILD_MUTATIONS);
+    const alongside = (calls: string[]) => [...calls.slice(0, 3), ...calls.slice(3, 5).sort(), ...calls.slice(5)];
+    expect(alongside(order)).toEqual(alongside(BUILD_MUTATIONS));
 
     // Every request carried the token; logs and result are in GCS.
     expect(h.emu.requests.filter((q) => q.call !== 'oauth.token').every((q) => q.authorization === `Bearer ${TOKEN}`)).toBe(true);
@@ -92,6 +94,26 @@ describe('build', () => {
     for (const line of buildLog.trim().split('\n')) expect(() => JSON.parse(line)).not.toThrow();
 
     expect(h.emu.leftovers().images).toEqual(['test-project/cache-v1']);
+    expectNothingLeft(h.emu);
+  });
+
+  it('requests the image while the VM is still being deleted, and keeps the disk until the image exists', async () => {
+    // GCE takes its time deleting a VM (tens of seconds): here its operation runs 1.5 s by the wall clock.
+    h.emu.faults.add({ match: { call: 'instances.delete' }, action: { operationDelayMs: 1_500 } });
+    const r = await h.cli([...BASE_ARGS, '--image-name=img-overlap', '--container-image=nginx:1']);
+    expect(r.code, r.stderr).toBe(0);
+    const ops = [...h.emu.state.operations.values()];
+    const vmDeletion = ops.find((op) => op.operationType === 'delete' && /\/instances\//.test(op.targetLink));
+    const image = ops.find((op) => op.operationType === 'insert' && /\/images\//.test(op.targetLink));
+    const detached = ops.find((op) => op.operationType === 'detachDisk');
+    const diskDeletion = ops.find((op) => op.operationType === 'delete' && /\/disks\//.test(op.targetLink));
+    expect(vmDeletion?.endTime && image?.endTime && detached?.endTime && diskDeletion).toBeTruthy();
+    // Recorded times, compared for their order only: the image insert came after the detach was done and before
+    // the VM's deletion was; the disk was deleted only once the image existed.
+    expect(image!.insertTime).toBeGreaterThanOrEqual(detached!.endTime!);
+    expect(image!.insertTime).toBeLessThan(vmDeletion!.endTime!);
+    expect(diskDeletion!.insertTime).toBeGreaterThanOrEqual(image!.endTime!);
+    expect(h.emu.leftovers().images).toEqual(['test-project/img-overlap']);
     expectNothingLeft(h.emu);
   });
 

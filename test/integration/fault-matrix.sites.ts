@@ -5,7 +5,9 @@
 // operation it waits on (`zoneOperations.wait(disks.delete)`): the same call means something else while creating the
 // disk than while cleanup deletes it. Each site carries the phase of its first occurrence — a step of the build,
 // `cleanup` (after the steps) or `after` (the final log writes) — read from where it falls between the lines the CLI
-// prints as it goes.
+// prints as it goes. A step may run alongside others (the VM's deletion beside the image's creation): a call made
+// while several steps run belongs to the one whose resource it acts on (`instances.*` to `delete-vm`, `images.*` to
+// `create-image`), and its phase names the steps it ran beside.
 import { main } from '../../src/cli.js';
 import { startEmulator, type CallName, type Emulator } from '../emulator/index.js';
 import { FAST_TUNING, Signals } from '../helpers/cli.js';
@@ -19,7 +21,7 @@ export interface Site {
   /** For an operation wait: the call whose operations it waits on. */
   of?: CallName;
   /** Where the call is first made. */
-  phase: { kind: 'step'; step: string; title: string } | { kind: 'cleanup' } | { kind: 'after' };
+  phase: { kind: 'step'; step: string; title: string; alongside?: string[] } | { kind: 'cleanup' } | { kind: 'after' };
 }
 
 export interface CleanBuild {
@@ -94,8 +96,19 @@ export async function cleanBuild(extraArgs: string[]): Promise<CleanBuild> {
     const marks: Array<{ at: number; text: string }> = [];
     let stderr = '';
     const sink = { write: (t: string) => void (marks.push({ at: emu.requests.length, text: t }), (stderr += t)) };
-    const code = await main(buildArgs('img-clean', extraArgs), {
-      stdout: { write: () => undefined },
+    // The JSON events on stdout say when each step starts and finishes: the requests of [from, to) fell in its time.
+    const windows = new Map<string, { from: number; to?: number }>();
+    const events = {
+      write: (t: string) => {
+        for (const line of t.split('\n').filter(Boolean)) {
+          const e = JSON.parse(line) as { type?: string; step?: string };
+          if (e.type === 'step-started' && e.step) windows.set(e.step, { from: emu.requests.length });
+          if (e.type === 'step-finished' && e.step) windows.get(e.step)!.to = emu.requests.length;
+        }
+      },
+    };
+    const code = await main(buildArgs('img-clean', [...extraArgs, '--json']), {
+      stdout: events,
       stderr: sink,
       env: env(emu),
       cwd: process.cwd(),
@@ -119,14 +132,37 @@ export async function cleanBuild(extraArgs: string[]): Promise<CleanBuild> {
       const of = /Operations\.(wait|get)$/.test(call) ? operationCall(emu, OPERATION_PATH.exec(q.path)?.[1] ?? '') : undefined;
       const id = of ? `${call}(${of})` : call;
       if (sites.has(id)) return;
-      const phase = phaseMarks.filter((m) => m.at <= i).pop()?.phase;
-      if (!phase) throw new Error(`${id} was called before the first step started`);
+      const last = phaseMarks.filter((m) => m.at <= i).pop()?.phase;
+      if (!last) throw new Error(`${id} was called before the first step started`);
+      const open = [...windows].filter(([, w]) => w.from <= i && (w.to === undefined || i < w.to)).map(([step]) => step);
+      let phase = last;
+      if (last.kind === 'step') {
+        // The last title printed is the step's, unless steps overlap: then the steps running say whose call it is.
+        const mine = open.length <= 1 ? open : open.filter((step) => step.endsWith(`-${resourceOf(of ?? call)}`));
+        if (mine.length > 1 || (open.length > 1 && mine.length === 0))
+          throw new Error(`${id} was called while ${open.join(', ')} ran: which one made it?`);
+        const step = mine[0] ?? last.step;
+        const w = windows.get(step);
+        const beside = w ? [...windows].filter(([s, o]) => s !== step && overlap(o, w)).map(([s]) => s) : [];
+        phase = { kind: 'step', step, title: steps.get(step)!, ...(beside.length ? { alongside: beside } : {}) };
+      }
       sites.set(id, { id, call, ...(of ? { of: of as CallName } : {}), phase });
     });
     return { sites: [...sites.values()], steps, code, stderr, leftovers: emu.leftovers() };
   } finally {
     await emu.close();
   }
+}
+
+/** Whether two steps ran at the same time (a request fell in both). */
+function overlap(a: { from: number; to?: number }, b: { from: number; to?: number }): boolean {
+  return a.from < (b.to ?? Infinity) && b.from < (a.to ?? Infinity);
+}
+
+/** What a call acts on, as step names say it: `instances.delete` → `vm` (`delete-vm`). */
+function resourceOf(call: string): string {
+  const collection = call.split('.')[0];
+  return collection === 'disks' ? 'disk' : collection === 'instances' ? 'vm' : collection === 'images' ? 'image' : collection!;
 }
 
 /** Step name → title, from the step-started events in the run's build.log. */

@@ -6,7 +6,8 @@
 // The calls are not listed here: a clean build against a fresh emulator finds them (fault-matrix.sites.ts), so a
 // call the workflow starts making later gets its row. A wait on operations is one row per call it waits for.
 // Every cell checks the exit code, the error line (naming the step and the cause), what is left behind, and that
-// the image exists exactly when the build succeeded. Each cell has its own emulator, so cells run concurrently.
+// the image exists exactly when the build succeeded or the failing call ran alongside the image's creation (the VM's
+// deletion does: the image, once made, is kept). Each cell has its own emulator, so cells run concurrently.
 //
 // The four transient errors share one cell per call (one after another on the same call, so the retry policy must
 // see each through): every run builds its compute clients again, which costs ~0.5 s of CPU in google-gax, and four
@@ -20,7 +21,8 @@
 // | (b) permanent, in a step                     | exit 1; "error: <step title> failed: <call>: HTTP <status> <reason>: ..." |
 // | (c) operation error, in a step               | exit 1; "error: <step title> failed: <call>: operation failed: <CODE>: ..." |
 // | (d) hang, operation hang, in a step          | exit 1; 'error: step "<name>" did not finish within --timeout (5s)'      |
-// | all                                          | no disk or VM left; the image only with exit 0                          |
+// | all                                          | no disk or VM left; the image only with exit 0, or when the call ran    |
+// |                                              | alongside the image's creation (then the image is made and kept)        |
 // | ---- exceptions ----                         |                                                                         |
 // | (b) on a preflight check                     | exit 1; a 404/403 is a finding that names the flag ("zone us-central1-a |
 // |                                              | does not exist in project test-project (--zone)"); anything else must   |
@@ -31,7 +33,9 @@
 // | (b) 403 on storage.objects.insert (logs)     | exit 0 with warnings naming the log URL: the logs are not the product;   |
 // |                                              | an unwritable bucket is caught in preflight (testIamPermissions row)    |
 // | (b), (c) on instances.delete or its wait     | exit 1, and cleanup's own delete fails the same way: the VM (with its    |
-// |                                              | boot disk) is left and reported with the gcloud command to delete it    |
+// |                                              | boot disk) is left and reported with the gcloud command to delete it;   |
+// |                                              | the image, made alongside the deletion, is kept (the CLI says so)       |
+// | (d) on instances.delete or its wait          | exit 1 (the step's timeout); the VM goes in cleanup; the image is kept  |
 // | (b), (c), (d) on disks.delete or its wait    | only cleanup deletes the data disk, after the image was made: exit 0,    |
 // |                                              | the disk is left and reported with the gcloud command. A hang there is  |
 // |                                              | bounded by cleanup's own limit (not --timeout: cleanup is no step; 10   |
@@ -136,6 +140,8 @@ function cellsFor(site: Site): Cell[] {
 }
 
 const isDelete = (site: Site): boolean => (site.of ?? site.call).endsWith('.delete');
+/** The call was made by a step that runs alongside the image's creation: the image is made whatever becomes of it. */
+const besideTheImage = (site: Site): boolean => site.phase.kind === 'step' && !!site.phase.alongside?.includes('create-image');
 /** What the call (or the operation waited on) is about. */
 function resourceOf(site: Site): 'disk' | 'vm' | 'image' {
   const collection = (site.of ?? site.call).split('.')[0];
@@ -215,6 +221,14 @@ function expected(site: Site, cell: Cell): Expected {
 }
 
 describe('the clean build the matrix is made from', () => {
+  it('runs the VM deletion alongside the image creation, and finds each call of the two in its own step', () => {
+    const phase = (id: string) => clean.sites.find((s) => s.id === id)?.phase;
+    expect(phase('instances.delete')).toMatchObject({ step: 'delete-vm', alongside: expect.arrayContaining(['create-image']) });
+    expect(phase('zoneOperations.wait(instances.delete)')).toMatchObject({ step: 'delete-vm' });
+    expect(phase('images.insert')).toMatchObject({ step: 'create-image', alongside: expect.arrayContaining(['delete-vm']) });
+    expect(phase('globalOperations.wait(images.insert)')).toMatchObject({ step: 'create-image' });
+  });
+
   it('succeeds, leaves only the image, and makes every kind of call the issue names', () => {
     expect(clean.code, clean.stderr).toBe(0);
     expect(clean.leftovers).toEqual({ disks: [], instances: [], images: [`${PROJECT}/img-clean`] });
@@ -273,7 +287,9 @@ describe.concurrent.each(clean.sites.map((s) => [s.id, s] as const))('%s', (_id,
       for (const re of want.stderr) expect(r.stderr, report).toMatch(new RegExp(re.source.replaceAll('NAME', name), re.flags));
       for (const re of want.absent ?? []) expect(r.stderr, report).not.toMatch(re);
       const left = emu.leftovers();
-      expect(left.images, report).toEqual(want.code === 0 ? [`${PROJECT}/${IMAGE}`] : []);
+      const imageMade = want.code === 0 || besideTheImage(site);
+      expect(left.images, report).toEqual(imageMade ? [`${PROJECT}/${IMAGE}`] : []);
+      if (want.code !== 0 && imageMade) expect(r.stderr, report).toContain('The image was created and is kept');
       if (want.left.length === 0) {
         expect(r.stderr, report).not.toMatch(/could not delete/);
         expectNothingLeft(emu);

@@ -120,9 +120,12 @@ describe('options', () => {
     expect(r.stderr).toContain('will be replaced (--force)');
     const order = h.emu.requests
       .slice(before)
-      .filter((q) => /^(instances\.delete|images\.delete|images\.insert)$/.test(q.call))
+      .filter((q) => /^(instances\.detachDisk|instances\.delete|images\.delete|images\.insert)$/.test(q.call))
       .map((q) => q.call);
-    expect(order).toEqual(['instances.delete', 'images.delete', 'images.insert']);
+    // The old image goes once the disk is detached, just before the new one is made; the VM is deleted alongside.
+    expect(order[0]).toBe('instances.detachDisk');
+    expect(order.filter((c) => c.startsWith('images.'))).toEqual(['images.delete', 'images.insert']);
+    expect(order.filter((c) => c === 'instances.delete')).toHaveLength(1);
     expect(h.emu.leftovers().images).toEqual(['test-project/img-force']);
     expectNothingLeft(h.emu);
   });

@@ -15,4 +15,9 @@ export interface Step<R extends Run = Run> {
    * the family already holds these images.
    */
   skippedWhenUnchanged?: boolean;
+  /**
+   * Runs alongside the steps after it rather than before them (docs/architecture.md, Workflow): the runner starts it,
+   * goes on with the next steps at once, and awaits it before it returns, however those steps end.
+   */
+  alongside?: boolean;
 }
