@@ -18,6 +18,8 @@ export interface ScriptRunOptions {
   /** Overrides of the fake metadata server (token issuing, extra attributes). */
   metadata?: Omit<MetadataServerOptions, 'attributes'> & { attributes?: Record<string, string> };
   timeoutMs?: number;
+  /** Benchmark-only switches of the script (docs/architecture.md, Test seams), e.g. `GDIB_PULL_JOBS`. */
+  env?: Record<string, string>;
   /** Called with the script's process once it runs, e.g. to send it SIGTERM as a VM shutdown would. */
   onStart?: (script: ChildProcess) => void;
 }
@@ -50,6 +52,7 @@ export async function runVmScript(opts: ScriptRunOptions): Promise<ScriptRun> {
     GDIB_MOUNT_DIR: mountDir,
     GDIB_WORK_DIR: workDir,
     ...(opts.hostsDir ? { GDIB_HOSTS_DIR: opts.hostsDir } : {}),
+    ...opts.env,
   };
   const started = Date.now();
   try {
