@@ -4,9 +4,11 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import { LoopDisk, isMountPoint, mount, unmount } from '../rig/disk.js';
-import { processesMentioning } from '../rig/inspect.js';
+import { filesContaining, processesMentioning } from '../rig/inspect.js';
+import { randomToken } from '../rig/metadata-server.js';
 import { describeRig, startRig, type Rig } from '../rig/rig.js';
-import { runVmScript, type ScriptRun } from '../rig/run-script.js';
+import { runVmScript, type ScriptRun, type ScriptRunOptions } from '../rig/run-script.js';
+import type { ImagePullAuth } from '../../src/startup-script/render.js';
 
 interface Built {
   res: ScriptRun;
@@ -14,6 +16,9 @@ interface Built {
   /** The files of the disk's root, read after the build; snapshot directory numbers (containerd's) replaced. */
   files: Record<string, string>;
 }
+
+/** Builds of several images on a shared, loaded machine: a limit on the harness, not a timing assertion. */
+const BUILDS_MS = 300_000;
 
 describeRig('parallel pulls', () => {
   let rig: Rig;
@@ -32,7 +37,12 @@ describeRig('parallel pulls', () => {
     await rig?.close();
   });
 
-  async function build(name: string, images: string[], env: Record<string, string>): Promise<Built> {
+  async function build(
+    name: string,
+    images: string[],
+    env: Record<string, string>,
+    opts: { auth?: ImagePullAuth; metadata?: ScriptRunOptions['metadata'] } = {},
+  ): Promise<Built> {
     const disk = await LoopDisk.create(join(rig.dir, `${name}.img`), 160);
     disks.push(disk);
     const res = await runVmScript({
@@ -40,7 +50,7 @@ describeRig('parallel pulls', () => {
         mode: 'build',
         runId: 'par001',
         containerImages: images,
-        imagePullAuth: 'None',
+        imagePullAuth: opts.auth ?? 'None',
         storeChecksums: true,
         platform: 'linux/amd64',
       },
@@ -48,6 +58,7 @@ describeRig('parallel pulls', () => {
       dir: rig.runDir(name),
       hostsDir: rig.hostsDir,
       env,
+      ...(opts.metadata ? { metadata: opts.metadata } : {}),
     });
     const files: Record<string, string> = {};
     if (res.code === 0) {
@@ -65,7 +76,7 @@ describeRig('parallel pulls', () => {
     return { res, disk, files };
   }
 
-  it('writes the same metadata and checksums as pulling one image at a time, in list order', async () => {
+  it('writes the same metadata and checksums as pulling one image at a time, in list order', { timeout: BUILDS_MS }, async () => {
     const images = [rig.ref('app'), rig.ref('base'), rig.ref('multi'), rig.ref('app2')];
     const serial = await build('serial', images, { GDIB_PULL_JOBS: '1' });
     const parallel = await build('parallel', images, { GDIB_PULL_JOBS: '4' });
@@ -93,7 +104,29 @@ describeRig('parallel pulls', () => {
     expect(parallel.res.stdout).toMatch(/gdib: 4 checksums computed while the images were pulled/);
   });
 
-  it('fails naming the image that failed, stops the other pulls and leaves nothing behind', async () => {
+  it('pulls private images at once, each with a token it fetched, and writes the token nowhere', { timeout: BUILDS_MS }, async () => {
+    // As GCE's metadata server does, the same token is handed out while it is valid: overlapping pulls both hold it.
+    const token = randomToken();
+    await rig.token.setToken(token);
+    const { res, disk } = await build(
+      'tokens',
+      [rig.privateRef('app'), rig.privateRef('app2')],
+      { GDIB_PULL_JOBS: '2' },
+      {
+        auth: 'ServiceAccountToken',
+        metadata: { issueToken: () => token },
+      },
+    );
+    expect(res.code, res.stdout + res.stderr).toBe(0);
+    expect(res.stdout).toContain('pulling 2 images, up to 2 at once');
+    expect(res.metadata.tokens).toEqual([token, token]);
+    expect(res.stdout + res.stderr).not.toContain(token);
+    for (const a of res.metadata.attributeLog) expect(a.value).not.toContain(token);
+    expect(filesContaining(res.workDir, [token])).toEqual([]);
+    expect(readFileSync(disk.file).includes(token)).toBe(false);
+  });
+
+  it('fails naming the image that failed, stops the other pulls and leaves nothing behind', { timeout: BUILDS_MS }, async () => {
     const missing = rig.ref('no-such-tag');
     const { res, disk } = await build('one-fails', [rig.ref('huge'), rig.ref('app'), missing, rig.ref('app2')], {
       GDIB_PULL_JOBS: '3',
