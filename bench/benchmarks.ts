@@ -3,6 +3,7 @@
 // docs/benchmarks.md written from the figures. Benchmarks print figures and never fail on timing; they fail only
 // when something is broken (a wrong exit code, a build that fails or leaves a resource behind).
 import { readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { apiEconomy, detectionOf, type ApiEconomy, type Detection } from './lib/api-economy.js';
@@ -98,6 +99,8 @@ describe.sequential('benchmarks', () => {
   // Alone: `npm run build && npx vitest run --config bench/vitest.config.ts -t multi-image` (rewrites only its part of §5).
   it("the multi-image build on a disk-bound disk, beside the Go tool's script (§5)", { timeout: 1_200_000 }, async () => {
     overlap = await measureOverlap(log);
+    // The figures themselves, for a look at what the document summarises.
+    writeFileSync(join(tmpdir(), 'gdib-bench-multi-image.json'), JSON.stringify(overlap, null, 1));
     if ('skipped' in overlap) log(`overlap skipped: ${overlap.skipped}`);
   });
 

@@ -297,15 +297,17 @@ export async function runMeasured(
   const disk = await LoopDisk.create(join(runDir, 'disk.img'), opts.diskMiB);
   const undo: (() => void)[] = [await applyDiskMode(disk, mode)];
   let boot: LoopDisk | undefined;
-  const bootDir = join(runDir, 'boot');
+  // Short: containerd's socket paths under the work dir must stay within 108 bytes.
+  const bootDir = join(runDir, 'b');
   let work = join(runDir, 'work');
   if (mode.kind !== 'page-cache') {
-    boot = await LoopDisk.create(join(runDir, 'boot.img'), opts.diskMiB + 512);
+    // Formatted and mounted before the clock starts; noinit_itable: no background zeroing of its inode tables.
+    boot = await LoopDisk.create(join(runDir, 'boot.img'), Math.min(opts.diskMiB, 8192) + 512);
     await run('mkfs.ext4', ['-q', '-F', boot.device]);
     mkdirSync(bootDir);
-    await mount(boot.device, bootDir);
+    await mount(boot.device, bootDir, { options: 'noinit_itable' });
     undo.push(await applyDiskMode(boot, mode));
-    work = join(bootDir, 'work');
+    work = join(bootDir, 'w');
   }
   const cg = cgroup(`gdib-bench-${process.pid}-${label}`);
   const env: NodeJS.ProcessEnv = { PATH: STANDARD_PATH, ...envOf(disk, runDir, work), ...opts.env };

@@ -75,13 +75,17 @@ export function overlapBlocks(r: OverlapResult | { skipped: string } | undefined
   const ours = median(series(ml, 'ours')!);
   const goMl = median(series(ml, 'go')!);
   const ratio = ours / goMl;
+  const formatting = (key: string) =>
+    med(series(ml, key)!, (x) => x.phases.filter((p) => p.phase === 'formatting').reduce((a, p) => a + p.sec, 0));
+  const ratioNoFormat = (ours - formatting('ours')) / (goMl - formatting('go'));
   out.push(
-    `**Target (this tool ≤ ${TARGET_RATIO}× the Go tool's model, multi-image, disk-bound): ${ratio <= TARGET_RATIO ? 'met' : 'not met'}** — ` +
-      `${s1(ours)} s against ${s1(goMl)} s, **${s2(ratio)}×**.` +
-      (ratio <= TARGET_RATIO
-        ? ''
-        : ' What is left is work both tools do once: fetching and unpacking every layer (containerd extracts the layers of one image one after another), ' +
-          "and writing every unpacked byte to the disk once — the Go tool's second write (its copy) is what this tool no longer pays."),
+    `**Target (this tool ≤ ${TARGET_RATIO}× the Go tool's model, multi-image, disk-bound): ${ratio <= TARGET_RATIO ? 'met' : '**not met**'}** — ` +
+      `${s1(ours)} s against ${s1(goMl)} s, **${s2(ratio)}×**. Without the formatting phase (the same runs, mkfs taken out of both): ` +
+      `${s1(ours - formatting('ours'))} s against ${s1(goMl - formatting('go'))} s, ${s2(ratioNoFormat)}×. ` +
+      'Besides the bytes, this tool does work of a fixed size that the model does not: it reads its parameters from the metadata server and checks ' +
+      'its commands (`installing`), records each image (`ctr content get`, `jq`, a label on each snapshot) and writes `gdib.json`, and stops its ' +
+      'containerd before unmounting; on images of a few hundred MB that weighs about as much as the bytes (see where the time goes, below), on ' +
+      "images of several GB it does not. Pulls at once share this machine's CPUs with each other and with the checksum worker.",
   );
   const toggle = (sc: Scenario, key: string, what: string, how: string) => {
     const off = series(sc, key);
@@ -111,6 +115,17 @@ export function overlapBlocks(r: OverlapResult | { skipped: string } | undefined
       'inode tables not written by mkfs (`lazy_itable_init=1`, mounted `noinit_itable`)',
       '`GDIB_MKFS_LAZY_ITABLE=0`: `lazy_itable_init=0` as before',
     ),
+    (() => {
+      const [eager, lazy] = [r.mkfs.runs.find((x) => !x.lazy), r.mkfs.runs.find((x) => x.lazy)];
+      if (!eager || !lazy) return undefined;
+      return [
+        `inode tables not written by mkfs (\`lazy_itable_init=1\`, mounted \`noinit_itable\`), ${r.mkfs.gb} GB disk`,
+        `${s1(eager.atRateSec)} s (${MBs(eager.writtenBytes)} MB)`,
+        `${s1(lazy.atRateSec)} s (${MBs(lazy.writtenBytes)} MB)`,
+        times(eager.atRateSec, lazy.atRateSec),
+        '`GDIB_MKFS_LAZY_ITABLE=0`: `lazy_itable_init=0` as before; bytes measured, priced at the rate (see mkfs below)',
+      ];
+    })(),
     toggle(ml, 'none', 'the three together, multi-image', 'all three switches'),
     single ? toggle(single, 'none', 'the three together, one large image', 'all three switches') : undefined,
     cache ? toggle(cache, 'none', 'the three together, multi-image, page cache', 'all three switches') : undefined,
