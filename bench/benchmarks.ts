@@ -11,7 +11,7 @@ import { ROOT } from './lib/child.js';
 import { measureCliLatency, measureImportCosts, type ImportCosts, type LatencyResult } from './lib/cli-latency.js';
 import { cost, type CostResult } from './lib/cost.js';
 import { loadNow, machine } from './lib/machine.js';
-import { report } from './lib/report.js';
+import { howToRerun, report } from './lib/report.js';
 import { figuresOf, measureOnVm, onVmSection, type OnVmResult } from './lib/on-vm-section.js';
 import { installUnavailable, measureInstall, type InstallBench } from './lib/install.js';
 import { measureOverlap, type OverlapResult } from './lib/overlap.js';
@@ -124,7 +124,11 @@ describe.sequential('benchmarks', () => {
       const at = new RegExp(`${OVERLAP_START}[\\s\\S]*?${OVERLAP_END}`);
       const stamp = `_The part between these markers was rewritten alone on ${startedAt.toISOString().slice(0, 16).replace('T', ' ')} UTC (the rest of the document is from the run named at the top)._`;
       const block = overlapMd.replace(`${OVERLAP_START}\n`, `${OVERLAP_START}\n${stamp}\n\n`);
-      writeFileSync(doc, at.test(old) ? old.replace(at, () => block) : old.replace(/^## 6\. /m, () => `${block}\n\n## 6. `));
+      const spliced = at.test(old) ? old.replace(at, () => block) : old.replace(/^## 6\. /m, () => `${block}\n\n## 6. `);
+      writeFileSync(
+        doc,
+        spliced.replace(/^## How to rerun[\s\S]*$/m, () => `${howToRerun().join('\n')}\n`),
+      );
       log('wrote the multi-image part of docs/benchmarks.md §5');
       return;
     }

@@ -61,8 +61,15 @@ run_ctr images ls >>"$mnt/images.metadata"
 echo "gdib: phase=copying"
 mapfile -t snapshots < <(run_ctr snapshot list | grep Committed | cut -d' ' -f1)
 for s in "${snapshots[@]}"; do
-  run_ctr snapshot view "tmp_$s" "$s" >/dev/null || die "view of $s failed"
-  original=$(run_ctr snapshot mount "/tmp_$s" "tmp_$s" | grep -oP '/\S+/snapshots/[0-9]+/fs' | tr ':' '\n' | head -n 1)
+  # Its retry loop: containerd's garbage collector may remove the view before it is mounted.
+  original=""
+  for _ in 1 2 3 4 5; do
+    run_ctr snapshot view "tmp_$s" "$s" >/dev/null 2>&1 || continue
+    original=$(run_ctr snapshot mount "/tmp_$s" "tmp_$s" | grep -oP '/\S+/snapshots/[0-9]+/fs' | tr ':' '\n' | head -n 1)
+    [[ -z $original ]] || break
+    run_ctr snapshot rm "tmp_$s" >/dev/null 2>&1
+    sleep 1
+  done
   [[ -n $original ]] || die "no directory for $s"
   new=$(echo "$original" | grep -o 'snapshots/.*/fs')
   mkdir -p "$mnt/$new"
