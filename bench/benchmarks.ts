@@ -127,7 +127,7 @@ describe.sequential('benchmarks', () => {
       const spliced = at.test(old) ? old.replace(at, () => block) : old.replace(/^## 6\. /m, () => `${block}\n\n## 6. `);
       writeFileSync(
         doc,
-        spliced.replace(/^## How to rerun[\s\S]*$/m, () => `${howToRerun().join('\n')}\n`),
+        spliced.replace(/^## How to rerun[\s\S]*$/m, () => `${howToRerun().join('\n\n')}\n`),
       );
       log('wrote the multi-image part of docs/benchmarks.md §5');
       return;

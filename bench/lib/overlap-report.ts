@@ -28,14 +28,14 @@ export function overlapBlocks(r: OverlapResult | { skipped: string } | undefined
   const ml = r.scenarios[0]!;
   out.push(
     'Above, the loop device writes into the page cache of its backing file, so writing a byte twice costs next to nothing. Here the data disk is ' +
-      `**disk-bound**: the loop device does direct I/O (\`losetup --direct-io=on\`) and the block layer holds it to ${describeMode(ml.mode).replace(/^disk-bound \(|\)$/g, '')} ` +
+      `**disk-bound**: the loop device does direct I/O (\`losetup --direct-io=on\`) and the block layer holds it to ${ml.mode.kind === 'disk-bound' ? `${ml.mode.mibPerSec.toFixed(0)} MiB/s, a ${ml.mode.modelGb} GB pd-ssd's rate` : 'a rate'} ` +
       "(0.48 MiB/s per GB; a blkio throttle rule on the loop device, which holds the kernel's writeback too). The page cache above the filesystem stays, as " +
       "on a VM: writes are held back only when they must reach the disk (a `sync`, the unmount). The work dir (containerd's root: the content store; for " +
       'the Go tool, its snapshots too) is on a boot disk of its own held to the same rate — generous to the Go tool, whose boot disk is smaller and slower. ' +
       "**The Go tool's model** (`bench/lib/go-model.sh`) runs its script's steps in its order: the same mkfs, containerd rooted on the boot disk, images " +
       'pulled one after another, then for each committed snapshot a view, `ctr snapshot mount` to find it, `cp -r -p` to the data disk and the ' +
       '`find … -exec md5sum {} + | cut | sort | md5sum` pipeline over the copy, one snapshot after another, then `sync` and unmount (its package installs ' +
-      `and token fetch are left out, as they are of this tool's runs). ${r.rounds} rounds, the variants of each scenario alternating (each round starts one ` +
+      `and token fetch are left out, as they are of this tool's runs). ${r.rounds} round${r.rounds === 1 ? '' : 's'}, the variants of each scenario alternating (each round starts one ` +
       `further on); the figure is the median. This machine: ${r.machine.cpus} CPUs, so the script pulls ${r.machine.pullJobs} images at once.`,
   );
   for (const sc of r.scenarios) {
