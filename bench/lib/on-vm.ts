@@ -15,6 +15,7 @@ import { OciLayout, type Layer } from '../../test/rig/oci.js';
 import { run } from '../../test/rig/proc.js';
 import { onPath, REPO, rigUnavailable, type Rig } from '../../test/rig/rig.js';
 import type { TarEntry } from '../../test/rig/tar.js';
+import { applyDiskMode, type DiskMode } from './honest-disk.js';
 import { commonFunction } from './script-source.js';
 
 const MB = 1e6;
@@ -210,6 +211,8 @@ export interface OnVmRun {
   wallSec: number;
   cpuSec: number;
   writtenBytes: number;
+  /** Bytes written to the boot disk (the disk-bound mode only; 0 in the page-cache mode). */
+  bootWrittenBytes: number;
   marks: PhaseMark[];
   /** Seconds, CPU seconds and bytes written per phase (until the next phase, or the end). */
   phases: { phase: string; sec: number; cpuSec: number; writtenBytes: number }[];
@@ -235,19 +238,24 @@ function cgroup(name: string): { dir: string; usage(): number; remove(): void } 
   };
 }
 
+export interface RunOptions {
+  diskMiB: number;
+  env?: Record<string, string>;
+  timeoutMs?: number;
+  /** The data disk's (and the boot disk's) mode; default the page cache, as the rig's tests run. */
+  mode?: DiskMode;
+  /** A data disk to build on instead of a fresh one (a copy of an earlier build's disk, with `dataDisk`). */
+  disk?: LoopDisk;
+  /** `from-image`: the disk holds an earlier build (the script's gdib-data-disk; docs/architecture.md, VM metadata). */
+  dataDisk?: 'from-image';
+}
+
 /**
  * Runs the rendered build script for `images` onto a fresh loop disk of `diskMiB` — or onto `disk`, a disk made
  * from a base image, with `dataDisk: 'from-image'`. `env` adds variables to the script's environment (the script's
  * seams of docs/architecture.md, Test seams, are set here, as in test/rig/run-script.ts).
  */
-export async function runBuild(
-  rig: Rig,
-  label: string,
-  images: string[],
-  opts: { diskMiB: number; env?: Record<string, string>; timeoutMs?: number; disk?: LoopDisk; dataDisk?: 'from-image' },
-): Promise<OnVmRun> {
-  const runDir = rig.runDir(`bench-${label}`);
-  mkdirSync(runDir, { recursive: true });
+export async function runBuild(rig: Rig, label: string, images: string[], opts: RunOptions): Promise<OnVmRun> {
   const input: MetadataInput = {
     mode: 'build',
     runId: 'bench1',
@@ -259,26 +267,66 @@ export async function runBuild(
   };
   const attributes = Object.fromEntries(renderMetadata(input).map((i) => [i.key, i.value]));
   const metadata = await startMetadataServer({ attributes });
-  const script = join(runDir, 'startup-script');
-  writeFileSync(script, attributes['startup-script'] ?? '', { mode: 0o755 });
+  try {
+    return await runMeasured(rig, label, attributes['startup-script'] ?? '', [], opts, (disk, runDir, work) => ({
+      GCE_METADATA_HOST: metadata.host,
+      GDIB_DEVICE: disk.device,
+      GDIB_MOUNT_DIR: join(runDir, 'mnt'),
+      GDIB_WORK_DIR: work,
+      GDIB_HOSTS_DIR: rig.hostsDir,
+    }));
+  } finally {
+    await metadata.close();
+  }
+}
+
+/**
+ * Runs `script` (bash, with `args`) as root against a fresh data disk of `diskMiB` in `opts.mode`, measured: its
+ * `gdib: phase=` lines timestamped as they arrive, CPU seconds of a cpuacct cgroup holding it and all it starts,
+ * bytes written to the data disk and to the boot disk. In the disk-bound mode the work dir (containerd's root: the
+ * content store, and for the Go tool's model its snapshots) is on a boot disk of its own held to the same rate, as
+ * it is on the VM's boot disk; in the page-cache mode it is a directory, as in the rig's tests.
+ */
+export async function runMeasured(
+  rig: Rig,
+  label: string,
+  script: string,
+  args: string[],
+  opts: RunOptions,
+  envOf: (disk: LoopDisk, runDir: string, workDir: string) => Record<string, string>,
+): Promise<OnVmRun> {
+  const runDir = rig.runDir(`bench-${label}`);
+  mkdirSync(runDir, { recursive: true });
+  const file = join(runDir, 'script.sh');
+  writeFileSync(file, script, { mode: 0o755 });
+  const mode = opts.mode ?? { kind: 'page-cache' };
   const disk = opts.disk ?? (await LoopDisk.create(join(runDir, 'disk.img'), opts.diskMiB));
+  const undo: (() => void)[] = [await applyDiskMode(disk, mode)];
+  let boot: LoopDisk | undefined;
+  // Short: containerd's socket paths under the work dir must stay within 108 bytes.
+  const bootDir = join(runDir, 'b');
+  let work = join(runDir, 'work');
+  if (mode.kind !== 'page-cache') {
+    // Formatted and mounted before the clock starts; noinit_itable: no background zeroing of its inode tables.
+    boot = await LoopDisk.create(join(runDir, 'boot.img'), Math.min(opts.diskMiB, 8192) + 512);
+    await run('mkfs.ext4', ['-q', '-F', boot.device]);
+    mkdirSync(bootDir);
+    await mount(boot.device, bootDir, { options: 'noinit_itable' });
+    undo.push(await applyDiskMode(boot, mode));
+    work = join(bootDir, 'w');
+  }
   const cg = cgroup(`gdib-bench-${process.pid}-${label}`);
-  const env: NodeJS.ProcessEnv = {
-    PATH: STANDARD_PATH,
-    GCE_METADATA_HOST: metadata.host,
-    GDIB_DEVICE: disk.device,
-    GDIB_MOUNT_DIR: join(runDir, 'mnt'),
-    GDIB_WORK_DIR: join(runDir, 'work'),
-    GDIB_HOSTS_DIR: rig.hostsDir,
-    ...opts.env,
-  };
+  const env: NodeJS.ProcessEnv = { PATH: STANDARD_PATH, ...envOf(disk, runDir, work), ...opts.env };
+  const written = () => (sectorsWritten(disk.device) - w0) * 512;
+  const bootWritten = () => (boot ? (sectorsWritten(boot.device) - b0) * 512 : 0);
   const w0 = sectorsWritten(disk.device);
+  const b0 = boot ? sectorsWritten(boot.device) : 0;
   const marks: PhaseMark[] = [];
   let output = '';
   const t0 = performance.now();
   try {
     // A tiny shell joins the cgroup before it execs bash, so every process of the run is counted from the start.
-    const child = spawn('/bin/sh', ['-c', 'echo $$ > "$0/cgroup.procs" && exec /bin/bash "$1"', cg.dir, script], {
+    const child = spawn('/bin/sh', ['-c', 'echo $$ > "$0/cgroup.procs" && shift && exec /bin/bash "$@"', cg.dir, 'x', file, ...args], {
       env,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -291,7 +339,7 @@ export async function runBuild(
       pending = lines.pop() ?? '';
       for (const l of lines) {
         const m = /^gdib: phase=(\S+)$/.exec(l);
-        if (m) marks.push({ phase: m[1]!, atMs: at, cpuSec: cg.usage(), writtenBytes: (sectorsWritten(disk.device) - w0) * 512 });
+        if (m) marks.push({ phase: m[1]!, atMs: at, cpuSec: cg.usage(), writtenBytes: written() });
       }
     });
     child.stderr.setEncoding('utf8').on('data', (d: string) => (output += d));
@@ -303,7 +351,7 @@ export async function runBuild(
     clearTimeout(timer);
     const wallMs = performance.now() - t0;
     const cpuSec = cg.usage();
-    const writtenBytes = (sectorsWritten(disk.device) - w0) * 512;
+    const writtenBytes = written();
     const end: PhaseMark = { phase: 'end', atMs: wallMs, cpuSec, writtenBytes };
     const all = [{ phase: 'start', atMs: 0, cpuSec: 0, writtenBytes: 0 }, ...marks, end];
     const phases = all.slice(0, -1).map((m, i) => ({
@@ -312,10 +360,26 @@ export async function runBuild(
       cpuSec: all[i + 1]!.cpuSec - m.cpuSec,
       writtenBytes: all[i + 1]!.writtenBytes - m.writtenBytes,
     }));
-    return { label, code, wallSec: wallMs / 1000, cpuSec, writtenBytes, marks, phases, output, disk, runDir };
+    return {
+      label,
+      code,
+      wallSec: wallMs / 1000,
+      cpuSec,
+      writtenBytes,
+      bootWrittenBytes: bootWritten(),
+      marks,
+      phases,
+      output,
+      disk,
+      runDir,
+    };
   } finally {
     cg.remove();
-    await metadata.close();
+    for (const u of undo) u();
+    if (boot) {
+      await unmount(bootDir);
+      await boot.detach();
+    }
   }
 }
 

@@ -23,6 +23,11 @@ readonly LOGS="$GDIB_WORK/logs"
 
 CTRD_PID=""
 PULL_PID=""
+PULL_JOBS=1       # images pulled at once (choose_pull_jobs)
+PULL_JOB=0        # in a background pull: its image's index
+declare -A PULL_PIDS=()  # image index → its background pull, while it may run
+CHECKSUM_PID=""   # the background checksum worker (start_checksum_worker)
+CHECKSUM_FD=""    # its queue, open for writing
 MOUNTED=false
 HOSTS_DIR=""
 AUTH=""
@@ -104,10 +109,17 @@ format_and_mount() {
   ! findmnt -rn -S "$real" >/dev/null || fail "data disk $GDIB_DEV is already mounted"
   ! mountpoint -q "$GDIB_MNT" || fail "$GDIB_MNT is already a mount point"
   log "formatting $GDIB_DEV ($(human_bytes "$(blockdev --getsize64 "$real")")) as ext4"
-  mkfs.ext4 -q -F -m 0 -E lazy_itable_init=0,lazy_journal_init=0,discard "$GDIB_DEV" >"$LOGS/mkfs.log" 2>&1 \
+  # The inode tables are not written up front (lazy_itable_init=1: ~1.6 % of the disk, 3.3 GB of a 200 GB one),
+  # and noinit_itable keeps the kernel from zeroing them in the background while the build writes: the block
+  # groups' unused-inode counts say which inodes were never used, so neither the kernel nor e2fsck reads those
+  # (docs/architecture.md, Disk layout). GDIB_MKFS_LAZY_ITABLE=0 writes them as before, for the benchmark's
+  # comparisons only (docs/architecture.md, Test seams).
+  local lazy=1 options=discard,defaults,noinit_itable
+  [[ ${GDIB_MKFS_LAZY_ITABLE:-1} != 0 ]] || { lazy=0; options=discard,defaults; }
+  mkfs.ext4 -q -F -m 0 -E "lazy_itable_init=$lazy,lazy_journal_init=0,discard" "$GDIB_DEV" >"$LOGS/mkfs.log" 2>&1 \
     || fail "formatting $GDIB_DEV failed: $(tail -n 1 "$LOGS/mkfs.log")"
   mkdir -p "$GDIB_MNT"
-  mount -o discard,defaults "$GDIB_DEV" "$GDIB_MNT" || fail "mounting $GDIB_DEV on $GDIB_MNT failed"
+  mount -o "$options" "$GDIB_DEV" "$GDIB_MNT" || fail "mounting $GDIB_DEV on $GDIB_MNT failed"
   MOUNTED=true
 }
 
@@ -134,6 +146,9 @@ not_ours() { fail "the data disk made from the base image does not hold gke-disk
 # Mounts a data disk created from an image this tool built (gdib-data-disk=from-image) without formatting it,
 # checks it holds this tool's layout, grows its filesystem to the disk, and sets its snapshots directory aside
 # (a rename on the same filesystem) so that the fresh containerd starts with an empty one (docs/architecture.md, Disk layout).
+# noinit_itable as for a fresh disk (see format_and_mount): a base formatted with lazy inode tables is not to have them
+# zeroed in the background while the build writes.
+readonly BASE_MOUNT_OPTIONS=discard,defaults,noinit_itable
 mount_base_disk() {
   resolve_device "$DEVICE_NAME"
   local real
@@ -141,7 +156,7 @@ mount_base_disk() {
   ! findmnt -rn -S "$real" >/dev/null || fail "data disk $GDIB_DEV is already mounted"
   ! mountpoint -q "$GDIB_MNT" || fail "$GDIB_MNT is already a mount point"
   mkdir -p "$GDIB_MNT"
-  mount -t ext4 -o discard,defaults "$GDIB_DEV" "$GDIB_MNT" 2>"$LOGS/mount.log" \
+  mount -t ext4 -o "$BASE_MOUNT_OPTIONS" "$GDIB_DEV" "$GDIB_MNT" 2>"$LOGS/mount.log" \
     || not_ours "it holds no ext4 filesystem that mounts ($(tail -n 1 "$LOGS/mount.log"))"
   MOUNTED=true
   read_base_layout
@@ -212,7 +227,7 @@ grow_filesystem() {
   MOUNTED=false
   e2fsck -f -p "$GDIB_DEV" >>"$log" 2>&1 || (($? < 4)) || fail "the filesystem of the base image has errors: $(tail -n 1 "$log")"
   resize2fs "$GDIB_DEV" >>"$log" 2>&1 || fail "growing the filesystem on $GDIB_DEV failed: $(tail -n 1 "$log")"
-  mount -t ext4 -o discard,defaults "$GDIB_DEV" "$GDIB_MNT" || fail "mounting $GDIB_DEV on $GDIB_MNT failed"
+  mount -t ext4 -o "$BASE_MOUNT_OPTIONS" "$GDIB_DEV" "$GDIB_MNT" || fail "mounting $GDIB_DEV on $GDIB_MNT failed"
   MOUNTED=true
   log "filesystem grown unmounted in $((SECONDS - started)) s"
 }
@@ -636,7 +651,7 @@ pull_image() {
   local args=(--hosts-dir "$HOSTS_DIR" --platform "$PLATFORM" --snapshotter overlayfs --print-chainid)
   GDIB_STEP="pulling $ref"
   report_status phase pulling
-  progress "$((i - 1))/$n images"
+  progress "image $i/$n $ref: pulling"
   [[ $DATA_DISK != from-image ]] || seed_reused_layers "$i" "$ref"
   GDIB_STEP="pulling $ref"
   forget_credentials
@@ -670,7 +685,7 @@ pull_image() {
       last=$SECONDS
       local downloaded
       downloaded=$(du -sb "$CTRD_DIR/root/io.containerd.content.v1.content" 2>/dev/null | cut -f1 || echo 0)
-      progress "$((i - 1))/$n images, $ref: $current for $((SECONDS - started)) s, $(human_bytes "${downloaded:-0}") downloaded, $(human_bytes "$(disk_used "$GDIB_MNT")") on the data disk"
+      progress "image $i/$n $ref: $current for $((SECONDS - started)) s, $(human_bytes "${downloaded:-0}") downloaded in all, $(human_bytes "$(disk_used "$GDIB_MNT")") on the data disk"
     fi
   done
   wait "$pid" || true
@@ -748,7 +763,7 @@ seed_reused_layers() {
   repo=$(repository_of "$full")
   PULL_LOG="$LOGS/seed-$i.log"
   : >"$PULL_LOG"
-  tmp="$GDIB_WORK/seed"
+  tmp="$GDIB_WORK/seed-$i" # per image: several pulls run at once
   rm -rf "$tmp"
   mkdir -p "$tmp" "$store"
   GDIB_STEP="reading the manifest of $ref"
@@ -854,9 +869,11 @@ describe_image() {
 
 checksum_snapshots() {
   phase checksumming
+  collect_checksums
   local k=0 n=${#CHAINS[@]} chain started
   for chain in "${CHAINS[@]}"; do
     k=$((k + 1))
+    [[ -z ${CHECKSUM[$chain]:-} ]] || continue # computed while the images were pulled
     started=$SECONDS
     GDIB_STEP="checksumming ${SNAPSHOT_DIR[$chain]}"
     if [[ -n ${BASE_SUM[$chain]:-} ]]; then
@@ -870,6 +887,202 @@ checksum_snapshots() {
     fi
     progress "$k/$n snapshots"
   done
+}
+
+# ---- overlapping the work (docs/vm-script.md, "Overlap") -------------------------------------------------
+
+# How many images are pulled at once: one per CPU (decompressing and extracting a layer takes one), at most 4 (they
+# share the data disk and the network) and at most one per GiB of memory. GDIB_PULL_JOBS sets it, for the
+# benchmark's comparisons only (docs/architecture.md, Test seams).
+choose_pull_jobs() {
+  local cpus mem_kib
+  cpus=$(nproc 2>/dev/null || echo 1)
+  mem_kib=$(awk '$1 == "MemTotal:" { print $2 }' /proc/meminfo 2>/dev/null || echo 0)
+  PULL_JOBS=$((cpus < 4 ? cpus : 4))
+  ((mem_kib / 1048576 >= PULL_JOBS)) || PULL_JOBS=$((mem_kib / 1048576))
+  ((PULL_JOBS >= 1)) || PULL_JOBS=1
+  if [[ -n ${GDIB_PULL_JOBS:-} ]]; then
+    [[ $GDIB_PULL_JOBS =~ ^[1-9][0-9]?$ ]] || fail "GDIB_PULL_JOBS must be a number from 1 to 99, got '$GDIB_PULL_JOBS'"
+    PULL_JOBS=$GDIB_PULL_JOBS
+  fi
+}
+
+# child_pids PID: the processes whose parent is PID (from /proc, which every Linux has).
+child_pids() {
+  local stat line rest ppid
+  for stat in /proc/[0-9]*/stat; do
+    { read -r line <"$stat"; } 2>/dev/null || continue
+    rest=${line##*) }
+    ppid=${rest#* }
+    ppid=${ppid%% *}
+    [[ $ppid != "$1" ]] || { line=${stat#/proc/}; printf '%s\n' "${line%/stat}"; }
+  done
+}
+
+# Ends a background job and everything it started (ctr, grep; find, xargs, md5sum): each process is stopped before
+# its children are listed, so none can start another unseen.
+kill_tree() {
+  local pid=$1 child
+  kill -STOP "$pid" 2>/dev/null || return 0
+  for child in $(child_pids "$pid"); do kill_tree "$child"; done
+  kill -TERM "$pid" 2>/dev/null || true
+  kill -CONT "$pid" 2>/dev/null || true
+}
+
+stop_background_jobs() {
+  local i
+  for i in "${!PULL_PIDS[@]}"; do
+    kill_tree "${PULL_PIDS[$i]}"
+    wait "${PULL_PIDS[$i]}" 2>/dev/null || true
+    unset "PULL_PIDS[$i]"
+  done
+  if [[ -n $CHECKSUM_PID ]]; then
+    kill_tree "$CHECKSUM_PID"
+    wait "$CHECKSUM_PID" 2>/dev/null || true
+    CHECKSUM_PID=""
+  fi
+}
+
+# The checksums of the snapshots, computed by a background worker as each image is recorded, while the next ones
+# are still pulling: the worker reads `<chainID> <snapshot dir>` lines from a queue and appends
+# `<chainID> <checksum>` lines to checksums.txt; collect_checksums reads them back by chain ID, so the order in
+# which they were computed does not matter. GDIB_CHECKSUM_OVERLAP=0 leaves them all to the end, for the benchmark's
+# comparisons only (docs/architecture.md, Test seams).
+start_checksum_worker() {
+  [[ $STORE_CHECKSUMS == true && ${GDIB_CHECKSUM_OVERLAP:-1} != 0 ]] || return 0
+  local queue="$GDIB_WORK/checksum.queue"
+  rm -f "$queue" "$GDIB_WORK/checksums.txt" "$GDIB_WORK/checksum.failed"
+  mkfifo -m 0600 "$queue"
+  : >"$GDIB_WORK/checksums.txt"
+  (
+    set +E
+    trap - ERR
+    chain="" dir="" sum="" started=0
+    while read -r chain dir; do
+      started=$SECONDS
+      if ! sum=$(snapshot_checksum "$GDIB_MNT/$dir"); then
+        printf '%s\n' "$dir" >"$GDIB_WORK/checksum.failed"
+        exit 1
+      fi
+      printf '%s %s\n' "$chain" "$sum" >>"$GDIB_WORK/checksums.txt"
+      log "checksum $dir $sum ($((SECONDS - started)) s)"
+    done <"$queue"
+  ) &
+  CHECKSUM_PID=$!
+  # Read-write: opening cannot block, and the worker sees the end of the queue once this is closed.
+  exec {CHECKSUM_FD}<>"$queue"
+}
+
+# The worker's checksums, once every snapshot is queued: the queue is closed and the worker's end awaited.
+collect_checksums() {
+  [[ -n $CHECKSUM_PID ]] || return 0
+  exec {CHECKSUM_FD}>&-
+  CHECKSUM_FD=""
+  GDIB_STEP="checksumming the last snapshots"
+  local last=$SECONDS rc=0 chain sum
+  while kill -0 "$CHECKSUM_PID" 2>/dev/null; do
+    sleep 0.2
+    if ((SECONDS - last >= 15)); then
+      last=$SECONDS
+      progress "$(wc -l <"$GDIB_WORK/checksums.txt")/${#CHAINS[@]} snapshots"
+    fi
+  done
+  wait "$CHECKSUM_PID" || rc=$?
+  CHECKSUM_PID=""
+  [[ ! -s $GDIB_WORK/checksum.failed ]] || fail "computing the checksum of $(<"$GDIB_WORK/checksum.failed") failed"
+  ((rc == 0)) || fail "the checksum worker failed (exit status $rc)"
+  while read -r chain sum; do
+    CHECKSUM[$chain]=$sum
+  done <"$GDIB_WORK/checksums.txt"
+  log "$(wc -l <"$GDIB_WORK/checksums.txt") checksums computed while the images were pulled"
+}
+
+# Records a pulled image (describe_image) and queues its new snapshots for the checksum worker.
+record_image() {
+  local before=${#CHAINS[@]} chain
+  describe_image "$@"
+  [[ -n $CHECKSUM_FD ]] || return 0
+  for chain in "${CHAINS[@]:before}"; do
+    [[ -z ${BASE_SUM[$chain]:-} ]] || continue # carried over from the base image (checksum_snapshots)
+    printf '%s %s\n' "$chain" "${SNAPSHOT_DIR[$chain]}" >&"$CHECKSUM_FD"
+  done
+}
+
+# One image's pull in the background (pull_image in a subshell): `pull-<i>.result` holds `<target> <chain>` when it
+# succeeds, `pull-<i>.error` the one-line reason when it fails.
+start_pull() {
+  local i=$1
+  rm -f "$LOGS/pull-$i.result" "$LOGS/pull-$i.error"
+  (
+    # shellcheck disable=SC2030 # this subshell's own copy, read by its EXIT trap
+    PULL_JOB=$i
+    [[ -z $CHECKSUM_FD ]] || exec {CHECKSUM_FD}>&-
+    trap 'pull_job_exit $?' EXIT
+    pull_image "$i" "${#IMAGES[@]}" "${IMAGES[$((i - 1))]}"
+    printf '%s %s\n' "$PULLED_TARGET" "$PULLED_CHAIN" >"$LOGS/pull-$i.result"
+  ) &
+  PULL_PIDS[$i]=$!
+}
+
+# The EXIT trap of a background pull: its failure, one line, for pull_all to report.
+pull_job_exit() {
+  local rc=$1 reason=$GDIB_ERROR
+  ((rc != 0)) || return 0
+  if [[ -z $reason ]]; then
+    reason="$GDIB_STEP failed (exit status $rc)"
+    [[ -z $GDIB_FAILED_COMMAND ]] || reason+=": $GDIB_FAILED_COMMAND"
+  fi
+  # shellcheck disable=SC2031 # runs in the subshell that set it
+  one_line "$reason" >"$LOGS/pull-$PULL_JOB.error"
+}
+
+# Pulls every image, up to PULL_JOBS at once, each reporting its own progress lines. Images are recorded in list
+# order whatever order their pulls end in (image i once it and every image before it are pulled), so
+# snapshots.metadata, images.jsonl and gdib.json do not depend on timing. The first pull that fails stops the
+# others and fails the build with its reason, which names its image.
+pull_all() {
+  local n=${#IMAGES[@]} i next=1 recorded=0 running target chain
+  if ((PULL_JOBS == 1 || n == 1)); then
+    for i in $(seq 1 "$n"); do
+      pull_image "$i" "$n" "${IMAGES[$((i - 1))]}"
+      record_image "${IMAGES[$((i - 1))]}" "$PULLED_TARGET" "$PULLED_CHAIN"
+    done
+    return 0
+  fi
+  log "pulling $n images, up to $PULL_JOBS at once"
+  GDIB_STATUS_LOCK="$LOGS/status.lock"
+  while ((recorded < n)); do
+    running=0
+    for i in "${!PULL_PIDS[@]}"; do
+      if [[ -s $LOGS/pull-$i.error ]]; then
+        local reason
+        reason=$(<"$LOGS/pull-$i.error")
+        stop_background_jobs
+        fail "$reason"
+      fi
+      ! kill -0 "${PULL_PIDS[$i]}" 2>/dev/null || running=$((running + 1))
+    done
+    if ((next <= n && running < PULL_JOBS)); then
+      start_pull "$next"
+      next=$((next + 1))
+      continue
+    fi
+    i=$((recorded + 1))
+    if [[ -n ${PULL_PIDS[$i]:-} ]] && ! kill -0 "${PULL_PIDS[$i]}" 2>/dev/null; then
+      wait "${PULL_PIDS[$i]}" 2>/dev/null || true
+      [[ ! -s $LOGS/pull-$i.error ]] || continue # reported at the top of the loop
+      unset "PULL_PIDS[$i]"
+      read -r target chain <"$LOGS/pull-$i.result" 2>/dev/null \
+        || { stop_background_jobs; fail "pulling ${IMAGES[$((i - 1))]} ended without a result"; }
+      GDIB_STEP="recording ${IMAGES[$((i - 1))]}"
+      record_image "${IMAGES[$((i - 1))]}" "$target" "$chain"
+      recorded=$i
+      continue
+    fi
+    GDIB_STEP="pulling ${IMAGES[*]:recorded:next-recorded-1}"
+    sleep 0.2
+  done
+  GDIB_STATUS_LOCK=""
 }
 
 write_metadata() {
@@ -896,6 +1109,7 @@ write_metadata() {
 }
 
 cleanup() {
+  stop_background_jobs
   stop_containerd
   # A pull cut short (SIGTERM): without its containerd, ctr gives up at once.
   local i
@@ -915,7 +1129,7 @@ main() {
 
   phase installing
   read_parameters
-  install_missing curl containerd ctr jq mkfs.ext4 perl md5sum find xargs mountpoint findmnt timeout
+  install_missing curl containerd ctr jq mkfs.ext4 perl md5sum find xargs mountpoint findmnt timeout flock
   if [[ $DATA_DISK == from-image ]]; then
     install_missing resize2fs dumpe2fs e2fsck blockdev sha256sum truncate
   fi
@@ -931,12 +1145,9 @@ main() {
   configure_hosts
   [[ $DATA_DISK != from-image ]] || restore_base_snapshots
 
-  local i=0 ref
-  for ref in "${IMAGES[@]}"; do
-    i=$((i + 1))
-    pull_image "$i" "${#IMAGES[@]}" "$ref"
-    describe_image "$ref" "$PULLED_TARGET" "$PULLED_CHAIN"
-  done
+  choose_pull_jobs
+  start_checksum_worker
+  pull_all
   [[ $DATA_DISK != from-image ]] || remove_unused_base
   progress "${#IMAGES[@]}/${#IMAGES[@]} images, ${#CHAINS[@]} snapshots, $(human_bytes "$(disk_used "$GDIB_MNT")") on the data disk"
 

@@ -23,6 +23,7 @@ GDIB_SUCCEEDED=false  # set by the mode script once everything, unmount included
 GDIB_FAILED_COMMAND=""
 GDIB_CONSOLE=false    # also write the status lines (docs/architecture.md, VM status) to /dev/console (see console_init)
 GDIB_GUEST_ATTRIBUTES_WARNED=false
+GDIB_STATUS_LOCK=""   # a lock file while several processes report (build.sh's parallel pulls), else empty
 
 log() { printf 'gdib: %s\n' "$*"; }
 
@@ -70,10 +71,14 @@ report_status() {
   local value line
   value=$(one_line "$2")
   line="gdib: $1=$value"
-  # The guest attribute first: the CLI may act on the serial line at once (and delete this VM).
-  put_guest_attribute "$1" "$value"
-  printf '%s\n' "$line"
-  console_write "$line"
+  # The guest attribute first: the CLI may act on the serial line at once (and delete this VM). While several
+  # processes report, a lock keeps each attribute and its line together, so both sources show the same order.
+  {
+    [[ -z $GDIB_STATUS_LOCK ]] || flock -x 9 || true
+    put_guest_attribute "$1" "$value"
+    printf '%s\n' "$line"
+    console_write "$line"
+  } 9>>"${GDIB_STATUS_LOCK:-/dev/null}"
 }
 
 phase() { GDIB_STEP=$1; report_status phase "$1"; }
@@ -126,6 +131,7 @@ declare -rA GDIB_PACKAGE_OF=(
   [mount]=mount
   [umount]=mount
   [findmnt]=util-linux
+  [flock]=util-linux
   [mountpoint]=util-linux
   [blockdev]=util-linux
   [jq]=jq

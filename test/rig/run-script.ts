@@ -18,7 +18,7 @@ export interface ScriptRunOptions {
   /** Overrides of the fake metadata server (token issuing, extra attributes). */
   metadata?: Omit<MetadataServerOptions, 'attributes'> & { attributes?: Record<string, string> };
   timeoutMs?: number;
-  /** More of the script's seams (docs/architecture.md, Test seams), e.g. GDIB_SECRETMANAGER_ENDPOINT. */
+  /** More of the script's seams (docs/architecture.md, Test seams), e.g. GDIB_SECRETMANAGER_ENDPOINT, or its benchmark-only switches, e.g. `GDIB_PULL_JOBS`. */
   env?: Record<string, string>;
   /** Called with the script's process once it runs, e.g. to send it SIGTERM as a VM shutdown would. */
   onStart?: (script: ChildProcess) => void;

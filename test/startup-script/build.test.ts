@@ -29,6 +29,7 @@ describeRig('build script on the rig', () => {
   let disk: LoopDisk;
   let build: ScriptRun;
   let mountedAfterBuild: string[];
+  let fsck: { code: number; stdout: string; stderr: string };
   let inspect: string;
   let lines: SnapshotLine[];
   const images: Record<'app' | 'app2' | 'multi', RegistryImage> = {} as never;
@@ -55,6 +56,7 @@ describeRig('build script on the rig', () => {
       hostsDir: rig.hostsDir,
     });
     mountedAfterBuild = disk.mountPoints();
+    fsck = await run('e2fsck', ['-f', '-n', disk.device], { allowFailure: true });
     images.app = await fetchImage(rig.open.host, REPO, 'app');
     images.app2 = await fetchImage(rig.open.host, REPO, 'app2');
     images.multi = await fetchImage(rig.open.host, REPO, 'multi');
@@ -103,6 +105,10 @@ describeRig('build script on the rig', () => {
     expect(mountedAfterBuild).toEqual([]);
     expect(isMountPoint(build.mountDir)).toBe(false);
     expect(processesMentioning(build.workDir)).toEqual([]);
+  });
+
+  it('leaves an ext4 filesystem e2fsck finds clean (inode tables left unwritten included)', () => {
+    expect(fsck.code, fsck.stdout + fsck.stderr).toBe(0);
   });
 
   it('lists one line per distinct layer chain, with the chain IDs of the registry diff_ids', () => {
