@@ -22,6 +22,7 @@ readonly CTRD_DIR="$GDIB_WORK/containerd"
 readonly LOGS="$GDIB_WORK/logs"
 
 CTRD_PID=""
+REAL_DEV=""
 PULL_PID=""
 PULL_JOBS=1       # images pulled at once (choose_pull_jobs)
 PULL_JOB=0        # in a background pull: its image's index
@@ -102,12 +103,17 @@ read_parameters() {
 
 # ---- data disk ------------------------------------------------------------------------------------
 
-format_and_mount() {
+# Finds the data disk (GDIB_DEV) and makes sure neither it nor the mount point is in use. Sets REAL_DEV.
+claim_data_disk() {
   resolve_device "$DEVICE_NAME"
-  local real
-  real=$(readlink -f "$GDIB_DEV")
-  ! findmnt -rn -S "$real" >/dev/null || fail "data disk $GDIB_DEV is already mounted"
+  REAL_DEV=$(readlink -f "$GDIB_DEV")
+  ! findmnt -rn -S "$REAL_DEV" >/dev/null || fail "data disk $GDIB_DEV is already mounted"
   ! mountpoint -q "$GDIB_MNT" || fail "$GDIB_MNT is already a mount point"
+}
+
+format_and_mount() {
+  claim_data_disk
+  local real=$REAL_DEV
   log "formatting $GDIB_DEV ($(human_bytes "$(blockdev --getsize64 "$real")")) as ext4"
   # The inode tables are not written up front (lazy_itable_init=1: ~1.6 % of the disk, 3.3 GB of a 200 GB one),
   # and noinit_itable keeps the kernel from zeroing them in the background while the build writes: the block
@@ -150,11 +156,8 @@ not_ours() { fail "the data disk made from the base image does not hold gke-disk
 # zeroed in the background while the build writes.
 readonly BASE_MOUNT_OPTIONS=discard,defaults,noinit_itable
 mount_base_disk() {
-  resolve_device "$DEVICE_NAME"
-  local real
-  real=$(readlink -f "$GDIB_DEV")
-  ! findmnt -rn -S "$real" >/dev/null || fail "data disk $GDIB_DEV is already mounted"
-  ! mountpoint -q "$GDIB_MNT" || fail "$GDIB_MNT is already a mount point"
+  claim_data_disk
+  local real=$REAL_DEV
   mkdir -p "$GDIB_MNT"
   mount -t ext4 -o "$BASE_MOUNT_OPTIONS" "$GDIB_DEV" "$GDIB_MNT" 2>"$LOGS/mount.log" \
     || not_ours "it holds no ext4 filesystem that mounts ($(tail -n 1 "$LOGS/mount.log"))"
