@@ -132,7 +132,7 @@ export function incrementalRows(m: BuildModel): Row[] {
     },
     same('notice that the VM is done'),
     same('detach the data disk'),
-    same('delete the VM before the image'),
+    same('delete the VM (alongside the image'),
     same(
       'create the image',
       `as §6 (assumed): an image holds every used block of the disk — ~${U} GB either way, not only what changed — and its creation time grows with them`,
