@@ -2,7 +2,8 @@
 // No client library: one GET, through the same retry policy. CLOUDSDK_API_ENDPOINT_OVERRIDES_IAM points it elsewhere.
 import type { TokenProvider } from './auth.js';
 import { ApiError } from './errors.js';
-import { withRetry, type RetryPolicy } from './retry.js';
+import type { RetryPolicy } from './retry.js';
+import { getJson } from './rest.js';
 
 /** What preflight needs of IAM (unit tests pass a fake). */
 export interface IamApi {
@@ -21,20 +22,7 @@ export class Iam implements IamApi {
   async serviceAccountExists(email: string, signal: AbortSignal): Promise<boolean | undefined> {
     const url = `${this.endpoint.replace(/\/+$/, '')}/v1/projects/-/serviceAccounts/${encodeURIComponent(email)}`;
     try {
-      await withRetry(
-        'iam.serviceAccounts.get',
-        async () => {
-          const { token } = await this.tokens.getToken(signal);
-          const res = await fetch(url, { headers: { authorization: `Bearer ${token}` }, signal });
-          if (res.ok) return;
-          const body = (await res.json().catch(() => ({}))) as {
-            error?: { message?: string; status?: string; errors?: Array<{ reason?: string }> };
-          };
-          throw Object.assign(new Error(body.error?.message ?? `HTTP ${res.status}`), { status: res.status, errors: body.error?.errors });
-        },
-        signal,
-        this.retry,
-      );
+      await getJson({ tokens: this.tokens, retry: this.retry }, 'iam.serviceAccounts.get', url, signal);
       return true;
     } catch (err) {
       if (err instanceof ApiError && err.status === 404) return false;

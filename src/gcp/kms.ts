@@ -3,7 +3,8 @@
 // points it elsewhere (docs/architecture.md, Test seams).
 import type { TokenProvider } from './auth.js';
 import { ApiError } from './errors.js';
-import { withRetry, type RetryPolicy } from './retry.js';
+import type { RetryPolicy } from './retry.js';
+import { getJson } from './rest.js';
 
 /** What preflight needs to know of a key: whether it can encrypt now. */
 export interface CryptoKeyInfo {
@@ -30,22 +31,10 @@ export class Kms implements KmsApi {
     // The name was checked against its shape (rules.kmsKey): its segments are safe in a path.
     const url = `${this.endpoint.replace(/\/+$/, '')}/v1/${name}`;
     try {
-      const body = await withRetry(
-        'cloudkms.cryptoKeys.get',
-        async () => {
-          const { token } = await this.tokens.getToken(signal);
-          const res = await fetch(url, { headers: { authorization: `Bearer ${token}` }, signal });
-          const json = (await res.json().catch(() => ({}))) as {
-            purpose?: string;
-            primary?: { state?: string };
-            error?: { message?: string; errors?: Array<{ reason?: string }> };
-          };
-          if (res.ok) return json;
-          throw Object.assign(new Error(json.error?.message ?? `HTTP ${res.status}`), { status: res.status, errors: json.error?.errors });
-        },
-        signal,
-        this.retry,
-      );
+      const body = (await getJson({ tokens: this.tokens, retry: this.retry }, 'cloudkms.cryptoKeys.get', url, signal)) as {
+        purpose?: string;
+        primary?: { state?: string };
+      };
       return { purpose: body.purpose, primaryState: body.primary?.state };
     } catch (err) {
       if (err instanceof ApiError && err.status === 404) return undefined;

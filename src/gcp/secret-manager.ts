@@ -4,8 +4,8 @@
 // points it elsewhere (docs/architecture.md, Test seams). Every payload read is registered with the redactor.
 import type { TokenProvider } from './auth.js';
 import { ApiError } from './errors.js';
-import { withRetry, type RetryHooks, type RetryPolicy } from './retry.js';
-import { currentRequestSignal } from '../io/request-scope.js';
+import type { RetryHooks, RetryPolicy } from './retry.js';
+import { getJson } from './rest.js';
 import type { Redactor } from '../io/redact.js';
 import { parseRegistrySecret, type RegistryCredentials } from '../registry/secret-format.js';
 
@@ -61,29 +61,7 @@ export class SecretManager implements SecretManagerApi {
 
   private get(call: string, name: string, signal: AbortSignal): Promise<unknown> {
     const url = `${this.endpoint.replace(/\/+$/, '')}/v1/${name.split('/').map(encodeURIComponent).join('/').replace(/%3A/g, ':')}`;
-    return withRetry(
-      call,
-      async () => {
-        const { token } = await this.tokens.getToken(signal);
-        const res = await fetch(url, { headers: { authorization: `Bearer ${token}` }, signal: currentRequestSignal() ?? signal });
-        const text = await res.text();
-        let json: { error?: { message?: string; status?: string; errors?: Array<{ reason?: string }> } } = {};
-        try {
-          json = JSON.parse(text) as typeof json;
-        } catch {
-          // an answer that is not JSON is reported by its status
-        }
-        if (res.ok) return json;
-        const reason = json.error?.errors?.[0]?.reason ?? json.error?.status;
-        throw Object.assign(new Error(json.error?.message ?? `HTTP ${res.status}`), {
-          status: res.status,
-          ...(reason ? { errors: [{ reason }] } : {}),
-        });
-      },
-      signal,
-      this.retry,
-      this.hooks,
-    );
+    return getJson({ tokens: this.tokens, retry: this.retry, hooks: this.hooks }, call, url, signal);
   }
 }
 
