@@ -3,13 +3,14 @@
 // and how the Google client libraries are loaded.
 import { isBuiltin } from 'node:module';
 import { serialLine } from '../../test/emulator/index.js';
-import { baseEnv, BIN, runNode, spawnNode, type ChildRun } from './child.js';
+import { baseEnv, BIN, copyOfTheTool, runNode, spawnNode, type ChildRun } from './child.js';
 import { BASE_ARGS, cliEnv, countBy, emulator, isCompute, kindOf, until, type Emulator } from './emulator.js';
 import { summarize, type Summary } from './stats.js';
 import { computeClientModule, type ComputeClientName } from '../../src/gcp/clients.js';
+import { COMPACT_FILE } from '../../src/gcp/compute-description.js';
 
 export interface LatencyKind {
-  key: 'node' | 'help' | 'invalid' | 'first-request' | 'first-compute' | 'preflight-done';
+  key: 'node' | 'help' | 'invalid' | 'first-request' | 'first-request-whole' | 'first-compute' | 'preflight-done';
   label: string;
   what: string;
   samples: number[];
@@ -84,8 +85,27 @@ export async function measureCliLatency(opts: { runs: number; fullBuilds: number
   const firstCalls: Record<string, number> = {};
   // Taken from the same spawns as 'first-request', one sample per round.
   const later: Record<'first-compute' | 'preflight-done', number[]> = { 'first-compute': [], 'preflight-done': [] };
+  // The same build, from a copy of the tool without the compact compute API description (as before it).
+  const whole = copyOfTheTool([`gcp/${COMPACT_FILE}`]);
+  /** Spawns a build and stops it at the end of its preflight; the requests it made, from its spawn. */
+  const toPreflightEnd = async (bin: string) => {
+    const before = emu.requests.length;
+    const s = spawnNode([bin, ...BASE_ARGS, `--image-name=bench-first-${buildNo++}`], buildEnv);
+    let exited = false;
+    void s.done.then(() => (exited = true));
+    // Preflight is over when the disk is asked for: the run is stopped there.
+    const mine = () => emu.requests.slice(before);
+    await until(() => mine().some((q) => q.call === 'disks.insert') || exited, 60_000, 'the end of preflight');
+    s.child.kill('SIGKILL');
+    const r = await s.done;
+    const first = mine()[0];
+    const compute = mine().find(isCompute);
+    const disk = mine().find((q) => q.call === 'disks.insert');
+    if (!first || !compute || !disk) throw new Error(`the build exited before its preflight was over: ${r.stderr}`);
+    return { first, at: (q: { time: number }) => q.time - s.startedAt, compute, disk };
+  };
   try {
-    const one: Record<'node' | 'help' | 'invalid' | 'first-request', () => Promise<number>> = {
+    const one: Record<'node' | 'help' | 'invalid' | 'first-request' | 'first-request-whole', () => Promise<number>> = {
       node: async () => {
         const r = await runNode(['-e', '0'], env);
         expectExit(r, 0, 'node -e 0');
@@ -104,23 +124,15 @@ export async function measureCliLatency(opts: { runs: number; fullBuilds: number
         return r.wallMs;
       },
       'first-request': async () => {
-        const before = emu.requests.length;
-        const s = spawnNode([BIN, ...BASE_ARGS, `--image-name=bench-first-${buildNo++}`], buildEnv);
-        let exited = false;
-        void s.done.then(() => (exited = true));
-        // Preflight is over when the disk is asked for: the run is stopped there.
-        const mine = () => emu.requests.slice(before);
-        await until(() => mine().some((q) => q.call === 'disks.insert') || exited, 60_000, 'the end of preflight');
-        s.child.kill('SIGKILL');
-        const r = await s.done;
-        const first = mine()[0];
-        const compute = mine().find(isCompute);
-        const disk = mine().find((q) => q.call === 'disks.insert');
-        if (!first || !compute || !disk) throw new Error(`the build exited before its preflight was over: ${r.stderr}`);
+        const { first, at, compute, disk } = await toPreflightEnd(BIN);
         firstCalls[first.call] = (firstCalls[first.call] ?? 0) + 1;
-        later['first-compute'].push(compute.time - s.startedAt);
-        later['preflight-done'].push(disk.time - s.startedAt);
-        return first.time - s.startedAt;
+        later['first-compute'].push(at(compute));
+        later['preflight-done'].push(at(disk));
+        return at(first);
+      },
+      'first-request-whole': async () => {
+        const { first, at } = await toPreflightEnd(whole.bin);
+        return at(first);
       },
     };
     const kinds: LatencyKind[] = [
@@ -152,11 +164,18 @@ export async function measureCliLatency(opts: { runs: number; fullBuilds: number
         samples: [],
         summary: undefined!,
       },
+      {
+        key: 'first-request-whole',
+        label: '`build` to first API request, whole API description (as before)',
+        what: 'the same, from a copy of the built tool without its compact compute API description: the clients read and build the whole of it',
+        samples: [],
+        summary: undefined!,
+      },
     ];
     const warmup = 2;
     const run = (key: LatencyKind['key']) => one[key as keyof typeof one]();
     // Warm-up (file cache, JIT of the emulator): the slow build start once, the others twice.
-    for (let w = 0; w < warmup; w++) for (const k of kinds) if (w === 0 || k.key !== 'first-request') await run(k.key);
+    for (let w = 0; w < warmup; w++) for (const k of kinds) if (w === 0 || !k.key.startsWith('first-request')) await run(k.key);
     for (const k of Object.keys(firstCalls)) delete firstCalls[k];
     for (const v of Object.values(later)) v.length = 0;
     // Interleaved, and the order rotated, so that a load spike on the machine hits every kind alike.
@@ -243,6 +262,7 @@ export async function measureCliLatency(opts: { runs: number; fullBuilds: number
     opts.log(`loads per build: ${JSON.stringify(loads)}; constructions: ${JSON.stringify(constructs)}`);
     return { runs: opts.runs, warmup, kinds, firstCalls, fullBuild, loading };
   } finally {
+    whole.dispose();
     await emu.close();
   }
 }
@@ -252,8 +272,11 @@ export interface ImportCosts {
   heavyRuns: number;
   /** Median ms of each import or construction, in the order done. */
   light: Record<string, number>;
-  /** A build's loads, the same steps two ways: the compute package root (as before) and one module per client (now). */
-  heavy: { root: Record<string, number>; perClient: Record<string, number> };
+  /**
+   * A build's loads, the same steps three ways: the compute package root, one module per client with the whole API
+   * description (as before), and one module per client with the compact description (now).
+   */
+  heavy: { root: Record<string, number>; perClient: Record<string, number>; compact: Record<string, number> };
 }
 
 const LIGHT = `
@@ -266,9 +289,10 @@ await import('./dist/cli.js'); mark('the rest of dist/cli.js');
 console.log(JSON.stringify(t.slice(1).map(([n, v], i) => [n, v - t[i][1]])));`;
 
 /** The loads of a build before its first requests; `client(name)` imports the module that holds a compute client. */
-const heavy = (client: (name: string) => string) => `
+const heavy = (client: (name: string) => string, compact = false) => `
 const t = []; const mark = (n) => t.push([n, performance.now()]);
 mark('start');
+${compact ? "(await import('./dist/gcp/compute-description.js')).useCompactDescription();" : ''} mark('put the compact API description in place');
 const projects = await ${client('ProjectsClient')}; mark('import the compute client');
 const gal = await import('google-auth-library'); mark('import google-auth-library');
 const opts = () => { const a = new gal.OAuth2Client(); a.setCredentials({ access_token: 'x' }); return { authClient: a, apiEndpoint: '127.0.0.1', port: 9, protocol: 'http', fallback: true }; };
@@ -278,7 +302,9 @@ const storage = await import('@google-cloud/storage'); mark('import @google-clou
 new storage.Storage({ apiEndpoint: 'http://127.0.0.1:9' }); mark('Storage constructed');
 console.log(JSON.stringify(t.slice(1).map(([n, v], i) => [n, v - t[i][1]])));`;
 const HEAVY_ROOT = heavy(() => `import('@google-cloud/compute')`);
-const HEAVY_PER_CLIENT = heavy((name) => `import(${JSON.stringify(computeClientModule(name as ComputeClientName))})`);
+const perClient = (name: string) => `import(${JSON.stringify(computeClientModule(name as ComputeClientName))})`;
+const HEAVY_PER_CLIENT = heavy(perClient);
+const HEAVY_COMPACT = heavy(perClient, true);
 
 /** Where the time of --help and of a build's first request goes: each import timed in a fresh process. */
 export async function measureImportCosts(opts: { lightRuns: number; heavyRuns: number }): Promise<ImportCosts> {
@@ -295,11 +321,12 @@ export async function measureImportCosts(opts: { lightRuns: number; heavyRuns: n
   for (let i = 0; i < opts.heavyRuns; i++) {
     await once('root', HEAVY_ROOT);
     await once('perClient', HEAVY_PER_CLIENT);
+    await once('compact', HEAVY_COMPACT);
   }
   return {
     runs: opts.lightRuns,
     heavyRuns: opts.heavyRuns,
     light: medians('light'),
-    heavy: { root: medians('root'), perClient: medians('perClient') },
+    heavy: { root: medians('root'), perClient: medians('perClient'), compact: medians('compact') },
   };
 }

@@ -4,11 +4,30 @@
 // docs/architecture.md, Test seams: CLOUDSDK_API_ENDPOINT_OVERRIDES_COMPUTE, STORAGE_EMULATOR_HOST.
 import { createRequire } from 'node:module';
 import type { TokenProvider } from './auth.js';
+import { useCompactDescription } from './compute-description.js';
 import { currentRequestSignal, linkSignals } from '../io/request-scope.js';
 
-/** For the client class names and types only: the package root itself is never loaded. */
+/** For the client class types only: the package root itself is never loaded. */
 type ComputeModule = typeof import('@google-cloud/compute');
-export type ComputeClientName = keyof ComputeModule & `${string}Client`;
+
+/**
+ * The compute clients this tool uses, and the only ones `Clients.compute()` accepts: `npm run build` cuts the API
+ * description down to their services (src/gcp/compute-description.ts).
+ */
+export const COMPUTE_CLIENTS = [
+  'ProjectsClient',
+  'ZonesClient',
+  'ImagesClient',
+  'MachineTypesClient',
+  'DiskTypesClient',
+  'NetworksClient',
+  'SubnetworksClient',
+  'DisksClient',
+  'InstancesClient',
+  'ZoneOperationsClient',
+  'GlobalOperationsClient',
+] as const satisfies ReadonlyArray<keyof ComputeModule & `${string}Client`>;
+export type ComputeClientName = (typeof COMPUTE_CLIENTS)[number];
 
 /** The module of one compute v1 client: `DiskTypesClient` → `…/build/src/v1/disk_types_client.js`. */
 export function computeClientModule(name: ComputeClientName): string {
@@ -85,6 +104,7 @@ export class Clients {
     let p = this.computeClients.get(name);
     if (!p) {
       p = (async () => {
+        useCompactDescription();
         const [mod, gal] = await Promise.all([
           import(computeClientModule(name)) as Promise<Record<string, unknown>>,
           import('google-auth-library'),

@@ -4,7 +4,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
-import { computeClientModule, type ComputeClientName } from '../../src/gcp/clients.js';
+import { COMPUTE_CLIENTS, computeClientModule, type ComputeClientName } from '../../src/gcp/clients.js';
 
 const require = createRequire(import.meta.url);
 
@@ -19,8 +19,9 @@ function clientsUsed(): string[] {
 }
 
 describe('compute client modules', () => {
-  it('finds the clients the adapters use', () => {
+  it('finds the clients the adapters use, each one of COMPUTE_CLIENTS', () => {
     expect(clientsUsed()).toEqual(expect.arrayContaining(['ProjectsClient', 'DiskTypesClient', 'ZoneOperationsClient', 'InstancesClient']));
+    expect(clientsUsed().filter((n) => !(COMPUTE_CLIENTS as readonly string[]).includes(n))).toEqual([]);
   });
 
   it.each(clientsUsed())('%s is loaded from its own module, the same class as the package exports', (name) => {
