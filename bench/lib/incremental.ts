@@ -247,7 +247,7 @@ export function incrementalFigures(r: IncrementalResult | undefined, machineLine
         ['l', 'r', 'r', 'r', 'r', 'r', 'l'],
       ),
       `The rebuild fetches one layer blob (the changed one) and the small manifest and config; it formats nothing (the fresh build's ` +
-        '`formatting` writes the journal and the group descriptors), unpacks one layer, and checksums one snapshot. Its `mounting` phase checks the base layout, ' +
+        '`formatting` writes the superblocks, group descriptors and bitmaps), unpacks one layer, and checksums one snapshot. Its `mounting` phase checks the base layout, ' +
         `grows the filesystem (${i.grow ? `${i.grow.sec} s, ${i.grow.how}` : 'not needed'}) and hands the ${image.layers - 1} reused snapshots back to containerd ` +
         `(${i.restoreSec ?? '?'} s: renames, no copy; containerd walks each directory once to record its size). ` +
         (i.grow?.how === 'unmounted'

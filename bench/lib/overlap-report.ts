@@ -1,5 +1,5 @@
 // The markdown of §5's "beside the Go tool's script" part, from measureOverlap's figures (overlap.ts).
-import { describeMode, median, VARIANTS, type OverlapResult, type Scenario, type Series } from './overlap.js';
+import { describeMode, median, VARIANTS, type MkfsRun, type OverlapResult, type Scenario, type Series } from './overlap.js';
 import { summarize, table } from './stats.js';
 
 /** The goal the on-VM stage is held to on the disk-bound multi-image build: this tool ≤ 0.6 × the Go tool's model. */
@@ -112,23 +112,19 @@ export function overlapBlocks(r: OverlapResult | { skipped: string } | undefined
     toggle(
       ml,
       'eager-mkfs',
-      'inode tables not written by mkfs (`lazy_itable_init=1`, mounted `noinit_itable`)',
-      '`GDIB_MKFS_LAZY_ITABLE=0`: `lazy_itable_init=0` as before',
+      'inode tables and journal not written by mkfs (`lazy_itable_init=1,lazy_journal_init=1`, mounted `noinit_itable`)',
+      '`GDIB_MKFS_LAZY_ITABLE=0 GDIB_MKFS_LAZY_JOURNAL=0`: both written, as before',
     ),
-    (() => {
-      const [eager, lazy] = [r.mkfs.runs.find((x) => !x.lazy), r.mkfs.runs.find((x) => x.lazy)];
-      if (!eager || !lazy) return undefined;
-      return [
-        `inode tables not written by mkfs (\`lazy_itable_init=1\`, mounted \`noinit_itable\`), ${r.mkfs.gb} GB disk`,
-        `${s1(eager.atRateSec)} s (${MBs(eager.writtenBytes)} MB)`,
-        `${s1(lazy.atRateSec)} s (${MBs(lazy.writtenBytes)} MB)`,
-        times(eager.atRateSec, lazy.atRateSec),
-        '`GDIB_MKFS_LAZY_ITABLE=0`: `lazy_itable_init=0` as before; bytes measured, priced at the rate (see mkfs below)',
-      ];
-    })(),
-    toggle(ml, 'none', 'the three together, multi-image', 'all three switches'),
-    single ? toggle(single, 'none', 'the three together, one large image', 'all three switches') : undefined,
-    cache ? toggle(cache, 'none', 'the three together, multi-image, page cache', 'all three switches') : undefined,
+    ...mkfsSteps(r).map(([what, before, now, how]) => [
+      `${what}, ${r.mkfs.gb} GB disk`,
+      `${s1(before.atRateSec)} s (${MBs(before.writtenBytes)} MB)`,
+      `${s1(now.atRateSec)} s (${MBs(now.writtenBytes)} MB)`,
+      times(before.atRateSec, now.atRateSec),
+      `${how}; bytes measured, priced at the rate (see mkfs below)`,
+    ]),
+    toggle(ml, 'none', 'all of them together, multi-image', 'all the switches'),
+    single ? toggle(single, 'none', 'all of them together, one large image', 'all the switches') : undefined,
+    cache ? toggle(cache, 'none', 'all of them together, multi-image, page cache', 'all the switches') : undefined,
   ].filter((x): x is string[] => x !== undefined);
   out.push(
     '**Each overlap, toggled** (disk-bound unless said; "without" sets the benchmark-only switch the script reads, docs/architecture.md, Test seams):',
@@ -147,22 +143,25 @@ export function overlapBlocks(r: OverlapResult | { skipped: string } | undefined
     table(['run', 'phases, s', 'wall s'], phaseRows, ['l', 'l', 'r']),
   );
   const m = r.mkfs;
-  const [eager, lazy] = [m.runs.find((x) => !x.lazy)!, m.runs.find((x) => x.lazy)!];
+  const flagsOf = (x: MkfsRun) => `\`lazy_itable_init=${x.lazyItable ? 1 : 0},lazy_journal_init=${x.lazyJournal ? 1 : 0}\``;
+  const now = (x: MkfsRun) => x.lazyItable && x.lazyJournal;
   out.push(
     `**mkfs on a ${m.gb} GB disk** (a sparse file, direct I/O, no rate limit: the bytes are counted, then priced at ${m.mibPerSec.toFixed(0)} MiB/s; ` +
       'mke2fs zeroes with `BLKZEROOUT`, which the loop device turns into allocation, so the time here says little and the bytes say what a disk pays):',
     table(
       ['', 'wall s here', 'MB written', `s at ${m.mibPerSec.toFixed(0)} MiB/s`],
-      [eager, lazy].map((x) => [
-        x.lazy ? '`lazy_itable_init=1` (now)' : '`lazy_itable_init=0` (before)',
+      m.runs.map((x) => [
+        `${flagsOf(x)}${now(x) ? ' (now)' : !x.lazyItable && !x.lazyJournal ? ' (before)' : ''}`,
         s2(x.sec),
         MBs(x.writtenBytes),
         s1(x.atRateSec),
       ]),
       ['l', 'r', 'r', 'r'],
     ),
-    `What is left is the journal (1 GiB, \`lazy_journal_init=0\`, kept) and the group descriptors and bitmaps. A new persistent disk reads as zeros, ` +
-      'so the unwritten inode tables read as what mkfs would have written; the block groups say which inodes were never used, so neither the kernel nor ' +
+    'What is left is the superblocks, the group descriptors and the bitmaps. A new persistent disk reads as zeros, ' +
+      "so the unwritten inode tables and journal read as what mkfs would have written: the journal's superblock says it is empty, so no mount replays it " +
+      '(mke2fs warns that an unzeroed journal is a risk after a crash on a disk that held old data: a new disk holds none, and a failed build ' +
+      'discards its disk), and the block groups say which inodes were never used, so neither the kernel nor ' +
       '`e2fsck` reads those, and `noinit_itable` keeps the kernel from zeroing them in the background while the build writes (without it, the first ' +
       'read-write mount would write them anyway). GKE mounts the disk read-only. The image holds fewer written blocks, never more. ' +
       `\`e2fsck -f -n\` after a build onto a disk formatted this way: ${m.fsckClean ? 'clean' : `**not clean** (${m.fsckDetail})`}; the rig's disk checks ` +
@@ -170,4 +169,15 @@ export function overlapBlocks(r: OverlapResult | { skipped: string } | undefined
       `${m.fsckClean ? 'Adopted.' : '**Not clean: this must not ship.**'}`,
   );
   return out;
+}
+
+/** The two mkfs steps measured: each the runs before and after it, with what it changes and its switch. */
+function mkfsSteps(r: OverlapResult): Array<[string, MkfsRun, MkfsRun, string]> {
+  const find = (itable: boolean, journal: boolean) => r.mkfs.runs.find((x) => x.lazyItable === itable && x.lazyJournal === journal);
+  const [before, itable, both] = [find(false, false), find(true, false), find(true, true)];
+  if (!before || !itable || !both) return [];
+  return [
+    ['inode tables not written by mkfs (`lazy_itable_init=1`, mounted `noinit_itable`)', before, itable, '`GDIB_MKFS_LAZY_ITABLE=0`'],
+    ['journal not zeroed by mkfs either (`lazy_journal_init=1`)', itable, both, '`GDIB_MKFS_LAZY_JOURNAL=0`'],
+  ];
 }
