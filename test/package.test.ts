@@ -15,6 +15,7 @@ describe('npm pack', () => {
     const listing = execFileSync('tar', ['-tzf', join(dest, tarball)], { encoding: 'utf8' });
     expect(listing).toContain('package/dist/startup-script/build.sh');
     expect(listing).toContain('package/dist/startup-script/verify.sh');
+    expect(listing).toContain('package/dist/gcp/compute-description.json');
     expect(listing).toContain('package/bin/gke-disk-image-builder.js');
     expect(listing).not.toMatch(/package\/(test|src)\//);
     const app = mkdtempSync(join(tmpdir(), 'gdib-app-'));
