@@ -1,8 +1,5 @@
 // Runs the built CLI (or node itself) as a child process and times it from spawn to exit.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { cpSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -54,15 +51,3 @@ export function spawnNode(nodeArgs: string[], env: NodeJS.ProcessEnv): Spawned {
 }
 
 export const runNode = (nodeArgs: string[], env: NodeJS.ProcessEnv): Promise<ChildRun> => spawnNode(nodeArgs, env).done;
-
-/**
- * A copy of the built tool (bin/, dist/, package.json, beside the same node_modules) with `remove` (paths under
- * dist/) taken out: the product as it would be without one of its build outputs, run beside the real one.
- */
-export function copyOfTheTool(remove: string[]): { bin: string; dispose: () => void } {
-  const dir = mkdtempSync(join(tmpdir(), 'gdib-bench-tool-'));
-  for (const part of ['bin', 'dist', 'package.json']) cpSync(join(ROOT, part), join(dir, part), { recursive: true });
-  symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'));
-  for (const r of remove) rmSync(join(dir, 'dist', r));
-  return { bin: join(dir, BIN), dispose: () => rmSync(dir, { recursive: true, force: true }) };
-}

@@ -3,7 +3,8 @@
 // and how the Google client libraries are loaded.
 import { isBuiltin } from 'node:module';
 import { serialLine } from '../../test/emulator/index.js';
-import { baseEnv, BIN, copyOfTheTool, runNode, spawnNode, type ChildRun } from './child.js';
+import { baseEnv, BIN, runNode, spawnNode, type ChildRun } from './child.js';
+import { copyOfTheTool } from '../../test/helpers/tool-copy.js';
 import { BASE_ARGS, cliEnv, countBy, emulator, isCompute, kindOf, until, type Emulator } from './emulator.js';
 import { summarize, type Summary } from './stats.js';
 import { computeClientModule, type ComputeClientName } from '../../src/gcp/clients.js';
@@ -86,7 +87,7 @@ export async function measureCliLatency(opts: { runs: number; fullBuilds: number
   // Taken from the same spawns as 'first-request', one sample per round.
   const later: Record<'first-compute' | 'preflight-done', number[]> = { 'first-compute': [], 'preflight-done': [] };
   // The same build, from a copy of the tool without the compact compute API description (as before it).
-  const whole = copyOfTheTool([`gcp/${COMPACT_FILE}`]);
+  const whole = copyOfTheTool({ [`gcp/${COMPACT_FILE}`]: null });
   /** Spawns a build and stops it at the end of its preflight; the requests it made, from its spawn. */
   const toPreflightEnd = async (bin: string) => {
     const before = emu.requests.length;

@@ -2,11 +2,11 @@
 // service the tool calls exactly as the package's whole description does, and the compute clients must be built
 // from it — or, when it does not fit the installed package, from the whole description as before.
 import { spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { copyOfTheTool, type ToolCopy } from '../helpers/tool-copy.js';
 import { COMPUTE_CLIENTS } from '../../src/gcp/clients.js';
 import {
   COMPACT_FILE,
@@ -58,19 +58,13 @@ function inNode(script: string, cwd = process.cwd()): Record<string, unknown> {
   return JSON.parse(r.stdout) as Record<string, unknown>;
 }
 
+const copies: ToolCopy[] = [];
+afterAll(() => copies.forEach((c) => c.dispose()));
 /** Another copy of the built tool, beside the same node_modules, whose compact description is `description`. */
-const copies: string[] = [];
-afterAll(() => copies.forEach((dir) => rmSync(dir, { recursive: true, force: true })));
-
-function copyOfTheTool(description: string | null): string {
-  const dir = mkdtempSync(join(tmpdir(), 'gdib-desc-'));
-  copies.push(dir);
-  cpSync('dist', join(dir, 'dist'), { recursive: true });
-  cpSync('package.json', join(dir, 'package.json'));
-  symlinkSync(join(process.cwd(), 'node_modules'), join(dir, 'node_modules'));
-  if (description === null) rmSync(join(dir, BUILT));
-  else writeFileSync(join(dir, BUILT), description);
-  return dir;
+function copyWith(description: string | null): string {
+  const copy = copyOfTheTool({ [`gcp/${COMPACT_FILE}`]: description });
+  copies.push(copy);
+  return copy.dir;
 }
 
 const CLIENT_SCRIPT = `
@@ -118,11 +112,11 @@ describe('the compact compute API description', () => {
   });
 
   it('is not used when it was cut from another version of the package, or is missing: the client gets the whole description', () => {
-    const stale = copyOfTheTool(JSON.stringify({ ...built!, computeVersion: '0.0.1' }));
+    const stale = copyWith(JSON.stringify({ ...built!, computeVersion: '0.0.1' }));
     expect(inNode(CLIENT_SCRIPT, stale)).toEqual({ disksService: true, otherService: true });
-    expect(inNode(CLIENT_SCRIPT, copyOfTheTool(null))).toEqual({ disksService: true, otherService: true });
+    expect(inNode(CLIENT_SCRIPT, copyWith(null))).toEqual({ disksService: true, otherService: true });
     // The same copy with the description as built does use it: the copy itself is not what made the difference.
-    expect(inNode(CLIENT_SCRIPT, copyOfTheTool(JSON.stringify(built)))).toEqual({ disksService: true, otherService: false });
+    expect(inNode(CLIENT_SCRIPT, copyWith(JSON.stringify(built)))).toEqual({ disksService: true, otherService: false });
   });
 
   it('is not put in place once the whole description is loaded', () => {
