@@ -29,11 +29,20 @@ log() { printf 'gdib: %s\n' "$*"; }
 
 # One line, no control characters, bounded: fit for a guest attribute and a serial line.
 one_line() {
-  local s=${1//$'\n'/ }
-  s=${s//$'\r'/ }
-  s=${s//$'\e'/}
-  ((${#s} <= 480)) || s="${s:0:477}..."
-  printf '%s' "$s"
+  local one_line_out
+  one_line_to one_line_out "$1"
+  printf '%s' "$one_line_out"
+}
+
+# one_line_to VAR TEXT: one_line's result in VAR, without a subshell.
+one_line_to() {
+  local -n one_line_dest=$1
+  local one_line_s=${2//$'\n'/ }
+  one_line_s=${one_line_s//$'\r'/ }
+  one_line_s=${one_line_s//$'\e'/}
+  ((${#one_line_s} <= 480)) || one_line_s="${one_line_s:0:477}..."
+  # shellcheck disable=SC2034 # a nameref to the caller's variable
+  one_line_dest=$one_line_s
 }
 
 # The serial console is what the CLI falls back to. On a VM the startup script's stdout already goes
@@ -48,7 +57,7 @@ console_init() {
 
 console_write() {
   [[ $GDIB_CONSOLE == true ]] || return 0
-  printf '%s\n' "$1" | timeout 2 tee -a /dev/console >/dev/null 2>&1 || true
+  timeout 2 tee -a /dev/console <<<"$1" >/dev/null 2>&1 || true
 }
 
 md_url() { printf 'http://%s/computeMetadata/v1/instance/%s' "$GDIB_MD_HOST" "$1"; }
@@ -56,9 +65,10 @@ md_url() { printf 'http://%s/computeMetadata/v1/instance/%s' "$GDIB_MD_HOST" "$1
 # Writes guest attribute gdib/<key>. Best effort: the serial line is the fallback, so a failure
 # is mentioned once and the next facts are still tried.
 put_guest_attribute() {
-  local code
-  code=$(printf '%s' "$2" | curl -sS -o /dev/null -w '%{http_code}' --max-time 5 --retry 2 --retry-connrefused \
-    -X PUT -H 'Metadata-Flavor: Google' --data-binary @- "$(md_url "guest-attributes/gdib/$1")" 2>/dev/null) || true
+  local code url
+  printf -v url 'http://%s/computeMetadata/v1/instance/guest-attributes/gdib/%s' "$GDIB_MD_HOST" "$1"
+  code=$(curl -sS -o /dev/null -w '%{http_code}' --max-time 5 --retry 2 --retry-connrefused \
+    -X PUT -H 'Metadata-Flavor: Google' --data-raw "$2" "$url" 2>/dev/null) || true
   if [[ $code != 200 && $GDIB_GUEST_ATTRIBUTES_WARNED == false ]]; then
     GDIB_GUEST_ATTRIBUTES_WARNED=true
     log "cannot write guest attributes (HTTP ${code:-000}); the serial console carries the status"
@@ -69,7 +79,7 @@ put_guest_attribute() {
 # attribute gdib/<key>, for key state, phase, progress or error.
 report_status() {
   local value line
-  value=$(one_line "$2")
+  one_line_to value "$2"
   line="gdib: $1=$value"
   # The guest attribute first: the CLI may act on the serial line at once (and delete this VM). While several
   # processes report, a lock keeps each attribute and its line together, so both sources show the same order.
