@@ -29,6 +29,7 @@ PULL_JOB=0        # in a background pull: its image's index
 declare -A PULL_PIDS=()  # image index → its background pull, while it may run
 CHECKSUM_PID=""   # the background checksum worker (start_checksum_worker)
 CHECKSUM_FD=""    # its queue, open for writing
+FLUSH_PID=""      # a background `sync -f` of the data disk (start_flush)
 MOUNTED=false
 HOSTS_DIR=""
 AUTH=""
@@ -145,8 +146,25 @@ format_and_mount() {
   MOUNTED=true
 }
 
+# Starts writing the data disk's dirty pages now, in the background, unless such a flush still runs: the kernel
+# would otherwise hold the unpacked files in memory until the final sync (its writeback starts only at 10 % of the
+# memory or after 30 s), and the disk would sit idle while the next images pull, then write everything at the end.
+start_flush() {
+  [[ $MOUNTED == true ]] || return 0
+  [[ -z $FLUSH_PID ]] || ! kill -0 "$FLUSH_PID" 2>/dev/null || return 0
+  # Without the checksum queue: the worker sees its end only once every writer has closed it.
+  (
+    [[ -z $CHECKSUM_FD ]] || exec {CHECKSUM_FD}>&-
+    exec sync -f "$GDIB_MNT"
+  ) 2>/dev/null &
+  FLUSH_PID=$!
+}
+
 unmount_data_disk() {
   [[ $MOUNTED == true ]] || return 0
+  # A background flush holds the mount point open: it ends once what it started is written.
+  [[ -z $FLUSH_PID ]] || wait "$FLUSH_PID" 2>/dev/null || true
+  FLUSH_PID=""
   sync
   local try
   for try in 1 2 3 4 5; do
@@ -1078,6 +1096,7 @@ collect_checksums() {
 record_image() {
   local before=${#CHAINS[@]} chain
   describe_image "$@"
+  start_flush
   [[ -n $CHECKSUM_FD ]] || return 0
   for chain in "${CHAINS[@]:before}"; do
     [[ -z ${BASE_SUM[$chain]:-} ]] || continue # carried over from the base image (checksum_snapshots)
@@ -1139,7 +1158,9 @@ pull_all() {
       fi
       ! kill -0 "${PULL_PIDS[$i]}" 2>/dev/null || running=$((running + 1))
     done
-    if ((next <= n && running < PULL_JOBS)); then
+    # The first image is pulled alone: containerd (1.6) unpacks a layer that two pulls need at the same time twice
+    # (each its own snapshot, one thrown away), and the images of a build mostly share their base with the first.
+    if ((next <= n && running < PULL_JOBS && (next != 2 || recorded >= 1))); then
       start_pull "$next"
       next=$((next + 1))
       continue
@@ -1172,14 +1193,15 @@ write_metadata() {
     printf '%s\n' "$line" >>"$out"
   done
   run_ctr images ls >"$GDIB_MNT/images.metadata" 2>>"$LOGS/ctr.log"
-  # Bytes each snapshot takes on the disk, from the snapshotter (`KEY SIZE INODES` lines).
-  run_ctr snapshots usage -b 2>>"$LOGS/ctr.log" | awk '$1 ~ /^sha256:/ { print $1 "\t" $2 }' >"$GDIB_WORK/usage.tsv"
-  jq -Rn '[inputs | split("\t") | {(.[0]): (.[1] | tonumber)}] | add // {}' <"$GDIB_WORK/usage.tsv" >"$GDIB_WORK/usage.json"
+  # Bytes each snapshot takes on the disk, from the snapshotter (`KEY SIZE INODES` lines, read by the jq below).
+  run_ctr snapshots usage -b >"$GDIB_WORK/usage.txt" 2>>"$LOGS/ctr.log"
   jq -s --arg version "$GDIB_TOOL_VERSION" --arg run "$RUN_ID" --arg at "$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
-    --arg platform "$PLATFORM" --argjson checksums "$STORE_CHECKSUMS" --slurpfile sizes "$GDIB_WORK/usage.json" \
-    '{tool: "gke-disk-image-builder", version: $version, runId: $run, builtAt: $at, platform: $platform,
+    --arg platform "$PLATFORM" --argjson checksums "$STORE_CHECKSUMS" --rawfile usage "$GDIB_WORK/usage.txt" \
+    '([$usage | split("\n")[] | [splits(" +|\t")] | select(.[0] | startswith("sha256:")) | {(.[0]): (.[1] | tonumber)}]
+        | add // {}) as $sizes
+    | {tool: "gke-disk-image-builder", version: $version, runId: $run, builtAt: $at, platform: $platform,
       checksums: $checksums,
-      images: [.[] | .layers |= map(. + {unpackedSize: ($sizes[0][.chainID] // null)})]}' \
+      images: [.[] | .layers |= map(. + {unpackedSize: ($sizes[.chainID] // null)})]}' \
     "$GDIB_WORK/images.jsonl" >"$GDIB_MNT/gdib.json"
   log "snapshots.metadata:"
   sed 's/^/gdib:   /' "$out"

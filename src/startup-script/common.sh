@@ -104,21 +104,25 @@ fail() {
 # (A variable, not stdout: a failure inside $(...) could not report its reason.)
 md_get() {
   local -n md_get_dest=$1
-  local key=$2 out code
-  out=$(mktemp)
+  # The answer goes to a file of the work dir, emptied after each read (a temporary file before the work dir exists).
+  local key=$2 out="$GDIB_WORK/.metadata-value" own=false url code
+  [[ -d $GDIB_WORK ]] || { out=$(mktemp) && own=true; }
+  printf -v url 'http://%s/computeMetadata/v1/instance/attributes/%s' "$GDIB_MD_HOST" "$key"
   code=$(curl -sS -o "$out" -w '%{http_code}' --max-time 10 --retry 5 --retry-connrefused \
-    -H 'Metadata-Flavor: Google' "$(md_url "attributes/$key")") || code=000
+    -H 'Metadata-Flavor: Google' "$url") || code=000
   # shellcheck disable=SC2034 # md_get_dest is a nameref to the caller's variable
   if [[ $code == 200 ]]; then
     md_get_dest=$(<"$out")
   elif [[ $code == 404 && $# -ge 3 ]]; then
     md_get_dest=$3
   else
-    rm -f "$out"
+    md_get_done "$out" "$own"
     fail "cannot read metadata attribute $key from $GDIB_MD_HOST (HTTP $code)"
   fi
-  rm -f "$out"
+  md_get_done "$out" "$own"
 }
+
+md_get_done() { if [[ $2 == true ]]; then rm -f "$1"; else : >"$1"; fi; }
 
 require_path_var() {
   # These paths end up in containerd's TOML config and in mount options: keep them plain.
