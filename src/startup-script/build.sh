@@ -992,6 +992,7 @@ checksum_snapshots() {
 choose_pull_jobs() {
   local cpus mem_kib
   cpus=$(nproc 2>/dev/null || echo 1)
+  CHECKSUM_JOBS=$cpus # snapshot_checksum's workers, counted once here
   mem_kib=$(awk '$1 == "MemTotal:" { print $2 }' /proc/meminfo 2>/dev/null || echo 0)
   PULL_JOBS=$((cpus < 4 ? cpus : 4))
   ((mem_kib / 1048576 >= PULL_JOBS)) || PULL_JOBS=$((mem_kib / 1048576))
