@@ -83,9 +83,10 @@ export function overlapBlocks(r: OverlapResult | { skipped: string } | undefined
       `${s1(ours)} s against ${s1(goMl)} s, **${s2(ratio)}×**. Without the formatting phase (the same runs, mkfs taken out of both): ` +
       `${s1(ours - formatting('ours'))} s against ${s1(goMl - formatting('go'))} s, ${s2(ratioNoFormat)}×. ` +
       'Besides the bytes, this tool does work of a fixed size that the model does not: it reads its parameters from the metadata server and checks ' +
-      'its commands (`installing`), records each image (`ctr content get`, `jq`, a label on each snapshot) and writes `gdib.json`, and stops its ' +
-      'containerd before unmounting; on images of a few hundred MB that weighs about as much as the bytes (see where the time goes, below), on ' +
-      "images of several GB it does not. Pulls at once share this machine's CPUs with each other and with the checksum worker.",
+      'its commands (`installing`), records each image (a `jq` over its manifest and one over its config, a label on each snapshot) and writes ' +
+      '`gdib.json`, reports each phase to the guest attributes, and stops its containerd before unmounting; it keeps that work to few processes ' +
+      '(docs/vm-script.md, Overlap). On images of a few hundred MB it still weighs on the total (see where the time goes, below), on images of ' +
+      "several GB it does not. Pulls at once share this machine's CPUs with each other and with the checksum worker.",
   );
   const toggle = (sc: Scenario, key: string, what: string, how: string) => {
     const off = series(sc, key);

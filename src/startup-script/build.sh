@@ -29,6 +29,7 @@ PULL_JOB=0        # in a background pull: its image's index
 declare -A PULL_PIDS=()  # image index → its background pull, while it may run
 CHECKSUM_PID=""   # the background checksum worker (start_checksum_worker)
 CHECKSUM_FD=""    # its queue, open for writing
+FLUSH_PID=""      # a background `sync -f` of the data disk (start_flush)
 MOUNTED=false
 HOSTS_DIR=""
 AUTH=""
@@ -51,6 +52,22 @@ REUSED=()                   # chainIDs handed back to containerd, parents before
 declare -A REUSED_AT=()     # chainID → its snapshots/<N>/fs now
 
 run_ctr() { ctr --address "$CTRD_DIR/containerd.sock" --namespace "$NS" "$@"; }
+
+# pause SECONDS: sleeps without starting a process (a `read` with a timeout on a FIFO nobody writes to), so the loops
+# that wait for containerd, a pull or the checksum worker cost no process each turn. `sleep` until pause_init ran.
+PAUSE_FD=""
+pause_init() {
+  local fifo="$GDIB_WORK/pause.fifo"
+  rm -f "$fifo"
+  mkfifo -m 0600 "$fifo" && exec {PAUSE_FD}<>"$fifo" && rm -f "$fifo"
+}
+pause() {
+  if [[ -n $PAUSE_FD ]]; then
+    read -r -t "$1" -u "$PAUSE_FD" _ || true
+  else
+    sleep "$1"
+  fi
+}
 
 # ---- metadata -------------------------------------------------------------------------------------
 
@@ -132,8 +149,25 @@ format_and_mount() {
   MOUNTED=true
 }
 
+# Starts writing the data disk's dirty pages now, in the background, unless such a flush still runs: the kernel
+# would otherwise hold the unpacked files in memory until the final sync (its writeback starts only at 10 % of the
+# memory or after 30 s), and the disk would sit idle while the next images pull, then write everything at the end.
+start_flush() {
+  [[ $MOUNTED == true ]] || return 0
+  [[ -z $FLUSH_PID ]] || ! kill -0 "$FLUSH_PID" 2>/dev/null || return 0
+  # Without the checksum queue: the worker sees its end only once every writer has closed it.
+  (
+    [[ -z $CHECKSUM_FD ]] || exec {CHECKSUM_FD}>&-
+    exec sync -f "$GDIB_MNT"
+  ) 2>/dev/null &
+  FLUSH_PID=$!
+}
+
 unmount_data_disk() {
   [[ $MOUNTED == true ]] || return 0
+  # A background flush holds the mount point open: it ends once what it started is written.
+  [[ -z $FLUSH_PID ]] || wait "$FLUSH_PID" 2>/dev/null || true
+  FLUSH_PID=""
   sync
   local try
   for try in 1 2 3 4 5; do
@@ -341,11 +375,12 @@ EOF
     containerd --config "$CTRD_DIR/config.toml" \
     >"$LOGS/containerd.log" 2>&1 &
   CTRD_PID=$!
+  # Its socket appears when it is about to serve: until then, no `ctr` (a process each try) is started.
   local i
-  for i in $(seq 1 300); do
-    run_ctr version >/dev/null 2>&1 && return 0
+  for ((i = 1; i <= 300; i++)); do
+    [[ ! -S $CTRD_DIR/containerd.sock ]] || ! run_ctr version >/dev/null 2>&1 || return 0
     kill -0 "$CTRD_PID" 2>/dev/null || break
-    sleep 0.1
+    pause 0.1
   done
   grep -a 'level=\(error\|fatal\)' "$LOGS/containerd.log" | tail -n 5 | sed 's/^/gdib: containerd: /' || true
   local last
@@ -357,9 +392,9 @@ stop_containerd() {
   [[ -n $CTRD_PID ]] || return 0
   kill -TERM "$CTRD_PID" 2>/dev/null || true
   local i
-  for i in $(seq 1 100); do
+  for ((i = 1; i <= 100; i++)); do
     kill -0 "$CTRD_PID" 2>/dev/null || break
-    sleep 0.1
+    pause 0.1
   done
   kill -KILL "$CTRD_PID" 2>/dev/null || true
   wait "$CTRD_PID" 2>/dev/null || true
@@ -648,12 +683,24 @@ pull_failed() {
   fi
 }
 
+# Copies a pull's output (what is left once grep has dropped ctr's debug lines) into its log, line by line, without
+# the current credentials; the first `unpacking` line is also announced on stdout, for pull_image.
+pull_output() {
+  local line announced=false
+  while IFS= read -r line || [[ -n $line ]]; do
+    scrub_credentials line
+    printf '%s\n' "$line" >&3
+    if [[ $announced == false && $line == 'unpacking '* ]]; then
+      announced=true
+      printf 'unpacking\n'
+    fi
+  done 3>"$1"
+}
+
 pull_image() {
-  local i=$1 n=$2 ref=$3 full log rcfile pid rc current=pulling started=$SECONDS last=$SECONDS
+  local i=$1 n=$2 ref=$3 full log events event pid rc="" current=pulling started=$SECONDS last=$SECONDS wait_s
   full=$(normalize_ref "$ref")
   log="$LOGS/pull-$i.log"
-  rcfile="$LOGS/pull-$i.rc"
-  rm -f "$rcfile"
   local args=(--hosts-dir "$HOSTS_DIR" --platform "$PLATFORM" --snapshotter overlayfs --print-chainid)
   GDIB_STEP="pulling $ref"
   report_status phase pulling
@@ -671,40 +718,55 @@ pull_image() {
   else
     log "pulling $i/$n $ref"
   fi
-  # ctr redraws a progress table every 100 ms: keep it off the serial console and out of the log.
-  (
+  # `ctr --debug` draws no progress table (without it ctr redraws one every 100 ms, asking containerd for the status of
+  # every download each time); its debug lines are dropped here, so the log holds what a plain pull prints. The pull
+  # runs as a process substitution whose output is this loop's events: `unpacking` once the layers are fetched, then
+  # `exit <status>`. The loop blocks on them, waking every 15 s for a progress line.
+  exec {events}< <(
     set +e
-    run_ctr images pull "${args[@]}" -- "$full" 2>&1 | grep -av --line-buffered -E 'elapsed: [0-9.]+ ?s|\|.*\|' | redact_stream >"$log"
-    echo "${PIPESTATUS[0]}" >"$rcfile"
-  ) &
+    run_ctr --debug images pull "${args[@]}" -- "$full" 2>&1 \
+      | grep -av --line-buffered -E '^time="[^"]*" level=debug |elapsed: [0-9.]+ ?s|\|.*\|' | pull_output "$log"
+    printf 'exit %s\n' "${PIPESTATUS[0]}"
+  )
   pid=$!
   PULL_PID=$pid
   args=()
-  while kill -0 "$pid" 2>/dev/null; do
-    sleep 0.3
-    if [[ $current == pulling ]] && grep -qa '^unpacking ' "$log"; then
-      current=unpacking
-      GDIB_STEP="unpacking $ref"
-      report_status phase unpacking
-    fi
-    if ((SECONDS - last >= 15)); then
+  while :; do
+    wait_s=$((last + 15 - SECONDS))
+    ((wait_s >= 1)) || wait_s=1
+    if read -r -t "$wait_s" -u "$events" event; then
+      case $event in
+        unpacking)
+          current=unpacking
+          GDIB_STEP="unpacking $ref"
+          report_status phase unpacking
+          ;;
+        exit\ *)
+          rc=${event#exit }
+          break
+          ;;
+      esac
+    elif (($? > 128)); then
       last=$SECONDS
       local downloaded
       downloaded=$(du -sb "$CTRD_DIR/root/io.containerd.content.v1.content" 2>/dev/null | cut -f1 || echo 0)
       progress "image $i/$n $ref: $current for $((SECONDS - started)) s, $(human_bytes "${downloaded:-0}") downloaded in all, $(human_bytes "$(disk_used "$GDIB_MNT")") on the data disk"
+    else
+      break # the end of the events without a status: the pull was cut short
     fi
   done
-  wait "$pid" || true
+  exec {events}<&-
+  wait "$pid" 2>/dev/null || true
   PULL_PID=""
-  if [[ $current == pulling ]] && grep -qa '^unpacking ' "$log"; then
-    GDIB_STEP="unpacking $ref" # too quick for the loop to see: still say it happened
-    report_status phase unpacking
-  fi
-  rc=$(cat "$rcfile" 2>/dev/null || echo 1)
+  [[ $rc =~ ^[0-9]+$ ]] || rc=1
   ((rc == 0)) || pull_failed "$ref" "$log"
   forget_credentials
-  PULLED_TARGET=$(sed -nE 's/^unpacking [^ ]+ (sha256:[0-9a-f]{64}).*/\1/p' "$log" | tail -n 1)
-  PULLED_CHAIN=$(sed -nE 's/^image chain ID: (sha256:[0-9a-f]{64}).*/\1/p' "$log" | tail -n 1)
+  PULLED_TARGET="" PULLED_CHAIN=""
+  local line
+  while IFS= read -r line; do
+    [[ ! $line =~ ^unpacking\ [^\ ]+\ (sha256:[0-9a-f]{64}) ]] || PULLED_TARGET=${BASH_REMATCH[1]}
+    [[ ! $line =~ ^image\ chain\ ID:\ (sha256:[0-9a-f]{64}) ]] || PULLED_CHAIN=${BASH_REMATCH[1]}
+  done <"$log"
   [[ -n $PULLED_TARGET && -n $PULLED_CHAIN ]] || fail "ctr pulled $ref but did not report what it unpacked"
   log "pulled $i/$n $ref in $((SECONDS - started)) s ($PULLED_TARGET)"
 }
@@ -812,15 +874,24 @@ seed_reused_layers() {
 
 # ---- what was unpacked -------------------------------------------------------------------------------
 
+# jq: platform_entry is the digest of the entry of an image index that matches $os, $arch and $variant (PLATFORM).
+# shellcheck disable=SC2016 # a jq program, not shell
+readonly PLATFORM_ENTRY_JQ='def platform_entry:
+  [.manifests[] | select(.platform.os == $os and .platform.architecture == $arch)] as $m
+  | ([$m[] | select($variant == "" or (.platform.variant // "") == $variant)] + $m)
+  | first | .digest // empty;'
+
+# platform_args: jq's --arg options for PLATFORM_ENTRY_JQ, into PLATFORM_ARGS.
+platform_args() {
+  local rest=${PLATFORM#*/} variant=""
+  [[ $rest != */* ]] || variant=${rest#*/}
+  PLATFORM_ARGS=(--arg os "${PLATFORM%%/*}" --arg arch "${rest%%/*}" --arg variant "$variant")
+}
+
 # select_manifest JSON: the digest of the entry of an image index that matches PLATFORM.
 select_manifest() {
-  local os=${PLATFORM%%/*} rest=${PLATFORM#*/} arch variant=""
-  arch=${rest%%/*}
-  [[ $rest != */* ]] || variant=${rest#*/}
-  jq -r --arg os "$os" --arg arch "$arch" --arg variant "$variant" '
-    [.manifests[] | select(.platform.os == $os and .platform.architecture == $arch)] as $m
-    | ([$m[] | select($variant == "" or (.platform.variant // "") == $variant)] + $m)
-    | first | .digest // empty' <<<"$1"
+  platform_args
+  jq -r "${PLATFORM_ARGS[@]}" "$PLATFORM_ENTRY_JQ platform_entry" <<<"$1"
 }
 
 # Labels a snapshot as a GC root and learns where the snapshotter keeps it, in one call: `ctr snapshots
@@ -841,26 +912,47 @@ locate_snapshot() {
   CHAINS+=("$chain")
 }
 
-# Records an image: its manifest for PLATFORM, its layers' chain IDs and snapshot directories.
+# Records an image: its manifest for PLATFORM, its layers' chain IDs and snapshot directories. The manifests and the
+# config are read from containerd's content store, where the pull left them (blobs/sha256/<hex>, each named by its
+# digest), and each is read by one jq.
 describe_image() {
-  local ref=$1 target=$2 top=$3 digest=$2 json config chain="" i rows
-  local -a diffs layers
+  local ref=$1 target=$2 top=$3 digest=$2 chain="" i rows="" file config="" out
+  local blobs="$CTRD_DIR/root/io.containerd.content.v1.content/blobs/sha256"
+  local -a diffs=() layers=() lines
+  platform_args
   for i in 1 2 3; do
-    json=$(run_ctr content get "$digest") || fail "cannot read $digest of $ref from containerd"
-    jq -e 'has("manifests")' <<<"$json" >/dev/null || break
-    digest=$(select_manifest "$json")
-    [[ -n $digest ]] || fail "$ref has no $PLATFORM image"
+    file="$blobs/${digest#sha256:}"
+    [[ $digest =~ ^sha256:[0-9a-f]{64}$ && -f $file ]] || fail "cannot read $digest of $ref from containerd"
+    # An index: `index <the digest of its PLATFORM entry>`; a manifest: `manifest <config digest>`, then its layers.
+    mapfile -t lines < <(jq -r "${PLATFORM_ARGS[@]}" "$PLATFORM_ENTRY_JQ"'
+      if has("manifests") then "index \(platform_entry // "")"
+      else "manifest \(.config.digest)", (.layers[] | "\(.mediaType)\t\(.size)") end' "$file" 2>>"$LOGS/jq.log")
+    out=${lines[0]:-}
+    case $out in
+      'index '*)
+        digest=${out#index }
+        [[ -n $digest ]] || fail "$ref has no $PLATFORM image"
+        ;;
+      'manifest '*)
+        config=${out#manifest }
+        layers=("${lines[@]:1}")
+        break
+        ;;
+      *) fail "cannot read $digest of $ref from containerd" ;;
+    esac
   done
-  config=$(run_ctr content get "$(jq -r '.config.digest' <<<"$json")") || fail "cannot read the config of $ref"
-  mapfile -t diffs < <(jq -r '.rootfs.diff_ids[]' <<<"$config")
-  mapfile -t layers < <(jq -r '.layers[] | "\(.mediaType)\t\(.size)"' <<<"$json")
+  file="$blobs/${config#sha256:}"
+  [[ $config =~ ^sha256:[0-9a-f]{64}$ && -f $file ]] || fail "cannot read the config of $ref"
+  mapfile -t diffs < <(jq -r '.rootfs.diff_ids[]' "$file")
   ((${#diffs[@]} == ${#layers[@]})) || fail "$ref: its config lists ${#diffs[@]} layers, its manifest ${#layers[@]}"
-  rows=""
   for i in "${!diffs[@]}"; do
     if [[ -z $chain ]]; then
       chain=${diffs[$i]}
     else
-      chain="sha256:$(printf '%s %s' "$chain" "${diffs[$i]}" | sha256sum | cut -d' ' -f1)"
+      printf '%s %s' "$chain" "${diffs[$i]}" >"$GDIB_WORK/chain.in"
+      sha256sum <"$GDIB_WORK/chain.in" >"$GDIB_WORK/chain.out"
+      read -r chain _ <"$GDIB_WORK/chain.out"
+      chain="sha256:$chain"
     fi
     [[ -n ${SNAPSHOT_DIR[$chain]:-} ]] || locate_snapshot "$chain"
     rows+="${diffs[$i]}"$'\t'"$chain"$'\t'"${SNAPSHOT_DIR[$chain]}"$'\t'"${layers[$i]}"$'\n'
@@ -903,6 +995,7 @@ checksum_snapshots() {
 choose_pull_jobs() {
   local cpus mem_kib
   cpus=$(nproc 2>/dev/null || echo 1)
+  CHECKSUM_JOBS=$cpus # snapshot_checksum's workers, counted once here
   mem_kib=$(awk '$1 == "MemTotal:" { print $2 }' /proc/meminfo 2>/dev/null || echo 0)
   PULL_JOBS=$((cpus < 4 ? cpus : 4))
   ((mem_kib / 1048576 >= PULL_JOBS)) || PULL_JOBS=$((mem_kib / 1048576))
@@ -987,7 +1080,7 @@ collect_checksums() {
   GDIB_STEP="checksumming the last snapshots"
   local last=$SECONDS rc=0 chain sum
   while kill -0 "$CHECKSUM_PID" 2>/dev/null; do
-    sleep 0.2
+    pause 0.2
     if ((SECONDS - last >= 15)); then
       last=$SECONDS
       progress "$(wc -l <"$GDIB_WORK/checksums.txt")/${#CHAINS[@]} snapshots"
@@ -1007,6 +1100,7 @@ collect_checksums() {
 record_image() {
   local before=${#CHAINS[@]} chain
   describe_image "$@"
+  start_flush
   [[ -n $CHECKSUM_FD ]] || return 0
   for chain in "${CHAINS[@]:before}"; do
     [[ -z ${BASE_SUM[$chain]:-} ]] || continue # carried over from the base image (checksum_snapshots)
@@ -1068,7 +1162,9 @@ pull_all() {
       fi
       ! kill -0 "${PULL_PIDS[$i]}" 2>/dev/null || running=$((running + 1))
     done
-    if ((next <= n && running < PULL_JOBS)); then
+    # The first image is pulled alone: containerd (1.6) unpacks a layer that two pulls need at the same time twice
+    # (each its own snapshot, one thrown away), and the images of a build mostly share their base with the first.
+    if ((next <= n && running < PULL_JOBS && (next != 2 || recorded >= 1))); then
       start_pull "$next"
       next=$((next + 1))
       continue
@@ -1086,7 +1182,7 @@ pull_all() {
       continue
     fi
     GDIB_STEP="pulling ${IMAGES[*]:recorded:next-recorded-1}"
-    sleep 0.2
+    pause 0.2
   done
   GDIB_STATUS_LOCK=""
 }
@@ -1101,14 +1197,15 @@ write_metadata() {
     printf '%s\n' "$line" >>"$out"
   done
   run_ctr images ls >"$GDIB_MNT/images.metadata" 2>>"$LOGS/ctr.log"
-  # Bytes each snapshot takes on the disk, from the snapshotter (`KEY SIZE INODES` lines).
-  run_ctr snapshots usage -b 2>>"$LOGS/ctr.log" | awk '$1 ~ /^sha256:/ { print $1 "\t" $2 }' >"$GDIB_WORK/usage.tsv"
-  jq -Rn '[inputs | split("\t") | {(.[0]): (.[1] | tonumber)}] | add // {}' <"$GDIB_WORK/usage.tsv" >"$GDIB_WORK/usage.json"
+  # Bytes each snapshot takes on the disk, from the snapshotter (`KEY SIZE INODES` lines, read by the jq below).
+  run_ctr snapshots usage -b >"$GDIB_WORK/usage.txt" 2>>"$LOGS/ctr.log"
   jq -s --arg version "$GDIB_TOOL_VERSION" --arg run "$RUN_ID" --arg at "$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
-    --arg platform "$PLATFORM" --argjson checksums "$STORE_CHECKSUMS" --slurpfile sizes "$GDIB_WORK/usage.json" \
-    '{tool: "gke-disk-image-builder", version: $version, runId: $run, builtAt: $at, platform: $platform,
+    --arg platform "$PLATFORM" --argjson checksums "$STORE_CHECKSUMS" --rawfile usage "$GDIB_WORK/usage.txt" \
+    '([$usage | split("\n")[] | [splits(" +|\t")] | select(.[0] | startswith("sha256:")) | {(.[0]): (.[1] | tonumber)}]
+        | add // {}) as $sizes
+    | {tool: "gke-disk-image-builder", version: $version, runId: $run, builtAt: $at, platform: $platform,
       checksums: $checksums,
-      images: [.[] | .layers |= map(. + {unpackedSize: ($sizes[0][.chainID] // null)})]}' \
+      images: [.[] | .layers |= map(. + {unpackedSize: ($sizes[.chainID] // null)})]}' \
     "$GDIB_WORK/images.jsonl" >"$GDIB_MNT/gdib.json"
   log "snapshots.metadata:"
   sed 's/^/gdib:   /' "$out"
@@ -1119,9 +1216,9 @@ cleanup() {
   stop_containerd
   # A pull cut short (SIGTERM): without its containerd, ctr gives up at once.
   local i
-  for i in $(seq 1 50); do
+  for ((i = 1; i <= 50; i++)); do
     if [[ -z $PULL_PID ]] || ! kill -0 "$PULL_PID" 2>/dev/null; then break; fi
-    sleep 0.1
+    pause 0.1
   done
   unmount_data_disk || log "could not unmount $GDIB_MNT"
 }
@@ -1132,6 +1229,7 @@ main() {
   require_path_var GDIB_MOUNT_DIR "$GDIB_MNT"
   mkdir -p "$LOGS"
   rm -f "$GDIB_WORK/images.jsonl"
+  pause_init
 
   phase installing
   read_parameters

@@ -29,11 +29,20 @@ log() { printf 'gdib: %s\n' "$*"; }
 
 # One line, no control characters, bounded: fit for a guest attribute and a serial line.
 one_line() {
-  local s=${1//$'\n'/ }
-  s=${s//$'\r'/ }
-  s=${s//$'\e'/}
-  ((${#s} <= 480)) || s="${s:0:477}..."
-  printf '%s' "$s"
+  local one_line_out
+  one_line_to one_line_out "$1"
+  printf '%s' "$one_line_out"
+}
+
+# one_line_to VAR TEXT: one_line's result in VAR, without a subshell.
+one_line_to() {
+  local -n one_line_dest=$1
+  local one_line_s=${2//$'\n'/ }
+  one_line_s=${one_line_s//$'\r'/ }
+  one_line_s=${one_line_s//$'\e'/}
+  ((${#one_line_s} <= 480)) || one_line_s="${one_line_s:0:477}..."
+  # shellcheck disable=SC2034 # a nameref to the caller's variable
+  one_line_dest=$one_line_s
 }
 
 # The serial console is what the CLI falls back to. On a VM the startup script's stdout already goes
@@ -48,17 +57,33 @@ console_init() {
 
 console_write() {
   [[ $GDIB_CONSOLE == true ]] || return 0
-  printf '%s\n' "$1" | timeout 2 tee -a /dev/console >/dev/null 2>&1 || true
+  timeout 2 tee -a /dev/console <<<"$1" >/dev/null 2>&1 || true
 }
 
 md_url() { printf 'http://%s/computeMetadata/v1/instance/%s' "$GDIB_MD_HOST" "$1"; }
 
 # Writes guest attribute gdib/<key>. Best effort: the serial line is the fallback, so a failure
-# is mentioned once and the next facts are still tried.
+# is mentioned once and the next facts are still tried. The request goes through bash's own /dev/tcp (a status is
+# written a dozen times or more per build, and a curl costs tens of milliseconds of CPU); curl, which retries, when
+# that does not answer 200.
 put_guest_attribute() {
-  local code
-  code=$(printf '%s' "$2" | curl -sS -o /dev/null -w '%{http_code}' --max-time 5 --retry 2 --retry-connrefused \
-    -X PUT -H 'Metadata-Flavor: Google' --data-binary @- "$(md_url "guest-attributes/gdib/$1")" 2>/dev/null) || true
+  local code="" url fd host=${GDIB_MD_HOST%:*} port=80 status
+  [[ $GDIB_MD_HOST != *:* ]] || port=${GDIB_MD_HOST##*:}
+  printf -v url 'http://%s/computeMetadata/v1/instance/guest-attributes/gdib/%s' "$GDIB_MD_HOST" "$1"
+  if [[ $port =~ ^[0-9]+$ ]] && { exec {fd}<>"/dev/tcp/$host/$port"; } 2>/dev/null; then
+    # LC_ALL=C: ${#2} counts bytes.
+    if { printf 'PUT %s HTTP/1.1\r\nHost: %s\r\nMetadata-Flavor: Google\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s' \
+      "${url#http://"$GDIB_MD_HOST"}" "$GDIB_MD_HOST" "${#2}" "$2" >&"$fd"; } 2>/dev/null \
+      && read -r -t 5 -u "$fd" _ status _ 2>/dev/null; then
+      code=${status%$'
+'}
+    fi
+    exec {fd}<&-
+  fi
+  if [[ $code != 200 ]]; then
+    code=$(curl -sS -o /dev/null -w '%{http_code}' --max-time 5 --retry 2 --retry-connrefused \
+      -X PUT -H 'Metadata-Flavor: Google' --data-raw "$2" "$url" 2>/dev/null) || true
+  fi
   if [[ $code != 200 && $GDIB_GUEST_ATTRIBUTES_WARNED == false ]]; then
     GDIB_GUEST_ATTRIBUTES_WARNED=true
     log "cannot write guest attributes (HTTP ${code:-000}); the serial console carries the status"
@@ -69,7 +94,7 @@ put_guest_attribute() {
 # attribute gdib/<key>, for key state, phase, progress or error.
 report_status() {
   local value line
-  value=$(one_line "$2")
+  one_line_to value "$2"
   line="gdib: $1=$value"
   # The guest attribute first: the CLI may act on the serial line at once (and delete this VM). While several
   # processes report, a lock keeps each attribute and its line together, so both sources show the same order.
@@ -94,21 +119,25 @@ fail() {
 # (A variable, not stdout: a failure inside $(...) could not report its reason.)
 md_get() {
   local -n md_get_dest=$1
-  local key=$2 out code
-  out=$(mktemp)
+  # The answer goes to a file of the work dir, emptied after each read (a temporary file before the work dir exists).
+  local key=$2 out="$GDIB_WORK/.metadata-value" own=false url code
+  [[ -d $GDIB_WORK ]] || { out=$(mktemp) && own=true; }
+  printf -v url 'http://%s/computeMetadata/v1/instance/attributes/%s' "$GDIB_MD_HOST" "$key"
   code=$(curl -sS -o "$out" -w '%{http_code}' --max-time 10 --retry 5 --retry-connrefused \
-    -H 'Metadata-Flavor: Google' "$(md_url "attributes/$key")") || code=000
+    -H 'Metadata-Flavor: Google' "$url") || code=000
   # shellcheck disable=SC2034 # md_get_dest is a nameref to the caller's variable
   if [[ $code == 200 ]]; then
     md_get_dest=$(<"$out")
   elif [[ $code == 404 && $# -ge 3 ]]; then
     md_get_dest=$3
   else
-    rm -f "$out"
+    md_get_done "$out" "$own"
     fail "cannot read metadata attribute $key from $GDIB_MD_HOST (HTTP $code)"
   fi
-  rm -f "$out"
+  md_get_done "$out" "$own"
 }
+
+md_get_done() { if [[ $2 == true ]]; then rm -f "$1"; else : >"$1"; fi; }
 
 require_path_var() {
   # These paths end up in containerd's TOML config and in mount options: keep them plain.
@@ -194,11 +223,11 @@ resolve_device() {
 # as run on its Debian 11 VMs (coreutils 8.32): a digest is written `\<hex>` when the file name holds
 # a backslash or a newline (md5sum's escape marker, which `cut` keeps). md5sum -z turns escaping off,
 # so the marker is added here with that rule, whatever coreutils version runs this (9.x also escapes
-# \r, which would change the value). Files are hashed by parallel workers, one output file each, so
-# no two workers' lines can interleave.
+# \r, which would change the value). Files are hashed by parallel workers (CHECKSUM_JOBS, else one per CPU), one
+# output file each, so no two workers' lines can interleave.
 snapshot_checksum() {
-  local dir=$1 tmp jobs pid part sum status=0 pids=()
-  jobs=$(nproc 2>/dev/null || echo 2)
+  local dir=$1 tmp jobs=${CHECKSUM_JOBS:-} pid part sum status=0 pids=()
+  [[ -n $jobs ]] || jobs=$(nproc 2>/dev/null || echo 2)
   ((jobs >= 1 && jobs <= 32)) || jobs=$((jobs < 1 ? 1 : 32))
   tmp=$(mktemp -d "$GDIB_WORK/checksum.XXXXXX") || return 1
   # The files are dealt to the workers largest first, each to the one with the fewest bytes so far, so that one
@@ -228,10 +257,10 @@ snapshot_checksum() {
   done
   if ((status == 0)); then
     # shellcheck disable=SC2016 # a perl program, not shell
-    sum=$(cat "$tmp"/part.*.md5 \
-      | perl -0 -ne 'chomp; my ($hex, $name) = /\A([0-9a-f]{32})  (.*)\z/s or die "bad md5sum output\n";
-          print(($name =~ /[\\\n]/ ? "\\" : ""), $hex, "\n")' \
-      | sort | md5sum | cut -d' ' -f1) || status=1
+    sum=$(perl -0 -ne 'chomp; my ($hex, $name) = /\A([0-9a-f]{32})  (.*)\z/s or die "bad md5sum output\n";
+          print(($name =~ /[\\\n]/ ? "\\" : ""), $hex, "\n")' "$tmp"/part.*.md5 \
+      | sort | md5sum) || status=1
+    sum=${sum%% *}
   fi
   rm -rf "$tmp"
   ((status == 0)) && printf '%s\n' "$sum"

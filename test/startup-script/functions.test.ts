@@ -1,7 +1,7 @@
 // The scripts' pure functions, run by bash on any machine (no root, no rig): the checksum against the
 // Go tool's own pipeline and the TypeScript computation, reference normalisation, the Google-registry rule.
 import { createHash } from 'node:crypto';
-import { linkSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { linkSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -9,17 +9,24 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { goToolChecksum } from '../rig/checksum.js';
 import { pseudoRandom } from '../rig/images.js';
 import { chainIds } from '../rig/registry-client.js';
+import { startMetadataServer } from '../rig/metadata-server.js';
 import { run } from '../rig/proc.js';
 
 const md5 = (s: string) => createHash('md5').update(s).digest('hex');
 const scripts = fileURLToPath(new URL('../../src/startup-script/', import.meta.url));
 
 /** Runs `snippet` in bash after loading common.sh and the named functions of build.sh. */
-async function bash(snippet: string, args: string[], workDir: string, functions: string[] = []): Promise<string> {
+async function bash(
+  snippet: string,
+  args: string[],
+  workDir: string,
+  functions: string[] = [],
+  env: Record<string, string> = {},
+): Promise<string> {
   const extract = functions.map((f) => `source <(sed -n '/^${f}() {/,/^}/p' "$SCRIPTS/build.sh")`).join('\n');
   const program = `set -euo pipefail\nsource "$SCRIPTS/common.sh"\n${extract}\n${snippet}`;
   const { stdout } = await run('bash', ['-c', program, 'test', ...args], {
-    env: { PATH: process.env.PATH, SCRIPTS: scripts, GDIB_WORK_DIR: workDir },
+    env: { PATH: process.env.PATH, SCRIPTS: scripts, GDIB_WORK_DIR: workDir, ...env },
   });
   return stdout;
 }
@@ -122,6 +129,21 @@ describe('build.sh helpers', () => {
     expect(await bash('repository_of "$1"', [ref], dir, ['repository_of'])).toBe(want);
   });
 
+  it('pull_output logs each line without the credentials and announces unpacking once', async () => {
+    const log = join(dir, 'pull.log');
+    const out = await bash(
+      'PULL_TOKEN=tok-123; PULL_SECRET_FORMS=(pw-456); printf "%s\\n" "$@" | pull_output "$LOG"',
+      ['resolving tok-123', 'unpacking linux/amd64 sha256:ab...', 'unpacking again', 'ctr: denied pw-456'],
+      dir,
+      ['pull_output', 'scrub_credentials'],
+      { LOG: log },
+    );
+    expect(out).toBe('unpacking\n');
+    expect(readFileSync(log, 'utf8')).toBe(
+      'resolving [redacted]\nunpacking linux/amd64 sha256:ab...\nunpacking again\nctr: denied [redacted]\n',
+    );
+  });
+
   it('next_chain gives the OCI chain IDs', async () => {
     const diffs = ['sha256:' + '1'.repeat(64), 'sha256:' + '2'.repeat(64), 'sha256:' + '3'.repeat(64)];
     const out = await bash('c=""; for d in "$@"; do c=$(next_chain "$c" "$d"); echo "$c"; done', diffs, dir, ['next_chain']);
@@ -141,5 +163,41 @@ describe('build.sh helpers', () => {
   ])('is_google_registry %s → %s', async (host, want) => {
     const out = await bash('if is_google_registry "$1"; then echo yes; else echo no; fi', [host], dir, ['is_google_registry']);
     expect(out.trim()).toBe(want ? 'yes' : 'no');
+  });
+});
+
+describe('put_guest_attribute', () => {
+  let dir: string;
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'gdib-ga-'));
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it("writes over bash's own connection, with no curl to fall back on", async () => {
+    const md = await startMetadataServer({ attributes: { 'enable-guest-attributes': 'TRUE' } });
+    try {
+      const value = 'image 1/2 r/app:1: pulling — "quoted", 100 %, ünïcødé';
+      const out = await bash('PATH=/nonexistent; put_guest_attribute phase pulling; put_guest_attribute progress "$1"', [value], dir, [], {
+        GCE_METADATA_HOST: md.host,
+      });
+      expect(out).toBe('');
+      expect(md.attributeLog).toEqual([
+        { key: 'gdib/phase', value: 'pulling' },
+        { key: 'gdib/progress', value },
+      ]);
+    } finally {
+      await md.close();
+    }
+  });
+
+  it('says once that it cannot write them, with the status the server answered', async () => {
+    const md = await startMetadataServer({ attributes: {} });
+    try {
+      const out = await bash('put_guest_attribute phase a; put_guest_attribute phase b', [], dir, [], { GCE_METADATA_HOST: md.host });
+      expect(out).toBe('gdib: cannot write guest attributes (HTTP 403); the serial console carries the status\n');
+      expect(md.attributeLog).toEqual([]);
+    } finally {
+      await md.close();
+    }
   });
 });

@@ -128,7 +128,8 @@ describeRig('parallel pulls', () => {
 
   it('fails naming the image that failed, stops the other pulls and leaves nothing behind', { timeout: BUILDS_MS }, async () => {
     const missing = rig.ref('no-such-tag');
-    const { res, disk } = await build('one-fails', [rig.ref('huge'), rig.ref('app'), missing, rig.ref('app2')], {
+    // The first image is pulled alone; the failing pull then starts beside the huge one, which it stops.
+    const { res, disk } = await build('one-fails', [rig.ref('app'), rig.ref('huge'), missing, rig.ref('app2')], {
       GDIB_PULL_JOBS: '3',
     });
     const error = res.metadata.guestAttributes.get('gdib/error') ?? '';
