@@ -81,8 +81,9 @@ put_guest_attribute() {
     exec {fd}<&-
   fi
   if [[ $code != 200 ]]; then
+    # The value on stdin, not in curl's arguments, which any process on the VM can read.
     code=$(curl -sS -o /dev/null -w '%{http_code}' --max-time 5 --retry 2 --retry-connrefused \
-      -X PUT -H 'Metadata-Flavor: Google' --data-raw "$2" "$url" 2>/dev/null) || true
+      -X PUT -H 'Metadata-Flavor: Google' --data-binary @- "$url" 2>/dev/null < <(printf "%s" "$2")) || true
   fi
   if [[ $code != 200 && $GDIB_GUEST_ATTRIBUTES_WARNED == false ]]; then
     GDIB_GUEST_ATTRIBUTES_WARNED=true
