@@ -11,8 +11,9 @@ const s2 = (v: number) => v.toFixed(2);
 const label = (key: string) => VARIANTS.find((v) => v.key === key)?.label ?? key;
 const series = (sc: Scenario, key: string) => sc.series.find((s) => s.variant === key);
 const med = (s: Series, f: (x: Series['samples'][number]) => number) => summarize(s.samples.map(f)).median;
+const factor = (x: number) => x.toFixed(x >= 10 ? 0 : 2);
 const times = (before: number, after: number) =>
-  after <= before ? `${(before / after).toFixed(2)}× faster` : `${(after / before).toFixed(2)}× slower`;
+  after <= before ? `${factor(before / after)}× faster` : `${factor(after / before)}× slower`;
 
 /** The sample whose wall time is the median (or the one just above it), for its phases. */
 function medianSample(s: Series) {
