@@ -113,6 +113,18 @@ export function overlapBlocks(r: OverlapResult | { skipped: string } | undefined
     ),
     toggle(
       ml,
+      'late-flush',
+      "each image's unpacked files written out to the disk while the next images pull (a background `sync -f`)",
+      '`GDIB_FLUSH_OVERLAP=0`: written only by the final sync and unmount',
+    ),
+    toggle(
+      ml,
+      'first-with-others',
+      'the first image pulled alone (containerd 1.6 unpacks a layer two pulls need at once twice)',
+      '`GDIB_FIRST_PULL_ALONE=0`: the next images start with the first',
+    ),
+    toggle(
+      ml,
       'eager-mkfs',
       'inode tables and journal not written by mkfs (`lazy_itable_init=1,lazy_journal_init=1`, mounted `noinit_itable`)',
       '`GDIB_MKFS_LAZY_ITABLE=0 GDIB_MKFS_LAZY_JOURNAL=0`: both written, as before',

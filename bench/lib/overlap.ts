@@ -30,6 +30,8 @@ export const VARIANTS: Variant[] = [
   { key: 'ours', label: 'this tool' },
   { key: 'serial-pulls', label: 'this tool, one image at a time', env: { GDIB_PULL_JOBS: '1' } },
   { key: 'late-checksums', label: 'this tool, checksums after the last pull', env: { GDIB_CHECKSUM_OVERLAP: '0' } },
+  { key: 'late-flush', label: 'this tool, unpacked files written out only at the end', env: { GDIB_FLUSH_OVERLAP: '0' } },
+  { key: 'first-with-others', label: 'this tool, the first image pulled with the next ones', env: { GDIB_FIRST_PULL_ALONE: '0' } },
   {
     key: 'eager-mkfs',
     label: 'this tool, inode tables and journal written by mkfs',
@@ -38,7 +40,13 @@ export const VARIANTS: Variant[] = [
   {
     key: 'none',
     label: 'this tool without any of them (as before)',
-    env: { GDIB_PULL_JOBS: '1', GDIB_CHECKSUM_OVERLAP: '0', GDIB_MKFS_LAZY_ITABLE: '0', GDIB_MKFS_LAZY_JOURNAL: '0' },
+    env: {
+      GDIB_PULL_JOBS: '1',
+      GDIB_CHECKSUM_OVERLAP: '0',
+      GDIB_FLUSH_OVERLAP: '0',
+      GDIB_MKFS_LAZY_ITABLE: '0',
+      GDIB_MKFS_LAZY_JOURNAL: '0',
+    },
   },
 ];
 
@@ -179,7 +187,10 @@ export async function measureOverlap(log: (s: string) => void): Promise<OverlapR
         uniqueBytes: mlUnique,
         mode: honest,
         // Without `eager-mkfs` here: 33 s more a run; the mkfs comparison below measures it on its own.
-        series: ['go', 'ours', 'serial-pulls', 'late-checksums', 'none'].map((variant) => ({ variant, samples: [] })),
+        series: ['go', 'ours', 'serial-pulls', 'late-checksums', 'late-flush', 'first-with-others', 'none'].map((variant) => ({
+          variant,
+          samples: [],
+        })),
       },
       {
         key: 'ml-cache',

@@ -152,8 +152,9 @@ format_and_mount() {
 # Starts writing the data disk's dirty pages now, in the background, unless such a flush still runs: the kernel
 # would otherwise hold the unpacked files in memory until the final sync (its writeback starts only at 10 % of the
 # memory or after 30 s), and the disk would sit idle while the next images pull, then write everything at the end.
+# GDIB_FLUSH_OVERLAP=0 leaves it all to the end, for the benchmark's comparisons only (docs/architecture.md, Test seams).
 start_flush() {
-  [[ $MOUNTED == true ]] || return 0
+  [[ $MOUNTED == true && ${GDIB_FLUSH_OVERLAP:-1} != 0 ]] || return 0
   [[ -z $FLUSH_PID ]] || ! kill -0 "$FLUSH_PID" 2>/dev/null || return 0
   # Without the checksum queue: the worker sees its end only once every writer has closed it.
   (
@@ -1141,7 +1142,8 @@ pull_job_exit() {
 # snapshots.metadata, images.jsonl and gdib.json do not depend on timing. The first pull that fails stops the
 # others and fails the build with its reason, which names its image.
 pull_all() {
-  local n=${#IMAGES[@]} i next=1 recorded=0 running target chain
+  local n=${#IMAGES[@]} i next=1 recorded=0 running target chain alone=1
+  [[ ${GDIB_FIRST_PULL_ALONE:-1} != 0 ]] || alone=0
   if ((PULL_JOBS == 1 || n == 1)); then
     for i in $(seq 1 "$n"); do
       pull_image "$i" "$n" "${IMAGES[$((i - 1))]}"
@@ -1164,7 +1166,8 @@ pull_all() {
     done
     # The first image is pulled alone: containerd (1.6) unpacks a layer that two pulls need at the same time twice
     # (each its own snapshot, one thrown away), and the images of a build mostly share their base with the first.
-    if ((next <= n && running < PULL_JOBS && (next != 2 || recorded >= 1))); then
+    # GDIB_FIRST_PULL_ALONE=0 starts the next ones with it, for the benchmark's comparisons only.
+    if ((next <= n && running < PULL_JOBS && (next != 2 || recorded >= 1 || alone == 0))); then
       start_pull "$next"
       next=$((next + 1))
       continue
