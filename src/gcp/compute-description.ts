@@ -31,6 +31,11 @@ export interface CompactDescription {
 export const PROTOS_MODULE = '@google-cloud/compute/build/protos/protos.json';
 export const COMPACT_FILE = 'compute-description.json';
 
+/** The version of @google-cloud/compute this module resolves. */
+function installedComputeVersion(): string {
+  return (createRequire(import.meta.url)('@google-cloud/compute/package.json') as { version: string }).version;
+}
+
 /** `DiskTypesClient` → `google.cloud.compute.v1.DiskTypes`, the service the client is built on. */
 export function serviceOf(client: ComputeClientName): string {
   return `google.cloud.compute.v1.${client.replace(/Client$/, '')}`;
@@ -101,7 +106,7 @@ export function writeCompactDescription(dir: string, clients: readonly ComputeCl
   const { protobuf } = require('google-gax') as { protobuf: Protobuf };
   const services = clients.map(serviceOf);
   const compact: CompactDescription = {
-    computeVersion: (require('@google-cloud/compute/package.json') as { version: string }).version,
+    computeVersion: installedComputeVersion(),
     services,
     description: cutDescription(full, services, protobuf),
   };
@@ -122,8 +127,7 @@ export function useCompactDescription(file = join(dirname(fileURLToPath(import.m
   if (cached) return cached.exports === compactInCache;
   if (!existsSync(file)) return false;
   const compact = JSON.parse(readFileSync(file, 'utf8')) as CompactDescription;
-  const installed = (require('@google-cloud/compute/package.json') as { version: string }).version;
-  if (compact.computeVersion !== installed) return false;
+  if (compact.computeVersion !== installedComputeVersion()) return false;
   // Node documents adding entries to require.cache; a later require of this path returns the entry's exports.
   const entry = new Module(path);
   entry.filename = path;

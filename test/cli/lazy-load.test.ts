@@ -6,6 +6,24 @@ import { describe, expect, it } from 'vitest';
 
 const BIN = 'bin/gke-disk-image-builder.js';
 const HOOK = 'test/helpers/trace-imports.mjs';
+/** A valid build, run with the import-tracing hook. */
+const TRACED_BUILD = [
+  '--import',
+  `./${HOOK}`,
+  BIN,
+  '--project-name=test-project',
+  '--zone=us-central1-a',
+  '--image-name=img',
+  '--gcs-path=gs://bucket',
+  '--container-image=nginx:1',
+];
+/** Tracing on, a token, and every Google endpoint on a port nothing listens on. */
+const TRACED_UNREACHABLE = {
+  GDIB_TRACE_IMPORTS: '1',
+  CLOUDSDK_AUTH_ACCESS_TOKEN: 'test-token-123456',
+  CLOUDSDK_API_ENDPOINT_OVERRIDES_COMPUTE: 'http://127.0.0.1:9/compute/v1/',
+  STORAGE_EMULATOR_HOST: 'http://127.0.0.1:9',
+};
 
 function run(args: string[]) {
   const r = spawnSync(process.execPath, ['--import', `./${HOOK}`, BIN, ...args], {
@@ -39,31 +57,14 @@ describe('lazy loading', () => {
 
   it('a build loads only the compute clients it uses, each from its own module, never the package root', () => {
     // Nothing listens on port 9: preflight fails at once (no retries), after every check has loaded its client.
-    const r = spawnSync(
-      process.execPath,
-      [
-        '--import',
-        `./${HOOK}`,
-        BIN,
-        '--project-name=test-project',
-        '--zone=us-central1-a',
-        '--image-name=img',
-        '--gcs-path=gs://bucket',
-        '--container-image=nginx:1',
-        '--skip-image-check',
-      ],
-      {
-        encoding: 'utf8',
-        env: {
-          PATH: process.env.PATH,
-          GDIB_TRACE_IMPORTS: '1',
-          GDIB_TUNING: JSON.stringify({ retry: { maxAttempts: 1 } }),
-          CLOUDSDK_AUTH_ACCESS_TOKEN: 'test-token-123456',
-          CLOUDSDK_API_ENDPOINT_OVERRIDES_COMPUTE: 'http://127.0.0.1:9/compute/v1/',
-          STORAGE_EMULATOR_HOST: 'http://127.0.0.1:9',
-        },
+    const r = spawnSync(process.execPath, [...TRACED_BUILD, '--skip-image-check'], {
+      encoding: 'utf8',
+      env: {
+        PATH: process.env.PATH,
+        GDIB_TUNING: JSON.stringify({ retry: { maxAttempts: 1 } }),
+        ...TRACED_UNREACHABLE,
       },
-    );
+    });
     expect(r.status, r.stderr).toBe(1);
     expect(r.stderr).toMatch(/preflight could not check project test-project/);
     const compute = r.stderr
@@ -76,28 +77,12 @@ describe('lazy loading', () => {
 
   it('a valid invocation does load them (the hook would notice)', async () => {
     // Nothing listens on this port; the child is stopped as soon as it has loaded the compute client.
-    const child = spawn(
-      process.execPath,
-      [
-        '--import',
-        `./${HOOK}`,
-        BIN,
-        '--project-name=test-project',
-        '--zone=us-central1-a',
-        '--image-name=img',
-        '--gcs-path=gs://bucket',
-        '--container-image=nginx:1',
-      ],
-      {
-        env: {
-          ...process.env,
-          GDIB_TRACE_IMPORTS: '1',
-          CLOUDSDK_AUTH_ACCESS_TOKEN: 'test-token-123456',
-          CLOUDSDK_API_ENDPOINT_OVERRIDES_COMPUTE: 'http://127.0.0.1:9/compute/v1/',
-          STORAGE_EMULATOR_HOST: 'http://127.0.0.1:9',
-        },
+    const child = spawn(process.execPath, TRACED_BUILD, {
+      env: {
+        ...process.env,
+        ...TRACED_UNREACHABLE,
       },
-    );
+    });
     let stderr = '';
     const seen = await new Promise<boolean>((resolve) => {
       child.stderr.on('data', (d: Buffer) => {
