@@ -15,7 +15,7 @@ import type { Tuning } from './builder/context.js';
 import type { BuildResult } from './builder/events.js';
 import type { CleanupRegistry } from './builder/cleanup.js';
 import { ProcessWarnings } from './io/warnings.js';
-import { VERSION } from './version.js';
+import { versionText } from './version.js';
 
 type SignalName = 'SIGINT' | 'SIGTERM';
 export interface SignalSource {
@@ -356,7 +356,7 @@ function buildProgram(onRun: (command: CommandName, flags: RawFlags, positionals
   const program = new Command('gke-disk-image-builder')
     .configureOutput(output)
     .description('Bake container images into a GCE disk image that GKE attaches as a secondary boot disk (CONTAINER_IMAGE_CACHE).')
-    .version(VERSION)
+    .version(versionText())
     .exitOverride()
     .showSuggestionAfterError(true);
   const footer =
