@@ -32,9 +32,8 @@ export class SecretManager implements SecretManagerApi {
   async registryCredentials(secretVersion: string, host: string, signal: AbortSignal): Promise<RegistryCredentials | string> {
     const creds = parseRegistrySecret(host, (await this.access(secretVersion, signal)).toString('utf8'));
     if (typeof creds !== 'string') {
-      // The forms a registry exchange could show: the password, and the Basic authorization value.
-      this.redactor?.addSecret(creds.password);
-      this.redactor?.addSecret(Buffer.from(`${creds.username}:${creds.password}`).toString('base64'));
+      // The password in every form, the Basic value of `username:password` as a whole among them.
+      this.redactor?.addSecret(creds.password, { username: creds.username });
     }
     return creds;
   }
