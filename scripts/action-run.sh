@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The GitHub Action's step: installs the tool from the action's own checkout, runs a build with the inputs, and
-# sets the outputs. Inputs arrive as environment variables (INPUT_CONFIG, INPUT_ARGS: one flag per line) and are
+# sets the outputs. Inputs arrive as environment variables (INPUT_CONFIG, INPUT_ARGS: one flag per line,
+# INPUT_DEPRECATE_AFTER, INPUT_OBSOLETE_AFTER, INPUT_DELETE_AFTER) and are
 # passed as separate arguments: nothing from them is ever evaluated by the shell.
 set -euo pipefail
 
@@ -11,6 +12,10 @@ fi
 
 args=(build --json)
 if [[ -n "${INPUT_CONFIG:-}" ]]; then args+=(--config "$INPUT_CONFIG"); fi
+# The image's lifetime inputs, each one flag (its value one argument); validated by the tool like any flag.
+if [[ -n "${INPUT_DEPRECATE_AFTER:-}" ]]; then args+=("--deprecate-after=$INPUT_DEPRECATE_AFTER"); fi
+if [[ -n "${INPUT_OBSOLETE_AFTER:-}" ]]; then args+=("--obsolete-after=$INPUT_OBSOLETE_AFTER"); fi
+if [[ -n "${INPUT_DELETE_AFTER:-}" ]]; then args+=("--delete-after=$INPUT_DELETE_AFTER"); fi
 while IFS= read -r line || [[ -n "$line" ]]; do
   line="${line#"${line%%[![:space:]]*}"}"
   line="${line%"${line##*[![:space:]]}"}"

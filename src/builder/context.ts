@@ -114,6 +114,8 @@ export interface BuildContext<R extends Run = Run> {
     /** This run created the image (it exists and is kept, whatever happens after). */
     imageCreated?: boolean;
     k8sManifests?: string;
+    /** --deprecate-after & co: the deprecation status recorded on the new image. */
+    lifetime?: import('../gcp/types.js').DeprecationStatus;
     /** --if-changed and preflight found --image-name taken: an error unless there is nothing to build. */
     imageNameTaken?: boolean;
     /** --if-changed: the family's image that already holds these images (nothing is built). */

@@ -28,6 +28,8 @@ export type BuildEvent =
 export interface PlannedResource {
   kind: ResourceKind;
   name: string;
+  /** The call that sends the body when it is not the resource's insert (images.deprecate). */
+  call?: string;
   body: Record<string, unknown>;
 }
 
@@ -83,6 +85,8 @@ export interface BuildResult {
   ifChanged?: IfChangedResult;
   /** --dry-run: what would have been created. */
   plan?: PlannedResource[];
+  /** --deprecate-after & co: the deprecation status recorded on the new image (state ACTIVE, the times). */
+  lifetime?: import('../gcp/types.js').DeprecationStatus;
 }
 
 export type Emit = (event: BuildEvent) => void;

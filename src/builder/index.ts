@@ -35,6 +35,7 @@ import { k8sManifests } from '../k8s/manifests.js';
 import type { Step } from './steps/step.js';
 import { waitForVm } from './steps/wait-for-vm.js';
 import { writeManifests } from './steps/write-manifests.js';
+import { setImageLifetime } from './steps/image-lifetime.js';
 import { compareWithFamily } from './steps/compare-with-family.js';
 import { choosing, dataDiskSizeGb } from './steps/base-image.js';
 import { deadline } from '../io/abort.js';
@@ -130,6 +131,7 @@ export function stepsFor(plan: RunPlan): PlannedStep[] {
           alongsideTheImage(deleteVm),
           plan.force && replaceOldImage,
           createImage,
+          plan.lifetime && setImageLifetime,
         ]),
         plan.k8sManifestsFilepath !== undefined && writeManifests,
       ]);
@@ -139,7 +141,14 @@ export function stepsFor(plan: RunPlan): PlannedStep[] {
       return bind(plan, [
         preflight,
         comparing(plan),
-        ...makingTheImage<LocalBuild>([localBake, packArchive, uploadArchive, plan.force && replaceOldImage, createImage]),
+        ...makingTheImage<LocalBuild>([
+          localBake,
+          packArchive,
+          uploadArchive,
+          plan.force && replaceOldImage,
+          createImage,
+          plan.lifetime && setImageLifetime,
+        ]),
         plan.k8sManifestsFilepath !== undefined && writeManifests,
       ]);
     case 'local-archive':
@@ -298,6 +307,7 @@ export async function runBuild(runPlan: RunPlan, deps: BuildDeps): Promise<Build
     ...(ctx.state.base && config.kind === 'vm-build' ? { base: ctx.state.base.uri, diskSizeGb: dataDiskSizeGb({ ...ctx, config }) } : {}),
     ...(unchanged?.createdAt ? { imageCreatedAt: unchanged.createdAt } : {}),
     ...(ctx.state.plan ? { plan: ctx.state.plan } : {}),
+    ...(ctx.state.lifetime ? { lifetime: ctx.state.lifetime } : {}),
     ...(isBakeRun(config) && config.archivePath && ctx.state.archive ? { archive: ctx.state.archive } : {}),
     ...(error
       ? { error: { step: (error as BuildError).step, message: deps.redactor.redact(error.message), ...consoleTailFor(ctx, error) } }

@@ -3,6 +3,7 @@
 // Everything else — commander's options, --help, the schema, --config keys, the README table — is derived.
 import type { FlagSet } from '../config/flag.js';
 import * as rules from '../config/rules.js';
+import { DEPRECATION_FLAGS } from './deprecation.js';
 
 export const BUILD_FLAGS = {
   'project-name': {
@@ -199,6 +200,7 @@ export const BUILD_FLAGS = {
     doc: 'image storage location (`us`, `eu`, `us-central1`, \u2026)',
     docDefault: 'none, repeatable',
   },
+  ...DEPRECATION_FLAGS,
   'k8s-manifests-filepath': {
     kind: 'string',
     valueName: 'FILE',

@@ -22,3 +22,20 @@ export function parseGoDuration(text: string): number | undefined {
   if (!Number.isFinite(total)) return undefined;
   return text.startsWith('-') ? -total : total;
 }
+
+const DAY_MS = 86_400_000;
+const WITH_DAYS = /^(?:(\d+\.?\d*|\.\d+)d)?(.*)$/;
+
+/**
+ * An image lifetime: Go duration syntax, plus whole or fractional days in front (`30d`, `1d12h`, `720h`), in
+ * milliseconds; undefined when the text is neither.
+ */
+export function parseLifetime(text: string): number | undefined {
+  const m = WITH_DAYS.exec(text);
+  if (!m || (m[1] === undefined && m[2] === '')) return undefined;
+  const days = m[1] === undefined ? 0 : Number(m[1]) * DAY_MS;
+  if (m[2] === '') return days;
+  // A sign only makes sense in front of the whole (and a lifetime is never negative): not after the days.
+  const rest = /^[-+]/.test(m[2]!) ? undefined : parseGoDuration(m[2]!);
+  return rest === undefined ? undefined : days + rest;
+}

@@ -1,5 +1,5 @@
 // GCE and GCS naming rules, shared by the schema. Each check returns undefined when fine, else what is expected.
-import { parseGoDuration } from './duration.js';
+import { parseGoDuration, parseLifetime } from './duration.js';
 import { parseImageReference } from './reference.js';
 export const GCE_NAME = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
 
@@ -179,6 +179,10 @@ export function archiveOutput(v: string): string | undefined {
 /** --older-than: a Go duration, 0 for all. */
 export const olderThan = (v: string): string | undefined =>
   (parseGoDuration(v) ?? -1) >= 0 ? undefined : 'expected a duration such as 1h, 30m or 0';
+
+/** An image lifetime (--deprecate-after, --min-age, ...): Go duration syntax plus days, more than zero. */
+export const lifetime = (v: string): string | undefined =>
+  (parseLifetime(v) ?? 0) > 0 ? undefined : 'expected a positive duration such as 30d, 12h or 1d12h (Go duration syntax, plus d for days)';
 
 /** --kms-key: a Cloud KMS key's resource name (not a key version: GCE encrypts with the key's primary version). */
 export const KMS_KEY =

@@ -6,6 +6,7 @@ import { accessSync, constants, readFileSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { z } from 'zod';
 import { BUILD_FLAGS } from '../commands/build.js';
+import { DEPRECATION_FLAG_NAMES, imageLifetime } from '../commands/deprecation.js';
 import { CLEANUP_FLAGS } from '../commands/cleanup.js';
 import { UsageError } from '../errors.js';
 import { parseGoDuration } from './duration.js';
@@ -167,6 +168,11 @@ export function parseRunPlan(raw: RawFlags, env: Environment, opts: ParseOptions
     if (verifying) problems.push(`${flag}: only for a build (verify builds nothing)`);
     else if (local) problems.push(`${flag}: not supported with --local (a local build always starts from a blank disk)`);
   }
+  const lifetime = imageLifetime(input);
+  problems.push(...lifetime.problems);
+  if (!IMAGE_KINDS.includes(kind))
+    for (const flag of DEPRECATION_FLAG_NAMES)
+      if (has(flag)) problems.push(`--${flag}: only for a build that creates an image (this run creates none)`);
   if (!local && input.output !== undefined) problems.push('--output: only with --local');
   if (!local && isTrue('keep-archive')) problems.push('--keep-archive: only with --local');
   // The outputs this run will write, checked now rather than after the image exists.
@@ -239,6 +245,7 @@ export function parseRunPlan(raw: RawFlags, env: Environment, opts: ParseOptions
     ifChanged: v.ifChanged,
     ...(manifests ? { k8sManifestsFilepath: manifests } : {}),
     k8sNamespace: v.k8sNamespace,
+    ...(lifetime.lifetime ? { lifetime: lifetime.lifetime } : {}),
   });
   const vm = () => ({
     zone: v.zone!,

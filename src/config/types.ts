@@ -3,6 +3,7 @@
 // switch over `kind`, so the compiler finds a forgotten mode (docs/architecture.md, Run plans).
 import type { ImagePullAuth } from '../startup-script/render.js';
 import type { RegistrySecret } from './rules.js';
+import type { ImageLifetime } from '../commands/deprecation.js';
 
 export type { RegistrySecret };
 
@@ -65,6 +66,8 @@ export interface ImageSettings {
   readonly ifChanged: boolean;
   readonly k8sManifestsFilepath?: string;
   readonly k8sNamespace: string;
+  /** --deprecate-after, --obsolete-after, --delete-after: set on the image once it exists (absent: none given). */
+  readonly lifetime?: ImageLifetime;
 }
 
 /** The temporary VM and its zone. */

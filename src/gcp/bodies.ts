@@ -1,6 +1,6 @@
 // The REST bodies of the resources the tool creates — one place, used both to create them and to show them
 // (--dry-run), so what a dry run prints is exactly what a build sends.
-import type { DiskSpec, ImageSpec, InstanceSpec } from './types.js';
+import type { DeprecationStatus, DiskSpec, ImageSpec, InstanceSpec } from './types.js';
 import { regionOf } from '../config/rules.js';
 
 const API = 'https://www.googleapis.com/compute/v1';
@@ -94,6 +94,17 @@ export function imageBody(spec: ImageSpec, project: string): Record<string, unkn
     labels: spec.labels,
     ...(spec.storageLocations.length ? { storageLocations: [...spec.storageLocations] } : {}),
     ...encryptedWith('imageEncryptionKey', spec.kmsKey),
+  };
+}
+
+/** The body of images.deprecate (GCE's DeprecationStatus): only the fields given. */
+export function deprecationBody(status: DeprecationStatus): Record<string, unknown> {
+  return {
+    state: status.state,
+    ...(status.replacement ? { replacement: status.replacement } : {}),
+    ...(status.deprecated ? { deprecated: status.deprecated } : {}),
+    ...(status.obsolete ? { obsolete: status.obsolete } : {}),
+    ...(status.deleted ? { deleted: status.deleted } : {}),
   };
 }
 

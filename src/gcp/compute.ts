@@ -2,13 +2,23 @@
 // checked, inserts made idempotent with a requestId so a retried insert cannot create a second resource.
 import { randomUUID } from 'node:crypto';
 import type { Clients } from './clients.js';
-import { diskBody, imageBody, instanceBody } from './bodies.js';
+import { deprecationBody, diskBody, imageBody, instanceBody } from './bodies.js';
 import { ApiError, isNotFound } from './errors.js';
 import { waitForOperation, type OperationLike } from './operations.js';
 import { withRetry, type RetryHooks, type RetryPolicy } from './retry.js';
 import { abortable, deadline } from '../io/abort.js';
 import { regionOf } from '../config/rules.js';
-import type { ComputeApi, DeleteOutcome, DiskSpec, ImageInfo, ImageSpec, InstanceSpec, InstanceState, SerialChunk } from './types.js';
+import type {
+  ComputeApi,
+  DeleteOutcome,
+  DeprecationStatus,
+  DiskSpec,
+  ImageInfo,
+  ImageSpec,
+  InstanceSpec,
+  InstanceState,
+  SerialChunk,
+} from './types.js';
 
 export interface ComputeOptions {
   /** Absent for a run that works in no project (a local bake to a file): it never calls compute. */
@@ -293,6 +303,20 @@ export class GoogleCompute implements ComputeApi {
     );
   }
 
+  async deprecateImage(image: string, status: DeprecationStatus, signal: AbortSignal): Promise<void> {
+    const c: Any = await this.clients.compute('ImagesClient');
+    const project = this.project;
+    const deprecationStatusResource = deprecationBody(status);
+    // A requestId makes a retried call the same call.
+    const requestId = randomUUID();
+    await this.operation(
+      'images.deprecate',
+      'global',
+      () => c.deprecate({ project, image, requestId, deprecationStatusResource }, NO_GAX_RETRY),
+      signal,
+    );
+  }
+
   async getSerialPortOutput(instance: string, start: number, signal: AbortSignal): Promise<SerialChunk> {
     const c: Any = await this.clients.compute('InstancesClient');
     const project = this.project;
@@ -380,5 +404,16 @@ function imageInfo(img: Any): ImageInfo {
     family: img.family ?? undefined,
     description: img.description ?? undefined,
     creationTimestamp: img.creationTimestamp ?? undefined,
+    ...(img.deprecated?.state ? { deprecated: deprecationOf(img.deprecated) } : {}),
   };
+}
+
+function deprecationOf(d: Any): DeprecationStatus {
+  const text = (v: unknown) => (typeof v === 'string' && v !== '' ? v : undefined);
+  const out: DeprecationStatus = { state: d.state as DeprecationStatus['state'] };
+  for (const k of ['replacement', 'deprecated', 'obsolete', 'deleted'] as const) {
+    const v = text(d[k]);
+    if (v !== undefined) out[k] = v;
+  }
+  return out;
 }

@@ -51,6 +51,20 @@ export interface ImageSpec {
   kmsKey?: string;
 }
 
+/**
+ * GCE's DeprecationStatus of an image (REST `deprecated`): the state, and the times recorded for the later states
+ * (RFC 3339). GCE changes nothing when a time comes: the times are information; only `state` has effects (a
+ * DEPRECATED image drops out of its family, OBSOLETE and DELETED refuse new uses, and DELETED deletes nothing).
+ */
+export interface DeprecationStatus {
+  state: 'ACTIVE' | 'DEPRECATED' | 'OBSOLETE' | 'DELETED';
+  /** The image that replaces this one (a URL or projects/P/global/images/NAME). */
+  replacement?: string;
+  deprecated?: string;
+  obsolete?: string;
+  deleted?: string;
+}
+
 export interface SerialChunk {
   contents: string;
   /** The byte offset the contents really start at (greater than asked when output was lost). */
@@ -67,6 +81,8 @@ export interface ImageInfo {
   description?: string;
   /** RFC 3339, as GCE reports it. */
   creationTimestamp?: string;
+  /** Absent: never deprecated (ACTIVE). */
+  deprecated?: DeprecationStatus;
 }
 
 export type DeleteOutcome = 'deleted' | 'not-found';
@@ -95,6 +111,8 @@ export interface ComputeApi {
   detachDisk(instance: string, deviceName: string, signal: AbortSignal): Promise<void>;
   insertImage(spec: ImageSpec, signal: AbortSignal): Promise<void>;
   deleteImage(name: string, signal: AbortSignal): Promise<DeleteOutcome>;
+  /** Sets an image's deprecation status (images.deprecate), replacing the one it had. */
+  deprecateImage(name: string, status: DeprecationStatus, signal: AbortSignal): Promise<void>;
   getSerialPortOutput(instance: string, start: number, signal: AbortSignal): Promise<SerialChunk>;
   /** The VM's status and id, or undefined when it does not exist (--spot: docs/architecture.md, Temporary resources). */
   getInstance(name: string, signal: AbortSignal): Promise<InstanceState | undefined>;

@@ -12,6 +12,7 @@ export const OPERATION_CALLS = [
   'instances.detachDisk',
   'images.insert',
   'images.delete',
+  'images.deprecate',
 ] as const;
 
 export const COMPUTE_CALLS = [

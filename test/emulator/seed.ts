@@ -1,7 +1,7 @@
 /**
  * What exists when the emulator starts, and the options that change it.
  */
-import type { Architecture, Bucket, CryptoKey, DiskType, EmulatorState, Image, MachineType } from './state.js';
+import type { Architecture, Bucket, CryptoKey, DiskType, EmulatorState, Image, ImageDeprecation, MachineType } from './state.js';
 
 export interface EmulatorOptions {
   /** Projects the caller may use (default `['test-project']`); `debian-cloud` is always added. */
@@ -23,6 +23,10 @@ export interface EmulatorOptions {
     description?: string;
     /** Default READY. */
     status?: Image['status'];
+    /** Creation time (epoch ms; default: just before the emulator started, in the order given). */
+    createdAt?: number;
+    /** Its deprecation status, as images.deprecate sets it. */
+    deprecated?: ImageDeprecation;
   }>;
   /** Cloud KMS keys (default SEEDED_KEYS). */
   cryptoKeys?: CryptoKey[];
@@ -110,12 +114,12 @@ export function seed(state: EmulatorState, opts: EmulatorOptions, now: number): 
       diskSizeGb: i.diskSizeGb ?? 10,
       status: ('status' in i && i.status) || 'READY',
       id: state.newId(),
-      createdAt: now - (images.length - n) * 1000,
+      createdAt: ('createdAt' in i && i.createdAt) || now - (images.length - n) * 1000,
       ...('description' in i && i.description !== undefined ? { description: i.description } : {}),
       seeded: true,
       ...(i.family ? { family: i.family } : {}),
       ...(i.architecture ? { architecture: i.architecture } : {}),
-      ...('deprecated' in i && i.deprecated ? { deprecated: { state: 'DEPRECATED' } } : {}),
+      ...('deprecated' in i && i.deprecated ? { deprecated: i.deprecated === true ? { state: 'DEPRECATED' } : { ...i.deprecated } } : {}),
     };
     if (!state.projects.has(i.project))
       state.projects.set(i.project, { name: i.project, id: state.newId(), number: state.newId().slice(-12) });

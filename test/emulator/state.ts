@@ -109,6 +109,15 @@ export interface Instance extends Lifetime {
   vm: AbortController;
 }
 
+/** GCE's DeprecationStatus of an image: its state and the times recorded (RFC 3339; GCE acts on none of them). */
+export interface ImageDeprecation {
+  state: 'ACTIVE' | 'DEPRECATED' | 'OBSOLETE' | 'DELETED';
+  replacement?: string;
+  deprecated?: string;
+  obsolete?: string;
+  deleted?: string;
+}
+
 export interface Image extends Lifetime {
   project: string;
   name: string;
@@ -122,7 +131,8 @@ export interface Image extends Lifetime {
   sourceDiskId?: string;
   rawDiskSource?: string;
   status: 'PENDING' | 'READY' | 'DELETING';
-  deprecated?: { state: string };
+  /** images.deprecate's status (GCE's DeprecationStatus); absent: never deprecated. */
+  deprecated?: ImageDeprecation;
   /** The Cloud KMS key that encrypts it (CMEK). */
   kmsKeyName?: string;
 }

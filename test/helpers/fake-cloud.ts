@@ -19,6 +19,8 @@ export class FakeCloud implements Cloud {
   instances = new Map<string, InstanceSpec & { vm: FakeVm }>();
   images = new Map<string, ImageSpec | { name: string; diskSizeGb?: number }>();
   objects = new Map<string, string>();
+  /** What images.deprecate set, by image name. */
+  deprecations = new Map<string, import('../../src/gcp/types.js').DeprecationStatus>();
   calls: string[] = [];
   /** Make a call fail (or hang) the next time: name → error factory or 'hang'. */
   failures = new Map<string, (() => Error) | 'hang'>();
@@ -104,6 +106,11 @@ export class FakeCloud implements Cloud {
     deleteImage: async (name): Promise<DeleteOutcome> => {
       await this.enter('images.delete');
       return this.images.delete(name) ? 'deleted' : 'not-found';
+    },
+    deprecateImage: async (name, status) => {
+      await this.enter('images.deprecate');
+      if (!this.images.has(name)) throw this.notFound('images.deprecate');
+      this.deprecations.set(name, status);
     },
     getSerialPortOutput: async (instance, start): Promise<SerialChunk> => {
       await this.enter('instances.getSerialPortOutput');

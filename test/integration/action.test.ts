@@ -24,7 +24,15 @@ describe('GitHub Action', () => {
     const action = parse(readFileSync('action.yml', 'utf8'));
     const step = action.runs.steps.find((s: { id?: string }) => s.id === 'build');
     expect(step.run).not.toContain('${{');
-    expect(step.env).toEqual({ INPUT_CONFIG: '${{ inputs.config }}', INPUT_ARGS: '${{ inputs.args }}' });
+    expect(step.env).toEqual({
+      INPUT_CONFIG: '${{ inputs.config }}',
+      INPUT_ARGS: '${{ inputs.args }}',
+      INPUT_DEPRECATE_AFTER: '${{ inputs.deprecate-after }}',
+      INPUT_OBSOLETE_AFTER: '${{ inputs.obsolete-after }}',
+      INPUT_DELETE_AFTER: '${{ inputs.delete-after }}',
+    });
+    // Every input reaches the step (an input nobody passes on would be silently ignored).
+    for (const input of Object.keys(action.inputs)) expect(Object.values(step.env)).toContain(`\${{ inputs.${input} }}`);
   });
 
   it('builds from a config file plus argument lines and sets the outputs', async () => {
@@ -49,6 +57,24 @@ describe('GitHub Action', () => {
     const result = JSON.parse(readFileSync(join(dir, 'gke-disk-image-builder-result.json'), 'utf8'));
     expect(result).toMatchObject({ state: 'succeeded', image: { name: 'from-action' } });
     expect(existsSync(marker)).toBe(false);
+  });
+
+  it('the lifetime inputs become flags: the image gets its deprecation times', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gdib-action-'));
+    const r = await runAction({
+      ...h.env,
+      GITHUB_ACTION_PATH: resolve('.'),
+      GITHUB_OUTPUT: join(dir, 'out'),
+      RUNNER_TEMP: dir,
+      INPUT_ARGS:
+        '--project-name=test-project\n--zone=us-central1-a\n--gcs-path=gs://test-bucket/ci\n--container-image=nginx:1\n--skip-image-check\n--image-name=life-action',
+      INPUT_DEPRECATE_AFTER: '30d',
+      INPUT_DELETE_AFTER: '90d',
+    });
+    expect(r.code).toBe(0);
+    const image = h.emu.state.images.get('test-project/life-action');
+    expect(image?.deprecated).toMatchObject({ state: 'ACTIVE', deprecated: expect.any(String), deleted: expect.any(String) });
+    expect(image?.deprecated?.obsolete).toBeUndefined();
   });
 
   it('a hostile argument line is one argument, rejected by validation, never run', async () => {

@@ -10,7 +10,7 @@ import { scriptMetadata } from './script-input.js';
 import type { BuildContext } from '../context.js';
 import type { PlannedResource } from '../events.js';
 import { archiveObject, scratchParent } from './local.js';
-import { PLAN_STEP, plannedManifests, recordPlan, wouldBeSkipped } from './plan.js';
+import { PLAN_STEP, plannedLifetime, plannedManifests, recordPlan, wouldBeSkipped } from './plan.js';
 import { imageSpecFor } from './resources.js';
 import type { Step } from './step.js';
 
@@ -62,6 +62,7 @@ export const planLocal: Step<BakeRun> = {
           body: { source: archive, removed: config.keepArchive ? 'never (--keep-archive)' : 'once the image is created' },
         },
         { kind: 'image', name: config.imageName, body: imageBody(imageSpecFor(c, url), config.projectName) },
+        ...plannedLifetime(c),
         ...plannedManifests(c),
       );
     }

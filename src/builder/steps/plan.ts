@@ -1,6 +1,7 @@
 // --dry-run: after validation and preflight, the resources a build would create, with the exact bodies it would
 // send (built by the same functions as the real requests), and nothing created.
-import { diskBody, imageBody, instanceBody } from '../../gcp/bodies.js';
+import { deprecationBody, diskBody, imageBody, instanceBody } from '../../gcp/bodies.js';
+import { lifetimeStatus } from './image-lifetime.js';
 import { k8sManifests } from '../../k8s/manifests.js';
 import type { ImageRun, VmBuild, VmRun } from '../../config/types.js';
 import type { BuildContext } from '../context.js';
@@ -24,7 +25,11 @@ export const plan: Step<VmRun> = {
     ];
     if (config.kind === 'vm-build') {
       const c: BuildContext<VmBuild> = { ...ctx, config };
-      resources.push({ kind: 'image', name: config.imageName, body: imageBody(imageSpecFor(c), p) }, ...plannedManifests(c));
+      resources.push(
+        { kind: 'image', name: config.imageName, body: imageBody(imageSpecFor(c), p) },
+        ...plannedLifetime(c),
+        ...plannedManifests(c),
+      );
     }
     recordPlan(ctx, resources);
     return Promise.resolve();
@@ -57,6 +62,13 @@ export function plannedManifests(ctx: BuildContext<ImageRun>): PlannedResource[]
       body: { contents: k8sManifests(config.projectName, productImageName(ctx), config.k8sNamespace) },
     },
   ];
+}
+
+/** --deprecate-after & co: the images.deprecate a build sends once its image exists (times counted from now). */
+export function plannedLifetime(ctx: BuildContext<ImageRun>): PlannedResource[] {
+  const { lifetime, imageName } = ctx.config;
+  if (!lifetime) return [];
+  return [{ kind: 'image', name: imageName, call: 'images.deprecate', body: deprecationBody(lifetimeStatus(lifetime, Date.now())) }];
 }
 
 export function recordPlan(ctx: BuildContext, resources: PlannedResource[]): void {

@@ -3,7 +3,7 @@
  */
 import { alreadyExists, inUse, invalid, notFound } from '../errors.js';
 import type { Router } from '../router.js';
-import type { Image } from '../state.js';
+import type { Image, ImageDeprecation } from '../state.js';
 import { listBody, requireProject, type ComputeDeps } from './context.js';
 import { checkLabels, checkName, diskLink, expectRef, imageLink, timestamp, type ResourceRef } from './urls.js';
 import { keyVersionJson, usableKey } from '../kms.js';
@@ -35,11 +35,17 @@ export function imageJson(i: Image): Record<string, unknown> {
   };
 }
 
+/**
+ * Whether an image is its family's candidate: READY and ACTIVE. An image whose deprecation status is ACTIVE (with
+ * times recorded, or none) stays; DEPRECATED, OBSOLETE and DELETED images drop out, as GCE.
+ */
+const inFamily = (i: Image): boolean => i.status === 'READY' && (i.deprecated?.state ?? 'ACTIVE') === 'ACTIVE';
+
 /** The image a `sourceImage` reference names; family references pick the newest non-deprecated one. */
 export function resolveImage(deps: ComputeDeps, ref: ResourceRef): Image {
   if (ref.family !== undefined) {
     const candidates = [...deps.state.images.values()]
-      .filter((i) => i.project === ref.project && i.family === ref.family && i.status === 'READY' && !i.deprecated)
+      .filter((i) => i.project === ref.project && i.family === ref.family && inFamily(i))
       .sort((a, b) => b.createdAt - a.createdAt);
     if (!candidates[0]) throw notFound(`projects/${ref.project}/global/images/family/${ref.family}`);
     return candidates[0];
@@ -169,6 +175,26 @@ export function registerImages(router: Router, deps: ComputeDeps): void {
     return { json: ops.toJSON(op) };
   });
 
+  router.add('POST', `${V1}/:name/deprecate`, 'images.deprecate', ({ params: { project, name }, body, fault }) => {
+    requireProject(deps, project!);
+    if (!state.image(project!, name!)) throw notFound(`projects/${project}/global/images/${name}`);
+    const status = checkDeprecation(body, project!);
+    const op = ops.start({
+      project: project!,
+      operationType: 'deprecate',
+      targetLink: imageLink(project!, name!),
+      ...(fault ? { fault } : {}),
+      apply: () => {
+        const current = state.image(project!, name!);
+        if (!current) throw notFound(`projects/${project}/global/images/${name}`);
+        // The status given replaces the old one whole; ACTIVE with no time clears it, as GCE.
+        if (status.state === 'ACTIVE' && Object.keys(status).length === 1) delete current.deprecated;
+        else current.deprecated = status;
+      },
+    });
+    return { json: ops.toJSON(op) };
+  });
+
   router.add('DELETE', `${V1}/:name`, 'images.delete', ({ params: { project, name }, fault }) => {
     requireProject(deps, project!);
     const image = state.image(project!, name!);
@@ -191,6 +217,33 @@ export function registerImages(router: Router, deps: ComputeDeps): void {
 }
 
 const diskRefPath = (project: string, zone: string, name: string): string => `projects/${project}/zones/${zone}/disks/${name}`;
+
+const DEPRECATION_STATES = ['ACTIVE', 'DEPRECATED', 'OBSOLETE', 'DELETED'] as const;
+const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/;
+
+/**
+ * A DeprecationStatus body: a known state (default ACTIVE, emulator choice), RFC 3339 times, and a replacement
+ * that is an image URL or path (its form is checked, not that it exists). Anything else → 400.
+ */
+function checkDeprecation(body: unknown, project: string): ImageDeprecation {
+  const b = (body ?? {}) as Record<string, unknown>;
+  const state = b['state'] ?? 'ACTIVE';
+  if (!DEPRECATION_STATES.includes(state as ImageDeprecation['state']))
+    throw invalid(`Invalid value for field 'deprecationStatusResource.state': '${String(state)}'.`);
+  const out: ImageDeprecation = { state: state as ImageDeprecation['state'] };
+  for (const k of ['deprecated', 'obsolete', 'deleted'] as const) {
+    const v = b[k];
+    if (v === undefined || v === '') continue;
+    if (typeof v !== 'string' || !RFC3339.test(v) || Number.isNaN(Date.parse(v)))
+      throw invalid(`Invalid value for field 'deprecationStatusResource.${k}': '${String(v)}'. Must be an RFC 3339 timestamp.`);
+    out[k] = v;
+  }
+  if (b['replacement'] !== undefined && b['replacement'] !== '') {
+    expectRef(b['replacement'], project, 'deprecationStatusResource.replacement', 'images');
+    out.replacement = String(b['replacement']);
+  }
+  return out;
+}
 
 /** GCE takes a description of at most 2048 characters. */
 function checkDescription(value: unknown): string {
