@@ -10,7 +10,9 @@ import { RegistryClient } from '../registry/client.js';
 import { Iam, iamEndpoint } from './iam.js';
 import { Kms, kmsEndpoint } from './kms.js';
 import { SecretManager, secretManagerEndpoint } from './secret-manager.js';
+import { containerEndpoint, Gke, type ClusterInfo, type GkeApi } from './gke.js';
 import type { Redactor } from '../io/redact.js';
+import type { KubeApi } from '../k8s/api.js';
 import type { Cloud } from './types.js';
 
 /** Where the adapters work. */
@@ -38,6 +40,10 @@ export interface CloudOptions {
 export interface GoogleCloud extends Cloud {
   /** What builds left behind in the scope's project (cleanup). */
   inventory(): Inventory;
+  /** GKE clusters and node pools (doctor, prune). */
+  gke: GkeApi;
+  /** The Kubernetes API of a cluster read from `gke`, with the caller's token (loaded on first use). */
+  kube(cluster: ClusterInfo): Promise<KubeApi>;
 }
 
 export function createCloud(scope: CloudScope, o: CloudOptions): GoogleCloud {
@@ -61,6 +67,16 @@ export function createCloud(scope: CloudScope, o: CloudOptions): GoogleCloud {
       (await withRetry('oauth2.token', () => tokens.getToken(signal), signal, o.retry, o.hooks)).token,
     // The caller's Google token is offered only to Google's registries (gcr.io, *.pkg.dev).
     registry: new RegistryClient(async () => (await tokens.getToken().catch(() => undefined))?.token),
+    gke: new Gke(tokens, containerEndpoint(o.env), o.retry, o.hooks),
+    kube: async (cluster) => {
+      if (!cluster.endpoint || !cluster.caCertificate) throw new Error(`cluster ${cluster.path} has no endpoint or CA certificate`);
+      const { KubeClient } = await import('../k8s/api.js');
+      return new KubeClient({
+        endpoint: cluster.endpoint,
+        caCertificate: cluster.caCertificate,
+        token: async (signal) => (await withRetry('oauth2.token', () => tokens.getToken(signal), signal, o.retry, o.hooks)).token,
+      });
+    },
     inventory: () => {
       if (scope.project === undefined) throw new Error('an inventory needs a project');
       return new Inventory(clients, scope.project, o.retry, (zone) => compute.inZone(zone), o.hooks);

@@ -61,7 +61,25 @@ export const KMS_CALLS = ['cloudkms.cryptoKeys.get'] as const;
 
 export const SECRET_MANAGER_CALLS = ['secretmanager.secrets.get', 'secretmanager.versions.access'] as const;
 
-export const CALLS = [...COMPUTE_CALLS, ...STORAGE_CALLS, ...IAM_CALLS, ...KMS_CALLS, ...SECRET_MANAGER_CALLS, 'oauth.token'] as const;
+export const CONTAINER_CALLS = [
+  'container.projects.locations.clusters.list',
+  'container.projects.locations.clusters.get',
+  'container.projects.locations.clusters.nodePools.list',
+] as const;
+
+/** Calls to a cluster's own Kubernetes API (kubernetes.ts), served on the cluster's endpoint, not the main port. */
+export const KUBE_CALLS = ['k8s.gcpresourceallowlists.list', 'k8s.computeclasses.list', 'k8s.pods.list'] as const;
+
+export const CALLS = [
+  ...COMPUTE_CALLS,
+  ...STORAGE_CALLS,
+  ...IAM_CALLS,
+  ...KMS_CALLS,
+  ...SECRET_MANAGER_CALLS,
+  ...CONTAINER_CALLS,
+  ...KUBE_CALLS,
+  'oauth.token',
+] as const;
 
 export type CallName = (typeof CALLS)[number];
 

@@ -22,12 +22,16 @@ import { registerBuckets } from './storage/buckets.js';
 import { registerObjects, type ObjectDeps } from './storage/objects.js';
 import { registerUploads } from './storage/uploads.js';
 import { registerIam, ServiceAccounts } from './iam.js';
+import { GkeService, registerGke } from './gke.js';
+import { KUBE_CALLS } from './calls.js';
 import { KmsAccess, registerKms } from './kms.js';
 import { registerSecretManager, SecretStore } from './secret-manager.js';
 import { TokenEndpoint, type ServiceAccountKeyFile, type ServiceAccountKeyOptions } from './token-endpoint.js';
 import { TokenStore } from './tokens.js';
 import { VmController } from './vm.js';
 
+export type { ClusterSeed, EmuCluster, GkeService, NodePoolSeed } from './gke.js';
+export type { AllowlistSeed, ComputeClassSeed, KubeObjects, KubeResource, PodSeed } from './kubernetes.js';
 export { CALLS, COMPUTE_CALLS, OPERATION_CALLS, STORAGE_CALLS, type CallName } from './calls.js';
 export type { FaultAction, FaultHandle, FaultInjector, FaultMatch, FaultRule, FiredFault } from './faults.js';
 export type { EmulatorOptions } from './seed.js';
@@ -60,6 +64,8 @@ export interface Emulator {
   kms: KmsAccess;
   /** Secret Manager's secrets (`secretmanager.*`): `add`, `deny`, `disable`. */
   secrets: SecretStore;
+  /** GKE clusters (`container.*`), each with its own Kubernetes API: `await gke.addCluster(seed)`. */
+  gke: GkeService;
   vm: VmController;
   /** The call names this emulator routes (all of CALLS). */
   calls: readonly string[];
@@ -110,15 +116,11 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
   const secrets = new SecretStore();
   registerSecretManager(router, secrets);
 
-  const server = createEmulatorServer({
-    router,
-    faults,
-    tokens,
-    requests,
-    closing: closing.signal,
-    requireAuth: opts.requireAuth ?? true,
-    now,
-  });
+  const serverDeps = { faults, tokens, requests, closing: closing.signal, requireAuth: opts.requireAuth ?? true, now };
+  const gke = new GkeService(serverDeps);
+  registerGke(router, gke);
+
+  const server = createEmulatorServer({ router, ...serverDeps });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(0, '127.0.0.1', () => resolve());
@@ -137,8 +139,9 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
     serviceAccounts,
     kms,
     secrets,
+    gke,
     vm,
-    calls: [...new Set(router.callNames())],
+    calls: [...new Set([...router.callNames(), ...KUBE_CALLS])],
     createServiceAccountKey: (o) => tokenEndpoint.createKey(o),
     acceptToken: (t) => tokens.accept(t),
     settle: () => ops.settle(),
@@ -152,7 +155,7 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
       for (const instance of state.instances.values()) instance.vm.abort();
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeAllConnections();
-      await closed;
+      await Promise.all([closed, gke.close()]);
     },
   };
 }

@@ -35,15 +35,22 @@ export interface ServerDeps {
   closing: AbortSignal;
   requireAuth: boolean;
   now: () => number;
+  /** The answer to a request without a valid token (default: Google's 401). */
+  unauthenticated?: (problem: 'missing' | 'invalid') => Reply;
 }
 
 export function createEmulatorServer(deps: ServerDeps): Server {
-  return createServer((req, res) => {
+  return createServer(requestHandler(deps));
+}
+
+/** The request handler of a server (the HTTPS Kubernetes API servers of kubernetes.ts use it too). */
+export function requestHandler(deps: ServerDeps): (req: IncomingMessage, res: ServerResponse) => void {
+  return (req, res) => {
     handle(deps, req, res).catch((err: unknown) => {
       if (!res.headersSent) send(res, { status: 500, json: new ApiError(500, 'backendError', String(err)).toJSON() });
       else res.destroy();
     });
-  });
+  };
 }
 
 async function handle(deps: ServerDeps, req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -85,7 +92,7 @@ async function handle(deps: ServerDeps, req: IncomingMessage, res: ServerRespons
 
   if (route.auth && deps.requireAuth) {
     const problem = deps.tokens.check(req.headers.authorization);
-    if (problem !== 'ok') return reply(unauthenticated(problem));
+    if (problem !== 'ok') return reply((deps.unauthenticated ?? unauthenticated)(problem));
   }
 
   try {
