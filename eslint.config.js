@@ -18,7 +18,7 @@ export default defineConfig(
   {
     // Build output, coverage, the rig's scratch directory. The benchmarks write only docs/benchmarks.md (not linted)
     // and temporary directories outside the repository.
-    ignores: ['dist/', 'coverage/', '.rig/'],
+    ignores: ['dist/', 'pkg/', 'coverage/', '.rig/'],
   },
   eslint.configs.recommended,
   tseslint.configs.recommendedTypeChecked,

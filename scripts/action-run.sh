@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
-# The GitHub Action's step: installs the tool from the action's own checkout, runs a build with the inputs, and
-# sets the outputs. Inputs arrive as environment variables (INPUT_CONFIG, INPUT_ARGS: one flag per line,
-# INPUT_DEPRECATE_AFTER, INPUT_OBSOLETE_AFTER, INPUT_DELETE_AFTER) and are
-# passed as separate arguments: nothing from them is ever evaluated by the shell.
+# The GitHub Action's step: runs the npm package of the action's own version (one self-contained package, fetched
+# by npx: no npm ci, no build), a build with the inputs, and sets the outputs. Inputs arrive as environment
+# variables (INPUT_CONFIG, INPUT_ARGS: one flag per line, INPUT_DEPRECATE_AFTER, INPUT_OBSOLETE_AFTER,
+# INPUT_DELETE_AFTER) and are passed as separate arguments: nothing from them is ever evaluated by the shell.
+# GDIB_ACTION_PACKAGE names another package to run (a version, or a packed tarball: the tests run the package this
+# checkout builds).
 set -euo pipefail
 
 root="${GITHUB_ACTION_PATH:?}"
-if [[ ! -f "$root/dist/cli.js" ]]; then
-  (cd "$root" && npm ci --no-audit --no-fund --loglevel=error && npm run build --silent)
-fi
+version="$(node -p 'require(process.argv[1]).version' "$root/package.json")"
+package="${GDIB_ACTION_PACKAGE:-gke-disk-image-builder@$version}"
 
 args=(build --json)
 if [[ -n "${INPUT_CONFIG:-}" ]]; then args+=(--config "$INPUT_CONFIG"); fi
@@ -25,7 +26,7 @@ done <<< "${INPUT_ARGS:-}"
 result="${RUNNER_TEMP:-/tmp}/gke-disk-image-builder-result.json"
 events="${RUNNER_TEMP:-/tmp}/gke-disk-image-builder-events.jsonl"
 code=0
-node "$root/bin/gke-disk-image-builder.js" "${args[@]}" > "$events" || code=$?
+npx --yes --no-update-notifier --loglevel=error --package="$package" -- gke-disk-image-builder "${args[@]}" > "$events" || code=$?
 tail -n 1 "$events" | node -e '
   let s = ""; process.stdin.on("data", (d) => (s += d)).on("end", () => {
     const e = JSON.parse(s || "{}");

@@ -2,9 +2,9 @@
 // clients used are loaded, each from its own module: the package root loads every client of three API versions,
 // which costs seconds (docs/architecture.md, Client library facts). Endpoints honour the seams of
 // docs/architecture.md, Test seams: CLOUDSDK_API_ENDPOINT_OVERRIDES_COMPUTE, STORAGE_EMULATOR_HOST.
-import { createRequire } from 'node:module';
 import type { TokenProvider } from './auth.js';
 import { useCompactDescription } from './compute-description.js';
+import { storageAuthLibrary } from './storage-auth-library.js';
 import { currentRequestSignal, linkSignals } from '../io/request-scope.js';
 
 /** For the client class types only: the package root itself is never loaded. */
@@ -37,6 +37,25 @@ export function computeClientModule(name: ComputeClientName): string {
     .toLowerCase();
   return `@google-cloud/compute/build/src/v1/${file}_client.js`;
 }
+
+/**
+ * How each compute client module is loaded: one literal `import()` each, so that a bundler sees every module the
+ * tool may load and makes each a chunk of its own, loaded when its client is first asked for (scripts/bundle.mjs).
+ * `test/gcp/clients.test.ts` checks each path is `computeClientModule(name)`.
+ */
+export const COMPUTE_CLIENT_LOADERS: { readonly [K in ComputeClientName]: () => Promise<Record<string, unknown>> } = {
+  ProjectsClient: () => import('@google-cloud/compute/build/src/v1/projects_client.js'),
+  ZonesClient: () => import('@google-cloud/compute/build/src/v1/zones_client.js'),
+  ImagesClient: () => import('@google-cloud/compute/build/src/v1/images_client.js'),
+  MachineTypesClient: () => import('@google-cloud/compute/build/src/v1/machine_types_client.js'),
+  DiskTypesClient: () => import('@google-cloud/compute/build/src/v1/disk_types_client.js'),
+  NetworksClient: () => import('@google-cloud/compute/build/src/v1/networks_client.js'),
+  SubnetworksClient: () => import('@google-cloud/compute/build/src/v1/subnetworks_client.js'),
+  DisksClient: () => import('@google-cloud/compute/build/src/v1/disks_client.js'),
+  InstancesClient: () => import('@google-cloud/compute/build/src/v1/instances_client.js'),
+  ZoneOperationsClient: () => import('@google-cloud/compute/build/src/v1/zone_operations_client.js'),
+  GlobalOperationsClient: () => import('@google-cloud/compute/build/src/v1/global_operations_client.js'),
+};
 
 export interface Endpoints {
   compute?: { host: string; port: number; protocol: 'http' | 'https' };
@@ -105,10 +124,7 @@ export class Clients {
     if (!p) {
       p = (async () => {
         useCompactDescription();
-        const [mod, gal] = await Promise.all([
-          import(computeClientModule(name)) as Promise<Record<string, unknown>>,
-          import('google-auth-library'),
-        ]);
+        const [mod, gal] = await Promise.all([COMPUTE_CLIENT_LOADERS[name](), import('google-auth-library')]);
         const Ctor = mod[name] as new (opts: object) => unknown;
         if (typeof Ctor !== 'function') throw new Error(`${computeClientModule(name)} has no ${name}`);
         const ep = this.endpoints.compute;
@@ -125,10 +141,7 @@ export class Clients {
 
   storage(): Promise<import('@google-cloud/storage').Storage> {
     this.storageClient ??= (async () => {
-      const { Storage } = await import('@google-cloud/storage');
-      // @google-cloud/storage v7 bundles its own google-auth-library (v9) and ignores auth clients of other copies.
-      const storageRequire = createRequire(createRequire(import.meta.url).resolve('@google-cloud/storage'));
-      const gal = storageRequire('google-auth-library') as { OAuth2Client: new () => unknown };
+      const [{ Storage }, gal] = await Promise.all([import('@google-cloud/storage'), storageAuthLibrary()]);
       const storage = new Storage({
         authClient: oauthClientFor(gal, this.tokens) as never,
         ...(this.endpoints.storage ? { apiEndpoint: this.endpoints.storage, useAuthWithCustomEndpoint: true } : {}),

@@ -28,6 +28,9 @@ export interface CompactDescription {
   description: DescriptionNode;
 }
 
+/** Defined (true) by the bundler alone (scripts/bundle.mjs); undeclared when the compiled modules run as they are. */
+declare const GDIB_BUNDLED: boolean | undefined;
+
 export const PROTOS_MODULE = '@google-cloud/compute/build/protos/protos.json';
 export const COMPACT_FILE = 'compute-description.json';
 
@@ -121,6 +124,9 @@ export function writeCompactDescription(dir: string, clients: readonly ComputeCl
  * protos.json is loaded already. Returns whether the compact description is in place.
  */
 export function useCompactDescription(file = join(dirname(fileURLToPath(import.meta.url)), COMPACT_FILE)): boolean {
+  // In the npm package's bundle (scripts/bundle.mjs) protos.json is the compact description, read from this file,
+  // and there is no @google-cloud/compute to resolve: nothing to put in place.
+  if (typeof GDIB_BUNDLED !== 'undefined' && GDIB_BUNDLED) return true;
   const require = createRequire(import.meta.url);
   const path = require.resolve(PROTOS_MODULE);
   const cached = require.cache[path];

@@ -4,7 +4,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
-import { COMPUTE_CLIENTS, computeClientModule, type ComputeClientName } from '../../src/gcp/clients.js';
+import { COMPUTE_CLIENT_LOADERS, COMPUTE_CLIENTS, computeClientModule, type ComputeClientName } from '../../src/gcp/clients.js';
 
 const require = createRequire(import.meta.url);
 
@@ -30,5 +30,12 @@ describe('compute client modules', () => {
     const mod = require(path) as Record<string, unknown>;
     expect(typeof mod[name]).toBe('function');
     expect(mod[name]).toBe((require('@google-cloud/compute') as Record<string, unknown>)[name]);
+  });
+
+  it.each([...COMPUTE_CLIENTS])('the loader of %s imports that module, the one a bundler sees', async (name) => {
+    const source = readFileSync('src/gcp/clients.ts', 'utf8');
+    expect(source).toContain(`  ${name}: () => import('${computeClientModule(name)}'),\n`);
+    const mod = await COMPUTE_CLIENT_LOADERS[name]();
+    expect(typeof mod[name]).toBe('function');
   });
 });

@@ -1,5 +1,6 @@
-// The GitHub Action's step script, run for real against the emulator: inputs become separate arguments (a hostile
-// line stays one argument, never shell code), the outputs are set, the exit code is the tool's.
+// The GitHub Action's step script, run for real against the emulator with the npm package this checkout builds (run
+// by npx, as on a runner: no npm ci): inputs become separate arguments (a hostile line stays one argument, never
+// shell code), the outputs are set, the exit code is the tool's.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -7,10 +8,14 @@ import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { useEmulator } from './harness.js';
+import { packedTarball } from '../helpers/packed.js';
 
 function runAction(env: Record<string, string>): Promise<{ code: number | null; stderr: string }> {
   return new Promise((done) => {
-    const child = spawn('bash', ['scripts/action-run.sh'], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn('bash', ['scripts/action-run.sh'], {
+      env: { ...process.env, GDIB_ACTION_PACKAGE: packedTarball(), ...env },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
     let stderr = '';
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     child.on('exit', (code) => done({ code, stderr }));
@@ -33,6 +38,15 @@ describe('GitHub Action', () => {
     });
     // Every input reaches the step (an input nobody passes on would be silently ignored).
     for (const input of Object.keys(action.inputs)) expect(Object.values(step.env)).toContain(`\${{ inputs.${input} }}`);
+  });
+
+  it('runs on a supported Node with the current setup-node, and installs nothing itself', () => {
+    const action = parse(readFileSync('action.yml', 'utf8'));
+    const setup = action.runs.steps.find((s: { uses?: string }) => s.uses?.startsWith('actions/setup-node@'));
+    expect(setup).toEqual({ uses: 'actions/setup-node@v6', with: { 'node-version': 24 } });
+    const script = readFileSync('scripts/action-run.sh', 'utf8').replace(/^\s*#.*$/gm, '');
+    expect(script).not.toMatch(/npm (ci|install)|npm run build/);
+    expect(script).toContain('--package="$package"');
   });
 
   it('builds from a config file plus argument lines and sets the outputs', async () => {
