@@ -3,7 +3,17 @@
 import { Command, CommanderError, Option, type OutputConfiguration } from 'commander';
 import { normalizeArgv } from './config/argv.js';
 import { clip } from './config/rules.js';
-import { byName, camelCase, defaultShown, type FlagSet, type FlagSpec, type RawFlags } from './config/flag.js';
+import {
+  byName,
+  camelCase,
+  defaultShown,
+  RUN_MODES,
+  whereText,
+  type FlagSet,
+  type FlagSpec,
+  type RawFlags,
+  type RunMode,
+} from './config/flag.js';
 import { BUILD_FLAGS } from './commands/build.js';
 import { CLEANUP_FLAGS } from './commands/cleanup.js';
 import { VERIFY_ARGUMENT, VERIFY_FLAGS } from './commands/verify.js';
@@ -69,14 +79,19 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
   if (request.command === 'cleanup') return cleanup(request.flags, io, redactor, out, err);
   let plan: RunPlan;
   try {
-    let flags = request.flags;
+    const flags = request.flags;
+    let file: RawFlags | undefined;
     if (typeof flags.config === 'string') {
       const { loadConfigFile } = await import('./config/file.js');
-      flags = { ...(await loadConfigFile(flags.config, io.cwd, BUILD_FLAGS)), ...flags };
+      file = await loadConfigFile(flags.config, io.cwd, BUILD_FLAGS);
     }
     // zod is loaded only now: --help and commander's own errors don't pay for it.
     const { parseRunPlan } = await import('./config/schema.js');
-    plan = parseRunPlan(flags, io.env, { command: request.command, cwd: io.cwd, positionals: request.positionals });
+    plan = parseRunPlan({ flags, ...(file ? { file } : {}) }, io.env, {
+      command: request.command,
+      cwd: io.cwd,
+      positionals: request.positionals,
+    });
     if (isLocalRun(runOf(plan))) {
       // A local build or verify needs Linux, root, loop devices and a few packages: say so before anything starts.
       const { localPreconditions } = await import('./local/preconditions.js');
@@ -281,7 +296,7 @@ async function cleanup(flags: RawFlags, io: CliIo, redactor: Redactor, out: Text
   let config;
   try {
     const { parseCleanupPlan } = await import('./config/schema.js');
-    config = parseCleanupPlan(flags, io.env, io.cwd);
+    config = parseCleanupPlan({ flags }, io.env, io.cwd);
   } catch (e) {
     if (!(e instanceof UsageError)) throw e;
     for (const p of e.problems) err.write(`error: ${p}\n`);
@@ -324,16 +339,21 @@ function withCommandFirst(args: string[]): { args: string[]; named: boolean } {
   return { args: ['build', ...args], named: false };
 }
 
-/** The option text of a flag in --help, derived from its declaration. */
-export function helpText(f: FlagSpec): string {
+/** The option text of a flag in --help, derived from its declaration; `modes`: those of the command it is shown for. */
+export function helpText(f: FlagSpec, modes: readonly RunMode[] = []): string {
   const shown = defaultShown(f);
-  return `${f.help}${f.isNew ? ' (new)' : ''}${shown ? ` (default: ${shown})` : ''}${f.aliases ? `; alias --${f.aliases.join(', --')}` : ''}`;
+  const where = whereText(f, modes);
+  return `${f.help}${f.isNew ? ' (new)' : ''}${f.required ? ' (required)' : ''}${shown ? ` (default: ${shown})` : ''}${where ? ` [${where}]` : ''}${f.aliases ? `; alias --${f.aliases.join(', --')}` : ''}`;
 }
 
-/** Commander's options for a flag set: every flag takes a value (booleans as --flag=BOOL; see normalizeArgv). */
-function addFlags(cmd: Command, set: FlagSet): void {
+/**
+ * Commander's options for a flag set: every flag takes a value (booleans as --flag=BOOL; see normalizeArgv). A flag
+ * that applies to none of the command's modes is still read (to say that it does not apply) but not shown.
+ */
+function addFlags(cmd: Command, set: FlagSet, modes: readonly RunMode[]): void {
   for (const [name, f] of Object.entries(set)) {
-    const opt = new Option(`--${name}${f.kind === 'bool' ? ' [BOOL]' : ` <${f.valueName ?? 'VALUE'}>`}`, helpText(f));
+    const opt = new Option(`--${name}${f.kind === 'bool' ? ' [BOOL]' : ` <${f.valueName ?? 'VALUE'}>`}`, helpText(f, modes));
+    if (!modes.some((m) => f.appliesTo.includes(m))) opt.hideHelp();
     // "--no-external-ip" is a flag of its own, not commander's negation of "--external-ip".
     opt.negate = false;
     if (f.kind === 'list') opt.argParser((v: string, prev: string[] | undefined) => [...(prev ?? []), v]);
@@ -365,27 +385,37 @@ function buildProgram(onRun: (command: CommandName, flags: RawFlags, positionals
     'Exit codes: 0 success, 1 build or verification failed (an image already created is kept), 2 invalid input\n' +
     "(nothing created), 130 interrupted (after cleanup). The VM's console is kept in the logs whenever a VM existed.\n" +
     'Docs: README.md of the package.\n';
-  const commands: Array<{ name: CommandName; description: string; flags: FlagSet; argument?: { name: string; help: string } }> = [
+  const commands: Array<{
+    name: CommandName;
+    description: string;
+    flags: FlagSet;
+    modes: readonly RunMode[];
+    argument?: { name: string; help: string };
+  }> = [
     {
       name: 'build',
       description: 'Build a GCE disk image holding the given container images, for GKE secondary boot disks.',
       flags: BUILD_FLAGS,
+      // build --verify-only and build --local --verify-only are the Go tool's spellings of verify.
+      modes: RUN_MODES,
     },
     {
       name: 'verify',
       description: 'Verify the snapshots of the image named by --image-name (same as build --verify-only).',
       flags: VERIFY_FLAGS,
+      modes: ['verify', 'verify --local'],
       argument: VERIFY_ARGUMENT,
     },
     {
       name: 'cleanup',
       description: 'Delete the temporary disks and VMs (labelled gdib-managed=true) that builds killed with SIGKILL left behind.',
       flags: CLEANUP_FLAGS,
+      modes: ['cleanup'],
     },
   ];
   for (const c of commands) {
     const cmd = program.command(c.name).description(c.description);
-    addFlags(cmd, c.flags);
+    addFlags(cmd, c.flags, c.modes);
     if (c.argument) cmd.argument(`[${c.argument.name}]`, c.argument.help);
     if (c.name !== 'cleanup') cmd.addHelpText('after', footer);
     cmd
