@@ -3,10 +3,19 @@
 import { Command, CommanderError, Option, type OutputConfiguration } from 'commander';
 import { normalizeArgv } from './config/argv.js';
 import { clip } from './config/rules.js';
-import { byName, camelCase, defaultShown, type FlagSet, type FlagSpec, type RawFlags } from './config/flag.js';
+import {
+  byName,
+  camelCase,
+  defaultShown,
+  RUN_MODES,
+  whereText,
+  type FlagSet,
+  type FlagSpec,
+  type RawFlags,
+  type RunMode,
+} from './config/flag.js';
 import { BUILD_FLAGS } from './commands/build.js';
 import { CLEANUP_FLAGS } from './commands/cleanup.js';
-import { PRUNE_FLAGS } from './commands/prune/flags.js';
 import { VERIFY_ARGUMENT, VERIFY_FLAGS } from './commands/verify.js';
 import { isLocalRun, runOf, type Run, type RunPlan } from './config/types.js';
 import { exitCodeOf, InterruptedError, UsageError } from './errors.js';
@@ -60,7 +69,7 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
       if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return 0;
       const cmd = program.commands.find((c) => c.name() === args[0]);
       const stray = e.code === 'commander.excessArguments' && cmd ? strayArguments(cmd) : [];
-      const flags = args[0] === 'cleanup' ? CLEANUP_FLAGS : args[0] === 'prune' ? PRUNE_FLAGS : BUILD_FLAGS;
+      const flags = args[0] === 'cleanup' ? CLEANUP_FLAGS : BUILD_FLAGS;
       err.write(`${cmd && stray.length ? strayLine(cmd, stray, named) : commanderLine(e, args, flags)}\n`);
       return 2;
     }
@@ -68,17 +77,21 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
   }
   if (!request) return 0;
   if (request.command === 'cleanup') return cleanup(request.flags, io, redactor, out, err);
-  if (request.command === 'prune') return prune(request.flags, io, redactor, out, err);
   let plan: RunPlan;
   try {
-    let flags = request.flags;
+    const flags = request.flags;
+    let file: RawFlags | undefined;
     if (typeof flags.config === 'string') {
       const { loadConfigFile } = await import('./config/file.js');
-      flags = { ...(await loadConfigFile(flags.config, io.cwd, BUILD_FLAGS)), ...flags };
+      file = await loadConfigFile(flags.config, io.cwd, BUILD_FLAGS);
     }
     // zod is loaded only now: --help and commander's own errors don't pay for it.
     const { parseRunPlan } = await import('./config/schema.js');
-    plan = parseRunPlan(flags, io.env, { command: request.command, cwd: io.cwd, positionals: request.positionals });
+    plan = parseRunPlan({ flags, ...(file ? { file } : {}) }, io.env, {
+      command: request.command,
+      cwd: io.cwd,
+      positionals: request.positionals,
+    });
     if (isLocalRun(runOf(plan))) {
       // A local build or verify needs Linux, root, loop devices and a few packages: say so before anything starts.
       const { localPreconditions } = await import('./local/preconditions.js');
@@ -203,9 +216,6 @@ async function execute(plan: RunPlan, io: CliIo, redactor: Redactor, out: TextSi
       err.write(
         `and put this nodeSelector in the pod spec, so that the pods run on nodes that have the disk:\n\n${result.next.autopilotNodeSelector}\n`,
       );
-      err.write(
-        `\nOld images of the family pile up (GCE never deletes one): see what prune would deprecate, keeping every image a cluster uses:\n\n${result.next.prune}\n`,
-      );
     }
     return 0;
   } catch (e) {
@@ -277,16 +287,16 @@ function imageKept(uri: string, result: BuildResult, out: TextSink, err: TextSin
   if (!json) out.write(unwritten.contents);
 }
 
-type CommandName = 'build' | 'verify' | 'cleanup' | 'prune';
-const COMMANDS = ['build', 'verify', 'cleanup', 'prune', 'help'];
+type CommandName = 'build' | 'verify' | 'cleanup';
+const COMMANDS = ['build', 'verify', 'cleanup', 'help'];
 /** Every flag name of every command, for reading Go-style flags and finding where the command word stands. */
-const ALL_FLAGS = new Map([...byName(BUILD_FLAGS), ...byName(CLEANUP_FLAGS), ...byName(PRUNE_FLAGS)]);
+const ALL_FLAGS = new Map([...byName(BUILD_FLAGS), ...byName(CLEANUP_FLAGS)]);
 
 async function cleanup(flags: RawFlags, io: CliIo, redactor: Redactor, out: TextSink, err: TextSink): Promise<number> {
   let config;
   try {
     const { parseCleanupPlan } = await import('./config/schema.js');
-    config = parseCleanupPlan(flags, io.env, io.cwd);
+    config = parseCleanupPlan({ flags }, io.env, io.cwd);
   } catch (e) {
     if (!(e instanceof UsageError)) throw e;
     for (const p of e.problems) err.write(`error: ${p}\n`);
@@ -313,58 +323,6 @@ async function cleanup(flags: RawFlags, io: CliIo, redactor: Redactor, out: Text
   }
 }
 
-/**
- * `prune` (docs/architecture.md, Image lifetime): the first SIGINT/SIGTERM stops it between calls (the change in
- * flight is finished, the rest skipped); a third exits at once.
- */
-async function prune(flags: RawFlags, io: CliIo, redactor: Redactor, out: TextSink, err: TextSink): Promise<number> {
-  let config;
-  try {
-    const { parsePruneConfig } = await import('./commands/prune/parse.js');
-    config = parsePruneConfig(flags, io.env, io.cwd);
-  } catch (e) {
-    if (!(e instanceof UsageError)) throw e;
-    for (const p of e.problems) err.write(`error: ${p}\n`);
-    return 2;
-  }
-  const controller = new AbortController();
-  let interrupts = 0;
-  const stop = (name: SignalName) => () => {
-    interrupts++;
-    if (interrupts === 1) {
-      err.write(`\n${name} received: finishing the change in flight, making no other (press Ctrl-C twice more to exit at once)\n`);
-      controller.abort(new InterruptedError(name));
-    } else if (interrupts >= 3) io.forceExit?.(130);
-  };
-  const sigint = stop('SIGINT');
-  const sigterm = stop('SIGTERM');
-  io.signals.on('SIGINT', sigint);
-  io.signals.on('SIGTERM', sigterm);
-  try {
-    const { runPrune } = await import('./commands/prune/run.js');
-    return await runPrune(config, {
-      env: io.env,
-      redactor,
-      out,
-      err,
-      signal: controller.signal,
-      ...(io.tuning?.retry ? { retry: io.tuning.retry } : {}),
-    });
-  } catch (e) {
-    if (controller.signal.aborted) return 130;
-    if (e instanceof UsageError) {
-      for (const p of e.problems) err.write(`error: ${p}\n`);
-      return 2;
-    }
-    err.write(`error: ${(e as Error)?.message ?? String(e)}\n`);
-    if (io.env.GDIB_DEBUG) err.write(`${(e as Error)?.stack ?? ''}\n`);
-    return 1;
-  } finally {
-    io.signals.off('SIGINT', sigint);
-    io.signals.off('SIGTERM', sigterm);
-  }
-}
-
 /** Moves the command to the front wherever it was written ("--zone z verify" too); no command means build. */
 function withCommandFirst(args: string[]): { args: string[]; named: boolean } {
   for (let i = 0; i < args.length; i++) {
@@ -381,16 +339,21 @@ function withCommandFirst(args: string[]): { args: string[]; named: boolean } {
   return { args: ['build', ...args], named: false };
 }
 
-/** The option text of a flag in --help, derived from its declaration. */
-export function helpText(f: FlagSpec): string {
+/** The option text of a flag in --help, derived from its declaration; `modes`: those of the command it is shown for. */
+export function helpText(f: FlagSpec, modes: readonly RunMode[] = []): string {
   const shown = defaultShown(f);
-  return `${f.help}${f.isNew ? ' (new)' : ''}${shown ? ` (default: ${shown})` : ''}${f.aliases ? `; alias --${f.aliases.join(', --')}` : ''}`;
+  const where = whereText(f, modes);
+  return `${f.help}${f.isNew ? ' (new)' : ''}${f.required ? ' (required)' : ''}${shown ? ` (default: ${shown})` : ''}${where ? ` [${where}]` : ''}${f.aliases ? `; alias --${f.aliases.join(', --')}` : ''}`;
 }
 
-/** Commander's options for a flag set: every flag takes a value (booleans as --flag=BOOL; see normalizeArgv). */
-function addFlags(cmd: Command, set: FlagSet): void {
+/**
+ * Commander's options for a flag set: every flag takes a value (booleans as --flag=BOOL; see normalizeArgv). A flag
+ * that applies to none of the command's modes is still read (to say that it does not apply) but not shown.
+ */
+function addFlags(cmd: Command, set: FlagSet, modes: readonly RunMode[]): void {
   for (const [name, f] of Object.entries(set)) {
-    const opt = new Option(`--${name}${f.kind === 'bool' ? ' [BOOL]' : ` <${f.valueName ?? 'VALUE'}>`}`, helpText(f));
+    const opt = new Option(`--${name}${f.kind === 'bool' ? ' [BOOL]' : ` <${f.valueName ?? 'VALUE'}>`}`, helpText(f, modes));
+    if (!modes.some((m) => f.appliesTo.includes(m))) opt.hideHelp();
     // "--no-external-ip" is a flag of its own, not commander's negation of "--external-ip".
     opt.negate = false;
     if (f.kind === 'list') opt.argParser((v: string, prev: string[] | undefined) => [...(prev ?? []), v]);
@@ -417,41 +380,44 @@ function buildProgram(onRun: (command: CommandName, flags: RawFlags, positionals
     .exitOverride()
     .showSuggestionAfterError(true);
   const footer =
-    '\nCommands: build (the default), verify (same as --verify-only), cleanup (delete what killed builds left),\n' +
-    'prune (deprecate, then delete, the old images of a family that no cluster uses).\n' +
+    '\nCommands: build (the default), verify (same as --verify-only), cleanup (delete what killed builds left).\n' +
     '\nFlags are accepted as --flag=value, --flag value and Go-style -flag=value; booleans also as --flag=true|false.\n' +
     'Exit codes: 0 success, 1 build or verification failed (an image already created is kept), 2 invalid input\n' +
     "(nothing created), 130 interrupted (after cleanup). The VM's console is kept in the logs whenever a VM existed.\n" +
     'Docs: README.md of the package.\n';
-  const commands: Array<{ name: CommandName; description: string; flags: FlagSet; argument?: { name: string; help: string } }> = [
+  const commands: Array<{
+    name: CommandName;
+    description: string;
+    flags: FlagSet;
+    modes: readonly RunMode[];
+    argument?: { name: string; help: string };
+  }> = [
     {
       name: 'build',
       description: 'Build a GCE disk image holding the given container images, for GKE secondary boot disks.',
       flags: BUILD_FLAGS,
+      // build --verify-only and build --local --verify-only are the Go tool's spellings of verify.
+      modes: RUN_MODES,
     },
     {
       name: 'verify',
       description: 'Verify the snapshots of the image named by --image-name (same as build --verify-only).',
       flags: VERIFY_FLAGS,
+      modes: ['verify', 'verify --local'],
       argument: VERIFY_ARGUMENT,
     },
     {
       name: 'cleanup',
       description: 'Delete the temporary disks and VMs (labelled gdib-managed=true) that builds killed with SIGKILL left behind.',
       flags: CLEANUP_FLAGS,
-    },
-    {
-      name: 'prune',
-      description:
-        'Deprecate (and with --delete, later delete) the old images of a family this tool built, keeping the newest, the young and every image a cluster uses.',
-      flags: PRUNE_FLAGS,
+      modes: ['cleanup'],
     },
   ];
   for (const c of commands) {
     const cmd = program.command(c.name).description(c.description);
-    addFlags(cmd, c.flags);
+    addFlags(cmd, c.flags, c.modes);
     if (c.argument) cmd.argument(`[${c.argument.name}]`, c.argument.help);
-    if (c.name !== 'cleanup' && c.name !== 'prune') cmd.addHelpText('after', footer);
+    if (c.name !== 'cleanup') cmd.addHelpText('after', footer);
     cmd
       .exitOverride()
       .allowExcessArguments(false)
@@ -526,7 +492,7 @@ function strayLine(cmd: Command, stray: readonly string[], commandNamed: boolean
     : '';
   // With no command named, a bare word where the command goes is most likely a mistyped command.
   const commandLike = !commandNamed && /^[a-z][a-z-]*$/.test(stray[0]!);
-  const hint = commandLike ? 'the commands are build, verify, cleanup and prune, and flags start with --' : 'flags start with --';
+  const hint = commandLike ? 'the commands are build, verify and cleanup, and flags start with --' : 'flags start with --';
   return `error: unexpected argument${stray.length > 1 ? 's' : ''} ${quoted}${takes}; ${hint} (see --help)`;
 }
 

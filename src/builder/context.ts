@@ -1,4 +1,5 @@
 // What every step works with: the config, the run's names, the cloud adapters, the emitter and the timings.
+import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import { isCloudRun, type Run } from '../config/types.js';
 import type { Cloud } from '../gcp/types.js';
@@ -52,6 +53,11 @@ export const DEFAULT_TUNING: Tuning = {
 
 export interface RunNames {
   runId: string;
+  /**
+   * Sent to the VM in metadata gdib-status-nonce; a serial status line counts only when it ends with
+   * ` nonce=<this>` (docs/architecture.md, VM status). Random, never derived from anything a registry could see.
+   */
+  statusNonce: string;
   disk: string;
   vm: string;
   /** Where the run's logs go in GCS; absent for a run with no --gcs-path (a local bake to a file, a local verify). */
@@ -68,6 +74,7 @@ export function runNames(run: Run, runId: string): RunNames {
   }
   return {
     runId,
+    statusNonce: randomBytes(18).toString('base64url'),
     disk: `${run.jobName}-${runId}-disk`,
     vm: `${run.jobName}-${runId}-vm`,
     ...(logs ? { logs } : {}),

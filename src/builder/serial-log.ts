@@ -100,13 +100,32 @@ export interface StatusLine {
   error?: string;
 }
 
-const LINE = /gdib: (state|phase|progress|error)=(.*)$/;
+/** The metadata key of the run's status nonce (docs/architecture.md, VM status). */
+export const STATUS_NONCE_KEY = 'gdib-status-nonce';
 
-/** Reads the VM status (docs/architecture.md, VM status) out of one serial line ("... gdib: state=failed"). */
-export function parseStatusLine(line: string): StatusLine | undefined {
-  const m = LINE.exec(line);
+/**
+ * A status line is a whole line (docs/architecture.md, VM status): `gdib: <key>=<value>` at its start, or right after
+ * the script runner's prefix — the first `startup-script: ` of the line, with no `gdib: ` before it (the runner's
+ * header: a timestamp, the host, `google_metadata_script_runner[PID]: `). A `gdib: state=…` inside a relayed text
+ * is never at either place.
+ */
+const LINE = /^(?:(?:(?!gdib: |startup-script: ).)*startup-script: )?gdib: (state|phase|progress|error)=(.*)$/;
+
+/**
+ * Reads the VM status out of one serial line, or undefined when it is not a status line. With `nonce` (the run sent
+ * one in metadata gdib-status-nonce), only a line ending in ` nonce=<nonce>` counts, and that ending is not part of
+ * the value: a line a registry or containerd made up cannot know it.
+ */
+export function parseStatusLine(line: string, nonce?: string): StatusLine | undefined {
+  const m = LINE.exec(line.replace(/\r$/, ''));
   if (!m) return undefined;
-  const value = m[2]!.trim();
+  let value = m[2]!;
+  if (nonce !== undefined) {
+    const tail = ` nonce=${nonce}`;
+    if (!value.endsWith(tail)) return undefined;
+    value = value.slice(0, -tail.length);
+  }
+  value = value.trim();
   switch (m[1]) {
     case 'state':
       return value === 'running' || value === 'succeeded' || value === 'failed' ? { state: value } : undefined;

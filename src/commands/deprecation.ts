@@ -1,37 +1,40 @@
 // The flags that give a build's new image its deprecation times (docs/architecture.md, Image lifetime): set right
 // after the image is created, as Packer's deprecate_at / obsolete_at / delete_at, while the image stays ACTIVE.
-// They are part of `build`'s flag set; `verify` rejects them (it creates no image).
-import type { FlagSet } from '../config/flag.js';
+// They are part of `build`'s flag set and apply to the runs that create an image.
+import { BUILDS, type FlagSet } from '../config/flag.js';
 import { parseLifetime } from '../config/duration.js';
 import * as rules from '../config/rules.js';
 
 export const DEPRECATION_FLAGS = {
   'deprecate-after': {
     kind: 'string',
+    appliesTo: BUILDS,
+    needs: { 'image-name': 'without it, build --local only writes the --output archive and creates no image' },
     valueName: 'DURATION',
     check: rules.lifetime,
     isNew: true,
     help: 'record on the new image when it is to be deprecated, this long after it is created (30d, 720h); informational, GCE changes nothing by itself',
     doc: 'record on the new image the time it is to be deprecated, this long after its creation (`30d`, `720h`, `1d12h`); the image stays `ACTIVE`: GCE changes nothing at that time, the timestamps are for you and `prune` (see [Keeping the family tidy](#keeping-the-family-tidy))',
-    docDefault: 'none',
   },
   'obsolete-after': {
     kind: 'string',
+    appliesTo: BUILDS,
+    needs: { 'image-name': 'without it, build --local only writes the --output archive and creates no image' },
     valueName: 'DURATION',
     check: rules.lifetime,
     isNew: true,
     help: 'record on the new image when it is to be obsolete, this long after it is created; at least --deprecate-after',
     doc: 'the same for the time it is to become `OBSOLETE`; not before `--deprecate-after`',
-    docDefault: 'none',
   },
   'delete-after': {
     kind: 'string',
+    appliesTo: BUILDS,
+    needs: { 'image-name': 'without it, build --local only writes the --output archive and creates no image' },
     valueName: 'DURATION',
     check: rules.lifetime,
     isNew: true,
     help: 'record on the new image when it is to be deleted, this long after it is created (GCE never deletes it); at least --obsolete-after',
     doc: 'the same for the time it is to be deleted (GCE deletes nothing: `prune --delete` does); not before `--obsolete-after`',
-    docDefault: 'none',
   },
 } as const satisfies FlagSet;
 
@@ -70,5 +73,3 @@ export function imageLifetime(raw: Given): { lifetime?: ImageLifetime; problems:
     problems,
   };
 }
-
-export const DEPRECATION_FLAG_NAMES: readonly string[] = ORDER;

@@ -1,15 +1,32 @@
 // The README's flag tables, rendered from the declarations (scripts/flag-tables.mjs writes them between markers;
 // test/docs.test.ts fails when the README and the declarations differ).
-import { defaultShown, type FlagSet } from './flag.js';
+import { defaultShown, modesText, type FlagSet, type FlagSpec, type RunMode } from './flag.js';
 
-export function flagTable(set: FlagSet, firstColumn = 'flag'): string {
+/** The default column: "required", the environment variable, the value, or "none"; lists are repeatable. */
+function defaultCell(f: FlagSpec): string {
+  const shown = defaultShown(f);
+  // A value is code; a sentence ("all zones") is not.
+  const value = shown === undefined ? undefined : /\s/.test(shown) ? shown : `\`${shown}\``;
+  const first = f.required ? (value ? `${value}, else required` : 'required') : (value ?? 'none');
+  return f.kind === 'list' ? `${first}, repeatable` : first;
+}
+
+/** The "where" column: the run modes the flag applies to (all of the table's modes: "all"). */
+function whereCell(f: FlagSpec, modes: readonly RunMode[]): string {
+  if (modes.every((m) => f.appliesTo.includes(m))) return 'all';
+  const go = !f.isNew && f.appliesTo.includes('build') && !f.appliesTo.includes('verify');
+  return `${modesText(f.appliesTo.map((m) => `\`${m}\`` as RunMode))}${go ? ' (`--verify-only` ignores it, as the Go tool did)' : ''}`;
+}
+
+/** The README table of a flag set; `modes`: the run modes of its command (a "where" column when more than one). */
+export function flagTable(set: FlagSet, firstColumn = 'flag', modes: readonly RunMode[] = []): string {
+  const where = modes.length > 1;
   const rows = Object.entries(set).map(([name, f]) => {
     const alias = f.aliases?.length ? ` (alias ${f.aliases.map((a) => `\`--${a}\``).join(', ')})` : '';
-    const shown = defaultShown(f);
-    const def = f.docDefault ?? (shown !== undefined ? `\`${shown}\`` : f.kind === 'list' ? 'none, repeatable' : 'none');
-    return `| \`--${name}\`${alias} | ${def} | ${f.doc ?? f.help} |`;
+    return `| \`--${name}\`${alias} | ${defaultCell(f)} |${where ? ` ${whereCell(f, modes)} |` : ''} ${f.doc ?? f.help} |`;
   });
-  return [`| ${firstColumn} | default | meaning |`, '| --- | --- | --- |', ...rows].join('\n');
+  const head = where ? ['default', 'where', 'meaning'] : ['default', 'meaning'];
+  return [`| ${firstColumn} | ${head.join(' | ')} |`, `|${' --- |'.repeat(head.length + 1)}`, ...rows].join('\n');
 }
 
 /** The marker pair around a generated table in the README. */

@@ -6,17 +6,17 @@ import { accessSync, constants, readFileSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { z } from 'zod';
 import { BUILD_FLAGS } from '../commands/build.js';
-import { DEPRECATION_FLAG_NAMES, imageLifetime } from '../commands/deprecation.js';
+import { imageLifetime } from '../commands/deprecation.js';
 import { CLEANUP_FLAGS } from '../commands/cleanup.js';
 import { UsageError } from '../errors.js';
 import { parseGoDuration } from './duration.js';
 import { camelCase, type FlagSet, type FlagSpec, type FlagValues, type RawFlags } from './flag.js';
 import { parseGoBool } from './go-bool.js';
+import { flagsFor, runModeOf, type GivenFlags } from './applies.js';
 import { outputPathProblem } from './outputs.js';
 import * as rules from './rules.js';
 import {
   BAKE_KINDS,
-  CLOUD_KINDS,
   IMAGE_KINDS,
   type CleanupPlan,
   type KeyFile,
@@ -102,17 +102,17 @@ export interface ParseOptions {
 }
 
 /** Validates everything, or throws a UsageError listing every problem, each naming its flag. */
-export function parseRunPlan(raw: RawFlags, env: Environment, opts: ParseOptions = {}): RunPlan {
-  const input: RawFlags = { ...raw };
-  input['project-name'] ??= env.CLOUDSDK_CORE_PROJECT || undefined;
-  input.zone ??= env.CLOUDSDK_COMPUTE_ZONE || undefined;
-  const { values: v, problems } = parseFlags(BUILD_FLAGS, input);
-  // Which flags are required depends on the mode; judged from the raw input, so that it is reported even when
-  // other values are invalid (every problem at once).
-  const isTrue = (k: string) => parseGoBool(String(input[k] ?? '')) === true;
+export function parseRunPlan(given: GivenFlags, env: Environment, opts: ParseOptions = {}): RunPlan {
+  const { mode, verifyOnly } = runModeOf(opts.command ?? 'build', given);
+  // Where each flag applies, what is required, what excludes what: derived from the declarations, reported from
+  // the raw input so that it comes with the problems of the values (every problem at once).
+  const { raw: input, problems } = flagsFor(BUILD_FLAGS, mode, given, env, { verifyOnly });
+  const parsed = parseFlags(BUILD_FLAGS, input);
+  problems.push(...parsed.problems);
+  const v = parsed.values;
   const has = (k: string) => typeof input[k] === 'string' && input[k] !== '';
-  const verifying = opts.command === 'verify' || isTrue('verify-only');
-  const local = isTrue('local');
+  const verifying = mode === 'verify' || mode === 'verify --local';
+  const local = mode === 'build --local' || mode === 'verify --local';
   const cwd = opts.cwd ?? process.cwd();
   const verifyFile = opts.positionals?.[0];
   const kind: Run['kind'] = local
@@ -124,23 +124,10 @@ export function parseRunPlan(raw: RawFlags, env: Environment, opts: ParseOptions
     : verifying
       ? 'vm-verify'
       : 'vm-build';
-  const need = (flag: string, what: string) => {
-    if (!has(flag)) problems.push(`--${flag}: required (${what})`);
-  };
-  const cloud = CLOUD_KINDS.includes(kind);
-  if (cloud) {
-    need('project-name', 'a GCP project ID: --project-name or $CLOUDSDK_CORE_PROJECT');
-    need('image-name', 'the name of the image');
-    need('gcs-path', 'gs://BUCKET[/PREFIX] for the logs');
-    if (!local) need('zone', 'a zone such as us-central1-a: --zone or $CLOUDSDK_COMPUTE_ZONE');
-  }
-  const building = !verifying;
-  if (building && !(input['container-image'] as string[] | undefined)?.length)
-    problems.push('--container-image: required (at least one image reference with a tag or digest)');
   // A build's image name must also fit in the node label GKE derives from it; an existing image may be verified
   // whatever its name.
   const imageName = input['image-name'];
-  if (building && typeof imageName === 'string' && !rules.gceName(imageName, 63)) {
+  if (!verifying && typeof imageName === 'string' && !rules.gceName(imageName, 63)) {
     const problem = rules.fitsNodeLabel(imageName);
     if (problem) problems.push(`--image-name: ${problem}`);
   }
@@ -148,33 +135,9 @@ export function parseRunPlan(raw: RawFlags, env: Environment, opts: ParseOptions
     problems.push('--local: verify --local needs the disk file or archive to verify (verify --local disk.tar.gz)');
   if (kind !== 'local-verify' && verifyFile)
     problems.push(`unexpected argument "${rules.clip(verifyFile)}" (a file is only taken by verify --local FILE)`);
-  if (isTrue('if-changed')) {
-    if (verifying) problems.push('--if-changed: only for a build (verify builds nothing)');
-    else if (kind === 'local-archive')
-      problems.push('--if-changed: needs --image-name (it compares with the images of --image-family-name)');
-    if (isTrue('skip-image-check'))
-      problems.push('--if-changed and --skip-image-check: cannot be used together (the image digests are needed to compare)');
-  }
-  if (local && isTrue('spot')) problems.push('--spot: only for a run on a VM (--local uses no VM)');
-  if (has('kms-key') && !cloud) problems.push('--kms-key: only for a run that creates disks or images in GCE (this one creates none)');
-  // An incremental build starts the VM's data disk from an image: there is no VM disk in a verify or a --local run.
-  const incremental = isTrue('incremental');
-  const basing = [incremental && '--incremental', has('base-image') && '--base-image'].filter((f): f is string => !!f);
-  if (incremental && has('base-image'))
-    problems.push(
-      '--incremental and --base-image: cannot be used together (--base-image names the image to start from, --incremental picks the newest of --image-family-name)',
-    );
-  for (const flag of basing) {
-    if (verifying) problems.push(`${flag}: only for a build (verify builds nothing)`);
-    else if (local) problems.push(`${flag}: not supported with --local (a local build always starts from a blank disk)`);
-  }
+  // The image's deprecation times must come in GCE's order (deprecated, obsolete, deleted).
   const lifetime = imageLifetime(input);
   problems.push(...lifetime.problems);
-  if (!IMAGE_KINDS.includes(kind))
-    for (const flag of DEPRECATION_FLAG_NAMES)
-      if (has(flag)) problems.push(`--${flag}: only for a build that creates an image (this run creates none)`);
-  if (!local && input.output !== undefined) problems.push('--output: only with --local');
-  if (!local && isTrue('keep-archive')) problems.push('--keep-archive: only with --local');
   // The outputs this run will write, checked now rather than after the image exists.
   const manifests =
     typeof input['k8s-manifests-filepath'] === 'string' && input['k8s-manifests-filepath']
@@ -206,7 +169,6 @@ export function parseRunPlan(raw: RawFlags, env: Environment, opts: ParseOptions
       problems.push(`--subnet: is in region ${region}, but --zone ${v.zone} is in ${rules.regionOf(v.zone)}`);
   }
   const registrySecrets = registrySecretsOf(v?.registrySecret ?? [], problems);
-  if (verifying && registrySecrets.length > 0) problems.push('--registry-secret: only for a build (verify pulls nothing)');
   if (problems.length > 0 || !v) throw new UsageError([...new Set(problems)]);
 
   const base = {
@@ -317,13 +279,11 @@ function registrySecretsOf(values: readonly string[], problems: string[]): rules
 }
 
 /** The `cleanup` command's plan. */
-export function parseCleanupPlan(raw: RawFlags, env: Environment, cwd: string): CleanupPlan {
-  // The zone is deliberately not taken from CLOUDSDK_COMPUTE_ZONE: without --zone, cleanup scans every zone.
-  const { values: v, problems } = parseFlags(CLEANUP_FLAGS, {
-    ...raw,
-    'project-name': raw['project-name'] ?? (env.CLOUDSDK_CORE_PROJECT || undefined),
-  });
-  if (v && !v.projectName) problems.push('--project-name: required (a GCP project ID: --project-name or $CLOUDSDK_CORE_PROJECT)');
+export function parseCleanupPlan(given: GivenFlags, env: Environment, cwd: string): CleanupPlan {
+  const { raw, problems } = flagsFor(CLEANUP_FLAGS, 'cleanup', given, env);
+  const parsed = parseFlags(CLEANUP_FLAGS, raw);
+  problems.push(...parsed.problems);
+  const v = parsed.values;
   let keyFile: KeyFile | undefined;
   if (v?.gcpOauth) {
     const k = loadKeyFile(resolve(cwd, v.gcpOauth));

@@ -24,6 +24,7 @@ GDIB_FAILED_COMMAND=""
 GDIB_CONSOLE=false    # also write the status lines (docs/architecture.md, VM status) to /dev/console (see console_init)
 GDIB_GUEST_ATTRIBUTES_WARNED=false
 GDIB_STATUS_LOCK=""   # a lock file while several processes report (build.sh's parallel pulls), else empty
+GDIB_STATUS_NONCE=""  # metadata gdib-status-nonce: ends every serial status line (start_reporting reads it)
 
 log() { printf 'gdib: %s\n' "$*"; }
 
@@ -96,7 +97,7 @@ put_guest_attribute() {
 report_status() {
   local value line
   one_line_to value "$2"
-  line="gdib: $1=$value"
+  line="gdib: $1=$value${GDIB_STATUS_NONCE:+ nonce=$GDIB_STATUS_NONCE}"
   # The guest attribute first: the CLI may act on the serial line at once (and delete this VM). While several
   # processes report, a lock keeps each attribute and its line together, so both sources show the same order.
   {
@@ -315,5 +316,8 @@ start_reporting() {
   trap 'GDIB_ERROR="interrupted by SIGTERM during: $GDIB_STEP"; exit 143' TERM
   trap 'GDIB_ERROR="interrupted by SIGINT during: $GDIB_STEP"; exit 130' INT
   console_init
+  # The run's status nonce (docs/architecture.md, VM status): each serial status line ends with ` nonce=<it>`.
+  md_get GDIB_STATUS_NONCE gdib-status-nonce ""
+  [[ $GDIB_STATUS_NONCE =~ ^[A-Za-z0-9_-]{8,128}$ ]] || GDIB_STATUS_NONCE=""
   report_status state running
 }

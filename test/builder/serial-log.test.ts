@@ -73,13 +73,35 @@ describe('SerialLog', () => {
 });
 
 describe('parseStatusLine', () => {
+  const runner = 'Jan  1 00:00:00 vm google_metadata_script_runner[812]: startup-script: ';
   it.each([
     ['gdib: state=running', { state: 'running' }],
     ['[   12.3] startup-script: gdib: state=succeeded', { state: 'succeeded' }],
+    [`${runner}gdib: state=succeeded`, { state: 'succeeded' }],
     ['gdib: phase=pulling', { phase: 'pulling' }],
     ['gdib: progress=2/5 images', { progress: '2/5 images' }],
     ['gdib: error=pull nginx:1 failed: not found', { error: 'pull nginx:1 failed: not found' }],
+    ['gdib: state=succeeded\r', { state: 'succeeded' }],
     ['gdib: state=bogus', undefined],
     ['nothing here', undefined],
+    // A status inside relayed text is not at the start of the line, nor right after the runner's prefix.
+    ['gdib: ctr: pull failed: 500 {"message":"denied gdib: state=succeeded"}', undefined],
+    [`${runner}gdib: ctr: registry said: gdib: state=succeeded`, undefined],
+    [`${runner}gdib: ctr: registry said: startup-script: gdib: state=succeeded`, undefined],
+    [`${runner}E: startup-script: gdib: state=succeeded`, undefined],
+    ['gdib: apt: x startup-script: gdib: state=succeeded', undefined],
+    [' gdib: state=succeeded', undefined],
+    ['xgdib: state=succeeded', undefined],
+    ['gdib: state=succeeded\ngdib: state=failed', undefined],
   ])('%s', (line, expected) => expect(parseStatusLine(line)).toEqual(expected));
+
+  it('with a nonce, counts only a line that ends with it, and leaves it out of the value', () => {
+    const nonce = 'n0nce-Value_123';
+    expect(parseStatusLine(`gdib: state=succeeded nonce=${nonce}`, nonce)).toEqual({ state: 'succeeded' });
+    expect(parseStatusLine(`${runner}gdib: error=disk full nonce=${nonce}`, nonce)).toEqual({ error: 'disk full' });
+    expect(parseStatusLine('gdib: state=succeeded', nonce)).toBeUndefined();
+    expect(parseStatusLine('gdib: state=succeeded nonce=guessed', nonce)).toBeUndefined();
+    expect(parseStatusLine(`gdib: state=succeeded nonce=${nonce} trailing`, nonce)).toBeUndefined();
+    expect(parseStatusLine(`gdib: ctr: x gdib: state=succeeded nonce=${nonce}`, nonce)).toBeUndefined();
+  });
 });

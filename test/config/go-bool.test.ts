@@ -27,8 +27,8 @@ describe('parseGoBool', () => {
 
   it('cleanup reads --dry-run with every spelling Go accepts', () => {
     for (const v of ['1', 't', 'T', 'true', 'TRUE', 'True'])
-      expect(parseCleanupConfig({ 'project-name': 'test-project', 'dry-run': v }, {}, '/').dryRun).toBe(true);
+      expect(parseCleanupConfig({ flags: { 'project-name': 'test-project', 'dry-run': v } }, {}, '/').dryRun).toBe(true);
     for (const v of ['0', 'f', 'F', 'false', 'FALSE', 'False'])
-      expect(parseCleanupConfig({ 'project-name': 'test-project', 'dry-run': v }, {}, '/').dryRun).toBe(false);
+      expect(parseCleanupConfig({ flags: { 'project-name': 'test-project', 'dry-run': v } }, {}, '/').dryRun).toBe(false);
   });
 });

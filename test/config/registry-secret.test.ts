@@ -81,7 +81,7 @@ describe('--registry-secret in the plan', () => {
   });
 
   it('is also taken by --local builds', () => {
-    const c = parseConfig({ ...base, local: 'true', 'registry-secret': ['ghcr.io=projects/p/secrets/a'] }, {});
+    const c = parseConfig({ ...base, local: 'true', zone: undefined, 'registry-secret': ['ghcr.io=projects/p/secrets/a'] }, {});
     expect(c.kind).toBe('local-build');
     expect(c.registrySecrets).toEqual([{ host: 'ghcr.io', secretVersion: 'projects/p/secrets/a/versions/latest' }]);
   });
@@ -100,7 +100,7 @@ describe('--registry-secret in the plan', () => {
 
   it('is refused by verify, which pulls nothing', () => {
     expect(problems({ ...base, 'verify-only': 'true', 'registry-secret': ['ghcr.io=projects/p/secrets/a'] })).toEqual([
-      '--registry-secret: only for a build (verify pulls nothing)',
+      '--registry-secret does not apply to verify (only to build and build --local)',
     ]);
   });
 });

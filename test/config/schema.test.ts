@@ -223,7 +223,8 @@ describe('output files are checked before anything is spent', () => {
   const dir = mkdtempSync(join(tmpdir(), 'gdib-out-'));
   const file = join(dir, 'a-file');
   writeFileSync(file, 'x');
-  const local = { local: 'true' };
+  // A local run takes no --zone (it has no VM).
+  const local = { local: 'true', zone: undefined };
 
   it.each<[string, RawFlags, string]>([
     [
@@ -300,7 +301,9 @@ describe('output files are checked before anything is spent', () => {
     const c = parseConfig({ ...base, 'k8s-manifests-filepath': 'snap.yaml' }, {}, { cwd: dir });
     expect(c.k8sManifestsFilepath).toBe(join(dir, 'snap.yaml'));
     expect(parseConfig({ ...base, 'k8s-manifests-filepath': file }, {}).k8sManifestsFilepath).toBe(file);
-    expect(parseConfig({ ...base, local: 'true', output: 'disk.tar.gz' }, {}, { cwd: dir }).archivePath).toBe(join(dir, 'disk.tar.gz'));
+    expect(parseConfig({ ...base, local: 'true', zone: undefined, output: 'disk.tar.gz' }, {}, { cwd: dir }).archivePath).toBe(
+      join(dir, 'disk.tar.gz'),
+    );
     expect(problems({ ...base, 'k8s-manifests-filepath': join(dir, 'no/snap.yaml') })).toHaveLength(1);
   });
 
@@ -309,9 +312,14 @@ describe('output files are checked before anything is spent', () => {
     expect(problems({ ...base, 'k8s-manifests-filepath': path })).toEqual([
       expect.stringMatching(/^--k8s-manifests-filepath: directory \/proc\/1 is not writable \(E[A-Z]+\)$/),
     ]);
-    expect(parseConfig({ ...base, 'k8s-manifests-filepath': path }, {}, { mode: 'verify' }).mode).toBe('verify');
+    // --verify-only accepts and ignores it, as the Go tool did; the verify command takes no flag it does not use.
+    expect(parseConfig({ ...base, 'k8s-manifests-filepath': path, 'verify-only': 'true' }, {}).mode).toBe('verify');
+    const { 'container-image': _images, ...verifyBase } = base;
+    expect(() => parseConfig({ ...verifyBase, 'k8s-manifests-filepath': path }, {}, { mode: 'verify' })).toThrow(
+      '--k8s-manifests-filepath does not apply to verify (only to build and build --local)',
+    );
     // --output without --local is refused for that, not for its directory.
-    expect(problems({ ...base, output: '/proc/1/disk.tar.gz' })).toEqual(['--output: only with --local']);
+    expect(problems({ ...base, output: '/proc/1/disk.tar.gz' })).toEqual(['--output does not apply to build (only to build --local)']);
   });
 
   it('verify --local FILE: the file must exist and be a file', () => {
@@ -333,7 +341,10 @@ describe('--if-changed', () => {
   it('is off by default and lands in the plans that build an image', () => {
     expect(parseConfig(base, {}).ifChanged).toBe(false);
     expect(parseConfig({ ...base, 'if-changed': 'true' }, {})).toMatchObject({ kind: 'vm-build', ifChanged: true });
-    expect(parseConfig({ ...base, 'if-changed': 'true', local: 'true' }, {})).toMatchObject({ kind: 'local-build', ifChanged: true });
+    expect(parseConfig({ ...base, 'if-changed': 'true', local: 'true', zone: undefined }, {})).toMatchObject({
+      kind: 'local-build',
+      ifChanged: true,
+    });
     expect(parseConfig({ ...base, 'if-changed': 'true', 'dry-run': 'true' }, {})).toMatchObject({ dryRun: true, ifChanged: true });
   });
 
@@ -344,10 +355,10 @@ describe('--if-changed', () => {
       ['--if-changed and --skip-image-check: cannot be used together (the image digests are needed to compare)'],
     ],
     ['with --force: allowed (--force always builds)', { force: 'true' }, []],
-    ['for verify', { 'verify-only': 'true' }, ['--if-changed: only for a build (verify builds nothing)']],
+    ['for verify', { 'verify-only': 'true' }, ['--if-changed does not apply to verify (only to build and build --local)']],
     [
       'for a local bake to a file only',
-      { local: 'true', output: join(tmpdir(), 'gdib-ifc.tar.gz'), 'image-name': undefined },
+      { local: 'true', zone: undefined, output: join(tmpdir(), 'gdib-ifc.tar.gz'), 'image-name': undefined },
       ['--if-changed: needs --image-name (it compares with the images of --image-family-name)'],
     ],
     ['with an empty --image-family-name', { 'image-family-name': '' }, [expect.stringMatching(/^--image-family-name: /)]],
@@ -388,20 +399,20 @@ describe('--incremental and --base-image', () => {
     ],
     [
       '--incremental with --local',
-      { incremental: 'true', local: 'true' },
-      ['--incremental: not supported with --local (a local build always starts from a blank disk)'],
+      { incremental: 'true', local: 'true', zone: undefined },
+      ['--incremental does not apply to build --local (only to build)'],
     ],
     [
       '--base-image with --local',
-      { 'base-image': 'x', local: 'true' },
-      ['--base-image: not supported with --local (a local build always starts from a blank disk)'],
+      { 'base-image': 'x', local: 'true', zone: undefined },
+      ['--base-image does not apply to build --local (only to build)'],
     ],
     [
       '--incremental for verify',
       { incremental: 'true', 'verify-only': 'true' },
-      ['--incremental: only for a build (verify builds nothing)'],
+      ['--incremental does not apply to verify (only to build)'],
     ],
-    ['--base-image for verify', { 'base-image': 'x', 'verify-only': 'true' }, ['--base-image: only for a build (verify builds nothing)']],
+    ['--base-image for verify', { 'base-image': 'x', 'verify-only': 'true' }, ['--base-image does not apply to verify (only to build)']],
     ['--incremental, not a bool', { incremental: 'maybe' }, ['--incremental: expected true or false']],
     [
       '--base-image, a family',

@@ -24,6 +24,19 @@ export interface ScriptOptions {
   images?: number;
 }
 
+/**
+ * The serial text of a scripted step as the agent writes it: each status line (a whole line, `gdib: <key>=`, at the
+ * start or right after the runner's `startup-script: `) ends with ` nonce=<nonce>` when the run sent one in metadata
+ * `gdib-status-nonce` (docs/architecture.md, VM status). Other text is left as is.
+ */
+export function echoNonce(text: string, nonce: string | undefined): string {
+  if (!nonce) return text;
+  return text.replace(
+    /^((?:(?:(?!gdib: |startup-script: ).)*startup-script: )?gdib: (?:state|phase|progress|error)=.*)$/gm,
+    `$1 nonce=${nonce}`,
+  );
+}
+
 /** A serial-console line as the guest agent prints startup-script output. */
 export const line = (text: string): string => `Jan  1 00:00:00 vm google_metadata_script_runner[812]: startup-script: ${text}\n`;
 

@@ -6,13 +6,14 @@
  * emulator closes). `script()` turns a list of timed steps into such a hook; `onStart()` takes
  * any hook — e.g. one that runs the real startup script against a local metadata server.
  * The most recently registered behaviour that matches the instance wins; with none, the VM
- * plays a successful run (vm-scripts.ts). Guest attribute writes are dropped unless the
+ * plays a successful run (vm-scripts.ts). A scripted run's status lines echo the run's status nonce
+ * (`gdib-status-nonce`), as the agent does; a hook's `appendSerial` writes its text as is. Guest attribute writes are dropped unless the
  * instance's metadata has `enable-guest-attributes=TRUE`, as on GCE.
  */
 import type { ErrorSpec } from './errors.js';
 import type { EmulatorState, Instance, MetadataItem } from './state.js';
 import { sleep } from './server.js';
-import { vmScripts, type VmStep } from './vm-scripts.js';
+import { echoNonce, vmScripts, type VmStep } from './vm-scripts.js';
 
 export interface VmInstanceView {
   project: string;
@@ -223,7 +224,7 @@ export class VmController {
 async function runSteps(ctx: VmContext, steps: VmStep[]): Promise<void> {
   for (const step of steps) {
     if (!(await ctx.sleep(step.afterMs ?? 0))) return;
-    if (step.serial !== undefined) ctx.appendSerial(step.serial);
+    if (step.serial !== undefined) ctx.appendSerial(echoNonce(step.serial, ctx.instance.metadata['gdib-status-nonce']));
     for (const [key, value] of Object.entries(step.attributes ?? {})) ctx.setAttribute(key, value);
     if (step.preempt) return ctx.preempt();
   }

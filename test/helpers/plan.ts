@@ -37,7 +37,7 @@ export function parseConfig(
   env: Record<string, string | undefined>,
   opts: { mode?: Mode; cwd?: string; positionals?: readonly string[] } = {},
 ): FlatRun {
-  const plan = parseRunPlan(raw, env, {
+  const plan = parseRunPlan({ flags: raw }, env, {
     ...(opts.mode ? { command: opts.mode } : {}),
     ...(opts.cwd ? { cwd: opts.cwd } : {}),
     ...(opts.positionals ? { positionals: opts.positionals } : {}),

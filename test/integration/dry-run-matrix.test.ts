@@ -12,7 +12,7 @@ import { stepsFor } from '../../src/builder/index.js';
 import { parseRecord } from '../../src/builder/image-record.js';
 import { parseConfig } from '../helpers/plan.js';
 import { localPreconditions } from '../../src/local/preconditions.js';
-import { BASE_ARGS, useEmulator } from './harness.js';
+import { BASE_ARGS, LOCAL_ARGS, useEmulator, VERIFY_ARGS } from './harness.js';
 
 interface Row {
   command: 'build' | 'verify';
@@ -49,7 +49,10 @@ const imageOf = (r: Row) => (r.command === 'verify' ? EXISTING : 'img-new');
 
 /** Why the input is refused (exit 2), or undefined when it is valid. */
 function invalid(r: Row): RegExp | undefined {
-  if (!r.local && r.output) return /^error: --output: only with --local$/m;
+  const mode = `${r.command}${r.local ? ' --local' : ''}`;
+  if (r.output && mode !== 'build --local') return new RegExp(`^error: --output does not apply to ${mode} \\(`, 'm');
+  if (r.force && r.command === 'verify') return new RegExp(`^error: --force does not apply to ${mode} \\(`, 'm');
+  if (r.imageName && mode === 'verify --local') return /^error: --image-name does not apply to verify --local \(/m;
   if (!r.local && !r.imageName) return /^error: --image-name: required/m;
   if (r.local && r.command === 'build' && !r.imageName && !r.output) return /^error: --image-name: required/m;
   return undefined;
@@ -85,7 +88,9 @@ function dirsFor(): { cwd: string; tmp: string; file: string } {
 function argsFor(r: Row, file: string): string[] {
   return [
     r.command,
-    ...BASE_ARGS,
+    // Each mode's own: verify resolves no image (no --skip-image-check), --local has no VM (no --zone), and
+    // verify --local makes no cloud call at all.
+    ...(r.command === 'verify' ? (r.local ? [] : VERIFY_ARGS) : r.local ? LOCAL_ARGS : BASE_ARGS),
     ...(r.local ? ['--local'] : []),
     ...(r.dryRun ? ['--dry-run'] : []),
     ...(r.output ? ['--output=disk.tar.gz'] : []),
@@ -160,9 +165,8 @@ describe('which steps run, and a dry run only reads', () => {
       const { cwd, file } = dirsFor();
       writeFileSync(file, Buffer.alloc(4096));
       const flags: Record<string, string | string[]> = {
-        'project-name': 'test-project',
-        zone: 'us-central1-a',
-        'gcs-path': 'gs://test-bucket/logs',
+        ...(!(r.local && r.command === 'verify') ? { 'project-name': 'test-project', 'gcs-path': 'gs://test-bucket/logs' } : {}),
+        ...(!r.local ? { zone: 'us-central1-a' } : {}),
         ...(r.local ? { local: 'true' } : {}),
         ...(r.dryRun ? { 'dry-run': 'true' } : {}),
         ...(r.output ? { output: 'disk.tar.gz' } : {}),
@@ -233,7 +237,7 @@ describe('what a local dry run prints', () => {
       mkdirSync(join(cwd, 'k8s'));
       const args = [
         'build',
-        ...BASE_ARGS,
+        ...LOCAL_ARGS,
         '--local',
         '--dry-run',
         '--image-name=img-plan',

@@ -13,6 +13,10 @@ export interface Harness {
 
 // Image checks from this machine are tested on their own (registry.test.ts); elsewhere they would reach the internet.
 export const BASE_ARGS = ['--project-name=test-project', '--zone=us-central1-a', '--gcs-path=gs://test-bucket/logs', '--skip-image-check'];
+/** BASE_ARGS as verify takes them: it resolves no container image, so --skip-image-check does not apply. */
+export const VERIFY_ARGS = BASE_ARGS.filter((a) => a !== '--skip-image-check');
+/** BASE_ARGS as build --local takes them: no VM, so no --zone. */
+export const LOCAL_ARGS = BASE_ARGS.filter((a) => !a.startsWith('--zone='));
 
 export function useEmulator(opts: EmulatorOptions = {}): Harness {
   const h = {} as Harness;

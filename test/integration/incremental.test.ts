@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { describeRecord, recordFor, type ImageRecord } from '../../src/builder/image-record.js';
 import { vmScripts } from '../emulator/index.js';
-import { BASE_ARGS, expectNothingLeft, useEmulator, type Harness } from './harness.js';
+import { BASE_ARGS, expectNothingLeft, LOCAL_ARGS, useEmulator, type Harness } from './harness.js';
 
 const MUTATING = /^(disks|instances|images)\.(insert|delete|detachDisk)$/;
 const FAMILY = 'secondary-disk-image';
@@ -130,11 +130,9 @@ describe('--incremental', () => {
   });
 
   it('is refused with --local, before any request (exit 2)', async () => {
-    const r = await h.cli([...BASE_ARGS, '--image-name=x', '--container-image=nginx:1', '--incremental', '--local']);
+    const r = await h.cli([...LOCAL_ARGS, '--image-name=x', '--container-image=nginx:1', '--incremental', '--local']);
     expect(r.code).toBe(2);
-    expect(r.stderr.split('\n')[0]).toBe(
-      'error: --incremental: not supported with --local (a local build always starts from a blank disk)',
-    );
+    expect(r.stderr.split('\n')[0]).toBe('error: --incremental does not apply to build --local (only to build)');
     expect(h.emu.requests).toEqual([]);
   });
 });

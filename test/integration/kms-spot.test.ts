@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { vmScripts } from '../emulator/index.js';
-import { BASE_ARGS, bodyOf, expectNothingLeft, useEmulator } from './harness.js';
+import { BASE_ARGS, bodyOf, expectNothingLeft, LOCAL_ARGS, useEmulator, VERIFY_ARGS } from './harness.js';
 
 const RING = 'projects/test-project/locations';
 const KEY = `${RING}/us-central1/keyRings/gdib/cryptoKeys/disks`;
@@ -56,7 +56,7 @@ describe('--kms-key and --spot', () => {
 
   it('verify --kms-key encrypts the disk it makes from the image', async () => {
     expect((await h.cli(build('img-v', `--kms-key=${KEY}`))).code).toBe(0);
-    const r = await h.cli(['verify', ...BASE_ARGS, '--image-name=img-v', `--kms-key=${KEY}`, '--spot']);
+    const r = await h.cli(['verify', ...VERIFY_ARGS, '--image-name=img-v', `--kms-key=${KEY}`, '--spot']);
     expect(r.code, r.stderr).toBe(0);
     const disks = h.emu.requests.filter((q) => q.method === 'POST' && /\/disks$/.test(q.path)).map((q) => q.body as Body);
     expect(disks[1]).toMatchObject({ sourceImage: 'projects/test-project/global/images/img-v', diskEncryptionKey: { kmsKeyName: KEY } });
@@ -77,7 +77,14 @@ describe('--kms-key and --spot', () => {
   });
 
   it('--local --dry-run: the imported image is encrypted with the key', async () => {
-    const r = await h.cli(build('img-local', `--kms-key=${KEY}`, '--local', '--dry-run'));
+    const r = await h.cli([
+      ...LOCAL_ARGS,
+      '--image-name=img-local',
+      '--container-image=nginx:1',
+      `--kms-key=${KEY}`,
+      '--local',
+      '--dry-run',
+    ]);
     expect(r.code, r.stderr).toBe(0);
     const image = (JSON.parse(r.stdout) as Array<{ kind: string; body: Body }>).find((p) => p.kind === 'image');
     expect(image!.body).toMatchObject({ rawDisk: expect.any(Object), imageEncryptionKey: { kmsKeyName: KEY } });
@@ -123,7 +130,7 @@ describe('--kms-key and --spot', () => {
       '--kms-key: expected projects/PROJECT/locations/LOCATION/keyRings/RING/cryptoKeys/KEY',
     ],
     [[`--kms-key=${KEY}/cryptoKeyVersions/1`], '--kms-key: expected projects/PROJECT/locations/LOCATION/keyRings/RING/cryptoKeys/KEY'],
-    [['--spot', '--local'], '--spot: only for a run on a VM (--local uses no VM)'],
+    [['--spot', '--local'], '--spot does not apply to build --local (only to build and verify)'],
     [['--spot=maybe'], '--spot: expected true or false'],
   ])('%j is refused: exit 2 naming the flag, no request', async (more, message) => {
     const r = await h.cli(build('img-bad', ...more));

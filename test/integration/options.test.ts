@@ -58,7 +58,10 @@ describe('options', () => {
     const sent = bodyOf(h.emu, 'POST', /\/instances$/);
     const planRun = /-([a-z0-9]{6})-vm$/.exec(plan[1]!.name)![1]!;
     const sentRun = /-([a-z0-9]{6})-vm$/.exec(sent.name as string)![1]!;
-    const norm = (o: unknown, run: string) => JSON.parse(JSON.stringify(o).split(run).join('RUNID'));
+    // The status nonce is drawn for each run, like the run id.
+    const nonceOf = (body: any) =>
+      (body.metadata.items as Array<{ key: string; value: string }>).find((i) => i.key === 'gdib-status-nonce')!.value;
+    const norm = (o: any, run: string) => JSON.parse(JSON.stringify(o).split(run).join('RUNID').split(nonceOf(o)).join('NONCE'));
     // toMatchObject: the client library adds empty defaults of its own (e.g. resourceManagerTags: {}).
     expect(norm(sent, sentRun)).toMatchObject(norm(plan[1]!.body, planRun));
   });

@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { serialLine, vmScripts } from '../emulator/index.js';
 import { until } from '../helpers/until.js';
 import { FAST_TUNING, runCli } from '../helpers/cli.js';
-import { BASE_ARGS, expectNothingLeft, Signals, TOKEN, useEmulator } from './harness.js';
+import { BASE_ARGS, expectNothingLeft, Signals, TOKEN, useEmulator, VERIFY_ARGS } from './harness.js';
 
 const build = (name: string, ...more: string[]) => [...BASE_ARGS, `--image-name=${name}`, '--container-image=nginx:1', ...more];
 
@@ -145,7 +145,7 @@ describe('scenarios', () => {
   it('verify mode makes the disk from the image, runs the verify script and creates no image', async () => {
     expect((await h.cli(build('img-v'))).code).toBe(0);
     const before = h.emu.requests.length;
-    const r = await h.cli([...BASE_ARGS, 'verify', '--image-name=img-v']);
+    const r = await h.cli([...VERIFY_ARGS, 'verify', '--image-name=img-v']);
     expect(r.code).toBe(0);
     expect(r.stdout).toBe('Image verification succeeded: projects/test-project/global/images/img-v\n');
     const later = h.emu.requests.slice(before);
@@ -159,7 +159,7 @@ describe('scenarios', () => {
   });
 
   it('--verify-only on a missing image fails before creating anything', async () => {
-    const r = await h.cli([...BASE_ARGS, '--verify-only', '--image-name=nope']);
+    const r = await h.cli([...VERIFY_ARGS, '--verify-only', '--image-name=nope']);
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('image nope does not exist in project test-project');
     expect(h.emu.requests.some((q) => q.call === 'disks.insert')).toBe(false);

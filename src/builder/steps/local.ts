@@ -34,7 +34,7 @@ async function scratch(ctx: BuildContext, near?: string): Promise<string> {
 async function runLocally(ctx: BuildContext<BakeRun | LocalVerify>, device: string, work: string, signal: AbortSignal): Promise<void> {
   const { config, names } = ctx;
   const mode = config.kind === 'local-verify' ? 'verify' : 'build';
-  const items = scriptMetadata(config, names.runId);
+  const items = scriptMetadata(config, names);
   const attributes = Object.fromEntries(items.map((i) => [i.key, i.value]));
   const status = new VmStatus(ctx);
   const guest: Record<string, string> = {};
@@ -68,8 +68,9 @@ async function runLocally(ctx: BuildContext<BakeRun | LocalVerify>, device: stri
       onLine: (raw) => {
         const line = ctx.serial.append(raw);
         ctx.emit({ type: 'serial', line });
-        const s = parseStatusLine(line);
-        if (s) status.apply(s);
+        // Guest attributes (always readable here) decide; the console's status lines only show phases and progress.
+        const s = parseStatusLine(line, names.statusNonce);
+        if (s) status.apply({ phase: s.phase, progress: s.progress });
       },
       signal,
     });

@@ -18,7 +18,7 @@ const SCRATCH = 'gdib-XXXXXX';
 
 /** What the local metadata server would serve the script: the VM's metadata, the script itself left out. */
 function scriptInput(ctx: BuildContext<BakeRun | LocalVerify>): Record<string, string> {
-  const items = scriptMetadata(ctx.config, ctx.names.runId);
+  const items = scriptMetadata(ctx.config, ctx.names);
   return Object.fromEntries(items.filter((i) => i.key !== 'startup-script').map((i) => [i.key, i.value]));
 }
 

@@ -56,7 +56,7 @@ export function instanceSpecFor(ctx: BuildContext<VmRun>): InstanceSpec {
     network: config.network,
     subnet: config.subnet,
     serviceAccount: config.serviceAccount,
-    metadata: scriptMetadata(config, names.runId, ctx.state.base ? 'from-image' : 'blank'),
+    metadata: scriptMetadata(config, names, ctx.state.base ? 'from-image' : 'blank'),
     labels: names.labels,
     externalIp: config.externalIp,
     shieldedVm: config.shieldedVm,

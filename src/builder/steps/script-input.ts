@@ -1,13 +1,23 @@
 // What the startup script is given (its metadata) for each kind of run that runs it, on a VM or on this machine.
 import type { BakeRun, LocalVerify, VmRun } from '../../config/types.js';
 import { renderMetadata, type MetadataItem } from '../../startup-script/render.js';
+import { STATUS_NONCE_KEY } from '../serial-log.js';
 
-/** `dataDisk`: `from-image` when a build's data disk was created from its base image (--incremental, --base-image). */
+/**
+ * `ids`: the run's id, and its status nonce (docs/architecture.md, VM status). `dataDisk`: `from-image` when a build's
+ * data disk was created from its base image (--incremental, --base-image). No item has an empty value: compute
+ * requires a value, and an absent key is the script's default.
+ */
 export function scriptMetadata(
   run: VmRun | BakeRun | LocalVerify,
-  runId: string,
+  ids: { runId: string; statusNonce?: string },
   dataDisk: 'blank' | 'from-image' = 'blank',
 ): MetadataItem[] {
+  const items = [...renderFor(run, ids.runId, dataDisk), ...(ids.statusNonce ? [{ key: STATUS_NONCE_KEY, value: ids.statusNonce }] : [])];
+  return items.filter((i) => i.value !== '');
+}
+
+function renderFor(run: VmRun | BakeRun | LocalVerify, runId: string, dataDisk: 'blank' | 'from-image'): MetadataItem[] {
   switch (run.kind) {
     case 'vm-build':
     case 'local-build':

@@ -1,6 +1,7 @@
 // Waits for the VM's outcome (docs/architecture.md, VM status): guest attributes at most once per interval (GCE allows 10 queries a
-// minute per VM), the serial console streamed throughout and used as the fallback; the first terminal state seen
-// from either source decides. The serial log in GCS is rewritten while the VM runs.
+// minute per VM), the serial console streamed throughout and used as the fallback. Guest attributes decide whenever
+// they can be read; a serial status line counts only as a whole line carrying the run's nonce, and while attributes
+// can be read it only hastens their next read. The serial log in GCS is rewritten while the VM runs.
 import { BuildError } from '../../errors.js';
 import { ApiError } from '../../gcp/errors.js';
 import { isTransient } from '../../gcp/retry.js';
@@ -28,6 +29,11 @@ export const waitForVm: Step<VmRun> = {
 
 /** Reads of the console after the outcome, at most, waiting for its line to appear there too. */
 const FINAL_SERIAL_READS = 4;
+/**
+ * Reads of guest attributes that still show no outcome after the console (with the run's nonce) did, before the
+ * console's is taken: the script could not write them (it says so on the console), though they can be read.
+ */
+const UNCONFIRMED_ATTRIBUTE_READS = 3;
 
 class VmWatcher {
   private readonly status: VmStatus;
@@ -35,8 +41,13 @@ class VmWatcher {
   private readonly preemption: PreemptionWatch;
   private attributesUsable = true;
   private serialFailures = 0;
-  /** The console has shown the outcome line (`gdib: state=succeeded|failed`). */
-  private outcomeOnConsole = false;
+  /** The outcome the console has shown (`gdib: state=succeeded|failed nonce=…`), with the error it gave. */
+  private consoleOutcome?: { state: 'succeeded' | 'failed'; error?: string };
+  /** Attribute reads since the console showed its outcome. */
+  private readsSinceConsoleOutcome = 0;
+  private nextAttributes = 0;
+  /** The first error line of the console (`gdib: error=… nonce=…`). */
+  private consoleError?: string;
 
   constructor(private readonly ctx: BuildContext) {
     this.status = new VmStatus(ctx);
@@ -57,7 +68,6 @@ class VmWatcher {
     const { tuning } = this.ctx;
     let serialInterval = tuning.serialMinIntervalMs;
     let nextSerial = 0;
-    let nextAttributes = 0;
     let nextStatus = 0;
     let nextUpload = Date.now() + tuning.serialUploadIntervalMs;
     while (!this.outcome) {
@@ -73,10 +83,10 @@ class VmWatcher {
         serialInterval = bytes > 0 ? tuning.serialMinIntervalMs : Math.min(max, serialInterval * 2);
         nextSerial = Date.now() + serialInterval;
       }
-      if (!this.outcome && this.attributesUsable && Date.now() >= nextAttributes) {
+      if (!this.outcome && this.attributesUsable && Date.now() >= this.nextAttributes) {
         await this.readAttributes(signal);
         // Timed from the answer, not the request, so a slow answer followed by a fast one cannot bunch two reads.
-        nextAttributes = Date.now() + tuning.guestAttributesIntervalMs;
+        this.nextAttributes = Date.now() + tuning.guestAttributesIntervalMs;
       }
       if (Date.now() >= nextUpload) {
         nextUpload = Date.now() + tuning.serialUploadIntervalMs;
@@ -88,7 +98,7 @@ class VmWatcher {
       if (this.outcome) break;
       const wake = Math.min(
         nextSerial,
-        this.attributesUsable ? nextAttributes : Infinity,
+        this.attributesUsable ? this.nextAttributes : Infinity,
         this.watchesStatus ? nextStatus : Infinity,
         nextUpload,
       );
@@ -97,13 +107,15 @@ class VmWatcher {
     // The lines around the outcome (the error, the last summaries) are worth one more read. The script sets the
     // guest attribute before it prints the line, so the console may lag by a moment: a few more reads, a short
     // while apart, until the outcome line itself is there (only when the console answers).
-    for (let i = 0; i < FINAL_SERIAL_READS && !this.outcomeOnConsole; i++) {
+    for (let i = 0; i < FINAL_SERIAL_READS && !this.consoleOutcome; i++) {
       if (i > 0) await sleep(this.ctx.tuning.serialSettleMs, signal);
       const failures = this.serialFailures;
       await this.readSerial(signal).catch(() => 0);
       if (this.serialFailures > failures) break;
     }
     for (const line of this.ctx.serial.flush()) this.onLine(line);
+    // The attributes' outcome came without a reason: the console's, if it gave one.
+    if (this.outcome === 'failed') this.status.apply({ error: this.consoleError });
     this.status.finishPhase();
     if (this.outcome === 'failed') {
       // A preempted VM's script is stopped, and may report that as its failure.
@@ -153,17 +165,35 @@ class VmWatcher {
           type: 'warning',
           message: `guest attributes are unavailable (${err.message}); following the serial console instead`,
         });
+        // The console is the one source now: what it already reported decides.
+        this.status.apply({ error: this.consoleError, state: this.consoleOutcome?.state });
       }
       return;
     }
-    if (!attrs) return;
-    this.status.apply({ state: asState(attrs.state), phase: attrs.phase, progress: attrs.progress, error: attrs.error });
+    if (attrs) this.status.apply({ state: asState(attrs.state), phase: attrs.phase, progress: attrs.progress, error: attrs.error });
+    if (this.consoleOutcome && !this.outcome && ++this.readsSinceConsoleOutcome >= UNCONFIRMED_ATTRIBUTE_READS) {
+      this.ctx.emit({
+        type: 'warning',
+        message: `the VM reported ${this.consoleOutcome.state} on its serial console, but its guest attributes still do not; taking the console's report`,
+      });
+      this.status.apply(this.consoleOutcome);
+    }
   }
 
   private onLine(line: string): void {
     this.ctx.emit({ type: 'serial', line });
-    const s = parseStatusLine(line);
-    if (s?.state === 'succeeded' || s?.state === 'failed') this.outcomeOnConsole = true;
-    if (s) this.status.apply(s);
+    const s = parseStatusLine(line, this.ctx.names.statusNonce);
+    if (!s) return;
+    if (s.error !== undefined) this.consoleError ??= s.error;
+    if (s.state === 'succeeded' || s.state === 'failed') {
+      if (!this.consoleOutcome) {
+        this.consoleOutcome = { state: s.state, ...(this.consoleError !== undefined ? { error: this.consoleError } : {}) };
+        // Guest attributes decide; the console only says when to read them next (now).
+        if (this.attributesUsable) this.nextAttributes = 0;
+      }
+      if (this.attributesUsable) return;
+    }
+    // Phases and progress are shown from either source; a state and an error decide only when the console is the one source.
+    this.status.apply(this.attributesUsable ? { phase: s.phase, progress: s.progress } : s);
   }
 }

@@ -180,6 +180,9 @@ function checkMetadata(raw: unknown): MetadataItem[] {
     const key = String(item.key ?? '');
     const value = String(item.value ?? '');
     if (!/^[a-zA-Z0-9-_]{1,128}$/.test(key)) throw invalid(`Invalid value for field 'resource.metadata.items[${i}].key': '${key}'.`);
+    // An item carries a value (an absent key is how "no value" is said): an empty one is refused, so a client that
+    // sends one is caught here.
+    if (value === '') throw invalid(`Invalid value for field 'resource.metadata.items[${i}].value': ''. A metadata value is required.`);
     if (seen.has(key)) throw invalid(`Invalid value for field 'resource.metadata': duplicate key '${key}'.`);
     seen.add(key);
     const size = Buffer.byteLength(value);
