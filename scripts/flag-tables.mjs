@@ -3,10 +3,15 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { BUILD_FLAGS } from '../dist/commands/build.js';
 import { CLEANUP_FLAGS } from '../dist/commands/cleanup.js';
 import { RUN_MODES } from '../dist/config/flag.js';
+import { PRUNE_FLAGS } from '../dist/commands/prune/flags.js';
 import { flagTable, withTables } from '../dist/config/flag-table.js';
 
 const readme = readFileSync('README.md', 'utf8');
 writeFileSync(
   'README.md',
-  withTables(readme, { build: flagTable(BUILD_FLAGS, 'flag', RUN_MODES), cleanup: flagTable(CLEANUP_FLAGS, '`cleanup` flag') }),
+  withTables(readme, {
+    build: flagTable(BUILD_FLAGS, 'flag', RUN_MODES),
+    cleanup: flagTable(CLEANUP_FLAGS, '`cleanup` flag'),
+    prune: flagTable(PRUNE_FLAGS, '`prune` flag'),
+  }),
 );

@@ -16,6 +16,7 @@ import {
 } from './config/flag.js';
 import { BUILD_FLAGS } from './commands/build.js';
 import { CLEANUP_FLAGS } from './commands/cleanup.js';
+import { PRUNE_FLAGS } from './commands/prune/flags.js';
 import { VERIFY_ARGUMENT, VERIFY_FLAGS } from './commands/verify.js';
 import { isLocalRun, runOf, type Run, type RunPlan } from './config/types.js';
 import { exitCodeOf, InterruptedError, UsageError } from './errors.js';
@@ -69,7 +70,7 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
       if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return 0;
       const cmd = program.commands.find((c) => c.name() === args[0]);
       const stray = e.code === 'commander.excessArguments' && cmd ? strayArguments(cmd) : [];
-      const flags = args[0] === 'cleanup' ? CLEANUP_FLAGS : BUILD_FLAGS;
+      const flags = args[0] === 'cleanup' ? CLEANUP_FLAGS : args[0] === 'prune' ? PRUNE_FLAGS : BUILD_FLAGS;
       err.write(`${cmd && stray.length ? strayLine(cmd, stray, named) : commanderLine(e, args, flags)}\n`);
       return 2;
     }
@@ -77,6 +78,7 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
   }
   if (!request) return 0;
   if (request.command === 'cleanup') return cleanup(request.flags, io, redactor, out, err);
+  if (request.command === 'prune') return prune(request.flags, io, redactor, out, err);
   let plan: RunPlan;
   try {
     const flags = request.flags;
@@ -216,6 +218,9 @@ async function execute(plan: RunPlan, io: CliIo, redactor: Redactor, out: TextSi
       err.write(
         `and put this nodeSelector in the pod spec, so that the pods run on nodes that have the disk:\n\n${result.next.autopilotNodeSelector}\n`,
       );
+      err.write(
+        `\nOld images of the family pile up (GCE never deletes one): see what prune would deprecate, keeping every image a cluster uses:\n\n${result.next.prune}\n`,
+      );
     }
     return 0;
   } catch (e) {
@@ -287,10 +292,10 @@ function imageKept(uri: string, result: BuildResult, out: TextSink, err: TextSin
   if (!json) out.write(unwritten.contents);
 }
 
-type CommandName = 'build' | 'verify' | 'cleanup';
-const COMMANDS = ['build', 'verify', 'cleanup', 'help'];
+type CommandName = 'build' | 'verify' | 'cleanup' | 'prune';
+const COMMANDS = ['build', 'verify', 'cleanup', 'prune', 'help'];
 /** Every flag name of every command, for reading Go-style flags and finding where the command word stands. */
-const ALL_FLAGS = new Map([...byName(BUILD_FLAGS), ...byName(CLEANUP_FLAGS)]);
+const ALL_FLAGS = new Map([...byName(BUILD_FLAGS), ...byName(CLEANUP_FLAGS), ...byName(PRUNE_FLAGS)]);
 
 async function cleanup(flags: RawFlags, io: CliIo, redactor: Redactor, out: TextSink, err: TextSink): Promise<number> {
   let config;
@@ -320,6 +325,58 @@ async function cleanup(flags: RawFlags, io: CliIo, redactor: Redactor, out: Text
   } finally {
     io.signals.off('SIGINT', stop);
     io.signals.off('SIGTERM', stop);
+  }
+}
+
+/**
+ * `prune` (docs/architecture.md, Image lifetime): the first SIGINT/SIGTERM stops it between calls (the change in
+ * flight is finished, the rest skipped); a third exits at once.
+ */
+async function prune(flags: RawFlags, io: CliIo, redactor: Redactor, out: TextSink, err: TextSink): Promise<number> {
+  let config;
+  try {
+    const { parsePruneConfig } = await import('./commands/prune/parse.js');
+    config = parsePruneConfig({ flags }, io.env, io.cwd);
+  } catch (e) {
+    if (!(e instanceof UsageError)) throw e;
+    for (const p of e.problems) err.write(`error: ${p}\n`);
+    return 2;
+  }
+  const controller = new AbortController();
+  let interrupts = 0;
+  const stop = (name: SignalName) => () => {
+    interrupts++;
+    if (interrupts === 1) {
+      err.write(`\n${name} received: finishing the change in flight, making no other (press Ctrl-C twice more to exit at once)\n`);
+      controller.abort(new InterruptedError(name));
+    } else if (interrupts >= 3) io.forceExit?.(130);
+  };
+  const sigint = stop('SIGINT');
+  const sigterm = stop('SIGTERM');
+  io.signals.on('SIGINT', sigint);
+  io.signals.on('SIGTERM', sigterm);
+  try {
+    const { runPrune } = await import('./commands/prune/run.js');
+    return await runPrune(config, {
+      env: io.env,
+      redactor,
+      out,
+      err,
+      signal: controller.signal,
+      ...(io.tuning?.retry ? { retry: io.tuning.retry } : {}),
+    });
+  } catch (e) {
+    if (controller.signal.aborted) return 130;
+    if (e instanceof UsageError) {
+      for (const p of e.problems) err.write(`error: ${p}\n`);
+      return 2;
+    }
+    err.write(`error: ${(e as Error)?.message ?? String(e)}\n`);
+    if (io.env.GDIB_DEBUG) err.write(`${(e as Error)?.stack ?? ''}\n`);
+    return 1;
+  } finally {
+    io.signals.off('SIGINT', sigint);
+    io.signals.off('SIGTERM', sigterm);
   }
 }
 
@@ -380,7 +437,8 @@ function buildProgram(onRun: (command: CommandName, flags: RawFlags, positionals
     .exitOverride()
     .showSuggestionAfterError(true);
   const footer =
-    '\nCommands: build (the default), verify (same as --verify-only), cleanup (delete what killed builds left).\n' +
+    '\nCommands: build (the default), verify (same as --verify-only), cleanup (delete what killed builds left),\n' +
+    'prune (deprecate, then delete, the old images of a family that no cluster uses).\n' +
     '\nFlags are accepted as --flag=value, --flag value and Go-style -flag=value; booleans also as --flag=true|false.\n' +
     'Exit codes: 0 success, 1 build or verification failed (an image already created is kept), 2 invalid input\n' +
     "(nothing created), 130 interrupted (after cleanup). The VM's console is kept in the logs whenever a VM existed.\n" +
@@ -412,12 +470,19 @@ function buildProgram(onRun: (command: CommandName, flags: RawFlags, positionals
       flags: CLEANUP_FLAGS,
       modes: ['cleanup'],
     },
+    {
+      name: 'prune',
+      description:
+        'Deprecate (and with --delete, later delete) the old images of a family this tool built, keeping the newest, the young and every image a cluster uses.',
+      flags: PRUNE_FLAGS,
+      modes: ['prune'],
+    },
   ];
   for (const c of commands) {
     const cmd = program.command(c.name).description(c.description);
     addFlags(cmd, c.flags, c.modes);
     if (c.argument) cmd.argument(`[${c.argument.name}]`, c.argument.help);
-    if (c.name !== 'cleanup') cmd.addHelpText('after', footer);
+    if (c.name !== 'cleanup' && c.name !== 'prune') cmd.addHelpText('after', footer);
     cmd
       .exitOverride()
       .allowExcessArguments(false)
@@ -492,7 +557,7 @@ function strayLine(cmd: Command, stray: readonly string[], commandNamed: boolean
     : '';
   // With no command named, a bare word where the command goes is most likely a mistyped command.
   const commandLike = !commandNamed && /^[a-z][a-z-]*$/.test(stray[0]!);
-  const hint = commandLike ? 'the commands are build, verify and cleanup, and flags start with --' : 'flags start with --';
+  const hint = commandLike ? 'the commands are build, verify, cleanup and prune, and flags start with --' : 'flags start with --';
   return `error: unexpected argument${stray.length > 1 ? 's' : ''} ${quoted}${takes}; ${hint} (see --help)`;
 }
 

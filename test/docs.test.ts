@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { BUILD_FLAGS } from '../src/commands/build.js';
 import { CLEANUP_FLAGS } from '../src/commands/cleanup.js';
 import { RUN_MODES } from '../src/config/flag.js';
+import { PRUNE_FLAGS } from '../src/commands/prune/flags.js';
 import { flagTable, tableMarkers, withTables } from '../src/config/flag-table.js';
 
 const readme = readFileSync('README.md', 'utf8');
@@ -16,10 +17,14 @@ describe('README', () => {
 
   it('has the flag tables the declarations give (npm run docs:flags rewrites them)', () => {
     expect(readme).toBe(
-      withTables(readme, { build: flagTable(BUILD_FLAGS, 'flag', RUN_MODES), cleanup: flagTable(CLEANUP_FLAGS, '`cleanup` flag') }),
+      withTables(readme, {
+        build: flagTable(BUILD_FLAGS, 'flag', RUN_MODES),
+        cleanup: flagTable(CLEANUP_FLAGS, '`cleanup` flag'),
+        prune: flagTable(PRUNE_FLAGS, '`prune` flag'),
+      }),
     );
     // The markers are there, so the comparison above compared something.
-    for (const name of ['build', 'cleanup']) for (const marker of tableMarkers(name)) expect(readme).toContain(marker);
+    for (const name of ['build', 'cleanup', 'prune']) for (const marker of tableMarkers(name)) expect(readme).toContain(marker);
   });
 
   it('gives the build limit of --image-name and why', () => {

@@ -301,7 +301,9 @@ export async function runBuild(runPlan: RunPlan, deps: BuildDeps): Promise<Build
           },
         }
       : {}),
-    ...(!error && !dryRun && imageRun ? { next: nextSteps(imageRun.projectName, unchanged?.name ?? imageRun.imageName) } : {}),
+    ...(!error && !dryRun && imageRun
+      ? { next: nextSteps(imageRun.projectName, unchanged?.name ?? imageRun.imageName, imageRun.imageFamilyName) }
+      : {}),
     ...(ctx.state.ifChanged ? { ifChanged: ctx.state.ifChanged } : {}),
     // An incremental build: the image its data disk started from, and the disk's size (at least the base's).
     ...(ctx.state.base && config.kind === 'vm-build' ? { base: ctx.state.base.uri, diskSizeGb: dataDiskSizeGb({ ...ctx, config }) } : {}),

@@ -1,7 +1,8 @@
 // The next step after a build, ready to paste: a node pool that mounts the image as a secondary boot disk in
 // CONTAINER_IMAGE_CACHE mode (image streaming is required), the same in Terraform, and for Autopilot the
 // allowlist that lets workloads use images of this project plus the nodeSelector that puts a pod on nodes that
-// have the disk (GKE labels such nodes, and Autopilot pods ask for them by that label).
+// have the disk (GKE labels such nodes, and Autopilot pods ask for them by that label); and the `prune` command that
+// keeps the image's family from growing without end.
 import { gkeNodeLabel } from '../config/rules.js';
 
 export interface NextSteps {
@@ -10,9 +11,14 @@ export interface NextSteps {
   autopilotAllowlist: string;
   /** Pod spec fragment for Autopilot. */
   autopilotNodeSelector: string;
+  /**
+   * Once the family holds more images than the pools need: the `prune` command for it (a dry run, to look first;
+   * docs/architecture.md, Image lifetime).
+   */
+  prune: string;
 }
 
-export function nextSteps(project: string, image: string): NextSteps {
+export function nextSteps(project: string, image: string, family: string): NextSteps {
   const gcloud = [
     'gcloud container node-pools create NODE_POOL \\',
     '  --cluster=CLUSTER --location=LOCATION \\',
@@ -45,5 +51,6 @@ export function nextSteps(project: string, image: string): NextSteps {
   ].join('\n');
   const label = gkeNodeLabel(project, image);
   const autopilotNodeSelector = ['nodeSelector:', `  ${label.key}: ${label.value}`].join('\n');
-  return { gcloud, terraform, autopilotAllowlist, autopilotNodeSelector };
+  const prune = `gke-disk-image-builder prune --project-name=${project} --image-family-name=${family} --dry-run`;
+  return { gcloud, terraform, autopilotAllowlist, autopilotNodeSelector, prune };
 }

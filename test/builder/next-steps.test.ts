@@ -3,7 +3,7 @@ import { nextSteps } from '../../src/builder/next-steps.js';
 
 describe('nextSteps', () => {
   it('gives Autopilot pods the nodeSelector of the label GKE puts on nodes that have the image', () => {
-    const next = nextSteps('my-project', 'ml-cache-v1');
+    const next = nextSteps('my-project', 'ml-cache-v1', 'ml-cache');
     expect(next.autopilotNodeSelector).toBe(
       [
         'nodeSelector:',
@@ -14,7 +14,7 @@ describe('nextSteps', () => {
 
   it('gives a 39-character image (the longest a build takes) a valid Kubernetes label name', () => {
     const image = `i${'m'.repeat(38)}`;
-    const line = nextSteps('my-project', image).autopilotNodeSelector.split('\n')[1]!;
+    const line = nextSteps('my-project', image, 'ml-cache').autopilotNodeSelector.split('\n')[1]!;
     const [, prefix, name, value] = /^ {2}([^/]+)\/([^:]+): (.+)$/.exec(line)!;
     expect(prefix).toBe('cloud.google.com.node-restriction.kubernetes.io');
     expect(name).toBe(`gke-secondary-boot-disk-${image}`);
@@ -22,5 +22,11 @@ describe('nextSteps', () => {
     // Kubernetes' rules for the name part and for the value of a label.
     expect(name).toMatch(/^[a-z0-9A-Z]([-a-z0-9A-Z_.]{0,61}[a-z0-9A-Z])?$/);
     expect(value).toMatch(/^[a-z0-9A-Z]([-a-z0-9A-Z_.]{0,61}[a-z0-9A-Z])?$/);
+  });
+
+  it("names the prune command for the image's family, as a dry run", () => {
+    expect(nextSteps('my-project', 'ml-cache-v1', 'ml-cache').prune).toBe(
+      'gke-disk-image-builder prune --project-name=my-project --image-family-name=ml-cache --dry-run',
+    );
   });
 });

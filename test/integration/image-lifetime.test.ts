@@ -53,8 +53,13 @@ describe('image lifetime at build time', () => {
   });
 
   it('without the flags no images.deprecate is sent; one flag sends only its time', async () => {
-    expect((await h.cli(build('img-plain'))).code).toBe(0);
+    const plain = await h.cli(build('img-plain'));
+    expect(plain.code).toBe(0);
     expect(h.emu.requests.some((q) => q.call === 'images.deprecate')).toBe(false);
+    // The next steps name the prune command for the image's family.
+    expect(plain.stderr).toContain(
+      'gke-disk-image-builder prune --project-name=test-project --image-family-name=secondary-disk-image --dry-run',
+    );
     expect((await h.cli(build('img-one', '--delete-after=45d'))).code).toBe(0);
     const body = h.emu.requests.find((q) => q.call === 'images.deprecate')!.body as Record<string, unknown>;
     expect(Object.keys(body).sort()).toEqual(['deleted', 'state']);
