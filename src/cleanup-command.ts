@@ -5,6 +5,7 @@ import type { TextSink } from './io/render.js';
 import type { Redactor } from './io/redact.js';
 import type { CleanupPlan } from './config/types.js';
 import { formatMs } from './errors.js';
+import { shellCommand } from './io/shell-quote.js';
 
 export async function runCleanup(
   config: CleanupPlan,
@@ -48,7 +49,7 @@ export async function runCleanup(
             failed++;
             const what = r.kind === 'vm' ? 'instances' : 'disks';
             deps.err.write(
-              `error: could not delete ${r.name}: ${(e as Error).message}\n  Delete it by hand: gcloud compute ${what} delete ${r.name} --project ${config.projectName} --zone ${r.zone} --quiet\n`,
+              `error: could not delete ${r.name}: ${(e as Error).message}\n  Delete it by hand: ${shellCommand('gcloud', 'compute', what, 'delete', r.name, '--project', config.projectName, '--zone', r.zone, '--quiet')}\n`,
             );
           }
         }),

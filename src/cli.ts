@@ -21,6 +21,7 @@ import { VERIFY_ARGUMENT, VERIFY_FLAGS } from './commands/verify.js';
 import { isLocalRun, runOf, type Run, type RunPlan } from './config/types.js';
 import { exitCodeOf, InterruptedError, UsageError } from './errors.js';
 import { Redactor } from './io/redact.js';
+import { sanitizeText } from './io/sanitize.js';
 import type { TextSink } from './io/render.js';
 import type { Tuning } from './builder/context.js';
 import type { BuildResult } from './builder/events.js';
@@ -52,8 +53,12 @@ export interface CliIo {
 
 export async function main(argv: readonly string[], io: CliIo): Promise<number> {
   const redactor = new Redactor();
-  const out: TextSink = { write: (t) => io.stdout.write(redactor.redact(t)) };
-  const err: TextSink = { write: (t) => io.stderr.write(redactor.redact(t)) };
+  // Everything printed is redacted, and its control characters but newline and tab escaped (src/io/sanitize.ts):
+  // error lines quote registries, APIs and the VM's console. Only the renderer writes escape sequences of its own
+  // (the live status line), to `rawErr`, and escapes the text it draws itself.
+  const out: TextSink = { write: (t) => io.stdout.write(sanitizeText(redactor.redact(t))) };
+  const rawErr: TextSink = { write: (t) => io.stderr.write(redactor.redact(t)) };
+  const err: TextSink = { write: (t) => rawErr.write(sanitizeText(t)) };
   let request: { command: CommandName; flags: RawFlags; positionals: string[] } | undefined;
   const program = buildProgram(
     (command, flags, positionals) => {
@@ -108,10 +113,10 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
     }
     throw e;
   }
-  return execute(plan, io, redactor, out, err);
+  return execute(plan, io, redactor, out, err, rawErr);
 }
 
-async function execute(plan: RunPlan, io: CliIo, redactor: Redactor, out: TextSink, err: TextSink): Promise<number> {
+async function execute(plan: RunPlan, io: CliIo, redactor: Redactor, out: TextSink, err: TextSink, rawErr: TextSink): Promise<number> {
   const config = runOf(plan);
   const controller = new AbortController();
   let registry: CleanupRegistry | undefined;
@@ -157,7 +162,7 @@ async function execute(plan: RunPlan, io: CliIo, redactor: Redactor, out: TextSi
     const tokens = usesCloud(plan) ? await findCredentials(auth) : createTokenProvider(auth);
     registry = new Registry();
     const { json, quiet, logLevel } = config.output;
-    render = createRenderer(err, { live: !!io.isTTY && !io.env.CI, quiet, ...(json ? { json: out } : {}) });
+    render = createRenderer(rawErr, { live: !!io.isTTY && !io.env.CI, quiet, ...(json ? { json: out } : {}) });
     const emit = render;
     const tuning = io.tuning ?? {};
     const cloud = createCloud(cloudScope(config), {
@@ -507,17 +512,20 @@ function commanderLine(e: CommanderError, args: readonly string[], flags: FlagSe
     case 'commander.unknownOption': {
       const unknown = options.find((a) => !known.has(nameOf(a)) && a !== '--help' && a !== '-h');
       if (!unknown) break;
-      const near = nearest(nameOf(unknown), [...known.keys()]);
-      return `error: --${nameOf(unknown)}: unknown flag${near ? ` (did you mean --${near}?)` : ''}; see --help`;
+      // The name is the user's: echoed clipped (a 100 KB argument is one short line), and only a name of a
+      // flag's length is compared with the known ones.
+      const name = nameOf(unknown);
+      const near = name.length <= 64 ? nearest(name, [...known.keys()]) : undefined;
+      return `error: --${clip(name)}: unknown flag${near ? ` (did you mean --${near}?)` : ''}; see --help`;
     }
     case 'commander.optionMissingArgument': {
       // normalizeArgv gave every boolean its value, so the flag without one is the last "--flag" written alone.
       const bare = options.filter((a) => !a.includes('=') && known.get(nameOf(a))?.spec.kind !== 'bool').at(-1);
-      if (bare) return `error: --${nameOf(bare)}: needs a value`;
+      if (bare) return `error: --${clip(nameOf(bare))}: needs a value`;
       break;
     }
   }
-  return `error: ${e.message.replace(/^error: /, '').split('\n')[0]}`;
+  return `error: ${clip(e.message.replace(/^error: /, '').split('\n')[0]!, 200)}`;
 }
 
 /** The known name closest to `name`, if it is close enough to be a typo (at most a third of it differs). */

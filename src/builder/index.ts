@@ -39,6 +39,7 @@ import { setImageLifetime } from './steps/image-lifetime.js';
 import { compareWithFamily } from './steps/compare-with-family.js';
 import { choosing, dataDiskSizeGb } from './steps/base-image.js';
 import { deadline } from '../io/abort.js';
+import { shellCommand } from '../io/shell-quote.js';
 import type { ProcessWarnings } from '../io/warnings.js';
 
 export interface BuildDeps {
@@ -265,11 +266,14 @@ export async function runBuild(runPlan: RunPlan, deps: BuildDeps): Promise<Build
   if (error && vm?.keepOnFailure && !(error instanceof InterruptedError) && !ctx.state.imageCreated) {
     const kept = keepForDebugging(ctx);
     if (kept.length) {
-      const where = `--project ${vm.projectName} --zone ${vm.zone}`;
+      const where = ['--project', vm.projectName, '--zone', vm.zone];
       emit({
         type: 'kept',
         resources: kept.map((t) => ({ kind: t.kind, name: t.name, command: t.command })),
-        hints: [`gcloud compute ssh ${names.vm} ${where}`, `gcloud compute instances get-serial-port-output ${names.vm} ${where}`],
+        hints: [
+          shellCommand('gcloud', 'compute', 'ssh', names.vm, ...where),
+          shellCommand('gcloud', 'compute', 'instances', 'get-serial-port-output', names.vm, ...where),
+        ],
       });
     }
   }

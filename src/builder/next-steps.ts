@@ -4,6 +4,7 @@
 // have the disk (GKE labels such nodes, and Autopilot pods ask for them by that label); and the `prune` command that
 // keeps the image's family from growing without end.
 import { gkeNodeLabel } from '../config/rules.js';
+import { shellQuote } from '../io/shell-quote.js';
 
 export interface NextSteps {
   gcloud: string;
@@ -22,9 +23,9 @@ export function nextSteps(project: string, image: string, family: string): NextS
   const gcloud = [
     'gcloud container node-pools create NODE_POOL \\',
     '  --cluster=CLUSTER --location=LOCATION \\',
-    `  --project=${project} \\`,
+    `  ${shellQuote(`--project=${project}`)} \\`,
     '  --enable-image-streaming \\',
-    `  --secondary-boot-disk=disk-image=projects/${project}/global/images/${image},mode=CONTAINER_IMAGE_CACHE`,
+    `  ${shellQuote(`--secondary-boot-disk=disk-image=projects/${project}/global/images/${image},mode=CONTAINER_IMAGE_CACHE`)}`,
   ].join('\n');
   const terraform = [
     'resource "google_container_node_pool" "cached" {',

@@ -77,6 +77,8 @@ export const BUILD_FLAGS = {
     required: { what: 'at least one image reference with a tag or digest' },
     valueName: 'REF',
     check: rules.imageRef,
+    // A cap no real list meets (docs/architecture.md, Hostile input): a runaway list is refused at once.
+    maxItems: 256,
     help: 'container image to bake into the disk, with a tag or digest; repeatable',
     doc: 'image reference with a tag or a digest',
   },

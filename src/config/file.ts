@@ -1,23 +1,24 @@
 // --config FILE: a YAML or JSON file with the same keys as the flags (so CI keeps the list of images in the
 // repository). Values are turned into the strings the command line would have given, so the same schema checks
 // them with the same messages; flags given on the command line override the file.
-import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { UsageError } from '../errors.js';
+import { readSmallFile } from '../io/safe-file.js';
 import { byName, type FlagSet, type RawFlags } from './flag.js';
 import { clip, shownPath } from './rules.js';
+
+/** Far above any real list of flags and images. */
+export const CONFIG_FILE_MAX_BYTES = 1024 * 1024;
 
 /** The keys of the file are the names of `flags` (aliases too), without dashes. */
 export async function loadConfigFile(path: string, cwd: string, flags: FlagSet): Promise<RawFlags> {
   const names = byName(flags);
   const full = resolve(cwd, path);
   const shown = shownPath(full);
-  let text: string;
-  try {
-    text = await readFile(full, 'utf8');
-  } catch (err) {
-    throw new UsageError([`--config: cannot read ${shown} (${(err as NodeJS.ErrnoException).code ?? 'error'})`]);
-  }
+  // A FIFO, a device or a huge file is refused at once rather than read forever (src/io/safe-file.ts).
+  const read = readSmallFile(full, CONFIG_FILE_MAX_BYTES);
+  if ('problem' in read) throw new UsageError([`--config: ${shown} ${read.problem}`]);
+  const text = read.text;
   let doc: unknown;
   try {
     // JSON is YAML, so one parser reads both; it is loaded only when --config is used.

@@ -1,9 +1,11 @@
 // Files the tool writes for the user (the archive of --output, the manifests of --k8s-manifests-filepath) are
-// checked when the input is validated: a directory that is missing or not writable would otherwise be found only
-// after the image was built and paid for. No directory is ever created for an output (the Go tool rejects a
-// missing one too, and a recursive mkdir under /proc never returns).
-import { accessSync, constants, statSync } from 'node:fs';
+// checked when the input is validated: a directory that is missing or not writable, or a FIFO, device or link at
+// the path, would otherwise be found only after the image was built and paid for. No directory is ever created for
+// an output (the Go tool rejects a missing one too, and a recursive mkdir under /proc never returns). The file
+// itself is written beside its path and renamed over it (src/io/safe-file.ts).
+import { accessSync, closeSync, constants, statSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { openRegularFile, outputTargetProblem } from '../io/safe-file.js';
 import { shownPath } from './rules.js';
 
 /** What is wrong with writing a file at `path` (absolute), or undefined when it can be written. */
@@ -24,10 +26,15 @@ export function outputPathProblem(path: string): string | undefined {
   } catch (err) {
     return `directory ${shown} is not writable (${(err as NodeJS.ErrnoException).code ?? 'error'})`;
   }
-  try {
-    if (statSync(path).isDirectory()) return `${shownPath(path)} is a directory; give the path of a file`;
-  } catch {
-    // does not exist yet: it will be created
-  }
+  const target = outputTargetProblem(path);
+  return target ? `${shownPath(path)} ${target}` : undefined;
+}
+
+/** What is wrong with reading the disk file or archive of verify --local, or undefined: a regular file, any size. */
+export function inputFileProblem(path: string): string | undefined {
+  const opened = openRegularFile(path);
+  if (typeof opened === 'string')
+    return `the disk file ${shownPath(path)} ${opened}${/not a file$/.test(opened) ? ': give a disk image archive (.tar.gz) or a raw disk file' : ''}`;
+  closeSync(opened.fd);
   return undefined;
 }

@@ -1,5 +1,6 @@
 // GCE and GCS naming rules, shared by the schema. Each check returns undefined when fine, else what is expected.
 import { parseGoDuration, parseLifetime } from './duration.js';
+import { parseGcsPath } from './gcs-path.js';
 import { parseImageReference } from './reference.js';
 export const GCE_NAME = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
 
@@ -58,14 +59,8 @@ export function label(text: string): { key: string; value: string } | string {
   return { key, value };
 }
 
-// gs://bucket[/prefix]: bucket names are 3-63 characters (222 with dots) of lowercase letters, digits, "-", "_", ".".
-const GCS_PATH = /^gs:\/\/([a-z0-9][a-z0-9._-]{1,220}[a-z0-9])(\/[^\n\r#?[\]*]*)?$/;
-export function gcsPath(value: string): { bucket: string; prefix: string } | string {
-  const m = GCS_PATH.exec(value);
-  if (!m || (m[1]!.length > 63 && !m[1]!.includes('.'))) return 'expected gs://BUCKET or gs://BUCKET/PREFIX';
-  const prefix = (m[2] ?? '').replace(/^\/+|\/+$/g, '');
-  return { bucket: m[1]!, prefix };
-}
+// gs://bucket[/prefix], by Cloud Storage's naming rules (src/config/gcs-path.ts).
+export const gcsPath = parseGcsPath;
 
 const EMAIL = /^[a-zA-Z0-9._%+-]+@[a-zA-Z0-9.-]+\.[a-zA-Z]{2,}$/;
 export function serviceAccount(value: string): string | undefined {
@@ -230,7 +225,8 @@ export function registrySecret(text: string): RegistrySecret | string {
   if (eq < 0) return `"${clip(text)}" is not HOST=projects/PROJECT/secrets/NAME[/versions/VERSION]`;
   const host = text.slice(0, eq);
   const path = text.slice(eq + 1);
-  if (!REGISTRY_HOST.test(host) || host.length > 255)
+  const port = /:([0-9]+)$/.exec(host)?.[1];
+  if (!REGISTRY_HOST.test(host) || host.length > 255 || (port !== undefined && (Number(port) > 65535 || Number(port) === 0)))
     return `"${clip(host)}" is not a registry host (expected e.g. ghcr.io, registry.example.com:5000, or docker.io for Docker Hub)`;
   const m = SECRET_PATH.exec(path);
   if (!m)

@@ -2,7 +2,6 @@
 // it turns the raw strings of the command line, the config file and the environment's defaults into typed values;
 // then the values become a run plan, a frozen object of exactly the fields its mode uses. Every problem is
 // reported at once, each naming its flag. Loaded only once the input is to be validated (zod costs time).
-import { accessSync, constants, readFileSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { z } from 'zod';
 import { BUILD_FLAGS } from '../commands/build.js';
@@ -13,7 +12,8 @@ import { parseGoDuration } from './duration.js';
 import { camelCase, type FlagSet, type FlagSpec, type FlagValues, type RawFlags } from './flag.js';
 import { parseGoBool } from './go-bool.js';
 import { flagsFor, runModeOf, type GivenFlags } from './applies.js';
-import { outputPathProblem } from './outputs.js';
+import { loadKeyFile } from './key-file.js';
+import { inputFileProblem, outputPathProblem } from './outputs.js';
 import * as rules from './rules.js';
 import {
   BAKE_KINDS,
@@ -299,61 +299,6 @@ export function parseCleanupPlan(given: GivenFlags, env: Environment, cwd: strin
     olderThanMs: parseGoDuration(v.olderThan)!,
     dryRun: v.dryRun,
   });
-}
-
-export function loadKeyFile(path: string): KeyFile | string {
-  const shown = rules.shownPath(path);
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (err) {
-    return `cannot read ${shown} (${(err as NodeJS.ErrnoException).code ?? 'error'})`;
-  }
-  let json: Record<string, unknown>;
-  try {
-    json = JSON.parse(text) as Record<string, unknown>;
-  } catch {
-    return `${shown} is not JSON (expected a service-account key file)`;
-  }
-  if (json.type === 'service_account') {
-    if (typeof json.client_email !== 'string' || typeof json.private_key !== 'string') {
-      return `${shown} lacks client_email or private_key`;
-    }
-    return {
-      path,
-      type: 'service_account',
-      clientEmail: json.client_email,
-      privateKey: json.private_key,
-      privateKeyId: typeof json.private_key_id === 'string' ? json.private_key_id : undefined,
-      tokenUri: typeof json.token_uri === 'string' ? json.token_uri : 'https://oauth2.googleapis.com/token',
-    };
-  }
-  if (json.type === 'authorized_user') {
-    if (typeof json.client_id !== 'string' || typeof json.client_secret !== 'string' || typeof json.refresh_token !== 'string') {
-      return `${shown} lacks client_id, client_secret or refresh_token`;
-    }
-    return {
-      path,
-      type: 'authorized_user',
-      clientId: json.client_id,
-      clientSecret: json.client_secret,
-      refreshToken: json.refresh_token,
-      tokenUri: typeof json.token_uri === 'string' ? json.token_uri : 'https://oauth2.googleapis.com/token',
-    };
-  }
-  return `${shown} has type ${JSON.stringify(json.type)}; expected "service_account" or "authorized_user"`;
-}
-
-/** What is wrong with reading the disk file or archive of verify --local, or undefined. */
-function inputFileProblem(path: string): string | undefined {
-  const shown = rules.shownPath(path);
-  try {
-    if (!statSync(path).isFile()) return `${shown} is not a file: give a disk image archive (.tar.gz) or a raw disk file`;
-    accessSync(path, constants.R_OK);
-  } catch (err) {
-    return `cannot read the disk file ${shown} (${(err as NodeJS.ErrnoException).code ?? 'error'})`;
-  }
-  return undefined;
 }
 
 function deepFreeze<T>(obj: T): T {

@@ -3,6 +3,7 @@
 // errors and the result. --json puts versioned events on stdout, one per line, the last one the result.
 import type { BuildEvent } from '../builder/events.js';
 import { formatMs } from '../errors.js';
+import { sanitizeLine, sanitizeText } from './sanitize.js';
 
 export interface TextSink {
   write(text: string): void;
@@ -38,13 +39,15 @@ export function createRenderer(err: TextSink, opts: RenderOptions): Renderer {
   };
   const drawStatus = () => {
     if (!opts.live || !status) return;
-    err.write(`\r\x1b[2K${status} · ${clock(now() - start)}`);
+    err.write(`\r\x1b[2K${sanitizeLine(status)} · ${clock(now() - start)}`);
     statusShown = true;
   };
   const print = (text: string, important = false) => {
     if (opts.quiet && !important) return;
     clearStatus();
-    err.write(`${text}\n`);
+    // Events carry text from the VM's console, registries and APIs: its control characters are escaped here, the
+    // one place the renderer writes text (its own escape sequences, for the status line, are written above).
+    err.write(`${sanitizeText(text)}\n`);
     drawStatus();
   };
   const line = (text: string, important = false) => print(`${stamp()}${text}`, important);
@@ -76,7 +79,7 @@ export function createRenderer(err: TextSink, opts: RenderOptions): Renderer {
         setStatus(`${status.replace(/ \(.*\)$/, '')} (${e.progress})`);
         return opts.live ? undefined : line(`VM: ${e.progress}`);
       case 'serial':
-        return print(`  vm | ${e.line}`);
+        return print(`  vm | ${sanitizeLine(e.line)}`);
       case 'serial-gap':
         return line(`warning: ${e.lostBytes} bytes of serial output were lost (the VM wrote faster than GCE keeps)`, true);
       case 'warning':

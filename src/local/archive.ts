@@ -12,7 +12,7 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
-import { access, lstat, mkdir, rename, rm, stat, unlink } from 'node:fs/promises';
+import { access, lstat, mkdir, open, rename, rm, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { lastLines, scriptPath } from './command.js';
 import { GIB, loopDevicesOf } from './disk.js';
@@ -113,8 +113,12 @@ export async function packDiskArchive(diskFile: string, output: string, opts: Pa
       opts.onProgress?.(size);
     }
   };
-  const timer = opts.onProgress ? setInterval(() => void report(), 1000) : undefined;
+  let timer: NodeJS.Timeout | undefined;
   try {
+    // The archive holds the images' files, possibly private: it is created 0600 (O_EXCL, never through a link)
+    // before tar fills it, so it never exists with looser permissions; tar keeps the mode of a file it truncates.
+    await (await open(partial, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600)).close();
+    timer = opts.onProgress ? setInterval(() => void report(), 1000) : undefined;
     await runTar(
       [
         '--create',

@@ -4,6 +4,7 @@
 // too small. A registry this machine cannot reach is reported and skipped: the VM may well reach it.
 import { parseImageReference, type ImageReference } from '../config/reference.js';
 import { gunzipSync } from 'node:zlib';
+import { mapWithLimit } from '../io/limit.js';
 import { RegistryError, type Fetched, type ImageRegistry } from './client.js';
 
 /** A gzip stream of an empty tar, which Docker used for metadata-only layers. */
@@ -99,6 +100,12 @@ async function isEmptyLayer(
   }
 }
 
+/**
+ * Images resolved at once: enough to hide a registry's latency, few enough that a long list neither floods a
+ * registry (nor this machine's sockets) nor delays an interrupt behind hundreds of requests.
+ */
+export const RESOLVE_CONCURRENCY = 8;
+
 export async function checkImages(
   refs: readonly string[],
   platform: string,
@@ -106,7 +113,7 @@ export async function checkImages(
   client: ImageRegistry,
   signal: AbortSignal,
 ): Promise<{ checks: ImageCheck[]; warnings: string[]; problems: string[] }> {
-  const checks = await Promise.all(refs.map((r) => checkImage(r, platform, client, signal)));
+  const checks = await mapWithLimit(refs, RESOLVE_CONCURRENCY, (r) => checkImage(r, platform, client, signal), signal);
   const warnings = checks.flatMap((c) => c.warnings);
   const problems = checks.flatMap((c) => c.problems);
   const compressed = checks.reduce((n, c) => n + (c.compressedBytes ?? 0), 0);

@@ -93,7 +93,9 @@ describe('usage', () => {
       '-store-snapshot-checksum=false',
     ]);
     expect(r.code).toBe(2);
-    expect(r.stderr.trim().split('\n')[0]).toBe('error: --gcs-path: expected gs://BUCKET or gs://BUCKET/PREFIX');
+    expect(r.stderr.trim().split('\n')[0]).toMatch(
+      /^error: --gcs-path: expected gs:\/\/BUCKET or gs:\/\/BUCKET\/PREFIX: a bucket name is 3-63/,
+    );
   });
 
   it('takes project and zone from the gcloud environment', async () => {

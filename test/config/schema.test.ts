@@ -1,3 +1,4 @@
+import { generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -137,7 +138,7 @@ describe('invalid values name their flag', () => {
     [{ 'storage-location': ['US'] }, '--storage-location:'],
     [{ platform: 'windows/amd64' }, '--platform:'],
     [{ 'k8s-namespace': 'Kube_System' }, '--k8s-namespace:'],
-    [{ 'gcp-oauth': '/nonexistent/key.json' }, '--gcp-oauth: cannot read /nonexistent/key.json (ENOENT)'],
+    [{ 'gcp-oauth': '/nonexistent/key.json' }, '--gcp-oauth: /nonexistent/key.json does not exist'],
   ])('%j', (flags, expected) => {
     const p = problems({ ...base, ...flags });
     expect(p.length).toBeGreaterThan(0);
@@ -204,7 +205,7 @@ describe('--gcp-oauth', () => {
       JSON.stringify({
         type: 'service_account',
         client_email: 'a@b.iam.gserviceaccount.com',
-        private_key: 'PEM',
+        private_key: generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ type: 'pkcs8', format: 'pem' }),
         token_uri: 'http://127.0.0.1:1/token',
       }),
     );
@@ -331,8 +332,10 @@ describe('output files are checked before anything is spent', () => {
         return [...(err as UsageError).problems];
       }
     };
-    expect(verify(['nope.tar.gz'])).toEqual([`--local: cannot read the disk file ${join(dir, 'nope.tar.gz')} (ENOENT)`]);
-    expect(verify([dir])).toEqual([`--local: ${dir} is not a file: give a disk image archive (.tar.gz) or a raw disk file`]);
+    expect(verify(['nope.tar.gz'])).toEqual([`--local: the disk file ${join(dir, 'nope.tar.gz')} does not exist`]);
+    expect(verify([dir])).toEqual([
+      `--local: the disk file ${dir} is a directory, not a file: give a disk image archive (.tar.gz) or a raw disk file`,
+    ]);
     expect(verify(['a-file'])).toEqual([]);
   });
 });

@@ -112,6 +112,10 @@ describe.each(compressors)('disk archive format (%s)', (compressor) => {
     expect(verbose).toContain('disk.raw');
   });
 
+  it('is created 0600: it holds the images, possibly private (the member inside stays 0644 for GCE)', () => {
+    expect(statSync(packed.path).mode & 0o777).toBe(0o600);
+  });
+
   it('is small: about the data written, not the disk size', () => {
     const data = writes.reduce((n, w) => n + w.bytes.length, 0);
     expect(packed.bytes).toBeLessThan(data + 4 * MIB);

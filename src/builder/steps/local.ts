@@ -6,6 +6,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { BuildError } from '../../errors.js';
+import { shellCommand } from '../../io/shell-quote.js';
 import { packDiskArchive } from '../../local/archive.js';
 import { createLoopDisk } from '../../local/disk.js';
 import { startLocalMetadataServer } from '../../local/metadata-server.js';
@@ -24,7 +25,7 @@ async function scratch(ctx: BuildContext, near?: string): Promise<string> {
   ctx.cleanup.register({
     kind: 'file',
     name: dir,
-    command: `rm -rf ${dir}`,
+    command: shellCommand('rm', '-rf', '--', dir),
     remove: async () => (await rm(dir, { recursive: true, force: true }), 'deleted'),
   });
   return dir;
@@ -108,7 +109,7 @@ export const localBake: Step<BakeRun> = {
     const loop = ctx.cleanup.register({
       kind: 'file',
       name: disk.device,
-      command: `losetup -d ${disk.device}`,
+      command: shellCommand('losetup', '-d', disk.device),
       remove: async () => (await disk.detach(), 'deleted'),
     });
     try {
@@ -156,7 +157,7 @@ export const uploadArchive: Step<LocalBuild> = {
       ctx.cleanup.register({
         kind: 'object',
         name: gsUri,
-        command: `gcloud storage rm ${gsUri}`,
+        command: shellCommand('gcloud', 'storage', 'rm', gsUri),
         remove: (s) => ctx.cloud.storage.deleteObject(config.gcsBucket, object, s),
       });
     }

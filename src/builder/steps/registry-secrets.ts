@@ -4,6 +4,7 @@
 import { ApiError } from '../../gcp/errors.js';
 import type { ImageRun, RegistrySecret } from '../../config/types.js';
 import type { HostCredentials } from '../../registry/client.js';
+import { shellCommand, shellQuote } from '../../io/shell-quote.js';
 import type { BuildContext } from '../context.js';
 
 export const SECRET_ACCESSOR_ROLE = 'roles/secretmanager.secretAccessor';
@@ -25,14 +26,15 @@ export function secretParts(secretVersion: string): { project: string; secret: s
 /** The command that lets a member read a secret. */
 export function grantCommand(secretVersion: string, member: string): string {
   const { project, name } = secretParts(secretVersion);
-  return `gcloud secrets add-iam-policy-binding ${name} --project=${project} --member=${member} --role=${SECRET_ACCESSOR_ROLE}`;
+  // `member` is already a shell word (the default account's is a quoted command substitution, on purpose).
+  return `${shellCommand('gcloud', 'secrets', 'add-iam-policy-binding', name, `--project=${project}`)} --member=${member} --role=${SECRET_ACCESSOR_ROLE}`;
 }
 
 /** The VM's service account as an IAM member (the Compute Engine default account's email needs the project number). */
 export function vmMember(serviceAccount: string, project: string): string {
   return serviceAccount === 'default'
     ? `"serviceAccount:$(gcloud projects describe ${project} --format='value(projectNumber)')-compute@developer.gserviceaccount.com"`
-    : `serviceAccount:${serviceAccount}`;
+    : shellQuote(`serviceAccount:${serviceAccount}`);
 }
 
 export async function readRegistrySecrets(ctx: BuildContext<ImageRun>, signal: AbortSignal): Promise<SecretsRead> {

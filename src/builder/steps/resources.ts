@@ -8,6 +8,7 @@ import type { BuildContext } from '../context.js';
 import type { Tracked } from '../cleanup.js';
 import type { Step } from './step.js';
 import { deadline } from '../../io/abort.js';
+import { shellCommand } from '../../io/shell-quote.js';
 import { VERSION } from '../../version.js';
 import { describeRecord, recordFor, type ImageRecord } from '../image-record.js';
 
@@ -22,7 +23,7 @@ export function bootImageFor(machineType: string): string {
 }
 
 function gcloud(project: string, what: string, name: string, zone?: string): string {
-  return `gcloud compute ${what} delete ${name} --project ${project}${zone ? ` --zone ${zone}` : ''} --quiet`;
+  return shellCommand('gcloud', 'compute', what, 'delete', name, '--project', project, ...(zone ? ['--zone', zone] : []), '--quiet');
 }
 
 /** The specs of what a build creates, shared by the steps and by --dry-run. */
@@ -74,7 +75,7 @@ export function imageRecordFor(ctx: BuildContext<ImageRun>): ImageRecord {
 
 /** A build's --image-name is taken (and --force was not given). */
 export function takenImageNameProblem(config: ImageRun): string {
-  return `image ${config.imageName} already exists in project ${config.projectName}: choose another --image-name, or delete it first (gcloud compute images delete ${config.imageName} --project ${config.projectName})`;
+  return `image ${config.imageName} already exists in project ${config.projectName}: choose another --image-name, or delete it first (${shellCommand('gcloud', 'compute', 'images', 'delete', config.imageName, '--project', config.projectName)})`;
 }
 
 /** `archiveUrl`: a local build's uploaded archive (the image is then imported from it, not made from a disk). */

@@ -1,8 +1,8 @@
 // The last step of a build: the VolumeSnapshotContent and VolumeSnapshot for the new image. Its directory was
 // checked when the input was validated and is never created here; if the write still fails, the image already
 // exists and is kept (the CLI prints the manifests instead).
-import { writeFile } from 'node:fs/promises';
 import { BuildError } from '../../errors.js';
+import { writeFileReplacing } from '../../io/safe-file.js';
 import { k8sManifests } from '../../k8s/manifests.js';
 import type { ImageRun } from '../../config/types.js';
 import type { Step } from './step.js';
@@ -15,7 +15,9 @@ export const writeManifests: Step<ImageRun> = {
     const path = ctx.config.k8sManifestsFilepath;
     if (!path) return;
     try {
-      await writeFile(path, k8sManifests(ctx.config.projectName, productImageName(ctx), ctx.config.k8sNamespace), { signal });
+      // Written beside the path and renamed over it: a FIFO or a link put there since validation is replaced, never
+      // opened (a FIFO would block the write forever, a link would redirect it).
+      await writeFileReplacing(path, k8sManifests(ctx.config.projectName, productImageName(ctx), ctx.config.k8sNamespace), { signal });
     } catch (err) {
       if (signal.aborted) throw err;
       throw new BuildError(`could not write the Kubernetes manifests to ${path} (--k8s-manifests-filepath): ${(err as Error).message}`);
