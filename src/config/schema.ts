@@ -13,6 +13,7 @@ import { camelCase, type FlagSet, type FlagSpec, type FlagValues, type RawFlags 
 import { parseGoBool } from './go-bool.js';
 import { flagsFor, runModeOf, type GivenFlags } from './applies.js';
 import { loadKeyFile } from './key-file.js';
+export { loadKeyFile };
 import { inputFileProblem, outputPathProblem } from './outputs.js';
 import * as rules from './rules.js';
 import {
