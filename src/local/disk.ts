@@ -3,6 +3,7 @@
 import { readdirSync, readFileSync, realpathSync } from 'node:fs';
 import { open, stat, unlink } from 'node:fs/promises';
 import { basename, resolve } from 'node:path';
+import { shellCommand } from '../io/shell-quote.js';
 import { runCommand } from './command.js';
 
 export const GIB = 1024 ** 3;
@@ -50,7 +51,7 @@ export function loopDevicesOf(file: string): string[] {
 }
 
 /** Whether `device` serves `file` (also when the file was deleted while attached). */
-function servesFile(device: string, file: string): boolean {
+export function servesFile(device: string, file: string): boolean {
   const backing = loopBackingFile(device);
   return backing === file || backing === `${file} (deleted)`;
 }
@@ -110,4 +111,68 @@ export async function createLoopDisk(path: string, sizeGb: number): Promise<Loop
     await unlink(file).catch(() => undefined);
     throw err;
   }
+}
+
+interface MountEntry {
+  target: string;
+  source: string;
+}
+
+/** This process's mounts, from /proc/self/mountinfo (escapes decoded). */
+function mountTable(): MountEntry[] {
+  let info: string;
+  try {
+    info = readFileSync('/proc/self/mountinfo', 'utf8');
+  } catch {
+    return [];
+  }
+  const unescape = (s: string) => s.replace(/\\([0-7]{3})/g, (_, oct: string) => String.fromCharCode(parseInt(oct, 8)));
+  return info
+    .split('\n')
+    .filter((l) => l !== '')
+    .map((l) => {
+      const fields = l.split(' ');
+      const dash = fields.indexOf('-');
+      return { target: unescape(fields[4] ?? ''), source: unescape(dash >= 0 ? (fields[dash + 2] ?? '') : '') };
+    });
+}
+
+/** Mount points at or under `dir`. */
+export function mountsUnderDir(dir: string): string[] {
+  const root = canonical(dir);
+  return mountTable()
+    .map((m) => m.target)
+    .filter((t) => t === root || t.startsWith(`${root}/`));
+}
+
+/** Where `device` is mounted. */
+export function mountsOfDevice(device: string): string[] {
+  return mountTable()
+    .filter((m) => m.source === device)
+    .map((m) => m.target);
+}
+
+/**
+ * Unmounts `targets`, deepest first (a plain umount, then a lazy one when it is busy: the path is free at once and
+ * the filesystem goes once its last user does). Answers what is still mounted.
+ */
+export async function unmountAll(targets: readonly string[]): Promise<string[]> {
+  for (const target of [...targets].sort().reverse()) {
+    const res = await runCommand('umount', ['--', target], { allowFailure: true });
+    if (res.code !== 0) await runCommand('umount', ['--lazy', '--', target], { allowFailure: true });
+  }
+  const still = new Set(mountTable().map((m) => m.target));
+  return targets.filter((t) => still.has(t));
+}
+
+/**
+ * The commands a user runs by hand to undo what cleanup could not: unmount `mounts`, then detach `device` or remove
+ * `dir` — each path shell-quoted, joined with `&&` so that nothing is removed while still mounted.
+ */
+export function undoCommands(what: { mounts?: readonly string[]; device?: string; dir?: string }): string {
+  return [
+    ...(what.mounts ?? []).map((m) => shellCommand('umount', m)),
+    ...(what.device !== undefined ? [shellCommand('losetup', '-d', what.device)] : []),
+    ...(what.dir !== undefined ? [shellCommand('rm', '-rf', '--', what.dir)] : []),
+  ].join(' && ');
 }

@@ -7,12 +7,12 @@
 // reports `failed`), SIGKILL to everything it started if it is still there after the grace period, then
 // whatever it left mounted under its mount and work dirs is unmounted.
 import { spawn } from 'node:child_process';
-import { readFileSync, realpathSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
-import { runCommand, scriptPath } from './command.js';
+import { scriptPath } from './command.js';
+import { mountsUnderDir, unmountAll } from './disk.js';
 
 /** Exactly the script's variables of docs/architecture.md, Test seams (PATH is added). */
 export interface StartupScriptEnv {
@@ -82,39 +82,6 @@ class LineSplitter {
   }
 }
 
-function canonical(dir: string): string {
-  try {
-    return realpathSync(dir);
-  } catch {
-    return dir;
-  }
-}
-
-/** Mount points at or under `dirs` (from /proc/self/mountinfo, escapes decoded). */
-function mountsUnder(dirs: readonly string[]): string[] {
-  let info: string;
-  try {
-    info = readFileSync('/proc/self/mountinfo', 'utf8');
-  } catch {
-    return [];
-  }
-  const roots = dirs.map(canonical);
-  return info
-    .split('\n')
-    .map((line) => line.split(' ')[4])
-    .filter((m): m is string => m !== undefined)
-    .map((m) => m.replace(/\\([0-7]{3})/g, (_, oct: string) => String.fromCharCode(parseInt(oct, 8))))
-    .filter((m) => roots.some((r) => m === r || m.startsWith(`${r}/`)));
-}
-
-/** Unmounts what the script left mounted (deepest first), lazily when a plain umount fails. */
-async function unmountLeftovers(mounts: readonly string[]): Promise<void> {
-  for (const target of [...mounts].sort().reverse()) {
-    const res = await runCommand('umount', ['--', target], { allowFailure: true });
-    if (res.code !== 0) await runCommand('umount', ['--lazy', '--', target], { allowFailure: true });
-  }
-}
-
 function signalGroup(pid: number, sig: NodeJS.Signals): boolean {
   try {
     process.kill(-pid, sig);
@@ -142,7 +109,8 @@ export async function runStartupScript(opts: RunStartupScriptOptions): Promise<S
     ...(opts.env.GDIB_SECRETMANAGER_ENDPOINT !== undefined ? { GDIB_SECRETMANAGER_ENDPOINT: opts.env.GDIB_SECRETMANAGER_ENDPOINT } : {}),
   };
   const scratch = [opts.env.GDIB_MOUNT_DIR, opts.env.GDIB_WORK_DIR];
-  const mountedBefore = new Set(mountsUnder(scratch));
+  const mountsUnder = () => scratch.flatMap(mountsUnderDir);
+  const mountedBefore = new Set(mountsUnder());
 
   // A private directory (mkdtemp makes it 0700) for the script file, removed afterwards.
   const dir = await mkdtemp(join(tmpdir(), 'gdib-startup-script-'));
@@ -150,8 +118,8 @@ export async function runStartupScript(opts: RunStartupScriptOptions): Promise<S
     const file = join(dir, 'startup-script');
     await writeFile(file, opts.script, { mode: 0o700, flag: 'wx' });
     const exit = await runBash(file, env, opts);
-    const left = mountsUnder(scratch).filter((m) => !mountedBefore.has(m));
-    if (left.length > 0) await unmountLeftovers(left);
+    const left = mountsUnder().filter((m) => !mountedBefore.has(m));
+    if (left.length > 0) await unmountAll(left);
     // eslint-disable-next-line @typescript-eslint/only-throw-error -- rethrows, unchanged, whatever an onLine callback threw
     if (exit.callbackError !== undefined) throw exit.callbackError;
     return { exitCode: exit.exitCode, signal: exit.signal };

@@ -8,27 +8,92 @@ import { dirname, join } from 'node:path';
 import { BuildError } from '../../errors.js';
 import { shellCommand } from '../../io/shell-quote.js';
 import { packDiskArchive } from '../../local/archive.js';
-import { createLoopDisk } from '../../local/disk.js';
+import { createLoopDisk, mountsOfDevice, mountsUnderDir, servesFile, undoCommands, unmountAll } from '../../local/disk.js';
 import { startLocalMetadataServer } from '../../local/metadata-server.js';
-import { runStartupScript } from '../../local/run-script.js';
+import { DEFAULT_GRACE_MS, runStartupScript } from '../../local/run-script.js';
 import { openDiskForVerify } from '../../local/verify-local.js';
 import type { BakeRun, LocalBuild, LocalVerify } from '../../config/types.js';
 import { scriptMetadata } from './script-input.js';
+import type { Tracked } from '../cleanup.js';
 import type { BuildContext } from '../context.js';
 import { parseStatusLine } from '../serial-log.js';
 import { asState, VmStatus } from '../vm-status.js';
 import type { Step } from './step.js';
 
-/** A scratch directory, removed by cleanup. Short, for containerd's socket paths. */
-async function scratch(ctx: BuildContext, near?: string): Promise<string> {
+/**
+ * How long cleanup waits for a local step's own ending — the script's TERM handling (it stops its containerd and
+ * unmounts the disk), its kill after the grace period, the unmounting of what it left — before it removes anything:
+ * removing the scratch dir or the loop device under a running script is what leaked mounts and loop devices.
+ */
+const STEP_SETTLE_MS = DEFAULT_GRACE_MS + 30_000;
+
+/** Resolved when a local step's own work has ended, however it ended. */
+function stepSettled(): { promise: Promise<void>; resolve: () => void } {
+  let resolve!: () => void;
+  const promise = new Promise<void>((r) => (resolve = r));
+  return { promise, resolve };
+}
+
+async function afterStep(settled: Promise<void>): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([settled, new Promise<void>((r) => (timer = setTimeout(r, STEP_SETTLE_MS).unref()))]);
+  clearTimeout(timer);
+}
+
+/**
+ * A scratch directory, removed by cleanup once the step has ended, and never while something is mounted under it
+ * (the hand-cleanup command then names the `umount`s). Short, for containerd's socket paths.
+ */
+async function scratch(ctx: BuildContext, settled: Promise<void>, near?: string): Promise<string> {
   const dir = await mkdtemp(join(near ?? tmpdir(), 'gdib-'));
-  ctx.cleanup.register({
+  const item: Tracked = {
     kind: 'file',
     name: dir,
-    command: shellCommand('rm', '-rf', '--', dir),
-    remove: async () => (await rm(dir, { recursive: true, force: true }), 'deleted'),
-  });
+    command: undoCommands({ dir }),
+    remove: async () => {
+      await afterStep(settled);
+      const mounted = await unmountAll(mountsUnderDir(dir));
+      if (mounted.length > 0) {
+        item.command = undoCommands({ mounts: mounted, dir });
+        throw new Error(`still mounted under it: ${mounted.join(', ')}`);
+      }
+      await rm(dir, { recursive: true, force: true });
+      return 'deleted';
+    },
+  };
+  ctx.cleanup.register(item);
   return dir;
+}
+
+/**
+ * A loop device serving `file`, detached by cleanup once the step has ended: first unmounted wherever it is
+ * mounted, and counted as deleted only when it no longer serves the file (`losetup -d` of a busy device only
+ * marks it to go when closed). Otherwise the hand-cleanup command names the `umount`s and the `losetup -d`.
+ */
+function registerLoop(ctx: BuildContext, device: string, file: string, release: () => Promise<void>, settled: Promise<void>): Tracked {
+  const item: Tracked = {
+    kind: 'file',
+    name: device,
+    command: undoCommands({ device }),
+    remove: async () => {
+      await afterStep(settled);
+      const mounted = await unmountAll(mountsOfDevice(device));
+      const released = await release().then(
+        () => undefined,
+        (err: Error) => err,
+      );
+      if (mounted.length > 0 || servesFile(device, file)) {
+        item.command = undoCommands({ mounts: mounted, device });
+        throw new Error(
+          mounted.length > 0
+            ? `still mounted at ${mounted.join(', ')}`
+            : `${device} still serves ${file}${released ? ` (${released.message})` : ''}`,
+        );
+      }
+      return 'deleted';
+    },
+  };
+  return ctx.cleanup.register(item);
 }
 
 /** Runs a rendered script locally against a device and turns its report into the outcome, as wait-vm does. */
@@ -104,21 +169,22 @@ export const localBake: Step<BakeRun> = {
   name: 'local-bake',
   title: 'Baking the disk on this machine (--local)',
   async run(ctx, signal) {
-    const work = await scratch(ctx, scratchParent(ctx));
-    const disk = await createLoopDisk(join(work, 'disk.raw'), ctx.config.diskSizeGb);
-    const loop = ctx.cleanup.register({
-      kind: 'file',
-      name: disk.device,
-      command: shellCommand('losetup', '-d', disk.device),
-      remove: async () => (await disk.detach(), 'deleted'),
-    });
+    // Cleanup (which starts as soon as a signal or the step's timeout comes) waits for this step's own ending.
+    const settled = stepSettled();
     try {
-      await runLocally(ctx, disk.device, work, signal);
+      const work = await scratch(ctx, settled.promise, scratchParent(ctx));
+      const disk = await createLoopDisk(join(work, 'disk.raw'), ctx.config.diskSizeGb);
+      const loop = registerLoop(ctx, disk.device, disk.file, () => disk.detach(), settled.promise);
+      try {
+        await runLocally(ctx, disk.device, work, signal);
+      } finally {
+        await disk.detach();
+        ctx.cleanup.release(loop);
+      }
+      ctx.state.localDisk = disk.file;
     } finally {
-      await disk.detach();
-      ctx.cleanup.release(loop);
+      settled.resolve();
     }
-    ctx.state.localDisk = disk.file;
   },
 };
 
@@ -181,12 +247,19 @@ export const localVerify: Step<LocalVerify> = {
   name: 'local-verify',
   title: 'Verifying the disk on this machine (--local)',
   async run(ctx, signal) {
-    const work = await scratch(ctx);
-    const disk = await openDiskForVerify(ctx.config.file, work, { signal });
+    const settled = stepSettled();
     try {
-      await runLocally(ctx, disk.device, work, signal);
+      const work = await scratch(ctx, settled.promise);
+      const disk = await openDiskForVerify(ctx.config.file, work, { signal });
+      const loop = registerLoop(ctx, disk.device, disk.file, () => disk.release(), settled.promise);
+      try {
+        await runLocally(ctx, disk.device, work, signal);
+      } finally {
+        await disk.release();
+        ctx.cleanup.release(loop);
+      }
     } finally {
-      await disk.release();
+      settled.resolve();
     }
   },
 };
