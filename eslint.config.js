@@ -4,6 +4,7 @@
 import eslint from '@eslint/js';
 import { defineConfig } from 'eslint/config';
 import tseslint from 'typescript-eslint';
+import { layersPlugin } from './eslint/layers.mjs';
 
 // The rules that follow an `any` value through the code.
 const UNSAFE_ANY = {
@@ -36,6 +37,13 @@ export default defineConfig(
       // promise's rejection, both typed any, is the convention; rejecting with a literal non-Error is still reported.
       '@typescript-eslint/prefer-promise-reject-errors': ['error', { allowThrowingAny: true, allowThrowingUnknown: true }],
     },
+  },
+  {
+    // The layers of src/ (docs/architecture.md, Layers): imports go down, and no chain of imports comes back. A local
+    // plugin of two rules (eslint/layers.mjs) rather than a dependency: the rules need the project's own layer list.
+    files: ['src/**/*.ts'],
+    plugins: { layers: layersPlugin(import.meta.dirname) },
+    rules: { 'layers/direction': 'error', 'layers/no-cycle': 'error' },
   },
   {
     // The plain JavaScript files (bin shim, build script, bench loader hooks, test loader hooks, this config) are in

@@ -1,7 +1,7 @@
 // Rewrites the README's flag tables from the flag declarations (run through `npm run docs:flags`, after a build).
 import { readFileSync, writeFileSync } from 'node:fs';
-import { BUILD_FLAGS } from '../dist/commands/build.js';
-import { CLEANUP_FLAGS } from '../dist/commands/cleanup.js';
+import { BUILD_FLAGS } from '../dist/commands/build/flags.js';
+import { CLEANUP_FLAGS } from '../dist/commands/cleanup/flags.js';
 import { RUN_MODES } from '../dist/config/flag.js';
 import { PRUNE_FLAGS } from '../dist/commands/prune/flags.js';
 import { flagTable, withTables } from '../dist/config/flag-table.js';

@@ -14,10 +14,10 @@ import {
   type RawFlags,
   type RunMode,
 } from './config/flag.js';
-import { BUILD_FLAGS } from './commands/build.js';
-import { CLEANUP_FLAGS } from './commands/cleanup.js';
+import { BUILD_FLAGS } from './commands/build/flags.js';
+import { CLEANUP_FLAGS } from './commands/cleanup/flags.js';
 import { PRUNE_FLAGS } from './commands/prune/flags.js';
-import { VERIFY_ARGUMENT, VERIFY_FLAGS } from './commands/verify.js';
+import { VERIFY_ARGUMENT, VERIFY_FLAGS } from './commands/verify/flags.js';
 import { isLocalRun, runOf, type Run, type RunPlan } from './config/types.js';
 import { exitCodeOf, InterruptedError, UsageError } from './errors.js';
 import { Redactor } from './io/redact.js';
@@ -93,7 +93,7 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
       file = await loadConfigFile(flags.config, io.cwd, BUILD_FLAGS);
     }
     // zod is loaded only now: --help and commander's own errors don't pay for it.
-    const { parseRunPlan } = await import('./config/schema.js');
+    const { parseRunPlan } = await import('./commands/build/plan.js');
     plan = parseRunPlan({ flags, ...(file ? { file } : {}) }, io.env, {
       command: request.command,
       cwd: io.cwd,
@@ -305,7 +305,7 @@ const ALL_FLAGS = new Map([...byName(BUILD_FLAGS), ...byName(CLEANUP_FLAGS), ...
 async function cleanup(flags: RawFlags, io: CliIo, redactor: Redactor, out: TextSink, err: TextSink): Promise<number> {
   let config;
   try {
-    const { parseCleanupPlan } = await import('./config/schema.js');
+    const { parseCleanupPlan } = await import('./commands/cleanup/plan.js');
     config = parseCleanupPlan({ flags }, io.env, io.cwd);
   } catch (e) {
     if (!(e instanceof UsageError)) throw e;
@@ -317,7 +317,7 @@ async function cleanup(flags: RawFlags, io: CliIo, redactor: Redactor, out: Text
   io.signals.on('SIGINT', stop);
   io.signals.on('SIGTERM', stop);
   try {
-    const { runCleanup } = await import('./cleanup-command.js');
+    const { runCleanup } = await import('./commands/cleanup/run.js');
     return await runCleanup(config, { env: io.env, redactor, out, err, signal: controller.signal });
   } catch (e) {
     if (controller.signal.aborted) return 130;

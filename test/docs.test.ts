@@ -2,8 +2,8 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { BUILD_FLAGS } from '../src/commands/build.js';
-import { CLEANUP_FLAGS } from '../src/commands/cleanup.js';
+import { BUILD_FLAGS } from '../src/commands/build/flags.js';
+import { CLEANUP_FLAGS } from '../src/commands/cleanup/flags.js';
 import { RUN_MODES } from '../src/config/flag.js';
 import { PRUNE_FLAGS } from '../src/commands/prune/flags.js';
 import { flagTable, tableMarkers, withTables } from '../src/config/flag-table.js';

@@ -9,6 +9,7 @@
 // always written; the per-reference `images` map only when the whole description still fits, so a long list is
 // still compared exactly, only without naming which reference changed.
 import { createHash } from 'node:crypto';
+import type { ImageInfo } from '../gcp/types.js';
 
 export const TOOL = 'gke-disk-image-builder';
 /** The record's own format. */
@@ -127,4 +128,14 @@ export function compareRecords(old: ImageRecord, now: ImageRecord): Comparison {
     );
   }
   return { same: changes.length === 0, changes };
+}
+
+/** The newest READY image that carries a record of this tool, with that record. */
+export function newestOfOurs(images: readonly ImageInfo[]): { image: ImageInfo; record: ImageRecord } | undefined {
+  const ours = images
+    .filter((i) => i.status === 'READY')
+    .map((image) => ({ image, record: parseRecord(image.description) }))
+    .filter((x): x is { image: ImageInfo; record: ImageRecord } => !!x.record);
+  const time = (i: ImageInfo) => (i.creationTimestamp ? Date.parse(i.creationTimestamp) : 0) || 0;
+  return ours.sort((a, b) => time(b.image) - time(a.image))[0];
 }

@@ -3,7 +3,7 @@
 // switch over `kind`, so the compiler finds a forgotten mode (docs/architecture.md, Run plans).
 import type { ImagePullAuth } from '../startup-script/render.js';
 import type { RegistrySecret } from './rules.js';
-import type { ImageLifetime } from '../commands/deprecation.js';
+import type { ImageLifetime } from '../commands/build/deprecation.js';
 
 export type { RegistrySecret };
 

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { BUILD_FLAGS } from '../../src/commands/build.js';
+import { BUILD_FLAGS } from '../../src/commands/build/flags.js';
 import { runCli } from '../helpers/cli.js';
 
 const valid = [

@@ -1,8 +1,8 @@
 // Where each flag applies, judged from its declaration: every flag, in every run mode it does not apply to, is one
 // problem naming the flag and the mode; where it applies, none. The declarations are the table.
 import { describe, expect, it } from 'vitest';
-import { BUILD_FLAGS } from '../../src/commands/build.js';
-import { CLEANUP_FLAGS } from '../../src/commands/cleanup.js';
+import { BUILD_FLAGS } from '../../src/commands/build/flags.js';
+import { CLEANUP_FLAGS } from '../../src/commands/cleanup/flags.js';
 import { flagsFor, runModeOf } from '../../src/config/applies.js';
 import { goAccepted, RUN_MODES, type FlagSpec, type RunMode } from '../../src/config/flag.js';
 

@@ -1,6 +1,6 @@
 // The boolean spellings of Go's strconv.ParseBool, and the commands that read their flags with them.
 import { describe, expect, it } from 'vitest';
-import { parseCleanupPlan as parseCleanupConfig } from '../../src/config/schema.js';
+import { parseCleanupPlan as parseCleanupConfig } from '../../src/commands/cleanup/plan.js';
 import { parseGoBool } from '../../src/config/go-bool.js';
 
 describe('parseGoBool', () => {

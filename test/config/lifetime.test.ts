@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseLifetime } from '../../src/config/duration.js';
 import { lifetime } from '../../src/config/rules.js';
-import { imageLifetime } from '../../src/commands/deprecation.js';
+import { imageLifetime } from '../../src/commands/build/deprecation.js';
 
 const H = 3_600_000;
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { byName } from '../../src/config/flag.js';
-import { BUILD_FLAGS } from '../../src/commands/build.js';
+import { BUILD_FLAGS } from '../../src/commands/build/flags.js';
 import { normalizeArgv } from '../../src/config/argv.js';
 import { parseGoDuration } from '../../src/config/duration.js';
 import { parseImageReference } from '../../src/config/reference.js';

@@ -7,7 +7,7 @@ import { parseConfig } from '../helpers/plan.js';
 import { UsageError } from '../../src/errors.js';
 import type { RawFlags } from '../../src/config/flag.js';
 import { loadConfigFile } from '../../src/config/file.js';
-import { BUILD_FLAGS } from '../../src/commands/build.js';
+import { BUILD_FLAGS } from '../../src/commands/build/flags.js';
 
 const base: RawFlags = {
   'project-name': 'my-project',

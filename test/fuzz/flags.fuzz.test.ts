@@ -6,7 +6,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { BUILD_FLAGS } from '../../src/commands/build.js';
+import { BUILD_FLAGS } from '../../src/commands/build/flags.js';
 import { startupScript } from '../../src/startup-script/render.js';
 import { useEmulator } from '../integration/harness.js';
 

@@ -1,7 +1,7 @@
 // Tests written against the flat view of a run: the run plan's own fields, plus what its kind implies (mode, dry
 // run, local), so that a table can pick any of them. The plan itself is what the code under test returns.
 import type { RawFlags } from '../../src/config/flag.js';
-import { parseRunPlan } from '../../src/config/schema.js';
+import { parseRunPlan } from '../../src/commands/build/plan.js';
 import {
   isLocalRun,
   modeOf,

@@ -3,9 +3,8 @@
 // and never tracked for cleanup, so no failure or interrupt can change or delete it.
 import type { VmBuild } from '../../config/types.js';
 import type { ImageInfo } from '../../gcp/types.js';
-import { DISK_FORMAT_VERSION, parseRecord } from '../image-record.js';
+import { DISK_FORMAT_VERSION, newestOfOurs, parseRecord } from '../image-record.js';
 import type { BuildContext } from '../context.js';
-import { newestOfOurs } from './compare-with-family.js';
 import type { Step } from './step.js';
 
 const uriOf = (project: string, name: string) => `projects/${project}/global/images/${name}`;

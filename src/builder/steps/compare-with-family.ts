@@ -4,8 +4,7 @@
 // an image are then skipped (the runner skips every step marked `skippedWhenUnchanged`).
 import { BuildError } from '../../errors.js';
 import type { ImageRun } from '../../config/types.js';
-import type { ImageInfo } from '../../gcp/types.js';
-import { compareRecords, parseRecord, type ImageRecord } from '../image-record.js';
+import { compareRecords, newestOfOurs } from '../image-record.js';
 import type { BuildContext } from '../context.js';
 import { imageRecordFor, takenImageNameProblem } from './resources.js';
 import type { Step } from './step.js';
@@ -45,16 +44,6 @@ export const compareWithFamily: Step<ImageRun> = {
     if (ctx.state.imageNameTaken) throw new BuildError(takenImageNameProblem(config), 'compare-with-family');
   },
 };
-
-/** The newest READY image that carries a record of this tool, with that record. */
-export function newestOfOurs(images: readonly ImageInfo[]): { image: ImageInfo; record: ImageRecord } | undefined {
-  const ours = images
-    .filter((i) => i.status === 'READY')
-    .map((image) => ({ image, record: parseRecord(image.description) }))
-    .filter((x): x is { image: ImageInfo; record: ImageRecord } => !!x.record);
-  const time = (i: ImageInfo) => (i.creationTimestamp ? Date.parse(i.creationTimestamp) : 0) || 0;
-  return ours.sort((a, b) => time(b.image) - time(a.image))[0];
-}
 
 /** The image the run's outputs name: the one it creates, or the family's image that already holds these images. */
 export function productImageName(ctx: BuildContext<ImageRun>): string {

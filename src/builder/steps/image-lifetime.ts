@@ -4,7 +4,7 @@
 // until someone (or `prune`) changes the state. The image exists by now and is the product: a failure here is
 // reported (exit 1) with the command that does it by hand, and the image is kept.
 import { BuildError } from '../../errors.js';
-import type { ImageLifetime } from '../../commands/deprecation.js';
+import type { ImageLifetime } from '../../commands/build/deprecation.js';
 import type { ImageRun } from '../../config/types.js';
 import type { DeprecationStatus } from '../../gcp/types.js';
 import type { BuildContext } from '../context.js';

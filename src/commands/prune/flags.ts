@@ -3,7 +3,7 @@
 // one family, named.
 import type { FlagSet, RunMode } from '../../config/flag.js';
 import * as rules from '../../config/rules.js';
-import { BUILD_FLAGS } from '../build.js';
+import { BUILD_FLAGS } from '../build/flags.js';
 
 const PRUNE: readonly RunMode[] = ['prune'];
 

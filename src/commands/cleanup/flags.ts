@@ -1,8 +1,8 @@
 // The `cleanup` command's flags. The project and the key file mean what they mean for a build, so they are
 // build's declarations, applied to cleanup; the zone and --dry-run read differently here.
-import type { FlagSet, RunMode } from '../config/flag.js';
-import * as rules from '../config/rules.js';
-import { BUILD_FLAGS } from './build.js';
+import type { FlagSet, RunMode } from '../../config/flag.js';
+import * as rules from '../../config/rules.js';
+import { BUILD_FLAGS } from '../build/flags.js';
 
 const CLEANUP: readonly RunMode[] = ['cleanup'];
 

@@ -1,9 +1,9 @@
 // The flags that give a build's new image its deprecation times (docs/architecture.md, Image lifetime): set right
 // after the image is created, as Packer's deprecate_at / obsolete_at / delete_at, while the image stays ACTIVE.
 // They are part of `build`'s flag set and apply to the runs that create an image.
-import { BUILDS, type FlagSet } from '../config/flag.js';
-import { parseLifetime } from '../config/duration.js';
-import * as rules from '../config/rules.js';
+import { BUILDS, type FlagSet } from '../../config/flag.js';
+import { parseLifetime } from '../../config/duration.js';
+import * as rules from '../../config/rules.js';
 
 export const DEPRECATION_FLAGS = {
   'deprecate-after': {

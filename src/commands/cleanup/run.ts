@@ -1,20 +1,20 @@
 // `cleanup`: finds the temporary disks and VMs of builds that could not clean up after themselves (SIGKILL, a lost
 // machine), older than --older-than, lists them, and deletes them unless --dry-run. VMs go first: a disk
 // attached to a VM cannot be deleted.
-import type { TextSink } from './io/render.js';
-import type { Redactor } from './io/redact.js';
-import type { CleanupPlan } from './config/types.js';
-import { formatMs } from './errors.js';
-import { shellCommand } from './io/shell-quote.js';
+import type { TextSink } from '../../io/render.js';
+import type { Redactor } from '../../io/redact.js';
+import type { CleanupPlan } from '../../config/types.js';
+import { formatMs } from '../../errors.js';
+import { shellCommand } from '../../io/shell-quote.js';
 
 export async function runCleanup(
   config: CleanupPlan,
   deps: { env: Record<string, string | undefined>; redactor: Redactor; out: TextSink; err: TextSink; signal: AbortSignal },
 ): Promise<number> {
   const [{ findCredentials }, { createCloud }, { DEFAULT_TUNING }] = await Promise.all([
-    import('./gcp/auth.js'),
-    import('./gcp/index.js'),
-    import('./builder/context.js'),
+    import('../../gcp/auth.js'),
+    import('../../gcp/index.js'),
+    import('../../builder/context.js'),
   ]);
   const tokens = await findCredentials({ keyFile: config.keyFile, env: deps.env, redactor: deps.redactor });
   const inventory = createCloud(

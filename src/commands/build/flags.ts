@@ -1,8 +1,8 @@
 // The `build` command's flags, each declared once: the Go tool's flags keep its names and defaults; `isNew` marks
 // this tool's additions. `verify` takes the same set (it is `build --verify-only`), and `cleanup` has its own.
 // Everything else — commander's options, --help, the schema, --config keys, the README table — is derived.
-import { BUILDS, EVERY_RUN, IN_A_PROJECT, ON_A_VM, type FlagSet } from '../config/flag.js';
-import * as rules from '../config/rules.js';
+import { BUILDS, EVERY_RUN, IN_A_PROJECT, ON_A_VM, type FlagSet } from '../../config/flag.js';
+import * as rules from '../../config/rules.js';
 import { DEPRECATION_FLAGS } from './deprecation.js';
 
 export const BUILD_FLAGS = {
