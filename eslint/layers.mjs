@@ -12,8 +12,9 @@ import { dirname, join, relative, resolve } from 'node:path';
  */
 export const LAYERS = [
   ['errors.ts', 'version.ts'],
-  ['k8s', 'local', 'startup-script'],
+  // A utility for every layer above: aborts, redaction, shell quoting, sanitising, rendering.
   ['io'],
+  ['k8s', 'local', 'startup-script'],
   ['config'],
   ['registry'],
   ['gcp'],
