@@ -1,11 +1,12 @@
-// Renders the VM metadata (docs/architecture.md, VM metadata), with the build or verify script inlined as `startup-script`.
-import { readFileSync } from 'node:fs';
+// Renders the VM metadata (docs/architecture.md, VM metadata): the bash bootstrap as `startup-script`, the agent bundle
+// as `gdib-agent`, and the run's parameters under the keys of the contract (src/vm/contract.ts). No item is sent with
+// an empty value (compute's API description requires one).
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { VERSION } from '../version.js';
+import { AGENT_NODE_MAJOR, COMMANDS_OF, DEVICE_NAME, formatRegistrySecrets, MD, PACKAGE_OF, type ImagePullAuth, type VmMode } from '../vm/contract.js';
 
-export type VmMode = 'build' | 'verify';
-export type ImagePullAuth = 'None' | 'ServiceAccountToken' | 'Auto';
+export { DEVICE_NAME, type ImagePullAuth, type VmMode };
 
 export interface MetadataInput {
   mode: VmMode;
@@ -15,12 +16,16 @@ export interface MetadataInput {
   storeChecksums: boolean;
   platform: string;
   /**
-   * `from-image`: the data disk was created from a base image this tool built, so the script mounts it without
+   * `from-image`: the data disk was created from a base image this tool built, so the agent mounts it without
    * formatting and reuses its snapshots (docs/architecture.md, VM metadata). Absent or `blank`: a fresh disk.
    */
   dataDisk?: 'blank' | 'from-image';
   /** Hosts whose credentials the VM reads itself from Secret Manager, by secret version name (never the secret). */
   registrySecrets?: readonly { host: string; secretVersion: string }[];
+  /** Seconds a pull may receive no bytes (--pull-stall-timeout); the agent's default when absent. */
+  pullStallTimeoutS?: number;
+  /** Appended to every serial status line as ` nonce=<value>` ([A-Za-z0-9_-], 8 to 128 characters). */
+  statusNonce?: string;
 }
 
 export interface MetadataItem {
@@ -28,46 +33,52 @@ export interface MetadataItem {
   value: string;
 }
 
-export const DEVICE_NAME = 'gdib-data';
-
 const here = dirname(fileURLToPath(import.meta.url));
-const INCLUDE = /^source "\$\{BASH_SOURCE\[0\]%\/\*\}\/common\.sh" # @inline common\.sh$/m;
 
-function asset(name: string): string {
-  return readFileSync(join(here, name), 'utf8');
+/** The bundled agent (dist/vm/agent.mjs, made by `npm run build`), found from dist/ or from src/. */
+export function agentBundlePath(): string {
+  const candidates = [join(here, '..', 'vm', 'agent.mjs'), join(here, '..', '..', 'dist', 'vm', 'agent.mjs')];
+  const found = candidates.find((p) => existsSync(p));
+  if (found === undefined) throw new Error('the VM agent bundle (dist/vm/agent.mjs) is missing: run npm run build');
+  return found;
+}
+
+let agentText: string | undefined;
+export function agentBundle(): string {
+  agentText ??= readFileSync(agentBundlePath(), 'utf8');
+  return agentText;
 }
 
 const rendered = new Map<VmMode, string>();
 
-/**
- * The bash script that runs on the VM for this mode: the mode's script with common.sh inlined where
- * it sources it, so the one metadata value is self-contained (the VM needs no other file).
- */
+/** The bash bootstrap for this mode: the commands it makes sure of (with their packages) filled in from the contract. */
 export function startupScript(mode: VmMode): string {
   const cached = rendered.get(mode);
   if (cached !== undefined) return cached;
-  const script = asset(mode === 'build' ? 'build.sh' : 'verify.sh');
-  if (!INCLUDE.test(script)) throw new Error(`${mode}.sh does not source common.sh as render.ts expects`);
-  const common = asset('common.sh').replace('__GDIB_VERSION__', VERSION);
-  const result = script.replace(INCLUDE, () => `# ---- common.sh (inlined) ----\n${common}# ---- end of common.sh ----`);
-  rendered.set(mode, result);
-  return result;
+  const pairs = COMMANDS_OF[mode].map((c) => `${c}=${PACKAGE_OF[c] ?? c}`).join(' ');
+  const script = readFileSync(join(here, 'bootstrap.sh'), 'utf8')
+    .replace('__GDIB_COMMANDS__', pairs)
+    .replaceAll('__GDIB_NODE_MAJOR__', String(AGENT_NODE_MAJOR));
+  rendered.set(mode, script);
+  return script;
 }
 
 export function renderMetadata(input: MetadataInput): MetadataItem[] {
-  return [
-    { key: 'startup-script', value: startupScript(input.mode) },
-    { key: 'enable-guest-attributes', value: 'TRUE' },
-    { key: 'gdib-mode', value: input.mode },
-    { key: 'gdib-run-id', value: input.runId },
-    { key: 'gdib-device-name', value: DEVICE_NAME },
-    { key: 'gdib-container-images', value: input.containerImages.join('\n') },
-    { key: 'gdib-image-pull-auth', value: input.imagePullAuth },
-    { key: 'gdib-store-checksums', value: String(input.storeChecksums) },
-    { key: 'gdib-platform', value: input.platform },
-    ...(input.dataDisk === 'from-image' ? [{ key: 'gdib-data-disk', value: 'from-image' }] : []),
-    ...(input.registrySecrets?.length
-      ? [{ key: 'gdib-registry-secrets', value: input.registrySecrets.map((r) => `${r.host}=${r.secretVersion}`).join('\n') }]
-      : []),
+  const items: MetadataItem[] = [
+    { key: MD.startupScript, value: startupScript(input.mode) },
+    { key: MD.agent, value: agentBundle() },
+    { key: MD.guestAttributes, value: 'TRUE' },
+    { key: MD.mode, value: input.mode },
+    { key: MD.runId, value: input.runId },
+    { key: MD.deviceName, value: DEVICE_NAME },
+    { key: MD.containerImages, value: input.containerImages.join('\n') },
+    { key: MD.imagePullAuth, value: input.imagePullAuth },
+    { key: MD.storeChecksums, value: String(input.storeChecksums) },
+    { key: MD.platform, value: input.platform },
+    ...(input.dataDisk === 'from-image' ? [{ key: MD.dataDisk, value: 'from-image' }] : []),
+    ...(input.registrySecrets?.length ? [{ key: MD.registrySecrets, value: formatRegistrySecrets(input.registrySecrets) }] : []),
+    ...(input.pullStallTimeoutS !== undefined ? [{ key: MD.pullStallTimeout, value: String(input.pullStallTimeoutS) }] : []),
+    ...(input.statusNonce !== undefined ? [{ key: MD.statusNonce, value: input.statusNonce }] : []),
   ];
+  return items.filter((i) => i.value !== '');
 }

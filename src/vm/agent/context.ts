@@ -1,0 +1,79 @@
+// What every part of the agent works with: the system seam, the reporter, the metadata server, the seams of
+// docs/architecture.md (Test seams) and the typed options the benchmark passes in-process.
+import type { Reporter } from './report.js';
+import type { Metadata } from './metadata.js';
+import type { Step } from './errors.js';
+import type { System } from './system.js';
+
+export interface AgentEnv {
+  /** The data disk; default `/dev/disk/by-id/google-<device name>`. */
+  device?: string;
+  workDir: string;
+  mountDir: string;
+  /** containerd's registry hosts dir; default `<work>/certs.d`. */
+  hostsDir?: string;
+  secretManagerEndpoint: string;
+  /** PATH for the commands the agent runs. */
+  path: string;
+}
+
+/**
+ * Behaviours the benchmark toggles to measure what each is worth (docs/benchmarks.md). Never read from the
+ * environment: only `npm run bench` sets them, by calling the agent in-process.
+ */
+export interface AgentOptions {
+  /** Images pulled at once; default: one per CPU, at most 4, at most one per GiB of memory. */
+  pullJobs?: number;
+  /** Workers hashing one snapshot; default one per CPU. */
+  checksumJobs?: number;
+  /** mkfs leaves the inode tables unwritten (and the mount says noinit_itable); default true. */
+  lazyItable?: boolean;
+  /** mkfs leaves the journal unwritten; default true. */
+  lazyJournal?: boolean;
+  /** Write each image's files to the disk while the next ones pull; default true. */
+  flushOverlap?: boolean;
+  /** Checksum each image's snapshots while the next ones pull; default true. */
+  checksumOverlap?: boolean;
+  /** Pull the first image before starting the others; default true. */
+  firstPullAlone?: boolean;
+  /** Let containerd decompress with unpigz where installed; default false. */
+  pigz?: boolean;
+}
+
+export interface Ctx {
+  sys: System;
+  report: Reporter;
+  md: Metadata;
+  env: AgentEnv;
+  opts: AgentOptions;
+  step: Step;
+  /** Aborted on SIGTERM/SIGINT or when the console goes away; its reason is the Fail to report. */
+  signal: AbortSignal;
+  /** `<work>/logs` */
+  logs: string;
+}
+
+/** Throws the abort's reason when the run was interrupted. */
+export function checkAborted(ctx: Ctx): void {
+  if (ctx.signal.aborted) throw ctx.signal.reason;
+}
+
+/** Waits `ms`, or less when the run is interrupted. */
+export function pause(ctx: Ctx, ms: number): Promise<void> {
+  return new Promise((resolve) => {
+    if (ctx.signal.aborted) return resolve();
+    const t = setTimeout(done, ms);
+    function done() {
+      clearTimeout(t);
+      ctx.signal.removeEventListener('abort', done);
+      resolve();
+    }
+    ctx.signal.addEventListener('abort', done, { once: true });
+  });
+}
+
+/** The last non-blank line of a text, cut to `max` characters. */
+export function lastLine(text: string, max = 300): string {
+  const lines = text.split('\n').filter((l) => l.trim() !== '');
+  return (lines.at(-1) ?? '').slice(0, max);
+}
