@@ -190,7 +190,23 @@ export const PACKAGE_OF: Readonly<Record<string, string>> = {
 
 /** The commands each mode needs on the VM (the bootstrap's own `curl` and the agent's `node` included). */
 export const COMMANDS_OF: Readonly<Record<VmMode, readonly string[]>> = {
-  build: ['curl', 'node', 'containerd', 'ctr', 'mkfs.ext4', 'resize2fs', 'dumpe2fs', 'e2fsck', 'mount', 'umount', 'findmnt', 'blockdev', 'md5sum', 'sync', 'xargs'],
+  build: [
+    'curl',
+    'node',
+    'containerd',
+    'ctr',
+    'mkfs.ext4',
+    'resize2fs',
+    'dumpe2fs',
+    'e2fsck',
+    'mount',
+    'umount',
+    'findmnt',
+    'blockdev',
+    'md5sum',
+    'sync',
+    'xargs',
+  ],
   verify: ['curl', 'node', 'mount', 'umount', 'md5sum', 'xargs'],
 };
 

@@ -1,4 +1,4 @@
-// Runs the VM script exactly as the CLI renders it into the `startup-script` metadata, outside GCE:
+// Runs the VM's startup script (the bootstrap, which runs the agent) exactly as the CLI renders the metadata, outside GCE:
 // a fake metadata server serves the rest of the rendered metadata, and only the script's variables of docs/architecture.md, Test seams
 // (plus PATH) reach the script.
 import type { ChildProcess } from 'node:child_process';
@@ -7,6 +7,8 @@ import { join } from 'node:path';
 import { renderMetadata, type MetadataInput } from '../../src/startup-script/render.js';
 import { startMetadataServer, type MetadataServer, type MetadataServerOptions } from './metadata-server.js';
 import { run } from './proc.js';
+import { agentWithOptions } from './agent-bundle.js';
+import type { AgentOptions } from '../../src/vm/agent/context.js';
 
 export interface ScriptRunOptions {
   input: MetadataInput;
@@ -18,8 +20,10 @@ export interface ScriptRunOptions {
   /** Overrides of the fake metadata server (token issuing, extra attributes). */
   metadata?: Omit<MetadataServerOptions, 'attributes'> & { attributes?: Record<string, string> };
   timeoutMs?: number;
-  /** More of the script's seams (docs/architecture.md, Test seams), e.g. GDIB_SECRETMANAGER_ENDPOINT, or its benchmark-only switches, e.g. `GDIB_PULL_JOBS`. */
+  /** More of the agent's seams (docs/architecture.md, Test seams), e.g. GDIB_SECRETMANAGER_ENDPOINT. */
   env?: Record<string, string>;
+  /** The benchmark's typed toggles (e.g. `pullJobs`): the run gets the agent bundled with them compiled in. */
+  agentOptions?: AgentOptions;
   /** Called with the script's process once it runs, e.g. to send it SIGTERM as a VM shutdown would. */
   onStart?: (script: ChildProcess) => void;
 }
@@ -39,6 +43,7 @@ export interface ScriptRun {
 export async function runVmScript(opts: ScriptRunOptions): Promise<ScriptRun> {
   const items = renderMetadata(opts.input);
   const attributes = Object.fromEntries(items.map((i) => [i.key, i.value]));
+  if (opts.agentOptions) attributes['gdib-agent'] = agentWithOptions(opts.agentOptions);
   const metadata = await startMetadataServer({ ...opts.metadata, attributes: { ...attributes, ...opts.metadata?.attributes } });
   const workDir = join(opts.dir, 'work');
   const mountDir = join(opts.dir, 'mnt');

@@ -40,7 +40,7 @@ describeRig('image pull auth', () => {
       hostsDir: rig.hostsDir,
       // One image at a time: the token registry accepts only the token handed out last (an older one is refused, as
       // if expired), which two overlapping pulls cannot both hold. Parallel pulls with tokens: parallel.test.ts.
-      env: { GDIB_PULL_JOBS: '1' },
+      agentOptions: { pullJobs: 1 },
       metadata: {
         // Each token handed out replaces the previous one at the registry, as if it had expired.
         issueToken: async () => {

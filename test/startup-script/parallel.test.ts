@@ -40,7 +40,7 @@ describeRig('parallel pulls', () => {
   async function build(
     name: string,
     images: string[],
-    env: Record<string, string>,
+    pullJobs: number,
     opts: { auth?: ImagePullAuth; metadata?: ScriptRunOptions['metadata'] } = {},
   ): Promise<Built> {
     const disk = await LoopDisk.create(join(rig.dir, `${name}.img`), 160);
@@ -57,7 +57,7 @@ describeRig('parallel pulls', () => {
       device: disk.device,
       dir: rig.runDir(name),
       hostsDir: rig.hostsDir,
-      env,
+      agentOptions: { pullJobs },
       ...(opts.metadata ? { metadata: opts.metadata } : {}),
     });
     const files: Record<string, string> = {};
@@ -78,8 +78,8 @@ describeRig('parallel pulls', () => {
 
   it('writes the same metadata and checksums as pulling one image at a time, in list order', { timeout: BUILDS_MS }, async () => {
     const images = [rig.ref('app'), rig.ref('base'), rig.ref('multi'), rig.ref('app2')];
-    const serial = await build('serial', images, { GDIB_PULL_JOBS: '1' });
-    const parallel = await build('parallel', images, { GDIB_PULL_JOBS: '4' });
+    const serial = await build('serial', images, 1);
+    const parallel = await build('parallel', images, 4);
     expect(serial.res.code, serial.res.stdout).toBe(0);
     expect(parallel.res.code, parallel.res.stdout).toBe(0);
     expect(parallel.res.stdout).toContain('pulling 4 images, up to 4 at once');
@@ -111,7 +111,7 @@ describeRig('parallel pulls', () => {
     const { res, disk } = await build(
       'tokens',
       [rig.privateRef('app'), rig.privateRef('app2')],
-      { GDIB_PULL_JOBS: '2' },
+      2,
       {
         auth: 'ServiceAccountToken',
         metadata: { issueToken: () => token },
@@ -129,9 +129,7 @@ describeRig('parallel pulls', () => {
   it('fails naming the image that failed, stops the other pulls and leaves nothing behind', { timeout: BUILDS_MS }, async () => {
     const missing = rig.ref('no-such-tag');
     // The first image is pulled alone; the failing pull then starts beside the huge one, which it stops.
-    const { res, disk } = await build('one-fails', [rig.ref('app'), rig.ref('huge'), missing, rig.ref('app2')], {
-      GDIB_PULL_JOBS: '3',
-    });
+    const { res, disk } = await build('one-fails', [rig.ref('app'), rig.ref('huge'), missing, rig.ref('app2')], 3);
     const error = res.metadata.guestAttributes.get('gdib/error') ?? '';
     expect(res.code).not.toBe(0);
     expect(res.serialFacts.at(-1)).toEqual({ key: 'state', value: 'failed' });

@@ -116,7 +116,10 @@ export async function build(ctx: Ctx, params: BuildParams, version: string): Pro
       },
     );
     if (fromImage) await reuse.removeUnused(ctrd, new Set(recorder.chains));
-    await report.status('progress', `${n}/${n} images, ${recorder.chains.length} snapshots, ${humanBytes(disk.usage().used)} on the data disk`);
+    await report.status(
+      'progress',
+      `${n}/${n} images, ${recorder.chains.length} snapshots, ${humanBytes(disk.usage().used)} on the data disk`,
+    );
 
     let sums: Map<string, string> | undefined;
     if (params.storeChecksums) {

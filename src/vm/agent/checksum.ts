@@ -55,7 +55,11 @@ export async function snapshotChecksum(sys: System, dir: string, jobs: number, s
   const parts = deal(regularFiles(dir), Math.min(32, Math.max(1, jobs)));
   const outputs = await Promise.all(
     parts.map(async (part) => {
-      const res = await sys.run('xargs', ['-0', '-r', 'md5sum', '-z', '--'], { cwd: dir, input: `${part.join('\0')}\0`, ...(signal ? { signal } : {}) });
+      const res = await sys.run('xargs', ['-0', '-r', 'md5sum', '-z', '--'], {
+        cwd: dir,
+        input: `${part.join('\0')}\0`,
+        ...(signal ? { signal } : {}),
+      });
       if (res.code !== 0) throw new Error(`md5sum failed in ${dir}: ${res.stderr.trim().split('\n').at(-1) ?? ''}`);
       return res.stdout;
     }),

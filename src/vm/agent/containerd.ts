@@ -111,7 +111,11 @@ ${gc}`,
     } catch {
       // no log
     }
-    for (const line of text.split('\n').filter((l) => /level=(error|fatal)/.test(l)).slice(-5)) ctx.report.relay('containerd', line);
+    for (const line of text
+      .split('\n')
+      .filter((l) => /level=(error|fatal)/.test(l))
+      .slice(-5))
+      ctx.report.relay('containerd', line);
     const last = lastLine(text);
     throw new Fail(`containerd did not start${last ? `: ${last}` : ''}`);
   }

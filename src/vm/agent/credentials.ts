@@ -81,7 +81,9 @@ export async function readRegistrySecret(ctx: Ctx, host: string, name: string): 
   if (res === undefined) throw new Fail(`cannot reach Secret Manager at ${endpoint} to read secret ${name}: ${why}`);
   const body = await res.text();
   if (res.status === 403) {
-    throw new Fail(`the VM's service account may not read secret ${name} (HTTP 403): grant it roles/secretmanager.secretAccessor on the secret`);
+    throw new Fail(
+      `the VM's service account may not read secret ${name} (HTTP 403): grant it roles/secretmanager.secretAccessor on the secret`,
+    );
   }
   if (res.status === 404) throw new Fail(`secret ${name} does not exist (HTTP 404)`);
   let json: { payload?: { data?: unknown }; error?: { message?: unknown } } = {};
@@ -151,7 +153,13 @@ export function hostsWithAuth(host: string, base: string | undefined, creds: { u
  * A hosts dir for one pull from `host` with `creds`: a private copy of the shared dir's entry for that host, with the
  * credentials as a header. Removed by the returned function, which the pull calls whatever its outcome.
  */
-export function privateHostsDir(ctx: Ctx, shared: string, host: string, key: string, creds: Credentials): { dir: string; remove: () => void } {
+export function privateHostsDir(
+  ctx: Ctx,
+  shared: string,
+  host: string,
+  key: string,
+  creds: Credentials,
+): { dir: string; remove: () => void } {
   const root = join(ctx.env.workDir, 'auth');
   mkdirSync(root, { recursive: true, mode: 0o700 });
   chmodSync(root, 0o700);

@@ -79,7 +79,8 @@ export function parseAuth(text: string): ImagePullAuth {
 }
 
 export function parseStallTimeout(text: string): number {
-  if (!/^[1-9][0-9]{0,6}$/.test(text.trim())) throw new Fail(`invalid ${MD.pullStallTimeout} '${statusValue(text)}' (expected a whole number of seconds, 1 or more)`);
+  if (!/^[1-9][0-9]{0,6}$/.test(text.trim()))
+    throw new Fail(`invalid ${MD.pullStallTimeout} '${statusValue(text)}' (expected a whole number of seconds, 1 or more)`);
   return Number(text.trim());
 }
 
@@ -89,7 +90,8 @@ export async function readBuildParams(md: Metadata): Promise<BuildParams> {
   const images = parseImages(await md.attribute(MD.containerImages, ''));
   const auth = parseAuth(await md.attribute(MD.imagePullAuth, 'None'));
   const store = (await md.attribute(MD.storeChecksums, 'true')).toLowerCase();
-  if (store !== 'true' && store !== 'false') throw new Fail(`invalid ${MD.storeChecksums} '${statusValue(store)}' (expected true or false)`);
+  if (store !== 'true' && store !== 'false')
+    throw new Fail(`invalid ${MD.storeChecksums} '${statusValue(store)}' (expected true or false)`);
   const dataDisk = await md.attribute(MD.dataDisk, 'blank');
   if (dataDisk !== 'blank' && dataDisk !== 'from-image') {
     throw new Fail(`invalid ${MD.dataDisk} '${statusValue(dataDisk)}' (expected blank or from-image)`);

@@ -149,7 +149,12 @@ export async function pullImage(pc: PullContext, i: number, n: number, ref: stri
     const hostsDir = auth?.dir ?? pc.hostsDir;
     if (pc.beforePull) await pc.beforePull(i, ref, creds, hostsDir);
     ctx.step.set(`pulling ${ref}`);
-    const how = creds?.source.kind === 'secret' ? ` with the credentials of secret ${creds.source.name}` : creds ? ' with a fresh service-account token' : '';
+    const how =
+      creds?.source.kind === 'secret'
+        ? ` with the credentials of secret ${creds.source.name}`
+        : creds
+          ? ' with a fresh service-account token'
+          : '';
     ctx.report.log(`pulling ${i}/${n} ${ref}${how}`);
     return await runPull(pc, i, n, ref, full, creds, hostsDir, stop);
   } finally {
@@ -172,7 +177,20 @@ async function runPull(
   const lines: string[] = [];
   const log: WriteStream = createWriteStream(join(ctx.logs, `pull-${i}.log`));
   let phase: 'pulling' | 'unpacking' = 'pulling';
-  const args = ['--debug', 'images', 'pull', '--hosts-dir', hostsDir, '--platform', params.platform, '--snapshotter', 'overlayfs', '--print-chainid', '--', full];
+  const args = [
+    '--debug',
+    'images',
+    'pull',
+    '--hosts-dir',
+    hostsDir,
+    '--platform',
+    params.platform,
+    '--snapshotter',
+    'overlayfs',
+    '--print-chainid',
+    '--',
+    full,
+  ];
   const proc = ctx.sys.spawn('ctr', ctrd.ctrArgs(args), {
     env: { PATH: ctx.env.path },
     onLine: (raw) => {

@@ -3,14 +3,7 @@
 import { createHash } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import {
-  formatSnapshotsMetadata,
-  LAYOUT,
-  SNAPSHOT_DIR_PATTERN,
-  TOOL,
-  type DiskImage,
-  type DiskInfo,
-} from '../contract.js';
+import { formatSnapshotsMetadata, LAYOUT, SNAPSHOT_DIR_PATTERN, TOOL, type DiskImage, type DiskInfo } from '../contract.js';
 import type { Containerd } from './containerd.js';
 import type { Ctx } from './context.js';
 import { Fail } from './errors.js';
@@ -22,7 +15,10 @@ export function nextChain(parent: string, diff: string): string {
 }
 
 /** The digest of the entry of an image index for `platform` (os/arch[/variant]); a variant match is preferred. */
-export function platformEntry(index: { manifests?: { digest?: string; platform?: { os?: string; architecture?: string; variant?: string } }[] }, platform: string): string | undefined {
+export function platformEntry(
+  index: { manifests?: { digest?: string; platform?: { os?: string; architecture?: string; variant?: string } }[] },
+  platform: string,
+): string | undefined {
   const [os, arch, variant = ''] = platform.split('/');
   const m = (index.manifests ?? []).filter((e) => e.platform?.os === os && e.platform?.architecture === arch);
   const pick = m.find((e) => variant === '' || (e.platform?.variant ?? '') === variant) ?? m[0];
@@ -93,17 +89,35 @@ export class Recorder {
     for (const [i, diff] of diffs.entries()) {
       chain = nextChain(chain, diff);
       const dir = this.snapshotDir.get(chain) ?? (await this.locate(chain));
-      rows.push({ diffID: diff, chainID: chain, snapshot: dir, mediaType: layers[i]?.mediaType ?? '', size: layers[i]?.size ?? 0, unpackedSize: null });
+      rows.push({
+        diffID: diff,
+        chainID: chain,
+        snapshot: dir,
+        mediaType: layers[i]?.mediaType ?? '',
+        size: layers[i]?.size ?? 0,
+        unpackedSize: null,
+      });
     }
     if (chain !== top) throw new Fail(`${ref}: the layers of its ${this.platform} manifest (${digest}) are not what containerd unpacked`);
-    this.images.push({ reference: ref, resolved: normalizeRef(ref), digest: target, manifestDigest: digest, platform: this.platform, layers: rows });
+    this.images.push({
+      reference: ref,
+      resolved: normalizeRef(ref),
+      digest: target,
+      manifestDigest: digest,
+      platform: this.platform,
+      layers: rows,
+    });
     return this.chains.slice(before);
   }
 
   /** snapshots.metadata, images.metadata and gdib.json at the disk's root. */
   async write(runId: string, version: string, checksums: ReadonlyMap<string, string> | undefined): Promise<void> {
     const mnt = this.ctx.env.mountDir;
-    const entries = this.chains.map((c) => ({ chainId: c, dir: this.snapshotDir.get(c) ?? '', ...(checksums ? { checksum: checksums.get(c) ?? '' } : {}) }));
+    const entries = this.chains.map((c) => ({
+      chainId: c,
+      dir: this.snapshotDir.get(c) ?? '',
+      ...(checksums ? { checksum: checksums.get(c) ?? '' } : {}),
+    }));
     writeFileSync(join(mnt, LAYOUT.snapshotsMetadata), formatSnapshotsMetadata(entries));
     writeFileSync(join(mnt, LAYOUT.imagesMetadata), await this.ctrd.ctrOk(['images', 'ls'], 'listing the images failed'));
     // Bytes each snapshot takes on the disk, from the snapshotter (`KEY SIZE INODES` lines).

@@ -50,7 +50,8 @@ export function readBaseLayout(mnt: string): BaseLayout {
   const dir = new Map<string, string>();
   const sum = new Map<string, string>();
   for (const [k, e] of entries.entries()) {
-    if (e.checksum !== undefined && !/^[0-9a-f]{32}$/.test(e.checksum)) throw notOurs(`${LAYOUT.snapshotsMetadata} line ${k + 1} is malformed`);
+    if (e.checksum !== undefined && !/^[0-9a-f]{32}$/.test(e.checksum))
+      throw notOurs(`${LAYOUT.snapshotsMetadata} line ${k + 1} is malformed`);
     if (!existsSync(join(mnt, e.dir))) throw notOurs(`${LAYOUT.snapshotsMetadata} lists ${e.dir}, which is missing`);
     dir.set(e.chainId, e.dir);
     if (e.checksum) sum.set(e.chainId, e.checksum);
@@ -68,7 +69,8 @@ export function readBaseLayout(mnt: string): BaseLayout {
       order.push(chain);
     }
   }
-  if (order.length !== dir.size) throw notOurs(`${LAYOUT.info} describes ${order.length} snapshot(s), ${LAYOUT.snapshotsMetadata} lists ${dir.size}`);
+  if (order.length !== dir.size)
+    throw notOurs(`${LAYOUT.info} describes ${order.length} snapshot(s), ${LAYOUT.snapshotsMetadata} lists ${dir.size}`);
   const summary = `base disk: ${order.length} snapshot(s) of ${images.length} image(s), built ${String(info.builtAt ?? '?')} by version ${String(info.version ?? '?')}`;
   return { dir, sum, parent, order, summary };
 }
@@ -99,7 +101,8 @@ export class Reuse {
     ctx.report.log(this.base.summary);
     await disk.grow();
     // This build writes its own metadata files; until then the disk must not look like a finished one.
-    for (const f of [LAYOUT.info, LAYOUT.snapshotsMetadata, LAYOUT.imagesMetadata, LAYOUT.snapshotterDb]) rmSync(join(disk.mnt, f), { force: true });
+    for (const f of [LAYOUT.info, LAYOUT.snapshotsMetadata, LAYOUT.imagesMetadata, LAYOUT.snapshotterDb])
+      rmSync(join(disk.mnt, f), { force: true });
     try {
       renameSync(join(disk.mnt, LAYOUT.snapshotsDir), join(disk.mnt, LAYOUT.reusedDir));
     } catch {
@@ -135,14 +138,18 @@ export class Reuse {
         dir = '';
       }
       if (dir.startsWith(`${disk.mnt}/`)) dir = dir.slice(disk.mnt.length + 1);
-      if (!SNAPSHOT_DIR_PATTERN.test(dir) || !existsSync(join(disk.mnt, dir))) throw new Fail(`containerd put reused snapshot ${chain} in '${dir}'`);
+      if (!SNAPSHOT_DIR_PATTERN.test(dir) || !existsSync(join(disk.mnt, dir)))
+        throw new Fail(`containerd put reused snapshot ${chain} in '${dir}'`);
       try {
         rmdirSync(join(disk.mnt, dir));
         renameSync(old, join(disk.mnt, dir));
       } catch {
         throw new Fail(`cannot move ${base.dir.get(chain) ?? ''} of the base image to ${dir}`);
       }
-      await ctrd.ctrOk(['snapshots', '--snapshotter', 'overlayfs', 'commit', chain, key], `containerd could not commit reused snapshot ${chain}`);
+      await ctrd.ctrOk(
+        ['snapshots', '--snapshotter', 'overlayfs', 'commit', chain, key],
+        `containerd could not commit reused snapshot ${chain}`,
+      );
       this.reused.push(chain);
       this.reusedAt.set(chain, dir);
     }
@@ -155,7 +162,15 @@ export class Reuse {
    * the blob's size, which content_sharing_policy "shared" adopts without reading it). Unpacking, which finds the
    * chain, never reads a placeholder; were one read, decompression or the diffID check would fail the pull.
    */
-  async seed(ctrd: Containerd, i: number, ref: string, platform: string, hostsDir: string, creds: Credentials | undefined, scrub: (s: string) => string): Promise<void> {
+  async seed(
+    ctrd: Containerd,
+    i: number,
+    ref: string,
+    platform: string,
+    hostsDir: string,
+    creds: Credentials | undefined,
+    scrub: (s: string) => string,
+  ): Promise<void> {
     const { ctx } = this;
     const full = normalizeRef(ref);
     const repo = repositoryOf(full);
@@ -173,7 +188,15 @@ export class Reuse {
       log.push(...scrub(res.stderr).split('\n'));
       const fail = () =>
         new Fail(
-          pullFailure({ ref, platform, lines: log, ...(creds ? { creds } : {}), mountDir: ctx.env.mountDir, dataDiskSize: 0, bootDiskAvail: 0 }),
+          pullFailure({
+            ref,
+            platform,
+            lines: log,
+            ...(creds ? { creds } : {}),
+            mountDir: ctx.env.mountDir,
+            dataDiskSize: 0,
+            bootDiskAvail: 0,
+          }),
         );
       if (res.code !== 0) throw fail();
       const data = readFileSync(out);
@@ -199,14 +222,21 @@ export class Reuse {
     }
     const cfgDigest = doc.config?.digest;
     if (!cfgDigest) throw new Fail(`${ref}: its manifest is not an image manifest`);
-    const config = JSON.parse((await fetchObject(`${repo}@${cfgDigest}`, { digest: cfgDigest, size: doc.config?.size ?? 0 })).toString('utf8')) as {
+    const config = JSON.parse(
+      (await fetchObject(`${repo}@${cfgDigest}`, { digest: cfgDigest, size: doc.config?.size ?? 0 })).toString('utf8'),
+    ) as {
       rootfs?: { diff_ids?: string[] };
     };
     const diffs = config.rootfs?.diff_ids ?? [];
     const layers = doc.layers ?? [];
     if (diffs.length !== layers.length) throw new Fail(`${ref}: its config lists ${diffs.length} layers, its manifest ${layers.length}`);
     const ls = await ctrd.ctr(['snapshots', '--snapshotter', 'overlayfs', 'ls']);
-    const have = new Set(ls.stdout.split('\n').slice(1).map((l) => l.trim().split(/\s+/)[0] ?? ''));
+    const have = new Set(
+      ls.stdout
+        .split('\n')
+        .slice(1)
+        .map((l) => l.trim().split(/\s+/)[0] ?? ''),
+    );
     mkdirSync(ctrd.blobs, { recursive: true });
     let chain = '';
     let seeded = 0;
@@ -215,7 +245,8 @@ export class Reuse {
       chain = nextChain(chain, diff);
       if (!have.has(chain)) break;
       const layer = layers[k];
-      if (!layer?.digest || !CHAIN_ID_PATTERN.test(layer.digest) || !Number.isSafeInteger(layer.size)) throw new Fail(`${ref}: layer ${k + 1} has a malformed descriptor`);
+      if (!layer?.digest || !CHAIN_ID_PATTERN.test(layer.digest) || !Number.isSafeInteger(layer.size))
+        throw new Fail(`${ref}: layer ${k + 1} has a malformed descriptor`);
       const file = join(ctrd.blobs, layer.digest.slice(7));
       if (!existsSync(file)) {
         writeFileSync(file, '');
@@ -236,7 +267,10 @@ export class Reuse {
     const removed: string[] = [];
     for (const chain of [...this.reused].reverse()) {
       if (needed.has(chain)) continue;
-      await ctrd.ctrOk(['snapshots', '--snapshotter', 'overlayfs', 'rm', chain], `cannot remove snapshot ${chain}, which no image of this build needs`);
+      await ctrd.ctrOk(
+        ['snapshots', '--snapshotter', 'overlayfs', 'rm', chain],
+        `cannot remove snapshot ${chain}, which no image of this build needs`,
+      );
       removed.push(this.reusedAt.get(chain) ?? '');
     }
     // containerd deletes a removed snapshot's directory when it collects garbage: now, and wait for it.
@@ -244,9 +278,12 @@ export class Reuse {
     const del = lease.code === 0 ? await ctrd.ctr(['leases', 'delete', '--sync', 'gdib-collect']) : lease;
     if (del.code !== 0) throw new Fail(`containerd's garbage collection failed: ${lastLine(del.stderr)}`);
     for (const dir of removed) {
-      if (existsSync(join(disk.mnt, dir.replace(/\/fs$/, '')))) throw new Fail(`containerd left the directory of a removed snapshot: ${dir.replace(/\/fs$/, '')}`);
+      if (existsSync(join(disk.mnt, dir.replace(/\/fs$/, ''))))
+        throw new Fail(`containerd left the directory of a removed snapshot: ${dir.replace(/\/fs$/, '')}`);
     }
     rmSync(join(disk.mnt, LAYOUT.reusedDir), { recursive: true, force: true });
-    ctx.report.log(`kept ${this.reused.length - removed.length} reused snapshot(s), removed ${removed.length} that no image of this build needs`);
+    ctx.report.log(
+      `kept ${this.reused.length - removed.length} reused snapshot(s), removed ${removed.length} that no image of this build needs`,
+    );
   }
 }

@@ -13,7 +13,8 @@ import type { VerifyParams } from './params.js';
 /** The entries of snapshots.metadata, or why the disk cannot be verified. */
 export function readForVerify(text: string): { chainId: string; dir: string; checksum: string }[] {
   const entries = parseSnapshotsMetadata(text);
-  if (!Array.isArray(entries)) throw new Fail(`${LAYOUT.snapshotsMetadata} line ${entries.badLine} is malformed: ${statusValue(entries.line.slice(0, 120))}`);
+  if (!Array.isArray(entries))
+    throw new Fail(`${LAYOUT.snapshotsMetadata} line ${entries.badLine} is malformed: ${statusValue(entries.line.slice(0, 120))}`);
   let unsummed = 0;
   const lines = text.split('\n');
   for (const e of entries) {
@@ -49,7 +50,8 @@ export async function verify(ctx: Ctx, params: VerifyParams): Promise<void> {
     const why = await disk.mount('', undefined, true);
     if (why !== undefined) throw new Fail(`mounting ${disk.dev} read-only on ${ctx.env.mountDir} failed`);
     const file = join(ctx.env.mountDir, LAYOUT.snapshotsMetadata);
-    if (!existsSync(file)) throw new Fail(`the disk has no ${LAYOUT.snapshotsMetadata}: it is not a disk image built by gke-disk-image-builder`);
+    if (!existsSync(file))
+      throw new Fail(`the disk has no ${LAYOUT.snapshotsMetadata}: it is not a disk image built by gke-disk-image-builder`);
     const entries = readForVerify(readFileSync(file, 'utf8'));
     const n = entries.length;
     const bad: string[] = [];
