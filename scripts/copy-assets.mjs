@@ -1,4 +1,4 @@
-// Copies the non-TypeScript assets of src/ (the bash scripts run on the VM) next to the compiled code,
+// Copies the non-TypeScript assets of src/ (the VM's bash bootstrap) next to the compiled code,
 // so dist/ is self-contained and the published package runs from any directory.
 import { cpSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';

@@ -11,14 +11,11 @@
 import { createHash } from 'node:crypto';
 import type { ImageInfo } from '../gcp/types.js';
 
-export const TOOL = 'gke-disk-image-builder';
+// The tool's name and the disk's format version are the VM contract's (src/vm/contract.ts): one definition for both sides.
+import { DISK_FORMAT_VERSION, TOOL } from '../vm/contract.js';
+export { DISK_FORMAT_VERSION, TOOL };
 /** The record's own format. */
 export const RECORD_VERSION = 1;
-/**
- * What is on the disk and how (docs/architecture.md, Disk layout): raise it whenever build.sh writes a disk that
- * an older one would not, so an image of the old layout is never taken for up to date.
- */
-export const DISK_FORMAT_VERSION = 1;
 export const MAX_DESCRIPTION = 2048;
 const MARKER = 'gdib:';
 

@@ -2,12 +2,12 @@
 // PATH the startup script would see, and with every child ended when the caller's signal aborts.
 import { spawn } from 'node:child_process';
 
-/** What a VM's startup script gets, and what common.sh falls back to. */
+/** What a VM's startup script gets, and what its bootstrap falls back to. */
 export const STANDARD_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
 /**
  * The PATH the startup script runs with, from the caller's: relative entries dropped (this runs as
- * root), and — exactly as common.sh does — the standard directories put first when /usr/sbin or /sbin
+ * root), and — exactly as the bootstrap does — the standard directories put first when /usr/sbin or /sbin
  * is missing (`sudo -E` keeps a user's PATH, which usually lacks them).
  */
 export function scriptPath(envPath: string | undefined = process.env.PATH): string {

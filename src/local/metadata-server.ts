@@ -1,5 +1,5 @@
-// The GCE metadata server, for a startup script run on this machine (docs/architecture.md, Test seams): exactly what build.sh
-// and verify.sh call —
+// The GCE metadata server, for a startup script run on this machine (docs/architecture.md, Test seams): exactly what the
+// agent calls —
 //   GET /computeMetadata/v1/instance/attributes/<key>                 the rendered metadata (docs/architecture.md, VM metadata)
 //   GET /computeMetadata/v1/instance/service-accounts/default/token   the caller's own access token
 //   PUT /computeMetadata/v1/instance/guest-attributes/<ns>/<key>      the script's status (docs/architecture.md, VM status)

@@ -1,30 +1,22 @@
 // What a local build (`build --local`, `verify --local`) needs from the machine it runs on, checked
 // before anything is created: each problem is one line that says how to fix it.
 import { accessSync, constants, existsSync, readdirSync, readFileSync } from 'node:fs';
+import { COMMANDS_OF, PACKAGE_OF } from '../vm/contract.js';
 import { release } from 'node:os';
 import { join } from 'node:path';
 import { scriptPath } from './command.js';
 
 /**
- * The commands a local build runs — the scripts' own (build.sh and verify.sh would otherwise install the
- * missing ones with apt-get on this machine, see install_missing) and the packing tools — with the
- * Debian/Ubuntu package of each. Read from the table in common.sh, which is its one source.
+ * The commands a local build runs — the agent's own (on a VM its bootstrap would install the missing ones; here
+ * Node is this process's) and the packing tools — with the Debian/Ubuntu package of each, from the contract
+ * (src/vm/contract.ts), which is their one source.
  */
-export const LOCAL_COMMANDS: Readonly<Record<string, string>> = packageTable(
-  readFileSync(new URL('../startup-script/common.sh', import.meta.url), 'utf8'),
-);
+export const LOCAL_COMMANDS: Readonly<Record<string, string>> = localCommands();
 
-/** The entries of common.sh's `declare -rA GDIB_PACKAGE_OF=(` table, one `[command]=package` a line, in order. */
-export function packageTable(commonSh: string): Record<string, string> {
-  const block = /^declare -rA GDIB_PACKAGE_OF=\(\n([^)]*)^\)$/m.exec(commonSh)?.[1];
-  if (block === undefined) throw new Error('common.sh has no GDIB_PACKAGE_OF table');
+function localCommands(): Record<string, string> {
   const table: Record<string, string> = {};
-  for (const line of block.split('\n').filter((l) => l.trim() !== '')) {
-    const m = /^\s*\[([^\]\s]+)\]=(\S+)$/.exec(line);
-    if (!m) throw new Error(`common.sh: cannot read GDIB_PACKAGE_OF entry ${JSON.stringify(line)}`);
-    table[m[1]!] = m[2]!;
-  }
-  return table;
+  for (const c of [...COMMANDS_OF.build, ...COMMANDS_OF.verify]) if (c !== 'node' && c !== 'curl') table[c] = PACKAGE_OF[c] ?? c;
+  return { ...table, losetup: 'mount', tar: 'tar', gzip: 'gzip' };
 }
 
 export interface PreconditionOptions {

@@ -26,8 +26,10 @@ export interface StartupScriptEnv {
 }
 
 export interface RunStartupScriptOptions {
-  /** The script text, e.g. the `startup-script` value of `renderMetadata`. */
+  /** The script text, e.g. the `startup-script` value of `renderMetadata`, or the agent bundle (`gdib-agent`). */
   script: string;
+  /** What runs it: bash (a startup script), or this process's own Node (the agent, as `--local` runs it). */
+  runner?: 'bash' | 'node';
   env: StartupScriptEnv;
   /** Each line of the script's stdout and stderr, without its newline, as it comes. */
   onLine: (line: string) => void;
@@ -115,7 +117,7 @@ export async function runStartupScript(opts: RunStartupScriptOptions): Promise<S
   // A private directory (mkdtemp makes it 0700) for the script file, removed afterwards.
   const dir = await mkdtemp(join(tmpdir(), 'gdib-startup-script-'));
   try {
-    const file = join(dir, 'startup-script');
+    const file = join(dir, opts.runner === 'node' ? 'agent.mjs' : 'startup-script');
     await writeFile(file, opts.script, { mode: 0o700, flag: 'wx' });
     const exit = await runBash(file, env, opts);
     const left = mountsUnder().filter((m) => !mountedBefore.has(m));
@@ -138,7 +140,8 @@ function runBash(
   return new Promise((resolve, reject) => {
     // stdin is /dev/null: with a socket for stdin (Node's pipes are sockets) bash believes sshd started
     // it and reads ~/.bashrc; and nothing the script runs can read the CLI's terminal.
-    const child = spawn('bash', ['--noprofile', '--norc', file], {
+    const [cmd, args] = opts.runner === 'node' ? [process.execPath, ['--no-warnings', file]] : ['bash', ['--noprofile', '--norc', file]];
+    const child = spawn(cmd, args, {
       env,
       cwd: '/',
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -174,7 +177,7 @@ function runBash(
 
     child.once('error', (e) => {
       done();
-      reject(new Error(`cannot run the startup script with bash: ${e.message}`));
+      reject(new Error(`cannot run the startup script with ${cmd}: ${e.message}`));
     });
     child.once('exit', () => {
       exited = true;

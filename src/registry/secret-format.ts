@@ -1,6 +1,6 @@
 // What a --registry-secret holds (docs/architecture.md, Registry secrets): either `USERNAME:PASSWORD` on one line, or
 // a Docker config.json whose `auths` has an entry for the registry host, with `auth` (base64 of USERNAME:PASSWORD) or
-// `username` and `password`. The VM script parses the same formats (build.sh, parse_registry_secret); both are tested
+// `username` and `password`. The VM agent reads a secret with this very parser (src/vm/contract.ts re-exports it); it is tested
 // against the same fixtures (test/fixtures/registry-secrets.json).
 
 export interface RegistryCredentials {

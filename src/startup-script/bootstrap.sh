@@ -36,7 +36,7 @@ trap 'fail "interrupted by SIGINT during: installing"' INT
 
 value=$(md_get gdib-status-nonce 2>/dev/null) && [[ $value =~ ^[A-Za-z0-9_-]{8,128}$ ]] && nonce=$value
 [[ $work =~ ^/[A-Za-z0-9._/@+-]*$ && $work != */ ]] || fail "GDIB_WORK_DIR must be a plain absolute path"
-mkdir -p "$work/logs" && chmod 0700 "$work" || fail "cannot create the work dir $work"
+{ mkdir -p "$work/logs" && chmod 0700 "$work"; } || fail "cannot create the work dir $work"
 status state running
 status phase installing
 

@@ -4,7 +4,16 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { AGENT_NODE_MAJOR, COMMANDS_OF, DEVICE_NAME, formatRegistrySecrets, MD, PACKAGE_OF, type ImagePullAuth, type VmMode } from '../vm/contract.js';
+import {
+  AGENT_NODE_MAJOR,
+  COMMANDS_OF,
+  DEVICE_NAME,
+  formatRegistrySecrets,
+  MD,
+  PACKAGE_OF,
+  type ImagePullAuth,
+  type VmMode,
+} from '../vm/contract.js';
 
 export { DEVICE_NAME, type ImagePullAuth, type VmMode };
 

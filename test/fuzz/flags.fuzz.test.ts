@@ -101,9 +101,12 @@ describe('hostile input', () => {
         const items = (insert.body as { metadata: { items: Array<{ key: string; value: string }> } }).metadata.items;
         const meta = Object.fromEntries(items.map((i) => [i.key, i.value]));
         expect(meta['startup-script']).toBe(startupScript(meta['gdib-mode'] === 'verify' ? 'verify' : 'build'));
+        // No item with an empty value: verify pulls nothing, so it sends no image list.
+        expect(Object.values(meta)).not.toContain('');
         expect(Object.keys(meta).sort()).toEqual([
           'enable-guest-attributes',
-          'gdib-container-images',
+          'gdib-agent',
+          ...(meta['gdib-mode'] === 'verify' ? [] : ['gdib-container-images']),
           'gdib-device-name',
           'gdib-image-pull-auth',
           'gdib-mode',

@@ -63,7 +63,9 @@ describeRig('local build blocks, end to end', () => {
     const lines: string[] = [];
     try {
       const exit = await runStartupScript({
-        script: attributes['startup-script'] ?? '',
+        // As build --local runs it: the agent, with this process's own Node.
+        script: attributes['gdib-agent'] ?? '',
+        runner: 'node',
         env: {
           GCE_METADATA_HOST: server.host,
           GDIB_DEVICE: device,

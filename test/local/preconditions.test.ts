@@ -3,11 +3,10 @@ import { chmodSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync }
 import { release, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readFileSync } from 'node:fs';
-import { aptInstallCommand, LOCAL_COMMANDS, localPreconditions, packageTable } from '../../src/local/preconditions.js';
+import { aptInstallCommand, LOCAL_COMMANDS, localPreconditions } from '../../src/local/preconditions.js';
+import { COMMANDS_OF, PACKAGE_OF } from '../../src/vm/contract.js';
 import { scriptPath } from '../../src/local/command.js';
 import { describeRig } from '../rig/rig.js';
-import { run } from '../rig/proc.js';
 
 describe('localPreconditions', () => {
   let dir: string;
@@ -66,15 +65,15 @@ describe('localPreconditions', () => {
   });
 
   it('names the missing commands and the apt-get command that installs them', async () => {
-    const missing = ['jq', 'ctr', 'containerd', 'mkfs.ext4', 'losetup'];
+    const missing = ['md5sum', 'ctr', 'containerd', 'mkfs.ext4', 'losetup'];
     const path = pathWith(
       'some',
       Object.keys(LOCAL_COMMANDS).filter((c) => !missing.includes(c)),
     );
     const problems = await localPreconditions({ platform: 'linux', uid: 0, path, fsRoot: goodRoot });
     expect(problems).toEqual([
-      'missing commands: containerd, ctr, mkfs.ext4, losetup, jq; on Debian/Ubuntu install them with: ' +
-        'apt-get install -y --no-install-recommends containerd e2fsprogs jq mount',
+      'missing commands: containerd, ctr, mkfs.ext4, md5sum, losetup; on Debian/Ubuntu install them with: ' +
+        'apt-get install -y --no-install-recommends containerd coreutils e2fsprogs mount',
     ]);
   });
 
@@ -116,37 +115,16 @@ describe('localPreconditions', () => {
   });
 });
 
-describe('the command → package table (common.sh is its one source)', () => {
-  const scripts = new URL('../../src/startup-script/', import.meta.url);
-  const read = (name: string) => readFileSync(new URL(name, scripts), 'utf8');
-
-  it('reads as bash reads it', async () => {
-    const program =
-      'set -euo pipefail; source "$1"; for c in "${!GDIB_PACKAGE_OF[@]}"; do printf "%s %s\\n" "$c" "${GDIB_PACKAGE_OF[$c]}"; done';
-    const { stdout } = await run('bash', ['-c', program, 'test', new URL('common.sh', scripts).pathname], {
-      env: { PATH: process.env.PATH },
-    });
-    const fromBash = Object.fromEntries(
-      stdout
-        .trim()
-        .split('\n')
-        .map((l) => l.split(' ')),
-    ) as Record<string, string>;
-    expect(fromBash).toEqual({ ...LOCAL_COMMANDS });
-    expect(Object.keys(LOCAL_COMMANDS).length).toBeGreaterThan(10);
+describe('the command → package table (src/vm/contract.ts is its one source)', () => {
+  it("has every command the agent runs, with the contract's package, and the packing tools", () => {
+    const agent = [...COMMANDS_OF.build, ...COMMANDS_OF.verify].filter((c) => c !== 'node' && c !== 'curl');
+    expect(agent.length).toBeGreaterThan(10);
+    for (const c of agent) expect(LOCAL_COMMANDS[c]).toBe(PACKAGE_OF[c]);
+    expect(LOCAL_COMMANDS).toMatchObject({ losetup: 'mount', tar: 'tar', gzip: 'gzip' });
   });
 
-  it('has every command the scripts install when missing', () => {
-    const installed = ['build.sh', 'verify.sh'].flatMap((f) =>
-      [...read(f).matchAll(/^\s*install_missing ([^\n]+)$/gm)].flatMap((m) => m[1]!.trim().split(/\s+/)),
-    );
-    expect(installed.length).toBeGreaterThan(5);
-    expect(installed.filter((c) => !(c in LOCAL_COMMANDS))).toEqual([]);
-  });
-
-  it('refuses an entry it cannot read, rather than skipping it', () => {
-    expect(() => packageTable('declare -rA GDIB_PACKAGE_OF=(\n  [jq]=jq\n  [a b]=c\n)\n')).toThrow(/cannot read GDIB_PACKAGE_OF entry/);
-    expect(() => packageTable('nothing here')).toThrow(/no GDIB_PACKAGE_OF table/);
+  it('gives every command the VM needs a Debian package', () => {
+    for (const c of [...COMMANDS_OF.build, ...COMMANDS_OF.verify]) expect(PACKAGE_OF[c], c).toMatch(/^[a-z0-9.+-]+$/);
   });
 });
 

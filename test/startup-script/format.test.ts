@@ -1,17 +1,18 @@
-// What formatting a blank data disk writes (build.sh, format_and_mount; docs/architecture.md, Disk layout): the
-// script's own function, run by bash against a sparse 4 GiB file on a loop device, with the bytes written counted
-// by the loop device. Not written: the inode tables (64 MiB here) and the journal (64 MiB); the benchmark's
-// switches write them as before. Needs the rig's machine (root, loop devices).
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+// What formatting a blank data disk writes (the agent's DataDisk.formatAndMount; docs/architecture.md, Disk layout):
+// run in-process against a sparse 4 GiB file on a loop device, with the bytes written counted by the loop device.
+// Not written: the inode tables (64 MiB here) and the journal (64 MiB); the benchmark's typed options write them as
+// before. Needs the rig's machine (root, loop devices).
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { LoopDisk } from '../rig/disk.js';
+import type { AgentOptions } from '../../src/vm/agent/context.js';
+import { DataDisk } from '../../src/vm/agent/disk.js';
+import { testCtx } from '../rig/agent-ctx.js';
 import { run } from '../rig/proc.js';
 import { describeRig } from '../rig/rig.js';
 
-const scripts = fileURLToPath(new URL('../../src/startup-script/', import.meta.url));
 const MiB = 2 ** 20;
 
 /** Sectors written to a block device so far (the kernel's counter, /sys/block/<dev>/stat). */
@@ -32,33 +33,22 @@ describeRig('formatting a blank data disk', () => {
   let dir: string;
   const results: Record<string, Formatted> = {};
 
-  /** format_and_mount on a fresh sparse disk with `env`; then a file is written, the disk unmounted and checked. */
-  async function format(name: string, env: Record<string, string>): Promise<Formatted> {
+  /** formatAndMount on a fresh sparse disk with `opts`; then a file is written, the disk unmounted and checked. */
+  async function format(name: string, opts: AgentOptions): Promise<Formatted> {
     const work = join(dir, name);
     mkdirSync(join(work, 'logs'), { recursive: true });
     const disk = await LoopDisk.create(join(dir, `${name}.img`), 4096);
     try {
       const before = sectorsWritten(disk.device);
-      const program = [
-        'set -euo pipefail',
-        'source "$SCRIPTS/common.sh"',
-        ...['claim_data_disk', 'format_and_mount'].map((f) => `source <(sed -n '/^${f}() {/,/^}/p' "$SCRIPTS/build.sh")`),
-        'LOGS=$GDIB_WORK_DIR/logs DEVICE_NAME=gdib-data MOUNTED=false',
-        'format_and_mount',
-        'findmnt -rn -o OPTIONS "$GDIB_MNT"',
-        'echo written >"$GDIB_MNT/file"',
-        'umount "$GDIB_MNT"',
-      ].join('\n');
-      const r = await run('bash', ['-c', program], {
-        env: {
-          PATH: process.env.PATH,
-          SCRIPTS: scripts,
-          GDIB_WORK_DIR: work,
-          GDIB_DEVICE: disk.device,
-          GDIB_MOUNT_DIR: join(work, 'mnt'),
-          ...env,
-        },
-      });
+      const mnt = join(work, 'mnt');
+      const ctx = testCtx({ env: { workDir: work, mountDir: mnt, device: disk.device }, opts });
+      const data = new DataDisk(ctx);
+      await data.claim('gdib-data');
+      await data.formatAndMount();
+      const options = await run('findmnt', ['-rn', '-o', 'OPTIONS', mnt]);
+      writeFileSync(join(mnt, 'file'), 'written\n');
+      await run('umount', [mnt]);
+      const r = { stdout: options.stdout };
       const writtenBytes = (sectorsWritten(disk.device) - before) * 512;
       const fsck = await run('e2fsck', ['-f', '-n', disk.device], { allowFailure: true });
       return { writtenBytes, mountOptions: r.stdout.trim(), fsck: { code: fsck.code, output: fsck.stdout + fsck.stderr } };
@@ -70,8 +60,8 @@ describeRig('formatting a blank data disk', () => {
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'gdib-format-'));
     results.now = await format('now', {});
-    results.itable = await format('itable', { GDIB_MKFS_LAZY_JOURNAL: '0' });
-    results.before = await format('before', { GDIB_MKFS_LAZY_ITABLE: '0', GDIB_MKFS_LAZY_JOURNAL: '0' });
+    results.itable = await format('itable', { lazyJournal: false });
+    results.before = await format('before', { lazyItable: false, lazyJournal: false });
   }, 120_000);
 
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -85,7 +75,7 @@ describeRig('formatting a blank data disk', () => {
     for (const r of Object.values(results)) expect(r.fsck.code, r.fsck.output).toBe(0);
   });
 
-  it('zeroes the journal with GDIB_MKFS_LAZY_JOURNAL=0, and writes the inode tables too with GDIB_MKFS_LAZY_ITABLE=0', () => {
+  it('zeroes the journal with lazyJournal: false, and writes the inode tables too with lazyItable: false', () => {
     expect(results.itable!.writtenBytes - results.now!.writtenBytes).toBeGreaterThanOrEqual(64 * MiB);
     expect(results.before!.writtenBytes - results.itable!.writtenBytes).toBeGreaterThanOrEqual(60 * MiB);
     expect(results.before!.mountOptions).not.toContain('noinit_itable');

@@ -108,15 +108,10 @@ describeRig('parallel pulls', () => {
     // As GCE's metadata server does, the same token is handed out while it is valid: overlapping pulls both hold it.
     const token = randomToken();
     await rig.token.setToken(token);
-    const { res, disk } = await build(
-      'tokens',
-      [rig.privateRef('app'), rig.privateRef('app2')],
-      2,
-      {
-        auth: 'ServiceAccountToken',
-        metadata: { issueToken: () => token },
-      },
-    );
+    const { res, disk } = await build('tokens', [rig.privateRef('app'), rig.privateRef('app2')], 2, {
+      auth: 'ServiceAccountToken',
+      metadata: { issueToken: () => token },
+    });
     expect(res.code, res.stdout + res.stderr).toBe(0);
     expect(res.stdout).toContain('pulling 2 images, up to 2 at once');
     expect(res.metadata.tokens).toEqual([token, token]);

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { DEVICE_NAME, renderMetadata, startupScript, type MetadataInput } from '../../src/startup-script/render.js';
+import { agentBundle, DEVICE_NAME, renderMetadata, startupScript, type MetadataInput } from '../../src/startup-script/render.js';
+import { COMMANDS_OF, MD, PACKAGE_OF } from '../../src/vm/contract.js';
 import { run } from '../rig/proc.js';
 import { onPath } from '../rig/rig.js';
 
@@ -14,6 +15,9 @@ const input: MetadataInput = {
 };
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+/** GCE's limits: one metadata value, and all of an instance's metadata. */
+const VALUE_LIMIT = 256 * 1024;
+const TOTAL_LIMIT = 512 * 1024;
 
 describe('renderMetadata', () => {
   it('renders the keys of docs/architecture.md, VM metadata, the images one per line', () => {
@@ -21,6 +25,7 @@ describe('renderMetadata', () => {
     expect(Object.keys(items).sort()).toEqual(
       [
         'startup-script',
+        'gdib-agent',
         'enable-guest-attributes',
         'gdib-mode',
         'gdib-run-id',
@@ -43,25 +48,74 @@ describe('renderMetadata', () => {
     });
   });
 
-  it('never puts metadata values into the script itself', () => {
-    const evil = { ...input, containerImages: ['$(touch /tmp/x)', '`id`'], runId: '$RANDOM' };
-    const script = renderMetadata(evil).find((i) => i.key === 'startup-script')?.value ?? '';
-    expect(script).toBe(startupScript('build'));
-    expect(script).not.toContain('touch /tmp/x');
+  it('sends no item with an empty value (verify lists no image), and the optional keys only when set', () => {
+    const verify = renderMetadata({ ...input, mode: 'verify', containerImages: [] });
+    expect(verify.map((i) => i.key)).not.toContain(MD.containerImages);
+    expect(verify.filter((i) => i.value === '')).toEqual([]);
+    const items = Object.fromEntries(
+      renderMetadata({
+        ...input,
+        pullStallTimeoutS: 90,
+        statusNonce: 'n0nce-abc',
+        registrySecrets: [{ host: 'r.example', secretVersion: 'projects/p/secrets/s/versions/1' }],
+      }).map((i) => [i.key, i.value]),
+    );
+    expect(items).toMatchObject({
+      [MD.pullStallTimeout]: '90',
+      [MD.statusNonce]: 'n0nce-abc',
+      [MD.registrySecrets]: 'r.example=projects/p/secrets/s/versions/1',
+    });
   });
 
-  it.each(['build', 'verify'] as const)('inlines common.sh into the %s script and stamps the version', (mode) => {
+  it('never puts metadata values into the bootstrap or the agent', () => {
+    const evil = { ...input, containerImages: ['$(touch /tmp/x)', '`id`'], runId: '$RANDOM' };
+    const items = renderMetadata(evil);
+    expect(items.find((i) => i.key === 'startup-script')?.value).toBe(startupScript('build'));
+    expect(items.find((i) => i.key === 'gdib-agent')?.value).toBe(agentBundle());
+    expect(startupScript('build')).not.toContain('touch /tmp/x');
+  });
+
+  it.each(['build', 'verify'] as const)('renders the %s bootstrap: short, every command it needs with its package', (mode) => {
     const script = startupScript(mode);
     expect(script.startsWith('#!/bin/bash\n')).toBe(true);
-    expect(script).not.toMatch(/^source /m);
-    expect(script).toContain('snapshot_checksum() {');
-    expect(script).toContain(`readonly GDIB_TOOL_VERSION="${pkg.version}"`);
-    expect(script).not.toContain('__GDIB_VERSION__');
-    expect(Buffer.byteLength(script)).toBeLessThan(256 * 1024); // GCE's limit for one metadata value
+    expect(script.split('\n').length).toBeLessThanOrEqual(81);
+    expect(script).not.toMatch(/__GDIB_[A-Z_]+__/);
+    for (const c of COMMANDS_OF[mode]) expect(script).toContain(` ${c}=${PACKAGE_OF[c]}`.trimStart());
+    expect(script).toContain('node=nodejs');
+  });
+
+  it('bundles the agent as one ES module stamped with the version, importing nothing but Node built-ins', () => {
+    const bundle = agentBundle();
+    expect(bundle).toContain(JSON.stringify(pkg.version));
+    const imports = [...bundle.matchAll(/\bfrom\s*"([^"]+)"/g)].map((m) => m[1]);
+    expect(imports.filter((m) => !m?.startsWith('node:') && !/^[a-z_]+$/.test(m ?? ''))).toEqual([]);
+  });
+
+  it("fits GCE's metadata limits with room for the largest inputs (256 KB a value, 512 KB in all)", () => {
+    // Large inputs: 100 long references pinned by digest, 50 registry secrets with long names, the longest nonce.
+    const big: MetadataInput = {
+      ...input,
+      containerImages: Array.from(
+        { length: 100 },
+        (_, i) => `us-docker.pkg.dev/${'p'.repeat(30)}/${'r'.repeat(60)}/image-${i}@sha256:${'a'.repeat(64)}`,
+      ),
+      registrySecrets: Array.from({ length: 50 }, (_, i) => ({
+        host: `registry-${i}.example.com:5000`,
+        secretVersion: `projects/${'p'.repeat(30)}/secrets/${'s'.repeat(200)}/versions/latest`,
+      })),
+      pullStallTimeoutS: 300,
+      statusNonce: 'x'.repeat(128),
+    };
+    const items = renderMetadata(big);
+    for (const i of items) expect(Buffer.byteLength(i.value), i.key).toBeLessThan(VALUE_LIMIT);
+    const total = items.reduce((n, i) => n + Buffer.byteLength(i.key) + Buffer.byteLength(i.value), 0);
+    expect(total).toBeLessThan(TOTAL_LIMIT);
+    // The agent leaves room: at most half of one value.
+    expect(Buffer.byteLength(agentBundle())).toBeLessThan(VALUE_LIMIT / 2);
   });
 
   const noShellcheck = !onPath('shellcheck') && !!process.env.GDIB_SKIP_RIG;
-  it.skipIf(noShellcheck).each(['build', 'verify'] as const)('renders a shellcheck-clean %s script', async (mode) => {
+  it.skipIf(noShellcheck).each(['build', 'verify'] as const)('renders a shellcheck-clean %s bootstrap', async (mode) => {
     const res = await run('shellcheck', ['--shell=bash', '-'], { input: startupScript(mode), allowFailure: true });
     expect(res.stdout + res.stderr).toBe('');
     expect(res.code).toBe(0);

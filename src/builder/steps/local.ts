@@ -122,7 +122,9 @@ async function runLocally(ctx: BuildContext<BakeRun | LocalVerify>, device: stri
     // docs/architecture.md, Test seams: the script's seams are taken from this process's environment where set.
     const env = ctx.env;
     exit = await runStartupScript({
-      script: attributes['startup-script']!,
+      // The agent, run by this process's own Node (docs/vm-script.md, --local).
+      script: attributes['gdib-agent']!,
+      runner: 'node',
       env: {
         GCE_METADATA_HOST: md.host,
         GDIB_DEVICE: device,

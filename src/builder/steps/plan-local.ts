@@ -16,10 +16,10 @@ import type { Step } from './step.js';
 
 const SCRATCH = 'gdib-XXXXXX';
 
-/** What the local metadata server would serve the script: the VM's metadata, the script itself left out. */
+/** The VM's metadata the plan shows (the local metadata server serves the rest): the bootstrap and the agent left out. */
 function scriptInput(ctx: BuildContext<BakeRun | LocalVerify>): Record<string, string> {
   const items = scriptMetadata(ctx.config, ctx.names);
-  return Object.fromEntries(items.filter((i) => i.key !== 'startup-script').map((i) => [i.key, i.value]));
+  return Object.fromEntries(items.filter((i) => i.key !== 'startup-script' && i.key !== 'gdib-agent').map((i) => [i.key, i.value]));
 }
 
 export const planLocal: Step<BakeRun> = {

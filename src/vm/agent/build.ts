@@ -8,7 +8,7 @@ import { snapshotChecksum } from './checksum.js';
 import { Containerd } from './containerd.js';
 import { checkAborted, type Ctx } from './context.js';
 import { configureHosts, Scrubber } from './credentials.js';
-import { DataDisk, mounts } from './disk.js';
+import { DataDisk } from './disk.js';
 import { Fail, humanBytes } from './errors.js';
 import type { BuildParams } from './params.js';
 import { chooseJobs, pullAll, pullImage } from './pull.js';
@@ -19,7 +19,7 @@ import { Reuse } from './reuse.js';
 class ChecksumQueue {
   readonly sums = new Map<string, string>();
   private chain: Promise<void> = Promise.resolve();
-  private failure: unknown;
+  private failure: Fail | undefined;
   private readonly stop = new AbortController();
 
   constructor(
@@ -163,7 +163,7 @@ export async function build(ctx: Ctx, params: BuildParams, version: string): Pro
     if (!(await disk.unmount())) throw new Fail(`cannot unmount the data disk ${ctx.env.mountDir}: ${disk.lastUnmountError}`);
     // The content store (the compressed layers) is of no further use: give the boot disk its space back, once
     // nothing is mounted under it.
-    if (!mounts().some((m) => m.target.startsWith(`${ctrd.dir}/`))) rmSync(ctrd.dir, { recursive: true, force: true });
+    if (!ctx.sys.mounts().some((m) => m.target.startsWith(`${ctrd.dir}/`))) rmSync(ctrd.dir, { recursive: true, force: true });
     succeeded = true;
   } finally {
     if (!succeeded) {

@@ -4,7 +4,6 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node
 import { join } from 'node:path';
 import { checkAborted, lastLine, pause, type Ctx } from './context.js';
 import { Fail } from './errors.js';
-import { mounts } from './disk.js';
 import type { Proc, RunOptions, RunResult } from './system.js';
 
 export const NAMESPACE = 'k8s.io';
@@ -131,7 +130,8 @@ ${gc}`,
       proc.kill('SIGKILL');
       await proc.exited;
     }
-    const left = mounts()
+    const left = this.ctx.sys
+      .mounts()
       .map((m) => m.target)
       .filter((t) => t.startsWith(`${this.dir}/`))
       .sort()

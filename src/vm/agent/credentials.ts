@@ -77,7 +77,6 @@ export async function readRegistrySecret(ctx: Ctx, host: string, name: string): 
       await new Promise((r) => setTimeout(r, 500 * (attempt + 1)));
     }
   }
-  token = '';
   if (res === undefined) throw new Fail(`cannot reach Secret Manager at ${endpoint} to read secret ${name}: ${why}`);
   const body = await res.text();
   if (res.status === 403) {

@@ -1,38 +1,21 @@
 // The data disk (docs/architecture.md, Disk layout): found, formatted (ext4, whole disk) or mounted from a base
 // image, grown, flushed and unmounted.
-import { existsSync, mkdirSync, readFileSync, realpathSync, statfsSync, statSync } from 'node:fs';
+import { mkdirSync, realpathSync, statfsSync } from 'node:fs';
+import type { System } from './system.js';
 import { checkAborted, lastLine, pause, type Ctx } from './context.js';
 import { Fail, humanBytes } from './errors.js';
 
 export const BASE_MOUNT_OPTIONS = 'discard,defaults,noinit_itable';
 
-/** Mount points (decoded), from /proc/self/mountinfo: target and source device. */
-export function mounts(): { target: string; source: string }[] {
-  let info = '';
-  try {
-    info = readFileSync('/proc/self/mountinfo', 'utf8');
-  } catch {
-    return [];
-  }
-  const decode = (s: string) => s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
-  return info
-    .split('\n')
-    .filter((l) => l !== '')
-    .map((l) => {
-      const fields = l.split(' ');
-      const dash = fields.indexOf('-');
-      return { target: decode(fields[4] ?? ''), source: decode(fields[dash + 2] ?? '') };
-    });
-}
-
-export function isMountPoint(dir: string): boolean {
-  let real = dir;
+/** Whether `dir` is a mount point. */
+export function isMountPoint(sys: System, dir: string): boolean {
+  let real: string;
   try {
     real = realpathSync(dir);
   } catch {
     return false;
   }
-  return mounts().some((m) => m.target === real);
+  return sys.mounts().some((m) => m.target === real);
 }
 
 export class DataDisk {
@@ -51,19 +34,19 @@ export class DataDisk {
   /** Finds the data disk and makes sure neither it nor the mount point is in use. */
   async claim(deviceName: string): Promise<void> {
     await this.claimDevice(deviceName);
-    if (mounts().some((m) => m.source === this.realDev)) throw new Fail(`data disk ${this.dev} is already mounted`);
-    if (isMountPoint(this.mnt)) throw new Fail(`${this.mnt} is already a mount point`);
+    if (this.ctx.sys.mounts().some((m) => m.source === this.realDev)) throw new Fail(`data disk ${this.dev} is already mounted`);
+    if (isMountPoint(this.ctx.sys, this.mnt)) throw new Fail(`${this.mnt} is already a mount point`);
   }
 
   /** Waits (up to a minute) for the data disk's device to appear. */
   async claimDevice(deviceName: string): Promise<void> {
     this.dev = this.ctx.env.device ?? `/dev/disk/by-id/google-${deviceName}`;
-    for (let waited = 0; !isBlock(this.dev); waited++) {
+    for (let waited = 0; !this.ctx.sys.isBlockDevice(this.dev); waited++) {
       if (waited >= 60) throw new Fail(`data disk ${this.dev} not found (is a disk attached with device name ${deviceName}?)`);
       await pause(this.ctx, 1000);
       checkAborted(this.ctx);
     }
-    this.realDev = realpathSync(this.dev);
+    this.realDev = realpathOr(this.dev);
   }
 
   private async sizeOf(dev: string): Promise<number> {
@@ -166,10 +149,10 @@ export function fsUsage(path: string): { used: number; size: number; avail: numb
   }
 }
 
-function isBlock(path: string): boolean {
+function realpathOr(path: string): string {
   try {
-    return existsSync(path) && statSync(path).isBlockDevice();
+    return realpathSync(path);
   } catch {
-    return false;
+    return path;
   }
 }

@@ -135,7 +135,7 @@ export interface PullContext {
 
 /** Pulls image `i` (1-based) of `n`. Stops (and fails) when `stop` aborts. */
 export async function pullImage(pc: PullContext, i: number, n: number, ref: string, stop: AbortSignal): Promise<Pulled> {
-  const { ctx, params, ctrd } = pc;
+  const { ctx, params } = pc;
   const full = normalizeRef(ref);
   const host = hostOf(full);
   ctx.step.set(`pulling ${ref}`);
@@ -333,7 +333,7 @@ export async function pullAll(
   }
   if (failure !== undefined) {
     // An interruption wins over the failures it caused.
-    if (ctx.signal.aborted) throw ctx.signal.reason;
-    throw failure;
+    if (ctx.signal.aborted) throw ctx.signal.reason as Error;
+    throw failure as Error;
   }
 }

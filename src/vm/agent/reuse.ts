@@ -61,7 +61,7 @@ export function readBaseLayout(mnt: string): BaseLayout {
   const order: string[] = [];
   const images = Array.isArray(info.images) ? (info.images as { layers?: { chainID?: unknown }[] }[]) : [];
   for (const img of images) {
-    const chains = (Array.isArray(img?.layers) ? img.layers : []).map((l) => String(l?.chainID ?? ''));
+    const chains = (Array.isArray(img?.layers) ? img.layers : []).map((l) => (typeof l?.chainID === 'string' ? l.chainID : ''));
     for (const [k, chain] of chains.entries()) {
       if (parent.has(chain)) continue;
       if (!dir.has(chain)) throw notOurs(`${LAYOUT.info} lists snapshot ${chain.slice(0, 80)}, which ${LAYOUT.snapshotsMetadata} does not`);
@@ -130,7 +130,7 @@ export class Reuse {
         ['snapshots', '--snapshotter', 'overlayfs', 'prepare', '--mounts', key, ...(parent ? [parent] : [])],
         `containerd refused to take back snapshot ${chain} of the base image`,
       );
-      let dir = '';
+      let dir: string;
       try {
         const m = (JSON.parse(out) as { Type?: string; Source?: string; Options?: string[] }[])[0];
         dir = m?.Type === 'bind' ? (m.Source ?? '') : ((m?.Options ?? []).find((o) => o.startsWith('upperdir='))?.slice(9) ?? '');
@@ -215,7 +215,7 @@ export class Reuse {
       layers?: { digest?: string; size?: number }[];
     };
     for (let k = 0; k < 3 && Array.isArray(doc.manifests); k++) {
-      const digest = platformEntry(doc as never, platform);
+      const digest = platformEntry(doc, platform);
       if (!digest) throw new Fail(`image ${ref} has no ${platform} variant (--platform)`);
       const size = doc.manifests.find((m) => m.digest === digest)?.size ?? 0;
       doc = JSON.parse((await fetchObject(`${repo}@${digest}`, { digest, size })).toString('utf8')) as typeof doc;

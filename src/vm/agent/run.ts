@@ -23,6 +23,8 @@ export interface AgentRun {
   /** The bootstrap already reported state=running and phase=installing. */
   bootstrapped?: boolean;
   sys?: System;
+  /** The metadata server's transport (a fake one in unit tests). */
+  fetch?: typeof fetch;
   sink?: LineSink;
   /** Aborting interrupts the run as SIGTERM would (its reason: the Fail to report). */
   signal?: AbortSignal;
@@ -43,7 +45,7 @@ function validPath(name: string, value: string): void {
 export async function runAgent(run: AgentRun): Promise<{ code: number; mode?: VmMode; error?: string }> {
   const abort = new AbortController();
   const step = run.step ?? new Step();
-  const md = new Metadata(run.mdHost);
+  const md = new Metadata(run.mdHost, run.fetch);
   let nonce: string | undefined;
   try {
     const value = await md.attribute('gdib-status-nonce', '');
@@ -55,6 +57,7 @@ export async function runAgent(run: AgentRun): Promise<{ code: number; mode?: Vm
     mdHost: run.mdHost,
     ...(nonce ? { nonce } : {}),
     ...(run.sink ? { sink: run.sink } : {}),
+    ...(run.fetch ? { fetch: run.fetch } : {}),
     console: run.console ?? false,
     onConsoleClosed: () => abort.abort(new Fail(`the console closed (the script runner went away) during: ${step.current}`)),
   });

@@ -46,7 +46,7 @@ export async function verify(ctx: Ctx, params: VerifyParams): Promise<void> {
     step.set('verifying');
     disk.dev = ctx.env.device ?? `/dev/disk/by-id/google-${params.deviceName}`;
     await disk.claimDevice(params.deviceName);
-    if (isMountPoint(ctx.env.mountDir)) throw new Fail(`${ctx.env.mountDir} is already a mount point`);
+    if (isMountPoint(ctx.sys, ctx.env.mountDir)) throw new Fail(`${ctx.env.mountDir} is already a mount point`);
     const why = await disk.mount('', undefined, true);
     if (why !== undefined) throw new Fail(`mounting ${disk.dev} read-only on ${ctx.env.mountDir} failed`);
     const file = join(ctx.env.mountDir, LAYOUT.snapshotsMetadata);
