@@ -1,5 +1,5 @@
 // The registry secret formats, as the CLI parses them; build.sh's parser is held to the same fixtures
-// (test/startup-script/registry-secret.test.ts).
+// (the VM agent imports this very parser).
 import { describe, expect, it } from 'vitest';
 import { parseRegistrySecret } from '../../src/registry/secret-format.js';
 import { SECRET_CASES } from '../fixtures/registry-secrets.js';
