@@ -26,32 +26,23 @@ export function usesToken(auth: ImagePullAuth, host: string): boolean {
   return auth === 'ServiceAccountToken' || (auth === 'Auto' && isGoogleRegistry(host));
 }
 
-/** The forms a secret takes in text it may reach: raw, base64 (alone and in user:secret), URL-encoded, JSON-escaped. */
-export function secretForms(secret: string, user?: string): string[] {
-  if (secret.length < 4) return [];
-  const forms = new Set([secret, Buffer.from(secret).toString('base64'), encodeURIComponent(secret), JSON.stringify(secret).slice(1, -1)]);
-  if (user !== undefined) forms.add(Buffer.from(`${user}:${secret}`).toString('base64'));
-  return [...forms].filter((f) => f.length >= 4);
-}
-
-/** Removes the current credentials (all their forms) and URL query strings (signed URLs) from relayed text. */
+/**
+ * Removes the pulls' credentials (every form of them, by the one redaction rule of src/io/redact.ts) and URL query
+ * strings (signed URLs) from relayed text.
+ */
 export class Scrubber {
-  private forms: string[] = [];
-  private readonly redactor = new Redactor();
+  private redactor = new Redactor();
 
   add(secret: string, user?: string): void {
-    this.forms.push(...secretForms(secret, user));
-    this.forms.sort((a, b) => b.length - a.length);
+    this.redactor.addSecret(secret, user !== undefined ? { username: user } : {});
   }
 
   clear(): void {
-    this.forms = [];
+    this.redactor = new Redactor();
   }
 
   scrub(text: string): string {
-    let out = text;
-    for (const f of this.forms) out = out.split(f).join('[redacted]');
-    return this.redactor.redact(out).replace(/\?[^\s"]*/g, '?[redacted]');
+    return this.redactor.redact(text).replace(/\?[^\s"]*/g, '?[redacted]');
   }
 }
 

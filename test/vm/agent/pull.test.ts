@@ -3,7 +3,8 @@
 import { describe, expect, it } from 'vitest';
 import { Fail, Step } from '../../../src/vm/agent/errors.js';
 import type { Ctx } from '../../../src/vm/agent/context.js';
-import { isGoogleRegistry, secretForms, Scrubber, hostsWithAuth } from '../../../src/vm/agent/credentials.js';
+import { secretForms } from '../../../src/io/redact.js';
+import { isGoogleRegistry, Scrubber, hostsWithAuth } from '../../../src/vm/agent/credentials.js';
 import {
   chooseJobs,
   keepCtrLine,
@@ -128,7 +129,7 @@ describe('credentials', () => {
     const password = 'Pa55-w0rd:with"quotes/&';
     const s = new Scrubber();
     s.add(password, 'robot');
-    const forms = secretForms(password, 'robot');
+    const forms = secretForms(password, { username: 'robot' });
     expect(forms).toEqual(
       expect.arrayContaining([
         password,
