@@ -1,5 +1,5 @@
 // Bundles the VM agent (src/vm/agent/main.ts) into one ES module, dist/vm/agent.mjs, that the VM's own Node runs
-// (docs/vm-script.md, Bundle): delivered inline in instance metadata gdib-agent, so it must stay well under GCE's
+// (docs/vm-script.md, Node on the VM, and the bundle): delivered inline in instance metadata gdib-agent, so it must stay well under GCE's
 // 256 KB per value (test/startup-script/render.test.ts checks it).
 import { build } from 'esbuild';
 import { readFileSync } from 'node:fs';

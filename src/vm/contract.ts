@@ -1,4 +1,4 @@
-// The contract between the CLI and the VM agent (docs/architecture.md, The VM contract): the metadata keys the CLI
+// The contract between the CLI and the VM agent (docs/architecture.md, VM contract): the metadata keys the CLI
 // writes and the agent reads, the status the agent reports and the CLI waits for, the layout of the disk, the
 // commands the VM needs and their Debian packages. Both sides import this module; nothing here may import the
 // Google clients or anything of the CLI (the agent is bundled from it).

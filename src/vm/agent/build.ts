@@ -1,4 +1,4 @@
-// The build (docs/vm-script.md, Phases): installing (the bootstrap) → formatting, or mounting a base image's disk →
+// The build (docs/vm-script.md, Build): installing (the bootstrap) → formatting, or mounting a base image's disk →
 // pulling/unpacking each image → checksumming → done.
 import { cpus, totalmem } from 'node:os';
 import { rmSync } from 'node:fs';

@@ -1,4 +1,4 @@
-// The agent's own containerd (docs/vm-script.md, containerd): config, root, state and socket under the work dir,
+// The agent's own containerd (docs/vm-script.md, What runs as what): config, root, state and socket under the work dir,
 // its overlayfs snapshotter rooted on the data disk, labelling every snapshot with its directory. `ctr` talks to it.
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';

@@ -1,4 +1,4 @@
-// How the agent fails (docs/vm-script.md, Failures): a `Fail` carries the one-line reason reported as gdib/error.
+// How the agent fails (docs/vm-script.md, Build): a `Fail` carries the one-line reason reported as gdib/error.
 export class Fail extends Error {
   constructor(
     message: string,

@@ -1,4 +1,4 @@
-// Pulling (docs/vm-script.md, Pulling): each image with `ctr images pull`, which fetches its layers and unpacks each
+// Pulling (docs/vm-script.md, Build): each image with `ctr images pull`, which fetches its layers and unpacks each
 // once, straight into snapshots/<N>/fs on the data disk. Up to `jobs` images at once, the first alone; images are
 // recorded in list order whatever order their pulls end in. A pull that receives no bytes for the stall timeout
 // fails, naming the image and the registry.
@@ -65,7 +65,7 @@ export interface PullFailureFacts {
   bootDiskAvail: number;
 }
 
-/** The one-line reason of a failed pull: what the user can do about it (docs/vm-script.md, Failures). */
+/** The one-line reason of a failed pull: what the user can do about it (docs/vm-script.md, Build). */
 export function pullFailure(f: PullFailureFacts): string {
   const text = f.lines.join('\n');
   const nonBlank = f.lines.filter((l) => l.trim() !== '');

@@ -1,5 +1,5 @@
 // A data disk made from a base image this tool built (docs/architecture.md, Disk layout; docs/vm-script.md,
-// Reuse): mounted without formatting, checked, grown; its snapshots handed back to a fresh containerd without
+// Build): mounted without formatting, checked, grown; its snapshots handed back to a fresh containerd without
 // copying a byte; only the missing layers fetched; the snapshots no image of this build needs removed at the end.
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, rmdirSync, rmSync, truncateSync, writeFileSync } from 'node:fs';

@@ -1,4 +1,4 @@
-// The one module of the agent that runs processes (docs/vm-script.md, The system seam). Everything else reaches
+// The one module of the agent that runs processes (docs/vm-script.md, The system seam and the tests). Everything else reaches
 // the machine through a `System`, so the agent's logic runs in unit tests against a fake one, without root.
 import { spawn } from 'node:child_process';
 import { createWriteStream, readFileSync, statSync } from 'node:fs';
