@@ -25,7 +25,8 @@ const BASE_ARGS = [`--project-name=${PROJECT}`, '--zone=us-central1-a', '--gcs-p
 
 /** The values of one status fact (docs/architecture.md, VM status) the script printed (its serial console), in order. */
 function facts(run: RealVmRun, key: string): string[] {
-  return [...run.output.matchAll(new RegExp(`^gdib: ${key}=(.*)$`, 'gm'))].map((m) => m[1] ?? '');
+  // Each line ends with the run's status nonce (` nonce=<value>`), which the CLI checks; the value is before it.
+  return [...run.output.matchAll(new RegExp(`^gdib: ${key}=(.*?)(?: nonce=[A-Za-z0-9_-]+)?$`, 'gm'))].map((m) => m[1] ?? '');
 }
 
 /**
@@ -37,7 +38,9 @@ function facts(run: RealVmRun, key: string): string[] {
 function expectExit(run: RealVmRun, code: number): void {
   expect([code, 143], run.output).toContain(run.code);
   expect(facts(run, 'state')).toEqual(['running', code === 0 ? 'succeeded' : 'failed']);
-  expect(run.output.trimEnd().split('\n').at(-1)).toBe(`gdib: state=${code === 0 ? 'succeeded' : 'failed'}`);
+  expect(run.output.trimEnd().split('\n').at(-1)).toMatch(
+    new RegExp(`^gdib: state=${code === 0 ? 'succeeded' : 'failed'}( nonce=[A-Za-z0-9_-]+)?$`),
+  );
 }
 
 describeRig('the whole pipeline, locally (emulator with real VMs)', () => {

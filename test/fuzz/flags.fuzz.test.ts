@@ -112,6 +112,7 @@ describe('hostile input', () => {
           'gdib-mode',
           'gdib-platform',
           'gdib-run-id',
+          'gdib-status-nonce',
           'gdib-store-checksums',
           'startup-script',
         ]);
