@@ -25,6 +25,11 @@ function family(ages: number[], over: Record<string, Partial<NonNullable<Emulato
   }));
 }
 
+/** Seeded as prune's own deprecation would have left it, a month ago. */
+const deprecatedLongAgo = () => ({
+  deprecated: { state: 'DEPRECATED' as const, deprecated: new Date(Date.now() - 30 * DAY).toISOString() },
+});
+
 let emu: Emulator | undefined;
 afterEach(async () => {
   await emu?.close();
@@ -172,7 +177,7 @@ describe('prune', () => {
   });
 
   it('an image deprecated long ago is deleted in one run; without --delete it waits', async () => {
-    const long = { deprecated: { state: 'DEPRECATED' as const, deprecated: new Date(Date.now() - 30 * DAY).toISOString() } };
+    const long = deprecatedLongAgo();
     const e = await start({ images: family([90, 10], { 'cache-1': long }) });
     const plain = await prune(e, '--keep=1');
     expect(plain.stdout).toMatch(/^wait\tcache-1\tDEPRECATED for 30d; deleted only with --delete$/m);
@@ -182,7 +187,7 @@ describe('prune', () => {
   });
 
   it('a cluster whose node pools cannot be read blocks every deletion, names it, exits 1', async () => {
-    const long = { deprecated: { state: 'DEPRECATED' as const, deprecated: new Date(Date.now() - 30 * DAY).toISOString() } };
+    const long = deprecatedLongAgo();
     const e = await start({ images: family([90, 80, 10], { 'cache-1': long }) });
     await e.gke.addCluster({ name: 'locked', location: 'asia-east1' });
     e.faults.add({
@@ -203,7 +208,7 @@ describe('prune', () => {
   });
 
   it('a cluster list that cannot be read (a --cluster-project) blocks deletion too', async () => {
-    const long = { deprecated: { state: 'DEPRECATED' as const, deprecated: new Date(Date.now() - 30 * DAY).toISOString() } };
+    const long = deprecatedLongAgo();
     const e = await start({ images: family([90, 10], { 'cache-1': long }) });
     e.faults.add({
       match: { path: '/projects/other-project/locations/-/clusters' },
@@ -233,7 +238,7 @@ describe('prune', () => {
   });
 
   it('--dry-run prints the plan and only reads', async () => {
-    const long = { deprecated: { state: 'DEPRECATED' as const, deprecated: new Date(Date.now() - 30 * DAY).toISOString() } };
+    const long = deprecatedLongAgo();
     const e = await start({ images: family([90, 40, 30, 10], { 'cache-1': long }) });
     await e.gke.addCluster({ name: 'c', nodePools: [{ name: 'p' }] });
     const r = await prune(e, '--keep=1', '--delete', '--dry-run');

@@ -4,7 +4,8 @@ import { resolve } from 'node:path';
 import { UsageError } from '../../errors.js';
 import { parseLifetime } from '../../config/duration.js';
 import { flagsFor, type GivenFlags } from '../../config/applies.js';
-import { loadKeyFile, parseFlags, type Environment } from '../../config/schema.js';
+import { parseFlags, type Environment } from '../../config/schema.js';
+import { loadKeyFile } from '../../config/key-file.js';
 import type { KeyFile } from '../../config/types.js';
 import { PRUNE_FLAGS } from './flags.js';
 
