@@ -74,7 +74,8 @@ export function instanceBody(spec: InstanceSpec, project: string, zone: string):
         ...(spec.externalIp === false ? {} : { accessConfigs: [{ name: 'External NAT', type: 'ONE_TO_ONE_NAT' }] }),
       },
     ],
-    serviceAccounts: [{ email: spec.serviceAccount, scopes: ['https://www.googleapis.com/auth/cloud-platform'] }],
+    // Least privilege (docs/architecture.md): a VM that uses no token gets no service account at all.
+    ...(spec.scopes.length ? { serviceAccounts: [{ email: spec.serviceAccount, scopes: [...spec.scopes] }] } : {}),
     metadata: { items: spec.metadata.map((m) => ({ key: m.key, value: m.value })) },
     scheduling: scheduling(spec.spot),
     ...(spec.shieldedVm ? { shieldedInstanceConfig: { enableSecureBoot: true, enableVtpm: true, enableIntegrityMonitoring: true } } : {}),

@@ -1,6 +1,8 @@
 // Finds and deletes the temporary disks and VMs this tool labelled (docs/architecture.md, Temporary resources), in one zone or in all zones —
-// what `cleanup` needs after a build was SIGKILLed. Only resources carrying gdib-managed=true are ever touched:
-// the API filter selects them and every result is checked again here.
+// what `cleanup` needs after a build was SIGKILLed. Only resources that carry the tool's labels *and* its naming
+// pattern (<gdib-job>-<gdib-run>-disk or -vm, the VM's boot disk being named as the VM) are ever touched: the API
+// filter selects by label, and every result is checked again here, so a resource someone labelled by copying
+// ours, or named like ours without the labels, is left alone.
 import type { Clients } from './clients.js';
 import { withRetry, type RetryHooks, type RetryPolicy } from './retry.js';
 import type { ComputeApi } from './types.js';
@@ -17,8 +19,15 @@ const FILTER = 'labels.gdib-managed = "true"';
 const NO_GAX_RETRY = { maxRetries: 0 };
 type Any = any; // eslint-disable-line @typescript-eslint/no-explicit-any
 
-export function isManaged(labels: Record<string, string> | null | undefined): boolean {
-  return labels?.['gdib-managed'] === 'true' && typeof labels['gdib-run'] === 'string';
+const RUN_ID = /^[a-z0-9]{6}$/;
+
+/** Whether a disk or VM is one a build of this tool created: its labels, and its name made from them. */
+export function isManaged(kind: ManagedResource['kind'], name: string, labels: Record<string, string> | null | undefined): boolean {
+  const run = labels?.['gdib-run'];
+  const job = labels?.['gdib-job'];
+  if (labels?.['gdib-managed'] !== 'true' || !run || !job || !RUN_ID.test(run)) return false;
+  const prefix = `${job}-${run}-`;
+  return kind === 'vm' ? name === `${prefix}vm` : name === `${prefix}disk` || name === `${prefix}vm`;
 }
 
 export class Inventory {
@@ -36,7 +45,7 @@ export class Inventory {
       this.collect('DisksClient', 'disks', 'disk', zone, signal),
       this.collect('InstancesClient', 'instances', 'vm', zone, signal),
     ]);
-    return [...instances, ...disks].filter((r) => isManaged(r.labels));
+    return [...instances, ...disks].filter((r) => isManaged(r.kind, r.name, r.labels));
   }
 
   private async collect(

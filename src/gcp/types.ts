@@ -26,6 +26,8 @@ export interface InstanceSpec {
   network: string;
   subnet?: string;
   serviceAccount: string;
+  /** The scopes of the service account; empty: the VM gets no service account (src/builder/vm-access.ts). */
+  scopes: readonly string[];
   metadata: ReadonlyArray<{ key: string; value: string }>;
   labels: Labels;
   /** false: no external IP (org policies); the VM then needs Cloud NAT or Private Google Access. */

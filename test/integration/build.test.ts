@@ -49,7 +49,8 @@ describe('build', () => {
     });
     expect(Number(boot.initializeParams.diskSizeGb)).not.toBe(30); // sized on its own
     expect(data).toMatchObject({ deviceName: 'gdib-data', source: expect.stringMatching(new RegExp(`disks/ci-job-${runId}-disk$`)) });
-    expect(vm.serviceAccounts).toEqual([{ email: 'default', scopes: ['https://www.googleapis.com/auth/cloud-platform'] }]);
+    // Auto with a Google registry among the images: read-only storage, the scope Artifact Registry pulls need.
+    expect(vm.serviceAccounts).toEqual([{ email: 'default', scopes: ['https://www.googleapis.com/auth/devstorage.read_only'] }]);
     const meta = Object.fromEntries((vm.metadata.items as Array<{ key: string; value: string }>).map((i) => [i.key, i.value]));
     expect(meta['startup-script']).toMatch(/^#!\/bin\/bash/);
     expect(meta).toMatchObject({

@@ -60,6 +60,26 @@ describe('cleanup', () => {
     expect(h.emu.leftovers().instances).toEqual([]);
   });
 
+  it('leaves alone a disk that carries the labels but not the naming pattern, and one named like ours without them', async () => {
+    await killedBuild();
+    const labels = { ...h.emu.state.disks.values().next().value!.labels } as Record<string, string>;
+    const disks = new DisksClient(computeOptions(h.emu, TOKEN));
+    await disks.insert({ project: 'test-project', zone: 'us-central1-a', diskResource: { name: 'prod-database', sizeGb: '10', labels } });
+    await disks.insert({
+      project: 'test-project',
+      zone: 'us-central1-a',
+      diskResource: { name: `${labels['gdib-job']}-zzzzzz-disk`, sizeGb: '10', labels: { ...labels, 'gdib-run': 'yyyyyy' } },
+    });
+    h.emu.settle();
+    const r = await h.cli(['cleanup', '--project-name=test-project', '--older-than=0']);
+    expect(r.code).toBe(0);
+    expect(h.emu.leftovers().disks.sort()).toEqual([
+      'test-project/us-central1-a/prod-database',
+      `test-project/us-central1-a/${labels['gdib-job']}-zzzzzz-disk`,
+    ]);
+    expect(h.emu.leftovers().instances).toEqual([]);
+  });
+
   it('keeps resources younger than --older-than (default 1h)', async () => {
     await killedBuild();
     const r = await h.cli(['cleanup', '--project-name=test-project', '--zone=us-central1-a']);

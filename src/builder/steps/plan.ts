@@ -8,6 +8,7 @@ import type { BuildContext } from '../context.js';
 import type { PlannedResource } from '../events.js';
 import { diskSpecFor, imageSpecFor, instanceSpecFor } from './resources.js';
 import type { Step } from './step.js';
+import { vmAccess } from '../vm-access.js';
 import { productImageName } from './compare-with-family.js';
 
 /** Every dry run ends in one step of this name, whatever kind of run it plans. */
@@ -19,6 +20,7 @@ export const plan: Step<VmRun> = {
     const { config } = ctx;
     if (config.kind === 'vm-build' && wouldBeSkipped({ ...ctx, config })) return Promise.resolve();
     const { projectName: p, zone: z } = config;
+    ctx.emit({ type: 'note', message: `the VM's access: ${vmAccess(config).why}` });
     const resources: PlannedResource[] = [
       { kind: 'disk', name: ctx.names.disk, body: diskBody(diskSpecFor(ctx), p, z) },
       { kind: 'vm', name: ctx.names.vm, body: instanceBody(instanceSpecFor(ctx), p, z) },

@@ -2,6 +2,7 @@
 // All checks run at once and every problem is reported together; checks that failed for one cause (the same
 // unreachable host, the same refused credentials) are one problem that names them.
 import { BuildError } from '../../errors.js';
+import { thirdPartyTokenHosts } from '../vm-access.js';
 import { ApiError, describe as describeCause } from '../../gcp/errors.js';
 import { isVmRun, type CloudRun, type ImageRun } from '../../config/types.js';
 import type { BuildContext } from '../context.js';
@@ -34,6 +35,15 @@ export const preflight: Step<CloudRun> = {
         { cause: err },
       );
     });
+    if (config.kind !== 'vm-verify') {
+      // The Go tool's ServiceAccountToken sends the Google token to every registry; kept, but said (least privilege).
+      const third = thirdPartyTokenHosts(config);
+      if (third.length > 0)
+        ctx.emit({
+          type: 'warning',
+          message: `--image-pull-auth=ServiceAccountToken sends a Google access token to ${third.join(', ')}, which ${third.length === 1 ? 'is not a Google registry' : 'are not Google registries'}: use --image-pull-auth=Auto to send it to Google registries only (and --registry-secret for the others)`,
+        });
+    }
     const problems: string[] = [];
     const failures: Array<{ what: string; err: unknown; order: number }> = [];
     let started = 0;

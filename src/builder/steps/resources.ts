@@ -9,6 +9,7 @@ import type { Tracked } from '../cleanup.js';
 import type { Step } from './step.js';
 import { deadline } from '../../io/abort.js';
 import { shellCommand } from '../../io/shell-quote.js';
+import { vmAccess } from '../vm-access.js';
 import { VERSION } from '../../version.js';
 import { describeRecord, recordFor, type ImageRecord } from '../image-record.js';
 
@@ -57,6 +58,7 @@ export function instanceSpecFor(ctx: BuildContext<VmRun>): InstanceSpec {
     network: config.network,
     subnet: config.subnet,
     serviceAccount: config.serviceAccount,
+    scopes: vmAccess(config).scopes,
     metadata: scriptMetadata(config, names, ctx.state.base ? 'from-image' : 'blank'),
     labels: names.labels,
     externalIp: config.externalIp,
