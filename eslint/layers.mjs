@@ -12,8 +12,8 @@ import { dirname, join, relative, resolve } from 'node:path';
  */
 export const LAYERS = [
   ['errors.ts', 'version.ts'],
-  // A utility for every layer above: aborts, redaction, shell quoting, sanitising, rendering.
-  ['io'],
+  // Utilities for every layer above: aborts, redaction, shell quoting, sanitising, rendering; the VM contract and agent.
+  ['io', 'vm'],
   ['k8s', 'local', 'startup-script'],
   ['config'],
   ['registry'],

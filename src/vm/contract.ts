@@ -215,7 +215,7 @@ export const AGENT_NODE_MAJOR = 18;
 
 // ---- registry secrets (docs/architecture.md, Registry secrets) ------------------------------------------------
 
-export { parseRegistrySecret, type RegistryCredentials } from '../registry/secret-format.js';
+export { parseRegistrySecret, type RegistryCredentials } from './secret-format.js';
 
 /** `gdib-registry-secrets`: one `HOST=projects/P/secrets/NAME/versions/V` a line (names only; the VM reads the secrets). */
 export function formatRegistrySecrets(list: readonly { host: string; secretVersion: string }[]): string {
