@@ -18,6 +18,7 @@ import { incrementalFigures, measureIncremental, spliceIncremental, type Increme
 import { measureOverlap, type OverlapResult } from './lib/overlap.js';
 import { overlapBlocks } from './lib/overlap-report.js';
 import { quietVm, scriptedBuild, tenMinuteVm, type ScriptSection } from './lib/vm-phase.js';
+import { npmInstallBlock, spliceNpmInstall } from './lib/npm-install.js';
 
 const env = (name: string, fallback: number) => (process.env[name] ? Number(process.env[name]) : fallback);
 /** Runs per CLI invocation kind. */
@@ -170,7 +171,10 @@ describe.sequential('benchmarks', () => {
       k: K,
       ...(figures ? { onVm: figures } : {}),
     }).replace(/^## 5\. [\s\S]*?(?=^## 6\. )/m, () => `${onVmSection(onVm, machineLine, install).join('\n\n')}\n\n${overlapMd}\n\n`);
-    writeFileSync(file, spliceIncremental(md, incrementalFigures(incremental, machineLine), previous));
+    // §8 is written by bench/npm-install.ts; a rewrite of the rest keeps it.
+    const npmBlock = npmInstallBlock(previous);
+    const rewritten = spliceIncremental(md, incrementalFigures(incremental, machineLine), previous);
+    writeFileSync(file, npmBlock ? spliceNpmInstall(rewritten, npmBlock) : rewritten);
     log(`wrote docs/benchmarks.md (${((Date.now() - startedAt.getTime()) / 1000).toFixed(0)} s in all)`);
   });
 });

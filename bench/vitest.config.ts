@@ -6,7 +6,7 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   root: fileURLToPath(new URL('..', import.meta.url)),
   test: {
-    include: ['bench/benchmarks.ts'],
+    include: ['bench/benchmarks.ts', 'bench/npm-install.ts'],
     fileParallelism: false,
     testTimeout: 300_000,
     hookTimeout: 120_000,

@@ -141,6 +141,7 @@ const result = await build({
   splitting: true,
   format: 'esm',
   platform: 'node',
+  // Node 20's JavaScript: supported are 22 and 24 (engines), but the machines CI runs on have Node 20 and run it.
   target: 'node20',
   chunkNames: '[name]-[hash]',
   minifyWhitespace: true,

@@ -71,6 +71,7 @@ describe('the npm package', () => {
       expect(pkg[key], key).toBeUndefined();
     expect(pkg).toMatchObject({ name: 'gke-disk-image-builder', bin: { 'gke-disk-image-builder': 'bin/gke-disk-image-builder.js' } });
     expect(pkg.scripts).toBeUndefined(); // nothing runs at install
+    expect(pkg.engines).toEqual({ node: '>=22' }); // the maintained LTS lines (README)
     // The checkout's own manifest cannot be published by mistake (it is not the bundled package).
     expect(JSON.parse(readFileSync('package.json', 'utf8'))).toMatchObject({ private: true });
   });

@@ -35,7 +35,7 @@ describe('release workflow', () => {
     const test = wf.jobs.test!;
     expect(test.container?.image).toBe('node:24-bookworm');
     expect(test.steps.map((s) => s.run)).toContain('.ci/run');
-    expect(readFileSync('.ci/run', 'utf8')).toContain('bash test/rig/install.sh && npm ci && npm test');
+    expect(readFileSync('.ci/run', 'utf8')).toContain('bash test/rig/install.sh && npm ci && npm test && bash .ci/unit-on-lts.sh');
     expect(test.steps.find((s) => s.uses?.startsWith('actions/upload-artifact@'))?.with).toMatchObject({ path: 'pkg/' });
     expect(test.permissions).toBeUndefined(); // the default of the workflow: contents: read
     expect(wf.permissions).toEqual({ contents: 'read' });
