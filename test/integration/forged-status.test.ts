@@ -122,7 +122,7 @@ describe('VM metadata', () => {
     const verified = await spawnCli(
       [
         'verify',
-        ...ARGS.slice(1).filter((a) => !a.startsWith('--container-image') && !a.startsWith('--image-name')),
+        ...ARGS.slice(1).filter((a) => !a.startsWith('--container-image') && !a.startsWith('--image-name') && a !== '--skip-image-check'),
         '--image-name=img-ok',
       ],
       env,
