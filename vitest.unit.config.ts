@@ -18,11 +18,13 @@ export default defineConfig({
       'test/gcp/**/*.test.ts',
       'test/emulator/**/*.test.ts',
       'test/k8s/**/*.test.ts',
+      'test/vm/**/*.test.ts',
       'test/cli/usage.test.ts',
       'test/docs.test.ts',
       'test/layers.test.ts',
     ],
-    // Reads the compact API description that npm run build writes.
-    exclude: ['test/gcp/compute-description.test.ts'],
+    // These read what npm run build writes: the compact API description, and the agent bundle that rendering the
+    // VM metadata inlines. They run in the whole suite.
+    exclude: ['test/gcp/compute-description.test.ts', 'test/builder/runner.test.ts', 'test/builder/registry-secrets.test.ts'],
   },
 });
