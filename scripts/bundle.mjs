@@ -38,10 +38,12 @@ function filesOf(dir, base = dir) {
   });
 }
 
-/** A compiled module (or its map): dist/x/y.js (.js.map) whose source src/x/y.ts exists. Everything else in dist/ is an asset. */
+/**
+ * A module tsc wrote (or its map): every .js and .js.map of dist/ — compiled from src/, or left by an earlier build
+ * of a module since moved. Everything else in dist/ (.sh, .json, the VM agent's .mjs bundle) is an asset.
+ */
 function isCompiled(rel) {
-  const m = /^(.*)\.js(\.map)?$/.exec(rel);
-  return m !== null && existsSync(join(ROOT, 'src', `${m[1]}.ts`));
+  return /\.js(\.map)?$/.test(rel);
 }
 
 const compact = JSON.parse(readFileSync(join(DIST, 'gcp/compute-description.json'), 'utf8'));
