@@ -34,9 +34,10 @@ describe('--version', () => {
   it('the build records GDIB_BUILD_COMMIT outside a git checkout', () => {
     // The recording script run from a directory that is no git checkout, against this build's modules.
     const dir = mkdtempSync(join(tmpdir(), 'gdib-nogit-'));
-    execFileSync('mkdir', ['-p', join(dir, 'dist/builder'), join(dir, 'scripts')]);
+    execFileSync('mkdir', ['-p', join(dir, 'scripts')]);
     execFileSync('cp', ['scripts/build-info.mjs', join(dir, 'scripts/')]);
-    execFileSync('cp', ['dist/builder/image-record.js', join(dir, 'dist/builder/')]);
+    // The whole build: the disk format comes through modules that import others (the shared VM contract).
+    execFileSync('cp', ['-r', 'dist', join(dir, 'dist')]);
     const env = { PATH: process.env.PATH, GIT_CEILING_DIRECTORIES: tmpdir() };
     execFileSync(process.execPath, ['scripts/build-info.mjs'], { cwd: dir, env: { ...env, GDIB_BUILD_COMMIT: 'abc123' } });
     expect(buildInfo(join(dir, 'dist/build-info.json'))).toEqual({ commit: 'abc123', diskFormat: String(DISK_FORMAT_VERSION) });
