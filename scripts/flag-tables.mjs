@@ -2,6 +2,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { BUILD_FLAGS } from '../dist/commands/build/flags.js';
 import { CLEANUP_FLAGS } from '../dist/commands/cleanup/flags.js';
+import { DOCTOR_FLAGS } from '../dist/commands/doctor/flags.js';
 import { RUN_MODES } from '../dist/config/flag.js';
 import { PRUNE_FLAGS } from '../dist/commands/prune/flags.js';
 import { flagTable, withTables } from '../dist/config/flag-table.js';
@@ -13,5 +14,6 @@ writeFileSync(
     build: flagTable(BUILD_FLAGS, 'flag', RUN_MODES),
     cleanup: flagTable(CLEANUP_FLAGS, '`cleanup` flag'),
     prune: flagTable(PRUNE_FLAGS, '`prune` flag'),
+    doctor: flagTable(DOCTOR_FLAGS, '`doctor` flag', ['doctor', 'doctor --hits']),
   }),
 );

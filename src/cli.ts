@@ -17,6 +17,7 @@ import {
 import { BUILD_FLAGS } from './commands/build/flags.js';
 import { CLEANUP_FLAGS } from './commands/cleanup/flags.js';
 import { PRUNE_FLAGS } from './commands/prune/flags.js';
+import { DOCTOR_FLAGS } from './commands/doctor/flags.js';
 import { VERIFY_ARGUMENT, VERIFY_FLAGS } from './commands/verify/flags.js';
 import { isLocalRun, runOf, type Run, type RunPlan } from './config/types.js';
 import { exitCodeOf, InterruptedError, UsageError } from './errors.js';
@@ -75,7 +76,8 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
       if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return 0;
       const cmd = program.commands.find((c) => c.name() === args[0]);
       const stray = e.code === 'commander.excessArguments' && cmd ? strayArguments(cmd) : [];
-      const flags = args[0] === 'cleanup' ? CLEANUP_FLAGS : args[0] === 'prune' ? PRUNE_FLAGS : BUILD_FLAGS;
+      const flags =
+        args[0] === 'cleanup' ? CLEANUP_FLAGS : args[0] === 'prune' ? PRUNE_FLAGS : args[0] === 'doctor' ? DOCTOR_FLAGS : BUILD_FLAGS;
       err.write(`${cmd && stray.length ? strayLine(cmd, stray, named) : commanderLine(e, args, flags)}\n`);
       return 2;
     }
@@ -84,6 +86,7 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
   if (!request) return 0;
   if (request.command === 'cleanup') return cleanup(request.flags, io, redactor, out, err);
   if (request.command === 'prune') return prune(request.flags, io, redactor, out, err);
+  if (request.command === 'doctor') return doctor(request.flags, io, redactor, out, err);
   let plan: RunPlan;
   try {
     const flags = request.flags;
@@ -216,6 +219,9 @@ async function execute(plan: RunPlan, io: CliIo, redactor: Redactor, out: TextSi
     if (result.k8sManifests) err.write(`Kubernetes manifests written to ${result.k8sManifests}\n`);
     if (result.next && !quiet) {
       err.write(`\nNext: a node pool whose nodes get the images preloaded:\n\n${result.next.gcloud}\n\n`);
+      err.write(
+        `Then check that it will work (versions, image streaming, IAM, allowlists; add --workload=FILE for your pods):\n\n${result.next.doctor}\n\n`,
+      );
       err.write(`Terraform (google_container_node_pool):\n\n${result.next.terraform}\n\n`);
       err.write(
         `Autopilot: allow images of this project as secondary boot disks with this GCPResourceAllowlist:\n\n${result.next.autopilotAllowlist}\n\n`,
@@ -297,10 +303,51 @@ function imageKept(uri: string, result: BuildResult, out: TextSink, err: TextSin
   if (!json) out.write(unwritten.contents);
 }
 
-type CommandName = 'build' | 'verify' | 'cleanup' | 'prune';
-const COMMANDS = ['build', 'verify', 'cleanup', 'prune', 'help'];
+type CommandName = 'build' | 'verify' | 'cleanup' | 'prune' | 'doctor';
+const COMMANDS = ['build', 'verify', 'cleanup', 'prune', 'doctor', 'help'];
 /** Every flag name of every command, for reading Go-style flags and finding where the command word stands. */
-const ALL_FLAGS = new Map([...byName(BUILD_FLAGS), ...byName(CLEANUP_FLAGS), ...byName(PRUNE_FLAGS)]);
+const ALL_FLAGS = new Map([...byName(DOCTOR_FLAGS), ...byName(BUILD_FLAGS), ...byName(CLEANUP_FLAGS), ...byName(PRUNE_FLAGS)]);
+
+/** `doctor` (src/doctor/command.ts): reads only; exit 0, 1 (a check failed) or 2 (bad input, no credentials). */
+async function doctor(flags: RawFlags, io: CliIo, redactor: Redactor, out: TextSink, err: TextSink): Promise<number> {
+  let plan;
+  try {
+    const { parseDoctorPlan } = await import('./doctor/plan.js');
+    plan = parseDoctorPlan({ flags }, io.env, io.cwd);
+  } catch (e) {
+    if (!(e instanceof UsageError)) throw e;
+    for (const p of e.problems) err.write(`error: ${p}\n`);
+    err.write('Run "gke-disk-image-builder doctor --help" for the flags.\n');
+    return 2;
+  }
+  const controller = new AbortController();
+  const stop = () => controller.abort(new InterruptedError('SIGINT'));
+  io.signals.on('SIGINT', stop);
+  io.signals.on('SIGTERM', stop);
+  try {
+    const { runDoctor } = await import('./doctor/command.js');
+    return await runDoctor(plan, {
+      env: io.env,
+      redactor,
+      out,
+      err,
+      signal: controller.signal,
+      ...(io.tuning?.retry ? { retry: io.tuning.retry } : {}),
+    });
+  } catch (e) {
+    if (controller.signal.aborted) return 130;
+    if (e instanceof UsageError) {
+      for (const p of e.problems) err.write(`error: ${p}\n`);
+      return 2;
+    }
+    err.write(`error: ${(e as Error)?.message ?? String(e)}\n`);
+    if (io.env.GDIB_DEBUG) err.write(`${(e as Error)?.stack ?? ''}\n`);
+    return 1;
+  } finally {
+    io.signals.off('SIGINT', stop);
+    io.signals.off('SIGTERM', stop);
+  }
+}
 
 async function cleanup(flags: RawFlags, io: CliIo, redactor: Redactor, out: TextSink, err: TextSink): Promise<number> {
   let config;
@@ -444,6 +491,7 @@ function buildProgram(onRun: (command: CommandName, flags: RawFlags, positionals
   const footer =
     '\nCommands: build (the default), verify (same as --verify-only), cleanup (delete what killed builds left),\n' +
     'prune (deprecate, then delete, the old images of a family that no cluster uses).\n' +
+    'doctor (will the image work on a cluster; did the cache hit).\n' +
     '\nFlags are accepted as --flag=value, --flag value and Go-style -flag=value; booleans also as --flag=true|false.\n' +
     'Exit codes: 0 success, 1 build or verification failed (an image already created is kept), 2 invalid input\n' +
     "(nothing created), 130 interrupted (after cleanup). The VM's console is kept in the logs whenever a VM existed.\n" +
@@ -482,12 +530,19 @@ function buildProgram(onRun: (command: CommandName, flags: RawFlags, positionals
       flags: PRUNE_FLAGS,
       modes: ['prune'],
     },
+    {
+      name: 'doctor',
+      description:
+        'Check that an image will work on a GKE cluster (versions, image streaming, IAM, allowlists, workloads); --hits: how often the cache was hit. Exit 0 ok, 1 a check failed, 2 bad input.',
+      flags: DOCTOR_FLAGS,
+      modes: ['doctor', 'doctor --hits'],
+    },
   ];
   for (const c of commands) {
     const cmd = program.command(c.name).description(c.description);
     addFlags(cmd, c.flags, c.modes);
     if (c.argument) cmd.argument(`[${c.argument.name}]`, c.argument.help);
-    if (c.name !== 'cleanup' && c.name !== 'prune') cmd.addHelpText('after', footer);
+    if (c.name !== 'cleanup' && c.name !== 'prune' && c.name !== 'doctor') cmd.addHelpText('after', footer);
     cmd
       .exitOverride()
       .allowExcessArguments(false)
@@ -565,7 +620,7 @@ function strayLine(cmd: Command, stray: readonly string[], commandNamed: boolean
     : '';
   // With no command named, a bare word where the command goes is most likely a mistyped command.
   const commandLike = !commandNamed && /^[a-z][a-z-]*$/.test(stray[0]!);
-  const hint = commandLike ? 'the commands are build, verify, cleanup and prune, and flags start with --' : 'flags start with --';
+  const hint = commandLike ? 'the commands are build, verify, cleanup, prune and doctor, and flags start with --' : 'flags start with --';
   return `error: unexpected argument${stray.length > 1 ? 's' : ''} ${quoted}${takes}; ${hint} (see --help)`;
 }
 

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { BUILD_FLAGS } from '../src/commands/build/flags.js';
 import { CLEANUP_FLAGS } from '../src/commands/cleanup/flags.js';
+import { DOCTOR_FLAGS } from '../src/commands/doctor/flags.js';
 import { RUN_MODES } from '../src/config/flag.js';
 import { PRUNE_FLAGS } from '../src/commands/prune/flags.js';
 import { flagTable, tableMarkers, withTables } from '../src/config/flag-table.js';
@@ -21,10 +22,11 @@ describe('README', () => {
         build: flagTable(BUILD_FLAGS, 'flag', RUN_MODES),
         cleanup: flagTable(CLEANUP_FLAGS, '`cleanup` flag'),
         prune: flagTable(PRUNE_FLAGS, '`prune` flag'),
+        doctor: flagTable(DOCTOR_FLAGS, '`doctor` flag', ['doctor', 'doctor --hits']),
       }),
     );
     // The markers are there, so the comparison above compared something.
-    for (const name of ['build', 'cleanup', 'prune']) for (const marker of tableMarkers(name)) expect(readme).toContain(marker);
+    for (const name of ['build', 'cleanup', 'prune', 'doctor']) for (const marker of tableMarkers(name)) expect(readme).toContain(marker);
   });
 
   it('gives the build limit of --image-name and why', () => {

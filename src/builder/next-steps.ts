@@ -8,6 +8,8 @@ import { shellQuote } from '../io/shell-quote.js';
 
 export interface NextSteps {
   gcloud: string;
+  /** The check that the pool (or an Autopilot cluster) will use the image (docs/architecture.md, Doctor). */
+  doctor: string;
   terraform: string;
   autopilotAllowlist: string;
   /** Pod spec fragment for Autopilot. */
@@ -26,6 +28,11 @@ export function nextSteps(project: string, image: string, family: string): NextS
     `  ${shellQuote(`--project=${project}`)} \\`,
     '  --enable-image-streaming \\',
     `  ${shellQuote(`--secondary-boot-disk=disk-image=projects/${project}/global/images/${image},mode=CONTAINER_IMAGE_CACHE`)}`,
+  ].join('\n');
+  const doctor = [
+    'gke-disk-image-builder doctor \\',
+    '  --cluster=projects/CLUSTER_PROJECT/locations/LOCATION/clusters/CLUSTER \\',
+    `  --node-pool=NODE_POOL --image=projects/${project}/global/images/${image}`,
   ].join('\n');
   const terraform = [
     'resource "google_container_node_pool" "cached" {',
@@ -53,5 +60,5 @@ export function nextSteps(project: string, image: string, family: string): NextS
   const label = gkeNodeLabel(project, image);
   const autopilotNodeSelector = ['nodeSelector:', `  ${label.key}: ${label.value}`].join('\n');
   const prune = `gke-disk-image-builder prune --project-name=${project} --image-family-name=${family} --dry-run`;
-  return { gcloud, terraform, autopilotAllowlist, autopilotNodeSelector, prune };
+  return { gcloud, doctor, terraform, autopilotAllowlist, autopilotNodeSelector, prune };
 }

@@ -9,7 +9,7 @@ export type FlagKind = 'string' | 'int' | 'bool' | 'list';
  * The ways a command runs, as a user names them: where a flag applies is a list of these. `build` and `verify` run
  * on a temporary VM; `--local` runs on this machine.
  */
-export type RunMode = 'build' | 'build --local' | 'verify' | 'verify --local' | 'cleanup' | 'prune';
+export type RunMode = 'build' | 'build --local' | 'verify' | 'verify --local' | 'cleanup' | 'prune' | 'doctor' | 'doctor --hits';
 
 /** The run modes of the build and verify commands, in the order --help and the README list them. */
 export const RUN_MODES = ['build', 'build --local', 'verify', 'verify --local'] as const satisfies readonly RunMode[];

@@ -11,6 +11,7 @@ import { Iam, iamEndpoint } from './iam.js';
 import { Kms, kmsEndpoint } from './kms.js';
 import { SecretManager, secretManagerEndpoint } from './secret-manager.js';
 import { containerEndpoint, Gke, type ClusterInfo, type GkeApi } from './gke.js';
+import { ProjectReads, projectReadsEndpoints, type ProjectReadsApi } from './project-reads.js';
 import type { Redactor } from '../io/redact.js';
 import type { KubeApi } from '../k8s/api.js';
 import type { Cloud } from './types.js';
@@ -42,6 +43,8 @@ export interface GoogleCloud extends Cloud {
   inventory(): Inventory;
   /** GKE clusters and node pools (doctor, prune). */
   gke: GkeApi;
+  /** Service Usage, Resource Manager and Cloud Logging reads (doctor). */
+  projectReads: ProjectReadsApi;
   /** The Kubernetes API of a cluster read from `gke`, with the caller's token (loaded on first use). */
   kube(cluster: ClusterInfo): Promise<KubeApi>;
 }
@@ -67,6 +70,7 @@ export function createCloud(scope: CloudScope, o: CloudOptions): GoogleCloud {
       (await withRetry('oauth2.token', () => tokens.getToken(signal), signal, o.retry, o.hooks)).token,
     // The caller's Google token is offered only to Google's registries (gcr.io, *.pkg.dev).
     registry: new RegistryClient(async () => (await tokens.getToken().catch(() => undefined))?.token),
+    projectReads: new ProjectReads(tokens, projectReadsEndpoints(o.env), o.retry, o.hooks),
     gke: new Gke(tokens, containerEndpoint(o.env), o.retry, o.hooks),
     kube: async (cluster) => {
       if (!cluster.endpoint || !cluster.caCertificate) throw new Error(`cluster ${cluster.path} has no endpoint or CA certificate`);

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { nextSteps } from '../../src/builder/next-steps.js';
+import { parseDoctorPlan } from '../../src/doctor/plan.js';
 
 describe('nextSteps', () => {
   it('gives Autopilot pods the nodeSelector of the label GKE puts on nodes that have the image', () => {
@@ -28,5 +29,22 @@ describe('nextSteps', () => {
     expect(nextSteps('my-project', 'ml-cache-v1', 'ml-cache').prune).toBe(
       'gke-disk-image-builder prune --project-name=my-project --image-family-name=ml-cache --dry-run',
     );
+  });
+
+  it('gives the doctor command for the new pool, which doctor accepts once the placeholders are filled in', () => {
+    const line = nextSteps('my-project', 'ml-cache-v1')
+      .doctor.replace(/\\\n\s*/g, '')
+      .replace('CLUSTER_PROJECT', 'my-project')
+      .replace('LOCATION', 'us-central1')
+      .replace('clusters/CLUSTER', 'clusters/ml')
+      .replace('NODE_POOL', 'cached');
+    const [command, ...args] = line.split(/\s+/).slice(1);
+    expect(command).toBe('doctor');
+    const flags = Object.fromEntries(args.map((a) => a.slice(2).split('=') as [string, string]));
+    expect(parseDoctorPlan({ flags }, {}, '/')).toMatchObject({
+      cluster: { path: 'projects/my-project/locations/us-central1/clusters/ml' },
+      nodePool: 'cached',
+      image: { path: 'projects/my-project/global/images/ml-cache-v1' },
+    });
   });
 });

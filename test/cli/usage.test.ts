@@ -63,11 +63,11 @@ describe('usage', () => {
   it.each<[string[], string]>([
     [
       ['frobnicate'],
-      'error: unexpected argument "frobnicate"; the commands are build, verify, cleanup and prune, and flags start with -- (see --help)',
+      'error: unexpected argument "frobnicate"; the commands are build, verify, cleanup, prune and doctor, and flags start with -- (see --help)',
     ],
     [
       [...valid, 'frobnicate'],
-      'error: unexpected argument "frobnicate"; the commands are build, verify, cleanup and prune, and flags start with -- (see --help)',
+      'error: unexpected argument "frobnicate"; the commands are build, verify, cleanup, prune and doctor, and flags start with -- (see --help)',
     ],
     [['build', 'frobnicate', ...valid], 'error: unexpected argument "frobnicate"; flags start with -- (see --help)'],
     [['verify', 'a', 'b', ...valid], 'error: unexpected argument "b" (verify takes one argument: FILE); flags start with -- (see --help)'],

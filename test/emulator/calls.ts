@@ -67,6 +67,13 @@ export const CONTAINER_CALLS = [
   'container.projects.locations.clusters.nodePools.list',
 ] as const;
 
+export const PROJECT_API_CALLS = [
+  'serviceusage.services.get',
+  'cloudresourcemanager.projects.get',
+  'cloudresourcemanager.projects.getIamPolicy',
+  'logging.entries.list',
+] as const;
+
 /** Calls to a cluster's own Kubernetes API (kubernetes.ts), served on the cluster's endpoint, not the main port. */
 export const KUBE_CALLS = ['k8s.gcpresourceallowlists.list', 'k8s.computeclasses.list', 'k8s.pods.list'] as const;
 
@@ -78,6 +85,7 @@ export const CALLS = [
   ...SECRET_MANAGER_CALLS,
   ...CONTAINER_CALLS,
   ...KUBE_CALLS,
+  ...PROJECT_API_CALLS,
   'oauth.token',
 ] as const;
 

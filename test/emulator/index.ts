@@ -23,6 +23,7 @@ import { registerObjects, type ObjectDeps } from './storage/objects.js';
 import { registerUploads } from './storage/uploads.js';
 import { registerIam, ServiceAccounts } from './iam.js';
 import { GkeService, registerGke } from './gke.js';
+import { ProjectApis, registerProjectApis } from './project-apis.js';
 import { KUBE_CALLS } from './calls.js';
 import { KmsAccess, registerKms } from './kms.js';
 import { registerSecretManager, SecretStore } from './secret-manager.js';
@@ -30,6 +31,7 @@ import { TokenEndpoint, type ServiceAccountKeyFile, type ServiceAccountKeyOption
 import { TokenStore } from './tokens.js';
 import { VmController } from './vm.js';
 
+export type { IamBinding, LogEntry, ProjectApis } from './project-apis.js';
 export type { ClusterSeed, EmuCluster, GkeService, NodePoolSeed } from './gke.js';
 export type { AllowlistSeed, ComputeClassSeed, KubeObjects, KubeResource, PodSeed } from './kubernetes.js';
 export { CALLS, COMPUTE_CALLS, OPERATION_CALLS, STORAGE_CALLS, type CallName } from './calls.js';
@@ -66,6 +68,8 @@ export interface Emulator {
   secrets: SecretStore;
   /** GKE clusters (`container.*`), each with its own Kubernetes API: `await gke.addCluster(seed)`. */
   gke: GkeService;
+  /** Service Usage, Resource Manager (project, IAM policy) and Cloud Logging entries. */
+  projectApis: ProjectApis;
   vm: VmController;
   /** The call names this emulator routes (all of CALLS). */
   calls: readonly string[];
@@ -119,6 +123,8 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
   const serverDeps = { faults, tokens, requests, closing: closing.signal, requireAuth: opts.requireAuth ?? true, now };
   const gke = new GkeService(serverDeps);
   registerGke(router, gke);
+  const projectApis = new ProjectApis();
+  registerProjectApis(router, state, projectApis);
 
   const server = createEmulatorServer({ router, ...serverDeps });
   await new Promise<void>((resolve, reject) => {
@@ -140,6 +146,7 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
     kms,
     secrets,
     gke,
+    projectApis,
     vm,
     calls: [...new Set([...router.callNames(), ...KUBE_CALLS])],
     createServiceAccountKey: (o) => tokenEndpoint.createKey(o),

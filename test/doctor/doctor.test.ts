@@ -1,0 +1,345 @@
+// `doctor` end to end: the real bin/ against the emulator (GKE, a cluster's Kubernetes API, Compute images, IAM,
+// Service Usage, Resource Manager): each check's pass, warn and fail, Standard and Autopilot, an image in the
+// cluster's project and in another one; exit codes 0 (nothing failed), 1 (a check failed), 2 (bad input).
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describeRecord, recordFor } from '../../src/builder/image-record.js';
+import { startEmulator, type Emulator } from '../emulator/index.js';
+import { spawnCli } from '../helpers/spawn-cli.js';
+
+const TOKEN = 'ya29.doctor-test';
+const P = 'test-project';
+const OTHER = 'image-project';
+const D1 = `sha256:${'1'.repeat(64)}`;
+const RECORD = describeRecord(recordFor(['nginx:1.27'], { 'nginx:1.27': D1 }, 'linux/amd64', true, '0.1.0'));
+const IMG = `projects/${P}/global/images/cache-1`;
+const XIMG = `projects/${OTHER}/global/images/shared-cache`;
+const NUMBER = '123456789012';
+const NODE_SA = `${NUMBER}-compute@developer.gserviceaccount.com`;
+const AGENT = `service-${NUMBER}@container-engine-robot.iam.gserviceaccount.com`;
+const CUSTOM_SA = 'nodes@test-project.iam.gserviceaccount.com';
+
+let emu: Emulator;
+
+interface Line {
+  check: string;
+  status: 'pass' | 'warn' | 'fail' | 'unknown';
+  seen: string;
+  fix?: string;
+}
+
+async function doctor(args: string[]): Promise<{ code: number | null; lines: Line[]; stdout: string; stderr: string }> {
+  const run = await spawnCli(['doctor', ...args, '--json'], {
+    CLOUDSDK_AUTH_ACCESS_TOKEN: TOKEN,
+    CLOUDSDK_API_ENDPOINT_OVERRIDES_COMPUTE: emu.computeEndpoint,
+    CLOUDSDK_API_ENDPOINT_OVERRIDES_IAM: emu.storageHost,
+    CLOUDSDK_API_ENDPOINT_OVERRIDES_CONTAINER: emu.storageHost,
+    CLOUDSDK_API_ENDPOINT_OVERRIDES_SERVICEUSAGE: emu.storageHost,
+    CLOUDSDK_API_ENDPOINT_OVERRIDES_CLOUDRESOURCEMANAGER: emu.storageHost,
+    CLOUDSDK_API_ENDPOINT_OVERRIDES_LOGGING: emu.storageHost,
+  }).done;
+  let lines: Line[] = [];
+  try {
+    lines = (JSON.parse(run.stdout) as { checks: Line[] }).checks;
+  } catch {
+    // not JSON: the test looks at stderr
+  }
+  return { code: run.code, lines, stdout: run.stdout, stderr: run.stderr };
+}
+
+/** A matcher of a string containing `s` (typed, for toMatchObject). */
+const has = (s: string): string => {
+  const matcher: unknown = expect.stringContaining(s);
+  return matcher as string;
+};
+const pick = (lines: Line[], check: string, seen?: string) => lines.filter((l) => l.check === check && (!seen || l.seen.includes(seen)));
+
+const cached = { diskImage: IMG, mode: 'CONTAINER_IMAGE_CACHE' };
+
+beforeAll(async () => {
+  emu = await startEmulator({
+    acceptTokens: [TOKEN],
+    projects: [P, OTHER],
+    images: [
+      { project: P, name: 'cache-1', description: RECORD },
+      { project: P, name: 'foreign' },
+      { project: P, name: 'pending', status: 'PENDING', description: RECORD },
+      { project: P, name: 'a-name-that-is-longer-than-thirty-nine-c', description: RECORD },
+      { project: P, name: 'old-one', description: RECORD },
+      { project: P, name: 'gone-one', description: RECORD },
+      { project: OTHER, name: 'shared-cache', description: RECORD },
+    ],
+  });
+  emu.state.images.get(`${P}/old-one`)!.deprecated = { state: 'DEPRECATED' };
+  emu.state.images.get(`${P}/gone-one`)!.deprecated = { state: 'OBSOLETE' };
+  emu.serviceAccounts.emails.add(NODE_SA);
+  emu.serviceAccounts.emails.add(CUSTOM_SA);
+  emu.projectApis.enable(P, 'containerfilesystem.googleapis.com');
+  await emu.gke.addCluster({
+    name: 'std',
+    location: 'us-central1-a',
+    nodePools: [
+      { name: 'good', gcfs: true, secondaryBootDisks: [cached] },
+      { name: 'between', version: '1.29.4-gke.1043002', gcfs: true, secondaryBootDisks: [cached] },
+      { name: 'ancient', version: '1.27.3-gke.100', gcfs: true, secondaryBootDisks: [cached] },
+      { name: 'ubuntu-old', imageType: 'UBUNTU_CONTAINERD', gcfs: true, secondaryBootDisks: [cached] },
+      { name: 'ubuntu-new', imageType: 'UBUNTU_CONTAINERD', version: '1.35.0-gke.1403000', gcfs: true, secondaryBootDisks: [cached] },
+      { name: 'cos-docker', imageType: 'COS', gcfs: true, secondaryBootDisks: [cached] },
+      { name: 'no-stream', secondaryBootDisks: [cached] },
+      { name: 'plain-mode', gcfs: true, secondaryBootDisks: [{ diskImage: IMG }] },
+      { name: 'no-disk', gcfs: true },
+      { name: 'lost-sa', gcfs: true, serviceAccount: 'gone@test-project.iam.gserviceaccount.com', secondaryBootDisks: [cached] },
+      { name: 'cross', gcfs: true, serviceAccount: CUSTOM_SA, secondaryBootDisks: [{ diskImage: XIMG, mode: 'CONTAINER_IMAGE_CACHE' }] },
+    ],
+  });
+  await emu.gke.addCluster({
+    name: 'nap',
+    location: 'us-central1',
+    version: '1.31.1-gke.1146000',
+    autoprovisioning: { enabled: true },
+    kubernetes: { allowlists: [] },
+  });
+  await emu.gke.addCluster({
+    name: 'auto',
+    location: 'europe-west4',
+    autopilot: true,
+    kubernetes: { allowlists: [{ name: 'gke-secondary-boot-disk-allowlist', patterns: [`projects/${P}/global/images/.*`] }] },
+  });
+  await emu.gke.addCluster({ name: 'auto-old', location: 'europe-west4', autopilot: true, version: '1.29.4-gke.1043002' });
+}, 60_000);
+
+afterAll(async () => {
+  await emu?.close();
+});
+
+const STD = `--cluster=projects/${P}/locations/us-central1-a/clusters/std`;
+
+describe('doctor: Standard cluster, image in its project', () => {
+  it('everything in order: every check passes, exit 0', async () => {
+    const r = await doctor([STD, '--node-pool=good', `--image=${IMG}`]);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.lines.filter((l) => l.status !== 'pass')).toEqual([]);
+    expect(r.lines.map((l) => l.check)).toEqual(
+      expect.arrayContaining([
+        'cluster',
+        'version',
+        'image-streaming',
+        'container-file-system-api',
+        'node-service-account',
+        'image-name',
+        'image',
+        'image-deprecation',
+        'image-record',
+        'secondary-boot-disk',
+        'image-iam',
+      ]),
+    );
+    expect(pick(r.lines, 'node-service-account')[0]!.seen).toContain(NODE_SA);
+  });
+
+  it.each([
+    ['between', 'warn', 'older GKE docs accept'],
+    ['ancient', 'fail', 'older than 1.30.1-gke.1329000'],
+    ['ubuntu-old', 'fail', 'older than 1.35.0-gke.1403000'],
+    ['ubuntu-new', 'pass', 'UBUNTU_CONTAINERD 1.35.0-gke.1403000'],
+    ['cos-docker', 'fail', 'cannot use a secondary boot disk'],
+  ])('version of pool %s: %s', async (pool, status, seen) => {
+    const r = await doctor([STD, `--node-pool=${pool}`, `--image=${IMG}`]);
+    const v = pick(r.lines, 'version');
+    expect(v).toHaveLength(1);
+    expect(v[0]).toMatchObject({ status, seen: has(seen) });
+    if (status !== 'pass')
+      expect(v[0]!.fix).toMatch(/^gcloud container clusters upgrade std --location=us-central1-a --project=test-project/);
+    expect(r.code).toBe(status === 'fail' ? 1 : 0);
+  });
+
+  it('image streaming off, and the pool mounting the image in another mode, fail with their fixes', async () => {
+    let r = await doctor([STD, '--node-pool=no-stream', `--image=${IMG}`]);
+    expect(r.code).toBe(1);
+    expect(pick(r.lines, 'image-streaming')[0]).toMatchObject({
+      status: 'fail',
+      fix: 'gcloud container node-pools update no-stream --cluster=std --location=us-central1-a --project=test-project --enable-image-streaming',
+    });
+    r = await doctor([STD, '--node-pool=plain-mode', `--image=${IMG}`]);
+    expect(pick(r.lines, 'secondary-boot-disk')[0]).toMatchObject({
+      status: 'fail',
+      seen: has('MODE_UNSPECIFIED mode'),
+    });
+    expect(pick(r.lines, 'secondary-boot-disk')[0]!.fix).toContain(`--secondary-boot-disk=disk-image=${IMG},mode=CONTAINER_IMAGE_CACHE`);
+    r = await doctor([STD, '--node-pool=no-disk', `--image=${IMG}`]);
+    expect(pick(r.lines, 'secondary-boot-disk')[0]).toMatchObject({ status: 'fail', seen: has('does not mount') });
+    r = await doctor([STD, '--node-pool=nope', `--image=${IMG}`]);
+    expect(pick(r.lines, 'node-pool')[0]).toMatchObject({ status: 'fail', seen: has('no node pool nope') });
+    expect(r.code).toBe(1);
+  });
+
+  it('the Container File System API disabled fails; unreadable cannot be confirmed (exit 0)', async () => {
+    emu.projectApis.enabled.get(P)!.delete('containerfilesystem.googleapis.com');
+    try {
+      const r = await doctor([STD, '--node-pool=good', `--image=${IMG}`]);
+      expect(pick(r.lines, 'container-file-system-api')[0]).toMatchObject({
+        status: 'fail',
+        fix: 'gcloud services enable containerfilesystem.googleapis.com --project=test-project',
+      });
+      expect(r.code).toBe(1);
+      emu.projectApis.servicesDenied.add(P);
+      const denied = await doctor([STD, '--node-pool=good', `--image=${IMG}`]);
+      expect(pick(denied.lines, 'container-file-system-api')[0]!.status).toBe('unknown');
+      expect(denied.code).toBe(0);
+    } finally {
+      emu.projectApis.enable(P, 'containerfilesystem.googleapis.com');
+      emu.projectApis.servicesDenied.delete(P);
+    }
+  });
+
+  it('a node service account that does not exist fails', async () => {
+    const r = await doctor([STD, '--node-pool=lost-sa', `--image=${IMG}`]);
+    expect(pick(r.lines, 'node-service-account')[0]).toMatchObject({ status: 'fail', seen: has('gone@test-project') });
+    expect(r.code).toBe(1);
+  });
+
+  it.each([
+    ['foreign', 'image-record', 'warn', 'no record', 0],
+    ['pending', 'image', 'fail', 'is PENDING', 1],
+    ['missing', 'image', 'fail', 'does not exist', 1],
+    ['old-one', 'image-deprecation', 'warn', 'DEPRECATED', 0],
+    ['gone-one', 'image-deprecation', 'fail', 'OBSOLETE', 1],
+    ['a-name-that-is-longer-than-thirty-nine-c', 'image-name', 'fail', 'at most 39', 1],
+  ])('image %s: %s %s', async (name, check, status, seen, code) => {
+    // Without --node-pool: the pools that mount the image are checked, and none mounts these.
+    const r = await doctor([STD, `--image-name=${name}`]);
+    expect(pick(r.lines, check)[0]).toMatchObject({ status, seen: has(seen) });
+    if (code === 0) expect(r.lines.filter((l) => l.status === 'fail').map((l) => l.check)).toEqual(['node-pool']);
+    expect(r.code).toBe(1);
+  });
+});
+
+describe('doctor: image in another project (IAM read from its policy)', () => {
+  const args = [STD, '--node-pool=cross', `--image=${XIMG}`];
+
+  it('both the node service account and the GKE service agent granted: pass', async () => {
+    emu.projectApis.setIamPolicy(OTHER, [
+      { role: 'roles/compute.imageUser', members: [`serviceAccount:${CUSTOM_SA}`, `serviceAccount:${AGENT}`] },
+    ]);
+    const r = await doctor(args);
+    expect(pick(r.lines, 'image-iam').map((l) => l.status)).toEqual(['pass', 'pass']);
+    expect(r.code).toBe(0);
+  });
+
+  it('the service agent missing: fail with the grant command', async () => {
+    emu.projectApis.setIamPolicy(OTHER, [{ role: 'roles/editor', members: [`serviceAccount:${CUSTOM_SA}`] }]);
+    const r = await doctor(args);
+    expect(pick(r.lines, 'image-iam', CUSTOM_SA)[0]!.status).toBe('pass');
+    expect(pick(r.lines, 'image-iam', AGENT)[0]).toMatchObject({
+      status: 'fail',
+      fix: `gcloud projects add-iam-policy-binding ${OTHER} --member=serviceAccount:${AGENT} --role=roles/compute.imageUser`,
+    });
+    expect(r.code).toBe(1);
+  });
+
+  it('a grant through a group, or under a condition, cannot be confirmed (exit 0)', async () => {
+    emu.projectApis.setIamPolicy(OTHER, [
+      { role: 'roles/compute.imageUser', members: ['group:gke-nodes@example.com'] },
+      {
+        role: 'roles/compute.imageUser',
+        members: [`serviceAccount:${AGENT}`],
+        condition: { title: 'until 2027', expression: 'request.time < timestamp("2027-01-01T00:00:00Z")' },
+      },
+    ]);
+    const r = await doctor(args);
+    expect(pick(r.lines, 'image-iam', CUSTOM_SA)[0]).toMatchObject({
+      status: 'unknown',
+      seen: has('group:gke-nodes@example.com'),
+    });
+    expect(pick(r.lines, 'image-iam', AGENT)[0]).toMatchObject({ status: 'unknown', seen: has('until 2027') });
+    expect(r.code).toBe(0);
+  });
+
+  it('a policy the caller may not read cannot be confirmed', async () => {
+    emu.projectApis.policyDenied.add(OTHER);
+    try {
+      const r = await doctor(args);
+      expect(pick(r.lines, 'image-iam').map((l) => l.status)).toEqual(['unknown', 'unknown']);
+    } finally {
+      emu.projectApis.policyDenied.delete(OTHER);
+    }
+  });
+});
+
+describe('doctor: Autopilot and auto-provisioning', () => {
+  it('Autopilot with a matching allowlist: pass', async () => {
+    const r = await doctor([`--cluster=projects/${P}/locations/europe-west4/clusters/auto`, `--image=${IMG}`]);
+    expect(pick(r.lines, 'allowlist')[0]).toMatchObject({
+      status: 'pass',
+      seen: has('gke-secondary-boot-disk-allowlist'),
+    });
+    expect(pick(r.lines, 'version')[0]).toMatchObject({ status: 'pass', seen: has('Autopilot nodes') });
+    expect(r.code).toBe(0);
+  });
+
+  it('Autopilot without an allowlist for the image, and too old: fail (no warning band on Autopilot)', async () => {
+    const r = await doctor([`--cluster=projects/${P}/locations/europe-west4/clusters/auto-old`, `--image=${IMG}`]);
+    const allow = pick(r.lines, 'allowlist')[0]!;
+    expect(allow.status).toBe('fail');
+    expect(allow.fix).toContain('| kubectl apply -f -');
+    expect(allow.fix).toContain(`projects/${P}/global/images/.*`);
+    expect(pick(r.lines, 'version')[0]).toMatchObject({ status: 'fail', seen: has('1.29.4-gke.1043002') });
+    expect(r.code).toBe(1);
+  });
+
+  it('an allowlist the caller may not read cannot be confirmed', async () => {
+    const c = emu.gke.clusters.get(`projects/${P}/locations/europe-west4/clusters/auto`)!;
+    c.kube.forbidden.add('gcpresourceallowlists');
+    try {
+      const r = await doctor([`--cluster=projects/${P}/locations/europe-west4/clusters/auto`, `--image=${IMG}`]);
+      expect(pick(r.lines, 'allowlist')[0]!.status).toBe('unknown');
+      expect(r.code).toBe(0);
+    } finally {
+      c.kube.forbidden.delete('gcpresourceallowlists');
+    }
+  });
+
+  it('Standard with auto-provisioning: the defaults image streaming off and no allowlist fail', async () => {
+    const r = await doctor([`--cluster=projects/${P}/locations/us-central1/clusters/nap`, `--image=${IMG}`]);
+    expect(pick(r.lines, 'image-streaming', 'auto-provisioning')[0]).toMatchObject({
+      status: 'fail',
+      fix: 'gcloud container clusters update nap --location=us-central1 --project=test-project --enable-image-streaming',
+    });
+    expect(pick(r.lines, 'allowlist')[0]!.status).toBe('fail');
+    expect(r.code).toBe(1);
+  });
+});
+
+describe('doctor: input and output', () => {
+  it.each([
+    [[`--image=${IMG}`], '--cluster: required'],
+    [['--cluster=clusters/c'], '--cluster: expected projects/PROJECT/locations/LOCATION/clusters/NAME'],
+    [[STD, '--image=projects/p/images/x'], '--image: expected projects/PROJECT/global/images/NAME'],
+    [[STD, `--image=${IMG}`, '--image-name=x'], '--image and --image-name'],
+    [[STD, '--workload=w.yaml'], '--workload/--namespace: need the image'],
+    [[STD, '--hits', `--image=${IMG}`], '--image does not apply to doctor --hits'],
+  ])('%j: one line naming the flag, exit 2, no cloud call', async (args, message) => {
+    const before = emu.requests.length;
+    const r = await doctor(args);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(message);
+    expect(emu.requests.length).toBe(before);
+  });
+
+  it('prints one line per check, then a summary (no --json)', async () => {
+    const run = await spawnCli(['doctor', STD, '--node-pool=no-stream', `--image=${IMG}`], {
+      CLOUDSDK_AUTH_ACCESS_TOKEN: TOKEN,
+      CLOUDSDK_API_ENDPOINT_OVERRIDES_COMPUTE: emu.computeEndpoint,
+      CLOUDSDK_API_ENDPOINT_OVERRIDES_IAM: emu.storageHost,
+      CLOUDSDK_API_ENDPOINT_OVERRIDES_CONTAINER: emu.storageHost,
+      CLOUDSDK_API_ENDPOINT_OVERRIDES_SERVICEUSAGE: emu.storageHost,
+      CLOUDSDK_API_ENDPOINT_OVERRIDES_CLOUDRESOURCEMANAGER: emu.storageHost,
+    }).done;
+    expect(run.code).toBe(1);
+    const out = run.stdout.trim().split('\n');
+    expect(out).toContain(
+      'FAIL  image-streaming: pool no-stream: image streaming off (secondary boot disks need it)  — fix: gcloud container node-pools update no-stream --cluster=std --location=us-central1-a --project=test-project --enable-image-streaming',
+    );
+    expect(out.at(-1)).toMatch(/^\d+ passed, 0 warnings, 1 failed, 0 cannot be confirmed$/);
+  });
+});
