@@ -32,7 +32,7 @@ describe('nextSteps', () => {
   });
 
   it('gives the doctor command for the new pool, which doctor accepts once the placeholders are filled in', () => {
-    const line = nextSteps('my-project', 'ml-cache-v1')
+    const line = nextSteps('my-project', 'ml-cache-v1', 'ml-cache')
       .doctor.replace(/\\\n\s*/g, '')
       .replace('CLUSTER_PROJECT', 'my-project')
       .replace('LOCATION', 'us-central1')
