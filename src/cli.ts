@@ -308,11 +308,11 @@ const COMMANDS = ['build', 'verify', 'cleanup', 'prune', 'doctor', 'help'];
 /** Every flag name of every command, for reading Go-style flags and finding where the command word stands. */
 const ALL_FLAGS = new Map([...byName(DOCTOR_FLAGS), ...byName(BUILD_FLAGS), ...byName(CLEANUP_FLAGS), ...byName(PRUNE_FLAGS)]);
 
-/** `doctor` (src/doctor/command.ts): reads only; exit 0, 1 (a check failed) or 2 (bad input, no credentials). */
+/** `doctor` (src/commands/doctor/command.ts): reads only; exit 0, 1 (a check failed) or 2 (bad input, no credentials). */
 async function doctor(flags: RawFlags, io: CliIo, redactor: Redactor, out: TextSink, err: TextSink): Promise<number> {
   let plan;
   try {
-    const { parseDoctorPlan } = await import('./doctor/plan.js');
+    const { parseDoctorPlan } = await import('./commands/doctor/plan.js');
     plan = parseDoctorPlan({ flags }, io.env, io.cwd);
   } catch (e) {
     if (!(e instanceof UsageError)) throw e;
@@ -325,7 +325,7 @@ async function doctor(flags: RawFlags, io: CliIo, redactor: Redactor, out: TextS
   io.signals.on('SIGINT', stop);
   io.signals.on('SIGTERM', stop);
   try {
-    const { runDoctor } = await import('./doctor/command.js');
+    const { runDoctor } = await import('./commands/doctor/command.js');
     return await runDoctor(plan, {
       env: io.env,
       redactor,

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { nextSteps } from '../../src/builder/next-steps.js';
-import { parseDoctorPlan } from '../../src/doctor/plan.js';
+import { parseDoctorPlan } from '../../src/commands/doctor/plan.js';
 
 describe('nextSteps', () => {
   it('gives Autopilot pods the nodeSelector of the label GKE puts on nodes that have the image', () => {

@@ -3,12 +3,12 @@
 // hit, a floating tag whose digest moved since the build (the registry is asked for its digest now), or a reference
 // not on the disk — the cache only serves the reference it holds. On Autopilot, each pod must also ask for nodes with
 // the disk by the node selector GKE labels them with.
-import { parseImageReference, type ImageReference } from '../config/reference.js';
-import { checkImage } from '../registry/resolve.js';
-import type { ImageRegistry } from '../registry/client.js';
-import type { KubeApi, ContainerSpec } from '../k8s/api.js';
-import type { ClusterInfo } from '../gcp/gke.js';
-import type { ImageRecord } from '../builder/image-record.js';
+import { parseImageReference, type ImageReference } from '../../config/reference.js';
+import { checkImage } from '../../registry/resolve.js';
+import type { ImageRegistry } from '../../registry/client.js';
+import type { KubeApi, ContainerSpec } from '../../k8s/api.js';
+import type { ClusterInfo } from '../../gcp/gke.js';
+import type { ImageRecord } from '../../builder/image-record.js';
 import type { DoctorPlan } from './plan.js';
 import { nodeSelectorFor, type CheckLine, type DoctorFacts } from './checks.js';
 import { shellLine } from './shell.js';

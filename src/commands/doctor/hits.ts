@@ -2,10 +2,10 @@
 // nodes log, per pull, in their `gcfs-snapshotter` log: "Image <ref> is backed by secondary boot disk caching by X%
 // (a/b layers), by image streaming by Y% (c/d layers)." This reads those lines of the cluster from Cloud Logging
 // (entries:list) since --since and counts, per reference, the pulls backed fully, partly and not at all.
-import type { ProjectReadsApi, LogEntry } from '../gcp/project-reads.js';
+import type { ProjectReadsApi, LogEntry } from '../../gcp/project-reads.js';
 import type { DoctorPlan } from './plan.js';
 import type { DoctorDeps } from './command.js';
-import { formatMs } from '../errors.js';
+import { formatMs } from '../../errors.js';
 
 const LINE = /Image (\S+) is backed by secondary boot disk caching by [\d.]+% \((\d+)\/(\d+) layers\)/;
 /** At most this many entries are read (a report, not an export). */

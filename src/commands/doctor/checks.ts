@@ -1,13 +1,13 @@
 // The cluster-side and image-side checks of `doctor` (docs/architecture.md, Doctor): each reads what it needs through
 // the cloud adapters and answers lines — pass, warn, fail or "cannot confirm" — with what was seen and the exact
 // command that fixes it. A read that is refused or fails is "cannot confirm", never a pass.
-import type { ImageInfo } from '../gcp/types.js';
-import type { ClusterInfo, GkeApi, NodePoolInfo } from '../gcp/gke.js';
-import type { IamApi } from '../gcp/iam.js';
-import type { IamBinding, ProjectReadsApi } from '../gcp/project-reads.js';
-import type { KubeApi } from '../k8s/api.js';
-import { parseRecord, type ImageRecord } from '../builder/image-record.js';
-import { gkeNodeLabel } from '../config/rules.js';
+import type { ImageInfo } from '../../gcp/types.js';
+import type { ClusterInfo, GkeApi, NodePoolInfo } from '../../gcp/gke.js';
+import type { IamApi } from '../../gcp/iam.js';
+import type { IamBinding, ProjectReadsApi } from '../../gcp/project-reads.js';
+import type { KubeApi } from '../../k8s/api.js';
+import { parseRecord, type ImageRecord } from '../../builder/image-record.js';
+import { gkeNodeLabel } from '../../config/rules.js';
 import { judgeVersion } from './versions.js';
 import { shellLine } from './shell.js';
 

@@ -1,14 +1,14 @@
 // The `doctor` command's input, checked before any cloud call (bad input: one line per problem, exit 2).
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { DOCTOR_FLAGS } from '../commands/doctor/flags.js';
-import { parseLifetime } from '../config/duration.js';
-import { flagsFor, type GivenFlags } from '../config/applies.js';
-import { parseGoBool } from '../config/go-bool.js';
-import * as rules from '../config/rules.js';
-import { loadKeyFile, parseFlags, type Environment } from '../config/schema.js';
-import type { KeyFile } from '../config/types.js';
-import { UsageError } from '../errors.js';
+import { DOCTOR_FLAGS } from './flags.js';
+import { parseLifetime } from '../../config/duration.js';
+import { flagsFor, type GivenFlags } from '../../config/applies.js';
+import { parseGoBool } from '../../config/go-bool.js';
+import * as rules from '../../config/rules.js';
+import { loadKeyFile, parseFlags, type Environment } from '../../config/schema.js';
+import type { KeyFile } from '../../config/types.js';
+import { UsageError } from '../../errors.js';
 
 export interface DoctorPlan {
   kind: 'doctor';

@@ -1,10 +1,10 @@
 // `doctor`: will this image work on that cluster (docs/architecture.md, Doctor)? Reads only. One line per check on
 // stdout — PASS, WARN, FAIL or "CANNOT CONFIRM", what was seen, and the command that fixes it — or, with --json, one
 // JSON object. Exit 0 when nothing failed (warnings and what cannot be confirmed are listed), 1 when a check failed.
-// `doctor --hits` reports how often the cache was hit instead (src/doctor/hits.ts).
-import type { TextSink } from '../io/render.js';
-import type { Redactor } from '../io/redact.js';
-import type { RetryPolicy } from '../gcp/retry.js';
+// `doctor --hits` reports how often the cache was hit instead (src/commands/doctor/hits.ts).
+import type { TextSink } from '../../io/render.js';
+import type { Redactor } from '../../io/redact.js';
+import type { RetryPolicy } from '../../gcp/retry.js';
 import type { DoctorPlan } from './plan.js';
 import type { CheckLine, CheckStatus } from './checks.js';
 
@@ -35,9 +35,9 @@ export function summaryText(s: Record<CheckStatus, number>): string {
 
 export async function runDoctor(plan: DoctorPlan, deps: DoctorDeps): Promise<number> {
   const [{ findCredentials }, { createCloud }, { DEFAULT_TUNING }, { runChecks }, { workloadLines }, { hitsReport }] = await Promise.all([
-    import('../gcp/auth.js'),
-    import('../gcp/index.js'),
-    import('../builder/context.js'),
+    import('../../gcp/auth.js'),
+    import('../../gcp/index.js'),
+    import('../../builder/context.js'),
     import('./checks.js'),
     import('./workloads.js'),
     import('./hits.js'),
