@@ -2,6 +2,7 @@
 // that a bad file is one line naming the flag and the file (exit 2) rather than a failure at the first token.
 // The file is read through src/io/safe-file.ts: a FIFO, a device, a directory or a huge file is refused at once.
 import { createPrivateKey } from 'node:crypto';
+import { resolve } from 'node:path';
 import { readSmallFile } from '../io/safe-file.js';
 import { clip, shownPath } from './rules.js';
 import type { KeyFile } from './types.js';
@@ -61,4 +62,13 @@ export function loadKeyFile(path: string): KeyFile | string {
   }
   const type = typeof json.type === 'string' ? `type "${clip(json.type)}"` : 'no type';
   return `${shown} has ${type}; expected type "service_account" or "authorized_user"`;
+}
+
+/** `--gcp-oauth` as every command reads it: the key file relative to `cwd`, or its problem added to `problems`. */
+export function gcpOauthFlag(value: string | undefined, cwd: string, problems: string[]): KeyFile | undefined {
+  if (!value) return undefined;
+  const k = loadKeyFile(resolve(cwd, value));
+  if (typeof k !== 'string') return k;
+  problems.push(`--gcp-oauth: ${k}`);
+  return undefined;
 }

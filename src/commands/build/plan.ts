@@ -9,17 +9,9 @@ import { flagsFor, runModeOf, type GivenFlags } from '../../config/applies.js';
 import { parseGoDuration } from '../../config/duration.js';
 import { inputFileProblem, outputPathProblem } from '../../config/outputs.js';
 import * as rules from '../../config/rules.js';
-import { deepFreeze, loadKeyFile, parseFlags, type Environment } from '../../config/schema.js';
-import {
-  BAKE_KINDS,
-  IMAGE_KINDS,
-  type KeyFile,
-  type LocalArchive,
-  type LogLevel,
-  type Run,
-  type RunPlan,
-  type VmBuild,
-} from '../../config/types.js';
+import { gcpOauthFlag } from '../../config/key-file.js';
+import { deepFreeze, parseFlags, type Environment } from '../../config/schema.js';
+import { BAKE_KINDS, IMAGE_KINDS, type LocalArchive, type LogLevel, type Run, type RunPlan, type VmBuild } from '../../config/types.js';
 import type { ImagePullAuth } from '../../startup-script/render.js';
 import { imageLifetime } from './deprecation.js';
 import { BUILD_FLAGS } from './flags.js';
@@ -87,12 +79,7 @@ export function parseRunPlan(given: GivenFlags, env: Environment, opts: ParseOpt
     const problem = inputFileProblem(file);
     if (problem) problems.push(`--local: ${problem}`);
   }
-  let keyFile: KeyFile | undefined;
-  if (v?.gcpOauth) {
-    const loaded = loadKeyFile(resolve(cwd, v.gcpOauth));
-    if (typeof loaded === 'string') problems.push(`--gcp-oauth: ${loaded}`);
-    else keyFile = loaded;
-  }
+  const keyFile = gcpOauthFlag(v?.gcpOauth, cwd, problems);
   if (v?.subnet && v.zone && !rules.GCE_NAME.test(v.subnet)) {
     const region = /\/regions\/([^/]+)\//.exec(v.subnet)?.[1];
     if (region && region !== rules.regionOf(v.zone))

@@ -1,10 +1,10 @@
 // The `cleanup` command's plan: its flags (src/commands/cleanup/flags.ts) become a frozen CleanupPlan.
-import { resolve } from 'node:path';
 import { UsageError } from '../../errors.js';
 import { flagsFor, type GivenFlags } from '../../config/applies.js';
 import { parseGoDuration } from '../../config/duration.js';
-import { deepFreeze, loadKeyFile, parseFlags, type Environment } from '../../config/schema.js';
-import type { CleanupPlan, KeyFile } from '../../config/types.js';
+import { gcpOauthFlag } from '../../config/key-file.js';
+import { deepFreeze, parseFlags, type Environment } from '../../config/schema.js';
+import type { CleanupPlan } from '../../config/types.js';
 import { CLEANUP_FLAGS } from './flags.js';
 
 /** The `cleanup` command's plan. */
@@ -13,12 +13,7 @@ export function parseCleanupPlan(given: GivenFlags, env: Environment, cwd: strin
   const parsed = parseFlags(CLEANUP_FLAGS, raw);
   problems.push(...parsed.problems);
   const v = parsed.values;
-  let keyFile: KeyFile | undefined;
-  if (v?.gcpOauth) {
-    const k = loadKeyFile(resolve(cwd, v.gcpOauth));
-    if (typeof k === 'string') problems.push(`--gcp-oauth: ${k}`);
-    else keyFile = k;
-  }
+  const keyFile = gcpOauthFlag(v?.gcpOauth, cwd, problems);
   if (problems.length || !v) throw new UsageError(problems);
   return deepFreeze({
     kind: 'cleanup',

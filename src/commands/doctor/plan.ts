@@ -6,7 +6,8 @@ import { parseLifetime } from '../../config/duration.js';
 import { flagsFor, type GivenFlags } from '../../config/applies.js';
 import { parseGoBool } from '../../config/go-bool.js';
 import * as rules from '../../config/rules.js';
-import { loadKeyFile, parseFlags, type Environment } from '../../config/schema.js';
+import { gcpOauthFlag } from '../../config/key-file.js';
+import { parseFlags, type Environment } from '../../config/schema.js';
 import type { KeyFile } from '../../config/types.js';
 import { UsageError } from '../../errors.js';
 
@@ -47,12 +48,7 @@ export function parseDoctorPlan(given: GivenFlags, env: Environment, cwd: string
       problems.push(`--workload: cannot read ${rules.shownPath(full)} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
     }
   }
-  let keyFile: KeyFile | undefined;
-  if (v?.gcpOauth) {
-    const k = loadKeyFile(resolve(cwd, v.gcpOauth));
-    if (typeof k === 'string') problems.push(`--gcp-oauth: ${k}`);
-    else keyFile = k;
-  }
+  const keyFile = gcpOauthFlag(v?.gcpOauth, cwd, problems);
   if (problems.length || !v || !v.cluster) throw new UsageError(problems);
   const [, project, , location, , name] = v.cluster.split('/') as [string, string, string, string, string, string];
   const imageProject = v.projectName ?? project;

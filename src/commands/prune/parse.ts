@@ -1,11 +1,10 @@
 // `prune`'s flags → its configuration, every problem at once, each naming its flag (exit 2, no cloud call).
 // Loaded only when the input is to be validated (the schema loads zod).
-import { resolve } from 'node:path';
 import { UsageError } from '../../errors.js';
 import { parseLifetime } from '../../config/duration.js';
 import { flagsFor, type GivenFlags } from '../../config/applies.js';
 import { parseFlags, type Environment } from '../../config/schema.js';
-import { loadKeyFile } from '../../config/key-file.js';
+import { gcpOauthFlag } from '../../config/key-file.js';
 import type { KeyFile } from '../../config/types.js';
 import { PRUNE_FLAGS } from './flags.js';
 
@@ -30,12 +29,7 @@ export function parsePruneConfig(given: GivenFlags, env: Environment, cwd: strin
   const parsed = parseFlags(PRUNE_FLAGS, raw);
   problems.push(...parsed.problems);
   const v = parsed.values;
-  let keyFile: KeyFile | undefined;
-  if (v?.gcpOauth) {
-    const k = loadKeyFile(resolve(cwd, v.gcpOauth));
-    if (typeof k === 'string') problems.push(`--gcp-oauth: ${k}`);
-    else keyFile = k;
-  }
+  const keyFile = gcpOauthFlag(v?.gcpOauth, cwd, problems);
   if (problems.length || !v) throw new UsageError(problems);
   return Object.freeze({
     kind: 'prune',
