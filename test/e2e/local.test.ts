@@ -112,9 +112,10 @@ describeRig('build --local', () => {
       execFileSync('mount', [loop, mnt]);
       const meta = readFileSync(join(mnt, 'snapshots.metadata'), 'utf8').trim().split('\n');
       const snap = meta[0]!.split(' ')[1]!;
-      const victim = execFileSync('find', [join(mnt, snap), '-type', 'f', '-size', '+0'], { encoding: 'utf8' })
-        .trim()
-        .split('\n')[0]!;
+      // NUL-separated: the rig's images hold file names with a newline in them.
+      const victim = execFileSync('find', [join(mnt, snap), '-type', 'f', '-size', '+0', '-print0'], {
+        encoding: 'utf8',
+      }).split('\0')[0]!;
       const bytes = readFileSync(victim);
       bytes[0] = bytes[0]! ^ 0xff;
       writeFileSync(victim, bytes);
