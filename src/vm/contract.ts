@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto';
+
 // The contract between the CLI and the VM agent (docs/architecture.md, VM contract): the metadata keys the CLI
 // writes and the agent reads, the status the agent reports and the CLI waits for, the layout of the disk, the
 // commands the VM needs and their Debian packages. Both sides import this module; nothing here may import the
@@ -22,6 +24,10 @@ export const MD = {
   pullStallTimeout: 'gdib-pull-stall-timeout',
   /** A per-run value appended to every serial status line as ` nonce=<value>`. */
   statusNonce: 'gdib-status-nonce',
+  /** A data disk's sources as a JSON DataPlan (see below); present instead of gdib-container-images. */
+  dataPlan: 'gdib-data-plan',
+  /** `projects/P/secrets/NAME/versions/V`: the Hugging Face token the VM reads itself (gated models). */
+  hfTokenSecret: 'gdib-hf-token-secret',
 } as const;
 
 export type VmMode = 'build' | 'verify';
@@ -243,3 +249,73 @@ export function parseRegistrySecrets(text: string): Map<string, string> | string
 
 /** The user name Google's registries take with an OAuth access token as the password. */
 export const TOKEN_USER = 'oauth2accesstoken';
+
+// ---- data disks (docs/architecture.md, Data disks) -----------------------------------------------------------
+// A disk has one kind: container images (CONTAINER_IMAGE_CACHE) or data files (a plain disk GKE mounts at
+// /mnt/disks/gke-secondary-disks/gke-<IMAGE>-disk). The CLI resolves every source at preflight (object
+// generations, a Hugging Face revision pinned to its commit) and sends the resolved sources; the VM lists them
+// again with the same code (src/vm/data-sources.ts), checks that the listing's fingerprint is the one the CLI
+// saw, downloads, verifies each file against what its source publishes and writes the manifest.
+
+/** The ext4 label of a data disk's filesystem. */
+export const DATA_LABEL = 'gdib-data';
+/** The manifest at a data disk's root. */
+export const DATA_MANIFEST = 'gdib-data.json';
+/** What is on a data disk and how; raise it whenever the agent writes a data disk an older release would not. */
+export const DATA_FORMAT_VERSION = 1;
+
+export type DataSource =
+  /** `gs://bucket/path`: one object (`prefix: false`) or every object under `path/` (`prefix: true`). */
+  | { kind: 'gcs'; bucket: string; path: string; prefix: boolean; dest: string }
+  /** `hf://org/model@revision`: every file of the model repository at `revision` (a 40-hex commit at the VM). */
+  | { kind: 'hf'; repo: string; revision: string; dest: string };
+
+/** How a file is checked: GCS's md5 or crc32c (base64, as the JSON API gives them), an LFS sha256 (hex), or only its size. */
+export type DataChecksum = { md5: string } | { crc32c: string } | { sha256: string } | { size: true };
+
+/** One file of a source as listed: its name in the source, its path on the disk, and how to check it. */
+export interface DataFile {
+  /** Index into DataPlan.sources / DataManifest.sources. */
+  source: number;
+  /** The object name (gcs) or the path in the repository (hf). */
+  name: string;
+  /** The path on the disk, relative to its root, never escaping it. */
+  path: string;
+  size: number;
+  checksum: DataChecksum;
+  /** The object generation (gcs); absent for hf (the revision pins every file). */
+  generation?: string;
+}
+
+/** `gdib-data-plan`: what the VM is to download. */
+export interface DataPlan {
+  sources: DataSource[];
+  /** dataFingerprint() of the listing the CLI saw at preflight; the VM fails if its own listing differs. */
+  fingerprint: string;
+}
+
+/** gdib-data.json at the root of a data disk. */
+export interface DataManifest {
+  tool: typeof TOOL;
+  formatVersion: typeof DATA_FORMAT_VERSION;
+  version: string;
+  runId: string;
+  builtAt: string;
+  sources: DataSource[];
+  fingerprint: string;
+  files: DataFile[];
+}
+
+/**
+ * The fingerprint of a listing: sha256 (hex) of one `<source>\t<name>\t<path>\t<size>\t<generation or checksum>\n`
+ * line per file, byte-sorted. Equal fingerprints mean the same files with the same content.
+ */
+export function dataFingerprint(files: readonly DataFile[]): string {
+  const lines = files.map(
+    (f) => `${f.source}\t${f.name}\t${f.path}\t${f.size}\t${f.generation ?? JSON.stringify(f.checksum)}\n`,
+  );
+  lines.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  const h = createHash('sha256');
+  for (const l of lines) h.update(l);
+  return h.digest('hex');
+}
