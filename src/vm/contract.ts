@@ -1,9 +1,9 @@
-import { createHash } from 'node:crypto';
-
 // The contract between the CLI and the VM agent (docs/architecture.md, VM contract): the metadata keys the CLI
 // writes and the agent reads, the status the agent reports and the CLI waits for, the layout of the disk, the
 // commands the VM needs and their Debian packages. Both sides import this module; nothing here may import the
 // Google clients or anything of the CLI (the agent is bundled from it).
+import { createHash } from 'node:crypto';
+
 
 /** The instance metadata keys (docs/architecture.md, VM metadata). */
 export const MD = {
