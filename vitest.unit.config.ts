@@ -19,6 +19,7 @@ export default defineConfig({
       'test/emulator/**/*.test.ts',
       'test/k8s/**/*.test.ts',
       'test/vm/**/*.test.ts',
+      'test/fakes/**/*.test.ts',
       'test/cli/usage.test.ts',
       'test/docs.test.ts',
       'test/layers.test.ts',
