@@ -1,0 +1,279 @@
+// The data-source parser and listing (src/vm/data-sources.ts): the parser as a table, the listing against a fake
+// fetch (Hugging Face's answers, paging, errors) and against the emulator's Cloud Storage JSON API.
+import { createHash } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { dataFingerprint, type DataSource } from '../../src/vm/contract.js';
+import {
+  DataSourceError,
+  formatDataSource,
+  listDataSource,
+  listingProblem,
+  parseDataSource,
+  resolveDataSource,
+  type ListOptions,
+} from '../../src/vm/data-sources.js';
+import { startEmulator, type Emulator } from '../emulator/index.js';
+
+describe('parseDataSource', () => {
+  it.each<[string, DataSource]>([
+    ['gs://bkt/models/m1', { kind: 'gcs', bucket: 'bkt', path: 'models/m1', prefix: false, dest: 'm1' }],
+    ['gs://bkt/models/m1/', { kind: 'gcs', bucket: 'bkt', path: 'models/m1', prefix: true, dest: 'm1' }],
+    ['gs://bkt', { kind: 'gcs', bucket: 'bkt', path: '', prefix: true, dest: 'bkt' }],
+    ['gs://bkt/', { kind: 'gcs', bucket: 'bkt', path: '', prefix: true, dest: 'bkt' }],
+    ['gs://bkt/a/config.json=cfg/c.json', { kind: 'gcs', bucket: 'bkt', path: 'a/config.json', prefix: false, dest: 'cfg/c.json' }],
+    ['gs://bkt/t/year=2024=y2024', { kind: 'gcs', bucket: 'bkt', path: 't/year=2024', prefix: false, dest: 'y2024' }],
+    ['gs://bkt/m/=.', { kind: 'gcs', bucket: 'bkt', path: 'm', prefix: true, dest: '' }],
+    ['gs://bkt/m=./w//x/', { kind: 'gcs', bucket: 'bkt', path: 'm', prefix: false, dest: 'w/x' }],
+    ['hf://org/model', { kind: 'hf', repo: 'org/model', revision: 'main', dest: 'model' }],
+    ['hf://org/model@v1.0', { kind: 'hf', repo: 'org/model', revision: 'v1.0', dest: 'model' }],
+    ['hf://gpt2@refs/pr/1=weights', { kind: 'hf', repo: 'gpt2', revision: 'refs/pr/1', dest: 'weights' }],
+    ['hf://Org-1/Model_2.5', { kind: 'hf', repo: 'Org-1/Model_2.5', revision: 'main', dest: 'Model_2.5' }],
+  ])('%s', (value, expected) => {
+    expect(parseDataSource(value)).toEqual(expected);
+  });
+
+  it.each<[string, RegExp]>([
+    ['s3://bkt/x', /unknown scheme 's3:\/\/'/],
+    ['bkt/x', /expected gs:\/\/BUCKET/],
+    ['gs://', /needs a bucket name/],
+    ['gs:///x', /needs a bucket name/],
+    ['gs://Bad_Bucket/x', /not a bucket name/],
+    ['gs://bkt/x*', /wildcards/],
+    ['gs://bkt/x=/abs', /DEST '\/abs': it is absolute/],
+    ['gs://bkt/x=a/../../b', /DEST 'a\/..\/..\/b': .*"\.\."/],
+    ['gs://bkt/x=..', /"\.\."/],
+    ['gs://bkt/x=', /DEST after "=" is empty/],
+    ['gs://bkt/x=gdib-data.json', /keeps for itself/],
+    ['gs://bkt/lost+found', /keeps for itself/],
+    ['gs://bkt/x\n', /control characters/],
+    ['hf://', /needs a model repository/],
+    ['hf://a/b/c', /not a Hugging Face repository id/],
+    ['hf://org/../x', /not a Hugging Face repository id/],
+    ['hf://org/a--b', /not a Hugging Face repository id/],
+    ['hf://datasets/org/x', /only model repositories/],
+    ['hf://org/model@', /not a revision/],
+  ])('refuses %j', (value, problem) => {
+    const out = parseDataSource(value);
+    expect(typeof out).toBe('string');
+    expect(out).toMatch(problem);
+  });
+
+  it('formats what it parses back', () => {
+    for (const v of ['gs://bkt/models/m1/=m1', 'gs://bkt/a.bin=a.bin', 'hf://org/model@main=model', 'gs://bkt=.']) {
+      const s = parseDataSource(v) as DataSource;
+      expect(formatDataSource(s)).toBe(v);
+    }
+  });
+});
+
+const COMMIT = 'a'.repeat(40);
+const SHA = createHash('sha256').update('weights').digest('hex');
+
+/** A fetch answering from a table of `path?query` → response, recording what it was asked. */
+function fakeFetch(routes: Record<string, () => Response>): { fetch: typeof fetch; calls: { url: string; auth: string | null }[] } {
+  const calls: { url: string; auth: string | null }[] = [];
+  const f = ((input: string | URL, init?: RequestInit) => {
+    const url = new URL(String(input));
+    calls.push({ url: url.pathname + url.search, auth: new Headers(init?.headers).get('authorization') });
+    const route = routes[url.pathname + url.search] ?? routes[url.pathname];
+    return Promise.resolve(route ? route() : new Response('{"error":"no route"}', { status: 404 }));
+  }) as typeof fetch;
+  return { fetch: f, calls };
+}
+
+const base = (f: typeof fetch, extra: Partial<ListOptions> = {}): ListOptions => ({
+  fetch: f,
+  storageEndpoint: 'https://storage.test',
+  hfEndpoint: 'https://hf.test',
+  ...extra,
+});
+
+const json = (body: unknown, status = 200, headers: Record<string, string> = {}) => () =>
+  new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json', ...headers } });
+
+describe('Hugging Face listing', () => {
+  const info = {
+    id: 'org/model',
+    sha: COMMIT,
+    siblings: [
+      { rfilename: 'model.safetensors', size: 7, blobId: 'b1', lfs: { sha256: SHA, size: 7, pointerSize: 130 } },
+      { rfilename: 'config.json', size: 20, blobId: 'b2' },
+      { rfilename: 'sub/tokenizer.json', size: 5, blobId: 'b3' },
+    ],
+  };
+  const src = parseDataSource('hf://org/model@main') as DataSource;
+
+  it('lists every file at the revision, pins the commit, sends the token', async () => {
+    const { fetch, calls } = fakeFetch({ '/api/models/org/model/revision/main': json(info) });
+    const out = await resolveDataSource(src, 2, base(fetch, { hfToken: 'hf_secret' }));
+    expect(out.source).toEqual({ ...src, revision: COMMIT });
+    expect(out.files).toEqual([
+      { source: 2, name: 'config.json', path: 'model/config.json', size: 20, checksum: { size: true } },
+      { source: 2, name: 'model.safetensors', path: 'model/model.safetensors', size: 7, checksum: { sha256: SHA } },
+      { source: 2, name: 'sub/tokenizer.json', path: 'model/sub/tokenizer.json', size: 5, checksum: { size: true } },
+    ]);
+    expect(calls).toEqual([{ url: '/api/models/org/model/revision/main?blobs=true', auth: 'Bearer hf_secret' }]);
+  });
+
+  it('encodes a revision with slashes as one path segment', async () => {
+    const { fetch, calls } = fakeFetch({ '/api/models/org/model/revision/refs%2Fpr%2F1': json(info) });
+    await listDataSource({ kind: 'hf', repo: 'org/model', revision: 'refs/pr/1', dest: 'm' }, 0, base(fetch));
+    expect(calls[0]?.url).toBe('/api/models/org/model/revision/refs%2Fpr%2F1?blobs=true');
+  });
+
+  it.each<[string, () => Response, string | undefined, string, RegExp]>([
+    ['RepoNotFound', json({ error: 'Repository not found' }, 401, { 'x-error-code': 'RepoNotFound' }), undefined, 'RepoNotFound', /repository org\/model not found .*--hf-token-secret/],
+    ['RevisionNotFound', json({ error: 'Invalid rev id: nope' }, 404, { 'x-error-code': 'RevisionNotFound' }), undefined, 'RevisionNotFound', /no revision 'main'/],
+    ['a bare 404', json({ error: 'Not Found' }, 404), undefined, 'RepoNotFound', /not found/],
+    ['GatedRepo with a token', json({ error: 'Access to model org/model is restricted' }, 403, { 'x-error-code': 'GatedRepo' }), 'hf_x', 'GatedRepo', /token has no access/],
+    ['a gated model without a token', json({ ...info, gated: 'manual' }), undefined, 'GatedRepo', /gated; .*--hf-token-secret/],
+    ['no sha', json({ siblings: [] }), undefined, 'BadListing', /no commit sha/],
+    ['no sizes (no blobs=true)', json({ sha: COMMIT, siblings: [{ rfilename: 'a' }] }), undefined, 'BadListing', /no size/],
+    ['a file escaping the disk', json({ sha: COMMIT, siblings: [{ rfilename: '../x', size: 1 }] }), undefined, 'BadListing', /cannot be a path/],
+    ['an empty repository', json({ sha: COMMIT, siblings: [] }), undefined, 'BadListing', /no files/],
+  ])('%s', async (_name, reply, token, code, message) => {
+    const { fetch } = fakeFetch({ '/api/models/org/model/revision/main': reply });
+    const err = await listDataSource(src, 0, base(fetch, token ? { hfToken: token } : {})).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(DataSourceError);
+    expect((err as DataSourceError).code).toBe(code);
+    expect((err as Error).message).toMatch(message);
+    expect((err as Error).message).not.toContain('hf_x');
+  });
+
+  it('a gated model with a token lists', async () => {
+    const { fetch } = fakeFetch({ '/api/models/org/model/revision/main': json({ ...info, gated: 'auto' }) });
+    expect(await listDataSource(src, 0, base(fetch, { hfToken: 't' }))).toHaveLength(3);
+  });
+
+  it('retries a 503, then answers', async () => {
+    let n = 0;
+    const { fetch } = fakeFetch({
+      '/api/models/org/model/revision/main': () => (n++ === 0 ? new Response('busy', { status: 503 }) : json(info)()),
+    });
+    expect(await listDataSource(src, 0, base(fetch))).toHaveLength(3);
+    expect(n).toBe(2);
+  });
+});
+
+describe('Cloud Storage listing (fake fetch)', () => {
+  const obj = (name: string, size = 3) => ({ name, size: String(size), md5Hash: 'bWQ1', crc32c: 'Y3Jj', generation: '17' });
+
+  it('follows nextPageToken and keeps to the prefix (never models/m10)', async () => {
+    const { fetch, calls } = fakeFetch({
+      '/storage/v1/b/bkt/o/models%2Fm1': json({ error: { message: 'No such object: bkt/models/m1' } }, 404),
+      '/storage/v1/b/bkt/o': () => {
+        const last = calls.at(-1)!.url;
+        return last.includes('pageToken=p2')
+          ? json({ items: [obj('models/m1/z/b.bin'), obj('models/m1/dir/', 0)] })()
+          : json({ items: [obj('models/m1/a.bin')], nextPageToken: 'p2' })();
+      },
+    });
+    const out = await resolveDataSource(parseDataSource('gs://bkt/models/m1') as DataSource, 0, base(fetch, { token: () => Promise.resolve('ya29.t') }));
+    expect(out.source).toMatchObject({ prefix: true, path: 'models/m1' });
+    expect(out.files.map((f) => [f.name, f.path])).toEqual([
+      ['models/m1/a.bin', 'm1/a.bin'],
+      ['models/m1/z/b.bin', 'm1/z/b.bin'],
+    ]);
+    const lists = calls.filter((c) => c.url.startsWith('/storage/v1/b/bkt/o?'));
+    expect(lists.map((c) => new URL(c.url, 'http://x').searchParams.get('prefix'))).toEqual(['models/m1/', 'models/m1/']);
+    expect(calls.every((c) => c.auth === 'Bearer ya29.t')).toBe(true);
+  });
+
+  it('an object name that would escape the disk is refused, naming it', async () => {
+    const { fetch } = fakeFetch({ '/storage/v1/b/bkt/o': json({ items: [obj('p/../../etc/x')] }) });
+    await expect(listDataSource(parseDataSource('gs://bkt/p/') as DataSource, 0, base(fetch))).rejects.toThrow(
+      /gs:\/\/bkt\/p\/\.\.\/\.\.\/etc\/x: its name cannot be a path/,
+    );
+  });
+
+  it('403 is AccessDenied', async () => {
+    const { fetch } = fakeFetch({ '/storage/v1/b/bkt/o': json({ error: { message: 'caller does not have storage.objects.list' } }, 403) });
+    await expect(listDataSource(parseDataSource('gs://bkt/p/') as DataSource, 0, base(fetch))).rejects.toMatchObject({
+      code: 'AccessDenied',
+    });
+    await expect(listDataSource(parseDataSource('gs://bkt/p/') as DataSource, 0, base(fetch))).rejects.toThrow(/storage\.objects\.list/);
+  });
+});
+
+describe('listingProblem', () => {
+  const f = (source: number, name: string, path: string) => ({ source, name, path, size: 1, checksum: { size: true } as const });
+  const sources: DataSource[] = [
+    { kind: 'gcs', bucket: 'b', path: 'x', prefix: true, dest: 'x' },
+    { kind: 'hf', repo: 'o/m', revision: COMMIT, dest: 'x' },
+  ];
+  it('two files at one path, a file where a directory goes', () => {
+    expect(listingProblem([f(0, 'x/a', 'x/a'), f(1, 'a', 'x/a')], sources)).toMatch(/hf:\/\/o\/m\/a and gs:\/\/b\/x\/a both go to 'x\/a'/);
+    expect(listingProblem([f(0, 'x/a', 'x/a'), f(1, 'a/b', 'x/a/b')], sources)).toMatch(/is a file at 'x\/a', where .* needs a directory/);
+    expect(listingProblem([f(0, 'x/a', 'x/a'), f(1, 'b', 'x/b')], sources)).toBeUndefined();
+  });
+});
+
+describe('Cloud Storage listing against the emulator', () => {
+  const TOKEN = 'ya29.data-sources';
+  let emu: Emulator;
+  beforeAll(async () => {
+    emu = await startEmulator({ acceptTokens: [TOKEN], buckets: [{ name: 'weights' }] });
+    const put = async (name: string, body: string) => {
+      const res = await fetch(`${emu.storageHost}/upload/storage/v1/b/weights/o?uploadType=media&name=${encodeURIComponent(name)}`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/octet-stream' },
+        body,
+      });
+      expect(res.status).toBe(200);
+    };
+    await put('models/m1/config.json', '{"a":1}');
+    await put('models/m1/shards/w-0001.bin', 'weights-one');
+    await put('models/m10/other.bin', 'not mine');
+    await put('single.bin', 'one object');
+  });
+  afterAll(() => emu.close());
+  const opts = (): ListOptions => ({ storageEndpoint: emu.storageHost, hfEndpoint: 'http://unused.invalid', token: () => Promise.resolve(TOKEN) });
+
+  it('a prefix takes models/m1/** with the JSON API’s md5Hash and generation, never models/m10', async () => {
+    const out = await resolveDataSource(parseDataSource('gs://weights/models/m1') as DataSource, 0, opts());
+    const md5 = (s: string) => createHash('md5').update(s).digest('base64');
+    expect(out.files).toEqual([
+      expect.objectContaining({ name: 'models/m1/config.json', path: 'm1/config.json', size: 7, checksum: { md5: md5('{"a":1}') } }),
+      expect.objectContaining({ name: 'models/m1/shards/w-0001.bin', path: 'm1/shards/w-0001.bin', size: 11 }),
+    ]);
+    expect(out.files.every((f) => /^[0-9]+$/.test(f.generation ?? ''))).toBe(true);
+    expect(out.source).toMatchObject({ prefix: true });
+  });
+
+  it('one object: its path is DEST, its generation changes the fingerprint when rewritten', async () => {
+    const src = parseDataSource('gs://weights/single.bin=data/one.bin') as DataSource;
+    const before = await listDataSource(src, 0, opts());
+    expect(before).toEqual([expect.objectContaining({ name: 'single.bin', path: 'data/one.bin', size: 10 })]);
+    const gen = emu.state.object('weights', 'single.bin')!;
+    gen.generation += 1;
+    const after = await listDataSource(src, 0, opts());
+    expect(dataFingerprint(after)).not.toBe(dataFingerprint(before));
+  });
+
+  it('missing object, missing bucket', async () => {
+    await expect(listDataSource(parseDataSource('gs://weights/models/m2') as DataSource, 0, opts())).rejects.toMatchObject({
+      code: 'ObjectNotFound',
+      message: 'gs://weights/models/m2: no such object, and no objects under gs://weights/models/m2/',
+    });
+    await expect(listDataSource(parseDataSource('gs://nope-bucket/x/') as DataSource, 0, opts())).rejects.toMatchObject({ code: 'BucketNotFound' });
+    await expect(listDataSource(parseDataSource('gs://nope-bucket/x') as DataSource, 0, opts())).rejects.toMatchObject({ code: 'BucketNotFound' });
+  });
+
+  it('pages through the emulator (maxResults 1000 holds more than one page of objects)', async () => {
+    for (let i = 0; i < 1005; i++) {
+      emu.state.objects.set(`weights/many/${String(i).padStart(4, '0')}`, {
+        bucket: 'weights',
+        name: `many/${String(i).padStart(4, '0')}`,
+        data: Buffer.from('x'),
+        contentType: 'application/octet-stream',
+        generation: 1 + i,
+        metageneration: 1,
+        createdAt: 0,
+        updatedAt: 0,
+      });
+    }
+    const files = await listDataSource(parseDataSource('gs://weights/many/') as DataSource, 0, opts());
+    expect(files).toHaveLength(1005);
+    expect(emu.requests.filter((r) => r.call === 'storage.objects.list' && r.query['prefix'] === 'many/').length).toBe(2);
+  });
+});
