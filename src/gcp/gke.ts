@@ -51,6 +51,11 @@ export interface ClusterInfo {
   defaultGcfsEnabled: boolean;
 }
 
+/** The cluster list GKE gave is missing some zones (its `missingZones`). */
+export class IncompleteListError extends Error {
+  override name = 'IncompleteListError';
+}
+
 /** What doctor and prune need of GKE (unit tests pass a fake). */
 export interface GkeApi {
   /** Every cluster of the project, in all locations. */
@@ -150,7 +155,13 @@ export class Gke implements GkeApi {
   async listClusters(project: string, signal: AbortSignal): Promise<ClusterInfo[]> {
     const body = (await this.get('container.projects.locations.clusters.list', `projects/${project}/locations/-/clusters`, signal)) as {
       clusters?: RawCluster[];
+      missingZones?: string[];
     };
+    // GKE lists what it could reach: zones it could not are named in missingZones, and the clusters there are
+    // absent from the list. A partial list is no answer to "which clusters are there" (prune must not take it
+    // for one), so it is an error naming the zones.
+    const missing = (body.missingZones ?? []).filter((z) => typeof z === 'string' && z !== '');
+    if (missing.length > 0) throw new IncompleteListError(`GKE could not list the clusters in ${missing.join(', ')}`);
     return (body.clusters ?? []).map((c) => clusterOf(project, c));
   }
 

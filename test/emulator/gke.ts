@@ -3,7 +3,8 @@
  * in the shapes of Google's API description (Cluster, NodePool, NodeConfig.secondaryBootDisks {diskImage, mode},
  * gcfsConfig, autopilot, autoscaling.autoprovisioningNodePoolDefaults). Each cluster added also gets its own small
  * Kubernetes API (kubernetes.ts) on an HTTPS port of 127.0.0.1: the cluster's `endpoint` names it and
- * `masterAuth.clusterCaCertificate` is its CA, as GKE gives them. Clusters are added by tests (`emu.gke.addCluster`).
+ * `masterAuth.clusterCaCertificate` is its CA, as GKE gives them. Clusters are added by tests (`emu.gke.addCluster`);
+ * a zone in `unreachableZones` is left out of clusters.list and named in its `missingZones`, as GKE does.
  */
 import type { Server } from 'node:https';
 import type { Router } from './router.js';
@@ -64,6 +65,8 @@ export interface EmuCluster {
 
 export class GkeService {
   readonly clusters = new Map<string, EmuCluster>();
+  /** Zones GKE could not reach: clusters.list names them in `missingZones` and leaves their clusters out. */
+  readonly unreachableZones = new Set<string>();
   private readonly servers: Server[] = [];
 
   constructor(private readonly serverDeps: Omit<ServerDeps, 'router'>) {}
@@ -177,7 +180,9 @@ export function registerGke(router: Router, gke: GkeService): void {
     const all = [...gke.clusters.values()].filter(
       (c) => c.project === params['project'] && (params['location'] === '-' || c.location === params['location']),
     );
-    return { json: { clusters: all.map(clusterJson) } };
+    const missing = [...gke.unreachableZones].filter((z) => params['location'] === '-' || params['location'] === z);
+    const seen = all.filter((c) => !missing.includes(c.location));
+    return { json: { clusters: seen.map(clusterJson), ...(missing.length ? { missingZones: missing } : {}) } };
   });
   router.add(
     'GET',

@@ -226,6 +226,18 @@ describe('prune', () => {
     expect(stateOf(e, 'cache-1')).toBe('DEPRECATED');
   });
 
+  it('a cluster list GKE gives with missingZones blocks deletion: the clusters there are unknown', async () => {
+    const long = deprecatedLongAgo();
+    const e = await start({ images: family([90, 10], { 'cache-1': long }) });
+    e.gke.unreachableZones.add('europe-west4-b');
+    const r = await prune(e, '--delete', '--json');
+    expect(r.code).toBe(1);
+    const doc = JSON.parse(r.stdout);
+    expect(doc).toMatchObject({ state: 'failed', unreadable: [expect.stringContaining('europe-west4-b')] });
+    expect(e.requests.some((q) => q.call === 'images.delete')).toBe(false);
+    expect(stateOf(e, 'cache-1')).toBe('DEPRECATED');
+  });
+
   it('a Kubernetes API it may not read is a note, not a block: pools are still the record', async () => {
     const e = await start({ images: family([40, 30, 10]) });
     await e.gke.addCluster({ name: 'rbac', kubernetes: { forbidden: new Set(['computeclasses']) } });
