@@ -4,9 +4,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { describeRecord, recordFor } from '../../src/builder/image-record.js';
 import { startEmulator, type Emulator } from '../emulator/index.js';
-import { spawnCli } from '../helpers/spawn-cli.js';
+import { doctor as run, has, pick, TOKEN } from './harness.js';
 
-const TOKEN = 'ya29.doctor-test';
 const P = 'test-project';
 const OTHER = 'image-project';
 const D1 = `sha256:${'1'.repeat(64)}`;
@@ -20,38 +19,7 @@ const CUSTOM_SA = 'nodes@test-project.iam.gserviceaccount.com';
 
 let emu: Emulator;
 
-interface Line {
-  check: string;
-  status: 'pass' | 'warn' | 'fail' | 'unknown';
-  seen: string;
-  fix?: string;
-}
-
-async function doctor(args: string[]): Promise<{ code: number | null; lines: Line[]; stdout: string; stderr: string }> {
-  const run = await spawnCli(['doctor', ...args, '--json'], {
-    CLOUDSDK_AUTH_ACCESS_TOKEN: TOKEN,
-    CLOUDSDK_API_ENDPOINT_OVERRIDES_COMPUTE: emu.computeEndpoint,
-    CLOUDSDK_API_ENDPOINT_OVERRIDES_IAM: emu.storageHost,
-    CLOUDSDK_API_ENDPOINT_OVERRIDES_CONTAINER: emu.storageHost,
-    CLOUDSDK_API_ENDPOINT_OVERRIDES_SERVICEUSAGE: emu.storageHost,
-    CLOUDSDK_API_ENDPOINT_OVERRIDES_CLOUDRESOURCEMANAGER: emu.storageHost,
-    CLOUDSDK_API_ENDPOINT_OVERRIDES_LOGGING: emu.storageHost,
-  }).done;
-  let lines: Line[] = [];
-  try {
-    lines = (JSON.parse(run.stdout) as { checks: Line[] }).checks;
-  } catch {
-    // not JSON: the test looks at stderr
-  }
-  return { code: run.code, lines, stdout: run.stdout, stderr: run.stderr };
-}
-
-/** A matcher of a string containing `s` (typed, for toMatchObject). */
-const has = (s: string): string => {
-  const matcher: unknown = expect.stringContaining(s);
-  return matcher as string;
-};
-const pick = (lines: Line[], check: string, seen?: string) => lines.filter((l) => l.check === check && (!seen || l.seen.includes(seen)));
+const doctor = (args: string[]) => run(emu, args);
 
 const cached = { diskImage: IMG, mode: 'CONTAINER_IMAGE_CACHE' };
 
@@ -105,6 +73,7 @@ beforeAll(async () => {
     kubernetes: { allowlists: [{ name: 'gke-secondary-boot-disk-allowlist', patterns: [`projects/${P}/global/images/.*`] }] },
   });
   await emu.gke.addCluster({ name: 'auto-old', location: 'europe-west4', autopilot: true, version: '1.29.4-gke.1043002' });
+  await emu.gke.addCluster({ name: 'bare', location: 'us-central1-a', nodePools: [{ name: 'plain', gcfs: true }] });
 }, 60_000);
 
 afterAll(async () => {
@@ -192,9 +161,58 @@ describe('doctor: Standard cluster, image in its project', () => {
     }
   });
 
+  it('a cluster that does not exist fails, and nothing else is checked', async () => {
+    const r = await doctor([`--cluster=projects/${P}/locations/us-central1-a/clusters/nowhere`, `--image=${IMG}`]);
+    expect(r.lines).toEqual([
+      {
+        check: 'cluster',
+        status: 'fail',
+        seen: `projects/${P}/locations/us-central1-a/clusters/nowhere does not exist`,
+        fix: `gcloud container clusters list --project=${P}`,
+      },
+    ]);
+    expect(r.code).toBe(1);
+  });
+
+  it('no image named and no pool with a secondary boot disk: a warning, exit 0', async () => {
+    const r = await doctor([`--cluster=projects/${P}/locations/us-central1-a/clusters/bare`]);
+    expect(pick(r.lines, 'node-pool')).toEqual([
+      expect.objectContaining({ status: 'warn', seen: 'no node pool has a secondary boot disk', fix: has('--enable-image-streaming') }),
+    ]);
+    expect(r.lines.filter((l) => l.status !== 'pass' && l.check !== 'node-pool')).toEqual([]);
+    expect(r.code).toBe(0);
+  });
+
+  it('a node service account the caller may not look up cannot be confirmed (exit 0)', async () => {
+    emu.serviceAccounts.denied = true;
+    try {
+      const r = await doctor([STD, '--node-pool=good', `--image=${IMG}`]);
+      expect(pick(r.lines, 'node-service-account')[0]).toMatchObject({ status: 'unknown', seen: has(NODE_SA) });
+      expect(r.code).toBe(0);
+    } finally {
+      emu.serviceAccounts.denied = false;
+    }
+  });
+
   it('a node service account that does not exist fails', async () => {
     const r = await doctor([STD, '--node-pool=lost-sa', `--image=${IMG}`]);
-    expect(pick(r.lines, 'node-service-account')[0]).toMatchObject({ status: 'fail', seen: has('gone@test-project') });
+    expect(pick(r.lines, 'node-service-account')[0]).toMatchObject({
+      status: 'fail',
+      seen: has('gone@test-project'),
+      fix: 'gcloud iam service-accounts list --project=test-project',
+    });
+    // The default compute account names no project: the cluster's is listed.
+    emu.serviceAccounts.emails.delete(NODE_SA);
+    try {
+      const d = await doctor([STD, '--node-pool=good', `--image=${IMG}`]);
+      expect(pick(d.lines, 'node-service-account')[0]).toMatchObject({
+        status: 'fail',
+        seen: has(NODE_SA),
+        fix: 'gcloud iam service-accounts list --project=test-project',
+      });
+    } finally {
+      emu.serviceAccounts.emails.add(NODE_SA);
+    }
     expect(r.code).toBe(1);
   });
 
@@ -299,6 +317,34 @@ describe('doctor: Autopilot and auto-provisioning', () => {
     }
   });
 
+  it('Autopilot, image in another project: the IAM of that project and an allowlist naming it', async () => {
+    const AUTO = `--cluster=projects/${P}/locations/europe-west4/clusters/auto`;
+    const c = emu.gke.clusters.get(`projects/${P}/locations/europe-west4/clusters/auto`)!;
+    emu.projectApis.setIamPolicy(OTHER, [
+      { role: 'roles/compute.imageUser', members: [`serviceAccount:${NODE_SA}`, `serviceAccount:${AGENT}`] },
+    ]);
+    let r = await doctor([AUTO, `--image=${XIMG}`]);
+    // The nodes Autopilot creates run as the auto-provisioning default: the project's default compute account.
+    expect(pick(r.lines, 'image-iam').map((l) => [l.status, l.seen.split(' ').slice(-6).join(' ')])).toEqual([
+      ['pass', `${NODE_SA} may use images of ${OTHER}`],
+      ['pass', `${AGENT} may use images of ${OTHER}`],
+    ]);
+    expect(pick(r.lines, 'allowlist')[0]).toMatchObject({ status: 'fail', fix: has(`projects/${OTHER}/global/images/.*`) });
+    expect(r.code).toBe(1);
+
+    c.kube.allowlists!.push({ name: 'shared-images', patterns: [`projects/${OTHER}/global/images/shared-.*`] });
+    emu.projectApis.setIamPolicy(OTHER, [{ role: 'roles/compute.imageUser', members: [`serviceAccount:${AGENT}`] }]);
+    try {
+      r = await doctor([AUTO, `--image=${XIMG}`]);
+      expect(pick(r.lines, 'allowlist')[0]).toMatchObject({ status: 'pass', seen: has('shared-images') });
+      expect(pick(r.lines, 'image-iam', NODE_SA)[0]).toMatchObject({ status: 'fail', fix: has(`--member=serviceAccount:${NODE_SA}`) });
+      expect(pick(r.lines, 'image-iam', AGENT)[0]!.status).toBe('pass');
+      expect(r.code).toBe(1);
+    } finally {
+      c.kube.allowlists!.pop();
+    }
+  });
+
   it('Standard with auto-provisioning: the defaults image streaming off and no allowlist fail', async () => {
     const r = await doctor([`--cluster=projects/${P}/locations/us-central1/clusters/nap`, `--image=${IMG}`]);
     expect(pick(r.lines, 'image-streaming', 'auto-provisioning')[0]).toMatchObject({
@@ -327,19 +373,84 @@ describe('doctor: input and output', () => {
   });
 
   it('prints one line per check, then a summary (no --json)', async () => {
-    const run = await spawnCli(['doctor', STD, '--node-pool=no-stream', `--image=${IMG}`], {
-      CLOUDSDK_AUTH_ACCESS_TOKEN: TOKEN,
-      CLOUDSDK_API_ENDPOINT_OVERRIDES_COMPUTE: emu.computeEndpoint,
-      CLOUDSDK_API_ENDPOINT_OVERRIDES_IAM: emu.storageHost,
-      CLOUDSDK_API_ENDPOINT_OVERRIDES_CONTAINER: emu.storageHost,
-      CLOUDSDK_API_ENDPOINT_OVERRIDES_SERVICEUSAGE: emu.storageHost,
-      CLOUDSDK_API_ENDPOINT_OVERRIDES_CLOUDRESOURCEMANAGER: emu.storageHost,
-    }).done;
-    expect(run.code).toBe(1);
-    const out = run.stdout.trim().split('\n');
+    const text = await run(emu, [STD, '--node-pool=no-stream', `--image=${IMG}`], { json: false });
+    expect(text.code).toBe(1);
+    const out = text.stdout.trim().split('\n');
     expect(out).toContain(
       'FAIL  image-streaming: pool no-stream: image streaming off (secondary boot disks need it)  — fix: gcloud container node-pools update no-stream --cluster=std --location=us-central1-a --project=test-project --enable-image-streaming',
     );
     expect(out.at(-1)).toMatch(/^\d+ passed, 0 warnings, 1 failed, 0 cannot be confirmed$/);
+  });
+});
+
+describe('doctor --hits: the nodes gcfs-snapshotter lines, from Cloud Logging', () => {
+  const HITS = [`--cluster=projects/${P}/locations/us-central1-a/clusters/std`, '--hits'];
+  const ago = (minutes: number) => new Date(Date.now() - minutes * 60_000).toISOString();
+  const line = (ref: string, cached: number, layers: number) =>
+    `Image ${ref} is backed by secondary boot disk caching by ${((100 * cached) / layers).toFixed(1)}% (${cached}/${layers} layers), by image streaming by ${((100 * (layers - cached)) / layers).toFixed(1)}% (${layers - cached}/${layers} layers).`;
+  const entry = (minutes: number, payload: { textPayload: string } | { jsonPayload: Record<string, unknown> }, cluster = 'std') => ({
+    logName: `projects/${P}/logs/gcfs-snapshotter`,
+    resource: {
+      type: 'k8s_node',
+      labels: { project_id: P, cluster_name: cluster, location: 'us-central1-a', node_name: 'gke-std-good-1' },
+    },
+    timestamp: ago(minutes),
+    ...payload,
+  });
+  const WEB = 'us-docker.pkg.dev/test-project/apps/web:2.3.1';
+
+  beforeAll(() => {
+    emu.projectApis.logEntries.push(
+      entry(5, { textPayload: line(WEB, 8, 8) }),
+      entry(6, { jsonPayload: { MESSAGE: line(WEB, 8, 8) } }),
+      entry(7, { textPayload: line(WEB, 3, 8) }),
+      entry(8, { textPayload: line('nginx:latest', 0, 4) }),
+      entry(9, { textPayload: 'Mounted the secondary boot disk' }),
+      // Older than an hour, and another cluster's: left out.
+      entry(120, { textPayload: line('nginx:latest', 4, 4) }),
+      entry(5, { textPayload: line('redis:7', 2, 2) }, 'other'),
+    );
+  });
+
+  it('counts, per reference, the pulls backed fully, partly and not at all; exit 0', async () => {
+    const r = await run(emu, HITS, { json: false });
+    expect(r.code).toBe(0);
+    expect(r.stdout.split('\n')).toEqual([
+      '  full  partial   none  reference',
+      '     0        0      1  nginx:latest',
+      `     2        1      0  ${WEB}`,
+      '',
+    ]);
+    expect(r.stderr).toContain('pulls logged by the nodes of');
+  });
+
+  it('--since reaches further back; --json gives the same counts as an object', async () => {
+    const r = await run(emu, [...HITS, '--since=3h']);
+    expect(r.code).toBe(0);
+    const out = JSON.parse(r.stdout) as { references: unknown[]; truncated: boolean };
+    expect(out.references).toEqual([
+      { reference: 'nginx:latest', full: 1, partial: 0, none: 1 },
+      { reference: WEB, full: 2, partial: 1, none: 0 },
+    ]);
+    expect(out.truncated).toBe(false);
+  });
+
+  it('no pull logged: says so, exit 0', async () => {
+    const r = await run(emu, [`--cluster=projects/${P}/locations/us-central1/clusters/nap`, '--hits'], { json: false });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('no image pulls were logged by gcfs-snapshotter');
+  });
+
+  it('logs the caller may not read: exit 1, saying why', async () => {
+    emu.projectApis.loggingDenied = true;
+    try {
+      const r = await run(emu, HITS, { json: false });
+      expect(r.code).toBe(1);
+      expect(r.stdout).toBe('');
+      expect(r.stderr).toContain("error: cannot read the cluster's gcfs-snapshotter logs from Cloud Logging");
+      expect(r.stderr).toContain('logging.logEntries.list');
+    } finally {
+      emu.projectApis.loggingDenied = false;
+    }
   });
 });

@@ -360,12 +360,13 @@ async function serviceAccountLines(
           check: 'node-service-account',
           status: 'fail',
           seen: `${email} does not exist: GKE cannot create nodes with it`,
+          // A user-managed account names its project (`NAME@PROJECT.iam.gserviceaccount.com`); the default one does not.
           fix: shellLine([
             'gcloud',
             'iam',
             'service-accounts',
             'list',
-            `--project=${email.split('@')[1]?.split('.')[0] ?? cluster.project}`,
+            `--project=${/@([^.]+)\.iam\.gserviceaccount\.com$/.exec(email)?.[1] ?? cluster.project}`,
           ]),
         };
       } catch (err) {
