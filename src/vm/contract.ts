@@ -4,7 +4,6 @@
 // Google clients or anything of the CLI (the agent is bundled from it).
 import { createHash } from 'node:crypto';
 
-
 /** The instance metadata keys (docs/architecture.md, VM metadata). */
 export const MD = {
   startupScript: 'startup-script',
@@ -311,9 +310,7 @@ export interface DataManifest {
  * line per file, byte-sorted. Equal fingerprints mean the same files with the same content.
  */
 export function dataFingerprint(files: readonly DataFile[]): string {
-  const lines = files.map(
-    (f) => `${f.source}\t${f.name}\t${f.path}\t${f.size}\t${f.generation ?? JSON.stringify(f.checksum)}\n`,
-  );
+  const lines = files.map((f) => `${f.source}\t${f.name}\t${f.path}\t${f.size}\t${f.generation ?? JSON.stringify(f.checksum)}\n`);
   lines.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
   const h = createHash('sha256');
   for (const l of lines) h.update(l);

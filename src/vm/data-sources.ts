@@ -93,21 +93,15 @@ function parseHf(body: string, dest: string | undefined): DataSource | string {
 
 /** A source as the user would write it: `gs://b/p/`, `hf://org/m@rev`, and `=DEST`. */
 export function formatDataSource(s: DataSource): string {
-  const src = s.kind === 'gcs' ? `gs://${s.bucket}${s.path ? `/${s.path}` : ''}${s.prefix && s.path ? '/' : ''}` : `hf://${s.repo}@${s.revision}`;
+  const src =
+    s.kind === 'gcs' ? `gs://${s.bucket}${s.path ? `/${s.path}` : ''}${s.prefix && s.path ? '/' : ''}` : `hf://${s.repo}@${s.revision}`;
   return `${src}=${s.dest === '' ? '.' : s.dest}`;
 }
 
 // ---- listing --------------------------------------------------------------------------------------------------
 
 export type DataSourceErrorCode =
-  | 'BucketNotFound'
-  | 'ObjectNotFound'
-  | 'AccessDenied'
-  | 'RepoNotFound'
-  | 'RevisionNotFound'
-  | 'GatedRepo'
-  | 'BadListing'
-  | 'Http';
+  'BucketNotFound' | 'ObjectNotFound' | 'AccessDenied' | 'RepoNotFound' | 'RevisionNotFound' | 'GatedRepo' | 'BadListing' | 'Http';
 
 /** Why a source cannot be listed; `message` names the source and says what to do. */
 export class DataSourceError extends Error {
@@ -164,7 +158,8 @@ export function listingProblem(files: readonly DataFile[], sources: readonly Dat
     byPath.set(f.path, f);
   }
   for (const f of files) {
-    if (RESERVED_AT_ROOT.has(f.path.split('/')[0] ?? '')) return `${describe(f, sources)} would go to '${f.path}', a name the disk keeps for itself`;
+    if (RESERVED_AT_ROOT.has(f.path.split('/')[0] ?? ''))
+      return `${describe(f, sources)} would go to '${f.path}', a name the disk keeps for itself`;
     const parts = f.path.split('/');
     for (let i = 1; i < parts.length; i++) {
       const dir = byPath.get(parts.slice(0, i).join('/'));
@@ -192,7 +187,10 @@ function describe(f: DataFile, sources: readonly DataSource[]): string {
 function pathUnder(dest: string, relative: string, where: string): string {
   const p = diskPath(relative);
   if (typeof p !== 'string' || p === '' || p !== relative)
-    throw new DataSourceError('BadListing', `${where}: its name cannot be a path on the disk (${typeof p === 'string' ? 'an empty, "." or "//" part' : p.problem})`);
+    throw new DataSourceError(
+      'BadListing',
+      `${where}: its name cannot be a path on the disk (${typeof p === 'string' ? 'an empty, "." or "//" part' : p.problem})`,
+    );
   return dest === '' ? p : `${dest}/${p}`;
 }
 
@@ -262,7 +260,8 @@ async function gcsGet(url: string, what: string, opts: ListOptions): Promise<Gcs
   const res = await get(url, await gcsHeaders(opts), opts);
   if (res.status === 404) {
     const text = await errorText(res);
-    if (/specified bucket does not exist/i.test(text)) throw new DataSourceError('BucketNotFound', `${what}: the bucket does not exist (${text})`, 404);
+    if (/specified bucket does not exist/i.test(text))
+      throw new DataSourceError('BucketNotFound', `${what}: the bucket does not exist (${text})`, 404);
     return undefined;
   }
   if (res.status === 401 || res.status === 403)
@@ -303,7 +302,11 @@ async function resolveGcs(
     const res = await get(`${base}?${q}`, await gcsHeaders(opts), opts);
     if (res.status === 404) throw new DataSourceError('BucketNotFound', `gs://${source.bucket}: the bucket does not exist`, 404);
     if (res.status === 401 || res.status === 403)
-      throw new DataSourceError('AccessDenied', `gs://${source.bucket}/${prefix}: cannot list objects (${await errorText(res)})`, res.status);
+      throw new DataSourceError(
+        'AccessDenied',
+        `gs://${source.bucket}/${prefix}: cannot list objects (${await errorText(res)})`,
+        res.status,
+      );
     if (!res.ok) throw new DataSourceError('Http', `gs://${source.bucket}/${prefix}: ${await errorText(res)}`, res.status);
     const page = (await res.json()) as { items?: GcsObject[]; nextPageToken?: string };
     for (const o of page.items ?? []) {
@@ -311,7 +314,14 @@ async function resolveGcs(
       if (!name.startsWith(prefix)) continue;
       // A "folder" the Cloud console makes: an empty object named like a directory.
       if (name.endsWith('/') && Number(o.size) === 0) continue;
-      files.push(gcsFile(o, index, pathUnder(source.dest, name.slice(prefix.length), `gs://${source.bucket}/${name}`), `gs://${source.bucket}/${name}`));
+      files.push(
+        gcsFile(
+          o,
+          index,
+          pathUnder(source.dest, name.slice(prefix.length), `gs://${source.bucket}/${name}`),
+          `gs://${source.bucket}/${name}`,
+        ),
+      );
     }
     pageToken = page.nextPageToken || undefined;
   } while (pageToken);
@@ -358,7 +368,11 @@ async function resolveHf(
   const info = (await res.json()) as HfModelInfo;
   if (!info.sha || !COMMIT.test(info.sha)) throw new DataSourceError('BadListing', `${what}: the model info has no commit sha`);
   if (info.gated && info.gated !== 'false' && !opts.hfToken)
-    throw new DataSourceError('GatedRepo', `${what}: the model is gated; give a token of an account that has accepted its terms (--hf-token-secret)`, 401);
+    throw new DataSourceError(
+      'GatedRepo',
+      `${what}: the model is gated; give a token of an account that has accepted its terms (--hf-token-secret)`,
+      401,
+    );
   const files: DataFile[] = [];
   for (const s of info.siblings ?? []) {
     const name = s.rfilename ?? '';
@@ -376,7 +390,12 @@ async function resolveHf(
 }
 
 /** Hugging Face's `X-Error-Code` (RepoNotFound, RevisionNotFound, GatedRepo) as a typed error; its text otherwise. */
-async function hfError(res: Response, what: string, source: Extract<DataSource, { kind: 'hf' }>, hadToken: boolean): Promise<DataSourceError> {
+async function hfError(
+  res: Response,
+  what: string,
+  source: Extract<DataSource, { kind: 'hf' }>,
+  hadToken: boolean,
+): Promise<DataSourceError> {
   const code = res.headers.get('x-error-code') ?? '';
   const message = (res.headers.get('x-error-message') ?? (await errorText(res))).replace(/\s+/g, ' ').slice(0, 300);
   if (code === 'GatedRepo' || (res.status === 403 && /gated|restricted/i.test(message)))

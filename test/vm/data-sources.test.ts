@@ -88,8 +88,10 @@ const base = (f: typeof fetch, extra: Partial<ListOptions> = {}): ListOptions =>
   ...extra,
 });
 
-const json = (body: unknown, status = 200, headers: Record<string, string> = {}) => () =>
-  new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json', ...headers } });
+const json =
+  (body: unknown, status = 200, headers: Record<string, string> = {}) =>
+  () =>
+    new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json', ...headers } });
 
 describe('Hugging Face listing', () => {
   const info = {
@@ -122,14 +124,38 @@ describe('Hugging Face listing', () => {
   });
 
   it.each<[string, () => Response, string | undefined, string, RegExp]>([
-    ['RepoNotFound', json({ error: 'Repository not found' }, 401, { 'x-error-code': 'RepoNotFound' }), undefined, 'RepoNotFound', /repository org\/model not found .*--hf-token-secret/],
-    ['RevisionNotFound', json({ error: 'Invalid rev id: nope' }, 404, { 'x-error-code': 'RevisionNotFound' }), undefined, 'RevisionNotFound', /no revision 'main'/],
+    [
+      'RepoNotFound',
+      json({ error: 'Repository not found' }, 401, { 'x-error-code': 'RepoNotFound' }),
+      undefined,
+      'RepoNotFound',
+      /repository org\/model not found .*--hf-token-secret/,
+    ],
+    [
+      'RevisionNotFound',
+      json({ error: 'Invalid rev id: nope' }, 404, { 'x-error-code': 'RevisionNotFound' }),
+      undefined,
+      'RevisionNotFound',
+      /no revision 'main'/,
+    ],
     ['a bare 404', json({ error: 'Not Found' }, 404), undefined, 'RepoNotFound', /not found/],
-    ['GatedRepo with a token', json({ error: 'Access to model org/model is restricted' }, 403, { 'x-error-code': 'GatedRepo' }), 'hf_x', 'GatedRepo', /token has no access/],
+    [
+      'GatedRepo with a token',
+      json({ error: 'Access to model org/model is restricted' }, 403, { 'x-error-code': 'GatedRepo' }),
+      'hf_x',
+      'GatedRepo',
+      /token has no access/,
+    ],
     ['a gated model without a token', json({ ...info, gated: 'manual' }), undefined, 'GatedRepo', /gated; .*--hf-token-secret/],
     ['no sha', json({ siblings: [] }), undefined, 'BadListing', /no commit sha/],
     ['no sizes (no blobs=true)', json({ sha: COMMIT, siblings: [{ rfilename: 'a' }] }), undefined, 'BadListing', /no size/],
-    ['a file escaping the disk', json({ sha: COMMIT, siblings: [{ rfilename: '../x', size: 1 }] }), undefined, 'BadListing', /cannot be a path/],
+    [
+      'a file escaping the disk',
+      json({ sha: COMMIT, siblings: [{ rfilename: '../x', size: 1 }] }),
+      undefined,
+      'BadListing',
+      /cannot be a path/,
+    ],
     ['an empty repository', json({ sha: COMMIT, siblings: [] }), undefined, 'BadListing', /no files/],
   ])('%s', async (_name, reply, token, code, message) => {
     const { fetch } = fakeFetch({ '/api/models/org/model/revision/main': reply });
@@ -168,7 +194,11 @@ describe('Cloud Storage listing (fake fetch)', () => {
           : json({ items: [obj('models/m1/a.bin')], nextPageToken: 'p2' })();
       },
     });
-    const out = await resolveDataSource(parseDataSource('gs://bkt/models/m1') as DataSource, 0, base(fetch, { token: () => Promise.resolve('ya29.t') }));
+    const out = await resolveDataSource(
+      parseDataSource('gs://bkt/models/m1') as DataSource,
+      0,
+      base(fetch, { token: () => Promise.resolve('ya29.t') }),
+    );
     expect(out.source).toMatchObject({ prefix: true, path: 'models/m1' });
     expect(out.files.map((f) => [f.name, f.path])).toEqual([
       ['models/m1/a.bin', 'm1/a.bin'],
@@ -227,7 +257,11 @@ describe('Cloud Storage listing against the emulator', () => {
     await put('single.bin', 'one object');
   });
   afterAll(() => emu.close());
-  const opts = (): ListOptions => ({ storageEndpoint: emu.storageHost, hfEndpoint: 'http://unused.invalid', token: () => Promise.resolve(TOKEN) });
+  const opts = (): ListOptions => ({
+    storageEndpoint: emu.storageHost,
+    hfEndpoint: 'http://unused.invalid',
+    token: () => Promise.resolve(TOKEN),
+  });
 
   it('a prefix takes models/m1/** with the JSON API’s md5Hash and generation, never models/m10', async () => {
     const out = await resolveDataSource(parseDataSource('gs://weights/models/m1') as DataSource, 0, opts());
@@ -255,8 +289,12 @@ describe('Cloud Storage listing against the emulator', () => {
       code: 'ObjectNotFound',
       message: 'gs://weights/models/m2: no such object, and no objects under gs://weights/models/m2/',
     });
-    await expect(listDataSource(parseDataSource('gs://nope-bucket/x/') as DataSource, 0, opts())).rejects.toMatchObject({ code: 'BucketNotFound' });
-    await expect(listDataSource(parseDataSource('gs://nope-bucket/x') as DataSource, 0, opts())).rejects.toMatchObject({ code: 'BucketNotFound' });
+    await expect(listDataSource(parseDataSource('gs://nope-bucket/x/') as DataSource, 0, opts())).rejects.toMatchObject({
+      code: 'BucketNotFound',
+    });
+    await expect(listDataSource(parseDataSource('gs://nope-bucket/x') as DataSource, 0, opts())).rejects.toMatchObject({
+      code: 'BucketNotFound',
+    });
   });
 
   it('pages through the emulator (maxResults 1000 holds more than one page of objects)', async () => {
