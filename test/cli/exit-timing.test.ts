@@ -8,6 +8,7 @@ import { FAST_TUNING, runCli, Signals } from '../helpers/cli.js';
 import { spawnCli, type SpawnedRun } from '../helpers/spawn-cli.js';
 import { until } from '../helpers/until.js';
 import { expectNothingLeft } from '../integration/harness.js';
+import { emulatorEnv } from '../helpers/emulator-env.js';
 
 const TOKEN = 'ya29.exit-timing-token-0123456789';
 const ARGS = [
@@ -28,12 +29,7 @@ let env: Record<string, string>;
 beforeEach(async () => {
   // GCE holds an operations.wait open for up to two minutes while the operation runs.
   emu = await startEmulator({ acceptTokens: [TOKEN], operationWaitMs: 120_000 });
-  env = {
-    CLOUDSDK_API_ENDPOINT_OVERRIDES_COMPUTE: emu.computeEndpoint,
-    STORAGE_EMULATOR_HOST: emu.storageHost,
-    CLOUDSDK_API_ENDPOINT_OVERRIDES_IAM: emu.storageHost,
-    CLOUDSDK_AUTH_ACCESS_TOKEN: TOKEN,
-  };
+  env = emulatorEnv(emu, TOKEN);
 });
 
 afterEach(async () => {

@@ -9,6 +9,7 @@ import { spawnCli } from '../helpers/spawn-cli.js';
 import { until } from '../helpers/until.js';
 import { expectNothingLeft } from '../integration/harness.js';
 import { RESOLVE_CONCURRENCY } from '../../src/registry/resolve.js';
+import { emulatorEnv } from '../helpers/emulator-env.js';
 
 const TOKEN = 'ya29.preflight-interrupt-token-0123456789';
 const IMAGES = 200;
@@ -49,12 +50,7 @@ it(`${IMAGES} images against a registry that holds every request: at most ${RESO
   const refs = Array.from({ length: IMAGES }, (_, i) => `--container-image=127.0.0.1:${port}/app:${i}`);
   const cli = spawnCli(
     ['--project-name=test-project', '--zone=us-central1-a', '--gcs-path=gs://test-bucket/logs', '--image-name=img-many', ...refs],
-    {
-      CLOUDSDK_API_ENDPOINT_OVERRIDES_COMPUTE: emu.computeEndpoint,
-      STORAGE_EMULATOR_HOST: emu.storageHost,
-      CLOUDSDK_API_ENDPOINT_OVERRIDES_IAM: emu.storageHost,
-      CLOUDSDK_AUTH_ACCESS_TOKEN: TOKEN,
-    },
+    emulatorEnv(emu, TOKEN),
   );
   await until(() => inFlight >= RESOLVE_CONCURRENCY, 'the registry holding a full batch of requests', 30_000);
   const signalled = Date.now();

@@ -6,6 +6,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startEmulator, serialLine, vmScripts, type Emulator } from '../emulator/index.js';
 import { spawnCli } from '../helpers/spawn-cli.js';
 import { expectNothingLeft } from '../integration/harness.js';
+import { emulatorEnv } from '../helpers/emulator-env.js';
 
 const TOKEN = 'ya29.terminal-injection-token-0123456789';
 const ARGS = [
@@ -24,12 +25,7 @@ let env: Record<string, string>;
 
 beforeEach(async () => {
   emu = await startEmulator({ acceptTokens: [TOKEN] });
-  env = {
-    CLOUDSDK_API_ENDPOINT_OVERRIDES_COMPUTE: emu.computeEndpoint,
-    STORAGE_EMULATOR_HOST: emu.storageHost,
-    CLOUDSDK_API_ENDPOINT_OVERRIDES_IAM: emu.storageHost,
-    CLOUDSDK_AUTH_ACCESS_TOKEN: TOKEN,
-  };
+  env = emulatorEnv(emu, TOKEN);
 });
 
 afterEach(async () => {

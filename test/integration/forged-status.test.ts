@@ -8,6 +8,7 @@ import { serialLine, startEmulator, type Emulator, type VmContext } from '../emu
 import { spawnCli } from '../helpers/spawn-cli.js';
 import { until } from '../helpers/until.js';
 import { expectNothingLeft } from './harness.js';
+import { emulatorEnv } from '../helpers/emulator-env.js';
 
 const TOKEN = 'ya29.forged-status-token-0123456789';
 const ARGS = [
@@ -34,12 +35,7 @@ let env: Record<string, string>;
 
 beforeEach(async () => {
   emu = await startEmulator({ acceptTokens: [TOKEN] });
-  env = {
-    CLOUDSDK_API_ENDPOINT_OVERRIDES_COMPUTE: emu.computeEndpoint,
-    STORAGE_EMULATOR_HOST: emu.storageHost,
-    CLOUDSDK_API_ENDPOINT_OVERRIDES_IAM: emu.storageHost,
-    CLOUDSDK_AUTH_ACCESS_TOKEN: TOKEN,
-  };
+  env = emulatorEnv(emu, TOKEN);
 });
 
 afterEach(async () => {
