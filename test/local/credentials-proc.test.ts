@@ -2,6 +2,8 @@
 // process's Node, as build --local runs it — pulls one image with the caller's token (ServiceAccountToken) and one
 // with a registry secret, while user `nobody` reads every /proc/*/cmdline and /proc/*/environ it can, over and over.
 // It must see the pulls (ctr's command lines) and never a token, the password, or their Basic form.
+// The second secret is for a registry with Docker's token authentication (as Docker Hub): the agent's credential
+// proxy exchanges it for short-lived bearer tokens, and the pull outlasts them (test/rig/token-server.ts).
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -14,10 +16,14 @@ import { tags } from '../rig/images.js';
 import { randomToken } from '../rig/metadata-server.js';
 import { startRegistry, type Registry } from '../rig/registry.js';
 import { describeRig, hostsToml, startRig, type Rig } from '../rig/rig.js';
+import { expiringRelay, startTokenServer, type Relay, type TokenServer } from '../rig/token-server.js';
 
 const USER = 'robot';
 const PASSWORD = `pw-${randomToken().slice(-20)}`;
 const SECRET = 'projects/test-project/secrets/proc-registry';
+const HUB_USER = 'hubrobot';
+const HUB_PASSWORD = `hub-${randomToken().slice(-20)}`;
+const HUB_SECRET = 'projects/test-project/secrets/proc-token-registry';
 
 /** As `nobody`: every distinct /proc/<pid>/{cmdline,environ} it can read, until its stdin closes. */
 const WATCHER = `
@@ -41,6 +47,9 @@ process.stdin.on('data', () => undefined).on('end', () => (stop = true));
 describeRig('credentials and other local users', () => {
   let rig: Rig;
   let registry: Registry;
+  let tokenService: TokenServer;
+  let hub: Registry;
+  let relay: Relay;
   let emu: Emulator;
   let disk: LoopDisk;
   const tokens: string[] = [];
@@ -53,18 +62,33 @@ describeRig('credentials and other local users', () => {
     registry = await startRegistry(join(rig.dir, 'registry-password'), { withToken: PASSWORD, user: USER });
     await registry.push(rig.layoutDir, tags.app, 'secret/app');
     hostsToml(rig.hostsDir, registry.host, registry.host);
+    tokenService = await startTokenServer(rig.dir, { users: { [HUB_USER]: HUB_PASSWORD }, lifetimeS: 3 });
+    hub = await startRegistry(join(rig.dir, 'registry-token-auth'), { tokenAuth: tokenService, user: HUB_USER, withToken: HUB_PASSWORD });
+    await hub.push(rig.layoutDir, tags.app2, 'hub/app2');
+    relay = await expiringRelay(hub.host, tokenService);
+    hostsToml(rig.hostsDir, relay.host, relay.host);
     emu = await startEmulator();
     emu.secrets.add(SECRET, `${USER}:${PASSWORD}\n`);
+    emu.secrets.add(
+      HUB_SECRET,
+      JSON.stringify({ auths: { [relay.host]: { auth: Buffer.from(`${HUB_USER}:${HUB_PASSWORD}`).toString('base64') } } }),
+    );
     disk = await createLoopDisk(join(rig.dir, 'disk.raw'), 1);
     const attributes = Object.fromEntries(
       renderMetadata({
         mode: 'build',
         runId: 'proc01',
-        containerImages: [rig.privateRef('app'), `${registry.host}/secret/app:${tags.app}`, rig.privateRef('app2')],
+        // The token-auth registry's image first: pulled alone, each of its blobs comes from that registry. Then the
+        // secret's pull (reading the secret takes a token) before the token's: the rig's token registry accepts
+        // only the latest token.
+        containerImages: [`${relay.host}/hub/app2:${tags.app2}`, `${registry.host}/secret/app:${tags.app}`, rig.privateRef('app')],
         imagePullAuth: 'ServiceAccountToken',
         storeChecksums: false,
         platform: 'linux/amd64',
-        registrySecrets: [{ host: registry.host, secretVersion: `${SECRET}/versions/latest` }],
+        registrySecrets: [
+          { host: registry.host, secretVersion: `${SECRET}/versions/latest` },
+          { host: relay.host, secretVersion: `${HUB_SECRET}/versions/latest` },
+        ],
       }).map((i) => [i.key, i.value]),
     );
     const server = await startLocalMetadataServer({
@@ -112,14 +136,27 @@ describeRig('credentials and other local users', () => {
   afterAll(async () => {
     await disk?.detach();
     await registry?.stop();
+    await relay?.close();
+    await hub?.stop();
+    await tokenService?.close();
     await emu?.close();
     await rig?.close();
   });
 
   it('builds, pulling with a token and with a registry secret', () => {
     expect(exitCode, lines.join('\n')).toBe(0);
-    expect(tokens.length).toBeGreaterThanOrEqual(3); // two pulls, and reading the secret
-    expect(lines.join('\n')).toContain('with the credentials of secret');
+    expect(tokens.length).toBeGreaterThanOrEqual(3); // reading the two secrets, and a pull
+    expect(lines.join('\n')).toContain(`with the credentials of secret ${SECRET}`);
+    expect(lines.join('\n')).toContain(`with the credentials of secret ${HUB_SECRET}`);
+  });
+
+  it('pulls from a token-auth registry, renewing its bearer token when the pull outlasts it', () => {
+    expect(tokenService.refused).toBe(0);
+    // Blob requests reached the registry only once their token had run out: each was refused, and the proxy
+    // exchanged the credentials again.
+    expect(relay.heldBack).toBeGreaterThanOrEqual(2);
+    const pulls = tokenService.issued.filter((t) => t.scopes.includes('repository:hub/app2:pull'));
+    expect(pulls.length).toBeGreaterThanOrEqual(2);
   });
 
   it("lets another user see the pulls' command lines, and no secret in any command line or environment", () => {
@@ -129,6 +166,9 @@ describeRig('credentials and other local users', () => {
       Buffer.from(`${USER}:${PASSWORD}`).toString('base64'),
       ...tokens,
       ...tokens.map((t) => Buffer.from(`oauth2accesstoken:${t}`).toString('base64')),
+      HUB_PASSWORD,
+      Buffer.from(`${HUB_USER}:${HUB_PASSWORD}`).toString('base64'),
+      ...tokenService.issued.map((t) => t.token),
     ];
     for (const f of forms) expect(seen.includes(f), `another user saw ${f.slice(0, 6)}…`).toBe(false);
   });

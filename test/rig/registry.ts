@@ -7,6 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { freePort, run, waitFor } from './proc.js';
+import type { TokenServer } from './token-server.js';
 
 export const TOKEN_USER = 'oauth2accesstoken';
 
@@ -48,7 +49,15 @@ async function bcryptEntry(user: string, token: string): Promise<string> {
   return stdout.trim();
 }
 
-export async function startRegistry(dir: string, opts: { withToken?: string; user?: string; accessLog?: boolean } = {}): Promise<Registry> {
+/**
+ * `withToken`: the password of `user` (htpasswd, Basic on /v2). `tokenAuth`: Docker's token authentication instead,
+ * against that token service (test/rig/token-server.ts), which holds the users; `withToken` is then the password
+ * pushes use.
+ */
+export async function startRegistry(
+  dir: string,
+  opts: { withToken?: string; user?: string; accessLog?: boolean; tokenAuth?: TokenServer } = {},
+): Promise<Registry> {
   const user = opts.user ?? TOKEN_USER;
   mkdirSync(dir, { recursive: true });
   const port = await freePort();
@@ -58,13 +67,20 @@ export async function startRegistry(dir: string, opts: { withToken?: string; use
     writeFileSync(`${htpasswd}.tmp`, `${await bcryptEntry(user, token)}\n`);
     renameSync(`${htpasswd}.tmp`, htpasswd);
   };
-  if (opts.withToken !== undefined) await writeHtpasswd(opts.withToken);
+  if (opts.withToken !== undefined && !opts.tokenAuth) await writeHtpasswd(opts.withToken);
+  const t = opts.tokenAuth;
   const config = [
     'version: 0.1',
     `log: {level: error, accesslog: {disabled: ${opts.accessLog ? 'false' : 'true'}}}`,
     `storage: {filesystem: {rootdirectory: ${JSON.stringify(join(dir, 'data'))}}, delete: {enabled: true}}`,
     `http: {addr: "${host}", secret: rig-secret}`,
-    ...(opts.withToken !== undefined ? [`auth: {htpasswd: {realm: gdib-rig, path: ${JSON.stringify(htpasswd)}}}`] : []),
+    ...(t
+      ? [
+          `auth: {token: {realm: ${JSON.stringify(t.realm)}, service: ${t.service}, issuer: ${t.issuer}, rootcertbundle: ${JSON.stringify(t.certFile)}}}`,
+        ]
+      : opts.withToken !== undefined
+        ? [`auth: {htpasswd: {realm: gdib-rig, path: ${JSON.stringify(htpasswd)}}}`]
+        : []),
   ].join('\n');
   writeFileSync(join(dir, 'config.yml'), `${config}\n`);
   // The access log goes to stdout, one line a request.
@@ -99,7 +115,7 @@ export async function startRegistry(dir: string, opts: { withToken?: string; use
   return {
     host,
     async setToken(token) {
-      if (opts.withToken === undefined) throw new Error('this registry takes no token');
+      if (opts.withToken === undefined || t) throw new Error('this registry takes no token');
       await writeHtpasswd(token);
       currentToken = token;
     },

@@ -1,14 +1,15 @@
 // Registry credentials on the VM (docs/architecture.md, Registry secrets; docs/vm-script.md, Credentials): a registry
 // secret read from Secret Manager by the VM itself, or a fresh access token of the VM's service account. They never
-// reach a command line or an environment: each pull gets a registry hosts dir of its own (0700, files 0600) whose
-// hosts.toml sends them as an `Authorization` header, removed when the pull ends, and every text the agent
-// relays is scrubbed of them first.
-import { chmodSync, cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+// reach a command line, an environment or a file: each pull gets a loopback credential proxy (registry-proxy.ts)
+// that holds them in memory and a registry hosts dir of its own (0700, files 0600) sending containerd to it, both
+// gone when the pull ends; every text the agent relays is scrubbed of them first.
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { isAbsolute, join } from 'node:path';
 import { Redactor } from '../../io/redact.js';
 import { parseRegistrySecret, TOKEN_USER, type ImagePullAuth } from '../contract.js';
 import type { Ctx } from './context.js';
 import { Fail } from './errors.js';
+import { startRegistryProxy, type RegistryProxy, type Upstream } from './registry-proxy.js';
 
 export interface Credentials {
   username: string;
@@ -131,41 +132,152 @@ export function configureHosts(ctx: Ctx): string {
   return dir;
 }
 
-/** hosts.toml of `host` with an Authorization header for its server and its hosts (never Google's Docker Hub mirror). */
-export function hostsWithAuth(host: string, base: string | undefined, creds: { username: string; password: string }): string {
-  const header = `Authorization = ${JSON.stringify(`Basic ${Buffer.from(`${creds.username}:${creds.password}`).toString('base64')}`)}`;
-  const text = base ?? `server = "https://${host}"\n`;
-  const hosts = [...text.matchAll(/^\s*\[host\."([^"]+)"\]\s*$/gm)].map((m) => m[1] ?? '').filter((h) => !/mirror\.gcr\.io/.test(h));
-  return `${text.replace(/\n*$/, '\n')}\n[header]\n  ${header}\n${hosts.map((h) => `\n[host.${JSON.stringify(h)}.header]\n  ${header}\n`).join('')}`;
+/** What the agent reads of a hosts.toml: its server and its hosts, in order, with their TLS settings. */
+export interface HostsConfig {
+  server: string;
+  hosts: HostEntry[];
+  /** The server's own TLS settings (top-level `ca`, `skip_verify`). */
+  ca: string[];
+  skipVerify: boolean;
+}
+
+export interface HostEntry {
+  url: string;
+  capabilities: string[];
+  ca: string[];
+  skipVerify: boolean;
+}
+
+function tomlValue(raw: string): string | boolean | string[] | undefined {
+  const v = raw.trim();
+  if (v === 'true' || v === 'false') return v === 'true';
+  if (v.startsWith('"')) {
+    try {
+      return JSON.parse(v) as string;
+    } catch {
+      return undefined;
+    }
+  }
+  if (v.startsWith('[')) return [...v.matchAll(/"((?:[^"\\]|\\.)*)"/g)].map((m) => JSON.parse(`"${m[1] ?? ''}"`) as string);
+  return undefined;
+}
+
+/** The parts of containerd's hosts.toml the agent needs (server, hosts, capabilities, ca, skip_verify). */
+export function parseHostsToml(host: string, text: string | undefined): HostsConfig {
+  const cfg: HostsConfig = { server: `https://${host}`, hosts: [], ca: [], skipVerify: false };
+  let table: 'top' | HostEntry | 'other' = 'top';
+  for (const line of (text ?? '').split('\n')) {
+    const t = line.replace(/^\s+|\s+$/g, '');
+    if (t === '' || t.startsWith('#')) continue;
+    const h = /^\[host\.("(?:[^"\\]|\\.)*")\]$/.exec(t);
+    if (h) {
+      table = { url: JSON.parse(h[1] ?? '""') as string, capabilities: ['pull', 'resolve', 'push'], ca: [], skipVerify: false };
+      cfg.hosts.push(table);
+      continue;
+    }
+    if (t.startsWith('[')) {
+      table = 'other';
+      continue;
+    }
+    const kv = /^([A-Za-z_]+)\s*=\s*(.*)$/.exec(t);
+    if (!kv || table === 'other') continue;
+    const value = tomlValue(kv[2] ?? '');
+    const key = kv[1];
+    const target = table === 'top' ? cfg : table;
+    if (key === 'server' && table === 'top' && typeof value === 'string') cfg.server = value;
+    else if (key === 'ca') target.ca = typeof value === 'string' ? [value] : Array.isArray(value) ? value : [];
+    else if (key === 'skip_verify') target.skipVerify = value === true;
+    else if (key === 'capabilities' && table !== 'top' && Array.isArray(value)) table.capabilities = value;
+  }
+  return cfg;
+}
+
+/** Google's Docker Hub mirror: pulled from without credentials. */
+function isGoogleMirror(url: string): boolean {
+  return /^https?:\/\/mirror\.gcr\.io(?::\d+)?(?:\/|$)/.test(url);
 }
 
 /**
- * A hosts dir for one pull from `host` with `creds`: a private copy of the shared dir's entry for that host, with the
- * credentials as a header. Removed by the returned function, which the pull calls whatever its outcome.
+ * hosts.toml of `host` for a pull through the credential proxies: every upstream of `cfg` (its hosts, then its
+ * server) replaced by the proxy `proxyOf` gives for it, Google's Docker Hub mirror kept as is. Holds no credential.
  */
-export function privateHostsDir(
+export function hostsWithProxies(cfg: HostsConfig, proxyOf: (upstream: string) => string): string {
+  const lines = [`server = ${JSON.stringify(isGoogleMirror(cfg.server) ? cfg.server : proxyOf(cfg.server))}`];
+  for (const h of cfg.hosts) {
+    const caps = h.capabilities.filter((c) => c !== 'push');
+    if (isGoogleMirror(h.url)) {
+      lines.push('', `[host.${JSON.stringify(h.url)}]`, `  capabilities = ${JSON.stringify(caps)}`);
+      if (h.ca.length) lines.push(`  ca = ${JSON.stringify(h.ca)}`);
+      if (h.skipVerify) lines.push('  skip_verify = true');
+    } else {
+      lines.push('', `[host.${JSON.stringify(proxyOf(h.url))}]`, `  capabilities = ${JSON.stringify(caps)}`);
+    }
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+function readCas(dir: string, files: readonly string[]): string[] {
+  return files.map((f) => {
+    try {
+      return readFileSync(isAbsolute(f) ? f : join(dir, f), 'utf8');
+    } catch (err) {
+      throw new Fail(`cannot read CA certificate ${f} of ${join(dir, 'hosts.toml')}: ${(err as Error).message}`);
+    }
+  });
+}
+
+/**
+ * A hosts dir for one pull from `host` with `creds`: a loopback credential proxy (registry-proxy.ts) for each of
+ * the host's upstreams, and a private hosts.toml (0700 dir, 0600 file) sending containerd to them. `close` stops
+ * the proxies and removes the dir; the pull calls it whatever its outcome.
+ */
+export async function proxiedHostsDir(
   ctx: Ctx,
   shared: string,
   host: string,
   key: string,
   creds: Credentials,
-): { dir: string; remove: () => void } {
-  const root = join(ctx.env.workDir, 'auth');
-  mkdirSync(root, { recursive: true, mode: 0o700 });
-  chmodSync(root, 0o700);
-  const dir = join(root, key);
-  rmSync(dir, { recursive: true, force: true });
-  mkdirSync(dir, { mode: 0o700 });
-  // The whole entry (a CA file it names included), then its hosts.toml with the header.
-  if (existsSync(join(shared, host))) cpSync(join(shared, host), join(dir, host), { recursive: true });
-  mkdirSync(join(dir, host), { recursive: true, mode: 0o700 });
+): Promise<{ dir: string; close: () => Promise<void> }> {
   let base: string | undefined;
   try {
     base = readFileSync(join(shared, host, 'hosts.toml'), 'utf8');
   } catch {
     base = undefined;
   }
-  rmSync(join(dir, host, 'hosts.toml'), { force: true });
-  writeFileSync(join(dir, host, 'hosts.toml'), hostsWithAuth(host, base, creds), { mode: 0o600 });
-  return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
+  const cfg = parseHostsToml(host, base);
+  const hostDir = join(shared, host);
+  const upstreams = new Map<string, Upstream>();
+  const add = (url: string, ca: readonly string[], skipVerify: boolean) => {
+    if (!isGoogleMirror(url) && !upstreams.has(url)) upstreams.set(url, { url, ca: readCas(hostDir, ca), skipVerify });
+  };
+  for (const h of cfg.hosts) add(h.url, h.ca, h.skipVerify);
+  add(cfg.server, cfg.ca, cfg.skipVerify);
+  const proxies = new Map<string, RegistryProxy>();
+  const stopAll = () => Promise.all([...proxies.values()].map((p) => p.close())).then(() => undefined);
+  try {
+    for (const [url, upstream] of upstreams) {
+      proxies.set(url, await startRegistryProxy({ upstream, username: creds.username, password: creds.password }));
+    }
+  } catch (err) {
+    await stopAll();
+    throw new Fail(`cannot start the credential proxy for ${host}: ${(err as Error).message}`);
+  }
+  const root = join(ctx.env.workDir, 'auth');
+  mkdirSync(root, { recursive: true, mode: 0o700 });
+  chmodSync(root, 0o700);
+  const dir = join(root, key);
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(join(dir, host), { recursive: true, mode: 0o700 });
+  writeFileSync(
+    join(dir, host, 'hosts.toml'),
+    hostsWithProxies(cfg, (u) => proxies.get(u)?.url ?? u),
+    { mode: 0o600 },
+  );
+  return {
+    dir,
+    close: async () => {
+      await stopAll();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
 }

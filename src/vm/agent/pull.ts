@@ -6,7 +6,7 @@ import { createWriteStream, readdirSync, statSync, type WriteStream } from 'node
 import { join } from 'node:path';
 import { checkAborted, type Ctx } from './context.js';
 import type { Containerd } from './containerd.js';
-import { credentialsFor, privateHostsDir, Scrubber, type Credentials } from './credentials.js';
+import { credentialsFor, proxiedHostsDir, Scrubber, type Credentials } from './credentials.js';
 import { fsUsage } from './disk.js';
 import { Fail, humanBytes } from './errors.js';
 import type { BuildParams } from './params.js';
@@ -144,7 +144,7 @@ export async function pullImage(pc: PullContext, i: number, n: number, ref: stri
   checkAborted(ctx);
   const creds = await credentialsFor(ctx, host, ref, params.auth, params.registrySecrets);
   if (creds) pc.scrubber.add(creds.password, creds.username);
-  const auth = creds ? privateHostsDir(ctx, pc.hostsDir, host, `pull-${i}`, creds) : undefined;
+  const auth = creds ? await proxiedHostsDir(ctx, pc.hostsDir, host, `pull-${i}`, creds) : undefined;
   try {
     const hostsDir = auth?.dir ?? pc.hostsDir;
     if (pc.beforePull) await pc.beforePull(i, ref, creds, hostsDir);
@@ -158,7 +158,7 @@ export async function pullImage(pc: PullContext, i: number, n: number, ref: stri
     ctx.report.log(`pulling ${i}/${n} ${ref}${how}`);
     return await runPull(pc, i, n, ref, full, creds, hostsDir, stop);
   } finally {
-    auth?.remove();
+    await auth?.close();
   }
 }
 

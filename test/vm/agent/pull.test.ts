@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { Fail, Step } from '../../../src/vm/agent/errors.js';
 import type { Ctx } from '../../../src/vm/agent/context.js';
 import { secretForms } from '../../../src/io/redact.js';
-import { isGoogleRegistry, Scrubber, hostsWithAuth } from '../../../src/vm/agent/credentials.js';
+import { hostsWithProxies, isGoogleRegistry, parseHostsToml, Scrubber } from '../../../src/vm/agent/credentials.js';
 import {
   chooseJobs,
   keepCtrLine,
@@ -147,19 +147,37 @@ describe('credentials', () => {
     expect(s.scrub('plain')).toBe('plain');
   });
 
-  it('puts the credentials in a header of the registry hosts config, never for the Docker Hub mirror', () => {
-    const base = 'server = "https://registry-1.docker.io"\n\n[host."https://mirror.gcr.io"]\n  capabilities = ["pull", "resolve"]\n';
-    const out = hostsWithAuth('docker.io', base, { username: 'u', password: 'p' });
-    const header = `Authorization = "Basic ${Buffer.from('u:p').toString('base64')}"`;
-    expect(out).toContain(`[header]\n  ${header}`);
-    expect(out).not.toContain('[host."https://mirror.gcr.io".header]');
-    const own = hostsWithAuth('r.example:5000', undefined, { username: 'u', password: 'p' });
-    expect(own).toBe(`server = "https://r.example:5000"\n\n[header]\n  ${header}\n`);
-    const rig = hostsWithAuth('h', 'server = "http://127.0.0.1:1"\n\n[host."http://127.0.0.1:1"]\n  capabilities = ["pull"]\n', {
-      username: 'u',
-      password: 'p',
+  it("sends every upstream of a host through its credential proxy, never Google's Docker Hub mirror, with no credential in the file", () => {
+    const hub = parseHostsToml(
+      'docker.io',
+      'server = "https://registry-1.docker.io"\n\n[host."https://mirror.gcr.io"]\n  capabilities = ["pull", "resolve"]\n',
+    );
+    expect(hub).toEqual({
+      server: 'https://registry-1.docker.io',
+      hosts: [{ url: 'https://mirror.gcr.io', capabilities: ['pull', 'resolve'], ca: [], skipVerify: false }],
+      ca: [],
+      skipVerify: false,
     });
-    expect(rig).toContain(`[host."http://127.0.0.1:1".header]\n  ${header}`);
+    const proxy = (u: string) => `http://127.0.0.1:7/${u}`;
+    expect(hostsWithProxies(hub, proxy)).toBe(
+      'server = "http://127.0.0.1:7/https://registry-1.docker.io"\n\n[host."https://mirror.gcr.io"]\n  capabilities = ["pull","resolve"]\n',
+    );
+    expect(hostsWithProxies(parseHostsToml('r.example:5000', undefined), proxy)).toBe(
+      'server = "http://127.0.0.1:7/https://r.example:5000"\n',
+    );
+    const rig = parseHostsToml(
+      'h',
+      '# rig\nserver = "http://127.0.0.1:1"\nca = "top.pem"\n\n[host."http://127.0.0.1:1"]\n  capabilities = ["pull", "push"]\n  ca = ["a.pem", "b.pem"]\n  skip_verify = true\n[host."http://127.0.0.1:1".header]\n  x = ["y"]\n',
+    );
+    expect(rig).toEqual({
+      server: 'http://127.0.0.1:1',
+      hosts: [{ url: 'http://127.0.0.1:1', capabilities: ['pull', 'push'], ca: ['a.pem', 'b.pem'], skipVerify: true }],
+      ca: ['top.pem'],
+      skipVerify: false,
+    });
+    expect(hostsWithProxies(rig, () => 'http://127.0.0.1:9')).toBe(
+      'server = "http://127.0.0.1:9"\n\n[host."http://127.0.0.1:9"]\n  capabilities = ["pull"]\n',
+    );
   });
 });
 
