@@ -1,5 +1,6 @@
-// The command line: commander wiring and rendering only. `main(argv, io)` returns the exit code; the bin shim
-// sets process.exitCode. The Google client libraries are loaded only after the input is known to be good.
+// The command line, wiring only (docs/architecture.md, Handlers and the host): commander's options and errors,
+// then the command's handler (src/commands/<command>/handler.ts). `main(argv, io)` returns the exit code; the bin
+// shim sets process.exitCode. The handlers load the Google client libraries only once the input is known to be good.
 import { Command, CommanderError, Option, type OutputConfiguration } from 'commander';
 import { normalizeArgv } from './config/argv.js';
 import { clip } from './config/rules.js';
@@ -19,47 +20,20 @@ import { CLEANUP_FLAGS } from './commands/cleanup/flags.js';
 import { PRUNE_FLAGS } from './commands/prune/flags.js';
 import { DOCTOR_FLAGS } from './commands/doctor/flags.js';
 import { VERIFY_ARGUMENT, VERIFY_FLAGS } from './commands/verify/flags.js';
-import { isLocalRun, runOf, type Run, type RunPlan } from './config/types.js';
-import { exitCodeOf, InterruptedError, UsageError } from './errors.js';
-import { Redactor } from './io/redact.js';
-import { sanitizeText } from './io/sanitize.js';
-import type { TextSink } from './io/render.js';
 import type { Tuning } from './builder/context.js';
-import type { BuildResult } from './builder/events.js';
-import type { CleanupRegistry } from './builder/cleanup.js';
+import { buildHandler } from './commands/build/handler.js';
+import { cleanupHandler } from './commands/cleanup/handler.js';
+import { doctorHandler } from './commands/doctor/handler.js';
+import { pruneHandler } from './commands/prune/handler.js';
+import { createHost, type CliIo } from './io/host.js';
 import { ProcessWarnings } from './io/warnings.js';
 import { versionText } from './version.js';
 
-type SignalName = 'SIGINT' | 'SIGTERM';
-export interface SignalSource {
-  on(event: SignalName, fn: () => void): unknown;
-  off(event: SignalName, fn: () => void): unknown;
-}
-
-export interface CliIo {
-  stdout: TextSink;
-  stderr: TextSink;
-  env: Record<string, string | undefined>;
-  cwd: string;
-  signals: SignalSource;
-  /** Test seam: faster polling and retries. */
-  tuning?: Partial<Tuning>;
-  /** A third Ctrl-C exits at once. */
-  forceExit?: (code: number) => void;
-  /** stderr is a terminal (a live status line is drawn unless $CI is set). */
-  isTTY?: boolean;
-  /** Process warnings, kept off the terminal; a build writes them to its diagnostic log. */
-  warnings?: ProcessWarnings;
-}
+export type { CliIo, SignalSource } from './io/host.js';
 
 export async function main(argv: readonly string[], io: CliIo): Promise<number> {
-  const redactor = new Redactor();
-  // Everything printed is redacted, and its control characters but newline and tab escaped (src/io/sanitize.ts):
-  // error lines quote registries, APIs and the VM's console. Only the renderer writes escape sequences of its own
-  // (the live status line), to `rawErr`, and escapes the text it draws itself.
-  const out: TextSink = { write: (t) => io.stdout.write(sanitizeText(redactor.redact(t))) };
-  const rawErr: TextSink = { write: (t) => io.stderr.write(redactor.redact(t)) };
-  const err: TextSink = { write: (t) => rawErr.write(sanitizeText(t)) };
+  const host = createHost(io);
+  const { out, err } = host;
   let request: { command: CommandName; flags: RawFlags; positionals: string[] } | undefined;
   const program = buildProgram(
     (command, flags, positionals) => {
@@ -83,354 +57,26 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
     }
     throw e;
   }
-  if (!request) return 0;
-  if (request.command === 'cleanup') return cleanup(request.flags, io, redactor, out, err);
-  if (request.command === 'prune') return prune(request.flags, io, redactor, out, err);
-  if (request.command === 'doctor') return doctor(request.flags, io, redactor, out, err);
-  let plan: RunPlan;
-  try {
-    const flags = request.flags;
-    let file: RawFlags | undefined;
-    if (typeof flags.config === 'string') {
-      const { loadConfigFile } = await import('./config/file.js');
-      file = await loadConfigFile(flags.config, io.cwd, BUILD_FLAGS);
-    }
-    // zod is loaded only now: --help and commander's own errors don't pay for it.
-    const { parseRunPlan } = await import('./commands/build/plan.js');
-    plan = parseRunPlan({ flags, ...(file ? { file } : {}) }, io.env, {
-      command: request.command,
-      cwd: io.cwd,
-      positionals: request.positionals,
-    });
-    if (isLocalRun(runOf(plan))) {
-      // A local build or verify needs Linux, root, loop devices and a few packages: say so before anything starts.
-      const { localPreconditions } = await import('./local/preconditions.js');
-      const problems = await localPreconditions();
-      if (problems.length) throw new UsageError(problems.map((p) => `--local: ${p}`));
-    }
-  } catch (e) {
-    if (e instanceof UsageError) {
-      for (const p of e.problems) err.write(`error: ${p}\n`);
-      err.write('Run "gke-disk-image-builder --help" for the flags.\n');
-      return 2;
-    }
-    throw e;
+  // Each command's handler lives beside its flags and plan (src/commands/<command>/handler.ts).
+  const r: { command: CommandName; flags: RawFlags; positionals: string[] } | undefined = request;
+  if (!r) return 0;
+  switch (r.command) {
+    case 'cleanup':
+      return cleanupHandler(r.flags, host);
+    case 'prune':
+      return pruneHandler(r.flags, host);
+    case 'doctor':
+      return doctorHandler(r.flags, host);
+    case 'build':
+    case 'verify':
+      return buildHandler({ command: r.command, flags: r.flags, positionals: r.positionals }, host);
   }
-  return execute(plan, io, redactor, out, err, rawErr);
-}
-
-async function execute(plan: RunPlan, io: CliIo, redactor: Redactor, out: TextSink, err: TextSink, rawErr: TextSink): Promise<number> {
-  const config = runOf(plan);
-  const controller = new AbortController();
-  let registry: CleanupRegistry | undefined;
-  let interrupts = 0;
-  const onSignal = (name: SignalName) => () => {
-    interrupts++;
-    if (interrupts === 1) {
-      err.write(`\n${name} received: stopping and deleting the temporary resources (press Ctrl-C again to see what is left)\n`);
-      controller.abort(new InterruptedError(name));
-    } else if (interrupts === 2) {
-      const left = [...(registry?.inProgress() ?? []), ...(registry?.pending() ?? [])];
-      if (left.length === 0) err.write('Nothing is left to delete; finishing.\n');
-      else {
-        err.write('Still deleting; if you stop now, delete these by hand:\n');
-        for (const t of left) err.write(`  ${t.command}\n`);
-        err.write('Press Ctrl-C once more to exit at once.\n');
-      }
-    } else {
-      io.forceExit?.(130);
-    }
-  };
-  const sigint = onSignal('SIGINT');
-  const sigterm = onSignal('SIGTERM');
-  io.signals.on('SIGINT', sigint);
-  io.signals.on('SIGTERM', sigterm);
-  let render: import('./io/render.js').Renderer | undefined;
-  try {
-    const [
-      { runBuild, usesCloud, CleanupRegistry: Registry },
-      { createCloud },
-      { createRenderer },
-      { DEFAULT_TUNING },
-      { createTokenProvider, findCredentials },
-    ] = await Promise.all([
-      import('./builder/index.js'),
-      import('./gcp/index.js'),
-      import('./io/render.js'),
-      import('./builder/context.js'),
-      import('./gcp/auth.js'),
-    ]);
-    // Credentials are looked for once, before anything reaches the cloud: with none, one line and exit 2.
-    const auth = { keyFile: config.keyFile, env: io.env, redactor };
-    const tokens = usesCloud(plan) ? await findCredentials(auth) : createTokenProvider(auth);
-    registry = new Registry();
-    const { json, quiet, logLevel } = config.output;
-    render = createRenderer(rawErr, { live: !!io.isTTY && !io.env.CI, quiet, ...(json ? { json: out } : {}) });
-    const emit = render;
-    const tuning = io.tuning ?? {};
-    const cloud = createCloud(cloudScope(config), {
-      env: io.env,
-      tokens,
-      insertSettleMs: tuning.insertSettleMs ?? DEFAULT_TUNING.insertSettleMs,
-      retry: { ...DEFAULT_TUNING.retry, ...tuning.retry },
-      redactor,
-      hooks: {
-        onRetry: (call, attempt, info, delayMs) =>
-          emit({ type: 'retry', call, attempt, cause: [info.status, info.reason ?? info.code].filter(Boolean).join(' '), delayMs }),
-      },
-    });
-    const diagnostics = logLevel === 'off' ? undefined : { level: logLevel, sink: err };
-    const { result, error } = await runBuild(plan, {
-      env: io.env,
-      cloud,
-      emit,
-      redactor,
-      signal: controller.signal,
-      tuning,
-      cleanup: registry,
-      diagnostics,
-      warnings: io.warnings,
-    });
-    render.close();
-    if (error) {
-      err.write(`error: ${error.message}\n`);
-      const tail = result.error?.consoleTail;
-      if (tail) {
-        err.write(
-          tail.length === 0
-            ? `The VM's serial console had no output (${result.logs}serial-port-1.log).\n`
-            : `The VM's serial console, last ${tail.length} lines (all of it: ${result.logs}serial-port-1.log):\n`,
-        );
-        for (const l of tail) err.write(`  ${l}\n`);
-      }
-      if (result.image?.created) imageKept(result.image.uri, result, out, err, config.output.json);
-      if (result.leftovers.length > 0)
-        err.write(`${result.leftovers.length} temporary resource(s) could not be deleted; see the commands above.\n`);
-      return exitCodeOf(error);
-    }
-    if (result.leftovers.length > 0) {
-      err.write(
-        `warning: the image is fine, but ${result.leftovers.length} temporary resource(s) could not be deleted and cost money until you run:\n`,
-      );
-      for (const l of result.leftovers) err.write(`  ${l.command}\n`);
-    }
-    if (json) return 0; // the result event was the last line on stdout
-    out.write(`${successText(plan, result)}\n`);
-    if (result.k8sManifests) err.write(`Kubernetes manifests written to ${result.k8sManifests}\n`);
-    if (result.next && !quiet) {
-      err.write(`\nNext: a node pool whose nodes get the images preloaded:\n\n${result.next.gcloud}\n\n`);
-      err.write(
-        `Then check that it will work (versions, image streaming, IAM, allowlists; add --workload=FILE for your pods):\n\n${result.next.doctor}\n\n`,
-      );
-      err.write(`Terraform (google_container_node_pool):\n\n${result.next.terraform}\n\n`);
-      err.write(
-        `Autopilot: allow images of this project as secondary boot disks with this GCPResourceAllowlist:\n\n${result.next.autopilotAllowlist}\n\n`,
-      );
-      err.write(
-        `and put this nodeSelector in the pod spec, so that the pods run on nodes that have the disk:\n\n${result.next.autopilotNodeSelector}\n`,
-      );
-      err.write(
-        `\nOld images of the family pile up (GCE never deletes one): see what prune would deprecate, keeping every image a cluster uses:\n\n${result.next.prune}\n`,
-      );
-    }
-    return 0;
-  } catch (e) {
-    render?.close();
-    if (e instanceof UsageError) {
-      for (const p of e.problems) err.write(`error: ${p}\n`);
-      return 2;
-    }
-    err.write(`error: unexpected: ${(e as Error)?.message ?? String(e)}\n`);
-    if (io.env.GDIB_DEBUG) err.write(`${(e as Error)?.stack ?? ''}\n`);
-    return 1;
-  } finally {
-    io.signals.off('SIGINT', sigint);
-    io.signals.off('SIGTERM', sigterm);
-  }
-}
-
-/** Where a run's cloud adapters work. */
-function cloudScope(run: Run): { project?: string; zone?: string } {
-  switch (run.kind) {
-    case 'vm-build':
-    case 'vm-verify':
-      return { project: run.projectName, zone: run.zone };
-    case 'local-build':
-      return { project: run.projectName };
-    case 'local-archive':
-    case 'local-verify':
-      return {};
-  }
-}
-
-const imageUri = (project: string, image: string) => `projects/${project}/global/images/${image}`;
-
-/** What stdout says when a run succeeded, for each kind of run. */
-function successText(plan: RunPlan, result: BuildResult): string {
-  switch (plan.kind) {
-    case 'dry-run':
-      return JSON.stringify(result.plan ?? [], null, 2);
-    case 'vm-build':
-    case 'local-build':
-      if (result.state === 'unchanged' && result.image)
-        return `up to date: ${result.image.uri} already holds these images${result.imageCreatedAt ? ` (built ${result.imageCreatedAt})` : ''}`;
-      // The first line is the Go tool's; an incremental build says on a line of its own where it started from.
-      return `Image has successfully been created at: ${imageUri(plan.projectName, plan.imageName)}${result.base ? `\nBuilt incrementally from: ${result.base}` : ''}`;
-    case 'vm-verify':
-      return `Image verification succeeded: ${imageUri(plan.projectName, plan.imageName)}`;
-    case 'local-archive':
-      return `Disk image archive written to: ${plan.archivePath}`;
-    case 'local-verify':
-      return `Disk verification succeeded: ${plan.file}`;
-  }
-}
-
-/**
- * The run failed or was interrupted after its image was created: the image exists and was kept, so the user must
- * not rebuild it. What may be missing is the manifests file, and the result carries its contents instead: printed
- * on stdout (the results' stream) for the user to save; with --json it is in the result event.
- */
-function imageKept(uri: string, result: BuildResult, out: TextSink, err: TextSink, json: boolean): void {
-  err.write(`The image was created and is kept (it was not deleted): ${uri}\n`);
-  const unwritten = result.unwrittenK8sManifests;
-  if (!unwritten) return;
-  err.write(
-    `The Kubernetes manifests were not written to ${unwritten.path}; the image needs no rebuild. ` +
-      (json
-        ? 'Their contents are in the result (unwrittenK8sManifests.contents): save them elsewhere.\n'
-        : 'They are printed on stdout: save them elsewhere (or pipe them to kubectl apply -f -).\n'),
-  );
-  if (!json) out.write(unwritten.contents);
 }
 
 type CommandName = 'build' | 'verify' | 'cleanup' | 'prune' | 'doctor';
 const COMMANDS = ['build', 'verify', 'cleanup', 'prune', 'doctor', 'help'];
 /** Every flag name of every command, for reading Go-style flags and finding where the command word stands. */
 const ALL_FLAGS = new Map([...byName(DOCTOR_FLAGS), ...byName(BUILD_FLAGS), ...byName(CLEANUP_FLAGS), ...byName(PRUNE_FLAGS)]);
-
-/** `doctor` (src/commands/doctor/command.ts): reads only; exit 0, 1 (a check failed) or 2 (bad input, no credentials). */
-async function doctor(flags: RawFlags, io: CliIo, redactor: Redactor, out: TextSink, err: TextSink): Promise<number> {
-  let plan;
-  try {
-    const { parseDoctorPlan } = await import('./commands/doctor/plan.js');
-    plan = parseDoctorPlan({ flags }, io.env, io.cwd);
-  } catch (e) {
-    if (!(e instanceof UsageError)) throw e;
-    for (const p of e.problems) err.write(`error: ${p}\n`);
-    err.write('Run "gke-disk-image-builder doctor --help" for the flags.\n');
-    return 2;
-  }
-  const controller = new AbortController();
-  const stop = () => controller.abort(new InterruptedError('SIGINT'));
-  io.signals.on('SIGINT', stop);
-  io.signals.on('SIGTERM', stop);
-  try {
-    const { runDoctor } = await import('./commands/doctor/command.js');
-    return await runDoctor(plan, {
-      env: io.env,
-      redactor,
-      out,
-      err,
-      signal: controller.signal,
-      ...(io.tuning?.retry ? { retry: io.tuning.retry } : {}),
-    });
-  } catch (e) {
-    if (controller.signal.aborted) return 130;
-    if (e instanceof UsageError) {
-      for (const p of e.problems) err.write(`error: ${p}\n`);
-      return 2;
-    }
-    err.write(`error: ${(e as Error)?.message ?? String(e)}\n`);
-    if (io.env.GDIB_DEBUG) err.write(`${(e as Error)?.stack ?? ''}\n`);
-    return 1;
-  } finally {
-    io.signals.off('SIGINT', stop);
-    io.signals.off('SIGTERM', stop);
-  }
-}
-
-async function cleanup(flags: RawFlags, io: CliIo, redactor: Redactor, out: TextSink, err: TextSink): Promise<number> {
-  let config;
-  try {
-    const { parseCleanupPlan } = await import('./commands/cleanup/plan.js');
-    config = parseCleanupPlan({ flags }, io.env, io.cwd);
-  } catch (e) {
-    if (!(e instanceof UsageError)) throw e;
-    for (const p of e.problems) err.write(`error: ${p}\n`);
-    return 2;
-  }
-  const controller = new AbortController();
-  const stop = () => controller.abort(new InterruptedError('SIGINT'));
-  io.signals.on('SIGINT', stop);
-  io.signals.on('SIGTERM', stop);
-  try {
-    const { runCleanup } = await import('./commands/cleanup/run.js');
-    return await runCleanup(config, { env: io.env, redactor, out, err, signal: controller.signal });
-  } catch (e) {
-    if (controller.signal.aborted) return 130;
-    if (e instanceof UsageError) {
-      for (const p of e.problems) err.write(`error: ${p}\n`);
-      return 2;
-    }
-    err.write(`error: ${(e as Error)?.message ?? String(e)}\n`);
-    return 1;
-  } finally {
-    io.signals.off('SIGINT', stop);
-    io.signals.off('SIGTERM', stop);
-  }
-}
-
-/**
- * `prune` (docs/architecture.md, Image lifetime): the first SIGINT/SIGTERM stops it between calls (the change in
- * flight is finished, the rest skipped); a third exits at once.
- */
-async function prune(flags: RawFlags, io: CliIo, redactor: Redactor, out: TextSink, err: TextSink): Promise<number> {
-  let config;
-  try {
-    const { parsePruneConfig } = await import('./commands/prune/parse.js');
-    config = parsePruneConfig({ flags }, io.env, io.cwd);
-  } catch (e) {
-    if (!(e instanceof UsageError)) throw e;
-    for (const p of e.problems) err.write(`error: ${p}\n`);
-    return 2;
-  }
-  const controller = new AbortController();
-  let interrupts = 0;
-  const stop = (name: SignalName) => () => {
-    interrupts++;
-    if (interrupts === 1) {
-      err.write(`\n${name} received: finishing the change in flight, making no other (press Ctrl-C twice more to exit at once)\n`);
-      controller.abort(new InterruptedError(name));
-    } else if (interrupts >= 3) io.forceExit?.(130);
-  };
-  const sigint = stop('SIGINT');
-  const sigterm = stop('SIGTERM');
-  io.signals.on('SIGINT', sigint);
-  io.signals.on('SIGTERM', sigterm);
-  try {
-    const { runPrune } = await import('./commands/prune/run.js');
-    return await runPrune(config, {
-      env: io.env,
-      redactor,
-      out,
-      err,
-      signal: controller.signal,
-      ...(io.tuning?.retry ? { retry: io.tuning.retry } : {}),
-    });
-  } catch (e) {
-    if (controller.signal.aborted) return 130;
-    if (e instanceof UsageError) {
-      for (const p of e.problems) err.write(`error: ${p}\n`);
-      return 2;
-    }
-    err.write(`error: ${(e as Error)?.message ?? String(e)}\n`);
-    if (io.env.GDIB_DEBUG) err.write(`${(e as Error)?.stack ?? ''}\n`);
-    return 1;
-  } finally {
-    io.signals.off('SIGINT', sigint);
-    io.signals.off('SIGTERM', sigterm);
-  }
-}
 
 /** Moves the command to the front wherever it was written ("--zone z verify" too); no command means build. */
 function withCommandFirst(args: string[]): { args: string[]; named: boolean } {
