@@ -219,6 +219,14 @@ async function get(url: string, headers: Record<string, string>, opts: ListOptio
   throw new DataSourceError('Http', `cannot reach ${origin}: ${(lastErr as Error)?.message ?? String(lastErr)}`);
 }
 
+/** A HEAD request that follows no redirect (a redirect to the file's storage is an answer). */
+async function head(url: string, headers: Record<string, string>, opts: ListOptions): Promise<Response> {
+  const f = opts.fetch ?? fetch;
+  const res = await f(url, { method: 'HEAD', headers, redirect: 'manual', ...(opts.signal ? { signal: opts.signal } : {}) });
+  await res.body?.cancel();
+  return res;
+}
+
 function pause(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
     if (signal?.aborted) return reject(signal.reason as Error);
@@ -386,6 +394,14 @@ async function resolveHf(
   }
   if (files.length === 0) throw new DataSourceError('BadListing', `${what}: the repository has no files at this revision`);
   files.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  // A gated model's info is public: whether the token was granted access shows only on a file (no redirect followed).
+  if (info.gated && info.gated !== 'false') {
+    const first = files[0]!;
+    const fileUrl = `${base}/${repoPath}/resolve/${info.sha}/${first.name.split('/').map(encodeURIComponent).join('/')}`;
+    const probe = await head(fileUrl, headers, opts);
+    if (probe.status === 401 || probe.status === 403 || probe.status === 404)
+      throw await hfError(probe, what, source, opts.hfToken !== undefined);
+  }
   return { source: { ...source, revision: info.sha }, files };
 }
 

@@ -13,6 +13,7 @@ import {
   type ListOptions,
 } from '../../src/vm/data-sources.js';
 import { startEmulator, type Emulator } from '../emulator/index.js';
+import { FakeHub } from '../fakes/hf-server.js';
 
 describe('parseDataSource', () => {
   it.each<[string, DataSource]>([
@@ -167,8 +168,12 @@ describe('Hugging Face listing', () => {
   });
 
   it('a gated model with a token lists', async () => {
-    const { fetch } = fakeFetch({ '/api/models/org/model/revision/main': json({ ...info, gated: 'auto' }) });
+    const { fetch, calls } = fakeFetch({
+      '/api/models/org/model/revision/main': json({ ...info, gated: 'auto' }),
+      [`/org/model/resolve/${COMMIT}/config.json`]: () => new Response(null, { status: 200 }),
+    });
     expect(await listDataSource(src, 0, base(fetch, { hfToken: 't' }))).toHaveLength(3);
+    expect(calls.map((c) => c.url)).toContain(`/org/model/resolve/${COMMIT}/config.json`);
   });
 
   it('retries a 503, then answers', async () => {
@@ -313,5 +318,75 @@ describe('Cloud Storage listing against the emulator', () => {
     const files = await listDataSource(parseDataSource('gs://weights/many/') as DataSource, 0, opts());
     expect(files).toHaveLength(1005);
     expect(emu.requests.filter((r) => r.call === 'storage.objects.list' && r.query['prefix'] === 'many/').length).toBe(2);
+  });
+});
+
+describe('Hugging Face listing against the Hub-shaped fake', () => {
+  let hub: FakeHub;
+  let main: string;
+  let v1: string;
+  beforeAll(async () => {
+    hub = await FakeHub.start();
+    v1 = hub.addRepo('org/tiny', {
+      files: { 'config.json': '{"layers":2}', 'model.safetensors': 'W'.repeat(1000), 'sub/vocab.txt': 'a\nb\n' },
+    });
+    hub.ref('org/tiny', 'v1', v1);
+    main = hub.commit('org/tiny', { 'model.safetensors': 'X'.repeat(1200) });
+    hub.addRepo('org/gated', { gated: 'manual', files: { 'w.bin': 'gated weights' } });
+    hub.addRepo('org/private', { private: true, files: { 'w.bin': 'private weights' } });
+    hub.grant('hf_granted', 'org/gated');
+    hub.grant('hf_granted', 'org/private');
+    hub.addToken('hf_other');
+  });
+  afterAll(() => hub.close());
+  const opts = (hfToken?: string): ListOptions => ({
+    storageEndpoint: 'http://unused.invalid',
+    hfEndpoint: hub.endpoint,
+    ...(hfToken ? { hfToken } : {}),
+  });
+  const src = (v: string) => parseDataSource(v) as DataSource;
+
+  it('a branch pins to its head commit; sizes and LFS sha256 as the files hold them', async () => {
+    const out = await resolveDataSource(src('hf://org/tiny'), 0, opts());
+    expect(out.source).toMatchObject({ revision: main });
+    const sha = createHash('sha256').update('X'.repeat(1200)).digest('hex');
+    expect(out.files).toEqual([
+      { source: 0, name: 'config.json', path: 'tiny/config.json', size: 12, checksum: { size: true } },
+      { source: 0, name: 'model.safetensors', path: 'tiny/model.safetensors', size: 1200, checksum: { sha256: sha } },
+      { source: 0, name: 'sub/vocab.txt', path: 'tiny/sub/vocab.txt', size: 4, checksum: { size: true } },
+    ]);
+  });
+
+  it('a tag and a commit give the same listing, whose fingerprint differs from the newer commit', async () => {
+    const tag = await resolveDataSource(src('hf://org/tiny@v1'), 0, opts());
+    const commit = await resolveDataSource(src(`hf://org/tiny@${v1}`), 0, opts());
+    expect(tag).toEqual(commit);
+    expect(tag.source).toMatchObject({ revision: v1 });
+    const head = await listDataSource(src('hf://org/tiny'), 0, opts());
+    expect(dataFingerprint(tag.files)).not.toBe(dataFingerprint(head));
+  });
+
+  it.each<[string, string | undefined, string]>([
+    ['hf://org/none', undefined, 'RepoNotFound'],
+    ['hf://org/tiny@nope', undefined, 'RevisionNotFound'],
+    ['hf://org/gated', undefined, 'GatedRepo'],
+    ['hf://org/gated', 'hf_other', 'GatedRepo'],
+    ['hf://org/private', undefined, 'RepoNotFound'],
+    ['hf://org/private', 'hf_other', 'RepoNotFound'],
+  ])('%s with token %s: %s', async (value, token, code) => {
+    const err = await listDataSource(src(value), 0, opts(token)).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code });
+    expect(String(err)).not.toMatch(/hf_other/);
+  });
+
+  it('a granted token lists a gated and a private model', async () => {
+    expect(await listDataSource(src('hf://org/gated'), 0, opts('hf_granted'))).toHaveLength(1);
+    expect(await listDataSource(src('hf://org/private'), 0, opts('hf_granted'))).toHaveLength(1);
+  });
+
+  it('a renamed repository is followed', async () => {
+    hub.addRepo('old/name', { files: { 'a.txt': 'a' } });
+    hub.rename('old/name', 'new/name');
+    expect(await listDataSource(src('hf://old/name'), 0, opts())).toEqual([expect.objectContaining({ name: 'a.txt', path: 'name/a.txt' })]);
   });
 });
