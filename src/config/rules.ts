@@ -131,6 +131,21 @@ export const stepTimeout = (v: string): string | undefined => {
   return undefined;
 };
 
+/** --pull-stall-timeout in seconds: a whole number, or a Go duration of whole seconds; 1 s to a week. */
+export function pullStallSeconds(v: string): number | string {
+  const ms = /^\d+$/.test(v) ? Number(v) * 1000 : parseGoDuration(v);
+  if (ms === undefined) return `"${clip(v)}" is neither a whole number of seconds nor a duration (expected e.g. 300, 90s or 5m)`;
+  if (ms % 1000 !== 0) return `"${clip(v)}" is not a whole number of seconds`;
+  if (ms < 1000) return 'must be at least 1 second';
+  if (ms > 7 * 24 * 3_600_000) return 'must be at most 168h';
+  return ms / 1000;
+}
+
+export const pullStallTimeout = (v: string): string | undefined => {
+  const r = pullStallSeconds(v);
+  return typeof r === 'string' ? r : undefined;
+};
+
 export const PULL_AUTH_MODES = ['None', 'ServiceAccountToken', 'Auto'] as const;
 export const pullAuth = (v: string): string | undefined =>
   (PULL_AUTH_MODES as readonly string[]).includes(v) ? undefined : 'expected None, ServiceAccountToken or Auto';

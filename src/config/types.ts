@@ -53,6 +53,8 @@ export interface BakeSettings {
   readonly storeSnapshotChecksum: boolean;
   readonly skipImageCheck: boolean;
   readonly diskSizeGb: number;
+  /** --pull-stall-timeout: a pull that receives no bytes this long fails (whole seconds). */
+  readonly pullStallTimeoutMs: number;
 }
 
 /** The image a build creates, and what is written about it. */

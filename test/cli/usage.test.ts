@@ -52,6 +52,11 @@ describe('usage', () => {
     [[...valid.filter((a) => !a.startsWith('--image-name')), '--image-name=Bad'], 'error: --image-name:'],
     [[...valid, '--timeout=forever'], 'error: --timeout: "forever" is not a duration'],
     [[...valid, '--verify-only=maybe'], 'error: --verify-only: expected true or false'],
+    [[...valid, '--pull-stall-timeout=0'], 'error: --pull-stall-timeout: must be at least 1 second'],
+    [
+      ['verify', ...valid.filter((a) => !a.startsWith('--container-image')), '--pull-stall-timeout=60'],
+      'error: --pull-stall-timeout does not apply to verify',
+    ],
   ])('%j exits 2 with one line naming the flag', async (argv, expected) => {
     const r = await runCli(argv);
     expect(r.code).toBe(2);

@@ -8,6 +8,9 @@ import { UsageError } from '../../src/errors.js';
 import type { RawFlags } from '../../src/config/flag.js';
 import { loadConfigFile } from '../../src/config/file.js';
 import { BUILD_FLAGS } from '../../src/commands/build/flags.js';
+import { scriptMetadata } from '../../src/builder/steps/script-input.js';
+import type { LocalBuild, VmBuild } from '../../src/config/types.js';
+import { DEFAULT_PULL_STALL_TIMEOUT_S, MD } from '../../src/vm/contract.js';
 
 const base: RawFlags = {
   'project-name': 'my-project',
@@ -369,6 +372,36 @@ describe('--if-changed', () => {
     const raw: RawFlags = { ...base, 'if-changed': 'true', ...flags };
     for (const [k, v] of Object.entries(raw)) if (v === undefined) delete raw[k];
     expect(problems(raw)).toEqual(expected);
+  });
+});
+
+describe('--pull-stall-timeout', () => {
+  it("defaults to the contract's default, takes seconds or a duration, and reaches the agent as whole seconds", () => {
+    expect(parseConfig(base, {}).pullStallTimeoutMs).toBe(DEFAULT_PULL_STALL_TIMEOUT_S * 1000);
+    expect(parseConfig({ ...base, 'pull-stall-timeout': '45' }, {}).pullStallTimeoutMs).toBe(45_000);
+    const local = parseConfig({ ...base, 'pull-stall-timeout': '5m', local: 'true', zone: undefined }, {});
+    expect(local).toMatchObject({ kind: 'local-build', pullStallTimeoutMs: 300_000 });
+    const md = scriptMetadata(local.plan as LocalBuild, { runId: 'r1' });
+    expect(md.find((i) => i.key === MD.pullStallTimeout)?.value).toBe('300');
+    const vm = parseConfig({ ...base, 'pull-stall-timeout': '1m30s' }, {});
+    expect(scriptMetadata(vm.plan as VmBuild, { runId: 'r1' }).find((i) => i.key === MD.pullStallTimeout)?.value).toBe('90');
+  });
+
+  it.each<[string, string]>([
+    ['0', '--pull-stall-timeout: must be at least 1 second'],
+    ['0s', '--pull-stall-timeout: must be at least 1 second'],
+    ['1.5s', '--pull-stall-timeout: "1.5s" is not a whole number of seconds'],
+    ['-5', '--pull-stall-timeout: "-5" is neither a whole number of seconds nor a duration (expected e.g. 300, 90s or 5m)'],
+    ['soon', '--pull-stall-timeout: "soon" is neither a whole number of seconds nor a duration (expected e.g. 300, 90s or 5m)'],
+    ['200h', '--pull-stall-timeout: must be at most 168h'],
+  ])('%j is refused, naming the flag', (value, expected) => {
+    expect(problems({ ...base, 'pull-stall-timeout': value })).toEqual([expected]);
+  });
+
+  it('does not apply to verify', () => {
+    expect(problems({ ...base, 'verify-only': 'true', 'pull-stall-timeout': '60' })).toEqual([
+      '--pull-stall-timeout does not apply to verify (only to build and build --local)',
+    ]);
   });
 });
 

@@ -30,6 +30,7 @@ function renderFor(run: VmRun | BakeRun | LocalVerify, runId: string, dataDisk: 
         registrySecrets: run.registrySecrets,
         storeChecksums: run.storeSnapshotChecksum,
         platform: run.platform,
+        pullStallTimeoutS: Math.round(run.pullStallTimeoutMs / 1000),
         ...(dataDisk === 'from-image' ? { dataDisk } : {}),
       });
     case 'vm-verify':

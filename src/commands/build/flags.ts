@@ -3,6 +3,7 @@
 // Everything else — commander's options, --help, the schema, --config keys, the README table — is derived.
 import { BUILDS, EVERY_RUN, IN_A_PROJECT, ON_A_VM, type FlagSet } from '../../config/flag.js';
 import * as rules from '../../config/rules.js';
+import { DEFAULT_PULL_STALL_TIMEOUT_S } from '../../vm/contract.js';
 import { DEPRECATION_FLAGS } from './deprecation.js';
 
 export const BUILD_FLAGS = {
@@ -164,6 +165,16 @@ export const BUILD_FLAGS = {
     check: rules.stepTimeout,
     help: 'limit of each step, Go duration (90s, 20m, 1h30m)',
     doc: 'limit of **each** step, Go duration (`90s`, `20m`, `1h30m`)',
+  },
+  'pull-stall-timeout': {
+    kind: 'string',
+    appliesTo: BUILDS,
+    valueName: 'DURATION_OR_SECONDS',
+    default: String(DEFAULT_PULL_STALL_TIMEOUT_S),
+    check: rules.pullStallTimeout,
+    isNew: true,
+    help: 'fail a pull that receives no bytes for this long: whole seconds (300) or a Go duration (5m)',
+    doc: 'a pull that receives no bytes for this long fails, naming the image and the registry, instead of waiting for `--timeout`: a whole number of seconds (`300`) or a Go duration of whole seconds (`90s`, `5m`), at least 1 s (see [VM agent: Stalls](docs/vm-script.md#stalls))',
   },
   network: {
     kind: 'string',

@@ -112,6 +112,7 @@ export function parseRunPlan(given: GivenFlags, env: Environment, opts: ParseOpt
     storeSnapshotChecksum: v.storeSnapshotChecksum,
     skipImageCheck: v.skipImageCheck,
     diskSizeGb: v.diskSizeGb,
+    pullStallTimeoutMs: (rules.pullStallSeconds(v.pullStallTimeout) as number) * 1000,
   };
   const image = () => ({
     imageName: v.imageName!,
