@@ -49,7 +49,20 @@ export const STATUS_KEYS = ['state', 'phase', 'progress', 'error'] as const;
 export type StatusKey = (typeof STATUS_KEYS)[number];
 export const STATES = ['running', 'succeeded', 'failed'] as const;
 export type State = (typeof STATES)[number];
-export const PHASES = ['installing', 'formatting', 'mounting', 'pulling', 'unpacking', 'checksumming', 'verifying', 'done'] as const;
+export const PHASES = [
+  'installing',
+  /** A data disk: its sources listed again by the VM, checked against the plan's fingerprint. */
+  'listing',
+  'formatting',
+  'mounting',
+  'pulling',
+  'unpacking',
+  /** A data disk: its files downloaded and checked. */
+  'downloading',
+  'checksumming',
+  'verifying',
+  'done',
+] as const;
 export type Phase = (typeof PHASES)[number];
 
 /** Every line the agent writes starts with this; a status line is `gdib: <key>=<value>`. */
@@ -291,6 +304,11 @@ export interface DataPlan {
   sources: DataSource[];
   /** dataFingerprint() of the listing the CLI saw at preflight; the VM fails if its own listing differs. */
   fingerprint: string;
+  /**
+   * dataFingerprint() of each source's files alone, in the order of `sources` (optional): with it the VM names the
+   * source that changed since preflight, without it only that one did.
+   */
+  sourceFingerprints?: string[];
 }
 
 /** gdib-data.json at the root of a data disk. */

@@ -13,6 +13,10 @@ export interface AgentEnv {
   /** containerd's registry hosts dir; default `<work>/certs.d`. */
   hostsDir?: string;
   secretManagerEndpoint: string;
+  /** Cloud Storage's JSON API base URL (data disks); default `https://storage.googleapis.com`. */
+  storageEndpoint?: string;
+  /** Hugging Face's base URL (data disks); default `https://huggingface.co`. */
+  hfEndpoint?: string;
   /** PATH for the commands the agent runs. */
   path: string;
 }
@@ -38,6 +42,14 @@ export interface AgentOptions {
   firstPullAlone?: boolean;
   /** Let containerd decompress with unpigz where installed; default false. */
   pigz?: boolean;
+  /** A data disk's requests at once; default 8. */
+  dataJobs?: number;
+  /** A data disk's files of at least this many bytes are fetched in ranged parts; default 64 MiB. */
+  dataRangedMin?: number;
+  /** The size of those parts; default 32 MiB. */
+  dataPartSize?: number;
+  /** The wait before a failed request's try n (2, 3, …), in ms; default 0.5 s × 2^(n-2), at most 8 s. */
+  dataBackoffMs?: (attempt: number) => number;
 }
 
 export interface Ctx {
@@ -51,6 +63,8 @@ export interface Ctx {
   signal: AbortSignal;
   /** `<work>/logs` */
   logs: string;
+  /** The transport of a data disk's listings and downloads; default the global fetch (a fake one in unit tests). */
+  http?: typeof fetch;
 }
 
 /** Throws the abort's reason when the run was interrupted. */

@@ -47,8 +47,12 @@ export class Scrubber {
   }
 }
 
-/** Reads secret version `name` with a fresh token of the VM's service account; the credentials for `host` in it. */
-export async function readRegistrySecret(ctx: Ctx, host: string, name: string): Promise<Credentials> {
+/**
+ * The payload of secret version `name`, read with a fresh token of the VM's service account (`purpose` says what for,
+ * in messages). Never logged.
+ */
+export async function accessSecret(ctx: Ctx, name: string, purpose?: string): Promise<string> {
+  const what = purpose ? `${name} (${purpose})` : name;
   let token: string;
   try {
     token = await ctx.md.token();
@@ -69,14 +73,14 @@ export async function readRegistrySecret(ctx: Ctx, host: string, name: string): 
       await new Promise((r) => setTimeout(r, 500 * (attempt + 1)));
     }
   }
-  if (res === undefined) throw new Fail(`cannot reach Secret Manager at ${endpoint} to read secret ${name}: ${why}`);
+  if (res === undefined) throw new Fail(`cannot reach Secret Manager at ${endpoint} to read secret ${what}: ${why}`);
   const body = await res.text();
   if (res.status === 403) {
     throw new Fail(
-      `the VM's service account may not read secret ${name} (HTTP 403): grant it roles/secretmanager.secretAccessor on the secret`,
+      `the VM's service account may not read secret ${name} (${purpose ? `${purpose}, ` : ''}HTTP 403): grant it roles/secretmanager.secretAccessor on the secret`,
     );
   }
-  if (res.status === 404) throw new Fail(`secret ${name} does not exist (HTTP 404)`);
+  if (res.status === 404) throw new Fail(`secret ${what} does not exist (HTTP 404)`);
   let json: { payload?: { data?: unknown }; error?: { message?: unknown } } = {};
   try {
     json = JSON.parse(body) as typeof json;
@@ -85,10 +89,15 @@ export async function readRegistrySecret(ctx: Ctx, host: string, name: string): 
   }
   if (res.status !== 200) {
     const msg = typeof json.error?.message === 'string' ? `: ${json.error.message.slice(0, 300)}` : '';
-    throw new Fail(`reading secret ${name} failed (HTTP ${res.status})${msg}`);
+    throw new Fail(`reading secret ${what} failed (HTTP ${res.status})${msg}`);
   }
   if (typeof json.payload?.data !== 'string') throw new Fail(`secret ${name}: Secret Manager's answer holds no payload`);
-  const text = Buffer.from(json.payload.data, 'base64').toString('utf8');
+  return Buffer.from(json.payload.data, 'base64').toString('utf8');
+}
+
+/** Reads secret version `name` with a fresh token of the VM's service account; the credentials for `host` in it. */
+export async function readRegistrySecret(ctx: Ctx, host: string, name: string): Promise<Credentials> {
+  const text = await accessSecret(ctx, name);
   const parsed = parseRegistrySecret(host, text);
   if (typeof parsed === 'string') {
     const why = parsed.startsWith('expected')

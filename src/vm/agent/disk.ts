@@ -64,11 +64,11 @@ export class DataDisk {
   }
 
   /** Formats the whole disk as ext4 and mounts it (docs/architecture.md, Disk layout: what mkfs writes). */
-  async formatAndMount(): Promise<void> {
+  async formatAndMount(label?: string): Promise<void> {
     const { lazyItable = true, lazyJournal = true } = this.ctx.opts;
     this.ctx.report.log(`formatting ${this.dev} (${humanBytes(await this.sizeOf(this.realDev))}) as ext4`);
     const ext = `lazy_itable_init=${lazyItable ? 1 : 0},lazy_journal_init=${lazyJournal ? 1 : 0},discard`;
-    const res = await this.ctx.sys.run('mkfs.ext4', ['-q', '-F', '-m', '0', '-E', ext, '--', this.dev]);
+    const res = await this.ctx.sys.run('mkfs.ext4', ['-q', '-F', '-m', '0', '-E', ext, ...(label ? ['-L', label] : []), '--', this.dev]);
     if (res.code !== 0) throw new Fail(`formatting ${this.dev} failed: ${lastLine(res.stderr + res.stdout)}`);
     const why = await this.mount(lazyItable ? 'discard,defaults,noinit_itable' : 'discard,defaults');
     if (why !== undefined) throw new Fail(`mounting ${this.dev} on ${this.mnt} failed: ${why}`);

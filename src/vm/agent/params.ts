@@ -10,6 +10,8 @@ import {
   type ImagePullAuth,
   type VmMode,
 } from '../contract.js';
+import type { DataParams } from './data-build.js';
+import { parseDataPlan, parseHfTokenSecret } from './data-plan.js';
 import { Fail } from './errors.js';
 import type { Metadata } from './metadata.js';
 
@@ -117,4 +119,25 @@ export async function readBuildParams(md: Metadata): Promise<BuildParams> {
 
 export async function readVerifyParams(md: Metadata): Promise<VerifyParams> {
   return { mode: 'verify', runId: await md.attribute(MD.runId, 'unknown'), deviceName: await deviceName(md) };
+}
+
+/**
+ * A data disk's parameters when metadata gdib-data-plan is set, else undefined (a disk of container images). A disk
+ * has one kind: both set is an error.
+ */
+export async function readDataParams(md: Metadata): Promise<DataParams | undefined> {
+  const text = await md.attribute(MD.dataPlan, '');
+  if (text.trim() === '') return undefined;
+  if ((await md.attribute(MD.containerImages, '')).trim() !== '')
+    throw new Fail(`metadata has both ${MD.dataPlan} and ${MD.containerImages}: a disk holds data files or container images, not both`);
+  const plan = parseDataPlan(text);
+  const hfTokenSecret = parseHfTokenSecret(await md.attribute(MD.hfTokenSecret, ''));
+  return {
+    mode: 'build',
+    runId: await md.attribute(MD.runId, 'unknown'),
+    deviceName: await deviceName(md),
+    plan,
+    ...(hfTokenSecret ? { hfTokenSecret } : {}),
+    pullStallTimeoutS: parseStallTimeout(await md.attribute(MD.pullStallTimeout, String(DEFAULT_PULL_STALL_TIMEOUT_S))),
+  };
 }

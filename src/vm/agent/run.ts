@@ -5,10 +5,11 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { VmMode } from '../contract.js';
 import { build } from './build.js';
+import { buildDataDisk } from './data-build.js';
 import type { AgentEnv, AgentOptions, Ctx } from './context.js';
 import { errorText, Fail, Step } from './errors.js';
 import { Metadata } from './metadata.js';
-import { readBuildParams, readMode, readVerifyParams } from './params.js';
+import { readBuildParams, readDataParams, readMode, readVerifyParams } from './params.js';
 import { Reporter, type LineSink } from './report.js';
 import { realSystem, type System } from './system.js';
 import { verify } from './verify.js';
@@ -25,6 +26,8 @@ export interface AgentRun {
   sys?: System;
   /** The metadata server's transport (a fake one in unit tests). */
   fetch?: typeof fetch;
+  /** A data disk's transport to its sources (a fake one in unit tests); default the global fetch. */
+  http?: typeof fetch;
   sink?: LineSink;
   /** Aborting interrupts the run as SIGTERM would (its reason: the Fail to report). */
   signal?: AbortSignal;
@@ -72,6 +75,7 @@ export async function runAgent(run: AgentRun): Promise<{ code: number; mode?: Vm
     step,
     signal: abort.signal,
     logs: join(run.env.workDir, 'logs'),
+    ...(run.http ? { http: run.http } : {}),
   };
   let mode: VmMode | undefined;
   try {
@@ -83,7 +87,11 @@ export async function runAgent(run: AgentRun): Promise<{ code: number; mode?: Vm
     validPath('GDIB_MOUNT_DIR', run.env.mountDir);
     mkdirSync(ctx.logs, { recursive: true, mode: 0o700 });
     mode = await readMode(md);
-    if (mode === 'build') {
+    const data = mode === 'build' ? await readDataParams(md) : undefined;
+    if (data) {
+      report.log(`run ${data.runId}: a data disk from ${data.plan.sources.length} source(s)`);
+      await buildDataDisk(ctx, data, run.version);
+    } else if (mode === 'build') {
       const params = await readBuildParams(md);
       report.log(
         `run ${params.runId}: ${params.images.length} image(s), platform ${params.platform}, pull auth ${params.auth}, checksums ${params.storeChecksums}, data disk ${params.dataDisk}`,

@@ -35,6 +35,8 @@ export async function startAgent(options: AgentOptions): Promise<never> {
       mountDir: env.GDIB_MOUNT_DIR || '/mnt/disks/gdib',
       ...(env.GDIB_HOSTS_DIR ? { hostsDir: env.GDIB_HOSTS_DIR } : {}),
       secretManagerEndpoint: env.GDIB_SECRETMANAGER_ENDPOINT || 'https://secretmanager.googleapis.com',
+      ...(env.GDIB_STORAGE_ENDPOINT ? { storageEndpoint: env.GDIB_STORAGE_ENDPOINT } : {}),
+      ...(env.HF_ENDPOINT ? { hfEndpoint: env.HF_ENDPOINT } : {}),
       path: env.PATH || '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
     },
     opts: options,

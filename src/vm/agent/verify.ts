@@ -1,11 +1,13 @@
 // Verify (docs/vm-script.md, Verify): the data disk, made from the image under test, mounted read-only (no journal
-// replay: not one block written); every snapshot snapshots.metadata lists must exist and match its checksum.
+// replay: not one block written); every snapshot snapshots.metadata lists must exist and match its checksum — or,
+// on a disk of data files (gdib-data.json at its root), every file the manifest lists (data-verify.ts).
 import { cpus } from 'node:os';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CHECKSUM_PATTERN, LAYOUT, parseSnapshotsMetadata, statusValue } from '../contract.js';
+import { CHECKSUM_PATTERN, DATA_MANIFEST, LAYOUT, parseSnapshotsMetadata, statusValue } from '../contract.js';
 import { snapshotChecksum } from './checksum.js';
 import { checkAborted, type Ctx } from './context.js';
+import { verifyDataDisk } from './data-verify.js';
 import { DataDisk, isMountPoint } from './disk.js';
 import { Fail } from './errors.js';
 import type { VerifyParams } from './params.js';
@@ -50,6 +52,12 @@ export async function verify(ctx: Ctx, params: VerifyParams): Promise<void> {
     const why = await disk.mount('', undefined, true);
     if (why !== undefined) throw new Fail(`mounting ${disk.dev} read-only on ${ctx.env.mountDir} failed`);
     const file = join(ctx.env.mountDir, LAYOUT.snapshotsMetadata);
+    if (existsSync(join(ctx.env.mountDir, DATA_MANIFEST))) {
+      await verifyDataDisk(ctx, ctx.env.mountDir);
+      await unmount(ctx, disk);
+      done = true;
+      return;
+    }
     if (!existsSync(file))
       throw new Fail(`the disk has no ${LAYOUT.snapshotsMetadata}: it is not a disk image built by gke-disk-image-builder`);
     const entries = readForVerify(readFileSync(file, 'utf8'));
@@ -85,12 +93,16 @@ export async function verify(ctx: Ctx, params: VerifyParams): Promise<void> {
     if (missing.length > 0) problems.push(`${missing.length} of ${n} snapshot directories are missing (${listed(missing)})`);
     if (problems.length > 0) throw new Fail(`verification failed: ${problems.join('; ')}`);
     report.log(`all ${n} snapshots match their checksums`);
-    step.set('unmounting the data disk');
-    const res = await ctx.sys.run('umount', ['--', ctx.env.mountDir]);
-    if (res.code !== 0) throw new Fail(`cannot unmount ${ctx.env.mountDir}`);
-    disk.mounted = false;
+    await unmount(ctx, disk);
     done = true;
   } finally {
     if (!done && disk.mounted) await ctx.sys.run('umount', ['--', ctx.env.mountDir]);
   }
+}
+
+async function unmount(ctx: Ctx, disk: DataDisk): Promise<void> {
+  ctx.step.set('unmounting the data disk');
+  const res = await ctx.sys.run('umount', ['--', ctx.env.mountDir]);
+  if (res.code !== 0) throw new Fail(`cannot unmount ${ctx.env.mountDir}`);
+  disk.mounted = false;
 }
