@@ -6,15 +6,15 @@
 // - pulling: the registry is reached through a proxy that never answers a blob request (a stalled registry);
 // - writing out: an `md5sum` first on PATH that takes its time while the snapshots on the mounted disk are
 //   checksummed (the last phase that writes the disk).
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, request, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { spawnCli, type SpawnedRun } from '../helpers/spawn-cli.js';
-import { processesMentioning } from '../rig/inspect.js';
-import { run, waitFor } from '../rig/proc.js';
+import { leftUnder, NOTHING_LEFT as NOTHING } from '../rig/inspect.js';
+import { waitFor } from '../rig/proc.js';
 import { describeRig, hostsToml, REPO, startRig, type Rig } from '../rig/rig.js';
 
 /** A registry in front of the rig's that holds every blob request unanswered while `stalled`. */
@@ -61,18 +61,6 @@ function slowTool(binDir: string, name: string, real: string, marker: string, se
   writeFileSync(join(binDir, name), `#!/bin/sh\n: >'${marker}'\nsleep ${seconds}\nexec ${real} "$@"\n`);
   chmodSync(join(binDir, name), 0o755);
 }
-
-/** What a run left on this machine under `dir`: mounts, loop devices, scratch dirs, processes. */
-async function leftUnder(dir: string): Promise<{ mounts: string[]; loops: string[]; scratch: string[]; processes: number[] }> {
-  const mounts = readFileSync('/proc/self/mounts', 'utf8')
-    .split('\n')
-    .filter((l) => l.includes(` ${dir}/`));
-  const loops = (await run('losetup', ['-a'])).stdout.split('\n').filter((l) => l.includes(dir));
-  const scratch = readdirSync(dir).filter((n) => n.startsWith('gdib-'));
-  return { mounts, loops, scratch, processes: processesMentioning(dir) };
-}
-
-const NOTHING = { mounts: [], loops: [], scratch: [], processes: [] };
 
 describeRig('--local stopped in any phase cleans up everything', () => {
   let rig: Rig;

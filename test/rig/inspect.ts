@@ -63,3 +63,15 @@ export function filesContaining(dir: string, secrets: readonly string[]): string
   walk(dir);
   return hits;
 }
+
+/** What a run left on this machine under `dir`: mounts, loop devices, scratch dirs (`gdib-*`), processes. */
+export async function leftUnder(dir: string): Promise<{ mounts: string[]; loops: string[]; scratch: string[]; processes: number[] }> {
+  const mounts = readFileSync('/proc/self/mounts', 'utf8')
+    .split('\n')
+    .filter((l) => l.includes(` ${dir}/`));
+  const loops = (await run('losetup', ['-a'])).stdout.split('\n').filter((l) => l.includes(dir));
+  const scratch = readdirSync(dir).filter((n) => n.startsWith('gdib-'));
+  return { mounts, loops, scratch, processes: processesMentioning(dir) };
+}
+
+export const NOTHING_LEFT = { mounts: [], loops: [], scratch: [], processes: [] };

@@ -1,8 +1,8 @@
 // Pulling (docs/vm-script.md, Build): each image with `ctr images pull`, which fetches its layers and unpacks each
 // once, straight into snapshots/<N>/fs on the data disk. Up to `jobs` images at once, the first alone; images are
-// recorded in list order whatever order their pulls end in. A pull that receives no bytes for the stall timeout
-// fails, naming the image and the registry.
-import { createWriteStream, readdirSync, statSync, type WriteStream } from 'node:fs';
+// recorded in list order whatever order their pulls end in. A pull that receives no bytes of its own blobs for the
+// stall timeout fails, naming the image and the registry.
+import { createWriteStream, readdirSync, readFileSync, statSync, type WriteStream } from 'node:fs';
 import { join } from 'node:path';
 import { checkAborted, type Ctx } from './context.js';
 import type { Containerd } from './containerd.js';
@@ -91,28 +91,45 @@ export function pullFailure(f: PullFailureFacts): string {
   return `pulling ${f.ref} failed: ${detail}`;
 }
 
-/** Bytes in containerd's content store (blobs and downloads in progress): what the pulls have received so far. */
-export function contentBytes(dir: string): number {
+/** The blob a ctr debug line says it starts to fetch (`level=debug msg=fetch digest=sha256:…`), if any. */
+export function fetchedDigest(line: string): string | undefined {
+  if (!/level=debug msg=(?:fetch|"fetch") /.test(line)) return undefined;
+  return /\bdigest="?(sha256:[0-9a-f]{64})/.exec(line)?.[1];
+}
+
+/**
+ * Bytes of the blobs `digests` in containerd's content store, complete or being downloaded (`ingest/<key>/data`,
+ * its blob named in `ingest/<key>/ref`): what one pull has received so far. The store is shared by the pulls that
+ * run at once; counting only a pull's own blobs keeps one pull's progress from hiding another's stall (a blob two
+ * pulls need is downloaded once, and counts for both).
+ */
+export function pullBytes(contentDir: string, digests: ReadonlySet<string>): number {
   let total = 0;
-  const walk = (d: string, depth: number) => {
-    let names: string[];
+  const pending = new Set(digests);
+  for (const d of digests) {
     try {
-      names = readdirSync(d);
+      total += statSync(join(contentDir, 'blobs', 'sha256', d.slice('sha256:'.length))).size;
+      pending.delete(d);
     } catch {
-      return;
+      // not complete yet
     }
-    for (const name of names) {
-      const p = join(d, name);
-      try {
-        const st = statSync(p);
-        if (st.isDirectory() && depth < 3) walk(p, depth + 1);
-        else if (st.isFile()) total += st.size;
-      } catch {
-        // gone meanwhile
-      }
+  }
+  if (pending.size === 0) return total;
+  let ingests: string[];
+  try {
+    ingests = readdirSync(join(contentDir, 'ingest'));
+  } catch {
+    return total;
+  }
+  for (const name of ingests) {
+    try {
+      const ref = readFileSync(join(contentDir, 'ingest', name, 'ref'), 'utf8');
+      const digest = /sha256:[0-9a-f]{64}/.exec(ref)?.[0];
+      if (digest !== undefined && pending.has(digest)) total += statSync(join(contentDir, 'ingest', name, 'data')).size;
+    } catch {
+      // gone meanwhile (just completed: counted at the next look)
     }
-  };
-  walk(dir, 0);
+  }
   return total;
 }
 
@@ -177,6 +194,8 @@ async function runPull(
   const lines: string[] = [];
   const log: WriteStream = createWriteStream(join(ctx.logs, `pull-${i}.log`));
   let phase: 'pulling' | 'unpacking' = 'pulling';
+  /** The blobs this pull fetches (its stall watch counts only theirs). */
+  const digests = new Set<string>();
   const args = [
     '--debug',
     'images',
@@ -194,6 +213,8 @@ async function runPull(
   const proc = ctx.sys.spawn('ctr', ctrd.ctrArgs(args), {
     env: { PATH: ctx.env.path },
     onLine: (raw) => {
+      const fetching = fetchedDigest(raw);
+      if (fetching !== undefined) digests.add(fetching);
       if (!keepCtrLine(raw)) return;
       const line = pc.scrubber.scrub(raw);
       lines.push(line);
@@ -209,7 +230,7 @@ async function runPull(
   // The stall watch and the progress lines.
   const stallMs = params.pullStallTimeoutS * 1000;
   const poll = pc.stallPollMs ?? Math.max(50, Math.min(5000, Math.floor(stallMs / 3)));
-  let bytes = contentBytes(ctrd.contentDir);
+  let bytes = pullBytes(ctrd.contentDir, digests);
   let lastBytesAt = Date.now();
   let lastProgress = Date.now();
   let stalled = false;
@@ -217,7 +238,7 @@ async function runPull(
   stop.addEventListener('abort', onStop, { once: true });
   const timer = setInterval(() => {
     const now = Date.now();
-    const b = contentBytes(ctrd.contentDir);
+    const b = pullBytes(ctrd.contentDir, digests);
     if (b !== bytes) {
       bytes = b;
       lastBytesAt = now;
@@ -229,7 +250,7 @@ async function runPull(
       lastProgress = now;
       void ctx.report.status(
         'progress',
-        `image ${i}/${n} ${ref}: ${phase} for ${Math.round((now - started) / 1000)} s, ${humanBytes(b)} downloaded in all, ${humanBytes(fsUsage(ctx.env.mountDir).used)} on the data disk`,
+        `image ${i}/${n} ${ref}: ${phase} for ${Math.round((now - started) / 1000)} s, ${humanBytes(b)} downloaded, ${humanBytes(fsUsage(ctx.env.mountDir).used)} on the data disk`,
       );
     }
   }, poll);

@@ -5,9 +5,14 @@ import { Fail, Step } from '../../../src/vm/agent/errors.js';
 import type { Ctx } from '../../../src/vm/agent/context.js';
 import { secretForms } from '../../../src/io/redact.js';
 import { hostsWithProxies, isGoogleRegistry, parseHostsToml, Scrubber } from '../../../src/vm/agent/credentials.js';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import {
   chooseJobs,
+  fetchedDigest,
   keepCtrLine,
+  pullBytes,
   normalizeRef,
   parsePullOutput,
   pullAll,
@@ -178,6 +183,43 @@ describe('credentials', () => {
     expect(hostsWithProxies(rig, () => 'http://127.0.0.1:9')).toBe(
       'server = "http://127.0.0.1:9"\n\n[host."http://127.0.0.1:9"]\n  capabilities = ["pull"]\n',
     );
+  });
+});
+
+describe('stall watch', () => {
+  const d = (c: string) => `sha256:${c.repeat(64)}`;
+
+  it("reads the blobs a pull fetches from ctr's debug lines", () => {
+    expect(
+      fetchedDigest(
+        `time="2026-12-06T04:00:00Z" level=debug msg=fetch digest="${d('a')}" mediatype=application/vnd.oci.image.layer.v1.tar+gzip size=5`,
+      ),
+    ).toBe(d('a'));
+    expect(fetchedDigest(`time="x" level=debug msg="fetch response received" digest="${d('a')}"`)).toBeUndefined();
+    expect(fetchedDigest(`layer-sha256:${'a'.repeat(64)}: downloading`)).toBeUndefined();
+  });
+
+  it("counts only the pull's own blobs, complete or in the content store's ingests", () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gdib-content-'));
+    try {
+      mkdirSync(join(dir, 'blobs', 'sha256'), { recursive: true });
+      writeFileSync(join(dir, 'blobs', 'sha256', 'a'.repeat(64)), 'x'.repeat(10));
+      writeFileSync(join(dir, 'blobs', 'sha256', 'c'.repeat(64)), 'x'.repeat(1000));
+      for (const [key, digest, size] of [
+        ['k1', d('b'), 7],
+        ['k2', d('e'), 500],
+      ] as const) {
+        mkdirSync(join(dir, 'ingest', key), { recursive: true });
+        writeFileSync(join(dir, 'ingest', key, 'ref'), `k8s.io/1/layer-${digest}`);
+        writeFileSync(join(dir, 'ingest', key, 'data'), 'x'.repeat(size));
+      }
+      // Another pull's blob (c) and download (e) do not count; a blob not there yet counts 0.
+      expect(pullBytes(dir, new Set([d('a'), d('b'), d('f')]))).toBe(17);
+      expect(pullBytes(dir, new Set())).toBe(0);
+      expect(pullBytes(join(dir, 'missing'), new Set([d('a')]))).toBe(0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
