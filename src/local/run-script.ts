@@ -23,6 +23,10 @@ export interface StartupScriptEnv {
   GDIB_HOSTS_DIR?: string;
   /** Secret Manager's API root, for the registry secrets. */
   GDIB_SECRETMANAGER_ENDPOINT?: string;
+  /** Cloud Storage's JSON API root, for a data disk's gs:// sources. */
+  GDIB_STORAGE_ENDPOINT?: string;
+  /** Hugging Face's root, for a data disk's hf:// sources. */
+  HF_ENDPOINT?: string;
 }
 
 export interface RunStartupScriptOptions {
@@ -109,6 +113,8 @@ export async function runStartupScript(opts: RunStartupScriptOptions): Promise<S
     GDIB_WORK_DIR: opts.env.GDIB_WORK_DIR,
     ...(opts.env.GDIB_HOSTS_DIR !== undefined ? { GDIB_HOSTS_DIR: opts.env.GDIB_HOSTS_DIR } : {}),
     ...(opts.env.GDIB_SECRETMANAGER_ENDPOINT !== undefined ? { GDIB_SECRETMANAGER_ENDPOINT: opts.env.GDIB_SECRETMANAGER_ENDPOINT } : {}),
+    ...(opts.env.GDIB_STORAGE_ENDPOINT !== undefined ? { GDIB_STORAGE_ENDPOINT: opts.env.GDIB_STORAGE_ENDPOINT } : {}),
+    ...(opts.env.HF_ENDPOINT !== undefined ? { HF_ENDPOINT: opts.env.HF_ENDPOINT } : {}),
   };
   const scratch = [opts.env.GDIB_MOUNT_DIR, opts.env.GDIB_WORK_DIR];
   const mountsUnder = () => scratch.flatMap(mountsUnderDir);

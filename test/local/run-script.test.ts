@@ -47,7 +47,12 @@ describe('runStartupScript', () => {
   it('passes only PATH and the variables of the script in docs/architecture.md, Test seams', async () => {
     process.env.GDIB_TEST_LEAK = 'must not reach the script';
     try {
-      const withHosts = { ...env, GDIB_HOSTS_DIR: join(dir, 'hosts') };
+      const withHosts = {
+        ...env,
+        GDIB_HOSTS_DIR: join(dir, 'hosts'),
+        GDIB_STORAGE_ENDPOINT: 'http://127.0.0.1:2',
+        HF_ENDPOINT: 'http://127.0.0.1:3',
+      };
       // Extra keys a caller might smuggle in at run time are not passed either.
       const smuggled = { ...withHosts, LD_PRELOAD: '/evil.so' } as StartupScriptEnv;
       const { exitCode, lines } = await runIt('#!/bin/bash\nenv -0 | tr "\\0" "\\n" | grep -v "^$" | sort\n', { env: smuggled });
@@ -66,6 +71,8 @@ describe('runStartupScript', () => {
         GDIB_MOUNT_DIR: env.GDIB_MOUNT_DIR,
         GDIB_WORK_DIR: env.GDIB_WORK_DIR,
         GDIB_HOSTS_DIR: join(dir, 'hosts'),
+        GDIB_STORAGE_ENDPOINT: 'http://127.0.0.1:2',
+        HF_ENDPOINT: 'http://127.0.0.1:3',
       });
       const without = await runIt('env | cut -d= -f1 | sort');
       expect(without.lines).not.toContain('GDIB_HOSTS_DIR');

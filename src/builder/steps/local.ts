@@ -132,6 +132,7 @@ async function runLocally(ctx: BuildContext<BakeRun | LocalVerify>, device: stri
         GDIB_WORK_DIR: env.GDIB_WORK_DIR ?? join(work, 'w'),
         ...(env.GDIB_HOSTS_DIR ? { GDIB_HOSTS_DIR: env.GDIB_HOSTS_DIR } : {}),
         ...secretManagerSeam(env),
+        ...dataSourceSeams(env),
       },
       onLine: (raw) => {
         const line = ctx.serial.append(raw);
@@ -160,6 +161,16 @@ async function runLocally(ctx: BuildContext<BakeRun | LocalVerify>, device: stri
 function secretManagerSeam(env: Record<string, string | undefined>): { GDIB_SECRETMANAGER_ENDPOINT?: string } {
   const endpoint = env.GDIB_SECRETMANAGER_ENDPOINT || env.CLOUDSDK_API_ENDPOINT_OVERRIDES_SECRETMANAGER;
   return endpoint ? { GDIB_SECRETMANAGER_ENDPOINT: endpoint } : {};
+}
+
+/**
+ * A data disk's source endpoints for the script: its own seam, else the CLI's (`STORAGE_EMULATOR_HOST`, with or
+ * without a scheme, as the storage client takes it), and `HF_ENDPOINT` as Hugging Face's tools read it.
+ */
+function dataSourceSeams(env: Record<string, string | undefined>): { GDIB_STORAGE_ENDPOINT?: string; HF_ENDPOINT?: string } {
+  const emulator = env.STORAGE_EMULATOR_HOST;
+  const storage = env.GDIB_STORAGE_ENDPOINT || (emulator ? (/^https?:\/\//.test(emulator) ? emulator : `http://${emulator}`) : undefined);
+  return { ...(storage ? { GDIB_STORAGE_ENDPOINT: storage } : {}), ...(env.HF_ENDPOINT ? { HF_ENDPOINT: env.HF_ENDPOINT } : {}) };
 }
 
 /** Where a local build's scratch directory (the disk file among it) is made: beside --output, else in the temp dir. */
