@@ -8,6 +8,7 @@ import type { CleanupRegistry, Tracked } from './cleanup.js';
 import type { Emit } from './events.js';
 import type { SerialLog } from './serial-log.js';
 import type { LogsUploader } from './logs.js';
+import type { ClusterChecks } from './steps/cluster-checks.js';
 
 /** Polling and retry intervals. The defaults respect GCE's limits; tests pass smaller ones. */
 export interface Tuning {
@@ -105,6 +106,8 @@ export interface BuildContext<R extends Run = Run> {
   logsUploader?: LogsUploader;
   /** The environment of the run (--local passes the script's seams through from it: docs/architecture.md, Test seams). */
   env: Record<string, string | undefined>;
+  /** --cluster: doctor's checks of the cluster, given by the command layer (steps/cluster-checks.ts). */
+  clusterChecks?: ClusterChecks;
   /** Filled by steps as they learn things. */
   state: {
     /** The cleanup handles of what this run created (released once deleted, or kept with --keep-on-failure). */

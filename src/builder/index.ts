@@ -35,6 +35,7 @@ import { k8sManifests } from '../k8s/manifests.js';
 import type { Step } from './steps/step.js';
 import { waitForVm } from './steps/wait-for-vm.js';
 import { writeManifests } from './steps/write-manifests.js';
+import { checkCluster, type ClusterChecks } from './steps/cluster-checks.js';
 import { setImageLifetime } from './steps/image-lifetime.js';
 import { compareWithFamily } from './steps/compare-with-family.js';
 import { choosing, dataDiskSizeGb } from './steps/base-image.js';
@@ -57,6 +58,8 @@ export interface BuildDeps {
   diagnostics?: { level: 'trace' | 'debug' | 'info' | 'warn' | 'error'; sink: { write(text: string): void } };
   /** Process warnings (the auth libraries emit some): they go to the diagnostic log, not the terminal. */
   warnings?: ProcessWarnings;
+  /** --cluster: doctor's checks of the cluster (steps/cluster-checks.ts). */
+  clusterChecks?: ClusterChecks;
 }
 
 export interface BuildOutcome {
@@ -135,6 +138,7 @@ export function stepsFor(plan: RunPlan): PlannedStep[] {
           plan.lifetime && setImageLifetime,
         ]),
         plan.k8sManifestsFilepath !== undefined && writeManifests,
+        plan.cluster && checkCluster,
       ]);
     case 'vm-verify':
       return bind(plan, [preflight, createDisk, createVm, waitForVm, deleteVm]);
@@ -151,6 +155,7 @@ export function stepsFor(plan: RunPlan): PlannedStep[] {
           plan.lifetime && setImageLifetime,
         ]),
         plan.k8sManifestsFilepath !== undefined && writeManifests,
+        plan.cluster && checkCluster,
       ]);
     case 'local-archive':
       return bind(plan, [localBake, packArchive]);
@@ -249,6 +254,7 @@ export async function runBuild(runPlan: RunPlan, deps: BuildDeps): Promise<Build
       : {}),
     state: { tracked: {}, vmPhases: {}, imageDigests: {} },
     env: deps.env ?? {},
+    ...(deps.clusterChecks ? { clusterChecks: deps.clusterChecks } : {}),
   };
   const startedAt = new Date();
   const stepTimes: Record<string, number> = {};
@@ -306,7 +312,7 @@ export async function runBuild(runPlan: RunPlan, deps: BuildDeps): Promise<Build
         }
       : {}),
     ...(!error && !dryRun && imageRun
-      ? { next: nextSteps(imageRun.projectName, unchanged?.name ?? imageRun.imageName, imageRun.imageFamilyName) }
+      ? { next: nextSteps(imageRun.projectName, unchanged?.name ?? imageRun.imageName, imageRun.imageFamilyName, imageRun.cluster) }
       : {}),
     ...(ctx.state.ifChanged ? { ifChanged: ctx.state.ifChanged } : {}),
     // An incremental build: the image its data disk started from, and the disk's size (at least the base's).

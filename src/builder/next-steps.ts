@@ -3,7 +3,7 @@
 // allowlist that lets workloads use images of this project plus the nodeSelector that puts a pod on nodes that
 // have the disk (GKE labels such nodes, and Autopilot pods ask for them by that label); and the `prune` command that
 // keeps the image's family from growing without end.
-import { gkeNodeLabel } from '../config/rules.js';
+import { gkeNodeLabel, type ClusterRef } from '../config/rules.js';
 import { shellQuote } from '../io/shell-quote.js';
 
 export interface NextSteps {
@@ -21,17 +21,20 @@ export interface NextSteps {
   prune: string;
 }
 
-export function nextSteps(project: string, image: string, family: string): NextSteps {
+/** `cluster`: the build's --cluster, which the commands then name instead of placeholders. */
+export function nextSteps(project: string, image: string, family: string, cluster?: ClusterRef): NextSteps {
   const gcloud = [
     'gcloud container node-pools create NODE_POOL \\',
-    '  --cluster=CLUSTER --location=LOCATION \\',
-    `  ${shellQuote(`--project=${project}`)} \\`,
+    cluster
+      ? `  ${shellQuote(`--cluster=${cluster.name}`)} ${shellQuote(`--location=${cluster.location}`)} \\`
+      : '  --cluster=CLUSTER --location=LOCATION \\',
+    `  ${shellQuote(`--project=${cluster?.project ?? project}`)} \\`,
     '  --enable-image-streaming \\',
     `  ${shellQuote(`--secondary-boot-disk=disk-image=projects/${project}/global/images/${image},mode=CONTAINER_IMAGE_CACHE`)}`,
   ].join('\n');
   const doctor = [
     'gke-disk-image-builder doctor \\',
-    '  --cluster=projects/CLUSTER_PROJECT/locations/LOCATION/clusters/CLUSTER \\',
+    `  ${cluster ? shellQuote(`--cluster=${cluster.path}`) : '--cluster=projects/CLUSTER_PROJECT/locations/LOCATION/clusters/CLUSTER'} \\`,
     `  --node-pool=NODE_POOL --image=projects/${project}/global/images/${image}`,
   ].join('\n');
   const terraform = [

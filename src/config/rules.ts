@@ -73,6 +73,25 @@ export function resourceRef(value: string, pathPattern: RegExp, what: string): s
   const path = value.replace(/^https:\/\/(www|compute)\.googleapis\.com\/compute\/v1\//, '');
   return pathPattern.test(path) ? undefined : `expected a ${what} name or resource path`;
 }
+/** A GKE cluster as the GKE API names it: `projects/P/locations/L/clusters/C`. */
+export const CLUSTER_PATH = /^projects\/[a-z][a-z0-9.:-]*\/locations\/[a-z][a-z0-9-]*\/clusters\/[a-z]([-a-z0-9]*[a-z0-9])?$/;
+export const clusterPath = (v: string): string | undefined =>
+  CLUSTER_PATH.test(v) ? undefined : 'expected projects/PROJECT/locations/LOCATION/clusters/NAME';
+
+export interface ClusterRef {
+  project: string;
+  location: string;
+  name: string;
+  /** projects/P/locations/L/clusters/C */
+  path: string;
+}
+
+/** The parts of a path clusterPath accepted. */
+export function clusterOf(path: string): ClusterRef {
+  const [, project, , location, , name] = path.split('/') as [string, string, string, string, string, string];
+  return { project, location, name, path };
+}
+
 export const NETWORK_PATH = /^projects\/[a-z][a-z0-9.:-]*\/global\/networks\/[a-z]([-a-z0-9]*[a-z0-9])?$/;
 export const SUBNET_PATH = /^projects\/[a-z][a-z0-9.:-]*\/regions\/[a-z]+-[a-z]+[0-9]+\/subnetworks\/[a-z]([-a-z0-9]*[a-z0-9])?$/;
 

@@ -2,7 +2,7 @@
 // mode uses. Everything that depends on the mode — the steps, the result, the success text — is an exhaustive
 // switch over `kind`, so the compiler finds a forgotten mode (docs/architecture.md, Run plans).
 import type { ImagePullAuth } from '../startup-script/render.js';
-import type { RegistrySecret } from './rules.js';
+import type { ClusterRef, RegistrySecret } from './rules.js';
 import type { ImageLifetime } from '../commands/build/deprecation.js';
 
 export type { RegistrySecret };
@@ -70,6 +70,8 @@ export interface ImageSettings {
   readonly k8sNamespace: string;
   /** --deprecate-after, --obsolete-after, --delete-after: set on the image once it exists (absent: none given). */
   readonly lifetime?: ImageLifetime;
+  /** --cluster: the GKE cluster checked for the image (docs/architecture.md, Doctor). */
+  readonly cluster?: ClusterRef;
 }
 
 /** The temporary VM and its zone. */

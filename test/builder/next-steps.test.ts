@@ -47,4 +47,21 @@ describe('nextSteps', () => {
       image: { path: 'projects/my-project/global/images/ml-cache-v1' },
     });
   });
+
+  it('with --cluster, the pool and doctor commands name that cluster (its project, not the image project)', () => {
+    const cluster = {
+      project: 'gke-project',
+      location: 'europe-west4',
+      name: 'ml',
+      path: 'projects/gke-project/locations/europe-west4/clusters/ml',
+    };
+    const next = nextSteps('my-project', 'ml-cache-v1', 'ml-cache', cluster);
+    expect(next.gcloud.split('\n').slice(0, 3)).toEqual([
+      'gcloud container node-pools create NODE_POOL \\',
+      '  --cluster=ml --location=europe-west4 \\',
+      '  --project=gke-project \\',
+    ]);
+    expect(next.gcloud).toContain('disk-image=projects/my-project/global/images/ml-cache-v1,mode=CONTAINER_IMAGE_CACHE');
+    expect(next.doctor).toContain(`--cluster=${cluster.path} \\`);
+  });
 });

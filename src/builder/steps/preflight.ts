@@ -10,6 +10,7 @@ import type { Step } from './step.js';
 import { takenImageNameProblem } from './resources.js';
 import { kmsKeyLocation, kmsLocationFits } from '../../config/rules.js';
 import { checkBaseImage } from './base-image.js';
+import { clusterProblems } from './cluster-checks.js';
 import { parseImageReference } from '../../config/reference.js';
 import { grantCommand, readRegistrySecrets, SECRET_ACCESSOR_ROLE, vmMember, type SecretsRead } from './registry-secrets.js';
 
@@ -117,6 +118,9 @@ export const preflight: Step<CloudRun> = {
           await secretsRead;
           return checkContainerImages({ ...ctx, config }, secrets, signal);
         }),
+      config.kind !== 'vm-verify' &&
+        config.cluster &&
+        check(`cluster ${config.cluster.path} (--cluster)`, () => clusterProblems({ ...ctx, config }, signal)),
       config.kind === 'vm-build' &&
         config.base?.from === 'image' &&
         check(`base image ${config.base.name} (--base-image)`, () => checkBaseImage({ ...ctx, config }, signal)),

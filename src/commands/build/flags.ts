@@ -232,6 +232,16 @@ export const BUILD_FLAGS = {
     help: 'namespace of the VolumeSnapshot',
     doc: 'namespace of the `VolumeSnapshot`',
   },
+  cluster: {
+    kind: 'string',
+    appliesTo: BUILDS,
+    needs: { 'image-name': 'the cluster is checked for the image the build makes' },
+    valueName: 'PATH',
+    check: rules.clusterPath,
+    isNew: true,
+    help: "check that this GKE cluster can use the image: its doctor checks before anything is created, and the image's once it exists",
+    doc: "check that this GKE cluster (`projects/P/locations/L/clusters/C`) can use the image: `doctor`'s checks that do not need the image run in preflight (a failure: exit 1, nothing created), the image's own once it exists (a failure: exit 1, the image kept); see *Will it work on my cluster?*",
+  },
   'boot-image': {
     kind: 'string',
     appliesTo: ON_A_VM,

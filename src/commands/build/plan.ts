@@ -126,6 +126,7 @@ export function parseRunPlan(given: GivenFlags, env: Environment, opts: ParseOpt
     ...(manifests ? { k8sManifestsFilepath: manifests } : {}),
     k8sNamespace: v.k8sNamespace,
     ...(lifetime.lifetime ? { lifetime: lifetime.lifetime } : {}),
+    ...(v.cluster ? { cluster: rules.clusterOf(v.cluster) } : {}),
   });
   const vm = () => ({
     zone: v.zone!,

@@ -65,12 +65,20 @@ export function imagePathOf(diskImage: string, clusterProject: string): string {
 
 const errorText = (err: unknown) => (err as Error)?.message ?? String(err);
 
+/**
+ * Which checks run: `all` (doctor); `before-image`, those that do not need the image to exist — the cluster, its
+ * pools, the APIs, the node service accounts, and the grants and allowlists that name the image's path — which a
+ * build runs in preflight, where no pool mounting the image yet is expected (a warning); `image`, those that read
+ * the image or a pool's use of it, which a build runs once the image exists.
+ */
+export type CheckPhase = 'all' | 'before-image' | 'image';
+
 /** Runs the cluster-side checks (and, given an image, the image-side ones) in a fixed order. */
 export async function runChecks(
   cloud: DoctorCloud,
   target: DoctorTarget,
   signal: AbortSignal,
-  only: 'all' | 'cluster' | 'image' = 'all',
+  phase: CheckPhase = 'all',
 ): Promise<{ lines: CheckLine[]; facts: DoctorFacts }> {
   const c = target.cluster;
   const facts: DoctorFacts = { needsNodeSelector: false };
@@ -98,30 +106,31 @@ export async function runChecks(
   const pools = targetPools(cluster, target);
   const autoCreates = cluster.autopilot || cluster.autoprovisioning.enabled;
   const lines: CheckLine[] = [];
-  lines.push({
-    check: 'cluster',
-    status: 'pass',
-    seen: `${cluster.autopilot ? 'Autopilot' : 'Standard'} cluster ${c.path}, control plane ${cluster.masterVersion ?? 'unknown'}`,
-  });
-
   const sections: Array<Promise<CheckLine[]>> = [];
-  if (only !== 'image') {
-    sections.push(Promise.resolve(poolLines(cluster, target, pools)));
+  if (phase !== 'image') {
+    lines.push({
+      check: 'cluster',
+      status: 'pass',
+      seen: `${cluster.autopilot ? 'Autopilot' : 'Standard'} cluster ${c.path}, control plane ${cluster.masterVersion ?? 'unknown'}`,
+    });
+    sections.push(Promise.resolve(poolLines(cluster, target, pools, phase)));
     sections.push(Promise.resolve(versionLines(cluster, target, pools.found, autoCreates)));
     sections.push(Promise.resolve(streamingLines(cluster, target, pools.found, autoCreates)));
     sections.push(containerFsLine(cloud, c, signal).then((l) => [l]));
     sections.push(serviceAccountLines(cloud, cluster, pools.found, autoCreates, signal));
+    if (image) {
+      sections.push(imageIamLines(cloud, cluster, pools.found, autoCreates, image, signal));
+      if (autoCreates) sections.push(allowlistLines(cloud, cluster, image, signal));
+    }
   }
-  if (image && only !== 'cluster') {
+  if (image && phase !== 'before-image') {
     sections.push(
       imageLines(cloud, image, signal).then((r) => {
         if (r.record) facts.record = r.record;
         return r.lines;
       }),
     );
-    if (pools.named) sections.push(Promise.resolve(referenceLines(cluster, target, pools.named, image)));
-    sections.push(imageIamLines(cloud, cluster, pools.found, autoCreates, image, signal));
-    if (autoCreates) sections.push(allowlistLines(cloud, cluster, image, signal));
+    for (const pool of pools.found) sections.push(Promise.resolve(referenceLines(cluster, target, pool, image)));
   }
   for (const s of await Promise.all(sections)) lines.push(...s);
   return { lines, facts };
@@ -160,7 +169,7 @@ function nodePoolCreate(cluster: ClusterInfo, target: DoctorTarget, image: strin
   ]);
 }
 
-function poolLines(cluster: ClusterInfo, target: DoctorTarget, pools: Pools): CheckLine[] {
+function poolLines(cluster: ClusterInfo, target: DoctorTarget, pools: Pools, phase: CheckPhase): CheckLine[] {
   if (pools.missing)
     return [
       {
@@ -171,11 +180,15 @@ function poolLines(cluster: ClusterInfo, target: DoctorTarget, pools: Pools): Ch
       },
     ];
   if (pools.found.length || cluster.autopilot || cluster.autoprovisioning.enabled) return [];
+  // Before the image exists, the pool that will mount it is the next step, not a fault.
+  const yet = phase === 'before-image';
   return [
     {
       check: 'node-pool',
-      status: target.image ? 'fail' : 'warn',
-      seen: target.image ? `no node pool mounts ${target.image.path}` : 'no node pool has a secondary boot disk',
+      status: target.image && !yet ? 'fail' : 'warn',
+      seen: target.image
+        ? `no node pool mounts ${target.image.path}${yet ? ' yet: create one once the image exists' : ''}`
+        : 'no node pool has a secondary boot disk',
       fix: nodePoolCreate(cluster, target, target.image?.path ?? 'projects/PROJECT/global/images/IMAGE'),
     },
   ];
@@ -216,6 +229,16 @@ function versionLines(cluster: ClusterInfo, target: DoctorTarget, pools: NodePoo
                   '--image-type=COS_CONTAINERD',
                 ]),
           }),
+    });
+  }
+  if (!pools.length && !autoCreates) {
+    // No pool to judge: the one to be created gets the control plane's version, and COS_CONTAINERD by default.
+    const v = judgeVersion('COS_CONTAINERD', cluster.masterVersion ?? 'unknown', cluster.autopilot);
+    lines.push({
+      check: 'version',
+      status: v.status,
+      seen: `new node pools: ${v.detail}`,
+      ...(v.status === 'pass' ? {} : { fix: masterFirst(cluster, target, v.needs, true)! }),
     });
   }
   if (autoCreates) {
@@ -329,9 +352,11 @@ async function containerFsLine(cloud: DoctorCloud, c: DoctorTarget['cluster'], s
   }
 }
 
-/** The service accounts of the nodes checked: each pool's, and the auto-provisioning default. */
+/** The service accounts of the nodes checked: each pool's, the auto-provisioning default, or a new pool's. */
 function nodeAccounts(cluster: ClusterInfo, pools: NodePoolInfo[], autoCreates: boolean): string[] {
   const all = pools.map((p) => p.serviceAccount ?? 'default');
+  // No pool yet: the one to be created runs as the default account unless told otherwise.
+  if (!pools.length && !autoCreates) all.push('default');
   if (autoCreates) all.push(cluster.autoprovisioning.serviceAccount ?? 'default');
   return [...new Set(all)];
 }

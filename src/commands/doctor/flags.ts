@@ -4,7 +4,6 @@ import type { FlagSet, RunMode } from '../../config/flag.js';
 import * as rules from '../../config/rules.js';
 import { BUILD_FLAGS } from '../build/flags.js';
 
-export const CLUSTER_PATH = /^projects\/[a-z][a-z0-9.:-]*\/locations\/[a-z][a-z0-9-]*\/clusters\/[a-z]([-a-z0-9]*[a-z0-9])?$/;
 export const IMAGE_PATH = /^projects\/[a-z][a-z0-9.:-]*\/global\/images\/[a-z]([-a-z0-9]*[a-z0-9])?$/;
 
 /** `doctor` checks; `doctor --hits` reads the logs (docs/architecture.md, Doctor). */
@@ -17,7 +16,7 @@ export const DOCTOR_FLAGS = {
     appliesTo: BOTH,
     required: { what: 'projects/PROJECT/locations/LOCATION/clusters/NAME' },
     valueName: 'PATH',
-    check: (v) => (CLUSTER_PATH.test(v) ? undefined : 'expected projects/PROJECT/locations/LOCATION/clusters/NAME'),
+    check: rules.clusterPath,
     help: 'the GKE cluster to check: projects/P/locations/L/clusters/C',
     doc: 'the GKE cluster: `projects/P/locations/L/clusters/C`',
   },

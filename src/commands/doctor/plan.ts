@@ -50,8 +50,8 @@ export function parseDoctorPlan(given: GivenFlags, env: Environment, cwd: string
   }
   const keyFile = gcpOauthFlag(v?.gcpOauth, cwd, problems);
   if (problems.length || !v || !v.cluster) throw new UsageError(problems);
-  const [, project, , location, , name] = v.cluster.split('/') as [string, string, string, string, string, string];
-  const imageProject = v.projectName ?? project;
+  const cluster = rules.clusterOf(v.cluster);
+  const imageProject = v.projectName ?? cluster.project;
   const image = v.image
     ? { project: v.image.split('/')[1]!, name: v.image.split('/')[4]!, path: v.image }
     : v.imageName
@@ -59,7 +59,7 @@ export function parseDoctorPlan(given: GivenFlags, env: Environment, cwd: string
       : undefined;
   return {
     kind: 'doctor',
-    cluster: { project, location, name, path: v.cluster },
+    cluster,
     ...(v.nodePool ? { nodePool: v.nodePool } : {}),
     ...(image ? { image } : {}),
     workloads,
