@@ -5,7 +5,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startEmulator, type Emulator } from '../emulator/index.js';
 import { spawnCli } from '../helpers/spawn-cli.js';
 import { BASE_ARGS } from '../integration/harness.js';
-import { emulatorEnv, TOKEN } from './harness.js';
+import { emulatorEnv } from '../helpers/emulator-env.js';
+import { TOKEN } from './harness.js';
 
 const P = 'test-project';
 const CLUSTER = `projects/${P}/locations/us-central1-a/clusters/std`;
@@ -24,7 +25,7 @@ afterEach(async () => {
   await emu.close();
 });
 
-const build = (args: string[]) => spawnCli(args, { ...emulatorEnv(emu), STORAGE_EMULATOR_HOST: emu.storageHost }).done;
+const build = (args: string[]) => spawnCli(args, emulatorEnv(emu, TOKEN)).done;
 
 describe('build --cluster', () => {
   it('a cluster check failing in preflight: exit 1, each failure named with its fix, nothing created', async () => {

@@ -1,6 +1,7 @@
 // What the doctor tests share: the real bin/ spawned with the emulator's endpoints, its JSON lines read back.
 import { expect } from 'vitest';
 import type { Emulator } from '../emulator/index.js';
+import { emulatorEnv } from '../helpers/emulator-env.js';
 import { spawnCli } from '../helpers/spawn-cli.js';
 
 export const TOKEN = 'ya29.doctor-test';
@@ -19,22 +20,9 @@ export interface DoctorRun {
   stderr: string;
 }
 
-/** Every Google API pointed at the emulator, with the token it accepts. */
-export function emulatorEnv(emu: Emulator): Record<string, string> {
-  return {
-    CLOUDSDK_AUTH_ACCESS_TOKEN: TOKEN,
-    CLOUDSDK_API_ENDPOINT_OVERRIDES_COMPUTE: emu.computeEndpoint,
-    CLOUDSDK_API_ENDPOINT_OVERRIDES_IAM: emu.storageHost,
-    CLOUDSDK_API_ENDPOINT_OVERRIDES_CONTAINER: emu.storageHost,
-    CLOUDSDK_API_ENDPOINT_OVERRIDES_SERVICEUSAGE: emu.storageHost,
-    CLOUDSDK_API_ENDPOINT_OVERRIDES_CLOUDRESOURCEMANAGER: emu.storageHost,
-    CLOUDSDK_API_ENDPOINT_OVERRIDES_LOGGING: emu.storageHost,
-  };
-}
-
 /** `doctor ARGS --json` (unless `json: false`); `lines` are the checks of the JSON answer, [] when there is none. */
 export async function doctor(emu: Emulator, args: string[], opts: { json?: boolean } = {}): Promise<DoctorRun> {
-  const run = await spawnCli(['doctor', ...args, ...(opts.json === false ? [] : ['--json'])], emulatorEnv(emu)).done;
+  const run = await spawnCli(['doctor', ...args, ...(opts.json === false ? [] : ['--json'])], emulatorEnv(emu, TOKEN)).done;
   let lines: Line[] = [];
   try {
     lines = (JSON.parse(run.stdout) as { checks: Line[] }).checks ?? [];

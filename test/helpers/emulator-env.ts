@@ -8,5 +8,9 @@ export function emulatorEnv(emu: Emulator, token: string): Record<string, string
     CLOUDSDK_API_ENDPOINT_OVERRIDES_COMPUTE: emu.computeEndpoint,
     STORAGE_EMULATOR_HOST: emu.storageHost,
     CLOUDSDK_API_ENDPOINT_OVERRIDES_IAM: emu.storageHost,
+    CLOUDSDK_API_ENDPOINT_OVERRIDES_CONTAINER: emu.storageHost,
+    CLOUDSDK_API_ENDPOINT_OVERRIDES_SERVICEUSAGE: emu.storageHost,
+    CLOUDSDK_API_ENDPOINT_OVERRIDES_CLOUDRESOURCEMANAGER: emu.storageHost,
+    CLOUDSDK_API_ENDPOINT_OVERRIDES_LOGGING: emu.storageHost,
   };
 }
