@@ -92,6 +92,15 @@ export interface BaseImage {
   diskSizeGb: number;
 }
 
+/** A field of the run's state (`BuildContext.state`) that steps write and read (see `Step`'s reads and writes). */
+export type StateKey = keyof BuildContext['state'];
+
+/**
+ * The fields runBuild sets before the first step (empty), which any step may use: cleanup handles, VM phases and the
+ * resolved digests (preflight fills those; a run with --skip-image-check or without preflight has none).
+ */
+export const RUN_OWNED_STATE: readonly StateKey[] = ['tracked', 'vmPhases', 'imageDigests'];
+
 /** What a step works with; `R` is the kinds of run the step is part of (see stepsFor). */
 export interface BuildContext<R extends Run = Run> {
   config: R;

@@ -20,16 +20,27 @@ import { BuildError, InterruptedError, StepTimeoutError } from '../errors.js';
 import type { Cloud } from '../gcp/types.js';
 import type { Redactor } from '../io/redact.js';
 import { CleanupRegistry } from './cleanup.js';
-import { DEFAULT_TUNING, runNames, type BuildContext, type Tuning } from './context.js';
+import { DEFAULT_TUNING, runNames, type BuildContext, type StateKey, type Tuning } from './context.js';
+import { checkStepFlow } from './step-flow.js';
 import type { BuildResult, Emit } from './events.js';
 import { LogsUploader } from './logs.js';
 import { runSteps } from './runner.js';
 import { SerialLog } from './serial-log.js';
 import { preflight } from './steps/preflight.js';
-import { createDisk, createImage, createVm, deleteVm, detachDisk, keepForDebugging, replaceOldImage } from './steps/resources.js';
+import { createDisk } from './steps/create-disk.js';
+import { createVm } from './steps/create-vm.js';
+import { detachDisk } from './steps/detach-disk.js';
+import { deleteVm } from './steps/delete-vm.js';
+import { replaceOldImage } from './steps/replace-image.js';
+import { createImage } from './steps/create-image.js';
+import { keepForDebugging } from './tracked.js';
 import { plan } from './steps/plan.js';
-import { planLocal, planLocalVerify } from './steps/plan-local.js';
-import { localBake, localVerify, packArchive, uploadArchive } from './steps/local.js';
+import { planLocal } from './steps/plan-local.js';
+import { planLocalVerify } from './steps/plan-local-verify.js';
+import { localBake } from './steps/local-bake.js';
+import { packArchive } from './steps/pack-archive.js';
+import { uploadArchive } from './steps/upload-archive.js';
+import { localVerify } from './steps/local-verify.js';
 import { nextSteps } from './next-steps.js';
 import { k8sManifests } from '../k8s/manifests.js';
 import type { Step } from './steps/step.js';
@@ -38,7 +49,8 @@ import { writeManifests } from './steps/write-manifests.js';
 import { checkCluster, type ClusterChecks } from './steps/cluster-checks.js';
 import { setImageLifetime } from './steps/image-lifetime.js';
 import { compareWithFamily } from './steps/compare-with-family.js';
-import { choosing, dataDiskSizeGb } from './steps/base-image.js';
+import { choosing } from './steps/choose-base.js';
+import { dataDiskSizeGb } from './specs.js';
 import { deadline } from '../io/abort.js';
 import { shellCommand } from '../io/shell-quote.js';
 import type { ProcessWarnings } from '../io/warnings.js';
@@ -77,20 +89,30 @@ export interface PlannedStep {
   name: string;
   title: string;
   run: (ctx: BuildContext, signal: AbortSignal) => Promise<void>;
+  /** What it reads, writes and may read of the run's state, for this run (see `Step`). */
+  reads: readonly StateKey[];
+  uses: readonly StateKey[];
+  writes: readonly StateKey[];
   skippedWhenUnchanged?: boolean;
   alongside?: boolean;
 }
 
+/** The steps bound to the run, their state checked to flow from the steps before them (`checkStepFlow`). */
 function bind<R extends Run>(config: R, steps: ReadonlyArray<Step<R> | false | undefined>): PlannedStep[] {
-  return steps
+  const planned = steps
     .filter((s): s is Step<R> => !!s)
     .map((step) => ({
       name: step.name,
       title: step.title,
       run: (ctx: BuildContext, signal: AbortSignal) => step.run({ ...ctx, config }, signal),
+      reads: typeof step.reads === 'function' ? step.reads(config) : (step.reads ?? []),
+      uses: step.uses ?? [],
+      writes: step.writes ?? [],
       ...(step.skippedWhenUnchanged ? { skippedWhenUnchanged: true } : {}),
       ...(step.alongside ? { alongside: true } : {}),
     }));
+  checkStepFlow(planned);
+  return planned;
 }
 
 /**

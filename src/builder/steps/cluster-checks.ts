@@ -48,6 +48,7 @@ export async function clusterProblems(ctx: BuildContext<ImageRun>, signal: Abort
 export const checkCluster: Step<ImageRun> = {
   name: 'check-cluster',
   title: 'Checking that the cluster can use the image',
+  uses: ['unchangedImage'],
   async run(ctx, signal) {
     const { config } = ctx;
     if (!config.cluster) return;

@@ -5,13 +5,14 @@
 import { BuildError } from '../../errors.js';
 import type { ImageRun } from '../../config/types.js';
 import { compareRecords, newestOfOurs } from '../image-record.js';
-import type { BuildContext } from '../context.js';
-import { imageRecordFor, takenImageNameProblem } from './resources.js';
+import { imageRecordFor, takenImageNameProblem } from '../specs.js';
 import type { Step } from './step.js';
 
 export const compareWithFamily: Step<ImageRun> = {
   name: 'compare-with-family',
   title: 'Comparing with the newest image of the family (--if-changed)',
+  uses: ['imageNameTaken', 'imageDigests'],
+  writes: ['newestOfFamily', 'unchangedImage', 'ifChanged'],
   async run(ctx, signal) {
     const { config } = ctx;
     const family = config.imageFamilyName;
@@ -44,8 +45,3 @@ export const compareWithFamily: Step<ImageRun> = {
     if (ctx.state.imageNameTaken) throw new BuildError(takenImageNameProblem(config), 'compare-with-family');
   },
 };
-
-/** The image the run's outputs name: the one it creates, or the family's image that already holds these images. */
-export function productImageName(ctx: BuildContext<ImageRun>): string {
-  return ctx.state.unchangedImage?.name ?? ctx.config.imageName;
-}

@@ -37,6 +37,7 @@ export function lifetimeCommand(project: string, image: string, status: Deprecat
 export const setImageLifetime: Step<ImageRun> = {
   name: 'set-image-lifetime',
   title: "Recording the image's deprecation times",
+  writes: ['lifetime'],
   async run(ctx: BuildContext<ImageRun>, signal) {
     const { config } = ctx;
     if (!config.lifetime) return;

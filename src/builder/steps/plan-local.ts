@@ -1,29 +1,29 @@
-// --local --dry-run: what a local build or verification would create on this machine and in the cloud, and
+// --local --dry-run: what a local build would create on this machine and in the cloud, and
 // nothing created — no disk file, loop device, mount, archive, upload or image. The names and the image body come
 // from the same functions the real steps use; the scratch directory's random suffix is shown as XXXXXX.
 import { join } from 'node:path';
-import { tmpdir } from 'node:os';
 import { imageBody } from '../../gcp/bodies.js';
-import { isArchive } from '../../local/verify-local.js';
 import type { BakeRun, LocalBuild, LocalVerify } from '../../config/types.js';
 import { scriptMetadata } from './script-input.js';
 import type { BuildContext } from '../context.js';
 import type { PlannedResource } from '../events.js';
-import { archiveObject, scratchParent } from './local.js';
+import { archiveObject, scratchParent } from '../local-run.js';
 import { PLAN_STEP, plannedLifetime, plannedManifests, recordPlan, wouldBeSkipped } from './plan.js';
-import { imageSpecFor } from './resources.js';
+import { imageSpecFor } from '../specs.js';
 import type { Step } from './step.js';
 
-const SCRATCH = 'gdib-XXXXXX';
+export const SCRATCH = 'gdib-XXXXXX';
 
 /** The VM's metadata the plan shows (the local metadata server serves the rest): the bootstrap and the agent left out. */
-function scriptInput(ctx: BuildContext<BakeRun | LocalVerify>): Record<string, string> {
+export function scriptInput(ctx: BuildContext<BakeRun | LocalVerify>): Record<string, string> {
   const items = scriptMetadata(ctx.config, ctx.names);
   return Object.fromEntries(items.filter((i) => i.key !== 'startup-script' && i.key !== 'gdib-agent').map((i) => [i.key, i.value]));
 }
 
 export const planLocal: Step<BakeRun> = {
   ...PLAN_STEP,
+  uses: ['unchangedImage', 'imageDigests'],
+  writes: ['plan'],
   run(ctx) {
     const { config } = ctx;
     if (config.kind === 'local-build' && wouldBeSkipped({ ...ctx, config })) return Promise.resolve();
@@ -68,49 +68,5 @@ export const planLocal: Step<BakeRun> = {
     }
     recordPlan(ctx, resources);
     return Promise.resolve();
-  },
-};
-
-export const planLocalVerify: Step<LocalVerify> = {
-  ...PLAN_STEP,
-  async run(ctx) {
-    const file = ctx.config.file;
-    const scratch = join(tmpdir(), SCRATCH);
-    // Reading the file's first bytes tells an archive from a raw disk; nothing is written.
-    const archive = await isArchive(file);
-    const verify = { script: 'verify', metadata: scriptInput(ctx) };
-    // A raw disk is used in place, read-only: only the scratch directory is created. An archive is extracted.
-    const resources: PlannedResource[] = archive
-      ? [
-          {
-            kind: 'file',
-            name: scratch,
-            body: { holds: "the verify script's containerd and mount point", removed: 'at the end of the run' },
-          },
-          {
-            kind: 'file',
-            name: join(scratch, 'gdib-verify-XXXXXX', 'disk.raw'),
-            body: {
-              source: file,
-              format: 'extracted from the archive, sparse',
-              attachedAs: 'read-only loop device',
-              ...verify,
-              removed: 'at the end of the run',
-            },
-          },
-        ]
-      : [
-          {
-            kind: 'file',
-            name: scratch,
-            body: {
-              holds: "the verify script's containerd and mount point",
-              disk: { source: file, format: 'raw disk, used in place and not modified', attachedAs: 'read-only loop device' },
-              ...verify,
-              removed: 'at the end of the run',
-            },
-          },
-        ];
-    recordPlan(ctx, resources);
   },
 };

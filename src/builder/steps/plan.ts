@@ -6,16 +6,18 @@ import { k8sManifests } from '../../k8s/manifests.js';
 import type { ImageRun, VmBuild, VmRun } from '../../config/types.js';
 import type { BuildContext } from '../context.js';
 import type { PlannedResource } from '../events.js';
-import { diskSpecFor, imageSpecFor, instanceSpecFor } from './resources.js';
+import { diskSpecFor, imageSpecFor, instanceSpecFor } from '../specs.js';
 import type { Step } from './step.js';
 import { vmAccess } from '../vm-access.js';
-import { productImageName } from './compare-with-family.js';
+import { productImageName } from '../specs.js';
 
 /** Every dry run ends in one step of this name, whatever kind of run it plans. */
 export const PLAN_STEP = { name: 'plan', title: 'Planning (--dry-run: nothing is created)' } as const;
 
 export const plan: Step<VmRun> = {
   ...PLAN_STEP,
+  uses: ['unchangedImage', 'base', 'sourceImageSizeGb', 'imageDigests'],
+  writes: ['plan'],
   run(ctx) {
     const { config } = ctx;
     if (config.kind === 'vm-build' && wouldBeSkipped({ ...ctx, config })) return Promise.resolve();

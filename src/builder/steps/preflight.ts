@@ -7,9 +7,9 @@ import { ApiError, describe as describeCause } from '../../gcp/errors.js';
 import { isVmRun, type CloudRun, type ImageRun } from '../../config/types.js';
 import type { BuildContext } from '../context.js';
 import type { Step } from './step.js';
-import { takenImageNameProblem } from './resources.js';
+import { takenImageNameProblem } from '../specs.js';
 import { kmsKeyLocation, kmsLocationFits } from '../../config/rules.js';
-import { checkBaseImage } from './base-image.js';
+import { checkBaseImage } from '../base-image.js';
 import { clusterProblems } from './cluster-checks.js';
 import { parseImageReference } from '../../config/reference.js';
 import { grantCommand, readRegistrySecrets, SECRET_ACCESSOR_ROLE, vmMember, type SecretsRead } from './registry-secrets.js';
@@ -23,6 +23,7 @@ export const BUCKET_PERMISSIONS: ReadonlyArray<{ permission: string; why: string
 export const preflight: Step<CloudRun> = {
   name: 'preflight',
   title: 'Checking the project, zone, image name and log bucket',
+  writes: ['imageNameTaken', 'sourceImageSizeGb', 'imageDigests', 'checkedBase'],
   async run(ctx, signal) {
     const { config } = ctx;
     const c = ctx.cloud.compute;

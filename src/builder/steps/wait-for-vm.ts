@@ -16,6 +16,7 @@ import { PreemptionWatch } from '../preemption.js';
 export const waitForVm: Step<VmRun> = {
   name: 'wait-vm',
   title: 'Waiting for the VM to pull and unpack the images',
+  writes: ['vmOutcome', 'vmPhases', 'preemptions', 'tracked'],
   async run(ctx, signal) {
     const w = new VmWatcher(ctx);
     try {

@@ -6,11 +6,13 @@ import { writeFileReplacing } from '../../io/safe-file.js';
 import { k8sManifests } from '../../k8s/manifests.js';
 import type { ImageRun } from '../../config/types.js';
 import type { Step } from './step.js';
-import { productImageName } from './compare-with-family.js';
+import { productImageName } from '../specs.js';
 
 export const writeManifests: Step<ImageRun> = {
   name: 'write-manifests',
   title: 'Writing the Kubernetes manifests',
+  uses: ['unchangedImage'],
+  writes: ['k8sManifests'],
   async run(ctx, signal) {
     const path = ctx.config.k8sManifestsFilepath;
     if (!path) return;

@@ -1,30 +1,11 @@
-// --incremental and --base-image: the data disk starts from an image this tool built, so the VM fetches and unpacks
-// only the layers it lacks (docs/architecture.md, Run plans). The base is only read — the disk is created from it —
-// and never tracked for cleanup, so no failure or interrupt can change or delete it.
+// --incremental and --base-image: the step that chooses the image the data disk starts from, so the VM fetches and
+// unpacks only the layers it lacks (docs/architecture.md, Workflow). Writes `base`.
 import type { VmBuild } from '../../config/types.js';
 import type { ImageInfo } from '../../gcp/types.js';
-import { DISK_FORMAT_VERSION, newestOfOurs, parseRecord } from '../image-record.js';
+import { baseImageProblem, uriOf } from '../base-image.js';
+import { newestOfOurs } from '../image-record.js';
 import type { BuildContext } from '../context.js';
 import type { Step } from './step.js';
-
-const uriOf = (project: string, name: string) => `projects/${project}/global/images/${name}`;
-
-/** Why an image cannot be the base of this build, or undefined when it can. */
-export function baseImageProblem(image: ImageInfo, config: VmBuild): string | undefined {
-  if (image.status !== 'READY') return `it is ${image.status ?? 'not ready'}, not READY`;
-  const record = parseRecord(image.description);
-  if (!record) return 'it was not built by this tool (its description holds no record of what is on the disk)';
-  if (record.disk !== DISK_FORMAT_VERSION)
-    return `its disk format is version ${record.disk}, and this version of the tool reuses only version ${DISK_FORMAT_VERSION}`;
-  if (record.platform !== config.platform)
-    return `it holds images for ${record.platform}, and this build is for ${config.platform} (--platform)`;
-  return undefined;
-}
-
-/** The data disk's size: --disk-size-gb, but never smaller than the base image (GCE refuses a smaller disk). */
-export function dataDiskSizeGb(ctx: BuildContext<VmBuild>): number {
-  return Math.max(ctx.config.diskSizeGb, ctx.state.base?.diskSizeGb ?? 0);
-}
 
 /** The base is chosen: notes what the disk starts from, and its size when --disk-size-gb is smaller. */
 function adopt(ctx: BuildContext<VmBuild>, project: string, image: ImageInfo): void {
@@ -39,19 +20,6 @@ function adopt(ctx: BuildContext<VmBuild>, project: string, image: ImageInfo): v
     });
 }
 
-/** Preflight's check of an explicit --base-image: a problem (exit 1) when it cannot be the base. */
-export async function checkBaseImage(ctx: BuildContext<VmBuild>, signal: AbortSignal): Promise<string | undefined> {
-  const choice = ctx.config.base;
-  if (choice?.from !== 'image') return undefined;
-  const { project, name } = choice;
-  const image = await ctx.cloud.compute.getImage(name, signal, project);
-  if (!image) return `base image ${uriOf(project, name)} does not exist (--base-image)`;
-  const problem = baseImageProblem(image, ctx.config);
-  if (problem) return `base image ${uriOf(project, name)} cannot be reused: ${problem} (--base-image)`;
-  ctx.state.checkedBase = { project, image };
-  return undefined;
-}
-
 /**
  * After --if-changed found something to build (skipped, like the steps that make the image, when it found
  * nothing): --base-image takes the image preflight checked; --incremental the newest READY image of the family
@@ -61,6 +29,10 @@ export async function checkBaseImage(ctx: BuildContext<VmBuild>, signal: AbortSi
 export const chooseBase: Step<VmBuild> = {
   name: 'choose-base',
   title: 'Choosing the image to start from',
+  // An explicit --base-image is the one preflight checked; --incremental reuses what --if-changed listed, if it ran.
+  reads: (run) => (run.base?.from === 'image' ? ['checkedBase'] : []),
+  uses: ['newestOfFamily'],
+  writes: ['base'],
   async run(ctx, signal) {
     const { config } = ctx;
     if (config.base?.from === 'image') {

@@ -1,24 +1,20 @@
-// --local: the very startup script the VM would run, run on this machine (through the seams of docs/architecture.md, Test seams) against a sparse file on
-// a loop device, then the disk packed as a GCE-importable archive and, unless only --output is wanted, uploaded
-// and imported as the image (rawDisk). Every file, loop device, server and uploaded object is registered for
-// cleanup like the VM path's disk and VM.
+// --local (docs/architecture.md, Workflow): what the local steps share — the very startup script the VM would run,
+// run on this machine (through the seams of docs/architecture.md, Test seams) against a sparse file on a loop
+// device, with a local metadata server; the scratch directory and loop device registered for cleanup like the VM
+// path's disk and VM; where the archive is uploaded.
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { BuildError } from '../../errors.js';
-import { shellCommand } from '../../io/shell-quote.js';
-import { packDiskArchive } from '../../local/archive.js';
-import { createLoopDisk, mountsOfDevice, mountsUnderDir, servesFile, undoCommands, unmountAll } from '../../local/disk.js';
-import { startLocalMetadataServer } from '../../local/metadata-server.js';
-import { DEFAULT_GRACE_MS, runStartupScript } from '../../local/run-script.js';
-import { openDiskForVerify } from '../../local/verify-local.js';
-import type { BakeRun, LocalBuild, LocalVerify } from '../../config/types.js';
-import { scriptMetadata } from './script-input.js';
-import type { Tracked } from '../cleanup.js';
-import type { BuildContext } from '../context.js';
-import { parseStatusLine } from '../serial-log.js';
-import { asState, VmStatus } from '../vm-status.js';
-import type { Step } from './step.js';
+import { BuildError } from '../errors.js';
+import { mountsOfDevice, mountsUnderDir, servesFile, undoCommands, unmountAll } from '../local/disk.js';
+import { startLocalMetadataServer } from '../local/metadata-server.js';
+import { DEFAULT_GRACE_MS, runStartupScript } from '../local/run-script.js';
+import type { BakeRun, LocalBuild, LocalVerify } from '../config/types.js';
+import { scriptMetadata } from './steps/script-input.js';
+import type { Tracked } from './cleanup.js';
+import type { BuildContext } from './context.js';
+import { parseStatusLine } from './serial-log.js';
+import { asState, VmStatus } from './vm-status.js';
 
 /**
  * How long cleanup waits for a local step's own ending — the script's TERM handling (it stops its containerd and
@@ -28,7 +24,7 @@ import type { Step } from './step.js';
 const STEP_SETTLE_MS = DEFAULT_GRACE_MS + 30_000;
 
 /** Resolved when a local step's own work has ended, however it ended. */
-function stepSettled(): { promise: Promise<void>; resolve: () => void } {
+export function stepSettled(): { promise: Promise<void>; resolve: () => void } {
   let resolve!: () => void;
   const promise = new Promise<void>((r) => (resolve = r));
   return { promise, resolve };
@@ -44,7 +40,7 @@ async function afterStep(settled: Promise<void>): Promise<void> {
  * A scratch directory, removed by cleanup once the step has ended, and never while something is mounted under it
  * (the hand-cleanup command then names the `umount`s). Short, for containerd's socket paths.
  */
-async function scratch(ctx: BuildContext, settled: Promise<void>, near?: string): Promise<string> {
+export async function scratch(ctx: BuildContext, settled: Promise<void>, near?: string): Promise<string> {
   const dir = await mkdtemp(join(near ?? tmpdir(), 'gdib-'));
   const item: Tracked = {
     kind: 'file',
@@ -70,7 +66,13 @@ async function scratch(ctx: BuildContext, settled: Promise<void>, near?: string)
  * mounted, and counted as deleted only when it no longer serves the file (`losetup -d` of a busy device only
  * marks it to go when closed). Otherwise the hand-cleanup command names the `umount`s and the `losetup -d`.
  */
-function registerLoop(ctx: BuildContext, device: string, file: string, release: () => Promise<void>, settled: Promise<void>): Tracked {
+export function registerLoop(
+  ctx: BuildContext,
+  device: string,
+  file: string,
+  release: () => Promise<void>,
+  settled: Promise<void>,
+): Tracked {
   const item: Tracked = {
     kind: 'file',
     name: device,
@@ -97,7 +99,12 @@ function registerLoop(ctx: BuildContext, device: string, file: string, release: 
 }
 
 /** Runs a rendered script locally against a device and turns its report into the outcome, as wait-vm does. */
-async function runLocally(ctx: BuildContext<BakeRun | LocalVerify>, device: string, work: string, signal: AbortSignal): Promise<void> {
+export async function runLocally(
+  ctx: BuildContext<BakeRun | LocalVerify>,
+  device: string,
+  work: string,
+  signal: AbortSignal,
+): Promise<void> {
   const { config, names } = ctx;
   const mode = config.kind === 'local-verify' ? 'verify' : 'build';
   const items = scriptMetadata(config, names);
@@ -178,101 +185,9 @@ export function scratchParent(ctx: BuildContext<BakeRun>): string {
   return ctx.config.archivePath ? dirname(ctx.config.archivePath) : tmpdir();
 }
 
-export const localBake: Step<BakeRun> = {
-  name: 'local-bake',
-  title: 'Baking the disk on this machine (--local)',
-  async run(ctx, signal) {
-    // Cleanup (which starts as soon as a signal or the step's timeout comes) waits for this step's own ending.
-    const settled = stepSettled();
-    try {
-      const work = await scratch(ctx, settled.promise, scratchParent(ctx));
-      const disk = await createLoopDisk(join(work, 'disk.raw'), ctx.config.diskSizeGb);
-      const loop = registerLoop(ctx, disk.device, disk.file, () => disk.detach(), settled.promise);
-      try {
-        await runLocally(ctx, disk.device, work, signal);
-      } finally {
-        await disk.detach();
-        ctx.cleanup.release(loop);
-      }
-      ctx.state.localDisk = disk.file;
-    } finally {
-      settled.resolve();
-    }
-  },
-};
-
-export const packArchive: Step<BakeRun> = {
-  name: 'pack-archive',
-  title: 'Packing the disk as a GCE image archive (disk.raw in a .tar.gz)',
-  async run(ctx, signal) {
-    const out = ctx.config.archivePath ?? join(dirname(ctx.state.localDisk!), 'disk.tar.gz');
-    let last = 0;
-    const packed = await packDiskArchive(ctx.state.localDisk!, out, {
-      signal,
-      onProgress: (bytes) => {
-        if (bytes - last >= 64 << 20) ctx.emit({ type: 'vm-progress', progress: `packed ${(bytes / 1e6).toFixed(0)} MB` });
-        last = bytes;
-      },
-    });
-    ctx.state.archive = packed.path;
-    if (ctx.config.archivePath) ctx.emit({ type: 'resource-created', kind: 'file', name: packed.path });
-  },
-};
-
 /** Where the archive is uploaded for the image import: next to the run's logs. */
 export function archiveObject(ctx: BuildContext<LocalBuild>): { object: string; gsUri: string; url: string } {
   const { config, names } = ctx;
   const object = `${names.logs?.prefix ?? names.runId}/disk.tar.gz`;
   return { object, gsUri: `gs://${config.gcsBucket}/${object}`, url: `https://storage.googleapis.com/${config.gcsBucket}/${object}` };
 }
-
-export const uploadArchive: Step<LocalBuild> = {
-  name: 'upload-archive',
-  title: 'Uploading the archive to GCS',
-  async run(ctx, signal) {
-    const { config } = ctx;
-    const { object, gsUri, url } = archiveObject(ctx);
-    if (!config.keepArchive) {
-      ctx.cleanup.register({
-        kind: 'object',
-        name: gsUri,
-        command: shellCommand('gcloud', 'storage', 'rm', gsUri),
-        remove: (s) => ctx.cloud.storage.deleteObject(config.gcsBucket, object, s),
-      });
-    }
-    let last = 0;
-    await ctx.cloud.storage.uploadFile(
-      config.gcsBucket,
-      object,
-      ctx.state.archive!,
-      (bytes) => {
-        if (bytes - last >= 64 << 20) ctx.emit({ type: 'vm-progress', progress: `uploaded ${(bytes / 1e6).toFixed(0)} MB` });
-        last = bytes;
-      },
-      signal,
-    );
-    ctx.state.archiveUrl = url;
-    ctx.emit({ type: 'resource-created', kind: 'object', name: gsUri });
-  },
-};
-
-export const localVerify: Step<LocalVerify> = {
-  name: 'local-verify',
-  title: 'Verifying the disk on this machine (--local)',
-  async run(ctx, signal) {
-    const settled = stepSettled();
-    try {
-      const work = await scratch(ctx, settled.promise);
-      const disk = await openDiskForVerify(ctx.config.file, work, { signal });
-      const loop = registerLoop(ctx, disk.device, disk.file, () => disk.release(), settled.promise);
-      try {
-        await runLocally(ctx, disk.device, work, signal);
-      } finally {
-        await disk.release();
-        ctx.cleanup.release(loop);
-      }
-    } finally {
-      settled.resolve();
-    }
-  },
-};
