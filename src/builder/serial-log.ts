@@ -100,9 +100,6 @@ export interface StatusLine {
   error?: string;
 }
 
-/** The metadata key of the run's status nonce (docs/architecture.md, VM status). */
-export const STATUS_NONCE_KEY = 'gdib-status-nonce';
-
 /**
  * A status line is a whole line (docs/architecture.md, VM status): `gdib: <key>=<value>` at its start, or right after
  * the script runner's prefix — the first `startup-script: ` of the line, with no `gdib: ` before it (the runner's

@@ -8,7 +8,7 @@ import type { KmsApi } from '../../src/gcp/kms.js';
 import type { SecretManagerApi } from '../../src/gcp/secret-manager.js';
 import type { ImageRegistry } from '../../src/registry/client.js';
 import { parseRegistrySecret } from '../../src/registry/secret-format.js';
-import { STATUS_NONCE_KEY } from '../../src/builder/serial-log.js';
+import { MD } from '../../src/vm/contract.js';
 import { echoNonce } from '../emulator/vm-scripts.js';
 
 export interface FakeVm {
@@ -119,7 +119,7 @@ export class FakeCloud implements Cloud {
       const i = this.instances.get(instance);
       if (!i) throw this.notFound('instances.getSerialPortOutput');
       // The VM echoes the run's status nonce on its status lines, as the agent does (complete lines only).
-      const nonce = i.metadata.find((m) => m.key === STATUS_NONCE_KEY)?.value;
+      const nonce = i.metadata.find((m) => m.key === MD.statusNonce)?.value;
       const end = i.vm.serial.lastIndexOf('\n') + 1;
       const buf = Buffer.from(echoNonce(i.vm.serial.slice(0, end), nonce) + i.vm.serial.slice(end));
       return { contents: buf.subarray(start).toString(), start, next: buf.length };

@@ -1,7 +1,7 @@
 // What the startup script is given (its metadata) for each kind of run that runs it, on a VM or on this machine.
 import type { BakeRun, LocalVerify, VmRun } from '../../config/types.js';
 import { renderMetadata, type MetadataItem } from '../../startup-script/render.js';
-import { STATUS_NONCE_KEY } from '../serial-log.js';
+import { MD } from '../../vm/contract.js';
 
 /**
  * `ids`: the run's id, and its status nonce (docs/architecture.md, VM status). `dataDisk`: `from-image` when a build's
@@ -13,7 +13,7 @@ export function scriptMetadata(
   ids: { runId: string; statusNonce?: string },
   dataDisk: 'blank' | 'from-image' = 'blank',
 ): MetadataItem[] {
-  const items = [...renderFor(run, ids.runId, dataDisk), ...(ids.statusNonce ? [{ key: STATUS_NONCE_KEY, value: ids.statusNonce }] : [])];
+  const items = [...renderFor(run, ids.runId, dataDisk), ...(ids.statusNonce ? [{ key: MD.statusNonce, value: ids.statusNonce }] : [])];
   return items.filter((i) => i.value !== '');
 }
 

@@ -3,7 +3,7 @@
 // an error, SIGTERM/SIGINT, the console closing or the script runner going away.
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import type { VmMode } from '../contract.js';
+import { MD, type VmMode } from '../contract.js';
 import { build } from './build.js';
 import { buildDataDisk } from './data-build.js';
 import type { AgentEnv, AgentOptions, Ctx } from './context.js';
@@ -51,7 +51,7 @@ export async function runAgent(run: AgentRun): Promise<{ code: number; mode?: Vm
   const md = new Metadata(run.mdHost, run.fetch);
   let nonce: string | undefined;
   try {
-    const value = await md.attribute('gdib-status-nonce', '');
+    const value = await md.attribute(MD.statusNonce, '');
     if (/^[A-Za-z0-9_-]{8,128}$/.test(value)) nonce = value;
   } catch {
     nonce = undefined;
