@@ -41,7 +41,7 @@ export default defineConfig(
   {
     // The layers of src/ (docs/architecture.md, Layers): imports go down, and no chain of imports comes back. A local
     // plugin of two rules (eslint/layers.mjs) rather than a dependency: the rules need the project's own layer list.
-    files: ['src/**/*.ts'],
+    files: ['src/**/*.ts', 'bench/**/*.ts'],
     plugins: { layers: layersPlugin(import.meta.dirname) },
     rules: { 'layers/direction': 'error', 'layers/no-cycle': 'error' },
   },

@@ -1,12 +1,13 @@
-// `npm run bench`: the benchmarks run as one vitest file, in order, in one process (timings must not compete with
-// each other). They print figures and write docs/benchmarks.md; they fail only when something is broken.
+// `npm run bench`: every benchmark file, one after another (timings must not compete with each other); one alone with
+// `npm run bench -- bench/<name>.ts`. Each writes its figures and tables to docs/benchmarks/<name>.json and .md;
+// bench/time-model.ts computes from the others' figures. They fail only when something is broken, never on a timing.
 import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   root: fileURLToPath(new URL('..', import.meta.url)),
   test: {
-    include: ['bench/benchmarks.ts', 'bench/npm-install.ts'],
+    include: ['bench/cli.ts', 'bench/on-vm.ts', 'bench/install.ts', 'bench/incremental.ts', 'bench/npm-install.ts', 'bench/time-model.ts'],
     fileParallelism: false,
     testTimeout: 300_000,
     hookTimeout: 120_000,

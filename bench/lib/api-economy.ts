@@ -1,4 +1,4 @@
-// API economy (docs/benchmarks.md §3): compute requests per simulated minute of the VM phase, by kind; how the serial
+// API economy (docs/benchmarks.md, section 2): compute requests per simulated minute of the VM phase, by kind; how the serial
 // polling adapts; and how long after the VM reports `succeeded` the CLI starts its next step.
 import { kindOf, type Kind, type RecordedRequest } from './emulator.js';
 import { summarize, type Summary } from './stats.js';

@@ -1,4 +1,4 @@
-// Cost (docs/benchmarks.md §4): provisioned GB and the minutes each temporary resource lives, from the emulator's ledger,
+// Cost (docs/benchmarks.md, section 3): provisioned GB and the minutes each temporary resource lives, from the emulator's ledger,
 // for this tool (measured) and for the Go tool's order of operations (computed from the same measured durations).
 import type { LedgerEntry } from './../../test/emulator/index.js';
 import type { ScriptedBuild } from './vm-phase.js';

@@ -1,4 +1,4 @@
-// §8 (installing from npm): `npx gke-disk-image-builder@VERSION --help` on a machine with an empty npm cache,
+// Installing from npm: `npx gke-disk-image-builder@VERSION --help` on a machine with an empty npm cache,
 // against a real npm registry on this machine (Verdaccio: test/helpers/local-registry.ts), for the package as
 // published now (pkg/: the bundle, no dependencies) and for the package as it was before bundling (the compiled
 // dist/ with its seven runtime dependencies, 205 packages in all), each run alternately with a new empty cache.
@@ -113,51 +113,24 @@ export async function measureNpmInstall(opts: { runs: number; log: (s: string) =
   return result;
 }
 
-export const NPM_INSTALL_START = '<!-- npm-install: begin -->';
-export const NPM_INSTALL_END = '<!-- npm-install: end -->';
-const HEAD = '## 8. Installing from npm';
-
 const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
 };
 const mb = (b: number) => `${(b / 1e6).toFixed(1)} MB`;
 
-/** The section's text, between its markers. */
-export function npmInstallSection(r: NpmInstallResult, machineLine: string, date: Date): string {
+export function npmInstallTables(r: NpmInstallResult): string[] {
   const row = (label: string, runs: InstallRun[]) => {
     const ms = runs.map((x) => x.ms);
-    return `| ${label} | ${median(runs.map((x) => x.tarballs))} | ${mb(median(runs.map((x) => x.bytes)))} | ${(median(ms) / 1000).toFixed(1)} s (min ${(Math.min(...ms) / 1000).toFixed(1)}, max ${(Math.max(...ms) / 1000).toFixed(1)}) |`;
+    return `| ${label} | ${median(runs.map((x) => x.tarballs))} | ${mb(median(runs.map((x) => x.bytes)))} | ${(median(ms) / 1000).toFixed(1)} s (${(Math.min(...ms) / 1000).toFixed(1)}–${(Math.max(...ms) / 1000).toFixed(1)}) |`;
   };
-  const ratio = (f: (x: InstallRun) => number) => median(r.unbundled.map(f)) / median(r.bundled.map(f));
-  const x = (v: number) => (v >= 10 ? `${v.toFixed(0)}×` : `${v.toFixed(1)}×`);
   return [
-    NPM_INSTALL_START,
-    HEAD,
-    '',
-    `_Measured ${date.toISOString().slice(0, 16).replace('T', ' ')} UTC on ${machineLine} by \`npm run bench\` (\`bench/lib/npm-install.ts\`)._`,
-    '',
-    `\`npx --yes gke-disk-image-builder@${r.version} --help\` with an empty npm cache, in a new directory, against a real npm registry on this machine (Verdaccio, started by the benchmark and serving every package from its own storage, so no time is spent beyond this machine), ${r.runs} times each, alternating. "Before" is the package as it was published before the bundle: the compiled modules with their seven runtime dependencies. Packages are the tarballs npm fetched; bytes are every response npm received (package documents and tarballs), counted at a proxy in front of the registry; time is from starting \`npx\` to its exit, just after the help is printed.`,
-    '',
-    '| package | packages fetched | bytes fetched | time until `--help` has printed (median) |',
-    '| --- | ---: | ---: | ---: |',
-    row('before: compiled modules + dependencies', r.unbundled),
-    row(`now: the bundled package (${mb(r.bundledTarballBytes)} tarball)`, r.bundled),
-    '',
-    `The bundled package fetches ${x(ratio((y) => y.tarballs))} fewer packages and ${x(ratio((y) => y.bytes))} fewer bytes, and answers ${x(ratio((y) => y.ms))} sooner. From the real registry, each package fetched also costs a round trip over the network, which this local registry does not show.`,
-    NPM_INSTALL_END,
-  ].join('\n');
-}
-
-/** docs/benchmarks.md with this section put in (in place of its old one, else before "How to rerun"). */
-export function spliceNpmInstall(doc: string, section: string): string {
-  const at = new RegExp(`${NPM_INSTALL_START}[\\s\\S]*?${NPM_INSTALL_END}`);
-  if (at.test(doc)) return doc.replace(at, () => section);
-  const rerun = doc.search(/^## How to rerun/m);
-  return rerun < 0 ? `${doc.trimEnd()}\n\n${section}\n` : `${doc.slice(0, rerun)}${section}\n\n${doc.slice(rerun)}`;
-}
-
-/** The section as it stands in `doc`, to carry over when the rest of the document is rewritten. */
-export function npmInstallBlock(doc: string): string | undefined {
-  return new RegExp(`${NPM_INSTALL_START}[\\s\\S]*?${NPM_INSTALL_END}`).exec(doc)?.[0];
+    `\`npx --yes gke-disk-image-builder@${r.version} --help\`, empty npm cache, local Verdaccio registry, ${r.runs} runs each, alternating.`,
+    [
+      '| package | packages fetched | bytes fetched | time until `--help` has printed, median (range) |',
+      '| --- | ---: | ---: | ---: |',
+      row('before: compiled modules + dependencies', r.unbundled),
+      row(`now: the bundled package (${mb(r.bundledTarballBytes)} tarball)`, r.bundled),
+    ].join('\n'),
+  ];
 }

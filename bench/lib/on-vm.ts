@@ -1,47 +1,33 @@
-// §5: the on-VM stage on the startup-script rig. The rendered build script (exactly the `startup-script` value
-// the CLI puts in metadata) runs under bash against a loop-device data disk and the rig's local registries, like
-// test/rig/run-script.ts — but here the script's stdout is read as it comes (each `gdib: phase=` line gets a
-// timestamp), the script runs in a cpuacct cgroup of its own (CPU seconds of bash, containerd, ctr, md5sum …) and
-// the loop device's sectors-written counter is read at every phase change.
+// The on-VM stage on the rig, measured. The rendered bootstrap (exactly the `startup-script` value the CLI puts in
+// metadata; it execs the agent from `gdib-agent`) runs under bash against a loop-device data disk and the rig's local
+// registries, like test/rig/run-script.ts — but here stdout is read as it comes (each `gdib: phase=` line gets a
+// timestamp), the run is in a cpuacct cgroup of its own (CPU seconds of everything it starts) and the loop device's
+// sectors-written counter is read at every phase change.
 import { spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { STANDARD_PATH } from '../../src/local/command.js';
 import { renderMetadata, type MetadataInput } from '../../src/startup-script/render.js';
+import type { AgentOptions } from '../../src/vm/agent/context.js';
+import { agentWithOptions } from '../../test/rig/agent-bundle.js';
 import { LoopDisk, mount, unmount } from '../../test/rig/disk.js';
 import { startMetadataServer } from '../../test/rig/metadata-server.js';
-import { OciLayout, type Layer } from '../../test/rig/oci.js';
+import type { Layer } from '../../test/rig/oci.js';
 import { run } from '../../test/rig/proc.js';
-import { onPath, REPO, rigUnavailable, type Rig } from '../../test/rig/rig.js';
+import { rigUnavailable, type Rig } from '../../test/rig/rig.js';
 import type { TarEntry } from '../../test/rig/tar.js';
 import { applyDiskMode, type DiskMode } from './honest-disk.js';
-import { commonFunction } from './script-source.js';
 
 const MB = 1e6;
-export const PHASES = ['installing', 'formatting', 'pulling', 'unpacking', 'checksumming', 'done'] as const;
 
-/** Why §5 cannot run here, or undefined. */
+/** Why the on-VM benchmarks cannot run here, or undefined. */
 export function onVmUnavailable(): string | undefined {
   const r = rigUnavailable();
   if (r) return r;
-  if (!onPath('unpigz')) return 'unpigz (pigz) is missing';
   if (!existsSync('/sys/fs/cgroup/cpuacct/cgroup.procs')) return 'no cgroup v1 cpuacct hierarchy at /sys/fs/cgroup/cpuacct (CPU seconds)';
   return undefined;
 }
 
-export interface BenchImage {
-  tag: string;
-  what: string;
-  layers: number;
-  files: number;
-  /** Bytes of file content (unpacked, before filesystem overhead). */
-  bytes: number;
-  /** Bytes the registry serves (compressed layers). */
-  compressed: number;
-}
-
-const file = (path: string, content: Buffer): TarEntry => ({ path, type: 'file', mode: 0o644, content });
 const dirE = (path: string): TarEntry => ({ path, type: 'dir', mode: 0o755 });
 
 /**
@@ -111,85 +97,6 @@ export function realLayers(
   return out;
 }
 
-/**
- * The images of §5, written into one OCI layout and pushed to the rig's open registry:
- * `bench-big`: `layers` layers of `filesPerLayer` files of random (incompressible) bytes, `layerMB` MB a layer;
- * `bench-real`: `layers` layers of about `layerMB` MB of this machine's own files (compressible like real layers);
- * `bench-small`: `smallFiles` random files of 1–8 KiB in 50 directories, two layers.
- */
-export async function pushBenchImages(
-  rig: Rig,
-  opts: { layers: number; layerMB: number; filesPerLayer: number; smallFiles: number },
-): Promise<BenchImage[]> {
-  const layoutDir = join(rig.dir, 'bench-layout');
-  const layout = new OciLayout(layoutDir);
-  const out: BenchImage[] = [];
-  const add = (tag: string, what: string, layers: Layer[]) => {
-    let files = 0;
-    let bytes = 0;
-    for (const l of layers) {
-      for (const e of l.entries) {
-        if (e.type !== 'file') continue;
-        files++;
-        bytes += e.content?.length ?? 0;
-      }
-    }
-    layout.addImage(tag, { layers });
-    out.push({ tag, what, layers: layers.length, files, bytes, compressed: 0 });
-  };
-  const per = Math.floor((opts.layerMB * MB) / opts.filesPerLayer);
-  add(
-    'bench-big',
-    `${opts.layers} layers × ${opts.filesPerLayer} files of random bytes`,
-    Array.from({ length: opts.layers }, (_, i) => ({
-      entries: [dirE(`l${i}`), ...Array.from({ length: opts.filesPerLayer }, (_, j) => file(`l${i}/blob-${j}.bin`, randomBytes(per)))],
-    })),
-  );
-  const real = realLayers(opts.layers, opts.layerMB);
-  add('bench-real', `${real.length} layers of this machine's own files (/usr/lib, /usr/bin, /usr/share: libraries, binaries, data)`, real);
-  const half = Math.floor(opts.smallFiles / 2);
-  const smallLayer = (i: number, n: number): Layer => ({
-    entries: [
-      ...Array.from({ length: 25 }, (_, d) => dirE(`s${i}-d${d}`)),
-      ...Array.from({ length: n }, (_, j) => file(`s${i}-d${j % 25}/f-${j}.dat`, randomBytes(1024 + ((j * 7919) % 7168)))),
-    ],
-  });
-  add('bench-small', `${opts.smallFiles} random files of 1–8 KiB in 50 directories, 2 layers`, [
-    smallLayer(0, half),
-    smallLayer(1, opts.smallFiles - half),
-  ]);
-  layout.close();
-  // The compressed sizes: the layer blobs' sizes in each image's manifest.
-  const blob = (digest: string) =>
-    JSON.parse(readFileSync(join(layoutDir, 'blobs', 'sha256', digest.slice(7)), 'utf8')) as { layers: { size: number }[] };
-  const index = JSON.parse(readFileSync(join(layoutDir, 'index.json'), 'utf8')) as {
-    manifests: { digest: string; annotations: Record<string, string> }[];
-  };
-  for (const img of out) {
-    const d = index.manifests.find((m) => m.annotations['org.opencontainers.image.ref.name'] === img.tag)!;
-    img.compressed = blob(d.digest).layers.reduce((a, l) => a + l.size, 0);
-  }
-  for (const img of out) await rig.open.push(layoutDir, img.tag, REPO);
-  return out;
-}
-
-/**
- * A directory to put first on the script's PATH holding a `ctr` that adds `args` to every `ctr images pull`
- * (e.g. `--max-concurrent-downloads 1`) and runs the real one: toggles containerd's behaviour without changing
- * the script.
- */
-export function ctrShim(dir: string, args: string[]): string {
-  mkdirSync(dir, { recursive: true });
-  const real = ['/usr/bin/ctr', '/usr/local/bin/ctr', '/usr/sbin/ctr'].find((p) => existsSync(p)) ?? 'ctr';
-  if (!args.every((a) => /^[\w=.-]+$/.test(a))) throw new Error(`ctrShim: plain words only: ${args.join(' ')}`);
-  writeFileSync(
-    join(dir, 'ctr'),
-    `#!/bin/bash\n# bench shim: adds arguments to ctr images pull\nout=() prev=\nfor a in "$@"; do\n  out+=("$a")\n  if [[ $a == pull && $prev == images ]]; then out+=(${args.join(' ')}); fi\n  prev=$a\ndone\nexec ${real} "\${out[@]}"\n`,
-  );
-  chmodSync(join(dir, 'ctr'), 0o755);
-  return dir;
-}
-
 /** Sectors (512 B) written to a block device so far. */
 export function sectorsWritten(device: string): number {
   const f = readFileSync(`/sys/block/${basename(device)}/stat`, 'utf8')
@@ -248,6 +155,8 @@ export interface RunOptions {
   disk?: LoopDisk;
   /** `from-image`: the disk holds an earlier build (the script's gdib-data-disk; docs/architecture.md, VM metadata). */
   dataDisk?: 'from-image';
+  /** The agent's typed toggles: the run gets the agent bundled with them compiled in (test/rig/agent-bundle.ts). */
+  agentOptions?: AgentOptions;
 }
 
 /**
@@ -266,6 +175,7 @@ export async function runBuild(rig: Rig, label: string, images: string[], opts: 
     ...(opts.dataDisk ? { dataDisk: opts.dataDisk } : {}),
   };
   const attributes = Object.fromEntries(renderMetadata(input).map((i) => [i.key, i.value]));
+  if (opts.agentOptions) attributes['gdib-agent'] = agentWithOptions(opts.agentOptions);
   const metadata = await startMetadataServer({ attributes });
   try {
     return await runMeasured(rig, label, attributes['startup-script'] ?? '', [], opts, (disk, runDir, work) => ({
@@ -391,73 +301,4 @@ export function phaseTotals(r: OnVmRun): Map<string, { sec: number; cpuSec: numb
     out.set(p.phase, { sec: t.sec + p.sec, cpuSec: t.cpuSec + p.cpuSec, writtenBytes: t.writtenBytes + p.writtenBytes });
   }
   return out;
-}
-
-const GO_CHECKSUM = `find "$1" -type f -exec md5sum {} + | cut -d' ' -f1 | LC_ALL=C sort | md5sum | cut -d' ' -f1`;
-
-async function timed(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env): Promise<{ sec: number; stdout: string }> {
-  const t = performance.now();
-  const r = await run(cmd, args, { env });
-  return { sec: (performance.now() - t) / 1000, stdout: r.stdout };
-}
-
-export interface Toggles {
-  snapshots: number;
-  /** Bytes in the snapshot directories (du --apparent-size). */
-  bytes: number;
-  checksum: { serialSec: number; parallelSec: number; agree: boolean; jobs: number };
-  copy: { sec: number; writtenBytes: number };
-}
-
-/**
- * On the disk a build left (unmounted), mounted again: the Go tool's serial checksum pipeline vs the script's
- * parallel one on the same snapshot directories (page cache warmed by a first pass, so both read from memory),
- * and the Go tool's extra `cp -r -p` of every snapshot to another directory of the disk, synced.
- */
-export async function toggles(r: OnVmRun): Promise<Toggles> {
-  const mnt = join(r.runDir, 'remount');
-  mkdirSync(mnt, { recursive: true });
-  await mount(r.disk.device, mnt);
-  try {
-    const dirs = readFileSync(join(mnt, 'snapshots.metadata'), 'utf8')
-      .trim()
-      .split('\n')
-      .map((l) => join(mnt, l.split(' ')[1]!));
-    const bytes = Number(
-      (await run('du', ['-s', '-b', '--apparent-size', '-c', ...dirs])).stdout.trim().split('\n').at(-1)!.split('\t')[0],
-    );
-    const work = join(r.runDir, 'cks-work');
-    mkdirSync(work, { recursive: true });
-    const env = { ...process.env, LC_ALL: 'C', GDIB_WORK: work };
-    const par = `${commonFunction('snapshot_checksum')}\nfor d in "$@"; do snapshot_checksum "$d"; done`;
-    await timed('bash', ['-c', par, 'x', ...dirs], env); // warm the page cache
-    // Best of three each, alternating, so a burst of other work on the machine does not decide the comparison.
-    const goRuns: { sec: number; stdout: string }[] = [];
-    const ourRuns: { sec: number; stdout: string }[] = [];
-    for (let i = 0; i < 3; i++) {
-      goRuns.push(await timed('bash', ['-c', `for d in "$@"; do (set -- "$d"; ${GO_CHECKSUM}); done`, 'x', ...dirs], env));
-      ourRuns.push(await timed('bash', ['-c', par, 'x', ...dirs], env));
-    }
-    const best = (xs: { sec: number; stdout: string }[]) => xs.reduce((a, b) => (b.sec < a.sec ? b : a));
-    const s = best(goRuns);
-    const p = best(ourRuns);
-    const copyDir = join(mnt, 'go-copy');
-    mkdirSync(copyDir);
-    await run('sync', []);
-    const w0 = sectorsWritten(r.disk.device);
-    const t = performance.now();
-    for (const [i, d] of dirs.entries()) await run('cp', ['-r', '-p', d, join(copyDir, String(i))]);
-    await run('sync', []);
-    const copySec = (performance.now() - t) / 1000;
-    const copyWritten = (sectorsWritten(r.disk.device) - w0) * 512;
-    const jobs = Number((await run('nproc', [])).stdout.trim());
-    return {
-      snapshots: dirs.length,
-      bytes,
-      checksum: { serialSec: s.sec, parallelSec: p.sec, agree: s.stdout === p.stdout, jobs },
-      copy: { sec: copySec, writtenBytes: copyWritten },
-    };
-  } finally {
-    await unmount(mnt);
-  }
 }

@@ -1,14 +1,16 @@
-// §5, "The on-VM stage beside the Go tool's": a multi-image build (images sharing a base, as ML images do) and a single
-// large image, built by the product and by a model of the Go tool's script (go-model.sh), on a disk-bound data disk
-// (honest-disk.ts) and on the page cache, alternating; each of the product's overlaps toggled off by its
-// benchmark-only switch; and mkfs's inode tables, written up front or left to read as zeros, on a 200 GB disk.
+// The on-VM stage (docs/benchmarks.md, section 4): a multi-image build (images sharing a base, as ML images do) and a
+// single large image, built by the agent, by the previous release's bash script (legacy.ts) and by a model of the Go
+// tool's script (go-model.sh), on a disk-bound data disk (honest-disk.ts) and on the page cache, alternating; each of
+// the agent's overlaps toggled off by its typed options; and mkfs's inode tables, written or not, on a 200 GB disk.
 import { mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { LoopDisk, mount, unmount } from '../../test/rig/disk.js';
 import { OciLayout, type Layer } from '../../test/rig/oci.js';
 import { run } from '../../test/rig/proc.js';
 import { REPO, startRig, type Rig } from '../../test/rig/rig.js';
+import type { AgentOptions } from '../../src/vm/agent/context.js';
 import { runGoModel } from './go-model.js';
+import { runLegacy } from './legacy.js';
 import { applyDiskMode, describeMode, diskBoundUnavailable, pdSsd, type DiskMode } from './honest-disk.js';
 import { onVmUnavailable, realLayers, runBuild, sectorsWritten, type OnVmRun } from './on-vm.js';
 import { summarize } from './stats.js';
@@ -17,36 +19,26 @@ const MB = 1e6;
 /** The disk size the disk-bound mode models (GB of pd-ssd), and so its rate. */
 export const MODEL_GB = 200;
 
-/** A variant of the on-VM stage: the Go tool's model, or the product with some of its switches set. */
+/** A variant of the on-VM stage: the Go tool's model, the previous release's bash script, or the agent with typed options. */
 export interface Variant {
   key: string;
   label: string;
-  go?: boolean;
-  env?: Record<string, string>;
+  run: 'go' | 'legacy' | 'agent';
+  agent?: AgentOptions;
 }
 
 export const VARIANTS: Variant[] = [
-  { key: 'go', label: "the Go tool's script (model)", go: true },
-  { key: 'ours', label: 'this tool' },
-  { key: 'serial-pulls', label: 'this tool, one image at a time', env: { GDIB_PULL_JOBS: '1' } },
-  { key: 'late-checksums', label: 'this tool, checksums after the last pull', env: { GDIB_CHECKSUM_OVERLAP: '0' } },
-  { key: 'late-flush', label: 'this tool, unpacked files written out only at the end', env: { GDIB_FLUSH_OVERLAP: '0' } },
-  { key: 'first-with-others', label: 'this tool, the first image pulled with the next ones', env: { GDIB_FIRST_PULL_ALONE: '0' } },
+  { key: 'go', label: "the Go tool's script (model)", run: 'go' },
+  { key: 'legacy', label: "the previous release's bash script", run: 'legacy' },
+  { key: 'ours', label: 'the agent (as shipped)', run: 'agent' },
+  { key: 'serial-pulls', label: 'the agent, one image at a time', run: 'agent', agent: { pullJobs: 1 } },
+  { key: 'late-checksums', label: 'the agent, checksums after the last pull', run: 'agent', agent: { checksumOverlap: false } },
+  { key: 'late-flush', label: 'the agent, unpacked files written out only at the end', run: 'agent', agent: { flushOverlap: false } },
   {
-    key: 'eager-mkfs',
-    label: 'this tool, inode tables and journal written by mkfs',
-    env: { GDIB_MKFS_LAZY_ITABLE: '0', GDIB_MKFS_LAZY_JOURNAL: '0' },
-  },
-  {
-    key: 'none',
-    label: 'this tool without any of them (as before)',
-    env: {
-      GDIB_PULL_JOBS: '1',
-      GDIB_CHECKSUM_OVERLAP: '0',
-      GDIB_FLUSH_OVERLAP: '0',
-      GDIB_MKFS_LAZY_ITABLE: '0',
-      GDIB_MKFS_LAZY_JOURNAL: '0',
-    },
+    key: 'first-with-others',
+    label: 'the agent, the first image pulled with the next ones',
+    run: 'agent',
+    agent: { firstPullAlone: false },
   },
 ];
 
@@ -155,7 +147,7 @@ async function checksumsOf(r: OnVmRun): Promise<string> {
 export async function measureOverlap(log: (s: string) => void): Promise<OverlapResult | { skipped: string }> {
   const why = onVmUnavailable() ?? diskBoundUnavailable();
   if (why) return { skipped: why };
-  const rounds = n('GDIB_BENCH_OVERLAP_REPEATS', 2);
+  const rounds = n('GDIB_BENCH_OVERLAP_REPEATS', 3);
   const mlImages = n('GDIB_BENCH_ML_IMAGES', 4);
   const layerMB = n('GDIB_BENCH_ML_LAYER_MB', 50);
   const rig = await startRig('overlap');
@@ -187,7 +179,7 @@ export async function measureOverlap(log: (s: string) => void): Promise<OverlapR
         uniqueBytes: mlUnique,
         mode: honest,
         // Without `eager-mkfs` here: 33 s more a run; the mkfs comparison below measures it on its own.
-        series: ['go', 'ours', 'serial-pulls', 'late-checksums', 'late-flush', 'first-with-others', 'none'].map((variant) => ({
+        series: ['go', 'legacy', 'ours', 'serial-pulls', 'late-checksums', 'late-flush', 'first-with-others'].map((variant) => ({
           variant,
           samples: [],
         })),
@@ -199,7 +191,7 @@ export async function measureOverlap(log: (s: string) => void): Promise<OverlapR
         snapshots: real.length,
         uniqueBytes: mlUnique,
         mode: { kind: 'page-cache' },
-        series: ['go', 'ours'].map((variant) => ({ variant, samples: [] })),
+        series: ['go', 'legacy', 'ours'].map((variant) => ({ variant, samples: [] })),
       },
       {
         key: 'single-disk',
@@ -208,7 +200,7 @@ export async function measureOverlap(log: (s: string) => void): Promise<OverlapR
         snapshots: single[0]!.layers,
         uniqueBytes: single[0]!.bytes,
         mode: honest,
-        series: ['go', 'ours'].map((variant) => ({ variant, samples: [] })),
+        series: ['go', 'legacy', 'ours'].map((variant) => ({ variant, samples: [] })),
       },
     ];
     for (let round = 0; round < rounds; round++) {
@@ -220,8 +212,13 @@ export async function measureOverlap(log: (s: string) => void): Promise<OverlapR
           const v = VARIANTS.find((x) => x.key === s.variant)!;
           const refs = sc.images.map((i) => rig.ref(i.tag));
           const label = `${sc.key}-${v.key}-${round + 1}`;
-          const opts = { diskMiB: diskMiBOf(sc.mode), mode: sc.mode, ...(v.env ? { env: v.env } : {}) };
-          const r = v.go ? await runGoModel(rig, label, refs, opts) : await runBuild(rig, label, refs, opts);
+          const opts = { diskMiB: diskMiBOf(sc.mode), mode: sc.mode, ...(v.agent ? { agentOptions: v.agent } : {}) };
+          const r =
+            v.run === 'go'
+              ? await runGoModel(rig, label, refs, opts)
+              : v.run === 'legacy'
+                ? await runLegacy(rig, label, refs, opts)
+                : await runBuild(rig, label, refs, opts);
           if (r.code !== 0) {
             await discard(r);
             for (const f of Object.values(firstOf)) await discard(f);
@@ -237,13 +234,14 @@ export async function measureOverlap(log: (s: string) => void): Promise<OverlapR
           log(
             `${label}: ${r.wallSec.toFixed(1)} s, ${r.cpuSec.toFixed(1)} CPU s, ${(r.writtenBytes / MB).toFixed(0)} MB to the data disk, ${(r.bootWrittenBytes / MB).toFixed(0)} MB to the boot disk`,
           );
-          if (round === 0 && (v.key === 'go' || v.key === 'ours')) firstOf[v.key] = r;
+          if (round === 0 && (v.key === 'go' || v.key === 'ours' || v.key === 'legacy')) firstOf[v.key] = r;
           else await discard(r);
         }
         try {
-          if (firstOf.go && firstOf.ours) {
-            sc.checksumsAgree = (await checksumsOf(firstOf.go)) === (await checksumsOf(firstOf.ours));
-            log(`${sc.key}: same chain IDs and checksums from both tools: ${sc.checksumsAgree}`);
+          if (firstOf.go && firstOf.ours && firstOf.legacy) {
+            const ours = await checksumsOf(firstOf.ours);
+            sc.checksumsAgree = (await checksumsOf(firstOf.go)) === ours && (await checksumsOf(firstOf.legacy)) === ours;
+            log(`${sc.key}: same chain IDs and checksums from all three: ${sc.checksumsAgree}`);
           }
         } finally {
           for (const r of Object.values(firstOf)) await discard(r);

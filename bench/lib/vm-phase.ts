@@ -6,18 +6,13 @@ import { serialLine, type CallName, type FaultAction, type LedgerEntry } from '.
 import { runCli, type CliRun } from '../../test/helpers/cli.js';
 import { BASE_ARGS, cliEnv, emulator, type RecordedRequest } from './emulator.js';
 
-/** The production tuning, every interval divided by k. */
+/** The production tuning, every interval (each `…Ms` field and the retry delays) divided by k. */
 export function scaledTuning(k: number): Partial<Tuning> {
   const d = DEFAULT_TUNING;
-  return {
-    retry: { ...d.retry, baseDelayMs: d.retry.baseDelayMs / k, maxDelayMs: d.retry.maxDelayMs / k },
-    guestAttributesIntervalMs: d.guestAttributesIntervalMs / k,
-    serialMinIntervalMs: d.serialMinIntervalMs / k,
-    serialMaxIntervalMs: d.serialMaxIntervalMs / k,
-    serialUploadIntervalMs: d.serialUploadIntervalMs / k,
-    cleanupTimeoutMs: d.cleanupTimeoutMs / k,
-    insertSettleMs: d.insertSettleMs / k,
-  };
+  const scaled = Object.fromEntries(
+    Object.entries(d).map(([name, v]) => [name, typeof v === 'number' && name.endsWith('Ms') ? v / k : v]),
+  ) as unknown as Tuning;
+  return { ...scaled, retry: { ...d.retry, baseDelayMs: d.retry.baseDelayMs / k, maxDelayMs: d.retry.maxDelayMs / k } };
 }
 
 /** One moment of the VM's run, at `at` simulated seconds after the VM starts. */
