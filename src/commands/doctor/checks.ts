@@ -86,20 +86,12 @@ export async function runChecks(
   try {
     cluster = await cloud.gke.getCluster(c.path, signal);
   } catch (err) {
-    return { lines: [{ check: 'cluster', status: 'fail', seen: `cannot read ${c.path}: ${errorText(err)}` }], facts };
+    return { lines: [line('cluster', 'fail', `cannot read ${c.path}: ${errorText(err)}`)], facts };
   }
-  if (!cluster)
-    return {
-      lines: [
-        {
-          check: 'cluster',
-          status: 'fail',
-          seen: `${c.path} does not exist`,
-          fix: shellLine(['gcloud', 'container', 'clusters', 'list', `--project=${c.project}`]),
-        },
-      ],
-      facts,
-    };
+  if (!cluster) {
+    const list = shellLine(['gcloud', 'container', 'clusters', 'list', `--project=${c.project}`]);
+    return { lines: [line('cluster', 'fail', `${c.path} does not exist`, list)], facts };
+  }
   facts.cluster = cluster;
   facts.needsNodeSelector = cluster.autopilot;
   const image = target.image;
@@ -108,18 +100,16 @@ export async function runChecks(
   const lines: CheckLine[] = [];
   const sections: Array<Promise<CheckLine[]>> = [];
   if (phase !== 'image') {
-    lines.push({
-      check: 'cluster',
-      status: 'pass',
-      seen: `${cluster.autopilot ? 'Autopilot' : 'Standard'} cluster ${c.path}, control plane ${cluster.masterVersion ?? 'unknown'}`,
-    });
+    const kind = cluster.autopilot ? 'Autopilot' : 'Standard';
+    lines.push(line('cluster', 'pass', `${kind} cluster ${c.path}, control plane ${cluster.masterVersion ?? 'unknown'}`));
     sections.push(Promise.resolve(poolLines(cluster, target, pools, phase)));
     sections.push(Promise.resolve(versionLines(cluster, target, pools.found, autoCreates)));
     sections.push(Promise.resolve(streamingLines(cluster, target, pools.found, autoCreates)));
     sections.push(containerFsLine(cloud, c, signal).then((l) => [l]));
-    sections.push(serviceAccountLines(cloud, cluster, pools.found, autoCreates, signal));
+    const accounts = nodeAccounts(cluster, pools.found, autoCreates);
+    sections.push(serviceAccountLines(cloud, cluster, accounts, signal));
     if (image) {
-      sections.push(imageIamLines(cloud, cluster, pools.found, autoCreates, image, signal));
+      sections.push(imageIamLines(cloud, cluster, accounts, image, signal));
       if (autoCreates) sections.push(allowlistLines(cloud, cluster, image, signal));
     }
   }
@@ -155,116 +145,89 @@ function targetPools(cluster: ClusterInfo, target: DoctorTarget): Pools {
   return { found: cluster.nodePools.filter(usesImage) };
 }
 
-function nodePoolCreate(cluster: ClusterInfo, target: DoctorTarget, image: string, name = 'NODE_POOL'): string {
+/** A line; its fix only when it is not a pass. */
+function line(check: string, status: CheckStatus, seen: string, fix?: string): CheckLine {
+  return { check, status, seen, ...(fix && status !== 'pass' ? { fix } : {}) };
+}
+
+/** `gcloud container clusters VERB CLUSTER --location=L --project=P …more` */
+function clustersCommand(target: DoctorTarget, verb: 'upgrade' | 'update', ...more: string[]): string {
+  return shellLine(['gcloud', 'container', 'clusters', verb, target.cluster.name, ...GCLOUD_CONTEXT(target.cluster), ...more]);
+}
+
+/** `gcloud container node-pools VERB POOL --cluster=C --location=L --project=P …more` */
+function nodePoolsCommand(target: DoctorTarget, verb: 'create' | 'update', pool: string, ...more: string[]): string {
   return shellLine([
     'gcloud',
     'container',
     'node-pools',
-    'create',
-    name,
-    `--cluster=${cluster.name}`,
+    verb,
+    pool,
+    `--cluster=${target.cluster.name}`,
     ...GCLOUD_CONTEXT(target.cluster),
-    '--enable-image-streaming',
-    `--secondary-boot-disk=disk-image=${image},mode=CONTAINER_IMAGE_CACHE`,
+    ...more,
   ]);
 }
 
+function nodePoolCreate(target: DoctorTarget, image: string, name = 'NODE_POOL'): string {
+  return nodePoolsCommand(
+    target,
+    'create',
+    name,
+    '--enable-image-streaming',
+    `--secondary-boot-disk=disk-image=${image},mode=CONTAINER_IMAGE_CACHE`,
+  );
+}
+
 function poolLines(cluster: ClusterInfo, target: DoctorTarget, pools: Pools, phase: CheckPhase): CheckLine[] {
-  if (pools.missing)
+  const image = target.image?.path ?? 'projects/PROJECT/global/images/IMAGE';
+  if (pools.missing) {
+    const has = cluster.nodePools.map((p) => p.name).join(', ') || 'none';
     return [
-      {
-        check: 'node-pool',
-        status: 'fail',
-        seen: `no node pool ${pools.missing} in the cluster (it has: ${cluster.nodePools.map((p) => p.name).join(', ') || 'none'})`,
-        fix: nodePoolCreate(cluster, target, target.image?.path ?? 'projects/PROJECT/global/images/IMAGE', pools.missing),
-      },
+      line(
+        'node-pool',
+        'fail',
+        `no node pool ${pools.missing} in the cluster (it has: ${has})`,
+        nodePoolCreate(target, image, pools.missing),
+      ),
     ];
+  }
   if (pools.found.length || cluster.autopilot || cluster.autoprovisioning.enabled) return [];
   // Before the image exists, the pool that will mount it is the next step, not a fault.
   const yet = phase === 'before-image';
-  return [
-    {
-      check: 'node-pool',
-      status: target.image && !yet ? 'fail' : 'warn',
-      seen: target.image
-        ? `no node pool mounts ${target.image.path}${yet ? ' yet: create one once the image exists' : ''}`
-        : 'no node pool has a secondary boot disk',
-      fix: nodePoolCreate(cluster, target, target.image?.path ?? 'projects/PROJECT/global/images/IMAGE'),
-    },
-  ];
+  const seen = target.image
+    ? `no node pool mounts ${target.image.path}${yet ? ' yet: create one once the image exists' : ''}`
+    : 'no node pool has a secondary boot disk';
+  return [line('node-pool', target.image && !yet ? 'fail' : 'warn', seen, nodePoolCreate(target, image))];
 }
 
+const CAN_CACHE = /^(COS|UBUNTU)_CONTAINERD$/i;
+
 function versionLines(cluster: ClusterInfo, target: DoctorTarget, pools: NodePoolInfo[], autoCreates: boolean): CheckLine[] {
-  const lines: CheckLine[] = [];
-  for (const p of pools) {
-    const version = p.version ?? cluster.nodeVersion ?? cluster.masterVersion ?? 'unknown';
-    const v = judgeVersion(p.imageType ?? 'unknown', version, cluster.autopilot);
-    const typeOk = /^(COS|UBUNTU)_CONTAINERD$/i.test(p.imageType ?? '');
-    lines.push({
-      check: 'version',
-      status: v.status,
-      seen: `pool ${p.name}: ${v.detail}`,
-      ...(v.status === 'pass'
-        ? {}
-        : {
-            fix: typeOk
-              ? (masterFirst(cluster, target, v.needs) ??
-                shellLine([
-                  'gcloud',
-                  'container',
-                  'clusters',
-                  'upgrade',
-                  cluster.name,
-                  ...GCLOUD_CONTEXT(target.cluster),
-                  `--node-pool=${p.name}`,
-                ]))
-              : shellLine([
-                  'gcloud',
-                  'container',
-                  'clusters',
-                  'upgrade',
-                  cluster.name,
-                  ...GCLOUD_CONTEXT(target.cluster),
-                  `--node-pool=${p.name}`,
-                  '--image-type=COS_CONTAINERD',
-                ]),
-          }),
-    });
-  }
+  const lines = pools.map((p) => {
+    const v = judgeVersion(
+      p.imageType ?? 'unknown',
+      p.version ?? cluster.nodeVersion ?? cluster.masterVersion ?? 'unknown',
+      cluster.autopilot,
+    );
+    const fix = CAN_CACHE.test(p.imageType ?? '')
+      ? (masterFirst(cluster, target, v.needs) ?? clustersCommand(target, 'upgrade', `--node-pool=${p.name}`))
+      : clustersCommand(target, 'upgrade', `--node-pool=${p.name}`, '--image-type=COS_CONTAINERD');
+    return line('version', v.status, `pool ${p.name}: ${v.detail}`, fix);
+  });
   if (!pools.length && !autoCreates) {
     // No pool to judge: the one to be created gets the control plane's version, and COS_CONTAINERD by default.
     const v = judgeVersion('COS_CONTAINERD', cluster.masterVersion ?? 'unknown', cluster.autopilot);
-    lines.push({
-      check: 'version',
-      status: v.status,
-      seen: `new node pools: ${v.detail}`,
-      ...(v.status === 'pass' ? {} : { fix: masterFirst(cluster, target, v.needs, true)! }),
-    });
+    lines.push(line('version', v.status, `new node pools: ${v.detail}`, masterFirst(cluster, target, v.needs, true)));
   }
   if (autoCreates) {
     // Pools created from now on take the control plane's version and the auto-provisioning image type.
     const type = cluster.autoprovisioning.imageType ?? 'COS_CONTAINERD';
     const v = judgeVersion(type, cluster.masterVersion ?? 'unknown', cluster.autopilot);
-    lines.push({
-      check: 'version',
-      status: v.status,
-      seen: `${cluster.autopilot ? 'Autopilot' : 'auto-provisioned'} nodes: ${v.detail}`,
-      ...(v.status === 'pass'
-        ? {}
-        : /^(COS|UBUNTU)_CONTAINERD$/i.test(type)
-          ? { fix: masterFirst(cluster, target, v.needs, true)! }
-          : {
-              fix: shellLine([
-                'gcloud',
-                'container',
-                'clusters',
-                'update',
-                cluster.name,
-                ...GCLOUD_CONTEXT(target.cluster),
-                '--autoprovisioning-image-type=COS_CONTAINERD',
-              ]),
-            }),
-    });
+    const fix = CAN_CACHE.test(type)
+      ? masterFirst(cluster, target, v.needs, true)
+      : clustersCommand(target, 'update', '--autoprovisioning-image-type=COS_CONTAINERD');
+    lines.push(line('version', v.status, `${cluster.autopilot ? 'Autopilot' : 'auto-provisioned'} nodes: ${v.detail}`, fix));
   }
   return lines;
 }
@@ -274,58 +237,28 @@ function masterFirst(cluster: ClusterInfo, target: DoctorTarget, needs: string |
   const master = cluster.masterVersion;
   const older = !master || !needs || judgeVersion('COS_CONTAINERD', master, true).status !== 'pass';
   if (!always && !older) return undefined;
-  return shellLine([
-    'gcloud',
-    'container',
-    'clusters',
-    'upgrade',
-    cluster.name,
-    ...GCLOUD_CONTEXT(target.cluster),
-    '--master',
-    `--cluster-version=${needs ?? 'latest'}`,
-  ]);
+  return clustersCommand(target, 'upgrade', '--master', `--cluster-version=${needs ?? 'latest'}`);
 }
 
 function streamingLines(cluster: ClusterInfo, target: DoctorTarget, pools: NodePoolInfo[], autoCreates: boolean): CheckLine[] {
-  const lines: CheckLine[] = pools.map((p) => ({
-    check: 'image-streaming',
-    status: p.gcfsEnabled ? 'pass' : 'fail',
-    seen: `pool ${p.name}: image streaming ${p.gcfsEnabled ? 'on' : 'off (secondary boot disks need it)'}`,
-    ...(p.gcfsEnabled
-      ? {}
-      : {
-          fix: shellLine([
-            'gcloud',
-            'container',
-            'node-pools',
-            'update',
-            p.name,
-            `--cluster=${cluster.name}`,
-            ...GCLOUD_CONTEXT(target.cluster),
-            '--enable-image-streaming',
-          ]),
-        }),
-  }));
+  const lines = pools.map((p) =>
+    line(
+      'image-streaming',
+      p.gcfsEnabled ? 'pass' : 'fail',
+      `pool ${p.name}: image streaming ${p.gcfsEnabled ? 'on' : 'off (secondary boot disks need it)'}`,
+      nodePoolsCommand(target, 'update', p.name, '--enable-image-streaming'),
+    ),
+  );
   if (autoCreates && !cluster.autopilot) {
     const on = cluster.defaultGcfsEnabled;
-    lines.push({
-      check: 'image-streaming',
-      status: on ? 'pass' : 'fail',
-      seen: `pools created by auto-provisioning: image streaming ${on ? 'on' : 'off by default (nodePoolDefaults)'}`,
-      ...(on
-        ? {}
-        : {
-            fix: shellLine([
-              'gcloud',
-              'container',
-              'clusters',
-              'update',
-              cluster.name,
-              ...GCLOUD_CONTEXT(target.cluster),
-              '--enable-image-streaming',
-            ]),
-          }),
-    });
+    lines.push(
+      line(
+        'image-streaming',
+        on ? 'pass' : 'fail',
+        `pools created by auto-provisioning: image streaming ${on ? 'on' : 'off by default (nodePoolDefaults)'}`,
+        clustersCommand(target, 'update', '--enable-image-streaming'),
+      ),
+    );
   }
   return lines;
 }
@@ -334,21 +267,10 @@ async function containerFsLine(cloud: DoctorCloud, c: DoctorTarget['cluster'], s
   const fix = shellLine(['gcloud', 'services', 'enable', CONTAINER_FS_API, `--project=${c.project}`]);
   try {
     const state = await cloud.projectReads.serviceState(c.project, CONTAINER_FS_API, signal);
-    if (state === 'ENABLED')
-      return { check: 'container-file-system-api', status: 'pass', seen: `${CONTAINER_FS_API} is enabled in ${c.project}` };
-    return {
-      check: 'container-file-system-api',
-      status: 'fail',
-      seen: `${CONTAINER_FS_API} is ${state.toLowerCase()} in ${c.project}`,
-      fix,
-    };
+    const on = state === 'ENABLED';
+    return line('container-file-system-api', on ? 'pass' : 'fail', `${CONTAINER_FS_API} is ${state.toLowerCase()} in ${c.project}`, fix);
   } catch (err) {
-    return {
-      check: 'container-file-system-api',
-      status: 'unknown',
-      seen: `cannot read the state of ${CONTAINER_FS_API}: ${errorText(err)}`,
-      fix,
-    };
+    return line('container-file-system-api', 'unknown', `cannot read the state of ${CONTAINER_FS_API}: ${errorText(err)}`, fix);
   }
 }
 
@@ -366,40 +288,30 @@ async function resolveAccount(cloud: DoctorCloud, project: string, account: stri
   return `${await cloud.projectReads.projectNumber(project, signal)}-compute@developer.gserviceaccount.com`;
 }
 
+/** Each node service account (`accounts`, as nodeAccounts gives them) exists. */
 async function serviceAccountLines(
   cloud: DoctorCloud,
   cluster: ClusterInfo,
-  pools: NodePoolInfo[],
-  autoCreates: boolean,
+  accounts: string[],
   signal: AbortSignal,
 ): Promise<CheckLine[]> {
   return Promise.all(
-    nodeAccounts(cluster, pools, autoCreates).map(async (account): Promise<CheckLine> => {
+    accounts.map(async (account): Promise<CheckLine> => {
       try {
         const email = await resolveAccount(cloud, cluster.project, account, signal);
         const exists = await cloud.iam.serviceAccountExists(email, signal);
-        if (exists) return { check: 'node-service-account', status: 'pass', seen: `${email} exists` };
-        if (exists === undefined)
-          return { check: 'node-service-account', status: 'unknown', seen: `cannot look up ${email} (permission denied)` };
-        return {
-          check: 'node-service-account',
-          status: 'fail',
-          seen: `${email} does not exist: GKE cannot create nodes with it`,
-          // A user-managed account names its project (`NAME@PROJECT.iam.gserviceaccount.com`); the default one does not.
-          fix: shellLine([
-            'gcloud',
-            'iam',
-            'service-accounts',
-            'list',
-            `--project=${/@([^.]+)\.iam\.gserviceaccount\.com$/.exec(email)?.[1] ?? cluster.project}`,
-          ]),
-        };
+        if (exists) return line('node-service-account', 'pass', `${email} exists`);
+        if (exists === undefined) return line('node-service-account', 'unknown', `cannot look up ${email} (permission denied)`);
+        // A user-managed account names its project (`NAME@PROJECT.iam.gserviceaccount.com`); the default one does not.
+        const project = /@([^.]+)\.iam\.gserviceaccount\.com$/.exec(email)?.[1] ?? cluster.project;
+        return line(
+          'node-service-account',
+          'fail',
+          `${email} does not exist: GKE cannot create nodes with it`,
+          shellLine(['gcloud', 'iam', 'service-accounts', 'list', `--project=${project}`]),
+        );
       } catch (err) {
-        return {
-          check: 'node-service-account',
-          status: 'unknown',
-          seen: `cannot look up the node service account ${account}: ${errorText(err)}`,
-        };
+        return line('node-service-account', 'unknown', `cannot look up the node service account ${account}: ${errorText(err)}`);
       }
     }),
   );
@@ -411,12 +323,15 @@ async function imageLines(
   signal: AbortSignal,
 ): Promise<{ lines: CheckLine[]; record?: ImageRecord }> {
   const lines: CheckLine[] = [];
-  if (image.name.length > 39)
-    lines.push({
-      check: 'image-name',
-      status: 'fail',
-      seen: `${image.name} has ${image.name.length} characters: GKE's node label gke-secondary-boot-disk-<IMAGE> allows at most 39`,
-      fix: shellLine([
+  const long = image.name.length > 39;
+  lines.push(
+    line(
+      'image-name',
+      long ? 'fail' : 'pass',
+      long
+        ? `${image.name} has ${image.name.length} characters: GKE's node label gke-secondary-boot-disk-<IMAGE> allows at most 39`
+        : `${image.name} (${image.name.length} ≤ 39 characters)`,
+      shellLine([
         'gcloud',
         'compute',
         'images',
@@ -426,52 +341,50 @@ async function imageLines(
         `--source-image=${image.name}`,
         `--source-image-project=${image.project}`,
       ]),
-    });
-  else lines.push({ check: 'image-name', status: 'pass', seen: `${image.name} (${image.name.length} ≤ 39 characters)` });
+    ),
+  );
   let info: ImageInfo | undefined;
   try {
     info = await cloud.compute.getImage(image.name, signal, image.project);
   } catch (err) {
-    lines.push({ check: 'image', status: 'unknown', seen: `cannot read ${image.path}: ${errorText(err)}` });
+    lines.push(line('image', 'unknown', `cannot read ${image.path}: ${errorText(err)}`));
     return { lines };
   }
   if (!info) {
-    lines.push({
-      check: 'image',
-      status: 'fail',
-      seen: `${image.path} does not exist`,
-      fix: shellLine(['gcloud', 'compute', 'images', 'list', `--project=${image.project}`, '--no-standard-images']),
-    });
+    const list = shellLine(['gcloud', 'compute', 'images', 'list', `--project=${image.project}`, '--no-standard-images']);
+    lines.push(line('image', 'fail', `${image.path} does not exist`, list));
     return { lines };
   }
   const status = info.status ?? 'UNKNOWN';
-  lines.push({ check: 'image', status: status === 'READY' ? 'pass' : 'fail', seen: `${image.path} is ${status}` });
-  const dep = info.deprecated?.state;
-  if (dep && dep !== 'ACTIVE') {
-    const undeprecate = shellLine(['gcloud', 'compute', 'images', 'deprecate', image.name, `--project=${image.project}`, '--state=ACTIVE']);
-    lines.push({
-      check: 'image-deprecation',
-      status: dep === 'DEPRECATED' ? 'warn' : 'fail',
-      seen:
-        dep === 'DEPRECATED'
-          ? `${image.name} is DEPRECATED: it still works, but is on its way out${info.deprecated?.replacement ? ` (replacement: ${info.deprecated.replacement})` : ''}`
+  lines.push(line('image', status === 'READY' ? 'pass' : 'fail', `${image.path} is ${status}`));
+  const dep = info.deprecated?.state ?? 'ACTIVE';
+  const replacement = info.deprecated?.replacement ? ` (replacement: ${info.deprecated.replacement})` : '';
+  lines.push(
+    line(
+      'image-deprecation',
+      dep === 'ACTIVE' ? 'pass' : dep === 'DEPRECATED' ? 'warn' : 'fail',
+      dep === 'ACTIVE'
+        ? `${image.name} is not deprecated`
+        : dep === 'DEPRECATED'
+          ? `${image.name} is DEPRECATED: it still works, but is on its way out${replacement}`
           : `${image.name} is ${dep}: GKE cannot create nodes with it`,
-      fix: undeprecate,
-    });
-  } else lines.push({ check: 'image-deprecation', status: 'pass', seen: `${image.name} is not deprecated` });
+      shellLine(['gcloud', 'compute', 'images', 'deprecate', image.name, `--project=${image.project}`, '--state=ACTIVE']),
+    ),
+  );
   const record = parseRecord(info.description);
-  if (record)
-    lines.push({
-      check: 'image-record',
-      status: 'pass',
-      seen: `built by gke-disk-image-builder${record.toolVersion ? ` ${record.toolVersion}` : ''}: ${record.count} container image${record.count === 1 ? '' : 's'} for ${record.platform}`,
-    });
-  else
-    lines.push({
-      check: 'image-record',
-      status: 'warn',
-      seen: `${image.name} carries no record of gke-disk-image-builder: what it holds cannot be compared with workloads`,
-    });
+  lines.push(
+    record
+      ? line(
+          'image-record',
+          'pass',
+          `built by gke-disk-image-builder${record.toolVersion ? ` ${record.toolVersion}` : ''}: ${record.count} container image${record.count === 1 ? '' : 's'} for ${record.platform}`,
+        )
+      : line(
+          'image-record',
+          'warn',
+          `${image.name} carries no record of gke-disk-image-builder: what it holds cannot be compared with workloads`,
+        ),
+  );
   return { lines, ...(record ? { record } : {}) };
 }
 
@@ -483,12 +396,12 @@ function referenceLines(
 ): CheckLine[] {
   const disk = pool.secondaryBootDisks.find((d) => d.diskImage && imagePathOf(d.diskImage, cluster.project) === image.path);
   if (disk?.mode === 'CONTAINER_IMAGE_CACHE')
-    return [{ check: 'secondary-boot-disk', status: 'pass', seen: `pool ${pool.name} mounts ${image.path} in CONTAINER_IMAGE_CACHE mode` }];
+    return [line('secondary-boot-disk', 'pass', `pool ${pool.name} mounts ${image.path} in CONTAINER_IMAGE_CACHE mode`)];
   const seen = disk
     ? `pool ${pool.name} mounts ${image.path} in ${disk.mode ?? 'MODE_UNSPECIFIED'} mode, not CONTAINER_IMAGE_CACHE: the disk is not used as a cache`
     : `pool ${pool.name} does not mount ${image.path} (its secondary boot disks: ${pool.secondaryBootDisks.map((d) => d.diskImage).join(', ') || 'none'})`;
   // A pool's secondary boot disks are fixed when it is created: the fix is a new pool.
-  return [{ check: 'secondary-boot-disk', status: 'fail', seen, fix: nodePoolCreate(cluster, target, image.path, `${pool.name}-cached`) }];
+  return [line('secondary-boot-disk', 'fail', seen, nodePoolCreate(target, image.path, `${pool.name}-cached`))];
 }
 
 type Grant = 'granted' | { cannotConfirm: string } | 'missing';
@@ -513,32 +426,24 @@ export function imageUseGrant(bindings: readonly IamBinding[], member: string): 
   return maybe.length ? { cannotConfirm: maybe.join('; ') } : 'missing';
 }
 
+/** For an image in another project: the node service accounts (`accounts`) and the GKE service agent may use it. */
 async function imageIamLines(
   cloud: DoctorCloud,
   cluster: ClusterInfo,
-  pools: NodePoolInfo[],
-  autoCreates: boolean,
+  accounts: string[],
   image: NonNullable<DoctorTarget['image']>,
   signal: AbortSignal,
 ): Promise<CheckLine[]> {
   if (image.project === cluster.project)
-    return [
-      {
-        check: 'image-iam',
-        status: 'pass',
-        seen: `the image is in the cluster's project ${cluster.project}: no grant on another project needed`,
-      },
-    ];
+    return [line('image-iam', 'pass', `the image is in the cluster's project ${cluster.project}: no grant on another project needed`)];
   let members: string[];
   try {
     const number = await cloud.projectReads.projectNumber(cluster.project, signal);
     const agent = `service-${number}@container-engine-robot.iam.gserviceaccount.com`;
-    const accounts = await Promise.all(
-      nodeAccounts(cluster, pools, autoCreates).map((a) => resolveAccount(cloud, cluster.project, a, signal)),
-    );
-    members = [...new Set([...accounts, agent])];
+    const emails = await Promise.all(accounts.map((a) => resolveAccount(cloud, cluster.project, a, signal)));
+    members = [...new Set([...emails, agent])];
   } catch (err) {
-    return [{ check: 'image-iam', status: 'unknown', seen: `cannot find the project number of ${cluster.project}: ${errorText(err)}` }];
+    return [line('image-iam', 'unknown', `cannot find the project number of ${cluster.project}: ${errorText(err)}`)];
   }
   const grant = (m: string) =>
     shellLine([
@@ -553,30 +458,22 @@ async function imageIamLines(
   try {
     bindings = await cloud.projectReads.iamBindings(image.project, signal);
   } catch (err) {
-    return members.map((m) => ({
-      check: 'image-iam',
-      status: 'unknown' as const,
-      seen: `cannot read the IAM policy of ${image.project} for ${m}: ${errorText(err)}`,
-      fix: grant(m),
-    }));
+    return members.map((m) =>
+      line('image-iam', 'unknown', `cannot read the IAM policy of ${image.project} for ${m}: ${errorText(err)}`, grant(m)),
+    );
   }
-  return members.map((m): CheckLine => {
+  return members.map((m) => {
     const g = imageUseGrant(bindings, `serviceAccount:${m}`);
     const who = m.includes('container-engine-robot') ? 'GKE service agent' : 'node service account';
-    if (g === 'granted') return { check: 'image-iam', status: 'pass', seen: `${who} ${m} may use images of ${image.project}` };
+    if (g === 'granted') return line('image-iam', 'pass', `${who} ${m} may use images of ${image.project}`);
     if (g === 'missing')
-      return {
-        check: 'image-iam',
-        status: 'fail',
-        seen: `${who} ${m} has no role with compute.images.useReadOnly on ${image.project}: node creation fails`,
-        fix: grant(m),
-      };
-    return {
-      check: 'image-iam',
-      status: 'unknown',
-      seen: `${who} ${m} on ${image.project}: cannot confirm: ${g.cannotConfirm}`,
-      fix: grant(m),
-    };
+      return line(
+        'image-iam',
+        'fail',
+        `${who} ${m} has no role with compute.images.useReadOnly on ${image.project}: node creation fails`,
+        grant(m),
+      );
+    return line('image-iam', 'unknown', `${who} ${m} on ${image.project}: cannot confirm: ${g.cannotConfirm}`, grant(m));
   });
 }
 
@@ -597,16 +494,10 @@ async function allowlistLines(
   try {
     lists = await (await cloud.kube(cluster)).listAllowlists(signal);
   } catch (err) {
-    return [{ check: 'allowlist', status: 'unknown', seen: `cannot read the cluster's GCPResourceAllowlists: ${errorText(err)}`, fix }];
+    return [line('allowlist', 'unknown', `cannot read the cluster's GCPResourceAllowlists: ${errorText(err)}`, fix)];
   }
   if (lists === undefined)
-    return [
-      {
-        check: 'allowlist',
-        status: 'unknown',
-        seen: 'the cluster does not serve node.gke.io/v1 GCPResourceAllowlist (a GKE version without it?)',
-      },
-    ];
+    return [line('allowlist', 'unknown', 'the cluster does not serve node.gke.io/v1 GCPResourceAllowlist (a GKE version without it?)')];
   for (const l of lists)
     for (const p of l.allowedResourcePatterns) {
       let re: RegExp;
@@ -615,17 +506,10 @@ async function allowlistLines(
       } catch {
         continue;
       }
-      if (re.test(image.path))
-        return [{ check: 'allowlist', status: 'pass', seen: `GCPResourceAllowlist ${l.name} allows ${image.path} (${p})` }];
+      if (re.test(image.path)) return [line('allowlist', 'pass', `GCPResourceAllowlist ${l.name} allows ${image.path} (${p})`)];
     }
-  return [
-    {
-      check: 'allowlist',
-      status: 'fail',
-      seen: `no GCPResourceAllowlist allows ${image.path}${lists.length ? ` (${lists.length} allowlist${lists.length === 1 ? '' : 's'} read)` : ''}: auto-created nodes cannot mount it`,
-      fix,
-    },
-  ];
+  const read = lists.length ? ` (${lists.length} allowlist${lists.length === 1 ? '' : 's'} read)` : '';
+  return [line('allowlist', 'fail', `no GCPResourceAllowlist allows ${image.path}${read}: auto-created nodes cannot mount it`, fix)];
 }
 
 /** The node selector an Autopilot pod needs to land on nodes with the disk. */

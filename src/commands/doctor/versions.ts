@@ -22,33 +22,28 @@ export function compareGkeVersions(a: string, b: string): number | undefined {
   return 0;
 }
 
-export type VersionVerdict = { status: 'pass'; detail: string } | { status: 'warn' | 'fail' | 'unknown'; detail: string; needs?: string };
+export type VersionVerdict = { status: 'pass' | 'warn' | 'fail' | 'unknown'; detail: string; needs?: string };
+
+/** The minimum version of each node image type that can use the cache. */
+const MINIMUM: Readonly<Record<string, string>> = { COS_CONTAINERD: COS_MIN, UBUNTU_CONTAINERD: UBUNTU_MIN };
 
 /** Whether nodes of `imageType` at `version` can use the cache, on a Standard or an Autopilot cluster. */
 export function judgeVersion(imageType: string, version: string, autopilot: boolean): VersionVerdict {
   const type = imageType.toUpperCase();
-  if (type === 'COS_CONTAINERD') {
-    const c = compareGkeVersions(version, COS_MIN);
-    if (c === undefined)
-      return { status: 'unknown', detail: `version ${version} is not a GKE version this tool can compare`, needs: COS_MIN };
-    if (c >= 0) return { status: 'pass', detail: `${type} ${version} (needs ≥ ${COS_MIN})` };
-    if (!autopilot && compareGkeVersions(version, COS_OLD_STANDARD_MIN)! >= 0)
-      return {
-        status: 'warn',
-        detail: `${type} ${version}: older GKE docs accept ≥ ${COS_OLD_STANDARD_MIN} on Standard, the newest ask ≥ ${COS_MIN}`,
-        needs: COS_MIN,
-      };
-    return { status: 'fail', detail: `${type} ${version} is older than ${COS_MIN}`, needs: COS_MIN };
-  }
-  if (type === 'UBUNTU_CONTAINERD') {
-    const c = compareGkeVersions(version, UBUNTU_MIN);
-    if (c === undefined)
-      return { status: 'unknown', detail: `version ${version} is not a GKE version this tool can compare`, needs: UBUNTU_MIN };
-    if (c >= 0) return { status: 'pass', detail: `${type} ${version} (needs ≥ ${UBUNTU_MIN})` };
-    return { status: 'fail', detail: `${type} ${version} is older than ${UBUNTU_MIN}`, needs: UBUNTU_MIN };
-  }
-  return {
-    status: 'fail',
-    detail: `node image type ${imageType} cannot use a secondary boot disk (COS_CONTAINERD or UBUNTU_CONTAINERD only)`,
-  };
+  const needs = MINIMUM[type];
+  if (!needs)
+    return {
+      status: 'fail',
+      detail: `node image type ${imageType} cannot use a secondary boot disk (COS_CONTAINERD or UBUNTU_CONTAINERD only)`,
+    };
+  const c = compareGkeVersions(version, needs);
+  if (c === undefined) return { status: 'unknown', detail: `version ${version} is not a GKE version this tool can compare`, needs };
+  if (c >= 0) return { status: 'pass', detail: `${type} ${version} (needs ≥ ${needs})` };
+  if (type === 'COS_CONTAINERD' && !autopilot && compareGkeVersions(version, COS_OLD_STANDARD_MIN)! >= 0)
+    return {
+      status: 'warn',
+      detail: `${type} ${version}: older GKE docs accept ≥ ${COS_OLD_STANDARD_MIN} on Standard, the newest ask ≥ ${COS_MIN}`,
+      needs,
+    };
+  return { status: 'fail', detail: `${type} ${version} is older than ${needs}`, needs };
 }
