@@ -78,6 +78,8 @@ interface Blob {
   oid: string;
   sha256: string;
   pointerSize: number;
+  /** The CDN's ETag, computed once (hashing a large file on every request would make each one slow). */
+  md5?: string;
 }
 
 interface Commit {
@@ -488,7 +490,7 @@ export class FakeHub {
       res,
       blob.data,
       {
-        etag: `"${createHash('md5').update(blob.data).digest('hex')}"`,
+        etag: `"${(blob.md5 ??= createHash('md5').update(blob.data).digest('hex'))}"`,
         'accept-ranges': 'bytes',
         'content-type': 'binary/octet-stream',
         ...(disposition ? { 'content-disposition': disposition } : {}),

@@ -184,7 +184,8 @@ export async function downloadFiles(t: Transfer, jobs: readonly FileJob[], o: Do
   const states = [...jobs]
     .sort((a, b) => b.file.size - a.file.size)
     .map((j) => new FileState(j, join(o.root, j.file.path), splitRanges(j.file.size, o.rangedMin, o.partSize)));
-  const queue = states.flatMap((s) => s.ranges.map((_, i) => ({ s, i })));
+  // An empty file is a task too (-1: create and check it), so thousands of them never open at once.
+  const queue = states.flatMap((s) => (s.ranges.length === 0 ? [{ s, i: -1 }] : s.ranges.map((_, i) => ({ s, i }))));
   let first: Fail | undefined;
   const fail = (s: FileState, err: unknown) => {
     if (first === undefined && !(t.signal.aborted && err === t.signal.reason)) first = failure(s, err, stallS);
@@ -192,14 +193,18 @@ export async function downloadFiles(t: Transfer, jobs: readonly FileJob[], o: Do
     stop.abort(first ?? err);
   };
   for (const s of states) {
-    if (s.ranges.length === 0) s.complete().catch((err: unknown) => fail(s, err));
     void s.finished.then(() => o.onFile?.(s.job)).catch((err: unknown) => fail(s, err));
   }
+  let next = 0;
   const worker = async () => {
-    for (let task = queue.shift(); task && !stop.signal.aborted; task = queue.shift()) {
+    for (let task = queue[next++]; task && !stop.signal.aborted; task = queue[next++]) {
       const { s, i } = task;
-      const [from, to] = s.ranges[i]!;
       try {
+        if (i < 0) {
+          await s.complete();
+          continue;
+        }
+        const [from, to] = s.ranges[i]!;
         const fh = await s.handle();
         await fetchRange(transfer, s.job.remote, fh, s.job.file.size, from, to);
         s.partDone(i);
