@@ -8,6 +8,7 @@ import { DOCTOR_FLAGS } from '../src/commands/doctor/flags.js';
 import { RUN_MODES } from '../src/config/flag.js';
 import { PRUNE_FLAGS } from '../src/commands/prune/flags.js';
 import { flagTable, tableMarkers, withTables } from '../src/config/flag-table.js';
+import { customRoleCommand } from '../src/gcp/permissions.js';
 
 const readme = readFileSync('README.md', 'utf8');
 
@@ -27,6 +28,12 @@ describe('README', () => {
     );
     // The markers are there, so the comparison above compared something.
     for (const name of ['build', 'cleanup', 'prune', 'doctor']) for (const marker of tableMarkers(name)) expect(readme).toContain(marker);
+  });
+
+  it('gives the least-privilege custom role generated from src/gcp/permissions.ts', () => {
+    const block = /<!-- custom-role -->\n```sh\n([\s\S]*?)\n```\n<!-- \/custom-role -->/.exec(readme);
+    expect(block, 'the custom-role block').not.toBeNull();
+    expect(block![1]!.split('\n\n')[0]).toBe(customRoleCommand());
   });
 
   it('gives the build limit of --image-name and why', () => {
