@@ -111,6 +111,7 @@ describe('hostile input', () => {
           'gdib-image-pull-auth',
           'gdib-mode',
           'gdib-platform',
+          ...(meta['gdib-mode'] === 'verify' ? [] : ['gdib-pull-stall-timeout']),
           'gdib-run-id',
           'gdib-status-nonce',
           'gdib-store-checksums',

@@ -31,6 +31,8 @@ export interface CleanBuild {
   code: number;
   stderr: string;
   leftovers: ReturnType<Emulator['leftovers']>;
+  /** The longest a step of this clean build took, in ms: how slow a healthy step is on this machine right now. */
+  slowestStepMs: number;
 }
 
 export const env = (emu: Emulator): Record<string, string> => ({
@@ -98,12 +100,20 @@ export async function cleanBuild(extraArgs: string[]): Promise<CleanBuild> {
     const sink = { write: (t: string) => void (marks.push({ at: emu.requests.length, text: t }), (stderr += t)) };
     // The JSON events on stdout say when each step starts and finishes: the requests of [from, to) fell in its time.
     const windows = new Map<string, { from: number; to?: number }>();
+    const started = new Map<string, number>();
+    let slowestStepMs = 0;
     const events = {
       write: (t: string) => {
         for (const line of t.split('\n').filter(Boolean)) {
           const e = JSON.parse(line) as { type?: string; step?: string };
-          if (e.type === 'step-started' && e.step) windows.set(e.step, { from: emu.requests.length });
-          if (e.type === 'step-finished' && e.step) windows.get(e.step)!.to = emu.requests.length;
+          if (e.type === 'step-started' && e.step) {
+            windows.set(e.step, { from: emu.requests.length });
+            started.set(e.step, Date.now());
+          }
+          if (e.type === 'step-finished' && e.step) {
+            windows.get(e.step)!.to = emu.requests.length;
+            slowestStepMs = Math.max(slowestStepMs, Date.now() - started.get(e.step)!);
+          }
         }
       },
     };
@@ -148,7 +158,7 @@ export async function cleanBuild(extraArgs: string[]): Promise<CleanBuild> {
       }
       sites.set(id, { id, call, ...(of ? { of: of as CallName } : {}), phase });
     });
-    return { sites: [...sites.values()], steps, code, stderr, leftovers: emu.leftovers() };
+    return { sites: [...sites.values()], steps, code, stderr, leftovers: emu.leftovers(), slowestStepMs };
   } finally {
     await emu.close();
   }

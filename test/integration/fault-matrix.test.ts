@@ -59,8 +59,12 @@ const EXTRA = [...((await hasFlag('skip-image-check')) ? ['--skip-image-check'] 
 const clean = await cleanBuild(EXTRA);
 
 const IMAGE = 'img-fm';
-/** Short, yet long enough for the healthy steps before the hang on a busy machine (3 s was seen to be too short). */
-const TIMEOUT = '5s';
+/**
+ * Short, yet long enough for the healthy work of a step before its hang: 5 s, or three times the slowest step of
+ * the clean build when the machine is so loaded that a healthy step takes longer (a fixed 5 s was seen to run out
+ * before the first call of preflight on a machine running several suites at once).
+ */
+const TIMEOUT = `${Math.max(5, Math.ceil((3 * clean.slowestStepMs) / 1000))}s`;
 const PROJECT = 'test-project';
 const ZONE = 'us-central1-a';
 /**
