@@ -188,5 +188,5 @@ export async function measureInstall(runs: number, log: (s: string) => void): Pr
   return out;
 }
 
-/** The boot image's release (src/builder/steps/resources.ts: the debian-12 family). */
+/** The boot image's release (src/builder/specs.ts: the debian-12 family). */
 export const BOOT_RELEASE: Release = 'bookworm';

@@ -10,7 +10,7 @@ export interface ModelInputs {
   cli?: CliFigures;
   onVm?: OverlapResult;
   install?: InstallRun[];
-  /** The Debian release of the boot image (src/builder/steps/resources.ts). */
+  /** The Debian release of the boot image (src/builder/specs.ts). */
   release: Release;
 }
 
