@@ -151,6 +151,8 @@ export interface BuildContext<R extends Run = Run> {
     /** --if-changed: what the comparison found. */
     ifChanged?: import('./events.js').IfChangedResult;
     plan?: import('./events.js').PlannedResource[];
+    /** --data-source: what preflight listed, the plan sent to the VM (steps/list-data-sources.ts). */
+    data?: import('./steps/list-data-sources.js').DataListing;
     /** --local: the baked disk file, its archive, and the archive's URL once uploaded. */
     localDisk?: string;
     archive?: string;

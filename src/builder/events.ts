@@ -1,5 +1,5 @@
 // The event stream the core emits; the CLI decides how to render it. Core code never prints.
-import type { NextSteps } from './next-steps.js';
+import type { DataNextSteps, NextSteps } from './next-steps.js';
 
 export type VmState = 'running' | 'succeeded' | 'failed';
 
@@ -35,6 +35,18 @@ export interface PlannedResource {
 
 export type ResourceKind = 'disk' | 'vm' | 'image' | 'object' | 'file';
 
+/** A data disk's contents as preflight listed them (docs/architecture.md, Data disks). */
+export interface DataSummary {
+  /** Each source as resolved (`gs://B/P/=DEST`, `hf://ORG/MODEL@COMMIT=DEST`). */
+  sources: string[];
+  files: number;
+  bytes: number;
+  /** dataFingerprint of the listing: what the image record keeps and --if-changed compares. */
+  fingerprint: string;
+  /** The commands that give the VM's service account what it needs to read the sources. */
+  grants: string[];
+}
+
 export interface BuildResult {
   version: 1;
   /** unchanged: --if-changed found the family's newest image holds these images; nothing was created. */
@@ -51,6 +63,8 @@ export interface BuildResult {
    */
   image?: { name: string; uri: string; family?: string; created?: boolean };
   containerImages: readonly string[];
+  /** A data disk (--data-source): what it holds; absent for a disk of container images. */
+  data?: DataSummary;
   /** Manifest digest of each image for the platform, where preflight could resolve it. */
   imageDigests: Record<string, string>;
   startedAt: string;
@@ -71,7 +85,7 @@ export interface BuildResult {
   /** Size of the image (= of the disk on every node), in GB. */
   diskSizeGb?: number;
   /** The next step, ready to paste: the node-pool command, Terraform, the Autopilot allowlist and nodeSelector. */
-  next?: NextSteps;
+  next?: NextSteps | DataNextSteps;
   /** --local --output: the archive written. */
   archive?: string;
   /** State unchanged: when the image that already holds these images was created (GCE's creationTimestamp). */

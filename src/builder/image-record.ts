@@ -12,7 +12,8 @@ import { createHash } from 'node:crypto';
 import type { ImageInfo } from '../gcp/types.js';
 
 // The tool's name and the disk's format version are the VM contract's (src/vm/contract.ts): one definition for both sides.
-import { DISK_FORMAT_VERSION, TOOL } from '../vm/contract.js';
+import { DATA_FORMAT_VERSION, DISK_FORMAT_VERSION, TOOL, dataFingerprint, type DataFile, type DataSource } from '../vm/contract.js';
+import { formatDataSource } from '../vm/data-sources.js';
 export { DISK_FORMAT_VERSION, TOOL };
 /** The record's own format. */
 export const RECORD_VERSION = 1;
@@ -34,6 +35,58 @@ export interface ImageRecord {
   unresolved?: number;
   /** Each reference's manifest digest (null: not resolved); left out when the description would be too long. */
   images?: Record<string, string | null>;
+  /**
+   * What the disk holds: absent (records written before data disks existed) or `images` for container images,
+   * `data` for a data disk (docs/architecture.md, Data disks). Read it with diskKindOfRecord.
+   */
+  kind?: 'images' | 'data';
+  /**
+   * A data disk's sources, each `SOURCE=DEST` as resolved (`hf://org/m@<commit>=m`, `gs://b/p/=p`) → the fingerprint
+   * of its own files; `count` is then the number of files, `sum` the whole listing's fingerprint. Left out, like
+   * `images`, when the description would be too long.
+   */
+  sources?: Record<string, string>;
+}
+
+/** What an image built by this tool holds: container images, or data files. */
+export function diskKindOfRecord(record: ImageRecord): 'images' | 'data' {
+  return record.kind === 'data' ? 'data' : 'images';
+}
+
+/** The platform a data disk's record carries: no --platform of a container-image build equals it. */
+export const DATA_PLATFORM = 'data';
+
+/**
+ * The record of a data disk: `disk` is DATA_FORMAT_VERSION, `platform` DATA_PLATFORM (so that no release that
+ * predates data disks takes one for the base of an incremental build), `count` the files, `sum` the listing's
+ * fingerprint and the resolved sources hashed together, `sources` each source's own fingerprint (its files numbered as if
+ * it were the only source).
+ */
+export function dataRecordFor(
+  sources: readonly DataSource[],
+  files: readonly DataFile[],
+  fingerprint: string,
+  toolVersion?: string,
+): ImageRecord {
+  const named = sources.map(formatDataSource);
+  return {
+    v: RECORD_VERSION,
+    tool: TOOL,
+    ...(toolVersion ? { toolVersion } : {}),
+    kind: 'data',
+    disk: DATA_FORMAT_VERSION,
+    platform: DATA_PLATFORM,
+    checksums: true,
+    count: files.length,
+    // The sources as resolved are part of it: a Hugging Face file outside LFS is listed by its size only, so a new
+    // commit is a change even where the listing's fingerprint is not.
+    sum: createHash('sha256')
+      .update([fingerprint, ...named].join('\n'))
+      .digest('hex'),
+    sources: Object.fromEntries(
+      sources.map((_, i) => [named[i]!, dataFingerprint(files.filter((f) => f.source === i).map((f) => ({ ...f, source: 0 })))]),
+    ),
+  };
 }
 
 /** The record of what a build bakes: its references, with the digests preflight resolved. */
@@ -69,10 +122,14 @@ function sumOf(images: Record<string, string | null>): string {
 
 /** The image description: the human line and the record, the per-reference map dropped when it does not fit. */
 export function describeRecord(record: ImageRecord): string {
-  const human = `Built by ${TOOL}${record.toolVersion ? ` ${record.toolVersion}` : ''}: ${record.count} container image${record.count === 1 ? '' : 's'} for ${record.platform}.`;
+  const by = `Built by ${TOOL}${record.toolVersion ? ` ${record.toolVersion}` : ''}`;
+  const human =
+    diskKindOfRecord(record) === 'data'
+      ? `${by}: a data disk of ${record.count} file${record.count === 1 ? '' : 's'}.`
+      : `${by}: ${record.count} container image${record.count === 1 ? '' : 's'} for ${record.platform}.`;
   const full = `${human}\n${MARKER}${JSON.stringify(record)}`;
   if (full.length <= MAX_DESCRIPTION) return full;
-  const { images: _dropped, ...short } = record;
+  const { images: _dropped, sources: _alsoDropped, ...short } = record;
   return `${human}\n${MARKER}${JSON.stringify(short)}`;
 }
 
@@ -101,6 +158,14 @@ export interface Comparison {
 /** Whether an existing image (`old`) holds what this build (`now`) would bake. */
 export function compareRecords(old: ImageRecord, now: ImageRecord): Comparison {
   const changes: string[] = [];
+  const [oldKind, nowKind] = [diskKindOfRecord(old), diskKindOfRecord(now)];
+  if (oldKind !== nowKind) {
+    changes.push(
+      `it is a disk of ${oldKind === 'data' ? 'data files' : 'container images'}, this build makes one of ${nowKind === 'data' ? 'data files' : 'container images'}`,
+    );
+    return { same: false, changes };
+  }
+  if (nowKind === 'data') return compareData(old, now);
   if (old.v !== RECORD_VERSION) changes.push(`its record is of another format (version ${old.v})`);
   if (old.disk !== now.disk) changes.push(`its disk format is version ${old.disk}, this tool writes version ${now.disk}`);
   if (old.platform !== now.platform) changes.push(`platform ${old.platform} → ${now.platform} (--platform)`);
@@ -125,6 +190,35 @@ export function compareRecords(old: ImageRecord, now: ImageRecord): Comparison {
     );
   }
   return { same: changes.length === 0, changes };
+}
+
+/** Two data disks' records: the same listing (fingerprint), or which sources were added, removed or changed. */
+function compareData(old: ImageRecord, now: ImageRecord): Comparison {
+  const changes: string[] = [];
+  if (old.v !== RECORD_VERSION) changes.push(`its record is of another format (version ${old.v})`);
+  if (old.disk !== now.disk) changes.push(`its data disk format is version ${old.disk}, this tool writes version ${now.disk}`);
+  if (changes.length === 0 && old.sum === now.sum) return { same: true, changes };
+  const before = old.sources ?? {};
+  const after = now.sources ?? {};
+  // A source is named by what the user wrote; an hf:// source's commit is part of it, so a moved branch shows as
+  // the old commit removed and the new one added: said as one change.
+  const key = (s: string) => s.replace(/@[0-9a-f]{40}=/, '=');
+  const oldByKey = new Map(Object.keys(before).map((s) => [key(s), s]));
+  for (const [s, fp] of Object.entries(after)) {
+    const was = oldByKey.get(key(s));
+    if (was === undefined) changes.push(`${s}: added`);
+    else if (was !== s) changes.push(`${was.replace(/=.*$/, '')} → ${s.replace(/=.*$/, '')}`);
+    else if (before[was] !== fp) changes.push(`${s}: its objects changed (added, removed or rewritten)`);
+    oldByKey.delete(key(s));
+  }
+  for (const s of oldByKey.values()) changes.push(`${s}: removed`);
+  if (changes.length === 0)
+    changes.push(
+      old.sources
+        ? 'the files of the sources differ (paths or order)'
+        : `the data differs (${old.count} → ${now.count} files; the image's record is a fingerprint only, too long to list its sources)`,
+    );
+  return { same: false, changes };
 }
 
 /** The newest READY image that carries a record of this tool, with that record. */

@@ -11,6 +11,8 @@ import {
   modeOf,
   runOf,
   type ImageRun,
+  diskKindOf,
+  type LocalArchive,
   type LocalBuild,
   type Run,
   type RunPlan,
@@ -41,12 +43,13 @@ import { localBake } from './steps/local-bake.js';
 import { packArchive } from './steps/pack-archive.js';
 import { uploadArchive } from './steps/upload-archive.js';
 import { localVerify } from './steps/local-verify.js';
-import { nextSteps } from './next-steps.js';
+import { dataManifestsOf, nextStepsFor } from './next-steps.js';
 import { k8sManifests } from '../k8s/manifests.js';
 import type { Step } from './steps/step.js';
 import { waitForVm } from './steps/wait-for-vm.js';
 import { writeManifests } from './steps/write-manifests.js';
 import { checkCluster, type ClusterChecks } from './steps/cluster-checks.js';
+import { dataSummary, listDataSources } from './steps/list-data-sources.js';
 import { setImageLifetime } from './steps/image-lifetime.js';
 import { compareWithFamily } from './steps/compare-with-family.js';
 import { choosing } from './steps/choose-base.js';
@@ -131,6 +134,11 @@ function alongsideTheImage<R extends Run>(step: Step<R>): Step<R> {
   return { ...step, alongside: true };
 }
 
+/** A data disk's sources are listed right after preflight (docs/architecture.md, Data disks). */
+function dataDisk(run: ImageRun | LocalArchive): boolean {
+  return diskKindOf(run) === 'data';
+}
+
 /** --if-changed compares before anything is created; --force means always build, so there is nothing to compare. */
 function comparing(run: ImageRun): Step<ImageRun> | false {
   return run.ifChanged && !run.force && compareWithFamily;
@@ -147,6 +155,7 @@ export function stepsFor(plan: RunPlan): PlannedStep[] {
     case 'vm-build':
       return bind(plan, [
         preflight,
+        dataDisk(plan) && listDataSources,
         comparing(plan),
         ...makingTheImage<VmBuild>([
           choosing(plan),
@@ -167,6 +176,7 @@ export function stepsFor(plan: RunPlan): PlannedStep[] {
     case 'local-build':
       return bind(plan, [
         preflight,
+        dataDisk(plan) && listDataSources,
         comparing(plan),
         ...makingTheImage<LocalBuild>([
           localBake,
@@ -180,7 +190,7 @@ export function stepsFor(plan: RunPlan): PlannedStep[] {
         plan.cluster && checkCluster,
       ]);
     case 'local-archive':
-      return bind(plan, [localBake, packArchive]);
+      return bind(plan, [dataDisk(plan) && listDataSources, localBake, packArchive]);
     case 'local-verify':
       return bind(plan, [localVerify]);
   }
@@ -189,13 +199,13 @@ export function stepsFor(plan: RunPlan): PlannedStep[] {
 function dryRunSteps(run: Run): PlannedStep[] {
   switch (run.kind) {
     case 'vm-build':
-      return bind(run, [preflight, comparing(run), ...makingTheImage<VmBuild>([choosing(run)]), plan]);
+      return bind(run, [preflight, dataDisk(run) && listDataSources, comparing(run), ...makingTheImage<VmBuild>([choosing(run)]), plan]);
     case 'vm-verify':
       return bind(run, [preflight, plan]);
     case 'local-build':
-      return bind(run, [preflight, comparing(run), planLocal]);
+      return bind(run, [preflight, dataDisk(run) && listDataSources, comparing(run), planLocal]);
     case 'local-archive':
-      return bind(run, [planLocal]);
+      return bind(run, [dataDisk(run) && listDataSources, planLocal]);
     case 'local-verify':
       return bind(run, [planLocalVerify]);
   }
@@ -324,18 +334,17 @@ export async function runBuild(runPlan: RunPlan, deps: BuildDeps): Promise<Build
     vmPhases: ctx.state.vmPhases,
     ...(names.logs ? { logs: names.logs.url } : {}),
     leftovers,
+    ...(ctx.state.data ? { data: dataSummary(ctx.state.data) } : {}),
     ...(ctx.state.k8sManifests ? { k8sManifests: ctx.state.k8sManifests } : {}),
     ...(ctx.state.imageCreated && imageRun?.k8sManifestsFilepath && !ctx.state.k8sManifests
       ? {
           unwrittenK8sManifests: {
             path: imageRun.k8sManifestsFilepath,
-            contents: k8sManifests(imageRun.projectName, imageRun.imageName, imageRun.k8sNamespace),
+            contents: k8sManifests(imageRun.projectName, imageRun.imageName, imageRun.k8sNamespace, dataManifestsOf(imageRun)),
           },
         }
       : {}),
-    ...(!error && !dryRun && imageRun
-      ? { next: nextSteps(imageRun.projectName, unchanged?.name ?? imageRun.imageName, imageRun.imageFamilyName, imageRun.cluster) }
-      : {}),
+    ...(!error && !dryRun && imageRun ? { next: nextStepsFor(imageRun, unchanged?.name ?? imageRun.imageName) } : {}),
     ...(ctx.state.ifChanged ? { ifChanged: ctx.state.ifChanged } : {}),
     // An incremental build: the image its data disk started from, and the disk's size (at least the base's).
     ...(ctx.state.base && config.kind === 'vm-build' ? { base: ctx.state.base.uri, diskSizeGb: dataDiskSizeGb({ ...ctx, config }) } : {}),

@@ -107,7 +107,7 @@ export async function runLocally(
 ): Promise<void> {
   const { config, names } = ctx;
   const mode = config.kind === 'local-verify' ? 'verify' : 'build';
-  const items = scriptMetadata(config, names);
+  const items = scriptMetadata(config, names, 'blank', ctx.state.data?.plan);
   const attributes = Object.fromEntries(items.map((i) => [i.key, i.value]));
   const status = new VmStatus(ctx);
   const guest: Record<string, string> = {};

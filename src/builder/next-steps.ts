@@ -5,6 +5,8 @@
 // keeps the image's family from growing without end.
 import { gkeNodeLabel, type ClusterRef } from '../config/rules.js';
 import { shellQuote } from '../io/shell-quote.js';
+import { dataClaimName } from '../k8s/manifests.js';
+import { diskKindOf, type ImageRun } from '../config/types.js';
 
 export interface NextSteps {
   gcloud: string;
@@ -19,6 +21,83 @@ export interface NextSteps {
    * docs/architecture.md, Image lifetime).
    */
   prune: string;
+}
+
+/**
+ * After a data disk (docs/architecture.md, Data disks): a node pool with the disk in no mode, which GKE mounts
+ * read-only on every node; a pod that reads it through a hostPath volume; and, where hostPath is refused
+ * (Autopilot), a pod that reads the ReadOnlyMany claim of the --k8s-manifests-filepath manifests.
+ */
+export interface DataNextSteps {
+  disk: 'data';
+  gcloud: string;
+  doctor: string;
+  terraform: string;
+  /** Pod spec fragment: the node's mount of the disk as a read-only hostPath volume. */
+  podHostPath: string;
+  /** Pod spec fragment: the ReadOnlyMany claim restored from the image (--k8s-manifests-filepath writes it). */
+  podClaim: string;
+  prune: string;
+}
+
+/** Where GKE mounts a secondary boot disk without a mode on every node. */
+export function dataDiskMountPath(image: string): string {
+  return `/mnt/disks/gke-secondary-disks/gke-${image}-disk`;
+}
+
+export function dataNextSteps(project: string, image: string, family: string, cluster?: ClusterRef): DataNextSteps {
+  const uri = `projects/${project}/global/images/${image}`;
+  const gcloud = [
+    'gcloud container node-pools create NODE_POOL \\',
+    cluster
+      ? `  ${shellQuote(`--cluster=${cluster.name}`)} ${shellQuote(`--location=${cluster.location}`)} \\`
+      : '  --cluster=CLUSTER --location=LOCATION \\',
+    `  ${shellQuote(`--project=${cluster?.project ?? project}`)} \\`,
+    `  ${shellQuote(`--secondary-boot-disk=disk-image=${uri}`)}`,
+  ].join('\n');
+  const doctor = [
+    'gke-disk-image-builder doctor \\',
+    `  ${cluster ? shellQuote(`--cluster=${cluster.path}`) : '--cluster=projects/CLUSTER_PROJECT/locations/LOCATION/clusters/CLUSTER'} \\`,
+    `  --node-pool=NODE_POOL --image=${uri}`,
+  ].join('\n');
+  const terraform = [
+    'resource "google_container_node_pool" "with_data" {',
+    '  # name, cluster, location, node_count, ...',
+    '  node_config {',
+    '    secondary_boot_disks {',
+    `      disk_image = "${uri}"`,
+    '    }',
+    '  }',
+    '}',
+  ].join('\n');
+  const podHostPath = [
+    'containers:',
+    '- name: CONTAINER',
+    '  volumeMounts:',
+    '  - name: data',
+    '    mountPath: /data',
+    '    readOnly: true',
+    'volumes:',
+    '- name: data',
+    '  hostPath:',
+    `    path: ${dataDiskMountPath(image)}`,
+    '    type: Directory',
+  ].join('\n');
+  const podClaim = [
+    'containers:',
+    '- name: CONTAINER',
+    '  volumeMounts:',
+    '  - name: data',
+    '    mountPath: /data',
+    '    readOnly: true',
+    'volumes:',
+    '- name: data',
+    '  persistentVolumeClaim:',
+    `    claimName: ${dataClaimName(image)}`,
+    '    readOnly: true',
+  ].join('\n');
+  const prune = `gke-disk-image-builder prune --project-name=${project} --image-family-name=${family} --dry-run`;
+  return { disk: 'data', gcloud, doctor, terraform, podHostPath, podClaim, prune };
 }
 
 /** `cluster`: the build's --cluster, which the commands then name instead of placeholders. */
@@ -64,4 +143,16 @@ export function nextSteps(project: string, image: string, family: string, cluste
   const autopilotNodeSelector = ['nodeSelector:', `  ${label.key}: ${label.value}`].join('\n');
   const prune = `gke-disk-image-builder prune --project-name=${project} --image-family-name=${family} --dry-run`;
   return { gcloud, doctor, terraform, autopilotAllowlist, autopilotNodeSelector, prune };
+}
+
+/** A data disk's --k8s-manifests-filepath content needs the disk's size (the claim asks for it). */
+export function dataManifestsOf(run: ImageRun): { diskSizeGb: number } | undefined {
+  return diskKindOf(run) === 'data' ? { diskSizeGb: run.diskSizeGb } : undefined;
+}
+
+/** The next steps for the kind of disk the run made. */
+export function nextStepsFor(run: ImageRun, image: string): NextSteps | DataNextSteps {
+  return diskKindOf(run) === 'data'
+    ? dataNextSteps(run.projectName, image, run.imageFamilyName, run.cluster)
+    : nextSteps(run.projectName, image, run.imageFamilyName, run.cluster);
 }

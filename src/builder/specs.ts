@@ -8,7 +8,7 @@ import type { BuildContext } from './context.js';
 import { shellCommand } from '../io/shell-quote.js';
 import { vmAccess } from './vm-access.js';
 import { VERSION } from '../version.js';
-import { describeRecord, recordFor, type ImageRecord } from './image-record.js';
+import { dataRecordFor, describeRecord, recordFor, type ImageRecord } from './image-record.js';
 
 export const DEBIAN_12 = 'projects/debian-cloud/global/images/family/debian-12';
 export const DEBIAN_12_ARM64 = 'projects/debian-cloud/global/images/family/debian-12-arm64';
@@ -56,7 +56,7 @@ export function instanceSpecFor(ctx: BuildContext<VmRun>): InstanceSpec {
     subnet: config.subnet,
     serviceAccount: config.serviceAccount,
     scopes: vmAccess(config).scopes,
-    metadata: scriptMetadata(config, names, ctx.state.base ? 'from-image' : 'blank'),
+    metadata: scriptMetadata(config, names, ctx.state.base ? 'from-image' : 'blank', ctx.state.data?.plan),
     labels: names.labels,
     externalIp: config.externalIp,
     shieldedVm: config.shieldedVm,
@@ -69,6 +69,8 @@ export function instanceSpecFor(ctx: BuildContext<VmRun>): InstanceSpec {
 /** What the image holds: the references with the digests preflight resolved (none with --skip-image-check). */
 export function imageRecordFor(ctx: BuildContext<ImageRun>): ImageRecord {
   const { config } = ctx;
+  const data = ctx.state.data;
+  if (data) return dataRecordFor(data.plan.sources, data.files, data.plan.fingerprint, VERSION);
   return recordFor(config.containerImages, ctx.state.imageDigests, config.platform, config.storeSnapshotChecksum, VERSION);
 }
 

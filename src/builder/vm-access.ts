@@ -49,6 +49,7 @@ export function vmAccess(run: VmRun): VmAccess {
     case 'vm-verify':
       return { scopes: [], why: 'no service account: verifying reads only the disk' };
     case 'vm-build': {
+      if (run.dataSources.length > 0) return dataDiskAccess(run);
       if (run.registrySecrets.length > 0)
         return {
           scopes: [CLOUD_PLATFORM],
@@ -63,4 +64,20 @@ export function vmAccess(run: VmRun): VmAccess {
       };
     }
   }
+}
+
+/**
+ * A data disk's VM (docs/architecture.md, Data disks): Cloud Storage reads need devstorage.read_only, the Hugging Face
+ * token's secret needs cloud-platform (Secret Manager accepts no narrower scope); public models need no token.
+ */
+function dataDiskAccess(run: Extract<VmRun, { kind: 'vm-build' }>): VmAccess {
+  const buckets = [...new Set(run.dataSources.flatMap((s) => (s.kind === 'gcs' ? [`gs://${s.bucket}`] : [])))];
+  if (run.hfTokenSecret)
+    return {
+      scopes: [CLOUD_PLATFORM],
+      why: `scope cloud-platform: the VM reads --hf-token-secret from Secret Manager, which accepts no narrower scope${buckets.length ? ` (and reads ${buckets.join(', ')})` : ''}`,
+    };
+  if (buckets.length > 0)
+    return { scopes: [STORAGE_READ_ONLY], why: `scope devstorage.read_only: the VM reads ${buckets.join(', ')} with its token` };
+  return { scopes: [], why: 'no service account: the VM downloads public Hugging Face models and sends no token' };
 }

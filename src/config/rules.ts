@@ -1,6 +1,7 @@
 // GCE and GCS naming rules, shared by the schema. Each check returns undefined when fine, else what is expected.
 import { parseGoDuration, parseLifetime } from './duration.js';
-import { parseGcsPath } from './gcs-path.js';
+import { bucketProblem, parseGcsPath } from './gcs-path.js';
+import { parseDataSource } from '../vm/data-sources.js';
 import { parseImageReference } from './reference.js';
 export const GCE_NAME = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
 
@@ -267,6 +268,28 @@ export function registrySecret(text: string): RegistrySecret | string {
     return `"${clip(path)}" is not a secret (expected projects/PROJECT/secrets/NAME or projects/PROJECT/secrets/NAME/versions/VERSION, VERSION a number or latest)`;
   return { host, secretVersion: `projects/${m[1]}/secrets/${m[2]}/versions/${m[3] ?? 'latest'}` };
 }
+
+/** --hf-token-secret: projects/P/secrets/NAME[/versions/V] → the version name (`latest` when omitted). */
+export function secretVersion(text: string): string | { problem: string } {
+  const m = SECRET_PATH.exec(text);
+  if (!m)
+    return {
+      problem: `"${clip(text)}" is not a secret (expected projects/PROJECT/secrets/NAME or projects/PROJECT/secrets/NAME/versions/VERSION, VERSION a number or latest)`,
+    };
+  return `projects/${m[1]}/secrets/${m[2]}/versions/${m[3] ?? 'latest'}`;
+}
+
+export const secretVersionCheck = (v: string): string | undefined => {
+  const r = secretVersion(v);
+  return typeof r === 'string' ? undefined : r.problem;
+};
+
+/** --data-source: SOURCE[=DEST] (src/vm/data-sources.ts, shared with the VM agent). */
+export const dataSourceCheck = (v: string): string | undefined => {
+  const r = parseDataSource(v);
+  if (typeof r === 'string') return r.replace(`'${v}'`, `'${clip(v)}'`);
+  return r.kind === 'gcs' ? bucketProblem(r.bucket) : undefined;
+};
 
 export const registrySecretCheck = (v: string): string | undefined => {
   const r = registrySecret(v);

@@ -3,6 +3,7 @@
 // switch over `kind`, so the compiler finds a forgotten mode (docs/architecture.md, Run plans).
 import type { ImagePullAuth } from '../startup-script/render.js';
 import type { ClusterRef, RegistrySecret } from './rules.js';
+import type { DataSource } from '../vm/contract.js';
 import type { ImageLifetime } from '../commands/build/deprecation.js';
 
 export type { RegistrySecret };
@@ -55,6 +56,20 @@ export interface BakeSettings {
   readonly diskSizeGb: number;
   /** --pull-stall-timeout: a pull that receives no bytes this long fails (whole seconds). */
   readonly pullStallTimeoutMs: number;
+  /**
+   * --data-source: the disk is a data disk of these sources (containerImages is then empty), as parsed; preflight
+   * resolves them (docs/architecture.md, Data disks). Empty: a disk of container images.
+   */
+  readonly dataSources: readonly DataSource[];
+  /** --hf-token-secret: `projects/P/secrets/NAME/versions/V`, the Hugging Face token the VM reads itself. */
+  readonly hfTokenSecret?: string;
+}
+
+/** What a disk holds: container images (GKE's CONTAINER_IMAGE_CACHE) or data files (a plain disk). */
+export type DiskKind = 'images' | 'data';
+
+export function diskKindOf(bake: Pick<BakeSettings, 'dataSources'>): DiskKind {
+  return bake.dataSources.length > 0 ? 'data' : 'images';
 }
 
 /** The image a build creates, and what is written about it. */

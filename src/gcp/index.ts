@@ -68,6 +68,20 @@ export function createCloud(scope: CloudScope, o: CloudOptions): GoogleCloud {
     secretManager: new SecretManager(tokens, secretManagerEndpoint(o.env), o.retry, o.hooks, o.redactor),
     accessToken: async (signal = new AbortController().signal) =>
       (await withRetry('oauth2.token', () => tokens.getToken(signal), signal, o.retry, o.hooks)).token,
+    dataSources: {
+      // The listing code the VM agent runs too (src/vm/data-sources.ts), with the caller's token for Cloud Storage.
+      resolve: async (source, index, hfToken, signal) => {
+        const { resolveDataSource } = await import('../vm/data-sources.js');
+        const endpoints = endpointsFromEnv(o.env);
+        return resolveDataSource(source, index, {
+          token: async () => (await withRetry('oauth2.token', () => tokens.getToken(signal), signal, o.retry, o.hooks)).token,
+          storageEndpoint: endpoints.storage ?? 'https://storage.googleapis.com',
+          hfEndpoint: o.env.HF_ENDPOINT || 'https://huggingface.co',
+          ...(hfToken !== undefined ? { hfToken } : {}),
+          signal,
+        });
+      },
+    },
     // The caller's Google token is offered only to Google's registries (gcr.io, *.pkg.dev).
     registry: new RegistryClient(async () => (await tokens.getToken().catch(() => undefined))?.token),
     projectReads: new ProjectReads(tokens, projectReadsEndpoints(o.env), o.retry, o.hooks),

@@ -18,6 +18,8 @@ export interface SecretManagerApi {
   registryCredentials(secretVersion: string, host: string, signal: AbortSignal): Promise<RegistryCredentials | string>;
   /** Whether `projects/P/secrets/S` exists (a 403 is thrown). */
   secretExists(secret: string, signal: AbortSignal): Promise<boolean>;
+  /** A secret version's text (a token), registered with the redactor before it is returned; ApiError as above. */
+  secretText(secretVersion: string, signal: AbortSignal): Promise<string>;
 }
 
 export class SecretManager implements SecretManagerApi {
@@ -36,6 +38,10 @@ export class SecretManager implements SecretManagerApi {
       this.redactor?.addSecret(creds.password, { username: creds.username });
     }
     return creds;
+  }
+
+  async secretText(secretVersion: string, signal: AbortSignal): Promise<string> {
+    return (await this.access(secretVersion, signal)).toString('utf8').trim();
   }
 
   /** The payload of a secret version. */

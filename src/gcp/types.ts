@@ -149,4 +149,16 @@ export interface Cloud {
   kms: import('./kms.js').KmsApi;
   /** Reads --registry-secret secrets with the caller's token (preflight). */
   secretManager: import('./secret-manager.js').SecretManagerApi;
+  /** Lists --data-source sources with the caller's credentials (preflight; docs/architecture.md, Data disks). */
+  dataSources: DataSourcesApi;
+}
+
+/** What preflight needs to list a data disk's sources: Cloud Storage with the caller's token, Hugging Face with `hfToken`. */
+export interface DataSourcesApi {
+  resolve(
+    source: import('../vm/contract.js').DataSource,
+    index: number,
+    hfToken: string | undefined,
+    signal: AbortSignal,
+  ): Promise<{ source: import('../vm/contract.js').DataSource; files: import('../vm/contract.js').DataFile[] }>;
 }

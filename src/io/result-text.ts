@@ -59,7 +59,7 @@ export function successText(plan: RunPlan, result: BuildResult): string {
     case 'vm-build':
     case 'local-build':
       if (result.state === 'unchanged' && result.image)
-        return `up to date: ${result.image.uri} already holds these images${result.imageCreatedAt ? ` (built ${result.imageCreatedAt})` : ''}`;
+        return `up to date: ${result.image.uri} already holds ${result.data ? 'these files' : 'these images'}${result.imageCreatedAt ? ` (built ${result.imageCreatedAt})` : ''}`;
       // The first line is the Go tool's; an incremental build says on a line of its own where it started from.
       return `Image has successfully been created at: ${imageUri(plan.projectName, plan.imageName)}${result.base ? `\nBuilt incrementally from: ${result.base}` : ''}`;
     case 'vm-verify':
@@ -73,6 +73,7 @@ export function successText(plan: RunPlan, result: BuildResult): string {
 
 /** The next steps after a build: a node pool, doctor, Terraform, Autopilot, prune (src/builder/next-steps.ts). */
 function writeNextSteps(next: NonNullable<BuildResult['next']>, err: TextSink): void {
+  if ('disk' in next) return writeDataNextSteps(next, err);
   err.write(`\nNext: a node pool whose nodes get the images preloaded:\n\n${next.gcloud}\n\n`);
   err.write(
     `Then check that it will work (versions, image streaming, IAM, allowlists; add --workload=FILE for your pods):\n\n${next.doctor}\n\n`,
@@ -87,6 +88,18 @@ function writeNextSteps(next: NonNullable<BuildResult['next']>, err: TextSink): 
   err.write(
     `\nOld images of the family pile up (GCE never deletes one): see what prune would deprecate, keeping every image a cluster uses:\n\n${next.prune}\n`,
   );
+}
+
+/** After a data disk: the node pool (no mode), doctor, Terraform, and the two ways a pod reads the disk. */
+function writeDataNextSteps(next: Extract<NonNullable<BuildResult['next']>, { disk: 'data' }>, err: TextSink): void {
+  err.write(`\nNext: a node pool whose nodes get the data disk, mounted read-only on every node:\n\n${next.gcloud}\n\n`);
+  err.write(`Then check that it will work:\n\n${next.doctor}\n\n`);
+  err.write(`Terraform (google_container_node_pool):\n\n${next.terraform}\n\n`);
+  err.write(`A pod reads the files through a read-only hostPath volume (Standard clusters):\n\n${next.podHostPath}\n\n`);
+  err.write(
+    `Autopilot refuses most hostPath volumes: restore the image as a ReadOnlyMany volume instead (--k8s-manifests-filepath writes the VolumeSnapshotClass, VolumeSnapshotContent, VolumeSnapshot and PersistentVolumeClaim), and mount the claim:\n\n${next.podClaim}\n`,
+  );
+  err.write(`\nOld images of the family pile up (GCE never deletes one): see what prune would deprecate:\n\n${next.prune}\n`);
 }
 
 /**

@@ -11,6 +11,7 @@ import {
   formatRegistrySecrets,
   MD,
   PACKAGE_OF,
+  type DataPlan,
   type ImagePullAuth,
   type VmMode,
 } from '../vm/contract.js';
@@ -35,6 +36,10 @@ export interface MetadataInput {
   pullStallTimeoutS?: number;
   /** Appended to every serial status line as ` nonce=<value>` ([A-Za-z0-9_-], 8 to 128 characters). */
   statusNonce?: string;
+  /** A data disk: its resolved sources and the listing's fingerprint (sent instead of the container images). */
+  dataPlan?: DataPlan;
+  /** The Hugging Face token's secret version (its name only; the VM reads the secret itself). */
+  hfTokenSecret?: string;
 }
 
 export interface MetadataItem {
@@ -88,6 +93,8 @@ export function renderMetadata(input: MetadataInput): MetadataItem[] {
     ...(input.registrySecrets?.length ? [{ key: MD.registrySecrets, value: formatRegistrySecrets(input.registrySecrets) }] : []),
     ...(input.pullStallTimeoutS !== undefined ? [{ key: MD.pullStallTimeout, value: String(input.pullStallTimeoutS) }] : []),
     ...(input.statusNonce !== undefined ? [{ key: MD.statusNonce, value: input.statusNonce }] : []),
+    ...(input.dataPlan ? [{ key: MD.dataPlan, value: JSON.stringify(input.dataPlan) }] : []),
+    ...(input.hfTokenSecret ? [{ key: MD.hfTokenSecret, value: input.hfTokenSecret }] : []),
   ];
   return items.filter((i) => i.value !== '');
 }

@@ -1,13 +1,16 @@
 import { describe, expect, it } from 'vitest';
 import {
   compareRecords,
+  dataRecordFor,
   describeRecord,
+  diskKindOfRecord,
   DISK_FORMAT_VERSION,
   MAX_DESCRIPTION,
   parseRecord,
   recordFor,
   TOOL,
 } from '../../src/builder/image-record.js';
+import { dataFingerprint, type DataFile, type DataSource } from '../../src/vm/contract.js';
 
 const D1 = `sha256:${'1'.repeat(64)}`;
 const D2 = `sha256:${'2'.repeat(64)}`;
@@ -80,5 +83,51 @@ describe('the image record', () => {
   it('counts another disk format as changed', () => {
     const r = recordFor(refs, digests, 'linux/amd64', true);
     expect(compareRecords({ ...r, disk: DISK_FORMAT_VERSION + 1 }, r).same).toBe(false);
+  });
+});
+
+describe('the record of a data disk', () => {
+  const C1 = '1'.repeat(40);
+  const C2 = '2'.repeat(40);
+  const gcs: DataSource = { kind: 'gcs', bucket: 'b', path: 'm', prefix: true, dest: 'm' };
+  const hf = (revision: string): DataSource => ({ kind: 'hf', repo: 'org/x', revision, dest: 'x' });
+  const file = (source: number, name: string, generation?: string): DataFile => ({
+    source,
+    name,
+    path: `d/${name}`,
+    size: 1,
+    checksum: { size: true },
+    ...(generation ? { generation } : {}),
+  });
+  const record = (sources: DataSource[], files: DataFile[]) => dataRecordFor(sources, files, dataFingerprint(files), '1.0.0');
+
+  it('is of kind data, round-trips through the description, and is never a container-image base', () => {
+    const r = record([gcs], [file(0, 'm/a', '5')]);
+    expect(diskKindOfRecord(r)).toBe('data');
+    expect(r).toMatchObject({ kind: 'data', platform: 'data', count: 1 });
+    expect(parseRecord(describeRecord(r))).toEqual(r);
+    expect(describeRecord(r)).toMatch(/^Built by gke-disk-image-builder 1\.0\.0: a data disk of 1 file\.\n/);
+    const images = recordFor(['nginx:1'], { 'nginx:1': `sha256:${'a'.repeat(64)}` }, 'linux/amd64', true);
+    expect(diskKindOfRecord(images)).toBe('images');
+    expect(compareRecords(images, r)).toEqual({
+      same: false,
+      changes: ['it is a disk of container images, this build makes one of data files'],
+    });
+  });
+
+  it('the same listing is the same; a rewritten object, a moved revision, an added and a removed source are named', () => {
+    const old = record([gcs, hf(C1)], [file(0, 'm/a', '5'), file(1, 'w.bin')]);
+    expect(compareRecords(old, record([gcs, hf(C1)], [file(0, 'm/a', '5'), file(1, 'w.bin')]))).toEqual({ same: true, changes: [] });
+    expect(compareRecords(old, record([gcs, hf(C1)], [file(0, 'm/a', '6'), file(1, 'w.bin')])).changes).toEqual([
+      'gs://b/m/=m: its objects changed (added, removed or rewritten)',
+    ]);
+    expect(compareRecords(old, record([gcs, hf(C2)], [file(0, 'm/a', '5'), file(1, 'w.bin')])).changes).toEqual([
+      `hf://org/x@${C1} → hf://org/x@${C2}`,
+    ]);
+    const other: DataSource = { ...gcs, bucket: 'c' };
+    expect(compareRecords(old, record([other, hf(C1)], [file(0, 'm/a', '5'), file(1, 'w.bin')])).changes).toEqual([
+      'gs://c/m/=m: added',
+      'gs://b/m/=m: removed',
+    ]);
   });
 });

@@ -4,7 +4,7 @@ import type { VmBuild } from '../../src/config/types.js';
 
 const GAR = 'us-docker.pkg.dev/p/r/app:1';
 const build = (o: Partial<VmBuild>) =>
-  ({ kind: 'vm-build', imagePullAuth: 'None', containerImages: ['nginx:1'], registrySecrets: [], ...o }) as VmBuild;
+  ({ kind: 'vm-build', imagePullAuth: 'None', containerImages: ['nginx:1'], registrySecrets: [], dataSources: [], ...o }) as VmBuild;
 
 describe('vmAccess', () => {
   it.each<[string, Partial<VmBuild>, readonly string[]]>([
@@ -15,6 +15,21 @@ describe('vmAccess', () => {
     [
       'a registry secret',
       { registrySecrets: [{ host: 'ghcr.io', secretVersion: 'projects/p/secrets/s/versions/latest' }] },
+      [CLOUD_PLATFORM],
+    ],
+    ['a data disk of public models', { containerImages: [], dataSources: [{ kind: 'hf', repo: 'o/m', revision: 'main', dest: 'm' }] }, []],
+    [
+      'a data disk with a bucket',
+      { containerImages: [], dataSources: [{ kind: 'gcs', bucket: 'b', path: 'p', prefix: true, dest: 'p' }] },
+      [STORAGE_READ_ONLY],
+    ],
+    [
+      'a data disk with a Hugging Face token',
+      {
+        containerImages: [],
+        dataSources: [{ kind: 'gcs', bucket: 'b', path: 'p', prefix: true, dest: 'p' }],
+        hfTokenSecret: 'projects/p/secrets/hf/versions/latest',
+      },
       [CLOUD_PLATFORM],
     ],
   ])('%s', (_, o, scopes) => expect(vmAccess(build(o)).scopes).toEqual(scopes));

@@ -71,7 +71,7 @@ describe('derived from the declarations', () => {
     expect(build.problems).toEqual([
       '--image-name: required (the name of the image)',
       '--gcs-path: required (gs://BUCKET[/PREFIX] for the logs)',
-      '--container-image: required (at least one image reference with a tag or digest)',
+      '--container-image: required (at least one image reference with a tag or digest, or --data-source for a data disk)',
     ]);
     // No VM, no zone: CLOUDSDK_COMPUTE_ZONE is not an error for a local build, and not used.
     expect(flagsFor(BUILD_FLAGS, 'build --local', { flags: {} }, env).raw).toEqual({ 'project-name': 'p' });

@@ -2,7 +2,17 @@
 // against the emulator instead; this fake only keeps the same contract (ComputeApi/StorageApi).
 import { createHash } from 'node:crypto';
 import { ApiError } from '../../src/gcp/errors.js';
-import type { Cloud, ComputeApi, DeleteOutcome, DiskSpec, ImageSpec, InstanceSpec, SerialChunk, StorageApi } from '../../src/gcp/types.js';
+import type {
+  Cloud,
+  ComputeApi,
+  DataSourcesApi,
+  DeleteOutcome,
+  DiskSpec,
+  ImageSpec,
+  InstanceSpec,
+  SerialChunk,
+  StorageApi,
+} from '../../src/gcp/types.js';
 import type { IamApi } from '../../src/gcp/iam.js';
 import type { KmsApi } from '../../src/gcp/kms.js';
 import type { SecretManagerApi } from '../../src/gcp/secret-manager.js';
@@ -171,6 +181,36 @@ export class FakeCloud implements Cloud {
       return Promise.resolve(parseRegistrySecret(host, value));
     },
     secretExists: (secret) => Promise.resolve([...this.secrets.keys()].some((k) => k.startsWith(`${secret}/versions/`))),
+    secretText: (name) => {
+      const value = this.secrets.get(name);
+      if (value === undefined)
+        return Promise.reject(
+          new ApiError({ status: 404, message: `Secret Version [${name}] not found.` }, 'secretmanager.versions.access'),
+        );
+      return Promise.resolve(value.trim());
+    },
+  };
+
+  /** Data sources by `gs://BUCKET/PATH` or `hf://REPO`: the files each lists (a missing key is an error). */
+  readonly dataFiles = new Map<string, { size: number; generation?: string }[]>();
+
+  dataSources: DataSourcesApi = {
+    resolve: (source, index) => {
+      const key = source.kind === 'gcs' ? `gs://${source.bucket}/${source.path}` : `hf://${source.repo}`;
+      const files = this.dataFiles.get(key);
+      if (!files) return Promise.reject(new Error(`${key}: no such source`));
+      return Promise.resolve({
+        source: source.kind === 'hf' ? { ...source, revision: 'c'.repeat(40) } : { ...source, prefix: true },
+        files: files.map((f, i) => ({
+          source: index,
+          name: `${source.kind === 'gcs' ? source.path : ''}/f${i}`,
+          path: `${source.dest}/f${i}`,
+          size: f.size,
+          checksum: { size: true as const },
+          ...(f.generation ? { generation: f.generation } : {}),
+        })),
+      });
+    },
   };
 
   iam: IamApi = {

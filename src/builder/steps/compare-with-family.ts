@@ -11,7 +11,7 @@ import type { Step } from './step.js';
 export const compareWithFamily: Step<ImageRun> = {
   name: 'compare-with-family',
   title: 'Comparing with the newest image of the family (--if-changed)',
-  uses: ['imageNameTaken', 'imageDigests'],
+  uses: ['imageNameTaken', 'imageDigests', 'data'],
   writes: ['newestOfFamily', 'unchangedImage', 'ifChanged'],
   async run(ctx, signal) {
     const { config } = ctx;
@@ -32,7 +32,7 @@ export const compareWithFamily: Step<ImageRun> = {
         ctx.state.ifChanged = { upToDate: true, comparedWith: newest.image.name, changes: [] };
         ctx.emit({
           type: 'note',
-          message: `image ${newest.image.name}, the newest of family ${family}, already holds these images: nothing to build`,
+          message: `image ${newest.image.name}, the newest of family ${family}, already holds these ${ctx.state.data ? 'files' : 'images'}: nothing to build`,
         });
         return;
       }

@@ -10,7 +10,7 @@ export const createImage: Step<ImageRun> = {
   title: 'Creating the image from the data disk',
   // A local build's image is imported from the uploaded archive.
   reads: (run) => (run.kind === 'local-build' ? ['archiveUrl'] : []),
-  uses: ['imageDigests'],
+  uses: ['imageDigests', 'data'],
   writes: ['imageCreated', 'tracked'],
   async run(ctx, signal) {
     const { config } = ctx;

@@ -8,7 +8,7 @@ import type { Step } from './step.js';
 export const createVm: Step<VmRun> = {
   name: 'create-vm',
   title: 'Creating the temporary VM',
-  uses: ['base'],
+  uses: ['base', 'data'],
   writes: ['vmCreated', 'tracked'],
   run: (ctx, signal) => {
     ctx.state.vmCreated = true;

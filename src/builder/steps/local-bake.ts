@@ -9,6 +9,7 @@ import type { Step } from './step.js';
 export const localBake: Step<BakeRun> = {
   name: 'local-bake',
   title: 'Baking the disk on this machine (--local)',
+  uses: ['data'],
   writes: ['localDisk', 'vmPhases'],
   async run(ctx, signal) {
     // Cleanup (which starts as soon as a signal or the step's timeout comes) waits for this step's own ending.

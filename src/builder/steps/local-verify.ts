@@ -1,5 +1,5 @@
 // verify --local FILE: the verify script run on this machine against the archive or raw disk, read-only
-// (docs/architecture.md, Workflow). Reads and writes nothing of the run's state.
+// (docs/architecture.md, Workflow). Writes the phases; `data` only through the shared local-run helpers (a verify has none).
 import type { LocalVerify } from '../../config/types.js';
 import { openDiskForVerify } from '../../local/verify-local.js';
 import { registerLoop, runLocally, scratch, stepSettled } from '../local-run.js';
@@ -8,6 +8,7 @@ import type { Step } from './step.js';
 export const localVerify: Step<LocalVerify> = {
   name: 'local-verify',
   title: 'Verifying the disk on this machine (--local)',
+  uses: ['data'],
   writes: ['vmPhases'],
   async run(ctx, signal) {
     const settled = stepSettled();

@@ -11,6 +11,7 @@ import type { Step } from './step.js';
 
 export const planLocalVerify: Step<LocalVerify> = {
   ...PLAN_STEP,
+  uses: ['data'],
   writes: ['plan'],
   async run(ctx) {
     const file = ctx.config.file;

@@ -16,13 +16,13 @@ export const SCRATCH = 'gdib-XXXXXX';
 
 /** The VM's metadata the plan shows (the local metadata server serves the rest): the bootstrap and the agent left out. */
 export function scriptInput(ctx: BuildContext<BakeRun | LocalVerify>): Record<string, string> {
-  const items = scriptMetadata(ctx.config, ctx.names);
+  const items = scriptMetadata(ctx.config, ctx.names, 'blank', ctx.state.data?.plan);
   return Object.fromEntries(items.filter((i) => i.key !== 'startup-script' && i.key !== 'gdib-agent').map((i) => [i.key, i.value]));
 }
 
 export const planLocal: Step<BakeRun> = {
   ...PLAN_STEP,
-  uses: ['unchangedImage', 'imageDigests'],
+  uses: ['unchangedImage', 'imageDigests', 'data'],
   writes: ['plan'],
   run(ctx) {
     const { config } = ctx;

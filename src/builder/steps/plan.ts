@@ -10,13 +10,14 @@ import { diskSpecFor, imageSpecFor, instanceSpecFor } from '../specs.js';
 import type { Step } from './step.js';
 import { vmAccess } from '../vm-access.js';
 import { productImageName } from '../specs.js';
+import { dataManifestsOf } from '../next-steps.js';
 
 /** Every dry run ends in one step of this name, whatever kind of run it plans. */
 export const PLAN_STEP = { name: 'plan', title: 'Planning (--dry-run: nothing is created)' } as const;
 
 export const plan: Step<VmRun> = {
   ...PLAN_STEP,
-  uses: ['unchangedImage', 'base', 'sourceImageSizeGb', 'imageDigests'],
+  uses: ['unchangedImage', 'base', 'sourceImageSizeGb', 'imageDigests', 'data'],
   writes: ['plan'],
   run(ctx) {
     const { config } = ctx;
@@ -63,7 +64,7 @@ export function plannedManifests(ctx: BuildContext<ImageRun>): PlannedResource[]
     {
       kind: 'file',
       name: config.k8sManifestsFilepath,
-      body: { contents: k8sManifests(config.projectName, productImageName(ctx), config.k8sNamespace) },
+      body: { contents: k8sManifests(config.projectName, productImageName(ctx), config.k8sNamespace, dataManifestsOf(config)) },
     },
   ];
 }

@@ -115,6 +115,7 @@ export const preflight: Step<CloudRun> = {
       config.kmsKey && check(`key ${config.kmsKey} (--kms-key)`, () => checkKmsKey(ctx, config.kmsKey!, signal)),
       secretsRead,
       config.kind !== 'vm-verify' &&
+        config.containerImages.length > 0 &&
         check('the container images (--container-image)', async () => {
           await secretsRead;
           return checkContainerImages({ ...ctx, config }, secrets, signal);

@@ -7,6 +7,7 @@ import { k8sManifests } from '../../k8s/manifests.js';
 import type { ImageRun } from '../../config/types.js';
 import type { Step } from './step.js';
 import { productImageName } from '../specs.js';
+import { dataManifestsOf } from '../next-steps.js';
 
 export const writeManifests: Step<ImageRun> = {
   name: 'write-manifests',
@@ -19,7 +20,11 @@ export const writeManifests: Step<ImageRun> = {
     try {
       // Written beside the path and renamed over it: a FIFO or a link put there since validation is replaced, never
       // opened (a FIFO would block the write forever, a link would redirect it).
-      await writeFileReplacing(path, k8sManifests(ctx.config.projectName, productImageName(ctx), ctx.config.k8sNamespace), { signal });
+      await writeFileReplacing(
+        path,
+        k8sManifests(ctx.config.projectName, productImageName(ctx), ctx.config.k8sNamespace, dataManifestsOf(ctx.config)),
+        { signal },
+      );
     } catch (err) {
       if (signal.aborted) throw err;
       throw new BuildError(`could not write the Kubernetes manifests to ${path} (--k8s-manifests-filepath): ${(err as Error).message}`);

@@ -15,6 +15,9 @@ import { BAKE_KINDS, IMAGE_KINDS, type LocalArchive, type LogLevel, type Run, ty
 import type { ImagePullAuth } from '../../startup-script/render.js';
 import { imageLifetime } from './deprecation.js';
 import { BUILD_FLAGS } from './flags.js';
+import { parseDataSource } from '../../vm/data-sources.js';
+import type { DataSource } from '../../vm/contract.js';
+import { shellQuote } from '../../io/shell-quote.js';
 
 export interface ParseOptions {
   /** The command: `verify` means verify whatever --verify-only says. */
@@ -86,6 +89,7 @@ export function parseRunPlan(given: GivenFlags, env: Environment, opts: ParseOpt
       problems.push(`--subnet: is in region ${region}, but --zone ${v.zone} is in ${rules.regionOf(v.zone)}`);
   }
   const registrySecrets = registrySecretsOf(v?.registrySecret ?? [], problems);
+  const data = dataSourcesOf(input, v?.dataSource ?? [], problems);
   if (problems.length > 0 || !v) throw new UsageError([...new Set(problems)]);
 
   const base = {
@@ -113,6 +117,8 @@ export function parseRunPlan(given: GivenFlags, env: Environment, opts: ParseOpt
     skipImageCheck: v.skipImageCheck,
     diskSizeGb: v.diskSizeGb,
     pullStallTimeoutMs: (rules.pullStallSeconds(v.pullStallTimeout) as number) * 1000,
+    dataSources: data,
+    ...(v.hfTokenSecret ? { hfTokenSecret: rules.secretVersion(v.hfTokenSecret) as string } : {}),
   };
   const image = () => ({
     imageName: v.imageName!,
@@ -195,4 +201,35 @@ function registrySecretsOf(values: readonly string[], problems: string[]): rules
     byHost.set(r.host, seen ?? r);
   }
   return [...byHost.values()];
+}
+
+/** The flags of container images that do nothing for a data disk: giving one with --data-source is a mistake. */
+const IMAGES_ONLY = ['registry-secret', 'image-pull-auth', 'skip-image-check', 'store-snapshot-checksum', 'platform', 'incremental'];
+
+/**
+ * --data-source, parsed (each value already checked by its flag), and what cannot go with it: a disk holds one kind
+ * (docs/architecture.md, Data disks), so --container-image with it is refused with the two builds to run instead.
+ */
+function dataSourcesOf(input: Readonly<Record<string, unknown>>, values: readonly string[], problems: string[]): DataSource[] {
+  const sources = values.map((t) => parseDataSource(t)).filter((s): s is DataSource => typeof s !== 'string');
+  const given = (k: string) => input[k] !== undefined && input[k] !== '' && !(Array.isArray(input[k]) && input[k].length === 0);
+  if (values.length === 0) {
+    if (given('hf-token-secret')) problems.push('--hf-token-secret: needs an hf:// --data-source (the token is for Hugging Face models)');
+    return sources;
+  }
+  if (given('container-image')) {
+    const name = typeof input['image-name'] === 'string' && input['image-name'] ? input['image-name'] : 'NAME';
+    const list = (flag: string, v: unknown) => (Array.isArray(v) ? v : [v]).map((x) => shellQuote(`--${flag}=${String(x)}`)).join(' ');
+    problems.push(
+      `--data-source and --container-image: a disk holds container images or data, not both; build two images with your other flags and attach both to the node pool: ` +
+        `\`gke-disk-image-builder build --image-name=${name}-images ${list('container-image', input['container-image'])}\` and ` +
+        `\`gke-disk-image-builder build --image-name=${name}-data ${list('data-source', values)}\``,
+    );
+  }
+  if (given('base-image')) problems.push('--base-image: not supported for a data disk (--data-source); a data disk is always built whole');
+  for (const flag of IMAGES_ONLY)
+    if (given(flag)) problems.push(`--${flag}: applies to container images, not to a data disk (--data-source)`);
+  if (given('hf-token-secret') && !sources.some((s) => s.kind === 'hf'))
+    problems.push('--hf-token-secret: needs an hf:// --data-source (the token is for Hugging Face models)');
+  return sources;
 }
