@@ -16,7 +16,6 @@ function scenarioTable(sc: Scenario): string {
       s1(w.median),
       `${s1(w.min)}–${s1(w.max)}`,
       (w.median / wall('go')).toFixed(2),
-      (w.median / wall('legacy')).toFixed(2),
       s1(med(s.samples.map((x) => x.cpuSec))),
       MB(med(s.samples.map((x) => x.writtenBytes))),
       MB(med(s.samples.map((x) => x.bootWrittenBytes))),
@@ -26,8 +25,8 @@ function scenarioTable(sc: Scenario): string {
   return [
     `## ${sc.title}`,
     `${imgs}; ${sc.snapshots} distinct layers, ${MB(sc.uniqueBytes)} MB unpacked, ${MB(sc.images.reduce((a, i) => a + i.compressed, 0))} MB pulled; ` +
-      `${describeMode(sc.mode)}; ${sc.series[0]!.samples.length} rounds, alternating; same chain IDs and checksums from all three: ${sc.checksumsAgree ? 'yes' : '**no**'}.`,
-    table(['run', 'wall s (median)', 'range', '× Go model', '× previous script', 'CPU s', 'MB to data disk', 'MB to boot disk'], rows, [
+      `${describeMode(sc.mode)}; ${sc.series[0]!.samples.length} rounds, alternating; same chain IDs and checksums from both: ${sc.checksumsAgree ? 'yes' : '**no**'}.`,
+    table(['run', 'wall s (median)', 'range', '× Go model', 'CPU s', 'MB to data disk', 'MB to boot disk'], rows, [
       'l',
       'r',
       'r',

@@ -1,7 +1,7 @@
 // The on-VM stage (docs/benchmarks.md, section 4): a multi-image build (images sharing a base, as ML images do) and a
-// single large image, built by the agent, by the previous release's bash script (legacy.ts) and by a model of the Go
-// tool's script (go-model.sh), on a disk-bound data disk (honest-disk.ts) and on the page cache, alternating; each of
-// the agent's overlaps toggled off by its typed options; and mkfs's inode tables, written or not, on a 200 GB disk.
+// single large image, built by the agent and by a model of the Go tool's script (go-model.sh), on a disk-bound data
+// disk (honest-disk.ts) and on the page cache, alternating; each of the agent's overlaps toggled off by its typed
+// options; and mkfs's inode tables, written or not, on a 200 GB disk.
 import { mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { LoopDisk, mount, unmount } from '../../test/rig/disk.js';
@@ -10,7 +10,6 @@ import { run } from '../../test/rig/proc.js';
 import { REPO, startRig, type Rig } from '../../test/rig/rig.js';
 import type { AgentOptions } from '../../src/vm/agent/context.js';
 import { runGoModel } from './go-model.js';
-import { runLegacy } from './legacy.js';
 import { applyDiskMode, describeMode, diskBoundUnavailable, pdSsd, type DiskMode } from './honest-disk.js';
 import { onVmUnavailable, realLayers, runBuild, sectorsWritten, type OnVmRun } from './on-vm.js';
 import { summarize } from './stats.js';
@@ -19,17 +18,16 @@ const MB = 1e6;
 /** The disk size the disk-bound mode models (GB of pd-ssd), and so its rate. */
 export const MODEL_GB = 200;
 
-/** A variant of the on-VM stage: the Go tool's model, the previous release's bash script, or the agent with typed options. */
+/** A variant of the on-VM stage: the Go tool's model, or the agent with typed options. */
 export interface Variant {
   key: string;
   label: string;
-  run: 'go' | 'legacy' | 'agent';
+  run: 'go' | 'agent';
   agent?: AgentOptions;
 }
 
 export const VARIANTS: Variant[] = [
   { key: 'go', label: "the Go tool's script (model)", run: 'go' },
-  { key: 'legacy', label: "the previous release's bash script", run: 'legacy' },
   { key: 'ours', label: 'the agent (as shipped)', run: 'agent' },
   { key: 'serial-pulls', label: 'the agent, one image at a time', run: 'agent', agent: { pullJobs: 1 } },
   { key: 'late-checksums', label: 'the agent, checksums after the last pull', run: 'agent', agent: { checksumOverlap: false } },
@@ -179,7 +177,7 @@ export async function measureOverlap(log: (s: string) => void): Promise<OverlapR
         uniqueBytes: mlUnique,
         mode: honest,
         // Without `eager-mkfs` here: 33 s more a run; the mkfs comparison below measures it on its own.
-        series: ['go', 'legacy', 'ours', 'serial-pulls', 'late-checksums', 'late-flush', 'first-with-others'].map((variant) => ({
+        series: ['go', 'ours', 'serial-pulls', 'late-checksums', 'late-flush', 'first-with-others'].map((variant) => ({
           variant,
           samples: [],
         })),
@@ -191,7 +189,7 @@ export async function measureOverlap(log: (s: string) => void): Promise<OverlapR
         snapshots: real.length,
         uniqueBytes: mlUnique,
         mode: { kind: 'page-cache' },
-        series: ['go', 'legacy', 'ours'].map((variant) => ({ variant, samples: [] })),
+        series: ['go', 'ours'].map((variant) => ({ variant, samples: [] })),
       },
       {
         key: 'single-disk',
@@ -200,7 +198,7 @@ export async function measureOverlap(log: (s: string) => void): Promise<OverlapR
         snapshots: single[0]!.layers,
         uniqueBytes: single[0]!.bytes,
         mode: honest,
-        series: ['go', 'legacy', 'ours'].map((variant) => ({ variant, samples: [] })),
+        series: ['go', 'ours'].map((variant) => ({ variant, samples: [] })),
       },
     ];
     for (let round = 0; round < rounds; round++) {
@@ -213,12 +211,7 @@ export async function measureOverlap(log: (s: string) => void): Promise<OverlapR
           const refs = sc.images.map((i) => rig.ref(i.tag));
           const label = `${sc.key}-${v.key}-${round + 1}`;
           const opts = { diskMiB: diskMiBOf(sc.mode), mode: sc.mode, ...(v.agent ? { agentOptions: v.agent } : {}) };
-          const r =
-            v.run === 'go'
-              ? await runGoModel(rig, label, refs, opts)
-              : v.run === 'legacy'
-                ? await runLegacy(rig, label, refs, opts)
-                : await runBuild(rig, label, refs, opts);
+          const r = v.run === 'go' ? await runGoModel(rig, label, refs, opts) : await runBuild(rig, label, refs, opts);
           if (r.code !== 0) {
             await discard(r);
             for (const f of Object.values(firstOf)) await discard(f);
@@ -234,14 +227,13 @@ export async function measureOverlap(log: (s: string) => void): Promise<OverlapR
           log(
             `${label}: ${r.wallSec.toFixed(1)} s, ${r.cpuSec.toFixed(1)} CPU s, ${(r.writtenBytes / MB).toFixed(0)} MB to the data disk, ${(r.bootWrittenBytes / MB).toFixed(0)} MB to the boot disk`,
           );
-          if (round === 0 && (v.key === 'go' || v.key === 'ours' || v.key === 'legacy')) firstOf[v.key] = r;
+          if (round === 0 && (v.key === 'go' || v.key === 'ours')) firstOf[v.key] = r;
           else await discard(r);
         }
         try {
-          if (firstOf.go && firstOf.ours && firstOf.legacy) {
-            const ours = await checksumsOf(firstOf.ours);
-            sc.checksumsAgree = (await checksumsOf(firstOf.go)) === ours && (await checksumsOf(firstOf.legacy)) === ours;
-            log(`${sc.key}: same chain IDs and checksums from all three: ${sc.checksumsAgree}`);
+          if (firstOf.go && firstOf.ours) {
+            sc.checksumsAgree = (await checksumsOf(firstOf.go)) === (await checksumsOf(firstOf.ours));
+            log(`${sc.key}: same chain IDs and checksums from both: ${sc.checksumsAgree}`);
           }
         } finally {
           for (const r of Object.values(firstOf)) await discard(r);
