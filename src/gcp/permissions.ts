@@ -9,7 +9,7 @@ export const PERMISSION_SCOPES = ['build', 'build --local', 'verify', 'cleanup',
 export type PermissionScope = (typeof PERMISSION_SCOPES)[number];
 
 /** Flags that add permissions to the run that takes them. */
-export type PermissionFlag = '--registry-secret' | '--kms-key';
+export type PermissionFlag = '--registry-secret' | '--kms-key' | '--data-source' | '--hf-token-secret';
 
 const has = (body: unknown, key: string): boolean => !!body && typeof body === 'object' && key in body;
 const nonEmpty = (v: unknown): boolean => !!v && typeof v === 'object' && Object.keys(v).length > 0;
@@ -212,6 +212,11 @@ export const PERMISSIONS_OF_FLAGS: Readonly<Record<PermissionFlag, readonly stri
   '--registry-secret': ['secretmanager.versions.access'],
   // Preflight reads the key (its location must fit the disk's); without the permission it is a warning.
   '--kms-key': ['cloudkms.cryptoKeys.get'],
+  // Preflight lists each gs:// source with the caller's token (docs/architecture.md, Data disks): on those buckets
+  // (roles/storage.objectViewer), not project-wide.
+  '--data-source': ['storage.objects.get', 'storage.objects.list'],
+  // Preflight reads the Hugging Face token to check a gated or private model before the VM does.
+  '--hf-token-secret': ['secretmanager.versions.access'],
 };
 
 /**

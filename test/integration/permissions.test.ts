@@ -7,9 +7,11 @@ import { serialLine } from '../emulator/index.js';
 import { describeRecord, recordFor } from '../../src/builder/image-record.js';
 import { PERMISSIONS, PERMISSIONS_OF_FLAGS, permissionsOfCall, type PermissionScope } from '../../src/gcp/permissions.js';
 import { emulatorEnv } from '../helpers/emulator-env.js';
+import { FakeHub } from '../fakes/hf-server.js';
 import { BASE_ARGS, LOCAL_ARGS, TOKEN, useEmulator, VERIFY_ARGS, type Harness } from './harness.js';
 
 const SECRET = 'projects/test-project/secrets/registry';
+const HF_SECRET = 'projects/test-project/secrets/hf-token';
 const DAY = 86_400_000;
 
 /** The permissions the calls recorded since `from` need. */
@@ -43,7 +45,21 @@ describe('the permissions each command uses', () => {
 
   it('build', async () => {
     h.emu.secrets.add(SECRET, 'user:password\n');
-    const env = { CLOUDSDK_API_ENDPOINT_OVERRIDES_SECRETMANAGER: h.emu.storageHost };
+    h.emu.secrets.add(HF_SECRET, 'hf_token\n');
+    const hub = await FakeHub.start();
+    hub.addRepo('org/gated', { gated: 'manual', files: { 'w.bin': 'weights' } });
+    hub.grant('hf_token', 'org/gated');
+    h.emu.state.objects.set('test-bucket/weights/m1/a.bin', {
+      bucket: 'test-bucket',
+      name: 'weights/m1/a.bin',
+      data: Buffer.from('a'),
+      contentType: 'application/octet-stream',
+      generation: 1,
+      metageneration: 1,
+      createdAt: 0,
+      updatedAt: 0,
+    });
+    const env = { CLOUDSDK_API_ENDPOINT_OVERRIDES_SECRETMANAGER: h.emu.storageHost, HF_ENDPOINT: hub.endpoint };
     const seen = await runs(
       h,
       [
@@ -64,10 +80,19 @@ describe('the permissions each command uses', () => {
           '--kms-key=projects/test-project/locations/us-central1/keyRings/gdib/cryptoKeys/disks',
         ),
         build('--image-name=plain', '--force', '--no-external-ip'),
+        // A data disk: its sources listed with the caller's token, the Hugging Face token read.
+        [
+          ...VERIFY_ARGS,
+          '--image-name=data',
+          '--data-source=gs://test-bucket/weights/m1/',
+          '--data-source=gs://test-bucket/weights/m1/a.bin=one/a.bin',
+          '--data-source=hf://org/gated',
+          `--hf-token-secret=${HF_SECRET}`,
+        ],
       ],
       env,
-    );
-    expectExactly('build', seen, ['--registry-secret', '--kms-key']);
+    ).finally(() => hub.close());
+    expectExactly('build', seen, ['--registry-secret', '--kms-key', '--data-source', '--hf-token-secret']);
   });
 
   it('verify', async () => {
