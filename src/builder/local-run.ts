@@ -113,9 +113,11 @@ export async function runLocally(
   const guest: Record<string, string> = {};
   const md = await startLocalMetadataServer({
     attributes,
-    // The caller's token, for the registries it is sent to and for reading the registry secrets (the script reads
-    // them itself, as on a VM, so the credentials never pass through this process's arguments or environment).
-    ...(config.kind !== 'local-verify' && (config.imagePullAuth !== 'None' || config.registrySecrets.length > 0)
+    // The caller's token, for the registries it is sent to, for reading the registry secrets and a data disk's
+    // Hugging Face token, and for its gs:// sources (the script reads them itself, as on a VM, so the credentials
+    // never pass through this process's arguments or environment).
+    ...(config.kind !== 'local-verify' &&
+    (config.imagePullAuth !== 'None' || config.registrySecrets.length > 0 || config.dataSources.length > 0)
       ? { token: ctx.cloud.accessToken }
       : {}),
     onGuestAttribute: (key, value) => {
