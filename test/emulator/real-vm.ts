@@ -58,6 +58,13 @@ export interface RealVmOptions {
   killGraceMs?: number;
   /** Which instances run for real (default: every instance with a `startup-script`). */
   match?: (instance: VmInstanceView) => boolean;
+  /**
+   * More of the script's environment: the seams of docs/architecture.md, Test seams that point the agent's own
+   * requests elsewhere (GDIB_STORAGE_ENDPOINT, HF_ENDPOINT, GDIB_SECRETMANAGER_ENDPOINT for a data disk).
+   */
+  env?: Readonly<Record<string, string>>;
+  /** Makes the service-account token the VM's metadata server hands out (default: a fresh random one). */
+  issueToken?: () => string;
 }
 
 export interface RealVmRun {
@@ -258,6 +265,7 @@ export function realVm(emu: Emulator, rig: Pick<Rig, 'dir' | 'hostsDir'>, option
       }
       metadata = await startMetadataServer({
         attributes: view.metadata,
+        ...(options.issueToken ? { issueToken: options.issueToken } : {}),
         onAttribute: (key, value) => {
           rec.attributeLog.push({ key, value });
           ctx.setAttribute(key, value);
@@ -273,6 +281,7 @@ export function realVm(emu: Emulator, rig: Pick<Rig, 'dir' | 'hostsDir'>, option
         GDIB_MOUNT_DIR: join(runDir, 'mnt'),
         GDIB_WORK_DIR: join(runDir, 'work'),
         GDIB_HOSTS_DIR: rig.hostsDir,
+        ...options.env,
       };
       if (stopping.signal.aborted) return;
       // Its own process group, so a SIGKILL reaches its containerd too. stdin is /dev/null (see proc.ts).
