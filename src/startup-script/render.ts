@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import {
   AGENT_NODE_MAJOR,
   COMMANDS_OF,
+  DATA_BUILD_COMMANDS,
   DEVICE_NAME,
   formatRegistrySecrets,
   MD,
@@ -63,23 +64,28 @@ export function agentBundle(): string {
   return agentText;
 }
 
-const rendered = new Map<VmMode, string>();
+const rendered = new Map<string, string>();
 
-/** The bash bootstrap for this mode: the commands it makes sure of (with their packages) filled in from the contract. */
-export function startupScript(mode: VmMode): string {
-  const cached = rendered.get(mode);
+/**
+ * The bash bootstrap for this mode: the commands it makes sure of (with their packages) filled in from the contract;
+ * a data disk's build needs fewer (no containerd to install).
+ */
+export function startupScript(mode: VmMode, data = false): string {
+  const key = `${mode}${data && mode === 'build' ? '-data' : ''}`;
+  const cached = rendered.get(key);
   if (cached !== undefined) return cached;
-  const pairs = COMMANDS_OF[mode].map((c) => `${c}=${PACKAGE_OF[c] ?? c}`).join(' ');
+  const commands = data && mode === 'build' ? DATA_BUILD_COMMANDS : COMMANDS_OF[mode];
+  const pairs = commands.map((c) => `${c}=${PACKAGE_OF[c] ?? c}`).join(' ');
   const script = readFileSync(join(here, 'bootstrap.sh'), 'utf8')
     .replace('__GDIB_COMMANDS__', pairs)
     .replaceAll('__GDIB_NODE_MAJOR__', String(AGENT_NODE_MAJOR));
-  rendered.set(mode, script);
+  rendered.set(key, script);
   return script;
 }
 
 export function renderMetadata(input: MetadataInput): MetadataItem[] {
   const items: MetadataItem[] = [
-    { key: MD.startupScript, value: startupScript(input.mode) },
+    { key: MD.startupScript, value: startupScript(input.mode, input.dataPlan !== undefined) },
     { key: MD.agent, value: agentBundle() },
     { key: MD.guestAttributes, value: 'TRUE' },
     { key: MD.mode, value: input.mode },

@@ -228,6 +228,12 @@ export const COMMANDS_OF: Readonly<Record<VmMode, readonly string[]>> = {
   verify: ['curl', 'node', 'mount', 'umount', 'md5sum', 'xargs'],
 };
 
+/**
+ * What a data disk's build runs (docs/architecture.md, Data disks): no containerd, no checksum tools — the VM
+ * installs only what formatting, mounting and flushing the disk need.
+ */
+export const DATA_BUILD_COMMANDS: readonly string[] = ['curl', 'node', 'mkfs.ext4', 'mount', 'umount', 'blockdev', 'sync'];
+
 /** The oldest Node the agent bundle runs on (Debian 12's `nodejs`). */
 export const AGENT_NODE_MAJOR = 18;
 

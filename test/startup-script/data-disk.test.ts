@@ -17,6 +17,7 @@ import { randomToken } from '../rig/metadata-server.js';
 import { run } from '../rig/proc.js';
 import { describeRig } from '../rig/rig.js';
 import { runVmScript, type ScriptRun } from '../rig/run-script.js';
+import type { MetadataInput } from '../../src/startup-script/render.js';
 
 const SECRET = 'projects/test-project/secrets/hf';
 const HF_TOKEN = `hf_${randomToken().slice(-24)}`;
@@ -58,23 +59,20 @@ describeRig('a data disk, built for real', () => {
   let res: ScriptRun;
   const view = () => join(dir, 'view');
 
-  async function agent(mode: 'build' | 'verify', attributes: Record<string, string>, name: string): Promise<ScriptRun> {
+  async function agent(
+    mode: 'build' | 'verify',
+    data: Pick<MetadataInput, 'dataPlan' | 'hfTokenSecret'>,
+    name: string,
+  ): Promise<ScriptRun> {
     return runVmScript({
-      input: {
-        mode,
-        runId: 'data01',
-        containerImages: ['unused.example/none:1'],
-        imagePullAuth: 'None',
-        storeChecksums: false,
-        platform: 'linux/amd64',
-      },
+      // As the CLI renders a data disk's metadata: the plan instead of the images, the data build's bootstrap.
+      input: { mode, runId: 'data01', containerImages: [], imagePullAuth: 'None', storeChecksums: false, platform: 'linux/amd64', ...data },
       device: disk.device,
       dir: join(dir, name),
       env: { GDIB_SECRETMANAGER_ENDPOINT: emu.storageHost, GDIB_STORAGE_ENDPOINT: emu.storageHost, HF_ENDPOINT: hub.endpoint },
       // Ranged parts from 1 MiB, in parts of 256 KiB: the large files here go in parts.
       agentOptions: { dataRangedMin: MiB, dataPartSize: 256 * 1024 },
       metadata: {
-        attributes: { 'gdib-container-images': '', ...attributes },
         issueToken: () => {
           const token = randomToken();
           emu.acceptToken(token);
@@ -133,12 +131,12 @@ describeRig('a data disk, built for real', () => {
     res = await agent(
       'build',
       {
-        'gdib-data-plan': JSON.stringify({
+        dataPlan: {
           sources,
           fingerprint: dataFingerprint(files),
           sourceFingerprints: [0, 1].map((i) => dataFingerprint(files.filter((f) => f.source === i))),
-        }),
-        'gdib-hf-token-secret': `${SECRET}/versions/latest`,
+        },
+        hfTokenSecret: `${SECRET}/versions/latest`,
       },
       'build',
     );

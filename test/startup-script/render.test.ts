@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { agentBundle, DEVICE_NAME, renderMetadata, startupScript, type MetadataInput } from '../../src/startup-script/render.js';
-import { COMMANDS_OF, MD, PACKAGE_OF } from '../../src/vm/contract.js';
+import { COMMANDS_OF, DATA_BUILD_COMMANDS, MD, PACKAGE_OF } from '../../src/vm/contract.js';
 import { run } from '../rig/proc.js';
 import { onPath } from '../rig/rig.js';
 
@@ -82,6 +82,19 @@ describe('renderMetadata', () => {
     expect(script).not.toMatch(/__GDIB_[A-Z_]+__/);
     for (const c of COMMANDS_OF[mode]) expect(script).toContain(` ${c}=${PACKAGE_OF[c]}`.trimStart());
     expect(script).toContain('node=nodejs');
+  });
+
+  it("renders a data disk's build bootstrap with only what it runs: no containerd to install", () => {
+    const data = startupScript('build', true);
+    for (const c of DATA_BUILD_COMMANDS) expect(data).toContain(`${c}=${PACKAGE_OF[c]}`);
+    expect(data).not.toContain('containerd=');
+    expect(data).not.toContain('md5sum=');
+    const plan = {
+      sources: [{ kind: 'gcs' as const, bucket: 'weights', path: 'm', prefix: true, dest: 'm' }],
+      fingerprint: 'a'.repeat(64),
+    };
+    expect(renderMetadata({ ...input, containerImages: [], dataPlan: plan }).find((i) => i.key === 'startup-script')?.value).toBe(data);
+    expect(startupScript('verify', true)).toBe(startupScript('verify'));
   });
 
   it('bundles the agent as one ES module stamped with the version, importing nothing but Node built-ins', () => {
