@@ -16,7 +16,7 @@ const ARGS = ['build', ...BASE_ARGS, '--container-image=registry.example/app:1',
 let emu: Emulator;
 
 beforeEach(async () => {
-  emu = await startEmulator({ acceptTokens: [TOKEN], projects: [P] });
+  emu = await startEmulator({ acceptTokens: [TOKEN], projects: [P], buckets: [{ name: 'test-bucket' }, { name: 'weights' }] });
   emu.serviceAccounts.emails.add('123456789012-compute@developer.gserviceaccount.com');
   emu.projectApis.enable(P, 'containerfilesystem.googleapis.com');
 });
@@ -74,6 +74,38 @@ describe('build --cluster', () => {
     expect(emu.leftovers()).toEqual({ disks: [], instances: [], images: [`${P}/img-cluster`] });
     // Both phases read the cluster.
     expect(emu.requests.filter((q) => q.call === 'container.projects.locations.clusters.get')).toHaveLength(2);
+  });
+
+  it('a data disk: the pool must mount it in no mode; one in CONTAINER_IMAGE_CACHE mode fails once the image exists', async () => {
+    const now = Date.now();
+    emu.state.objects.set('weights/models/m1/w.bin', {
+      bucket: 'weights',
+      name: 'models/m1/w.bin',
+      data: Buffer.from('weights'),
+      contentType: 'application/octet-stream',
+      generation: now * 1000,
+      metageneration: 1,
+      createdAt: now,
+      updatedAt: now,
+    });
+    const DATA = `projects/${P}/global/images/weights-v1`;
+    await emu.gke.addCluster({
+      name: 'std',
+      location: 'us-central1-a',
+      nodePools: [{ name: 'waiting', gcfs: true, secondaryBootDisks: [{ diskImage: DATA, mode: 'CONTAINER_IMAGE_CACHE' }] }],
+    });
+    const r = await build([
+      'build',
+      ...BASE_ARGS.filter((a) => a !== '--skip-image-check'),
+      '--data-source=gs://weights/models/m1',
+      '--image-name=weights-v1',
+      `--cluster=${CLUSTER}`,
+    ]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`error: the image ${DATA} exists, but cluster ${CLUSTER} cannot use it yet`);
+    expect(r.stderr).toContain(`pool waiting mounts the data disk ${DATA} in CONTAINER_IMAGE_CACHE mode, not in no mode`);
+    expect(r.stderr).toContain(`--secondary-boot-disk=disk-image=${DATA})`);
+    expect(emu.leftovers()).toEqual({ disks: [], instances: [], images: [`${P}/weights-v1`] });
   });
 
   it.each([

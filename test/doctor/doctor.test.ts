@@ -1,6 +1,9 @@
 // `doctor` end to end: the real bin/ against the emulator (GKE, a cluster's Kubernetes API, Compute images, IAM,
 // Service Usage, Resource Manager): each check's pass, warn and fail, Standard and Autopilot, an image in the
 // cluster's project and in another one; exit codes 0 (nothing failed), 1 (a check failed), 2 (bad input).
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { describeRecord, recordFor } from '../../src/builder/image-record.js';
 import { startEmulator, type Emulator } from '../emulator/index.js';
@@ -11,6 +14,19 @@ const OTHER = 'image-project';
 const D1 = `sha256:${'1'.repeat(64)}`;
 const RECORD = describeRecord(recordFor(['nginx:1.27'], { 'nginx:1.27': D1 }, 'linux/amd64', true, '0.1.0'));
 const IMG = `projects/${P}/global/images/cache-1`;
+/** A data disk's record (docs/architecture.md, Data disks): files, not container images. */
+const DATA_RECORD = describeRecord({
+  v: 1,
+  tool: 'gke-disk-image-builder',
+  kind: 'data',
+  disk: 1,
+  platform: 'data',
+  checksums: true,
+  count: 3,
+  sum: 'f'.repeat(64),
+  sources: { 'gs://models/llama/=llama': 'e'.repeat(64) },
+});
+const DIMG = `projects/${P}/global/images/weights-1`;
 const XIMG = `projects/${OTHER}/global/images/shared-cache`;
 const NUMBER = '123456789012';
 const NODE_SA = `${NUMBER}-compute@developer.gserviceaccount.com`;
@@ -34,6 +50,7 @@ beforeAll(async () => {
       { project: P, name: 'a-name-that-is-longer-than-thirty-nine-c', description: RECORD },
       { project: P, name: 'old-one', description: RECORD },
       { project: P, name: 'gone-one', description: RECORD },
+      { project: P, name: 'weights-1', description: DATA_RECORD },
       { project: OTHER, name: 'shared-cache', description: RECORD },
     ],
   });
@@ -57,6 +74,8 @@ beforeAll(async () => {
       { name: 'no-disk', gcfs: true },
       { name: 'lost-sa', gcfs: true, serviceAccount: 'gone@test-project.iam.gserviceaccount.com', secondaryBootDisks: [cached] },
       { name: 'cross', gcfs: true, serviceAccount: CUSTOM_SA, secondaryBootDisks: [{ diskImage: XIMG, mode: 'CONTAINER_IMAGE_CACHE' }] },
+      { name: 'data-plain', gcfs: true, secondaryBootDisks: [{ diskImage: DIMG }] },
+      { name: 'data-as-cache', gcfs: true, secondaryBootDisks: [{ diskImage: DIMG, mode: 'CONTAINER_IMAGE_CACHE' }] },
     ],
   });
   await emu.gke.addCluster({
@@ -229,6 +248,42 @@ describe('doctor: Standard cluster, image in its project', () => {
     expect(pick(r.lines, check)[0]).toMatchObject({ status, seen: has(seen) });
     if (code === 0) expect(r.lines.filter((l) => l.status === 'fail').map((l) => l.check)).toEqual(['node-pool']);
     expect(r.code).toBe(1);
+  });
+});
+
+describe('doctor: a data disk (files, mounted in no mode)', () => {
+  it('a pool mounting it in no mode passes; its record says what it holds', async () => {
+    const r = await doctor([STD, '--node-pool=data-plain', `--image=${DIMG}`]);
+    expect(pick(r.lines, 'secondary-boot-disk')).toEqual([
+      { check: 'secondary-boot-disk', status: 'pass', seen: `pool data-plain mounts ${DIMG} in no mode (MODE_UNSPECIFIED)` },
+    ]);
+    expect(pick(r.lines, 'image-record')[0]!.seen).toContain('a data disk of 3 files from gs://models/llama/=llama');
+    expect(r.lines.filter((l) => l.status !== 'pass')).toEqual([]);
+    expect(r.code).toBe(0);
+  });
+
+  it('a pool mounting it in CONTAINER_IMAGE_CACHE mode fails, the fix a pool without a mode', async () => {
+    const r = await doctor([STD, '--node-pool=data-as-cache', `--image=${DIMG}`]);
+    const l = pick(r.lines, 'secondary-boot-disk')[0]!;
+    expect(l).toMatchObject({ status: 'fail', seen: has('in CONTAINER_IMAGE_CACHE mode, not in no mode') });
+    expect(l.fix).toContain(`data-as-cache-data --cluster=std`);
+    expect(l.fix).toMatch(new RegExp(`--secondary-boot-disk=disk-image=${DIMG}$`));
+    // Without --node-pool: every pool that names it is judged.
+    const all = await doctor([STD, `--image=${DIMG}`]);
+    expect(pick(all.lines, 'secondary-boot-disk').map((x) => x.status)).toEqual(['pass', 'fail']);
+    expect(r.code).toBe(1);
+  });
+
+  it('--workload does not apply to a data disk: said, not compared', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gdib-doctor-data-'));
+    try {
+      writeFileSync(join(dir, 'pod.yaml'), 'kind: Pod\nmetadata: {name: p}\nspec:\n  containers: [{name: c, image: "nginx:1.27"}]\n');
+      const r = await doctor([STD, '--node-pool=data-plain', `--image=${DIMG}`, `--workload=${join(dir, 'pod.yaml')}`]);
+      expect(pick(r.lines, 'workload')).toEqual([expect.objectContaining({ status: 'warn', seen: has(`${DIMG} is a data disk`) })]);
+      expect(r.code).toBe(0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

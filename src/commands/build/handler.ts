@@ -6,7 +6,7 @@ import { UsageError } from '../../errors.js';
 import { usageExit, withInterrupts, type Host } from '../../io/host.js';
 import { writeRunResult } from '../../io/result-text.js';
 import type { RawFlags } from '../../config/flag.js';
-import { isImageRun, isLocalRun, runOf, type Run, type RunPlan } from '../../config/types.js';
+import { diskKindOf, isImageRun, isLocalRun, runOf, type Run, type RunPlan } from '../../config/types.js';
 import type { CleanupRegistry } from '../../builder/cleanup.js';
 import { BUILD_FLAGS } from './flags.js';
 
@@ -97,7 +97,14 @@ async function execute(plan: RunPlan, host: Host): Promise<number> {
         diagnostics,
         warnings: io.warnings,
         ...(isImageRun(config) && config.cluster
-          ? { clusterChecks: (await import('../doctor/for-build.js')).clusterChecksFor(cloud, config.cluster, config.projectName) }
+          ? {
+              clusterChecks: (await import('../doctor/for-build.js')).clusterChecksFor(
+                cloud,
+                config.cluster,
+                config.projectName,
+                diskKindOf(config),
+              ),
+            }
           : {}),
       });
       render.close();

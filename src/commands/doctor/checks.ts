@@ -6,7 +6,8 @@ import type { ClusterInfo, GkeApi, NodePoolInfo } from '../../gcp/gke.js';
 import type { IamApi } from '../../gcp/iam.js';
 import type { IamBinding, ProjectReadsApi } from '../../gcp/project-reads.js';
 import type { KubeApi } from '../../k8s/api.js';
-import { parseRecord, type ImageRecord } from '../../builder/image-record.js';
+import { diskKindOfRecord, parseRecord, type ImageRecord } from '../../builder/image-record.js';
+import type { DiskKind } from '../../config/types.js';
 import { gkeNodeLabel } from '../../config/rules.js';
 import { judgeVersion } from './versions.js';
 import { shellLine } from './shell.js';
@@ -34,6 +35,11 @@ export interface DoctorTarget {
   cluster: { project: string; location: string; name: string; path: string };
   nodePool?: string;
   image?: { project: string; name: string; path: string };
+  /**
+   * What the image holds, when known beforehand (a build); else read from its record. A data disk is mounted in no
+   * mode (MODE_UNSPECIFIED), a disk of container images in CONTAINER_IMAGE_CACHE mode (docs/architecture.md, Data disks).
+   */
+  diskKind?: DiskKind;
 }
 
 /** What the checks found out, for the workload checks that follow (the image's record, the cluster). */
@@ -117,10 +123,11 @@ export async function runChecks(
     sections.push(
       imageLines(cloud, image, signal).then((r) => {
         if (r.record) facts.record = r.record;
-        return r.lines;
+        // The mode a pool must mount the disk in follows from what it holds.
+        const kind = target.diskKind ?? (r.record ? diskKindOfRecord(r.record) : 'images');
+        return [...r.lines, ...pools.found.flatMap((pool) => referenceLines(cluster, target, pool, image, kind))];
       }),
     );
-    for (const pool of pools.found) sections.push(Promise.resolve(referenceLines(cluster, target, pool, image)));
   }
   for (const s of await Promise.all(sections)) lines.push(...s);
   return { lines, facts };
@@ -169,14 +176,9 @@ function nodePoolsCommand(target: DoctorTarget, verb: 'create' | 'update', pool:
   ]);
 }
 
-function nodePoolCreate(target: DoctorTarget, image: string, name = 'NODE_POOL'): string {
-  return nodePoolsCommand(
-    target,
-    'create',
-    name,
-    '--enable-image-streaming',
-    `--secondary-boot-disk=disk-image=${image},mode=CONTAINER_IMAGE_CACHE`,
-  );
+function nodePoolCreate(target: DoctorTarget, image: string, name = 'NODE_POOL', kind: DiskKind = target.diskKind ?? 'images'): string {
+  const mode = kind === 'data' ? '' : ',mode=CONTAINER_IMAGE_CACHE';
+  return nodePoolsCommand(target, 'create', name, '--enable-image-streaming', `--secondary-boot-disk=disk-image=${image}${mode}`);
 }
 
 function poolLines(cluster: ClusterInfo, target: DoctorTarget, pools: Pools, phase: CheckPhase): CheckLine[] {
@@ -372,12 +374,16 @@ async function imageLines(
     ),
   );
   const record = parseRecord(info.description);
+  const by = `built by gke-disk-image-builder${record?.toolVersion ? ` ${record.toolVersion}` : ''}`;
+  const s = (n: number) => (n === 1 ? '' : 's');
   lines.push(
     record
       ? line(
           'image-record',
           'pass',
-          `built by gke-disk-image-builder${record.toolVersion ? ` ${record.toolVersion}` : ''}: ${record.count} container image${record.count === 1 ? '' : 's'} for ${record.platform}`,
+          diskKindOfRecord(record) === 'data'
+            ? `${by}: a data disk of ${record.count} file${s(record.count)}${record.sources ? ` from ${Object.keys(record.sources).join(', ')}` : ''}`
+            : `${by}: ${record.count} container image${s(record.count)} for ${record.platform}`,
         )
       : line(
           'image-record',
@@ -393,15 +399,22 @@ function referenceLines(
   target: DoctorTarget,
   pool: NodePoolInfo,
   image: NonNullable<DoctorTarget['image']>,
+  kind: DiskKind,
 ): CheckLine[] {
   const disk = pool.secondaryBootDisks.find((d) => d.diskImage && imagePathOf(d.diskImage, cluster.project) === image.path);
-  if (disk?.mode === 'CONTAINER_IMAGE_CACHE')
-    return [line('secondary-boot-disk', 'pass', `pool ${pool.name} mounts ${image.path} in CONTAINER_IMAGE_CACHE mode`)];
-  const seen = disk
-    ? `pool ${pool.name} mounts ${image.path} in ${disk.mode ?? 'MODE_UNSPECIFIED'} mode, not CONTAINER_IMAGE_CACHE: the disk is not used as a cache`
-    : `pool ${pool.name} does not mount ${image.path} (its secondary boot disks: ${pool.secondaryBootDisks.map((d) => d.diskImage).join(', ') || 'none'})`;
+  const mode = disk?.mode ?? 'MODE_UNSPECIFIED';
+  // A data disk is mounted as a plain disk (no mode); a disk of container images serves containerd as a cache.
+  const want = kind === 'data' ? 'MODE_UNSPECIFIED' : 'CONTAINER_IMAGE_CACHE';
+  const wanted = kind === 'data' ? 'no mode (MODE_UNSPECIFIED)' : 'CONTAINER_IMAGE_CACHE mode';
+  if (disk && mode === want) return [line('secondary-boot-disk', 'pass', `pool ${pool.name} mounts ${image.path} in ${wanted}`)];
+  const seen = !disk
+    ? `pool ${pool.name} does not mount ${image.path} (its secondary boot disks: ${pool.secondaryBootDisks.map((d) => d.diskImage).join(', ') || 'none'})`
+    : kind === 'data'
+      ? `pool ${pool.name} mounts the data disk ${image.path} in ${mode} mode, not in no mode: GKE does not mount its files on the node`
+      : `pool ${pool.name} mounts ${image.path} in ${mode} mode, not CONTAINER_IMAGE_CACHE: the disk is not used as a cache`;
   // A pool's secondary boot disks are fixed when it is created: the fix is a new pool.
-  return [line('secondary-boot-disk', 'fail', seen, nodePoolCreate(target, image.path, `${pool.name}-cached`))];
+  const name = `${pool.name}-${kind === 'data' ? 'data' : 'cached'}`;
+  return [line('secondary-boot-disk', 'fail', seen, nodePoolCreate(target, image.path, name, kind))];
 }
 
 type Grant = 'granted' | { cannotConfirm: string } | 'missing';

@@ -8,7 +8,7 @@ import { checkImage } from '../../registry/resolve.js';
 import type { ImageRegistry } from '../../registry/client.js';
 import type { KubeApi, ContainerSpec } from '../../k8s/api.js';
 import type { ClusterInfo } from '../../gcp/gke.js';
-import type { ImageRecord } from '../../builder/image-record.js';
+import { diskKindOfRecord, type ImageRecord } from '../../builder/image-record.js';
 import type { DoctorPlan } from './plan.js';
 import { nodeSelectorFor, type CheckLine, type DoctorFacts } from './checks.js';
 import { shellLine } from './shell.js';
@@ -203,6 +203,14 @@ export async function workloadLines(cloud: WorkloadCloud, plan: DoctorPlan, fact
         status: 'unknown',
         seen: `${image.path} has no record of what it holds: its references cannot be compared`,
       });
+    return lines;
+  }
+  if (diskKindOfRecord(record) === 'data') {
+    lines.push({
+      check: 'workload',
+      status: 'warn',
+      seen: `${image.path} is a data disk: it holds files, not container images, so the workloads' references are not compared with it`,
+    });
     return lines;
   }
   if (!record.images) {
