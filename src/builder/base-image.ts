@@ -3,7 +3,7 @@
 // tracked for cleanup, so no failure or interrupt can change or delete it.
 import type { VmBuild } from '../config/types.js';
 import type { ImageInfo } from '../gcp/types.js';
-import { DISK_FORMAT_VERSION, parseRecord } from './image-record.js';
+import { diskKindOfRecord, DISK_FORMAT_VERSION, parseRecord } from './image-record.js';
 import type { BuildContext } from './context.js';
 
 export const uriOf = (project: string, name: string) => `projects/${project}/global/images/${name}`;
@@ -13,6 +13,7 @@ export function baseImageProblem(image: ImageInfo, config: VmBuild): string | un
   if (image.status !== 'READY') return `it is ${image.status ?? 'not ready'}, not READY`;
   const record = parseRecord(image.description);
   if (!record) return 'it was not built by this tool (its description holds no record of what is on the disk)';
+  if (diskKindOfRecord(record) === 'data') return 'it is a data disk (--data-source), not a disk of container images';
   if (record.disk !== DISK_FORMAT_VERSION)
     return `its disk format is version ${record.disk}, and this version of the tool reuses only version ${DISK_FORMAT_VERSION}`;
   if (record.platform !== config.platform)
