@@ -161,7 +161,7 @@ export function stepsFor(plan: RunPlan): PlannedStep[] {
           choosing(plan),
           createDisk,
           createVm,
-          waitForVm,
+          dataDisk(plan) ? { ...waitForVm, title: 'Waiting for the VM to download and check the files' } : waitForVm,
           detachDisk,
           alongsideTheImage(deleteVm),
           plan.force && replaceOldImage,

@@ -148,6 +148,7 @@ describe('build --data-source', () => {
     expect(yaml).toMatch(
       /kind: PersistentVolumeClaim[\s\S]*- ReadOnlyMany[\s\S]*kind: VolumeSnapshot\n {4}name: weights-v1-vs[\s\S]*storage: 10Gi/,
     );
+    expect(first.stderr).toContain('Waiting for the VM to download and check the files');
     expect(yaml).toMatch(/kind: VolumeSnapshotClass[\s\S]*snapshot-type: images/);
 
     const before = h.emu.requests.length;
