@@ -3,7 +3,7 @@
 // the sources so that --if-changed skips or names what changed; bad input is exit 2 and preflight's findings exit 1,
 // with nothing created. The emulator's VM succeeds without running the agent: what the VM does with the plan is the
 // agent's tests' (test/vm, the rig).
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -233,6 +233,16 @@ describe('build --data-source', () => {
     expect(run.stderr).toMatch(
       /--disk-size-gb: the data sources hold 30\.0 GiB in 1 file; with the filesystem's overhead the disk needs at least 32 GB \(--disk-size-gb=32\), not 20/,
     );
+    expect(mutations()).toEqual([]);
+  });
+
+  it('takes its sources from a --config file too (the flags are its keys)', async () => {
+    const config = join(dir, 'data.yaml');
+    writeFileSync(config, 'data-source:\n  - gs://weights/models/m1/\n  - hf://org/tiny=tiny\nimage-name: from-file\n');
+    const run = await cli([...ARGS, `--config=${config}`, '--dry-run', '--json']);
+    expect(run.code, run.stderr).toBe(0);
+    const result = JSON.parse(run.stdout.trim().split('\n').at(-1)!).result as { data: { sources: string[] } };
+    expect(result.data.sources).toEqual(['gs://weights/models/m1/=m1', `hf://org/tiny@${commit}=tiny`]);
     expect(mutations()).toEqual([]);
   });
 
