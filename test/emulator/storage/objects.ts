@@ -18,7 +18,16 @@ export interface ObjectDeps {
   host: () => string;
 }
 
-const md5 = (data: Buffer): string => createHash('md5').update(data).digest('base64');
+// An object's data never changes once stored (a new upload stores a new Buffer), so its hashes are computed once:
+// every GET carries them, and a ranged download of a large object would otherwise hash the whole of it per part.
+const hashes = new WeakMap<Buffer, { md5: string; crc32c: string }>();
+const hashesOf = (data: Buffer) => {
+  let h = hashes.get(data);
+  if (!h) hashes.set(data, (h = { md5: createHash('md5').update(data).digest('base64'), crc32c: crc32cBase64(data) }));
+  return h;
+};
+const md5 = (data: Buffer): string => hashesOf(data).md5;
+const crc32c = (data: Buffer): string => hashesOf(data).crc32c;
 
 export function objectJson(deps: ObjectDeps, o: StoredObject): Record<string, unknown> {
   const enc = encodeURIComponent(o.name);
@@ -35,7 +44,7 @@ export function objectJson(deps: ObjectDeps, o: StoredObject): Record<string, un
     storageClass: 'STANDARD',
     size: String(o.data.length),
     md5Hash: md5(o.data),
-    crc32c: crc32cBase64(o.data),
+    crc32c: crc32c(o.data),
     etag: `C${o.generation.toString(36)}=`,
     timeCreated: timestamp(o.updatedAt),
     updated: timestamp(o.updatedAt),
@@ -98,7 +107,7 @@ export function registerObjects(router: Router, deps: ObjectDeps): void {
     const obj = find(params['bucket']!, params['object']!, query, 'storage.objects.get');
     const common = {
       'content-type': obj.contentType,
-      'x-goog-hash': `crc32c=${crc32cBase64(obj.data)},md5=${md5(obj.data)}`,
+      'x-goog-hash': `crc32c=${crc32c(obj.data)},md5=${md5(obj.data)}`,
       'x-goog-generation': String(obj.generation),
       'x-goog-metageneration': String(obj.metageneration),
       'x-goog-stored-content-length': String(obj.data.length),
