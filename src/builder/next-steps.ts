@@ -53,6 +53,8 @@ export function dataNextSteps(project: string, image: string, family: string, cl
       ? `  ${shellQuote(`--cluster=${cluster.name}`)} ${shellQuote(`--location=${cluster.location}`)} \\`
       : '  --cluster=CLUSTER --location=LOCATION \\',
     `  ${shellQuote(`--project=${cluster?.project ?? project}`)} \\`,
+    // GKE's secondary boot disks, data disks included, are set up on pools with image streaming (doctor checks it).
+    '  --enable-image-streaming \\',
     `  ${shellQuote(`--secondary-boot-disk=disk-image=${uri}`)}`,
   ].join('\n');
   const doctor = [
@@ -64,6 +66,9 @@ export function dataNextSteps(project: string, image: string, family: string, cl
     'resource "google_container_node_pool" "with_data" {',
     '  # name, cluster, location, node_count, ...',
     '  node_config {',
+    '    gcfs_config {',
+    '      enabled = true',
+    '    }',
     '    secondary_boot_disks {',
     `      disk_image = "${uri}"`,
     '    }',

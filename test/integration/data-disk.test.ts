@@ -141,7 +141,9 @@ describe('build --data-source', () => {
     ]);
     // Next steps: no mode, a read-only hostPath at GKE's mount path, the ReadOnlyMany claim.
     expect(first.stderr).toContain('  --secondary-boot-disk=disk-image=projects/test-project/global/images/weights-v1\n');
-    expect(first.stderr).not.toMatch(/CONTAINER_IMAGE_CACHE|enable-image-streaming/);
+    expect(first.stderr).not.toMatch(/CONTAINER_IMAGE_CACHE/);
+    // The pool gets image streaming, as doctor requires of every pool with a secondary boot disk.
+    expect(first.stderr).toMatch(/--enable-image-streaming/);
     expect(first.stderr).toContain('path: /mnt/disks/gke-secondary-disks/gke-weights-v1-disk');
     const yaml = readFileSync(manifests, 'utf8');
     expect(yaml).toContain('snapshotHandle: projects/test-project/global/images/weights-v1');
@@ -194,6 +196,14 @@ describe('build --data-source', () => {
     const run = await bin([...ARGS, '--image-name=x', ...extra]);
     expect(run.code, run.stderr).toBe(2);
     expect(run.stderr).toMatch(message);
+    expect(h.emu.requests).toEqual([]);
+  });
+
+  it('another bad flag beside an hf:// source and its token: only that flag is named', async () => {
+    const run = await bin([...ARGS, '--image-name=x', '--data-source=hf://org/tiny', `--hf-token-secret=${SECRET}`, '--disk-size-gb=1']);
+    expect(run.code, run.stderr).toBe(2);
+    expect(run.stderr).toMatch(/^error: --disk-size-gb: /m);
+    expect(run.stderr).not.toContain('--hf-token-secret');
     expect(h.emu.requests).toEqual([]);
   });
 

@@ -89,7 +89,10 @@ export function parseRunPlan(given: GivenFlags, env: Environment, opts: ParseOpt
       problems.push(`--subnet: is in region ${region}, but --zone ${v.zone} is in ${rules.regionOf(v.zone)}`);
   }
   const registrySecrets = registrySecretsOf(v?.registrySecret ?? [], problems);
-  const data = dataSourcesOf(input, v?.dataSource ?? [], problems);
+  // When another flag is invalid there are no parsed values: the cross-flag checks then read the raw ones, so they
+  // do not report a --data-source that was given as missing.
+  const rawSources = ([] as unknown[]).concat(input['data-source'] ?? []).map(String);
+  const data = dataSourcesOf(input, v?.dataSource ?? rawSources, problems);
   if (problems.length > 0 || !v) throw new UsageError([...new Set(problems)]);
 
   const base = {
