@@ -60,18 +60,7 @@ describe('a data disk', () => {
     const emu = await startEmulator({ buckets: [{ name: 'weights' }] });
     const rig = await startRig('data-disk');
     try {
-      const now = Date.now();
-      for (const [name, data] of Object.entries(objects))
-        emu.state.objects.set(`weights/${name}`, {
-          bucket: 'weights',
-          name,
-          data,
-          contentType: 'application/octet-stream',
-          generation: now * 1000 + name.length,
-          metageneration: 1,
-          createdAt: now,
-          updatedAt: now,
-        });
+      for (const [name, data] of Object.entries(objects)) emu.putObject('weights', name, data);
       const token = randomToken();
       emu.acceptToken(token);
       const sources: DataSource[] = [{ kind: 'gcs', bucket: 'weights', path: 'data', prefix: true, dest: 'data' }];

@@ -77,17 +77,7 @@ describe('build --cluster', () => {
   });
 
   it('a data disk: the pool must mount it in no mode; one in CONTAINER_IMAGE_CACHE mode fails once the image exists', async () => {
-    const now = Date.now();
-    emu.state.objects.set('weights/models/m1/w.bin', {
-      bucket: 'weights',
-      name: 'models/m1/w.bin',
-      data: Buffer.from('weights'),
-      contentType: 'application/octet-stream',
-      generation: now * 1000,
-      metageneration: 1,
-      createdAt: now,
-      updatedAt: now,
-    });
+    emu.putObject('weights', 'models/m1/w.bin', 'weights');
     const DATA = `projects/${P}/global/images/weights-v1`;
     await emu.gke.addCluster({
       name: 'std',

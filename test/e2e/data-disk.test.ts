@@ -61,18 +61,7 @@ describeRig('build --data-source on a real VM (emulator, real-VM mode)', () => {
     hub.addRepo('org/gated', { gated: 'manual', files: hfFiles });
     hub.grant(HF_TOKEN, 'org/gated');
     emu.secrets.add(SECRET, `${HF_TOKEN}\n`);
-    const now = Date.now();
-    for (const [name, data] of Object.entries(objects))
-      emu.state.objects.set(`weights/${name}`, {
-        bucket: 'weights',
-        name,
-        data,
-        contentType: 'application/octet-stream',
-        generation: now * 1000 + name.length,
-        metageneration: 1,
-        createdAt: now,
-        updatedAt: now,
-      });
+    for (const [name, data] of Object.entries(objects)) emu.putObject('weights', name, data);
     let n = 0;
     real = realVm(emu, rig, {
       maxDiskMiB: 64,

@@ -31,18 +31,7 @@ describeRig('build --local --data-source, through bin/', () => {
   let commit: string;
   beforeAll(async () => {
     emu = await startEmulator({ acceptTokens: [TOKEN], buckets: [{ name: 'weights' }] });
-    const now = Date.now();
-    for (const [name, data] of Object.entries(objects))
-      emu.state.objects.set(`weights/${name}`, {
-        bucket: 'weights',
-        name,
-        data,
-        contentType: 'application/octet-stream',
-        generation: now * 1000,
-        metageneration: 1,
-        createdAt: now,
-        updatedAt: now,
-      });
+    for (const [name, data] of Object.entries(objects)) emu.putObject('weights', name, data);
     emu.secrets.add(SECRET, HF_TOKEN);
     hub = await FakeHub.start();
     commit = hub.addRepo('org/tiny', { gated: 'manual', files: hfFiles });

@@ -19,7 +19,7 @@ import { seed, type EmulatorOptions } from './seed.js';
 import { createEmulatorServer, type RecordedRequest } from './server.js';
 import { EmulatorState } from './state.js';
 import { registerBuckets } from './storage/buckets.js';
-import { registerObjects, type ObjectDeps } from './storage/objects.js';
+import { registerObjects, writeObject, type ObjectDeps } from './storage/objects.js';
 import { registerUploads } from './storage/uploads.js';
 import { registerIam, ServiceAccounts } from './iam.js';
 import { GkeService, registerGke } from './gke.js';
@@ -58,6 +58,8 @@ export interface Emulator {
   tokenUri: string;
   port: number;
   state: EmulatorState;
+  /** Stores an object as an upload would (a new generation each time), without a request. */
+  putObject(bucket: string, name: string, data: Buffer | string, contentType?: string): void;
   requests: RecordedRequest[];
   faults: FaultInjector;
   /** The service accounts IAM knows (`iam.serviceAccounts.get`); `denied` makes lookups 403. */
@@ -140,6 +142,8 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
     tokenUri: `${host}/token`,
     port,
     state,
+    putObject: (bucket, name, data, contentType = 'application/octet-stream') =>
+      void writeObject(storage, bucket, name, typeof data === 'string' ? Buffer.from(data) : data, contentType),
     requests,
     faults,
     serviceAccounts,

@@ -95,18 +95,7 @@ describeRig('a data disk, built for real', () => {
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'gdib-data-disk-'));
     emu = await startEmulator({ buckets: [{ name: 'weights' }] });
-    const now = Date.now();
-    for (const [name, data] of Object.entries(objects))
-      emu.state.objects.set(`weights/${name}`, {
-        bucket: 'weights',
-        name,
-        data,
-        contentType: 'application/octet-stream',
-        generation: now * 1000 + name.length,
-        metageneration: 1,
-        createdAt: now,
-        updatedAt: now,
-      });
+    for (const [name, data] of Object.entries(objects)) emu.putObject('weights', name, data);
     hub = await FakeHub.start();
     const commit = hub.addRepo('org/tiny', { gated: 'manual', files: hfFiles });
     hub.grant(HF_TOKEN, 'org/tiny');

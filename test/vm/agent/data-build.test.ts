@@ -51,19 +51,7 @@ const hfFiles = { 'config.json': '{"a": 1}', 'model.safetensors': pattern(180_00
 
 beforeAll(async () => {
   emu = await startEmulator({ acceptTokens: [TOKEN], buckets: [{ name: 'weights' }] });
-  for (const [name, data] of Object.entries(objects)) {
-    const now = Date.now();
-    emu.state.objects.set(`weights/${name}`, {
-      bucket: 'weights',
-      name,
-      data,
-      contentType: 'application/octet-stream',
-      generation: now * 1000 + 1,
-      metageneration: 1,
-      createdAt: now,
-      updatedAt: now,
-    });
-  }
+  for (const [name, data] of Object.entries(objects)) emu.putObject('weights', name, data);
   hub = await FakeHub.start();
   commit = hub.addRepo('org/gated', { gated: 'manual', files: hfFiles });
   hub.grant('hf_secret_token', 'org/gated');
@@ -238,17 +226,7 @@ describe('failures', () => {
     const each = [0, 1].map((i) => dataFingerprint(files.filter((f) => f.source === i)));
     hub.commit('org/gated', { 'config.json': '{"a": 2}' });
     // The plan pins the old commit: the model is unchanged; the bucket changes.
-    const now = Date.now();
-    emu.state.objects.set('weights/models/m1/new.bin', {
-      bucket: 'weights',
-      name: 'models/m1/new.bin',
-      data: Buffer.from('new'),
-      contentType: 'x',
-      generation: now * 1000,
-      metageneration: 1,
-      createdAt: now,
-      updatedAt: now,
-    });
+    emu.putObject('weights', 'models/m1/new.bin', 'new', 'x');
     try {
       const r = await agent({
         ...attributes,
