@@ -34,12 +34,23 @@ export interface InstallRun {
 // A GCE debian-12/13 image is a full install, not minbase: priority required + important (debootstrap's default
 // variant) plus what its guest environment needs; man-db's trigger runs on every install that ships man pages.
 const INCLUDE = ['curl', 'ca-certificates', 'sudo', 'man-db'];
-const MIRROR = 'http://deb.debian.org/debian';
+/**
+ * The Debian archive the chroots are made from: GDIB_BENCH_DEBIAN_MIRROR, else the first `URIs:` (or `deb` line) of
+ * this machine's own apt sources ending in `/debian`; its security archive is the same URI with `-security`.
+ */
+const MIRROR = process.env['GDIB_BENCH_DEBIAN_MIRROR'] ?? machineMirror();
+function machineMirror(): string {
+  for (const f of ['/etc/apt/sources.list.d/debian.sources', '/etc/apt/sources.list'].filter((x) => existsSync(x))) {
+    const m = /^(?:URIs:|deb(?:\s+\[[^\]]*\])?)\s+(\S+\/debian)\/?(?:\s|$)/m.exec(readFileSync(f, 'utf8'));
+    if (m) return m[1]!;
+  }
+  return '';
+}
 const CACHE = join(tmpdir(), 'gdib-bench-install');
 const tarball = (r: Release) => join(CACHE, `${r}-${INCLUDE.join('-')}.tar`);
 const sources = (r: Release) =>
   `Types: deb\nURIs: ${MIRROR}\nSuites: ${r} ${r}-updates\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n\n` +
-  `Types: deb\nURIs: http://deb.debian.org/debian-security\nSuites: ${r}-security\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n`;
+  `Types: deb\nURIs: ${MIRROR}-security\nSuites: ${r}-security\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n`;
 const GO_COMMANDS = ['sudo apt update', 'sudo apt-get update', 'sudo apt install --yes containerd', 'sudo apt-get --yes install jq'];
 
 /** Why the benchmark cannot run here, or undefined. */
@@ -47,6 +58,7 @@ export async function installUnavailable(): Promise<string | undefined> {
   if (process.getuid?.() !== 0) return 'needs root (debootstrap, chroot, mounts)';
   const r = await run('sh', ['-c', 'command -v debootstrap'], { allowFailure: true });
   if (r.code !== 0) return 'debootstrap is missing (apt-get install debootstrap)';
+  if (!MIRROR) return "no Debian archive in this machine's apt sources (set GDIB_BENCH_DEBIAN_MIRROR)";
   try {
     const res = await fetch(`${MIRROR}/dists/trixie/Release`, { method: 'HEAD', signal: AbortSignal.timeout(10_000) });
     if (!res.ok) return `${MIRROR} answered ${res.status}`;
