@@ -75,7 +75,8 @@ export function dataNextSteps(project: string, image: string, family: string, cl
     '  }',
     '}',
   ].join('\n');
-  const podHostPath = [
+  // The pod spec's container reading the disk at /data, and the volume `data` it mounts (its source lines follow).
+  const podReading = [
     'containers:',
     '- name: CONTAINER',
     '  volumeMounts:',
@@ -84,23 +85,9 @@ export function dataNextSteps(project: string, image: string, family: string, cl
     '    readOnly: true',
     'volumes:',
     '- name: data',
-    '  hostPath:',
-    `    path: ${dataDiskMountPath(image)}`,
-    '    type: Directory',
-  ].join('\n');
-  const podClaim = [
-    'containers:',
-    '- name: CONTAINER',
-    '  volumeMounts:',
-    '  - name: data',
-    '    mountPath: /data',
-    '    readOnly: true',
-    'volumes:',
-    '- name: data',
-    '  persistentVolumeClaim:',
-    `    claimName: ${dataClaimName(image)}`,
-    '    readOnly: true',
-  ].join('\n');
+  ];
+  const podHostPath = [...podReading, '  hostPath:', `    path: ${dataDiskMountPath(image)}`, '    type: Directory'].join('\n');
+  const podClaim = [...podReading, '  persistentVolumeClaim:', `    claimName: ${dataClaimName(image)}`, '    readOnly: true'].join('\n');
   const prune = `gke-disk-image-builder prune --project-name=${project} --image-family-name=${family} --dry-run`;
   return { disk: 'data', gcloud, doctor, terraform, podHostPath, podClaim, prune };
 }
