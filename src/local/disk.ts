@@ -4,6 +4,7 @@ import { readdirSync, readFileSync, realpathSync } from 'node:fs';
 import { open, stat, unlink } from 'node:fs/promises';
 import { basename, resolve } from 'node:path';
 import { shellCommand } from '../io/shell-quote.js';
+import { readMountTable } from '../vm/mountinfo.js';
 import { runCommand } from './command.js';
 
 export const GIB = 1024 ** 3;
@@ -113,41 +114,17 @@ export async function createLoopDisk(path: string, sizeGb: number): Promise<Loop
   }
 }
 
-interface MountEntry {
-  target: string;
-  source: string;
-}
-
-/** This process's mounts, from /proc/self/mountinfo (escapes decoded). */
-function mountTable(): MountEntry[] {
-  let info: string;
-  try {
-    info = readFileSync('/proc/self/mountinfo', 'utf8');
-  } catch {
-    return [];
-  }
-  const unescape = (s: string) => s.replace(/\\([0-7]{3})/g, (_, oct: string) => String.fromCharCode(parseInt(oct, 8)));
-  return info
-    .split('\n')
-    .filter((l) => l !== '')
-    .map((l) => {
-      const fields = l.split(' ');
-      const dash = fields.indexOf('-');
-      return { target: unescape(fields[4] ?? ''), source: unescape(dash >= 0 ? (fields[dash + 2] ?? '') : '') };
-    });
-}
-
 /** Mount points at or under `dir`. */
 export function mountsUnderDir(dir: string): string[] {
   const root = canonical(dir);
-  return mountTable()
+  return readMountTable()
     .map((m) => m.target)
     .filter((t) => t === root || t.startsWith(`${root}/`));
 }
 
 /** Where `device` is mounted. */
 export function mountsOfDevice(device: string): string[] {
-  return mountTable()
+  return readMountTable()
     .filter((m) => m.source === device)
     .map((m) => m.target);
 }
@@ -161,7 +138,7 @@ export async function unmountAll(targets: readonly string[]): Promise<string[]> 
     const res = await runCommand('umount', ['--', target], { allowFailure: true });
     if (res.code !== 0) await runCommand('umount', ['--lazy', '--', target], { allowFailure: true });
   }
-  const still = new Set(mountTable().map((m) => m.target));
+  const still = new Set(readMountTable().map((m) => m.target));
   return targets.filter((t) => still.has(t));
 }
 

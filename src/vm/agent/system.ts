@@ -1,7 +1,8 @@
 // The one module of the agent that runs processes (docs/vm-script.md, The system seam and the tests). Everything else reaches
 // the machine through a `System`, so the agent's logic runs in unit tests against a fake one, without root.
 import { spawn } from 'node:child_process';
-import { createWriteStream, readFileSync, statSync } from 'node:fs';
+import { createWriteStream, statSync } from 'node:fs';
+import { readMountTable, type Mount } from '../mountinfo.js';
 
 export interface RunResult {
   code: number;
@@ -38,10 +39,7 @@ export interface SpawnOptions {
   outputFile?: string;
 }
 
-export interface Mount {
-  target: string;
-  source: string;
-}
+export type { Mount };
 
 export interface System {
   run(cmd: string, args: readonly string[], opts?: RunOptions): Promise<RunResult>;
@@ -57,24 +55,6 @@ function isBlockDevice(path: string): boolean {
   } catch {
     return false;
   }
-}
-
-function mounts(): Mount[] {
-  let info: string;
-  try {
-    info = readFileSync('/proc/self/mountinfo', 'utf8');
-  } catch {
-    return [];
-  }
-  const decode = (s: string) => s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
-  return info
-    .split('\n')
-    .filter((l) => l !== '')
-    .map((l) => {
-      const fields = l.split(' ');
-      const dash = fields.indexOf('-');
-      return { target: decode(fields[4] ?? ''), source: decode(fields[dash + 2] ?? '') };
-    });
 }
 
 const SIGNALS: Partial<Record<NodeJS.Signals, number>> = { SIGHUP: 1, SIGINT: 2, SIGKILL: 9, SIGPIPE: 13, SIGTERM: 15 };
@@ -111,7 +91,7 @@ export function lineSplitter(emit: (line: string) => void, max = 64 * 1024): { p
 /** The real machine. */
 export const realSystem: System = {
   isBlockDevice,
-  mounts,
+  mounts: readMountTable,
 
   run(cmd, args, opts = {}) {
     return new Promise((resolve) => {
