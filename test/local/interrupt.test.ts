@@ -6,14 +6,14 @@
 // - pulling: the registry is reached through a proxy that never answers a blob request (a stalled registry);
 // - writing out: an `md5sum` first on PATH that takes its time while the snapshots on the mounted disk are
 //   checksummed (the last phase that writes the disk).
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer, request, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { spawnCli, type SpawnedRun } from '../helpers/spawn-cli.js';
-import { leftUnder, NOTHING_LEFT as NOTHING } from '../rig/inspect.js';
+import { leftUnder, NOTHING_LEFT as NOTHING, removeUnlessLeft } from '../rig/inspect.js';
 import { waitFor } from '../rig/proc.js';
 import { describeRig, hostsToml, REPO, startRig, type Rig } from '../rig/rig.js';
 
@@ -78,10 +78,7 @@ describeRig('--local stopped in any phase cleans up everything', () => {
   }, 120_000);
   afterAll(async () => {
     await proxy?.close();
-    if (base) {
-      const left = await leftUnder(base);
-      if (left.mounts.length === 0 && left.loops.length === 0) rmSync(base, { recursive: true, force: true });
-    }
+    if (base) await removeUnlessLeft(base);
     await rig?.close();
   });
 

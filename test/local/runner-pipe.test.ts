@@ -8,7 +8,7 @@
 //   exits with a status of its own — no death by SIGPIPE, no hang.
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -18,7 +18,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createLoopDisk, type LoopDisk } from '../../src/local/disk.js';
 import { renderMetadata } from '../../src/startup-script/render.js';
 import { MAX_LINE_BYTES, TRUNCATED_MARKER } from '../../src/vm/contract.js';
-import { leftUnder } from '../rig/inspect.js';
+import { leftUnder, removeUnlessLeft } from '../rig/inspect.js';
 import { startMetadataServer, type MetadataServer } from '../rig/metadata-server.js';
 import { describeRig, hostsToml } from '../rig/rig.js';
 
@@ -104,10 +104,7 @@ describeRig('the agent behind a runner that gives up on 64 KiB lines', () => {
   afterAll(async () => {
     for (const d of disks) await d.detach();
     await registry?.close();
-    if (base) {
-      const left = await leftUnder(base);
-      if (left.mounts.length === 0 && left.loops.length === 0) rmSync(base, { recursive: true, force: true });
-    }
+    if (base) await removeUnlessLeft(base);
   });
 
   async function runAgent(name: string, goAway?: (line: string) => boolean) {

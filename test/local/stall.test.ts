@@ -4,14 +4,14 @@
 // leaves no mount, loop device or scratch dir. Beside it, a pull that keeps receiving bytes (a blob trickled forever)
 // must not hide the stall: the stall watch counts each pull's own blobs, not the shared content store.
 import { createHash } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync } from 'node:fs';
 import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { spawnCli } from '../helpers/spawn-cli.js';
-import { leftUnder, NOTHING_LEFT } from '../rig/inspect.js';
+import { leftUnder, NOTHING_LEFT, removeUnlessLeft } from '../rig/inspect.js';
 import { describeRig, hostsToml, startRig, type Rig } from '../rig/rig.js';
 
 const sha = (b: string | Buffer) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
@@ -110,10 +110,7 @@ describeRig('a stalled registry', () => {
   }, 120_000);
   afterAll(async () => {
     await standIn?.close();
-    if (base) {
-      const left = await leftUnder(base);
-      if (left.mounts.length === 0 && left.loops.length === 0) rmSync(base, { recursive: true, force: true });
-    }
+    if (base) await removeUnlessLeft(base);
     await rig?.close();
   });
 

@@ -1,6 +1,6 @@
 // Looking at what a script run left behind: the metadata files, overlay mounts of its snapshots,
 // leftover processes, and secrets where they must not be.
-import { lstatSync, readdirSync, readFileSync } from 'node:fs';
+import { lstatSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { run } from './proc.js';
 
@@ -72,6 +72,12 @@ export async function leftUnder(dir: string): Promise<{ mounts: string[]; loops:
   const loops = (await run('losetup', ['-a'])).stdout.split('\n').filter((l) => l.includes(dir));
   const scratch = readdirSync(dir).filter((n) => n.startsWith('gdib-'));
   return { mounts, loops, scratch, processes: processesMentioning(dir) };
+}
+
+/** Removes `dir` unless something is still mounted or attached under it (removing it then would hide the leak). */
+export async function removeUnlessLeft(dir: string): Promise<void> {
+  const left = await leftUnder(dir);
+  if (left.mounts.length === 0 && left.loops.length === 0) rmSync(dir, { recursive: true, force: true });
 }
 
 export const NOTHING_LEFT = { mounts: [], loops: [], scratch: [], processes: [] };
