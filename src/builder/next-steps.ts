@@ -45,7 +45,18 @@ export function dataDiskMountPath(image: string): string {
   return `/mnt/disks/gke-secondary-disks/gke-${image}-disk`;
 }
 
-export function dataNextSteps(project: string, image: string, family: string, cluster?: ClusterRef): DataNextSteps {
+/**
+ * The node pool that attaches the image — `gcloud`, the doctor line that checks it, Terraform — in `mode` (none: a
+ * plain data disk). GKE's secondary boot disks, data disks included, are set up on pools with image streaming
+ * (doctor checks it).
+ */
+function poolSnippets(
+  project: string,
+  image: string,
+  cluster: ClusterRef | undefined,
+  resource: string,
+  mode?: 'CONTAINER_IMAGE_CACHE',
+): { gcloud: string; doctor: string; terraform: string } {
   const uri = `projects/${project}/global/images/${image}`;
   const gcloud = [
     'gcloud container node-pools create NODE_POOL \\',
@@ -53,9 +64,8 @@ export function dataNextSteps(project: string, image: string, family: string, cl
       ? `  ${shellQuote(`--cluster=${cluster.name}`)} ${shellQuote(`--location=${cluster.location}`)} \\`
       : '  --cluster=CLUSTER --location=LOCATION \\',
     `  ${shellQuote(`--project=${cluster?.project ?? project}`)} \\`,
-    // GKE's secondary boot disks, data disks included, are set up on pools with image streaming (doctor checks it).
     '  --enable-image-streaming \\',
-    `  ${shellQuote(`--secondary-boot-disk=disk-image=${uri}`)}`,
+    `  ${shellQuote(`--secondary-boot-disk=disk-image=${uri}${mode ? `,mode=${mode}` : ''}`)}`,
   ].join('\n');
   const doctor = [
     'gke-disk-image-builder doctor \\',
@@ -63,7 +73,7 @@ export function dataNextSteps(project: string, image: string, family: string, cl
     `  --node-pool=NODE_POOL --image=${uri}`,
   ].join('\n');
   const terraform = [
-    'resource "google_container_node_pool" "with_data" {',
+    `resource "google_container_node_pool" "${resource}" {`,
     '  # name, cluster, location, node_count, ...',
     '  node_config {',
     '    gcfs_config {',
@@ -71,10 +81,16 @@ export function dataNextSteps(project: string, image: string, family: string, cl
     '    }',
     '    secondary_boot_disks {',
     `      disk_image = "${uri}"`,
+    ...(mode ? [`      mode       = "${mode}"`] : []),
     '    }',
     '  }',
     '}',
   ].join('\n');
+  return { gcloud, doctor, terraform };
+}
+
+export function dataNextSteps(project: string, image: string, family: string, cluster?: ClusterRef): DataNextSteps {
+  const { gcloud, doctor, terraform } = poolSnippets(project, image, cluster, 'with_data');
   // The pod spec's container reading the disk at /data, and the volume `data` it mounts (its source lines follow).
   const podReading = [
     'containers:',
@@ -94,34 +110,7 @@ export function dataNextSteps(project: string, image: string, family: string, cl
 
 /** `cluster`: the build's --cluster, which the commands then name instead of placeholders. */
 export function nextSteps(project: string, image: string, family: string, cluster?: ClusterRef): NextSteps {
-  const gcloud = [
-    'gcloud container node-pools create NODE_POOL \\',
-    cluster
-      ? `  ${shellQuote(`--cluster=${cluster.name}`)} ${shellQuote(`--location=${cluster.location}`)} \\`
-      : '  --cluster=CLUSTER --location=LOCATION \\',
-    `  ${shellQuote(`--project=${cluster?.project ?? project}`)} \\`,
-    '  --enable-image-streaming \\',
-    `  ${shellQuote(`--secondary-boot-disk=disk-image=projects/${project}/global/images/${image},mode=CONTAINER_IMAGE_CACHE`)}`,
-  ].join('\n');
-  const doctor = [
-    'gke-disk-image-builder doctor \\',
-    `  ${cluster ? shellQuote(`--cluster=${cluster.path}`) : '--cluster=projects/CLUSTER_PROJECT/locations/LOCATION/clusters/CLUSTER'} \\`,
-    `  --node-pool=NODE_POOL --image=projects/${project}/global/images/${image}`,
-  ].join('\n');
-  const terraform = [
-    'resource "google_container_node_pool" "cached" {',
-    '  # name, cluster, location, node_count, ...',
-    '  node_config {',
-    '    gcfs_config {',
-    '      enabled = true',
-    '    }',
-    '    secondary_boot_disks {',
-    `      disk_image = "projects/${project}/global/images/${image}"`,
-    '      mode       = "CONTAINER_IMAGE_CACHE"',
-    '    }',
-    '  }',
-    '}',
-  ].join('\n');
+  const { gcloud, doctor, terraform } = poolSnippets(project, image, cluster, 'cached', 'CONTAINER_IMAGE_CACHE');
   const autopilotAllowlist = [
     'apiVersion: node.gke.io/v1',
     'kind: GCPResourceAllowlist',
