@@ -7,15 +7,7 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   root: fileURLToPath(new URL('..', import.meta.url)),
   test: {
-    include: [
-      'bench/cli.ts',
-      'bench/data-disk.ts',
-      'bench/on-vm.ts',
-      'bench/install.ts',
-      'bench/incremental.ts',
-      'bench/npm-install.ts',
-      'bench/time-model.ts',
-    ],
+    include: ['bench/cli.ts', 'bench/data-disk.ts', 'bench/on-vm.ts', 'bench/install.ts', 'bench/incremental.ts', 'bench/time-model.ts'],
     fileParallelism: false,
     testTimeout: 300_000,
     hookTimeout: 120_000,

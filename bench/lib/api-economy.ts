@@ -1,105 +1,39 @@
-// API economy (docs/benchmarks.md, section 2): compute requests per simulated minute of the VM phase, by kind; how the serial
-// polling adapts; and how long after the VM reports `succeeded` the CLI starts its next step.
-import { kindOf, type Kind, type RecordedRequest } from './emulator.js';
+// API economy (docs/benchmarks.md, section 2): compute requests per simulated minute of the VM phase, the most in any
+// 60 s, how the serial polling adapts to the VM's output; and how long after the VM reports `succeeded` the CLI starts
+// its next step.
+import { kindOf, type Kind } from './emulator.js';
 import { summarize, type Summary } from './stats.js';
 import type { ScriptedBuild, ScriptSection } from './vm-phase.js';
 
-export interface MinuteRow {
-  minute: number;
-  output: string;
-  serial: number;
-  guest: number;
-  opwait: number;
-  other: number;
-  compute: number;
-  storage: number;
-}
-
-export interface Detection {
-  /** (next step's first request − VM's succeeded) × k, simulated seconds. */
-  delaySec: number;
-  /** Until the read that saw `succeeded` (the polling wait), simulated seconds. */
-  pollWaitSec: number;
-  /** From that read to the next step's first request, real ms (one more serial read, the serial log's upload). */
-  afterReadMs: number;
-  /** Simulated seconds after the VM's start at which it reported success. */
-  succeededAtSec: number;
-}
+type Counted = 'compute' | 'guest' | 'serial';
 
 export interface ApiEconomy {
   k: number;
   vmPhaseSec: number;
-  minutes: MinuteRow[];
   /** Averages over the whole VM phase, per simulated minute. */
-  perMinute: Record<Kind | 'compute', number>;
+  perMinute: Record<Counted, number>;
   /** Most requests in any 60 simulated seconds of the VM phase. */
-  slidingMax: { compute: number; guest: number; serial: number };
+  mostIn60s: Record<Counted, number>;
   /** Gaps between consecutive serial reads, simulated seconds, by the VM's output at the time. */
-  serialGaps: { flowing?: Summary; quiet?: Summary };
-  detection: Detection;
-  /** Every request of the build, by kind, and the rest of the build (outside the VM phase). */
-  wholeBuild: Record<string, number>;
-  outsideVm: { minutes: number; byKind: Record<string, number> };
+  serialGaps: { flowing: Summary; quiet: Summary };
 }
 
-const KINDS: Kind[] = ['serial', 'guest', 'opwait', 'other', 'storage', 'token'];
+const COUNTED: Record<Counted, Kind[]> = { compute: ['serial', 'guest', 'opwait', 'other'], guest: ['guest'], serial: ['serial'] };
 
-function zero(): Record<Kind, number> {
-  return { serial: 0, guest: 0, opwait: 0, other: 0, storage: 0, token: 0 };
-}
-
-export function detectionOf(b: ScriptedBuild, nextCall = 'instances.detachDisk'): Detection {
-  const s = b.marks.succeeded!;
-  const next = b.requests.find((r) => r.time >= s && r.call === nextCall);
-  if (!next) throw new Error(`no ${nextCall} after the VM succeeded`);
-  // Once it has seen the outcome, the watcher reads the serial port one last time and moves on: the read that saw the
-  // outcome is the one before that last read.
-  const reads = b.requests.filter((r) => r.time <= next.time && (kindOf(r.call) === 'serial' || kindOf(r.call) === 'guest'));
-  const saw = reads[reads.length - 2];
-  if (!saw || saw.time < s) throw new Error('could not tell which read saw the outcome');
-  return {
-    delaySec: ((next.time - s) * b.k) / 1000,
-    pollWaitSec: ((saw.time - s) * b.k) / 1000,
-    afterReadMs: next.time - saw.time,
-    succeededAtSec: ((s - b.vmStartedAt) * b.k) / 1000,
-  };
+/** Simulated seconds from the VM's `succeeded` to the next step's first request (`instances.detachDisk`). */
+export function detectionSec(b: ScriptedBuild): number {
+  const next = b.requests.find((r) => r.time >= b.marks.succeeded! && r.call === 'instances.detachDisk');
+  if (!next) throw new Error('no instances.detachDisk after the VM succeeded');
+  return ((next.time - b.marks.succeeded!) * b.k) / 1000;
 }
 
 export function apiEconomy(b: ScriptedBuild, sections: ScriptSection[]): ApiEconomy {
-  const k = b.k;
-  const t0 = b.vmStartedAt;
-  const tEnd = b.marks.succeeded!;
-  const simSec = (t: number) => ((t - t0) * k) / 1000;
+  const simSec = (t: number) => ((t - b.vmStartedAt) * b.k) / 1000;
+  const vmPhaseSec = simSec(b.marks.succeeded!);
   // Strictly after the VM's start: the operation wait that started it can share its millisecond.
-  const inVm = b.requests.filter((r) => r.time > t0 && r.time <= tEnd);
-  const vmPhaseSec = simSec(tEnd);
-  const nMinutes = Math.max(1, Math.round(vmPhaseSec / 60));
-  const outputOf = (fromSec: number, toSec: number) =>
-    [...new Set(sections.filter((s) => s.from < toSec && s.to > fromSec).map((s) => s.output))].join(' + ');
-  const minutes: MinuteRow[] = [];
-  for (let m = 0; m < nMinutes; m++) {
-    const last = m === nMinutes - 1;
-    const rs = inVm.filter((r) => simSec(r.time) >= m * 60 && (last || simSec(r.time) < (m + 1) * 60));
-    const c = zero();
-    for (const r of rs) c[kindOf(r.call)]++;
-    minutes.push({
-      minute: m + 1,
-      output: outputOf(m * 60, (m + 1) * 60),
-      serial: c.serial,
-      guest: c.guest,
-      opwait: c.opwait,
-      other: c.other,
-      compute: c.serial + c.guest + c.opwait + c.other,
-      storage: c.storage,
-    });
-  }
-  const total = zero();
-  for (const r of inVm) total[kindOf(r.call)]++;
-  const perMinute = Object.fromEntries(KINDS.map((x) => [x, (total[x] * 60) / vmPhaseSec])) as Record<Kind | 'compute', number>;
-  perMinute.compute = ((total.serial + total.guest + total.opwait + total.other) * 60) / vmPhaseSec;
-
-  const window = (pred: (r: RecordedRequest) => boolean) => {
-    const ts = inVm.filter(pred).map((r) => simSec(r.time));
+  const inVm = b.requests.filter((r) => r.time > b.vmStartedAt && r.time <= b.marks.succeeded!);
+  const at = (c: Counted) => inVm.filter((r) => COUNTED[c].includes(kindOf(r.call))).map((r) => simSec(r.time));
+  const mostIn60s = (ts: number[]) => {
     let best = 0;
     for (let i = 0, j = 0; i < ts.length; i++) {
       while (j < ts.length && ts[j]! < ts[i]! + 60) j++;
@@ -107,38 +41,19 @@ export function apiEconomy(b: ScriptedBuild, sections: ScriptSection[]): ApiEcon
     }
     return best;
   };
-  const slidingMax = {
-    compute: window((r) => !['storage', 'token'].includes(kindOf(r.call))),
-    guest: window((r) => kindOf(r.call) === 'guest'),
-    serial: window((r) => kindOf(r.call) === 'serial'),
-  };
-
-  const serialTimes = inVm.filter((r) => kindOf(r.call) === 'serial').map((r) => simSec(r.time));
-  const gaps: Record<'flowing' | 'quiet', number[]> = { flowing: [], quiet: [] };
-  for (let i = 0; i + 1 < serialTimes.length; i++) {
-    const at = serialTimes[i]!;
-    const next = serialTimes[i + 1]!;
-    // A gap counts as "quiet" when the VM wrote nothing during it, "flowing" when output came all along.
-    const sec = sections.find((s) => at >= s.from && next <= s.to);
-    if (sec?.output === 'quiet') gaps.quiet.push(next - at);
-    else if (sec?.output === 'flowing') gaps.flowing.push(next - at);
+  const serial = at('serial');
+  // A gap is quiet when the VM wrote nothing during it, flowing when output came all along.
+  const gaps = { flowing: [] as number[], quiet: [] as number[] };
+  for (let i = 0; i + 1 < serial.length; i++) {
+    const output = sections.find((s) => serial[i]! >= s.from && serial[i + 1]! <= s.to)?.output;
+    if (output === 'flowing' || output === 'quiet') gaps[output].push(serial[i + 1]! - serial[i]!);
   }
-  const whole = zero();
-  for (const r of b.requests) whole[kindOf(r.call)]++;
-  const outside = zero();
-  for (const r of b.requests) if (r.time <= t0 || r.time > tEnd) outside[kindOf(r.call)]++;
+  const each = (f: (ts: number[]) => number) => ({ compute: f(at('compute')), guest: f(at('guest')), serial: f(serial) });
   return {
-    k,
+    k: b.k,
     vmPhaseSec,
-    minutes,
-    perMinute,
-    slidingMax,
-    serialGaps: {
-      ...(gaps.flowing.length ? { flowing: summarize(gaps.flowing) } : {}),
-      ...(gaps.quiet.length ? { quiet: summarize(gaps.quiet) } : {}),
-    },
-    detection: detectionOf(b),
-    wholeBuild: { ...whole },
-    outsideVm: { minutes: ((b.endedAt - b.startedAt - (tEnd - t0)) * k) / 60_000, byKind: { ...outside } },
+    perMinute: each((ts) => (ts.length * 60) / vmPhaseSec),
+    mostIn60s: each(mostIn60s),
+    serialGaps: { flowing: summarize(gaps.flowing), quiet: summarize(gaps.quiet) },
   };
 }

@@ -34,8 +34,6 @@ export function kindOf(call: string): Kind {
   return 'other';
 }
 
-export const isCompute = (r: RecordedRequest): boolean => !['storage', 'token'].includes(kindOf(r.call));
-
 export function countBy<T>(items: readonly T[], key: (t: T) => string): Record<string, number> {
   const out: Record<string, number> = {};
   for (const i of items) out[key(i)] = (out[key(i)] ?? 0) + 1;

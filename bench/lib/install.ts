@@ -16,7 +16,6 @@ import { run } from '../../test/rig/proc.js';
 
 export const RELEASES = ['bookworm', 'trixie'] as const;
 export type Release = (typeof RELEASES)[number];
-export const DEBIAN_VERSION: Record<Release, number> = { bookworm: 12, trixie: 13 };
 
 export interface InstallRun {
   release: Release;

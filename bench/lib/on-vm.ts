@@ -8,8 +8,6 @@ import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmdirSync,
 import { basename, dirname, join } from 'node:path';
 import { STANDARD_PATH } from '../../src/local/command.js';
 import { renderMetadata, type MetadataInput } from '../../src/startup-script/render.js';
-import type { AgentOptions } from '../../src/vm/agent/context.js';
-import { agentWithOptions } from '../../test/rig/agent-bundle.js';
 import { LoopDisk, mount, unmount } from '../../test/rig/disk.js';
 import { startMetadataServer } from '../../test/rig/metadata-server.js';
 import type { Layer } from '../../test/rig/oci.js';
@@ -105,13 +103,6 @@ export function sectorsWritten(device: string): number {
   return Number(f[6]);
 }
 
-export interface PhaseMark {
-  phase: string;
-  atMs: number;
-  cpuSec: number;
-  writtenBytes: number;
-}
-
 export interface OnVmRun {
   label: string;
   code: number;
@@ -120,9 +111,8 @@ export interface OnVmRun {
   writtenBytes: number;
   /** Bytes written to the boot disk (the disk-bound mode only; 0 in the page-cache mode). */
   bootWrittenBytes: number;
-  marks: PhaseMark[];
-  /** Seconds, CPU seconds and bytes written per phase (until the next phase, or the end). */
-  phases: { phase: string; sec: number; cpuSec: number; writtenBytes: number }[];
+  /** Seconds per phase, from its `gdib: phase=` line to the next (a phase's stretches summed: pulls alternate). */
+  phases: Record<string, number>;
   output: string;
   disk: LoopDisk;
   runDir: string;
@@ -155,8 +145,6 @@ export interface RunOptions {
   disk?: LoopDisk;
   /** `from-image`: the disk holds an earlier build (the script's gdib-data-disk; docs/architecture.md, VM metadata). */
   dataDisk?: 'from-image';
-  /** The agent's typed toggles: the run gets the agent bundled with them compiled in (test/rig/agent-bundle.ts). */
-  agentOptions?: AgentOptions;
 }
 
 /**
@@ -175,7 +163,6 @@ export async function runBuild(rig: Rig, label: string, images: string[], opts: 
     ...(opts.dataDisk ? { dataDisk: opts.dataDisk } : {}),
   };
   const attributes = Object.fromEntries(renderMetadata(input).map((i) => [i.key, i.value]));
-  if (opts.agentOptions) attributes['gdib-agent'] = agentWithOptions(opts.agentOptions);
   const metadata = await startMetadataServer({ attributes });
   try {
     return await runMeasured(rig, label, attributes['startup-script'] ?? '', [], opts, (disk, runDir, work) => ({
@@ -227,11 +214,15 @@ export async function runMeasured(
   }
   const cg = cgroup(`gdib-bench-${process.pid}-${label}`);
   const env: NodeJS.ProcessEnv = { PATH: STANDARD_PATH, ...envOf(disk, runDir, work), ...opts.env };
-  const written = () => (sectorsWritten(disk.device) - w0) * 512;
-  const bootWritten = () => (boot ? (sectorsWritten(boot.device) - b0) * 512 : 0);
   const w0 = sectorsWritten(disk.device);
   const b0 = boot ? sectorsWritten(boot.device) : 0;
-  const marks: PhaseMark[] = [];
+  const phases: Record<string, number> = {};
+  let phase = '(before the first phase)';
+  let phaseAt = 0;
+  const enter = (next: string, at: number) => {
+    phases[phase] = (phases[phase] ?? 0) + (at - phaseAt) / 1000;
+    [phase, phaseAt] = [next, at];
+  };
   let output = '';
   const t0 = performance.now();
   try {
@@ -244,12 +235,11 @@ export async function runMeasured(
     child.stdout.setEncoding('utf8').on('data', (d: string) => {
       const at = performance.now() - t0;
       output += d;
-      pending += d;
-      const lines = pending.split('\n');
+      const lines = (pending + d).split('\n');
       pending = lines.pop() ?? '';
       for (const l of lines) {
         const m = /^gdib: phase=(\S+)$/.exec(l);
-        if (m) marks.push({ phase: m[1]!, atMs: at, cpuSec: cg.usage(), writtenBytes: written() });
+        if (m) enter(m[1]!, at);
       }
     });
     child.stderr.setEncoding('utf8').on('data', (d: string) => (output += d));
@@ -260,24 +250,14 @@ export async function runMeasured(
     });
     clearTimeout(timer);
     const wallMs = performance.now() - t0;
-    const cpuSec = cg.usage();
-    const writtenBytes = written();
-    const end: PhaseMark = { phase: 'end', atMs: wallMs, cpuSec, writtenBytes };
-    const all = [{ phase: 'start', atMs: 0, cpuSec: 0, writtenBytes: 0 }, ...marks, end];
-    const phases = all.slice(0, -1).map((m, i) => ({
-      phase: m.phase === 'start' ? '(before the first phase)' : m.phase,
-      sec: (all[i + 1]!.atMs - m.atMs) / 1000,
-      cpuSec: all[i + 1]!.cpuSec - m.cpuSec,
-      writtenBytes: all[i + 1]!.writtenBytes - m.writtenBytes,
-    }));
+    enter('end', wallMs);
     return {
       label,
       code,
       wallSec: wallMs / 1000,
-      cpuSec,
-      writtenBytes,
-      bootWrittenBytes: bootWritten(),
-      marks,
+      cpuSec: cg.usage(),
+      writtenBytes: (sectorsWritten(disk.device) - w0) * 512,
+      bootWrittenBytes: boot ? (sectorsWritten(boot.device) - b0) * 512 : 0,
       phases,
       output,
       disk,
@@ -291,14 +271,4 @@ export async function runMeasured(
       await boot.detach();
     }
   }
-}
-
-/** The sum of a phase over its (possibly several, pulling/unpacking alternate per image) stretches. */
-export function phaseTotals(r: OnVmRun): Map<string, { sec: number; cpuSec: number; writtenBytes: number }> {
-  const out = new Map<string, { sec: number; cpuSec: number; writtenBytes: number }>();
-  for (const p of r.phases) {
-    const t = out.get(p.phase) ?? { sec: 0, cpuSec: 0, writtenBytes: 0 };
-    out.set(p.phase, { sec: t.sec + p.sec, cpuSec: t.cpuSec + p.cpuSec, writtenBytes: t.writtenBytes + p.writtenBytes });
-  }
-  return out;
 }

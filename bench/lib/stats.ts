@@ -15,10 +15,6 @@ export function summarize(values: readonly number[]): Summary {
   return { n: s.length, median, min: s[0]!, max: s[s.length - 1]! };
 }
 
-export const fmt = (v: number, digits = 0): string => v.toFixed(digits);
-export const ms = (v: number): string => `${Math.round(v)} ms`;
-export const sec = (v: number, digits = 1): string => `${v.toFixed(digits)} s`;
-
 /** A markdown table. */
 export function table(
   head: readonly string[],

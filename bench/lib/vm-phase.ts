@@ -3,7 +3,7 @@
 // seconds, is played k times faster. Everything recorded in real milliseconds converts to simulated time × k.
 import { DEFAULT_TUNING, type Tuning } from '../../src/builder/context.js';
 import { serialLine, type CallName, type FaultAction, type LedgerEntry } from '../../test/emulator/index.js';
-import { runCli, type CliRun } from '../../test/helpers/cli.js';
+import { runCli } from '../../test/helpers/cli.js';
 import { BASE_ARGS, cliEnv, emulator, type RecordedRequest } from './emulator.js';
 
 /** The production tuning, every interval (each `…Ms` field and the retry delays) divided by k. */
@@ -25,7 +25,7 @@ export interface VmEvent {
   mark?: string;
 }
 
-const line = (text: string): string => serialLine(text);
+const line = serialLine;
 const phase = (at: number, p: string, progress?: string, mark?: string): VmEvent => ({
   at,
   serial: line(`gdib: phase=${p}`) + (progress ? line(`gdib: progress=${progress}`) : ''),
@@ -44,7 +44,7 @@ export interface ScriptSection {
  * A 10-minute VM run (simulated seconds): output flows during boot, install and pull, then the VM is quiet for minutes
  * (unpacking, checksumming), so the serial polling has to show both its fast and its backed-off pace.
  */
-export function tenMinuteVm(): { events: VmEvent[]; sections: ScriptSection[]; succeededAt: number } {
+export function tenMinuteVm(): { events: VmEvent[]; sections: ScriptSection[] } {
   const ev: VmEvent[] = [];
   for (let t = 0; t < 25; t += 1) ev.push({ at: t, serial: `[   ${t.toFixed(6)}] systemd[1]: boot message ${t}\n` });
   ev.push({ at: 25, serial: line('gdib: state=running'), attributes: { 'gdib/state': 'running' }, mark: 'running' });
@@ -79,7 +79,7 @@ export function tenMinuteVm(): { events: VmEvent[]; sections: ScriptSection[]; s
     { from: 450, to: 590, what: 'checksumming (silent for 140 s)', output: 'quiet' },
     { from: 590, to: 600, what: 'done, then state=succeeded at 600 s', output: 'burst' },
   ];
-  return { events: ev, sections, succeededAt: 600 };
+  return { events: ev, sections };
 }
 
 /** Running at `runningAt`, then silence, then succeeded at `succeededAt` (simulated s). */
@@ -103,10 +103,8 @@ export function quietVm(runningAt: number, succeededAt: number): VmEvent[] {
 
 export interface ScriptedBuild {
   k: number;
-  run: CliRun;
-  /** Real ms (Date.now()) of the CLI's start and end. */
+  /** Real ms (Date.now()) of the CLI's start. */
   startedAt: number;
-  endedAt: number;
   /** Real ms when the VM started (its instance became RUNNING). */
   vmStartedAt: number;
   /** Real ms of each marked VM event. */
@@ -152,16 +150,13 @@ export async function scriptedBuild(o: ScriptedBuildOptions): Promise<ScriptedBu
       env: cliEnv(emu),
       tuning: scaledTuning(o.k),
     });
-    const endedAt = Date.now();
     if (run.code !== 0) throw new Error(`the scripted build failed (exit ${run.code}):\n${run.stderr.slice(-3000)}`);
     const left = emu.leftovers();
     if (left.disks.length || left.instances.length) throw new Error(`the build left resources behind: ${JSON.stringify(left)}`);
     if (!marks.succeeded) throw new Error('the VM never reached succeeded');
     return {
       k: o.k,
-      run,
       startedAt,
-      endedAt,
       vmStartedAt,
       marks,
       requests: [...emu.requests],

@@ -7,7 +7,7 @@ packages=(
   containerd      # ctr + containerd 1.6, the same the build script installs on the VM
   docker-registry # the local OCI registries the rig pushes test images to
   skopeo          # pushes the generated OCI layouts to those registries
-  pigz            # build --local compresses its archive with it when present; the benchmark toggles unpigz for containerd
+  pigz            # build --local compresses its archive with it when present
   apache2-utils   # htpasswd: bcrypt entries for the token-protected registry
   shellcheck      # lints the VM scripts
   e2fsprogs       # mkfs.ext4 for the loop-device data disk

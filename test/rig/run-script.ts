@@ -22,7 +22,7 @@ export interface ScriptRunOptions {
   timeoutMs?: number;
   /** More of the agent's seams (docs/architecture.md, Test seams), e.g. GDIB_SECRETMANAGER_ENDPOINT. */
   env?: Record<string, string>;
-  /** The benchmark's typed toggles (e.g. `pullJobs`): the run gets the agent bundled with them compiled in. */
+  /** The agent's typed options (e.g. `pullJobs`): the run gets the agent bundled with them compiled in. */
   agentOptions?: AgentOptions;
   /** Called with the script's process once it runs, e.g. to send it SIGTERM as a VM shutdown would. */
   onStart?: (script: ChildProcess) => void;

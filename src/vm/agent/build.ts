@@ -61,7 +61,7 @@ export async function build(ctx: Ctx, params: BuildParams, version: string): Pro
   const fromImage = params.dataDisk === 'from-image';
   const cpuCount = Math.max(1, cpus().length);
   const checksumJobs = ctx.opts.checksumJobs ?? cpuCount;
-  const queue = params.storeChecksums && ctx.opts.checksumOverlap !== false ? new ChecksumQueue(ctx, checksumJobs) : undefined;
+  const queue = params.storeChecksums ? new ChecksumQueue(ctx, checksumJobs) : undefined;
   let succeeded = false;
   try {
     if (fromImage) {
@@ -89,7 +89,8 @@ export async function build(ctx: Ctx, params: BuildParams, version: string): Pro
       ctx,
       n,
       jobs,
-      ctx.opts.firstPullAlone !== false,
+      // The first image alone: containerd 1.6 unpacks a base shared by two racing pulls twice.
+      true,
       (i, stop) =>
         pullImage(
           {

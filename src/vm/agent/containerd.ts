@@ -93,7 +93,7 @@ ${gc}`,
     // TMPDIR: containerd's scratch files stay under the work dir too. CONTAINERD_DISABLE_PIGZ: containerd decompresses
     // layers itself even where unpigz happens to be installed (docs/benchmarks.md), so every machine does the same.
     this.proc = ctx.sys.spawn('containerd', ['--config', config], {
-      env: { PATH: ctx.env.path, TMPDIR: join(this.dir, 'tmp'), CONTAINERD_DISABLE_PIGZ: ctx.opts.pigz ? '0' : '1' },
+      env: { PATH: ctx.env.path, TMPDIR: join(this.dir, 'tmp'), CONTAINERD_DISABLE_PIGZ: '1' },
       outputFile: log,
     });
     let ended = false;

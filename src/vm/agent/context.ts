@@ -22,8 +22,9 @@ export interface AgentEnv {
 }
 
 /**
- * Behaviours the benchmark toggles to measure what each is worth (docs/benchmarks.md). Never read from the
- * environment: only `npm run bench` sets them, by calling the agent in-process.
+ * Settings the tests give the agent to exercise its behaviour at a small scale (one pull at a time, the journal
+ * zeroed, tiny ranged parts) and that the benchmarks once toggled (docs/benchmarks.md). Never read from the
+ * environment: only a test (test/rig/agent-bundle.ts, or in-process) sets them.
  */
 export interface AgentOptions {
   /** Images pulled at once; default: one per CPU, at most 4, at most one per GiB of memory. */
@@ -34,14 +35,6 @@ export interface AgentOptions {
   lazyItable?: boolean;
   /** mkfs leaves the journal unwritten; default true. */
   lazyJournal?: boolean;
-  /** Write each image's files to the disk while the next ones pull; default true. */
-  flushOverlap?: boolean;
-  /** Checksum each image's snapshots while the next ones pull; default true. */
-  checksumOverlap?: boolean;
-  /** Pull the first image before starting the others; default true. */
-  firstPullAlone?: boolean;
-  /** Let containerd decompress with unpigz where installed; default false. */
-  pigz?: boolean;
   /** A data disk's requests at once; default 8. */
   dataJobs?: number;
   /** A data disk's files of at least this many bytes are fetched in ranged parts; default 64 MiB. */

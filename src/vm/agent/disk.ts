@@ -111,7 +111,7 @@ export class DataDisk {
    * otherwise hold the unpacked files in memory until the final sync and the disk sit idle while the next images pull.
    */
   startFlush(): void {
-    if (!this.mounted || this.ctx.opts.flushOverlap === false || this.flush !== undefined) return;
+    if (!this.mounted || this.flush !== undefined) return;
     this.flush = this.ctx.sys.run('sync', ['-f', this.mnt]).finally(() => (this.flush = undefined));
   }
 
