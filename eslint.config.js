@@ -17,7 +17,7 @@ const UNSAFE_ANY = {
 
 export default defineConfig(
   {
-    // Build output, coverage, the rig's scratch directory. The benchmarks write only docs/benchmarks.md (not linted)
+    // Build output, coverage, the rig's scratch directory. The benchmarks write only docs/benchmarks/ (not linted)
     // and temporary directories outside the repository.
     ignores: ['dist/', 'pkg/', 'coverage/', '.rig/'],
   },

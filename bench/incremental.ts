@@ -91,7 +91,7 @@ describe('incremental rebuilds', () => {
       const build = async (label: string, opts: Partial<Parameters<typeof runBuild>[3]> = {}) => {
         const from = rig.open.requests().length;
         const r = await runBuild(rig, label, [rig.ref(label === 'inc-release-1' ? 'release-1' : 'release-2')], { diskMiB, ...opts });
-        disks.push(r.disk);
+        if (!opts.disk) disks.push(r.disk);
         if (r.code !== 0) throw new Error(`${label}: the agent exited ${r.code}:\n${r.output.slice(-3000)}`);
         log(
           `${label}: ${s1(r.wallSec)} s, ${MB(r.writtenBytes)} MB written; ${Object.entries(r.phases)
@@ -111,7 +111,9 @@ describe('incremental rebuilds', () => {
         const copy = join(rig.dir, `inc-from-image-${k}.img`);
         await run('cp', ['--sparse=always', first.r.disk.file, copy]);
         await run('truncate', ['-s', `${Math.round(diskMiB * 1.1)}M`, copy]);
-        rebuilt.push(await build(`inc-rebuild-${k}`, { disk: await LoopDisk.attach(copy), dataDisk: 'from-image' }));
+        const disk = await LoopDisk.attach(copy);
+        disks.push(disk);
+        rebuilt.push(await build(`inc-rebuild-${k}`, { disk, dataDisk: 'from-image' }));
       }
       const f = fastest(fresh, layerDigests);
       const i = fastest(rebuilt, layerDigests);

@@ -1,7 +1,7 @@
 // The on-VM stage on the rig (docs/benchmarks.md, section 4): the agent beside a model of the Go tool's script
 // (lib/go-model.sh), on a multi-image build (images sharing a base, as ML images do) and a single large image, on a
 // disk-bound data disk (lib/honest-disk.ts) and on the page cache, alternating in rounds. Writes
-// docs/benchmarks/on-vm.json and on-vm.md. Alone: `npm run bench -- bench/on-vm.ts` (GDIB_BENCH_OVERLAP_REPEATS rounds, 3).
+// docs/benchmarks/on-vm.json and on-vm.md. Alone: `npm run bench -- bench/on-vm.ts` (GDIB_BENCH_ON_VM_ROUNDS, 3).
 import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -15,7 +15,7 @@ import { writeResult } from './lib/results.js';
 import { summarize, table } from './lib/stats.js';
 
 const n = (name: string, d: number) => (process.env[name] ? Number(process.env[name]) : d);
-const ROUNDS = n('GDIB_BENCH_OVERLAP_REPEATS', 3);
+const ROUNDS = n('GDIB_BENCH_ON_VM_ROUNDS', 3);
 /** The disk the disk-bound mode models: a 200 GB pd-ssd (its rate, and mkfs writes what it writes on such a disk). */
 const MODEL_GB = 200;
 const log = (s: string) => console.log(`[bench] ${s}`);
@@ -140,7 +140,7 @@ describe('the on-VM stage', () => {
     const why = onVmUnavailable() ?? diskBoundUnavailable();
     if (why) throw new Error(`the rig cannot run here: ${why}`);
     const layerMB = n('GDIB_BENCH_ML_LAYER_MB', 50);
-    const rig = await startRig('overlap');
+    const rig = await startRig('on-vm');
     try {
       // Real files of this machine: a base of two layers shared by every image, and one layer of each image's own.
       const real = realLayers(2 + n('GDIB_BENCH_ML_IMAGES', 4), layerMB);

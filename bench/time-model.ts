@@ -43,7 +43,8 @@ function timeModel(): Row[] {
       : 'assumed (bench/install.ts did not run)';
   // The disk-bound single-image runs (the disk held to a 200 GB pd-ssd's rate): their formatting phase, and the data
   // work (fetch, unpack, copy or checksums, writing) without formatting and installing, carried linearly to U GB.
-  const single = onVm?.scenarios.find((s) => s.key === 'single-disk');
+  // (Absent, or written in an older shape: assumed.)
+  const single = onVm?.scenarios?.find((s) => s.key === 'single-disk' && s.samples);
   const onVmSec = (who: 'go' | 'ours', f: (x: Sample) => number, fallback: number) => (single ? med(single.samples[who].map(f)) : fallback);
   const formatting = (x: Sample) => x.phases.formatting ?? 0;
   const dataWork = (x: Sample) =>
@@ -76,7 +77,7 @@ function timeModel(): Row[] {
       basis: `this tool: ${instBasis(withNode)} (the bootstrap with nodejs, until the agent runs, less the bootstrap without it)`,
     },
     {
-      phase: `format the data disk (${DISK_GB} GB)`,
+      phase: `format the data disk (${DISK_GB} GB), start containerd`,
       go: onVmSec('go', formatting, 44),
       ours: onVmSec('ours', formatting, 0.1),
       basis: onVmBasis,

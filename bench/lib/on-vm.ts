@@ -197,35 +197,42 @@ export async function runMeasured(
   const file = join(runDir, 'script.sh');
   writeFileSync(file, script, { mode: 0o755 });
   const mode = opts.mode ?? { kind: 'page-cache' };
-  const disk = opts.disk ?? (await LoopDisk.create(join(runDir, 'disk.img'), opts.diskMiB));
-  const undo: (() => void)[] = [await applyDiskMode(disk, mode)];
-  let boot: LoopDisk | undefined;
-  // Short: containerd's socket paths under the work dir must stay within 108 bytes.
-  const bootDir = join(runDir, 'b');
-  let work = join(runDir, 'work');
-  if (mode.kind !== 'page-cache') {
-    // Formatted and mounted before the clock starts; noinit_itable: no background zeroing of its inode tables.
-    boot = await LoopDisk.create(join(runDir, 'boot.img'), Math.min(opts.diskMiB, 8192) + 512);
-    await run('mkfs.ext4', ['-q', '-F', boot.device]);
-    mkdirSync(bootDir);
-    await mount(boot.device, bootDir, { options: 'noinit_itable' });
-    undo.push(await applyDiskMode(boot, mode));
-    work = join(bootDir, 'w');
-  }
-  const cg = cgroup(`gdib-bench-${process.pid}-${label}`);
-  const env: NodeJS.ProcessEnv = { PATH: STANDARD_PATH, ...envOf(disk, runDir, work), ...opts.env };
-  const w0 = sectorsWritten(disk.device);
-  const b0 = boot ? sectorsWritten(boot.device) : 0;
-  const phases: Record<string, number> = {};
-  let phase = '(before the first phase)';
-  let phaseAt = 0;
-  const enter = (next: string, at: number) => {
-    phases[phase] = (phases[phase] ?? 0) + (at - phaseAt) / 1000;
-    [phase, phaseAt] = [next, at];
-  };
-  let output = '';
-  const t0 = performance.now();
+  const created = opts.disk ? undefined : await LoopDisk.create(join(runDir, 'disk.img'), opts.diskMiB);
+  const disk = opts.disk ?? created!;
+  // Undone in reverse order at the end; the data disk too when the run does not come back with it.
+  const undo: (() => unknown)[] = [];
+  let returned = false;
   try {
+    undo.push(await applyDiskMode(disk, mode));
+    // Short: containerd's socket paths under the work dir must stay within 108 bytes.
+    const bootDir = join(runDir, 'b');
+    let work = join(runDir, 'work');
+    let boot: LoopDisk | undefined;
+    if (mode.kind !== 'page-cache') {
+      // Formatted and mounted before the clock starts; noinit_itable: no background zeroing of its inode tables.
+      const b = (boot = await LoopDisk.create(join(runDir, 'boot.img'), Math.min(opts.diskMiB, 8192) + 512));
+      undo.push(() => b.detach());
+      await run('mkfs.ext4', ['-q', '-F', b.device]);
+      mkdirSync(bootDir);
+      await mount(b.device, bootDir, { options: 'noinit_itable' });
+      undo.push(() => unmount(bootDir));
+      undo.push(await applyDiskMode(b, mode));
+      work = join(bootDir, 'w');
+    }
+    const cg = cgroup(`gdib-bench-${process.pid}-${label}`);
+    undo.push(() => cg.remove());
+    const env: NodeJS.ProcessEnv = { PATH: STANDARD_PATH, ...envOf(disk, runDir, work), ...opts.env };
+    const w0 = sectorsWritten(disk.device);
+    const b0 = boot ? sectorsWritten(boot.device) : 0;
+    const phases: Record<string, number> = {};
+    let phase = '(before the first phase)';
+    let phaseAt = 0;
+    const enter = (next: string, at: number) => {
+      phases[phase] = (phases[phase] ?? 0) + (at - phaseAt) / 1000;
+      [phase, phaseAt] = [next, at];
+    };
+    let output = '';
+    const t0 = performance.now();
     // A tiny shell joins the cgroup before it execs bash, so every process of the run is counted from the start.
     const child = spawn('/bin/sh', ['-c', 'echo $$ > "$0/cgroup.procs" && shift && exec /bin/bash "$@"', cg.dir, 'x', file, ...args], {
       env,
@@ -251,6 +258,7 @@ export async function runMeasured(
     clearTimeout(timer);
     const wallMs = performance.now() - t0;
     enter('end', wallMs);
+    returned = true;
     return {
       label,
       code,
@@ -264,11 +272,7 @@ export async function runMeasured(
       runDir,
     };
   } finally {
-    cg.remove();
-    for (const u of undo) u();
-    if (boot) {
-      await unmount(bootDir);
-      await boot.detach();
-    }
+    for (const u of undo.reverse()) await u();
+    if (!returned) await created?.detach();
   }
 }

@@ -1,4 +1,4 @@
-// The agent with typed options (the benchmark's toggles), for rig runs that need one: the very agent code, bundled
+// The agent with typed options (AgentOptions), for rig runs that need one: the very agent code, bundled
 // by the rig with the options compiled in (test/rig/agent-bundle.ts). Never shipped.
 import type { AgentOptions } from '../../src/vm/agent/context.js';
 import { startAgent } from '../../src/vm/agent/start.js';

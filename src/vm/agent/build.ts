@@ -123,11 +123,11 @@ export async function build(ctx: Ctx, params: BuildParams, version: string): Pro
     );
 
     let sums: Map<string, string> | undefined;
-    if (params.storeChecksums) {
+    if (queue) {
       await report.status('phase', 'checksumming');
       step.set('checksumming the last snapshots');
-      sums = queue ? await queue.done() : new Map();
-      if (queue) report.log(`${sums.size} checksums computed while the images were pulled`);
+      sums = await queue.done();
+      report.log(`${sums.size} checksums computed while the images were pulled`);
       const total = recorder.chains.length;
       for (const [k, chain] of recorder.chains.entries()) {
         checkAborted(ctx);

@@ -1,6 +1,6 @@
 // The agent as a process, on the VM (and with --local): the seams of docs/architecture.md (Test seams) from the
 // environment, signals and the script runner's disappearance turned into an interrupted run, then the exit status.
-// `options` are the benchmark's typed toggles (the shipped entry, main.ts, passes none).
+// `options` are the tests' typed options (the shipped entry, main.ts, passes none).
 import type { AgentOptions } from './context.js';
 import { Fail, Step } from './errors.js';
 import { runAgent } from './run.js';
