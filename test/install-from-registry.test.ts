@@ -1,7 +1,7 @@
 // The published package as a user gets it: published to a real npm registry on this machine (Verdaccio, serving
 // nothing else), then `npx gke-disk-image-builder@VERSION --help` with an empty npm cache. npm fetches exactly one
-// package — nothing it depends on — and the tool answers. (How long that takes, beside the package as it was
-// before bundling, is in npm run bench: docs/benchmarks.md.)
+// package — nothing it depends on — and the tool answers. (How long that took, beside the package as it was
+// before bundling, is recorded in docs/benchmarks.md.)
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
