@@ -101,7 +101,15 @@ export function formatDataSource(s: DataSource): string {
 // ---- listing --------------------------------------------------------------------------------------------------
 
 export type DataSourceErrorCode =
-  'BucketNotFound' | 'ObjectNotFound' | 'AccessDenied' | 'RepoNotFound' | 'RevisionNotFound' | 'GatedRepo' | 'BadListing' | 'Http';
+  | 'BucketNotFound'
+  | 'ObjectNotFound'
+  | 'AccessDenied'
+  | 'RepoNotFound'
+  | 'RevisionNotFound'
+  | 'GatedRepo'
+  | 'BadListing'
+  | 'StoredCompressed'
+  | 'Http';
 
 /** Why a source cannot be listed; `message` names the source and says what to do. */
 export class DataSourceError extends Error {
@@ -255,9 +263,10 @@ interface GcsObject {
   md5Hash?: string;
   crc32c?: string;
   generation?: string;
+  contentEncoding?: string;
 }
 
-const FIELDS = 'name,size,md5Hash,crc32c,generation';
+const FIELDS = 'name,size,md5Hash,crc32c,generation,contentEncoding';
 
 async function gcsHeaders(opts: ListOptions): Promise<Record<string, string>> {
   const token = opts.token ? await opts.token() : undefined;
@@ -282,6 +291,14 @@ function gcsFile(o: GcsObject, index: number, path: string, what: string): DataF
   const size = Number(o.size);
   if (!o.name || !Number.isSafeInteger(size) || size < 0 || !o.generation)
     throw new DataSourceError('BadListing', `${what}: the listing has an object without a name, size or generation`);
+  // Stored compressed (`gcloud storage cp --gzip-local-all`, `gsutil cp -Z`): Cloud Storage serves it decompressed,
+  // whole (no ranges), with no checksum of what it sends; a data disk holds files as they are to be read.
+  const encoding = o.contentEncoding?.trim().toLowerCase();
+  if (encoding && encoding !== 'identity')
+    throw new DataSourceError(
+      'StoredCompressed',
+      `${what}: stored compressed (Content-Encoding: ${o.contentEncoding}), which Cloud Storage serves decompressed and unverifiable against its checksums; upload it uncompressed (not with --gzip-local-all or -Z), or set its Content-Encoding to identity to put the compressed bytes on the disk`,
+    );
   const checksum: DataChecksum = o.md5Hash ? { md5: o.md5Hash } : o.crc32c ? { crc32c: o.crc32c } : { size: true };
   return { source: index, name: o.name, path, size, checksum, generation: o.generation };
 }

@@ -163,6 +163,8 @@ export interface StoredObject {
   createdAt: number;
   updatedAt: number;
   metadata?: Record<string, string>;
+  /** As uploaded (`gzip` for an object stored compressed); downloads transcode it as Cloud Storage does. */
+  contentEncoding?: string;
 }
 
 export interface LedgerEntry {

@@ -86,6 +86,25 @@ describe('storage through @google-cloud/storage v7', () => {
     await bucket.file('log').save('two', { resumable: false });
   });
 
+  it('stores an object the client gzips as Cloud Storage does: compressed, transcoded on download', async () => {
+    const text = 'weights '.repeat(4096);
+    await storageClient(emu, TOKEN).bucket('test-bucket').file('gz/w.txt').save(text, { resumable: false, gzip: true });
+    const stored = emu.state.object('test-bucket', 'gz/w.txt')!;
+    expect(stored.contentEncoding).toBe('gzip');
+    expect(stored.data.length).toBeLessThan(text.length / 10);
+    const url = `${emu.storageHost}/storage/v1/b/test-bucket/o/gz%2Fw.txt`;
+    const auth = { authorization: `Bearer ${TOKEN}` };
+    const meta = (await (await fetch(url, { headers: auth })).json()) as { contentEncoding?: string; size: string };
+    expect(meta).toMatchObject({ contentEncoding: 'gzip', size: String(stored.data.length) });
+    // A client that does not take gzip gets the whole object decompressed, whatever range it asked for.
+    const plain = await fetch(`${url}?alt=media`, { headers: { ...auth, 'accept-encoding': 'identity', range: 'bytes=0-9' } });
+    expect([plain.status, plain.headers.get('content-encoding'), await plain.text()]).toEqual([200, null, text]);
+    // One that does (fetch by default) gets the stored bytes, marked gzip.
+    const asIs = await fetch(`${url}?alt=media`, { headers: auth });
+    expect([asIs.headers.get('content-encoding'), asIs.headers.get('x-goog-stored-content-encoding')]).toEqual(['gzip', 'gzip']);
+    expect(await asIs.text()).toBe(text);
+  });
+
   it('computes CRC32C as the client does', () => {
     for (const sample of ['', 'a', 'hello world', '\u00ff'.repeat(1000)]) {
       const c = new CRC32C();

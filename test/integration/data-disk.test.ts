@@ -246,6 +246,17 @@ describe('build --data-source', () => {
     expect(mutations()).toEqual([]);
   });
 
+  it('preflight: an object stored compressed fails before anything is created, naming it', async () => {
+    put('gz/w.bin', 'compressed bytes');
+    h.emu.state.object('weights', 'gz/w.bin')!.contentEncoding = 'gzip';
+    const run = await bin([...ARGS, '--image-name=x', '--data-source=gs://weights/gz/']);
+    expect(run.code, run.stderr).toBe(1);
+    expect(run.stderr).toMatch(
+      /--data-source gs:\/\/weights\/gz\/=gz: gs:\/\/weights\/gz\/w\.bin: stored compressed \(Content-Encoding: gzip\)/,
+    );
+    expect(mutations()).toEqual([]);
+  });
+
   it('takes its sources from a --config file too (the flags are its keys)', async () => {
     const config = join(dir, 'data.yaml');
     writeFileSync(config, 'data-source:\n  - gs://weights/models/m1/\n  - hf://org/tiny=tiny\nimage-name: from-file\n');

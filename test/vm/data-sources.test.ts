@@ -1,6 +1,7 @@
 // The data-source parser and listing (src/vm/data-sources.ts): the parser as a table, the listing against a fake
 // fetch (Hugging Face's answers, paging, errors) and against the emulator's Cloud Storage JSON API.
 import { createHash } from 'node:crypto';
+import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dataFingerprint, type DataSource } from '../../src/vm/contract.js';
 import {
@@ -287,6 +288,23 @@ describe('Cloud Storage listing against the emulator', () => {
     gen.generation += 1;
     const after = await listDataSource(src, 0, opts());
     expect(dataFingerprint(after)).not.toBe(dataFingerprint(before));
+  });
+
+  it('an object stored compressed (Content-Encoding: gzip) is refused at listing, naming it and the way out', async () => {
+    const res = await fetch(`${emu.storageHost}/upload/storage/v1/b/weights/o?uploadType=media&name=gz%2Fa.bin&contentEncoding=gzip`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/octet-stream' },
+      body: gzipSync(Buffer.from('weights')),
+    });
+    expect(res.status).toBe(200);
+    const refused = listDataSource(parseDataSource('gs://weights/gz/') as DataSource, 0, opts());
+    await expect(refused).rejects.toMatchObject({ code: 'StoredCompressed' });
+    await expect(refused).rejects.toThrow(
+      /^gs:\/\/weights\/gz\/a\.bin: stored compressed \(Content-Encoding: gzip\).*upload it uncompressed/,
+    );
+    // Content-Encoding: identity is what an uncompressed upload says.
+    emu.state.object('weights', 'gz/a.bin')!.contentEncoding = 'identity';
+    expect(await listDataSource(parseDataSource('gs://weights/gz/') as DataSource, 0, opts())).toHaveLength(1);
   });
 
   it('missing object, missing bucket', async () => {

@@ -4,6 +4,7 @@
  * and a new generation on every overwrite.
  */
 import { createHash } from 'node:crypto';
+import { gunzipSync } from 'node:zlib';
 import { ApiError } from '../errors.js';
 import type { Reply, RequestContext, Router } from '../router.js';
 import type { EmulatorState, StoredObject } from '../state.js';
@@ -50,6 +51,7 @@ export function objectJson(deps: ObjectDeps, o: StoredObject): Record<string, un
     updated: timestamp(o.updatedAt),
     timeStorageClassUpdated: timestamp(o.updatedAt),
     ...(o.metadata ? { metadata: o.metadata } : {}),
+    ...(o.contentEncoding ? { contentEncoding: o.contentEncoding } : {}),
   };
 }
 
@@ -73,6 +75,7 @@ export function writeObject(
   data: Buffer,
   contentType: string,
   metadata?: Record<string, string>,
+  contentEncoding?: string,
 ): StoredObject {
   const now = deps.now();
   const previous = deps.state.object(bucket, name);
@@ -86,6 +89,7 @@ export function writeObject(
     updatedAt: now,
     generation: Math.max(now * 1000, (previous?.generation ?? 0) + 1),
     ...(metadata ? { metadata } : {}),
+    ...(contentEncoding ? { contentEncoding } : {}),
   };
   deps.state.objects.set(`${bucket}/${name}`, obj);
   return obj;
@@ -111,9 +115,15 @@ export function registerObjects(router: Router, deps: ObjectDeps): void {
       'x-goog-generation': String(obj.generation),
       'x-goog-metageneration': String(obj.metageneration),
       'x-goog-stored-content-length': String(obj.data.length),
-      'x-goog-stored-content-encoding': 'identity',
+      'x-goog-stored-content-encoding': obj.contentEncoding ?? 'identity',
       etag: `"${md5(obj.data)}"`,
     };
+    // Stored gzip: as is (Content-Encoding: gzip) to a client that accepts gzip, else decompressive transcoding — the
+    // whole object decompressed, any Range ignored.
+    if (obj.contentEncoding === 'gzip') {
+      if (!/\bgzip\b/.test(String(headers['accept-encoding'] ?? ''))) return { body: gunzipSync(obj.data), headers: common };
+      Object.assign(common, { 'content-encoding': 'gzip' });
+    }
     const range = /^bytes=(\d+)-(\d*)$/.exec(String(headers['range'] ?? ''));
     if (range) {
       const from = Number(range[1]);

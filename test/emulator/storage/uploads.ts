@@ -17,11 +17,12 @@ interface Session {
   name: string;
   contentType: string;
   metadata?: Record<string, string>;
+  contentEncoding?: string;
   data: Buffer;
   done?: Record<string, unknown>;
 }
 
-type Meta = { name?: string; contentType?: string; metadata?: Record<string, string> };
+type Meta = { name?: string; contentType?: string; metadata?: Record<string, string>; contentEncoding?: string };
 
 export function registerUploads(router: Router, deps: ObjectDeps): void {
   const sessions = new Map<string, Session>();
@@ -33,13 +34,15 @@ export function registerUploads(router: Router, deps: ObjectDeps): void {
     if (type === 'media') {
       const name = query.get('name') ?? '';
       checkWrite(deps, bucket, name, query);
-      return { json: objectJson(deps, writeObject(deps, bucket, name, raw, headerType)) };
+      const encoding = query.get('contentEncoding') ?? undefined;
+      return { json: objectJson(deps, writeObject(deps, bucket, name, raw, headerType, undefined, encoding)) };
     }
     if (type === 'multipart') {
       const { meta, data, dataType } = parseMultipart(headerType, raw);
       const name = query.get('name') ?? meta.name ?? '';
       checkWrite(deps, bucket, name, query);
-      const obj = writeObject(deps, bucket, name, data, meta.contentType ?? dataType ?? 'application/octet-stream', meta.metadata);
+      const contentType = meta.contentType ?? dataType ?? 'application/octet-stream';
+      const obj = writeObject(deps, bucket, name, data, contentType, meta.metadata, meta.contentEncoding);
       return { json: objectJson(deps, obj) };
     }
     if (type === 'resumable') {
@@ -48,7 +51,14 @@ export function registerUploads(router: Router, deps: ObjectDeps): void {
       checkWrite(deps, bucket, name, query);
       const id = randomBytes(16).toString('hex');
       const contentType = String(headers['x-upload-content-type'] ?? meta.contentType ?? 'application/octet-stream');
-      sessions.set(id, { bucket, name, contentType, ...(meta.metadata ? { metadata: meta.metadata } : {}), data: Buffer.alloc(0) });
+      sessions.set(id, {
+        bucket,
+        name,
+        contentType,
+        ...(meta.metadata ? { metadata: meta.metadata } : {}),
+        ...(meta.contentEncoding ? { contentEncoding: meta.contentEncoding } : {}),
+        data: Buffer.alloc(0),
+      });
       const location = `${deps.host()}/upload/storage/v1/b/${bucket}/o?uploadType=resumable&name=${encodeURIComponent(name)}&upload_id=${id}`;
       return { headers: { location, 'x-guploader-uploadid': id }, json: {} };
     }
@@ -79,7 +89,15 @@ export function registerUploads(router: Router, deps: ObjectDeps): void {
       if (typeof range.total === 'number' && session.data.length !== range.total) {
         throw new ApiError(400, 'invalid', `Upload size mismatch: declared ${range.total}, received ${session.data.length}.`);
       }
-      const obj = writeObject(deps, session.bucket, session.name, session.data, session.contentType, session.metadata);
+      const obj = writeObject(
+        deps,
+        session.bucket,
+        session.name,
+        session.data,
+        session.contentType,
+        session.metadata,
+        session.contentEncoding,
+      );
       session.done = objectJson(deps, obj);
       return { json: session.done };
     },
