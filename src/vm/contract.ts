@@ -288,8 +288,11 @@ export type DataSource =
   /** `hf://org/model@revision`: every file of the model repository at `revision` (a 40-hex commit at the VM). */
   | { kind: 'hf'; repo: string; revision: string; dest: string };
 
-/** How a file is checked: GCS's md5 or crc32c (base64, as the JSON API gives them), an LFS sha256 (hex), or only its size. */
-export type DataChecksum = { md5: string } | { crc32c: string } | { sha256: string } | { size: true };
+/**
+ * How a file is checked: GCS's md5 or crc32c (base64, as the JSON API gives them), a Hugging Face file's LFS sha256
+ * (hex) or, outside LFS, its git blob id (`gitSha1`, hex: sha1 of `blob <size>\0` and the content), or only its size.
+ */
+export type DataChecksum = { md5: string } | { crc32c: string } | { sha256: string } | { gitSha1: string } | { size: true };
 
 /** One file of a source as listed: its name in the source, its path on the disk, and how to check it. */
 export interface DataFile {

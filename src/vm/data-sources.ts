@@ -367,6 +367,8 @@ async function resolveGcs(
 interface HfSibling {
   rfilename?: string;
   size?: number;
+  /** git's blob id of what git stores: the content, or for an LFS file its pointer. */
+  blobId?: string;
   lfs?: { sha256?: string; size?: number };
 }
 
@@ -407,7 +409,11 @@ async function resolveHf(
       throw new DataSourceError('BadListing', `${where}: the model info gives no size (it needs ?blobs=true)`);
     const sha = s.lfs?.sha256;
     if (sha !== undefined && !/^[0-9a-f]{64}$/.test(sha)) throw new DataSourceError('BadListing', `${where}: the LFS sha256 is malformed`);
-    files.push({ source: index, name, path: pathUnder(source.dest, name, where), size, checksum: sha ? { sha256: sha } : { size: true } });
+    if (!s.lfs && s.blobId !== undefined && !COMMIT.test(s.blobId))
+      throw new DataSourceError('BadListing', `${where}: the git blob id is malformed`);
+    // Outside LFS the blob id is git's hash of the content itself.
+    const checksum: DataChecksum = sha ? { sha256: sha } : !s.lfs && s.blobId ? { gitSha1: s.blobId } : { size: true };
+    files.push({ source: index, name, path: pathUnder(source.dest, name, where), size, checksum });
   }
   if (files.length === 0) throw new DataSourceError('BadListing', `${what}: the repository has no files at this revision`);
   files.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));

@@ -210,17 +210,23 @@ describeRig('a data disk, built for real', () => {
     expect(ok.code, ok.stdout + ok.stderr).toBe(0);
     expect(ok.stdout).toContain(`all ${files.length} files match the manifest`);
 
+    // A byte of an object checked by its md5, and one of a Hugging Face file outside LFS, checked by its git blob id.
     await mounted(async (root) => {
-      const victim = join(root, 'llm/weights/shard-00002.safetensors');
-      await run('chmod', ['u+w', victim]);
-      const flipped = Buffer.from([readFileSync(victim)[MiB + 3]! ^ 0x10]);
-      await run('dd', [`of=${victim}`, 'bs=1', `seek=${MiB + 3}`, 'count=1', 'conv=notrunc', 'status=none'], { input: flipped });
-      await run('chmod', ['a-w', victim]);
+      for (const [path, at] of [
+        ['llm/weights/shard-00002.safetensors', MiB + 3],
+        ['hf/tiny/config.json', 2],
+      ] as const) {
+        const victim = join(root, path);
+        await run('chmod', ['u+w', victim]);
+        const flipped = Buffer.from([readFileSync(victim)[at]! ^ 0x10]);
+        await run('dd', [`of=${victim}`, 'bs=1', `seek=${at}`, 'count=1', 'conv=notrunc', 'status=none'], { input: flipped });
+        await run('chmod', ['a-w', victim]);
+      }
     }, 'rw');
     const bad = await agent('verify', {}, 'verify-bad');
     expect(bad.code).toBe(1);
     expect(bad.metadata.guestAttributes.get('gdib/error')).toMatch(
-      /^verification failed: 1 of 8 files do not match the manifest: llm\/weights\/shard-00002\.safetensors \(does not match its md5 \(expected .+, got .+\)\)$/,
+      /^verification failed: 2 of 8 files do not match the manifest: hf\/tiny\/config\.json \(does not match its git blob sha1 \(expected [0-9a-f]{40}, got [0-9a-f]{40}\)\), llm\/weights\/shard-00002\.safetensors \(does not match its md5 \(expected .+, got .+\)\)$/,
     );
   });
 });

@@ -100,9 +100,9 @@ describe('Hugging Face listing', () => {
     id: 'org/model',
     sha: COMMIT,
     siblings: [
-      { rfilename: 'model.safetensors', size: 7, blobId: 'b1', lfs: { sha256: SHA, size: 7, pointerSize: 130 } },
-      { rfilename: 'config.json', size: 20, blobId: 'b2' },
-      { rfilename: 'sub/tokenizer.json', size: 5, blobId: 'b3' },
+      { rfilename: 'model.safetensors', size: 7, blobId: '1'.repeat(40), lfs: { sha256: SHA, size: 7, pointerSize: 130 } },
+      { rfilename: 'config.json', size: 20, blobId: '2'.repeat(40) },
+      { rfilename: 'sub/tokenizer.json', size: 5 },
     ],
   };
   const src = parseDataSource('hf://org/model@main') as DataSource;
@@ -112,7 +112,8 @@ describe('Hugging Face listing', () => {
     const out = await resolveDataSource(src, 2, base(fetch, { hfToken: 'hf_secret' }));
     expect(out.source).toEqual({ ...src, revision: COMMIT });
     expect(out.files).toEqual([
-      { source: 2, name: 'config.json', path: 'model/config.json', size: 20, checksum: { size: true } },
+      // Outside LFS its git blob id; inside, the LFS sha256 (its blob id is the pointer's); with neither, its size.
+      { source: 2, name: 'config.json', path: 'model/config.json', size: 20, checksum: { gitSha1: '2'.repeat(40) } },
       { source: 2, name: 'model.safetensors', path: 'model/model.safetensors', size: 7, checksum: { sha256: SHA } },
       { source: 2, name: 'sub/tokenizer.json', path: 'model/sub/tokenizer.json', size: 5, checksum: { size: true } },
     ]);
@@ -151,6 +152,13 @@ describe('Hugging Face listing', () => {
     ['a gated model without a token', json({ ...info, gated: 'manual' }), undefined, 'GatedRepo', /gated; .*--hf-token-secret/],
     ['no sha', json({ siblings: [] }), undefined, 'BadListing', /no commit sha/],
     ['no sizes (no blobs=true)', json({ sha: COMMIT, siblings: [{ rfilename: 'a' }] }), undefined, 'BadListing', /no size/],
+    [
+      'a malformed git blob id',
+      json({ sha: COMMIT, siblings: [{ rfilename: 'a', size: 1, blobId: 'b2' }] }),
+      undefined,
+      'BadListing',
+      /a: the git blob id is malformed/,
+    ],
     [
       'a file escaping the disk',
       json({ sha: COMMIT, siblings: [{ rfilename: '../x', size: 1 }] }),
@@ -364,14 +372,19 @@ describe('Hugging Face listing against the Hub-shaped fake', () => {
   });
   const src = (v: string) => parseDataSource(v) as DataSource;
 
-  it('a branch pins to its head commit; sizes and LFS sha256 as the files hold them', async () => {
+  it('a branch pins to its head commit; sizes, LFS sha256 and git blob ids as the files hold them', async () => {
+    // What `git hash-object` prints for the content.
+    const gitSha1 = (s: string) =>
+      createHash('sha1')
+        .update(`blob ${Buffer.byteLength(s)}\0${s}`)
+        .digest('hex');
     const out = await resolveDataSource(src('hf://org/tiny'), 0, opts());
     expect(out.source).toMatchObject({ revision: main });
     const sha = createHash('sha256').update('X'.repeat(1200)).digest('hex');
     expect(out.files).toEqual([
-      { source: 0, name: 'config.json', path: 'tiny/config.json', size: 12, checksum: { size: true } },
+      { source: 0, name: 'config.json', path: 'tiny/config.json', size: 12, checksum: { gitSha1: gitSha1('{"layers":2}') } },
       { source: 0, name: 'model.safetensors', path: 'tiny/model.safetensors', size: 1200, checksum: { sha256: sha } },
-      { source: 0, name: 'sub/vocab.txt', path: 'tiny/sub/vocab.txt', size: 4, checksum: { size: true } },
+      { source: 0, name: 'sub/vocab.txt', path: 'tiny/sub/vocab.txt', size: 4, checksum: { gitSha1: gitSha1('a\nb\n') } },
     ]);
   });
 

@@ -2,7 +2,8 @@
 // over byte ranges — a file under the ranged threshold is one range, a larger one is cut into parts fetched side by
 // side, each written at its offset — and each file hashed as its written prefix grows (read back from the page cache,
 // so what is checked is what is on the disk), then checked against what its source publishes: md5 or crc32c (Cloud
-// Storage), sha256 (Hugging Face's LFS files), else its size. A checked file is made read-only (0444).
+// Storage), sha256 (Hugging Face's LFS files) or git's blob sha1 (its other files), else its size. A checked file is
+// made read-only (0444).
 import { createHash, type Hash } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
@@ -49,12 +50,18 @@ interface Checker {
   mismatch(): string | undefined;
 }
 
-/** The running check of one file's content against its listed checksum. */
-export function checkerFor(checksum: DataChecksum): Checker {
-  if ('md5' in checksum || 'sha256' in checksum) {
+/** The running check of one file's content (of `size` bytes) against its listed checksum. */
+export function checkerFor(checksum: DataChecksum, size: number): Checker {
+  if ('md5' in checksum || 'sha256' in checksum || 'gitSha1' in checksum) {
     const [algo, expected, enc] =
-      'md5' in checksum ? ['md5', checksum.md5, 'base64' as const] : ['sha256', checksum.sha256.toLowerCase(), 'hex' as const];
-    const h: Hash = createHash(algo);
+      'md5' in checksum
+        ? ['md5', checksum.md5, 'base64' as const]
+        : 'sha256' in checksum
+          ? ['sha256', checksum.sha256.toLowerCase(), 'hex' as const]
+          : ['git blob sha1', checksum.gitSha1.toLowerCase(), 'hex' as const];
+    const h: Hash = createHash(algo === 'git blob sha1' ? 'sha1' : algo);
+    // git hashes a header before the content.
+    if ('gitSha1' in checksum) h.update(`blob ${size}\0`);
     return {
       update: (d) => h.update(d),
       mismatch: () => {
@@ -89,7 +96,7 @@ class FileState {
     readonly ranges: [number, number][],
   ) {
     this.done = ranges.map(() => false);
-    this.checker = checkerFor(job.file.checksum);
+    this.checker = checkerFor(job.file.checksum, job.file.size);
     this.finished = new Promise<void>((resolve, reject) => {
       this.finish = (err) => (err === undefined ? resolve() : reject(err instanceof Error ? err : new Error('failed')));
     });

@@ -1,5 +1,5 @@
 // Verify of a data disk (docs/vm-script.md, Data disks): every file gdib-data.json lists must be on the disk, a
-// regular file of its size whose md5, crc32c or sha256 (recomputed) is the one listed; anything else on the disk
+// regular file of its size whose md5, crc32c, sha256 or git blob sha1 (recomputed) is the one listed; anything else on the disk
 // (a file, link or device the manifest does not list) fails too. `verify` on a VM and `verify --local` both come here
 // once the disk is mounted read-only.
 import { createReadStream, lstatSync, readdirSync, readFileSync } from 'node:fs';
@@ -14,7 +14,7 @@ import { Fail, humanBytes } from './errors.js';
 function isChecksum(c: unknown): c is DataFile['checksum'] {
   if (typeof c !== 'object' || c === null) return false;
   const o = c as Record<string, unknown>;
-  return typeof o.md5 === 'string' || typeof o.crc32c === 'string' || typeof o.sha256 === 'string' || o.size === true;
+  return ['md5', 'crc32c', 'sha256', 'gitSha1'].some((k) => typeof o[k] === 'string') || o.size === true;
 }
 
 /** The manifest at the disk's root, its shape checked. */
@@ -66,7 +66,7 @@ async function contentProblem(path: string, file: DataFile, signal: AbortSignal)
   if (!st.isFile()) return 'not a regular file';
   if (st.size !== file.size) return `${st.size} bytes, the manifest says ${file.size}`;
   if ('size' in file.checksum) return undefined;
-  const checker = checkerFor(file.checksum);
+  const checker = checkerFor(file.checksum, file.size);
   for await (const chunk of createReadStream(path, { highWaterMark: 1024 * 1024, signal })) checker.update(chunk as Buffer);
   const bad = checker.mismatch();
   return bad === undefined ? undefined : `does not match ${bad}`;

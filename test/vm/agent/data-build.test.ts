@@ -180,7 +180,10 @@ describe('a data disk from Cloud Storage and a gated Hugging Face model', () => 
       source: 1,
       checksum: { sha256: createHash('sha256').update(hfFiles['model.safetensors']).digest('hex') },
     });
-    expect(m.files.find((f) => f.path === 'gated/config.json')?.checksum).toEqual({ size: true });
+    const config = Buffer.from(hfFiles['config.json']);
+    expect(m.files.find((f) => f.path === 'gated/config.json')?.checksum).toEqual({
+      gitSha1: createHash('sha1').update(`blob ${config.length}\0`).update(config).digest('hex'),
+    });
   });
 
   it('reads the Hugging Face token from Secret Manager, sends it to the Hub only, and never prints it', () => {

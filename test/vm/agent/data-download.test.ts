@@ -22,6 +22,8 @@ afterAll(() => {
 const pattern = (n: number, seed = 1): Buffer => Buffer.from(Array.from({ length: n }, (_, i) => (i * 31 + seed * 7 + (i >> 8)) & 0xff));
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 const md5 = (b: Buffer) => createHash('md5').update(b).digest('base64');
+/** git's blob id: what `git hash-object` prints. */
+const gitSha1 = (b: Buffer) => createHash('sha1').update(`blob ${b.length}\0`).update(b).digest('hex');
 
 function transfer(extra: Partial<Transfer> = {}): Transfer & { logs: string[] } {
   const logs: string[] = [];
@@ -101,7 +103,7 @@ describe('against the Hugging Face-shaped fake', () => {
   });
   const all = () => [
     job('model.safetensors', big, { sha256: sha256(big) }),
-    job('config.json', small, { size: true }),
+    job('config.json', small, { gitSha1: gitSha1(small) }),
     job('empty.txt', Buffer.alloc(0), { size: true }),
   ];
 
@@ -174,6 +176,10 @@ describe('against the Hugging Face-shaped fake', () => {
     );
     const md5Message = await failure(run(transfer(), [job('config.json', small, { md5: md5(Buffer.from('other')) })]));
     expect(md5Message).toContain(`does not match its md5 (expected ${md5(Buffer.from('other'))}, got ${md5(small)})`);
+    // The git blob id covers the header too: the sha1 of the bare content is not it.
+    const bare = createHash('sha1').update(small).digest('hex');
+    const gitMessage = await failure(run(transfer(), [job('config.json', small, { gitSha1: bare })]));
+    expect(gitMessage).toContain(`does not match its git blob sha1 (expected ${bare}, got ${gitSha1(small)})`);
   });
 
   it('fails at once on a refusal (a gated model without a token), with the Hub’s reason', async () => {
