@@ -145,9 +145,10 @@ export function configureHosts(ctx: Ctx): string {
 export interface HostsConfig {
   server: string;
   hosts: HostEntry[];
-  /** The server's own TLS settings (top-level `ca`, `skip_verify`). */
+  /** The server's own TLS settings (top-level `ca`, `skip_verify`, `client`). */
   ca: string[];
   skipVerify: boolean;
+  client: ClientPair[];
 }
 
 export interface HostEntry {
@@ -155,6 +156,25 @@ export interface HostEntry {
   capabilities: string[];
   ca: string[];
   skipVerify: boolean;
+  client: ClientPair[];
+}
+
+/** A client certificate file and its key file; an empty key: the key is in the certificate's file (as containerd). */
+export type ClientPair = [cert: string, key: string];
+
+/** hosts.toml's `client`: a path, a list of paths, or a list of [cert, key] pairs. */
+function clientPairs(raw: string): ClientPair[] {
+  let v: unknown;
+  try {
+    v = JSON.parse(raw.trim().replace(/,\s*\]/g, ']'));
+  } catch {
+    return [];
+  }
+  return (typeof v === 'string' ? [v] : Array.isArray(v) ? (v as unknown[]) : []).flatMap((p): ClientPair[] => {
+    if (typeof p === 'string') return [[p, '']];
+    const [cert, key] = Array.isArray(p) ? (p as unknown[]) : [];
+    return typeof cert === 'string' ? [[cert, typeof key === 'string' ? key : '']] : [];
+  });
 }
 
 function tomlValue(raw: string): string | boolean | string[] | undefined {
@@ -171,16 +191,16 @@ function tomlValue(raw: string): string | boolean | string[] | undefined {
   return undefined;
 }
 
-/** The parts of containerd's hosts.toml the agent needs (server, hosts, capabilities, ca, skip_verify). */
+/** The parts of containerd's hosts.toml the agent needs (server, hosts, capabilities, ca, skip_verify, client). */
 export function parseHostsToml(host: string, text: string | undefined): HostsConfig {
-  const cfg: HostsConfig = { server: `https://${host}`, hosts: [], ca: [], skipVerify: false };
+  const cfg: HostsConfig = { server: `https://${host}`, hosts: [], ca: [], skipVerify: false, client: [] };
   let table: 'top' | HostEntry | 'other' = 'top';
   for (const line of (text ?? '').split('\n')) {
     const t = line.replace(/^\s+|\s+$/g, '');
     if (t === '' || t.startsWith('#')) continue;
     const h = /^\[host\.("(?:[^"\\]|\\.)*")\]$/.exec(t);
     if (h) {
-      table = { url: JSON.parse(h[1] ?? '""') as string, capabilities: ['pull', 'resolve', 'push'], ca: [], skipVerify: false };
+      table = { url: JSON.parse(h[1] ?? '""') as string, capabilities: ['pull', 'resolve', 'push'], ca: [], skipVerify: false, client: [] };
       cfg.hosts.push(table);
       continue;
     }
@@ -196,6 +216,7 @@ export function parseHostsToml(host: string, text: string | undefined): HostsCon
     if (key === 'server' && table === 'top' && typeof value === 'string') cfg.server = value;
     else if (key === 'ca') target.ca = typeof value === 'string' ? [value] : Array.isArray(value) ? value : [];
     else if (key === 'skip_verify') target.skipVerify = value === true;
+    else if (key === 'client') target.client = clientPairs(kv[2] ?? '');
     else if (key === 'capabilities' && table !== 'top' && Array.isArray(value)) table.capabilities = value;
   }
   return cfg;
@@ -225,14 +246,25 @@ export function hostsWithProxies(cfg: HostsConfig, proxyOf: (upstream: string) =
   return `${lines.join('\n')}\n`;
 }
 
-function readCas(dir: string, files: readonly string[]): string[] {
-  return files.map((f) => {
-    try {
-      return readFileSync(isAbsolute(f) ? f : join(dir, f), 'utf8');
-    } catch (err) {
-      throw new Fail(`cannot read CA certificate ${f} of ${join(dir, 'hosts.toml')}: ${(err as Error).message}`);
-    }
-  });
+/** A file hosts.toml names, relative to its dir as containerd takes it. */
+function readNamed(dir: string, f: string, what: string): string {
+  try {
+    return readFileSync(isAbsolute(f) ? f : join(dir, f), 'utf8');
+  } catch (err) {
+    throw new Fail(`cannot read ${what} ${f} of ${join(dir, 'hosts.toml')}: ${(err as Error).message}`);
+  }
+}
+
+/**
+ * The upstream a proxy serves: its CAs and its client certificate read. Of several client pairs the first is
+ * presented (a registry that asks for a certificate takes one).
+ */
+function upstreamOf(dir: string, url: string, t: { ca: readonly string[]; skipVerify: boolean; client: readonly ClientPair[] }): Upstream {
+  const ca = t.ca.map((f) => readNamed(dir, f, 'CA certificate'));
+  const [pair] = t.client;
+  if (!pair) return { url, ca, skipVerify: t.skipVerify };
+  const cert = readNamed(dir, pair[0], 'client certificate');
+  return { url, ca, skipVerify: t.skipVerify, client: { cert, key: pair[1] ? readNamed(dir, pair[1], 'client key') : cert } };
 }
 
 /**
@@ -256,11 +288,8 @@ export async function proxiedHostsDir(
   const cfg = parseHostsToml(host, base);
   const hostDir = join(shared, host);
   const upstreams = new Map<string, Upstream>();
-  const add = (url: string, ca: readonly string[], skipVerify: boolean) => {
-    if (!isGoogleMirror(url) && !upstreams.has(url)) upstreams.set(url, { url, ca: readCas(hostDir, ca), skipVerify });
-  };
-  for (const h of cfg.hosts) add(h.url, h.ca, h.skipVerify);
-  add(cfg.server, cfg.ca, cfg.skipVerify);
+  for (const [url, tls] of [...cfg.hosts.map((h) => [h.url, h] as const), [cfg.server, cfg] as const])
+    if (!isGoogleMirror(url) && !upstreams.has(url)) upstreams.set(url, upstreamOf(hostDir, url, tls));
   const proxies = new Map<string, RegistryProxy>();
   const stopAll = () => Promise.all([...proxies.values()].map((p) => p.close())).then(() => undefined);
   try {

@@ -17,6 +17,8 @@ export interface Upstream {
   /** PEM CA certificates to trust besides the system's. */
   ca?: string[];
   skipVerify?: boolean;
+  /** A client certificate and its key (PEM), for a registry that asks for one (hosts.toml's `client`). */
+  client?: { cert: string; key: string };
 }
 
 export interface ProxyOptions {
@@ -140,7 +142,12 @@ function registryError(res: ServerResponse, status: number, message: string): vo
 export async function startRegistryProxy(opts: ProxyOptions): Promise<RegistryProxy> {
   const upstream = new URL(opts.upstream.url);
   const ca = opts.upstream.ca?.length ? [...rootCertificates, ...opts.upstream.ca] : undefined;
-  const tlsOptions: RequestOptions = { ...(ca ? { ca } : {}), ...(opts.upstream.skipVerify ? { rejectUnauthorized: false } : {}) };
+  const client = opts.upstream.client;
+  const tlsOptions: RequestOptions = {
+    ...(ca ? { ca } : {}),
+    ...(opts.upstream.skipVerify ? { rejectUnauthorized: false } : {}),
+    ...(client ? { cert: client.cert, key: client.key } : {}),
+  };
   const basic = `Basic ${Buffer.from(`${opts.username}:${opts.password}`).toString('base64')}`;
   const allowPeer = opts.allowPeer ?? sameUser;
   /** How the registry wants its credentials, once it has said so. */

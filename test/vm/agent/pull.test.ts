@@ -159,9 +159,10 @@ describe('credentials', () => {
     );
     expect(hub).toEqual({
       server: 'https://registry-1.docker.io',
-      hosts: [{ url: 'https://mirror.gcr.io', capabilities: ['pull', 'resolve'], ca: [], skipVerify: false }],
+      hosts: [{ url: 'https://mirror.gcr.io', capabilities: ['pull', 'resolve'], ca: [], skipVerify: false, client: [] }],
       ca: [],
       skipVerify: false,
+      client: [],
     });
     const proxy = (u: string) => `http://127.0.0.1:7/${u}`;
     expect(hostsWithProxies(hub, proxy)).toBe(
@@ -172,13 +173,27 @@ describe('credentials', () => {
     );
     const rig = parseHostsToml(
       'h',
-      '# rig\nserver = "http://127.0.0.1:1"\nca = "top.pem"\n\n[host."http://127.0.0.1:1"]\n  capabilities = ["pull", "push"]\n  ca = ["a.pem", "b.pem"]\n  skip_verify = true\n[host."http://127.0.0.1:1".header]\n  x = ["y"]\n',
+      '# rig\nserver = "http://127.0.0.1:1"\nca = "top.pem"\nclient = "both.pem"\n\n[host."http://127.0.0.1:1"]\n  capabilities = ["pull", "push"]\n  ca = ["a.pem", "b.pem"]\n  skip_verify = true\n  client = [["c.cert", "c.key"], ["d.pem", ""], "e.pem",]\n[host."http://127.0.0.1:1".header]\n  x = ["y"]\n',
     );
     expect(rig).toEqual({
       server: 'http://127.0.0.1:1',
-      hosts: [{ url: 'http://127.0.0.1:1', capabilities: ['pull', 'push'], ca: ['a.pem', 'b.pem'], skipVerify: true }],
+      hosts: [
+        {
+          url: 'http://127.0.0.1:1',
+          capabilities: ['pull', 'push'],
+          ca: ['a.pem', 'b.pem'],
+          skipVerify: true,
+          // containerd's three forms: [cert, key] pairs, and a file holding both (an empty key or a bare path).
+          client: [
+            ['c.cert', 'c.key'],
+            ['d.pem', ''],
+            ['e.pem', ''],
+          ],
+        },
+      ],
       ca: ['top.pem'],
       skipVerify: false,
+      client: [['both.pem', '']],
     });
     expect(hostsWithProxies(rig, () => 'http://127.0.0.1:9')).toBe(
       'server = "http://127.0.0.1:9"\n\n[host."http://127.0.0.1:9"]\n  capabilities = ["pull"]\n',

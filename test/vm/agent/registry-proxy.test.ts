@@ -1,10 +1,20 @@
 // The loopback credential proxy against fake registries speaking Basic and Docker's token authentication: it answers
 // the challenges itself, renews a token the registry refuses, streams bodies, passes redirects to blob storage on
 // without credentials, and serves only its own user.
+import { execFile } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, request, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { TLSSocket } from 'node:tls';
+import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parseChallenges, peerUid, scopeOf, startRegistryProxy, type RegistryProxy } from '../../../src/vm/agent/registry-proxy.js';
+import { proxiedHostsDir } from '../../../src/vm/agent/credentials.js';
+import { tlsIdentity } from '../../emulator/tls.js';
+import { testCtx } from '../../rig/agent-ctx.js';
 
 const USER = 'robot';
 const PASSWORD = 'pw-0123456789';
@@ -105,6 +115,35 @@ async function proxyTo(url: string, password = PASSWORD): Promise<RegistryProxy>
   return proxy;
 }
 
+/**
+ * A registry over TLS that takes only clients presenting the certificate it was given (and Basic credentials): its
+ * server identity is the emulator's self-signed one; the client's is made here with openssl, as the emulator's is
+ * (Node makes keys but not certificates).
+ */
+async function mtlsRegistry() {
+  const server = await tlsIdentity();
+  const dir = mkdtempSync(join(tmpdir(), 'gdib-mtls-'));
+  cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
+  // prettier-ignore
+  await promisify(execFile)('openssl', [
+    'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
+    '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'), '-days', '2', '-subj', '/CN=gdib-test-client',
+  ]);
+  const client = { cert: readFileSync(join(dir, 'cert.pem'), 'utf8'), key: readFileSync(join(dir, 'key.pem'), 'utf8') };
+  const peers: string[] = [];
+  const reg = createHttpsServer(
+    { key: server.key, cert: server.cert, requestCert: true, rejectUnauthorized: true, ca: [client.cert] },
+    (req, res) => {
+      peers.push(String((req.socket as TLSSocket).getPeerCertificate().subject?.CN));
+      if (req.headers.authorization !== BASIC) res.writeHead(401, { 'www-authenticate': 'Basic realm="mtls"' }).end();
+      else res.end('ok');
+    },
+  );
+  await new Promise<void>((r) => reg.listen(0, '127.0.0.1', r));
+  cleanup.push(() => close(reg));
+  return { url: `https://127.0.0.1:${(reg.address() as AddressInfo).port}`, serverCert: server.cert, client, peers };
+}
+
 describe('registry proxy', () => {
   it('parses challenges and scopes', () => {
     expect(
@@ -193,6 +232,47 @@ describe('registry proxy', () => {
     // A redirect to the registry itself stays on the proxy.
     expect((await get(`${proxy.url}/v2/team/app/blobs/local`)).headers.location).toBe('/v2/team/app/blobs/sha256:9');
     expect((await get(`${proxy.url}/v2/team/app/blobs/x`, 'DELETE')).status).toBe(405);
+  });
+
+  it('presents a client certificate to a registry that asks for one (mutual TLS)', async () => {
+    const reg = await mtlsRegistry();
+    const start = async (upstream: Parameters<typeof startRegistryProxy>[0]['upstream']) => {
+      const p = await startRegistryProxy({ upstream, username: USER, password: PASSWORD });
+      cleanup.push(() => p.close());
+      return p;
+    };
+    const withCert = await start({ url: reg.url, ca: [reg.serverCert], client: reg.client });
+    expect(await get(`${withCert.url}/v2/team/app/manifests/1`)).toMatchObject({ status: 200, body: 'ok' });
+    expect(reg.peers).toEqual(['gdib-test-client', 'gdib-test-client']);
+    // Without it the registry ends the handshake: a 502 naming no credential.
+    const without = await start({ url: reg.url, ca: [reg.serverCert] });
+    const refused = await get(`${without.url}/v2/team/app/manifests/1`);
+    expect(refused.status).toBe(502);
+    expect(refused.body).not.toContain(PASSWORD);
+    expect(reg.peers).toHaveLength(2);
+  });
+
+  it("takes the CA and the client certificate from the host's hosts.toml, relative to its dir, key and cert in one file", async () => {
+    const reg = await mtlsRegistry();
+    const work = mkdtempSync(join(tmpdir(), 'gdib-hosts-'));
+    cleanup.push(() => rmSync(work, { recursive: true, force: true }));
+    const host = reg.url.slice('https://'.length);
+    mkdirSync(join(work, 'certs.d', host), { recursive: true });
+    writeFileSync(join(work, 'certs.d', host, 'ca.pem'), reg.serverCert);
+    writeFileSync(join(work, 'certs.d', host, 'client.pem'), `${reg.client.cert}${reg.client.key}`);
+    writeFileSync(join(work, 'certs.d', host, 'hosts.toml'), `server = "${reg.url}"\nca = "ca.pem"\nclient = "client.pem"\n`);
+    const ctx = testCtx({ env: { workDir: join(work, 'w'), mountDir: join(work, 'm') } });
+    const hosts = await proxiedHostsDir(ctx, join(work, 'certs.d'), host, 'k1', {
+      username: USER,
+      password: PASSWORD,
+      source: { kind: 'secret', name: 'projects/p/secrets/s' },
+    });
+    cleanup.push(() => hosts.close());
+    const written = readFileSync(join(hosts.dir, host, 'hosts.toml'), 'utf8');
+    expect(written).not.toContain(PASSWORD);
+    const proxy = /^server = "(http:\/\/127\.0\.0\.1:\d+)"$/m.exec(written)?.[1];
+    expect(await get(`${proxy}/v2/team/app/manifests/1`)).toMatchObject({ status: 200, body: 'ok' });
+    expect(reg.peers).toEqual(['gdib-test-client', 'gdib-test-client']);
   });
 
   it('serves its own user (the peer found in /proc/net/tcp) and no other', async () => {
