@@ -78,8 +78,8 @@ export function dataRecordFor(
     platform: DATA_PLATFORM,
     checksums: true,
     count: files.length,
-    // The sources as resolved are part of it: a Hugging Face file outside LFS is listed by its size only, so a new
-    // commit is a change even where the listing's fingerprint is not.
+    // The sources as resolved are part of it: a file listed by its size alone (a Hugging Face file without a blob
+    // id) could change unseen by the fingerprint, so a new commit is a change all the same.
     sum: createHash('sha256')
       .update([fingerprint, ...named].join('\n'))
       .digest('hex'),

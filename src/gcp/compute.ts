@@ -3,7 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Clients } from './clients.js';
 import { deprecationBody, diskBody, imageBody, instanceBody } from './bodies.js';
-import { ApiError, isNotFound } from './errors.js';
+import { ApiError, isAlreadyExists, isNotFound } from './errors.js';
 import { waitForOperation, type OperationLike } from './operations.js';
 import { withRetry, type RetryHooks, type RetryPolicy } from './retry.js';
 import { abortable, deadline } from '../io/abort.js';
@@ -283,16 +283,28 @@ export class GoogleCompute implements ComputeApi {
     );
   }
 
-  async insertImage(spec: ImageSpec, signal: AbortSignal): Promise<void> {
+  async insertImage(spec: ImageSpec, signal: AbortSignal): Promise<{ afterFailedWait?: string }> {
     const c: Any = await this.clients.compute('ImagesClient');
     const project = this.project;
     const imageResource = imageBody(spec, project);
     const requestId = randomUUID();
-    await this.tracked(
-      `image/${spec.name}`,
-      (s, on) => this.operation('images.insert', 'global', () => c.insert({ project, requestId, imageResource }, NO_GAX_RETRY), s, on),
-      signal,
-    );
+    const key = `image/${spec.name}`;
+    try {
+      await this.tracked(
+        key,
+        (s, on) => this.operation('images.insert', 'global', () => c.insert({ project, requestId, imageResource }, NO_GAX_RETRY), s, on),
+        signal,
+      );
+      return {};
+    } catch (err) {
+      if (signal.aborted || isAlreadyExists(err)) throw err;
+      // Waiting failed, not necessarily the image: the operation is followed once more (bounded, as before a delete),
+      // and an image that is then READY with this spec's description was made by this insert.
+      await this.settle(key, signal);
+      const img = await this.getImage(spec.name, signal).catch(() => undefined);
+      if (img?.status !== 'READY' || img.description !== spec.description) throw err;
+      return { afterFailedWait: (err as Error).message };
+    }
   }
 
   async deleteImage(image: string, signal: AbortSignal): Promise<DeleteOutcome> {

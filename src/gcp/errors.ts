@@ -136,3 +136,9 @@ function oneLine(text: string): string {
 export function isNotFound(err: unknown): boolean {
   return (err instanceof ApiError ? err.info : errorInfo(err)).status === 404;
 }
+
+/** The name is taken: 409 on the insert itself, or an operation that failed with RESOURCE_ALREADY_EXISTS. */
+export function isAlreadyExists(err: unknown): boolean {
+  if (err instanceof OperationError) return err.errors.some((e) => e.code === 'RESOURCE_ALREADY_EXISTS') || err.httpStatus === 409;
+  return (err instanceof ApiError ? err.info : errorInfo(err)).status === 409;
+}

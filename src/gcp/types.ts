@@ -111,7 +111,11 @@ export interface ComputeApi {
   insertInstance(spec: InstanceSpec, signal: AbortSignal): Promise<void>;
   deleteInstance(name: string, signal: AbortSignal): Promise<DeleteOutcome>;
   detachDisk(instance: string, deviceName: string, signal: AbortSignal): Promise<void>;
-  insertImage(spec: ImageSpec, signal: AbortSignal): Promise<void>;
+  /**
+   * Creates the image. When waiting for it fails but GCE makes it all the same (READY, with this spec's description),
+   * it resolves with the failed wait's message in `afterFailedWait` instead of throwing.
+   */
+  insertImage(spec: ImageSpec, signal: AbortSignal): Promise<{ afterFailedWait?: string }>;
   deleteImage(name: string, signal: AbortSignal): Promise<DeleteOutcome>;
   /** Sets an image's deprecation status (images.deprecate), replacing the one it had. */
   deprecateImage(name: string, status: DeprecationStatus, signal: AbortSignal): Promise<void>;

@@ -114,6 +114,7 @@ export class FakeCloud implements Cloud {
     insertImage: async (spec) => {
       await this.enter('images.insert');
       this.images.set(spec.name, spec);
+      return {};
     },
     deleteImage: async (name): Promise<DeleteOutcome> => {
       await this.enter('images.delete');
