@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import { isCloudRun, type Run } from '../config/types.js';
 import type { Cloud } from '../gcp/types.js';
 import { DEFAULT_RETRY, type RetryPolicy } from '../gcp/retry.js';
+import { DEADLINE_LABEL, formatDeadline } from '../gcp/inventory.js';
 import type { CleanupRegistry, Tracked } from './cleanup.js';
 import type { Emit } from './events.js';
 import type { SerialLog } from './serial-log.js';
@@ -63,10 +64,14 @@ export interface RunNames {
   vm: string;
   /** Where the run's logs go in GCS; absent for a run with no --gcs-path (a local bake to a file, a local verify). */
   logs?: { bucket: string; /** Object prefix for this run's logs (no trailing slash). */ prefix: string; url: string };
+  /**
+   * The labels of the disk and VM: the run, the job, `gdib-managed=true`, and the run's deadline (`runDeadline`) when
+   * it has one, so that `cleanup` leaves them alone until then (docs/architecture.md, Temporary resources).
+   */
   labels: Record<string, string>;
 }
 
-export function runNames(run: Run, runId: string): RunNames {
+export function runNames(run: Run, runId: string, deadlineMs?: number): RunNames {
   const dir = `${run.jobName}-${runId}`;
   let logs: RunNames['logs'];
   if (isCloudRun(run)) {
@@ -79,7 +84,12 @@ export function runNames(run: Run, runId: string): RunNames {
     disk: `${run.jobName}-${runId}-disk`,
     vm: `${run.jobName}-${runId}-vm`,
     ...(logs ? { logs } : {}),
-    labels: { 'gdib-run': runId, 'gdib-job': run.jobName, 'gdib-managed': 'true' },
+    labels: {
+      'gdib-run': runId,
+      'gdib-job': run.jobName,
+      'gdib-managed': 'true',
+      ...(deadlineMs !== undefined ? { [DEADLINE_LABEL]: formatDeadline(deadlineMs) } : {}),
+    },
   };
 }
 

@@ -24,6 +24,7 @@ import type { Redactor } from '../io/redact.js';
 import { CleanupRegistry } from './cleanup.js';
 import { DEFAULT_TUNING, runNames, type BuildContext, type StateKey, type Tuning } from './context.js';
 import { checkStepFlow } from './step-flow.js';
+import { SPOT_ATTEMPTS } from './preemption.js';
 import type { BuildResult, Emit } from './events.js';
 import { LogsUploader } from './logs.js';
 import { runSteps } from './runner.js';
@@ -80,6 +81,28 @@ export interface BuildDeps {
 export interface BuildOutcome {
   result: BuildResult;
   error?: Error;
+}
+
+/** Slack for the clocks of this machine and of the one that runs `cleanup`, and for a loaded event loop. */
+export const DEADLINE_MARGIN_MS = 10 * 60_000;
+
+/**
+ * The latest a run started at `startedAt` can still be working (docs/architecture.md, Temporary resources): each of
+ * its steps its full --timeout (a step runs under its own), the steps a --spot preemption runs again (`create-disk`
+ * through `wait-vm`) counted once more per retry, then the limits of the final cleanup (an interrupted insert's
+ * settling included) and of the log writes, and a margin. A bound, not a forecast: `cleanup` leaves the run's disk
+ * and VM alone until it has passed.
+ */
+export function runDeadline(run: Run, tuning: Tuning, startedAt: number): number {
+  const steps = stepsFor(run);
+  let stepRuns = steps.length;
+  const spot = (run.kind === 'vm-build' || run.kind === 'vm-verify') && run.spot;
+  const from = steps.findIndex((s) => s.name === createDisk.name);
+  const to = steps.findIndex((s) => s.name === waitForVm.name);
+  if (spot && from >= 0 && to >= from) stepRuns += (SPOT_ATTEMPTS - 1) * (to - from + 1);
+  return (
+    startedAt + stepRuns * run.timeoutMs + tuning.insertSettleMs + tuning.cleanupTimeoutMs + tuning.logUploadTimeoutMs + DEADLINE_MARGIN_MS
+  );
 }
 
 export function newRunId(): string {
@@ -255,7 +278,8 @@ export async function runBuild(runPlan: RunPlan, deps: BuildDeps): Promise<Build
   const config = runOf(runPlan);
   const dryRun = runPlan.kind === 'dry-run';
   const tuning: Tuning = { ...DEFAULT_TUNING, ...deps.tuning };
-  const names = runNames(config, deps.runId ?? newRunId());
+  // A dry run's bodies show the deadline a build started now would carry.
+  const names = runNames(config, deps.runId ?? newRunId(), runDeadline(config, tuning, Date.now()));
   const logLines: string[] = [];
   const buildLog = { write: (s: string) => void logLines.push(deps.redactor.redact(s)) };
   const streams: pino.StreamEntry[] = [{ level: 'debug', stream: buildLog }];

@@ -2,7 +2,8 @@
 // what `cleanup` needs after a build was SIGKILLed. Only resources that carry the tool's labels *and* its naming
 // pattern (<gdib-job>-<gdib-run>-disk or -vm, the VM's boot disk being named as the VM) are ever touched: the API
 // filter selects by label, and every result is checked again here, so a resource someone labelled by copying
-// ours, or named like ours without the labels, is left alone.
+// ours, or named like ours without the labels, is left alone. A zone the aggregated list could not read is named in
+// the listing's `unreachable`, never taken for an empty zone.
 import type { Clients } from './clients.js';
 import { withRetry, type RetryHooks, type RetryPolicy } from './retry.js';
 import type { ComputeApi } from './types.js';
@@ -11,9 +12,46 @@ export interface ManagedResource {
   kind: 'vm' | 'disk';
   zone: string;
   name: string;
+  /** Epoch ms; NaN when the resource has no readable creation time. */
   createdAt: number;
   labels: Record<string, string>;
 }
+
+/** What a listing found, and the zones (or other scopes) it could not read: their resources are missing from it. */
+export interface Listing {
+  resources: ManagedResource[];
+  unreachable: string[];
+}
+
+/**
+ * The label with the latest time a run can still be working (docs/architecture.md, Temporary resources): UTC as
+ * `yyyymmddthhmmssz` (a label value allows only lowercase letters, digits, `-` and `_`).
+ */
+export const DEADLINE_LABEL = 'gdib-deadline';
+
+/** A deadline (epoch ms) as the label's value, rounded up to the second. */
+export function formatDeadline(ms: number): string {
+  return new Date(Math.ceil(ms / 1000) * 1000)
+    .toISOString()
+    .replace(/[-:]|\.\d+/g, '')
+    .toLowerCase();
+}
+
+/** The deadline (epoch ms) a label's value names, or undefined when it names none. */
+export function parseDeadline(value: string): number | undefined {
+  const m = /^(\d{4})(\d{2})(\d{2})t(\d{2})(\d{2})(\d{2})z$/.exec(value);
+  if (!m) return undefined;
+  const [y, mo, d, h, mi, sec] = m.slice(1).map(Number) as [number, number, number, number, number, number];
+  const ms = Date.UTC(y, mo - 1, d, h, mi, sec);
+  return formatDeadline(ms) === value ? ms : undefined;
+}
+
+/**
+ * The warning codes of an aggregated list's scope that mean its resources are missing: UNREACHABLE ("a given scope
+ * cannot be reached") and PARTIAL_SUCCESS ("some results may be missing due to errors"). NO_RESULTS_ON_PAGE, an
+ * empty scope, is not one.
+ */
+const INCOMPLETE = new Set(['UNREACHABLE', 'PARTIAL_SUCCESS']);
 
 const FILTER = 'labels.gdib-managed = "true"';
 const NO_GAX_RETRY = { maxRetries: 0 };
@@ -40,12 +78,15 @@ export class Inventory {
     private readonly hooks?: RetryHooks,
   ) {}
 
-  async list(zone: string | undefined, signal: AbortSignal): Promise<ManagedResource[]> {
+  async list(zone: string | undefined, signal: AbortSignal): Promise<Listing> {
     const [disks, instances] = await Promise.all([
       this.collect('DisksClient', 'disks', 'disk', zone, signal),
       this.collect('InstancesClient', 'instances', 'vm', zone, signal),
     ]);
-    return [...instances, ...disks].filter((r) => isManaged(r.kind, r.name, r.labels));
+    return {
+      resources: [...instances.resources, ...disks.resources].filter((r) => isManaged(r.kind, r.name, r.labels)),
+      unreachable: [...new Set([...instances.unreachable, ...disks.unreachable])].sort(),
+    };
   }
 
   private async collect(
@@ -54,7 +95,7 @@ export class Inventory {
     kind: ManagedResource['kind'],
     zone: string | undefined,
     signal: AbortSignal,
-  ): Promise<ManagedResource[]> {
+  ): Promise<Listing> {
     const c: Any = await this.clients.compute(client);
     const toResource = (r: Any, z: string): ManagedResource => ({
       kind,
@@ -66,13 +107,22 @@ export class Inventory {
     return withRetry(
       `${field}.${zone ? 'list' : 'aggregatedList'}`,
       async () => {
-        const out: ManagedResource[] = [];
+        const out: Listing = { resources: [], unreachable: [] };
         if (zone) {
-          for await (const r of c.listAsync({ project: this.project, zone, filter: FILTER }, NO_GAX_RETRY)) out.push(toResource(r, zone));
+          // A zone that cannot be read fails this call: an error, not an empty list.
+          for await (const r of c.listAsync({ project: this.project, zone, filter: FILTER }, NO_GAX_RETRY))
+            out.resources.push(toResource(r, zone));
         } else {
+          // Without returnPartialSuccess, so that a zone that could not be read is reported in its own scope (its
+          // warning), where the client library shows it; the response's top-level `unreachables`, filled only with
+          // returnPartialSuccess, is not passed on by the library's iterator.
           for await (const [scope, list] of c.aggregatedListAsync({ project: this.project, filter: FILTER }, NO_GAX_RETRY)) {
-            const z = String(scope).replace(/^zones\//, '');
-            for (const r of list?.[field] ?? []) out.push(toResource(r, z));
+            const s = String(scope);
+            const z = s.replace(/^zones\//, '');
+            if (INCOMPLETE.has(String(list?.warning?.code ?? ''))) out.unreachable.push(z);
+            // Builds make zonal disks and VMs only; a regional scope holds none of them.
+            if (!s.startsWith('zones/')) continue;
+            for (const r of list?.[field] ?? []) out.resources.push(toResource(r, z));
           }
         }
         return out;

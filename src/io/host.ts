@@ -74,7 +74,7 @@ export async function withInterrupts<T>(host: Host, policy: InterruptPolicy, bod
     interrupts++;
     switch (policy.kind) {
       case 'stop':
-        controller.abort(new InterruptedError('SIGINT'));
+        controller.abort(new InterruptedError(name));
         return;
       case 'finish-in-flight':
         if (interrupts === 1) {

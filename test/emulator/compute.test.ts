@@ -353,6 +353,17 @@ describe('references, images and cleanup scans', () => {
     const [listed] = await instances.list({ project, zone, filter: 'labels.gdib-run = "nope"' });
     expect(listed).toEqual([]);
   });
+
+  it('gives an unreachable zone the UNREACHABLE warning in an aggregated list, and leaves its resources out', async () => {
+    await waitZone(opOf(await disks.insert({ project, zone, diskResource: { name: 'hidden', sizeGb: '10' } })));
+    emu.state.unreachableZones.add(zone);
+    const scopes = new Map<string, { names: string[]; warning?: string | null }>();
+    for await (const [scope, list] of disks.aggregatedListAsync({ project }, { autoPaginate: false })) {
+      scopes.set(scope, { names: (list.disks ?? []).map((d) => d.name!), warning: list.warning?.code });
+    }
+    expect(scopes.get(`zones/${zone}`)).toEqual({ names: [], warning: 'UNREACHABLE' });
+    expect(scopes.get('zones/us-central1-b')).toEqual({ names: [], warning: 'NO_RESULTS_ON_PAGE' });
+  });
 });
 
 describe('Cloud KMS and CMEK', () => {

@@ -202,6 +202,11 @@ export class EmulatorState {
   readonly objects = new Map<string, StoredObject>();
   readonly ledger: LedgerEntry[] = [];
   readonly tokenGrants: TokenGrant[] = [];
+  /**
+   * Zones Compute Engine cannot reach: an aggregated list gives such a zone's scope an `UNREACHABLE` warning and none
+   * of its resources (SPEC.md, Disks).
+   */
+  readonly unreachableZones = new Set<string>();
   private nextId = 1000000000000000000n;
 
   newId(): string {

@@ -40,7 +40,14 @@ describe('build', () => {
     const vm = bodyOf(h.emu, 'POST', /\/zones\/us-central1-a\/instances$/) as Record<string, any>;
     expect(vm.name).toBe(`ci-job-${runId}-vm`);
     expect(vm.machineType).toMatch(/machineTypes\/e2-standard-4$/);
-    expect(vm.labels).toEqual({ 'gdib-run': runId, 'gdib-job': 'ci-job', 'gdib-managed': 'true' });
+    expect(vm.labels).toEqual({
+      'gdib-run': runId,
+      'gdib-job': 'ci-job',
+      'gdib-managed': 'true',
+      // The latest the run can still be working, for `cleanup` (docs/architecture.md, Temporary resources).
+      'gdib-deadline': expect.stringMatching(/^\d{8}t\d{6}z$/),
+    });
+    expect((disk.labels as Record<string, string>)['gdib-deadline']).toBe(vm.labels['gdib-deadline']);
     const [boot, data] = vm.disks;
     expect(boot).toMatchObject({
       boot: true,

@@ -21,8 +21,8 @@ export const CLEANUP_FLAGS = {
     valueName: 'DURATION',
     default: '1h',
     check: rules.olderThan,
-    help: 'only resources created longer ago than this (Go duration; 0 for all)',
-    doc: 'only resources created longer ago than this (Go duration; `0` for all)',
+    help: 'only resources created longer ago than this (Go duration; 0 for any age); never those of a build that may still be running',
+    doc: 'only resources created longer ago than this (Go duration; `0` for any age); never those of a build that may still be running (see above)',
   },
   'dry-run': {
     kind: 'bool',

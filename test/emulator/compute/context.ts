@@ -54,7 +54,11 @@ export function listBody(
   };
 }
 
-/** A `compute#<kind>AggregatedList` body: every zone of the catalog, with a warning where empty. */
+/**
+ * A `compute#<kind>AggregatedList` body: every zone of the catalog, with a warning where empty; a zone of
+ * `state.unreachableZones` has the `UNREACHABLE` warning ("A given scope cannot be reached", GCE's Warning codes)
+ * instead of its resources.
+ */
 export function aggregatedBody(
   deps: ComputeDeps,
   kind: string,
@@ -67,6 +71,16 @@ export function aggregatedBody(
   const items: Record<string, unknown> = {};
   for (const zone of [...deps.state.zones.keys()].sort()) {
     const scope = `zones/${zone}`;
+    if (deps.state.unreachableZones.has(zone)) {
+      items[scope] = {
+        warning: {
+          code: 'UNREACHABLE',
+          data: [{ key: 'scope', value: scope }],
+          message: `Scope '${scope}' is unreachable; its resources are not in this list.`,
+        },
+      };
+      continue;
+    }
     const found = byZone(zone).filter(keep);
     items[scope] =
       found.length > 0
