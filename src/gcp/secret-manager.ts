@@ -41,7 +41,10 @@ export class SecretManager implements SecretManagerApi {
   }
 
   async secretText(secretVersion: string, signal: AbortSignal): Promise<string> {
-    return (await this.access(secretVersion, signal)).toString('utf8').trim();
+    const text = (await this.access(secretVersion, signal)).toString('utf8').trim();
+    // The value as used, not only as stored: a trailing newline would otherwise keep its forms from matching.
+    this.redactor?.addSecret(text);
+    return text;
   }
 
   /** The payload of a secret version. */

@@ -58,6 +58,16 @@ describe('Secret Manager', () => {
     expect(redactor.redact(`pw second-password, Basic ${basic}`)).toBe('pw [REDACTED], Basic [REDACTED]');
   });
 
+  it('a token stored with a trailing newline: the redactor knows the value as used (trimmed), in every form', async () => {
+    const token = 'hf_AbCdEfGhIjKlMnOpQrStUvWxYz0123456';
+    emu.secrets.add(SECRET, `${token}\n`);
+    expect(await client().secretText(`${SECRET}/versions/latest`, signal)).toBe(token);
+    const b64 = Buffer.from(token).toString('base64');
+    expect(redactor.redact(`token=${token}; ${encodeURIComponent(`"${token}"`)} ${b64}`)).toBe(
+      'token=[REDACTED]; %22[REDACTED]%22 [REDACTED]',
+    );
+  });
+
   it('answers 404 for a missing secret or version, and tells them apart with secrets.get', async () => {
     emu.secrets.add(SECRET, 'a:b');
     expect(await status(client().access('projects/test-project/secrets/nope/versions/latest', signal))).toBe(404);
