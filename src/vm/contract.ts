@@ -281,6 +281,37 @@ export const DATA_LABEL = 'gdib-data';
 export const DATA_MANIFEST = 'gdib-data.json';
 /** What is on a data disk and how; raise it whenever the agent writes a data disk an older release would not. */
 export const DATA_FORMAT_VERSION = 1;
+/**
+ * The most files a data disk takes, all sources together: far more than a model has, and a manifest (one JSON text)
+ * far below V8's largest string. Preflight refuses more, and so does each source's listing once it passes this.
+ */
+export const MAX_DATA_FILES = 1_000_000;
+/** The longest path on a data disk, and the longest name (a part of a path; ext4's own limit), in UTF-8 bytes. */
+export const MAX_DATA_PATH_BYTES = 4000;
+export const MAX_DATA_NAME_BYTES = 255;
+
+// eslint-disable-next-line no-control-regex -- control characters are what is refused
+const DATA_PATH_CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
+
+/**
+ * What is wrong with `path` as a path on a data disk, or undefined: the one rule of preflight's listing and the
+ * VM's (docs/architecture.md, Data disks). It must already be normalised — relative, parts separated by single
+ * slashes, no empty, `.` or `..` part, no control character, no backslash, parts of at most MAX_DATA_NAME_BYTES
+ * bytes, MAX_DATA_PATH_BYTES in all, not under a name the root keeps for itself. `''` (the root) only when `root`.
+ */
+export function diskPathProblem(path: string, root = false): string | undefined {
+  if (path === '') return root ? undefined : 'it is empty';
+  if (path.startsWith('/')) return 'it is absolute';
+  if (DATA_PATH_CONTROL.test(path)) return 'it contains a control character';
+  if (path.includes('\\')) return 'it contains a backslash';
+  const parts = path.split('/');
+  if (parts.includes('..')) return 'it has a ".." part';
+  if (parts.some((p) => p === '' || p === '.')) return 'it is not normalised (an empty or "." part)';
+  if (Buffer.byteLength(path) > MAX_DATA_PATH_BYTES) return `it is longer than ${MAX_DATA_PATH_BYTES} bytes`;
+  if (parts.some((p) => Buffer.byteLength(p) > MAX_DATA_NAME_BYTES)) return `a part of it is longer than ${MAX_DATA_NAME_BYTES} bytes`;
+  if (parts[0] === DATA_MANIFEST || parts[0] === 'lost+found') return `'${parts[0]}' is a name the disk keeps for itself`;
+  return undefined;
+}
 
 export type DataSource =
   /** `gs://bucket/path`: one object (`prefix: false`) or every object under `path/` (`prefix: true`). */
@@ -343,3 +374,28 @@ export function dataFingerprint(files: readonly DataFile[]): string {
   for (const l of lines) h.update(l);
   return h.digest('hex');
 }
+
+/** Every directory the files' paths need (their parents, and theirs, up to the root). */
+export function dataDirectories(files: readonly DataFile[]): Set<string> {
+  const dirs = new Set<string>();
+  for (const f of files) {
+    for (let d = f.path.slice(0, Math.max(0, f.path.lastIndexOf('/'))); d !== '' && !dirs.has(d);) {
+      dirs.add(d);
+      d = d.slice(0, Math.max(0, d.lastIndexOf('/')));
+    }
+  }
+  return dirs;
+}
+
+/**
+ * The inodes mkfs makes on a data disk (`-N`; docs/architecture.md, Data disks): one per file and per directory,
+ * and 64 more for ext4's reserved inodes, the root, lost+found and the manifest. ext4's default of one per 16 KiB of
+ * disk (one per 32 or 64 KiB from 4 or 16 TiB) is too few for many small files: 1,000,000 files of 1 KiB fit 10 GB
+ * by their bytes, but 10 GB has 655,360 inodes.
+ */
+export function dataDiskInodes(files: readonly DataFile[]): number {
+  return files.length + dataDirectories(files).size + DATA_SPARE_INODES;
+}
+
+/** dataDiskInodes' inodes beyond the files' and directories' own. */
+export const DATA_SPARE_INODES = 64;

@@ -3,7 +3,7 @@
 // them again with its own, and both compare dataFingerprint() of the two listings. Bundled into the agent: only
 // Node's built-in modules and the global fetch, no Google client, no zod.
 import type { DataChecksum, DataFile, DataSource } from './contract.js';
-import { DATA_MANIFEST } from './contract.js';
+import { DATA_MANIFEST, diskPathProblem, MAX_DATA_FILES } from './contract.js';
 
 // ---- parsing `SOURCE[=DEST]` ----------------------------------------------------------------------------------
 
@@ -17,19 +17,18 @@ const HF_PART = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
 const RESERVED_AT_ROOT = new Set([DATA_MANIFEST, 'lost+found']);
 
 /**
- * A relative path on the disk, normalised (`./a//b/` → `a/b`; `.` → '' for the root), or what is wrong with it:
- * never absolute, never a `..` part, no control characters or backslashes.
+ * A relative path on the disk, normalised (`./a//b/` → `a/b`; `.` → '' for the root), or what is wrong with it by
+ * the one rule of a path on a data disk (diskPathProblem): never absolute, never a `..` part, no control characters
+ * or backslashes, no name the root keeps for itself, within the length limits.
  */
 export function diskPath(text: string): string | { problem: string } {
   if (text.startsWith('/')) return { problem: 'it is absolute (it must be relative to the disk root)' };
-  if (CONTROL.test(text)) return { problem: 'it contains control characters' };
-  if (text.includes('\\')) return { problem: 'it contains a backslash' };
-  const parts = text.split('/').filter((p) => p !== '' && p !== '.');
-  if (parts.includes('..')) return { problem: 'it contains a ".." part (it must stay inside the disk)' };
-  const path = parts.join('/');
-  if (Buffer.byteLength(path) > 4000) return { problem: 'it is longer than 4000 bytes' };
-  if (parts.some((p) => Buffer.byteLength(p) > 255)) return { problem: 'a part of it is longer than 255 bytes' };
-  return path;
+  const path = text
+    .split('/')
+    .filter((p) => p !== '' && p !== '.')
+    .join('/');
+  const problem = diskPathProblem(path, true);
+  return problem === undefined ? path : { problem };
 }
 
 /**
@@ -72,9 +71,11 @@ function parseGcs(body: string, dest: string | undefined): DataSource | string {
   const prefix = raw === '' || raw.endsWith('/');
   const path = raw.replace(/\/+$/, '');
   const last = path === '' ? bucket : (path.split('/').at(-1) ?? bucket);
+  // Cloud Storage names no object `.` or `..` (and a URL would read them as the bucket or its parent).
+  if (path === '.' || path === '..') return `'${path}' is not an object name or prefix (Cloud Storage names none "." or "..")`;
   const fallback = diskPath(last);
   if (dest === undefined && (typeof fallback !== 'string' || fallback === ''))
-    return `the default DEST '${last}' is not a usable directory name; give one with =DEST`;
+    return `the default DEST '${last}' is not a usable directory name${typeof fallback === 'string' ? '' : ` (${fallback.problem})`}; give one with =DEST`;
   return { kind: 'gcs', bucket, path, prefix, dest: dest ?? (fallback as string) };
 }
 
@@ -88,6 +89,10 @@ function parseHf(body: string, dest: string | undefined): DataSource | string {
   if (parts.length > 2 || !parts.every((p) => HF_PART.test(p)) || /--|\.\./.test(repo) || repo.length > 96 || /\.$/.test(repo))
     return `'${repo}' is not a Hugging Face repository id (ORG/MODEL: letters, digits, "-", "_" and ".", at most 96 characters)`;
   if (revision === '' || /\s/.test(revision) || revision.length > 256) return `'${revision}' is not a revision (a branch, tag or commit)`;
+  // As git refuses in a ref name (git check-ref-format): a `..`, a part starting with `.` — `.` and `..` among them,
+  // which a URL would read as the repository's default branch.
+  if (revision.includes('..') || revision.split('/').some((p) => p.startsWith('.')))
+    return `'${revision}' is not a revision (a branch, tag or commit; git refuses ".." and a part starting with ".")`;
   return { kind: 'hf', repo, revision, dest: dest ?? (parts.at(-1) as string) };
 }
 
@@ -109,6 +114,7 @@ export type DataSourceErrorCode =
   | 'GatedRepo'
   | 'BadListing'
   | 'StoredCompressed'
+  | 'TooManyFiles'
   | 'Http';
 
 /** Why a source cannot be listed; `message` names the source and says what to do. */
@@ -191,15 +197,25 @@ function describe(f: DataFile, sources: readonly DataSource[]): string {
   return s.kind === 'gcs' ? `gs://${s.bucket}/${f.name}` : `hf://${s.repo}/${f.name}`;
 }
 
-/** The on-disk path of `relative` (a name inside a source) under `dest`, or a BadListing error naming it. */
+/**
+ * The on-disk path of `relative` (a name inside a source) under `dest`, or a BadListing error naming it: the whole
+ * path must pass the rule the VM applies again (diskPathProblem), its length limits among it.
+ */
 function pathUnder(dest: string, relative: string, where: string): string {
-  const p = diskPath(relative);
-  if (typeof p !== 'string' || p === '' || p !== relative)
+  const path = dest === '' ? relative : `${dest}/${relative}`;
+  const problem = relative === '' ? 'it is empty' : diskPathProblem(path);
+  if (problem !== undefined)
+    throw new DataSourceError('BadListing', `${where}: its name cannot be a path on the disk ('${path.slice(0, 200)}': ${problem})`);
+  return path;
+}
+
+/** A source holding more files than a data disk takes (MAX_DATA_FILES). */
+function checkCount(files: readonly DataFile[], what: string): void {
+  if (files.length > MAX_DATA_FILES)
     throw new DataSourceError(
-      'BadListing',
-      `${where}: its name cannot be a path on the disk (${typeof p === 'string' ? 'an empty, "." or "//" part' : p.problem})`,
+      'TooManyFiles',
+      `${what}: more than ${MAX_DATA_FILES} files, the most a data disk takes; split the files across data disks (one --data-source each)`,
     );
-  return dest === '' ? p : `${dest}/${p}`;
 }
 
 // ---- HTTP -----------------------------------------------------------------------------------------------------
@@ -243,6 +259,21 @@ function pause(ms: number, signal?: AbortSignal): Promise<void> {
   });
 }
 
+/** The JSON of a successful answer; a BadListing error naming the source when it is not JSON (a proxy's page). */
+async function jsonOf(res: Response, url: string, what: string): Promise<unknown> {
+  const text = await res.text();
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    const type = res.headers.get('content-type') ?? 'no content type';
+    throw new DataSourceError(
+      'BadListing',
+      `${what}: the answer of ${new URL(url).origin} was not JSON (HTTP ${res.status}, ${type}): something else, a proxy perhaps, answered in its place`,
+      res.status,
+    );
+  }
+}
+
 async function errorText(res: Response): Promise<string> {
   const text = await res.text().catch(() => '');
   try {
@@ -273,7 +304,7 @@ async function gcsHeaders(opts: ListOptions): Promise<Record<string, string>> {
   return token ? { authorization: `Bearer ${token}` } : {};
 }
 
-async function gcsGet(url: string, what: string, opts: ListOptions): Promise<GcsObject | GcsObject[] | undefined> {
+async function gcsGet(url: string, what: string, opts: ListOptions): Promise<GcsObject | undefined> {
   const res = await get(url, await gcsHeaders(opts), opts);
   if (res.status === 404) {
     const text = await errorText(res);
@@ -284,7 +315,7 @@ async function gcsGet(url: string, what: string, opts: ListOptions): Promise<Gcs
   if (res.status === 401 || res.status === 403)
     throw new DataSourceError('AccessDenied', `${what}: access denied (${await errorText(res)})`, res.status);
   if (!res.ok) throw new DataSourceError('Http', `${what}: ${await errorText(res)}`, res.status);
-  return (await res.json()) as GcsObject;
+  return (await jsonOf(res, url, what)) as GcsObject;
 }
 
 function gcsFile(o: GcsObject, index: number, path: string, what: string): DataFile {
@@ -313,9 +344,9 @@ async function resolveGcs(
   if (!source.prefix) {
     const o = await gcsGet(`${base}/${encodeURIComponent(source.path)}?fields=${FIELDS}`, url, opts);
     if (o !== undefined) {
-      const name = (o as GcsObject).name ?? source.path;
+      const name = o.name ?? source.path;
       const file = source.dest === '' ? pathUnder('', name.split('/').at(-1) ?? '', url) : source.dest;
-      return { source, files: [gcsFile(o as GcsObject, index, file, url)] };
+      return { source, files: [gcsFile(o, index, file, url)] };
     }
   }
   const prefix = source.path === '' ? '' : `${source.path}/`;
@@ -324,7 +355,8 @@ async function resolveGcs(
   do {
     const q = new URLSearchParams({ prefix, fields: `items(${FIELDS}),nextPageToken`, maxResults: '1000' });
     if (pageToken) q.set('pageToken', pageToken);
-    const res = await get(`${base}?${q}`, await gcsHeaders(opts), opts);
+    const pageUrl = `${base}?${q}`;
+    const res = await get(pageUrl, await gcsHeaders(opts), opts);
     if (res.status === 404) throw new DataSourceError('BucketNotFound', `gs://${source.bucket}: the bucket does not exist`, 404);
     if (res.status === 401 || res.status === 403)
       throw new DataSourceError(
@@ -333,7 +365,7 @@ async function resolveGcs(
         res.status,
       );
     if (!res.ok) throw new DataSourceError('Http', `gs://${source.bucket}/${prefix}: ${await errorText(res)}`, res.status);
-    const page = (await res.json()) as { items?: GcsObject[]; nextPageToken?: string };
+    const page = (await jsonOf(res, pageUrl, `gs://${source.bucket}/${prefix}`)) as { items?: GcsObject[]; nextPageToken?: string };
     for (const o of page.items ?? []) {
       const name = o.name ?? '';
       if (!name.startsWith(prefix)) continue;
@@ -348,6 +380,7 @@ async function resolveGcs(
         ),
       );
     }
+    checkCount(files, `gs://${source.bucket}/${prefix}`);
     pageToken = page.nextPageToken || undefined;
   } while (pageToken);
   if (files.length === 0)
@@ -364,18 +397,19 @@ async function resolveGcs(
 
 // ---- Hugging Face ---------------------------------------------------------------------------------------------
 
-interface HfSibling {
-  rfilename?: string;
-  size?: number;
-  /** git's blob id of what git stores: the content, or for an LFS file its pointer. */
-  blobId?: string;
-  lfs?: { sha256?: string; size?: number };
-}
-
 interface HfModelInfo {
   sha?: string;
   gated?: boolean | string;
-  siblings?: HfSibling[];
+}
+
+/** An entry of the tree API (`/api/models/REPO/tree/REV?recursive=true`), as huggingface_hub's list_repo_tree reads it. */
+interface HfTreeEntry {
+  type?: string;
+  path?: string;
+  size?: number;
+  /** git's blob id of what git stores: the content, or for an LFS file its pointer. */
+  oid?: string;
+  lfs?: { oid?: string; size?: number };
 }
 
 const COMMIT = /^[0-9a-f]{40}$/;
@@ -388,12 +422,14 @@ async function resolveHf(
   const base = opts.hfEndpoint.replace(/\/+$/, '');
   const what = `hf://${source.repo}@${source.revision}`;
   const repoPath = source.repo.split('/').map(encodeURIComponent).join('/');
-  const url = `${base}/api/models/${repoPath}/revision/${encodeURIComponent(source.revision)}?blobs=true`;
+  // The model info pins the revision to its commit and says whether the model is gated; its `siblings` are not the
+  // listing: the Hub leaves files out of them for large repositories.
+  const url = `${base}/api/models/${repoPath}/revision/${encodeURIComponent(source.revision)}`;
   const headers: Record<string, string> = opts.hfToken ? { authorization: `Bearer ${opts.hfToken}` } : {};
   const res = await get(url, headers, opts);
   if (!res.ok) throw await hfError(res, what, source, opts.hfToken !== undefined);
-  const info = (await res.json()) as HfModelInfo;
-  if (!info.sha || !COMMIT.test(info.sha)) throw new DataSourceError('BadListing', `${what}: the model info has no commit sha`);
+  const info = (await jsonOf(res, url, what)) as HfModelInfo | null;
+  if (!info?.sha || !COMMIT.test(info.sha)) throw new DataSourceError('BadListing', `${what}: the model info has no commit sha`);
   if (info.gated && info.gated !== 'false' && !opts.hfToken)
     throw new DataSourceError(
       'GatedRepo',
@@ -401,22 +437,27 @@ async function resolveHf(
       401,
     );
   const files: DataFile[] = [];
-  for (const s of info.siblings ?? []) {
-    const name = s.rfilename ?? '';
+  for await (const e of hfTree(`${base}/api/models/${repoPath}/tree/${info.sha}?recursive=true`, headers, what, source, opts)) {
+    if (e.type !== 'file') continue;
+    const name = e.path ?? '';
     const where = `${what}: ${name}`;
-    const size = s.lfs?.size ?? s.size;
+    const size = e.lfs?.size ?? e.size;
     if (typeof size !== 'number' || !Number.isSafeInteger(size) || size < 0)
-      throw new DataSourceError('BadListing', `${where}: the model info gives no size (it needs ?blobs=true)`);
-    const sha = s.lfs?.sha256;
-    if (sha !== undefined && !/^[0-9a-f]{64}$/.test(sha)) throw new DataSourceError('BadListing', `${where}: the LFS sha256 is malformed`);
-    if (!s.lfs && s.blobId !== undefined && !COMMIT.test(s.blobId))
-      throw new DataSourceError('BadListing', `${where}: the git blob id is malformed`);
-    // Outside LFS the blob id is git's hash of the content itself.
-    const checksum: DataChecksum = sha ? { sha256: sha } : !s.lfs && s.blobId ? { gitSha1: s.blobId } : { size: true };
+      throw new DataSourceError('BadListing', `${where}: the tree listing gives no size`);
+    const sha = e.lfs?.oid;
+    if (e.lfs && (sha === undefined || !/^[0-9a-f]{64}$/.test(sha)))
+      throw new DataSourceError('BadListing', `${where}: the LFS sha256 is missing or malformed`);
+    if (!e.lfs && (e.oid === undefined || !COMMIT.test(e.oid)))
+      throw new DataSourceError('BadListing', `${where}: the git blob id is missing or malformed`);
+    // Inside LFS its sha256; outside, the blob id is git's hash of the content itself.
+    const checksum: DataChecksum = sha ? { sha256: sha } : { gitSha1: e.oid! };
     files.push({ source: index, name, path: pathUnder(source.dest, name, where), size, checksum });
+    checkCount(files, what);
   }
   if (files.length === 0) throw new DataSourceError('BadListing', `${what}: the repository has no files at this revision`);
   files.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  for (let i = 1; i < files.length; i++)
+    if (files[i]!.name === files[i - 1]!.name) throw new DataSourceError('BadListing', `${what}: the tree lists ${files[i]!.name} twice`);
   // A gated model's info is public: whether the token was granted access shows only on a file (no redirect followed).
   if (info.gated && info.gated !== 'false') {
     const first = files[0]!;
@@ -426,6 +467,41 @@ async function resolveHf(
       throw await hfError(probe, what, source, opts.hfToken !== undefined);
   }
   return { source: { ...source, revision: info.sha }, files };
+}
+
+/**
+ * Every entry of the tree API at a commit, page after page: each answer's `Link: <…>; rel="next"` names the next
+ * page, which must be on the Hub itself (the token goes with it).
+ */
+async function* hfTree(
+  first: string,
+  headers: Record<string, string>,
+  what: string,
+  source: Extract<DataSource, { kind: 'hf' }>,
+  opts: ListOptions,
+): AsyncGenerator<HfTreeEntry> {
+  const origin = new URL(first).origin;
+  const seen = new Set<string>();
+  for (let url: string | undefined = first; url !== undefined;) {
+    if (seen.has(url)) throw new DataSourceError('BadListing', `${what}: the tree listing names a page it already gave`);
+    seen.add(url);
+    const res = await get(url, headers, opts);
+    if (!res.ok) throw await hfError(res, what, source, opts.hfToken !== undefined);
+    const page = await jsonOf(res, url, what);
+    if (!Array.isArray(page)) throw new DataSourceError('BadListing', `${what}: the tree listing is not a list`);
+    yield* page as HfTreeEntry[];
+    const next = nextLink(res.headers.get('link'), url);
+    if (next !== undefined && new URL(next).origin !== origin)
+      throw new DataSourceError('BadListing', `${what}: the tree listing's next page is on another host (${new URL(next).origin})`);
+    url = next;
+  }
+}
+
+/** The `rel="next"` URL of a Link header (RFC 8288), resolved against the page's URL. */
+function nextLink(link: string | null, base: string): string | undefined {
+  for (const m of (link ?? '').matchAll(/<([^>]*)>((?:\s*;\s*[^;,]+)*)/g))
+    if (/;\s*rel\s*=\s*"?(?:[^";,]*\s)?next(?:\s[^";,]*)?"?/i.test(m[2] ?? '')) return new URL(m[1] ?? '', base).href;
+  return undefined;
 }
 
 /** Hugging Face's `X-Error-Code` (RepoNotFound, RevisionNotFound, GatedRepo) as a typed error; its text otherwise. */

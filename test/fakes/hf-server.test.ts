@@ -43,6 +43,19 @@ describe('model info', () => {
     expect(blobs.siblings[0]!.size).toBe(7);
   });
 
+  it('cuts the siblings short when told to, as the Hub’s cache of a large repository does; the tree stays whole', async () => {
+    hub.siblingsLimit = 1;
+    try {
+      expect((await info(get(`/api/models/org/model/revision/${sha}?blobs=true`))).siblings.map((s) => s.rfilename)).toEqual([
+        'config.json',
+      ]);
+      const tree = (await (await get(`/api/models/org/model/tree/${sha}?recursive=true`)).json()) as unknown[];
+      expect(tree).toHaveLength(2); // the first page of two
+    } finally {
+      hub.siblingsLimit = undefined;
+    }
+  });
+
   it('a new commit moves the branch; the old commit stays readable', async () => {
     hub.addRepo('org/moving', { files: { 'a.txt': 'one' } });
     const first = hub.head('org/moving');
@@ -134,10 +147,13 @@ describe('resolve', () => {
     expect([res.status, res.headers.get('location')]).toEqual([307, '/org/new/resolve/main/x.txt']);
   });
 
-  it('injects faults: a status, a reset mid-body and a stall', async () => {
+  it('injects faults: a status, a page that is not JSON, a reset mid-body and a stall', async () => {
     hub.fault({ path: 'tok.txt', action: { status: 503 } });
     expect((await get('/org/model/resolve/main/sub/dir/tok.txt')).status).toBe(503);
     expect((await get('/org/model/resolve/main/sub/dir/tok.txt')).status).toBe(200);
+    hub.fault({ path: '/api/models/org/model', action: { status: 200, body: '<html>proxy</html>' } });
+    const page = await get('/api/models/org/model');
+    expect([page.status, page.headers.get('content-type'), await page.text()]).toEqual([200, 'text/html', '<html>proxy</html>']);
     const location = (await get('/org/model/resolve/main/model.safetensors')).headers.get('location')!;
     hub.fault({ server: 'cdn', action: { resetAfterBytes: 100 } });
     const cut = await fetch(location);

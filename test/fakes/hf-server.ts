@@ -7,9 +7,12 @@
  * file_download's metadata headers and its error mapping):
  * - `GET /api/models/{repo}[/revision/{rev}]` → `{ _id, id, modelId, author, sha, private, gated, disabled,
  *   lastModified, tags, siblings: [{ rfilename }] }`; with `?blobs=true` each sibling also has `blobId`, `size` and,
- *   for LFS files, `lfs: { sha256, size, pointerSize }`. Model info of a gated repository is public.
+ *   for LFS files, `lfs: { sha256, size, pointerSize }`. Model info of a gated repository is public. Like the Hub,
+ *   whose cached `siblings` of a large repository can leave files out (huggingface_hub trusts them only up to 1,000
+ *   files and otherwise lists the tree), it gives only the first `siblingsLimit` files when that is set.
  * - `GET /api/models/{repo}/tree/{rev}[/{path}]` (`?recursive=true`): `[{ type: 'file', oid, size, path,
- *   lfs? { oid, size, pointerSize } } | { type: 'directory', oid, size: 0, path }]`, paged by a `Link: <…>;
+ *   lfs? { oid, size, pointerSize } } | { type: 'directory', oid, size: 0, path }]` (as huggingface.js's listFiles
+ *   reads them; `?expand=true` would add lastCommit and security fields), paged by an absolute `Link: <…>;
  *   rel="next"` header (`treePageSize`).
  * - `GET|HEAD /{repo}/resolve/{rev}/{path}`: a regular file answers 200 (Range → 206) with `ETag: "<git blob
  *   oid>"`; an LFS file answers 302 to a signed URL on the CDN with `ETag` and `X-Linked-Etag` `"<sha256>"` and
@@ -52,8 +55,8 @@ export interface HubRequest {
 }
 
 export type HubFaultAction =
-  /** Answer this status with a JSON error body. */
-  | { status: number; headers?: Record<string, string> }
+  /** Answer this status with a JSON error body, or with `body` as `contentType` (a proxy's HTML page). */
+  | { status: number; headers?: Record<string, string>; body?: string; contentType?: string }
   /** Close the connection before answering. */
   | { reset: true }
   /** Send the headers and this many bytes of the body, then close the connection. */
@@ -124,6 +127,8 @@ export class FakeHub {
   private readonly sockets = new Set<Socket>();
   private readonly signingKey = randomBytes(16);
   private clock = Date.parse('2026-01-01T00:00:00Z');
+  /** The most files model info lists in `siblings` (undefined: all), as the Hub's cache of a large repository. */
+  siblingsLimit: number | undefined;
 
   private constructor(
     private readonly hub: Server,
@@ -132,10 +137,11 @@ export class FakeHub {
   ) {}
 
   /** Starts both servers on 127.0.0.1 (two ports: two origins). */
-  static async start(opts: { treePageSize?: number } = {}): Promise<FakeHub> {
+  static async start(opts: { treePageSize?: number; siblingsLimit?: number } = {}): Promise<FakeHub> {
     const hub = createServer();
     const cdn = createServer();
     const fake = new FakeHub(hub, cdn, opts.treePageSize ?? 1000);
+    fake.siblingsLimit = opts.siblingsLimit;
     for (const [server, name] of [
       [hub, 'hub'],
       [cdn, 'cdn'],
@@ -274,7 +280,9 @@ export class FakeHub {
       return;
     }
     if (fault && 'status' in fault) {
-      this.error(res, fault.status, 'Fault', `injected ${fault.status}`, fault.headers);
+      if (fault.body !== undefined)
+        res.writeHead(fault.status, { 'content-type': fault.contentType ?? 'text/html', ...fault.headers }).end(fault.body);
+      else this.error(res, fault.status, 'Fault', `injected ${fault.status}`, fault.headers);
       return;
     }
     const partial = fault && ('resetAfterBytes' in fault || 'stallAfterBytes' in fault) ? fault : undefined;
@@ -352,7 +360,7 @@ export class FakeHub {
     const commit = this.commitAt(res, repo, m[2]);
     if (!commit) return;
     const blobs = url.searchParams.get('blobs') === 'true';
-    const siblings = [...commit.files].map(([rfilename, b]) =>
+    const siblings = [...commit.files].slice(0, this.siblingsLimit).map(([rfilename, b]) =>
       blobs
         ? {
             rfilename,

@@ -176,6 +176,9 @@ describe('build --data-source', () => {
     ],
     ['a DEST escaping the disk', ['--data-source=gs://weights/m=../../etc'], /--data-source: DEST '\.\.\/\.\.\/etc': .*"\.\."/],
     ['a bad repository', ['--data-source=hf://a/b/c'], /--data-source: 'a\/b\/c' is not a Hugging Face repository id/],
+    ['".." as a revision', ['--data-source=hf://org/tiny@..'], /^error: --data-source: '\.\.' is not a revision/m],
+    ['".." as an object', ['--data-source=gs://weights/..=x'], /^error: --data-source: '\.\.' is not an object name or prefix/m],
+    ['"." as an object', ['--data-source=gs://weights/.=x'], /^error: --data-source: '\.' is not an object name or prefix/m],
     [
       'both kinds',
       ['--data-source=gs://weights/m/', '--container-image=busybox:1'],
@@ -244,6 +247,32 @@ describe('build --data-source', () => {
       /--disk-size-gb: the data sources hold 30\.0 GiB in 1 file; with the filesystem's overhead the disk needs at least 32 GB \(--disk-size-gb=32\), not 20/,
     );
     expect(mutations()).toEqual([]);
+  });
+
+  it('preflight: a Hub answering a page that is not JSON (a proxy) is one line naming the source, nothing created', async () => {
+    hub.fault({ path: '/api/models/org/tiny/revision/', action: { status: 200, body: '<html><body>Proxy sign-in</body></html>' } });
+    const run = await cli([...ARGS, '--image-name=x', '--data-source=hf://org/tiny']);
+    expect(run.code, run.stderr).toBe(1);
+    expect(run.stderr).toMatch(
+      /^error: --data-source hf:\/\/org\/tiny@main=tiny: hf:\/\/org\/tiny@main: the answer of http:\/\/127\.0\.0\.1:\d+ was not JSON \(HTTP 200, text\/html\)/m,
+    );
+    expect(run.stderr).not.toMatch(/SyntaxError|Unexpected token/);
+    expect(mutations()).toEqual([]);
+  });
+
+  it('preflight lists a model of more files than the Hub’s model info names (its siblings cut short), every one', async () => {
+    const files: Record<string, string> = {};
+    for (let i = 0; i < 1500; i++) files[`part/${String(i).padStart(4, '0')}.txt`] = 'x';
+    hub.addRepo('org/many', { files });
+    hub.siblingsLimit = 1000;
+    try {
+      const run = await cli([...ARGS, '--image-name=x', '--data-source=hf://org/many', '--dry-run', '--json']);
+      expect(run.code, run.stderr).toBe(0);
+      const result = JSON.parse(run.stdout.trim().split('\n').at(-1)!).result as { data: { files: number; bytes: number } };
+      expect(result.data).toMatchObject({ files: 1500, bytes: 1500 });
+    } finally {
+      hub.siblingsLimit = undefined;
+    }
   });
 
   it('preflight: an object stored compressed fails before anything is created, naming it', async () => {

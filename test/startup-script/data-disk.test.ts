@@ -8,7 +8,15 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { DATA_LABEL, DATA_MANIFEST, dataFingerprint, type DataFile, type DataManifest, type DataSource } from '../../src/vm/contract.js';
+import {
+  DATA_LABEL,
+  DATA_MANIFEST,
+  dataDiskInodes,
+  dataFingerprint,
+  type DataFile,
+  type DataManifest,
+  type DataSource,
+} from '../../src/vm/contract.js';
 import { listDataSource } from '../../src/vm/data-sources.js';
 import { startEmulator, type Emulator } from '../emulator/index.js';
 import { FakeHub } from '../fakes/hf-server.js';
@@ -156,6 +164,14 @@ describeRig('a data disk, built for real', () => {
     const { stdout } = await run('blkid', ['-o', 'export', disk.device]);
     expect(stdout).toContain('TYPE=ext4');
     expect(stdout).toContain(`LABEL=${DATA_LABEL}`);
+  });
+
+  it('has the inodes its files and directories need (mkfs -N), not ext4’s default count for the disk', async () => {
+    const { stdout } = await run('dumpe2fs', ['-h', disk.device]);
+    const inodes = Number(/^Inode count:\s*(\d+)/m.exec(stdout)?.[1]);
+    expect(inodes).toBeGreaterThanOrEqual(dataDiskInodes(files));
+    // By default 64 MiB gets one inode per 4 KiB (16,384; a "small" filesystem) or, in 4 KiB blocks, per 16 KiB.
+    expect(inodes).toBeLessThan(4096);
   });
 
   it('holds every file of the sources byte for byte, at its place, and nothing else', async () => {

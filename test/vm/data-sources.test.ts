@@ -3,7 +3,7 @@
 import { createHash } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { dataFingerprint, type DataSource } from '../../src/vm/contract.js';
+import { dataFingerprint, diskPathProblem, type DataSource } from '../../src/vm/contract.js';
 import {
   DataSourceError,
   formatDataSource,
@@ -54,6 +54,15 @@ describe('parseDataSource', () => {
     ['hf://org/a--b', /not a Hugging Face repository id/],
     ['hf://datasets/org/x', /only model repositories/],
     ['hf://org/model@', /not a revision/],
+    // A URL would read these as the default branch's info, or the bucket's: git and Cloud Storage refuse them.
+    ['hf://org/model@..', /'\.\.' is not a revision .*git refuses/],
+    ['hf://org/model@.', /'\.' is not a revision/],
+    ['hf://org/model@refs/pr/..=m', /is not a revision/],
+    ['hf://org/model@v1..v2', /is not a revision/],
+    ['gs://bkt/..=x', /'\.\.' is not an object name or prefix/],
+    ['gs://bkt/.=x', /'\.' is not an object name or prefix/],
+    ['gs://bkt/../=x', /'\.\.' is not an object name or prefix/],
+    ['gs://bkt/x=lost+found/y', /'lost\+found' is a name the disk keeps for itself/],
   ])('refuses %j', (value, problem) => {
     const out = parseDataSource(value);
     expect(typeof out).toBe('string');
@@ -96,40 +105,76 @@ const json =
     new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json', ...headers } });
 
 describe('Hugging Face listing', () => {
-  const info = {
-    id: 'org/model',
-    sha: COMMIT,
-    siblings: [
-      { rfilename: 'model.safetensors', size: 7, blobId: '1'.repeat(40), lfs: { sha256: SHA, size: 7, pointerSize: 130 } },
-      { rfilename: 'config.json', size: 20, blobId: '2'.repeat(40) },
-      { rfilename: 'sub/tokenizer.json', size: 5 },
-    ],
-  };
+  const info = { id: 'org/model', sha: COMMIT, siblings: [] };
+  const tree = [
+    { type: 'file', path: 'model.safetensors', size: 7, oid: '1'.repeat(40), lfs: { oid: SHA, size: 7, pointerSize: 130 } },
+    { type: 'file', path: 'config.json', size: 20, oid: '2'.repeat(40) },
+    { type: 'directory', path: 'sub', size: 0, oid: '4'.repeat(40) },
+    { type: 'file', path: 'sub/tokenizer.json', size: 5, oid: '3'.repeat(40) },
+  ];
+  const TREE = `/api/models/org/model/tree/${COMMIT}`;
   const src = parseDataSource('hf://org/model@main') as DataSource;
 
-  it('lists every file at the revision, pins the commit, sends the token', async () => {
-    const { fetch, calls } = fakeFetch({ '/api/models/org/model/revision/main': json(info) });
+  it('pins the commit from the model info, lists the tree at that commit, sends the token', async () => {
+    const { fetch, calls } = fakeFetch({ '/api/models/org/model/revision/main': json(info), [TREE]: json(tree) });
     const out = await resolveDataSource(src, 2, base(fetch, { hfToken: 'hf_secret' }));
     expect(out.source).toEqual({ ...src, revision: COMMIT });
     expect(out.files).toEqual([
-      // Outside LFS its git blob id; inside, the LFS sha256 (its blob id is the pointer's); with neither, its size.
+      // Outside LFS its git blob id; inside, the LFS sha256 (its blob id is the pointer's).
       { source: 2, name: 'config.json', path: 'model/config.json', size: 20, checksum: { gitSha1: '2'.repeat(40) } },
       { source: 2, name: 'model.safetensors', path: 'model/model.safetensors', size: 7, checksum: { sha256: SHA } },
-      { source: 2, name: 'sub/tokenizer.json', path: 'model/sub/tokenizer.json', size: 5, checksum: { size: true } },
+      { source: 2, name: 'sub/tokenizer.json', path: 'model/sub/tokenizer.json', size: 5, checksum: { gitSha1: '3'.repeat(40) } },
     ]);
-    expect(calls).toEqual([{ url: '/api/models/org/model/revision/main?blobs=true', auth: 'Bearer hf_secret' }]);
+    expect(calls).toEqual([
+      { url: '/api/models/org/model/revision/main', auth: 'Bearer hf_secret' },
+      { url: `${TREE}?recursive=true`, auth: 'Bearer hf_secret' },
+    ]);
+  });
+
+  it('takes the files from the tree, never from the model info’s siblings (which the Hub cuts short)', async () => {
+    const { fetch } = fakeFetch({
+      '/api/models/org/model/revision/main': json({ ...info, siblings: [{ rfilename: 'config.json', size: 20 }] }),
+      [TREE]: json(tree),
+    });
+    expect((await listDataSource(src, 0, base(fetch))).map((f) => f.name)).toEqual([
+      'config.json',
+      'model.safetensors',
+      'sub/tokenizer.json',
+    ]);
+  });
+
+  it('follows the tree’s Link rel="next" pages on the Hub, and refuses one on another host', async () => {
+    const next = `https://hf.test${TREE}?recursive=true&cursor=abc`;
+    const paged = fakeFetch({
+      '/api/models/org/model/revision/main': json(info),
+      [`${TREE}?recursive=true`]: json(tree.slice(0, 2), 200, { link: `<${next}>; rel="next"` }),
+      [`${TREE}?recursive=true&cursor=abc`]: json(tree.slice(2)),
+    });
+    expect(await listDataSource(src, 0, base(paged.fetch, { hfToken: 'hf_t' }))).toHaveLength(3);
+    expect(paged.calls.map((c) => c.url)).toEqual([
+      '/api/models/org/model/revision/main',
+      `${TREE}?recursive=true`,
+      `${TREE}?recursive=true&cursor=abc`,
+    ]);
+    const away = fakeFetch({
+      '/api/models/org/model/revision/main': json(info),
+      [`${TREE}?recursive=true`]: json(tree.slice(0, 2), 200, { link: '<https://elsewhere.test/next>; rel="next"' }),
+    });
+    await expect(listDataSource(src, 0, base(away.fetch, { hfToken: 'hf_t' }))).rejects.toThrow(/next page is on another host/);
+    expect(away.calls.map((c) => c.url)).not.toContain('/next');
   });
 
   it('encodes a revision with slashes as one path segment', async () => {
-    const { fetch, calls } = fakeFetch({ '/api/models/org/model/revision/refs%2Fpr%2F1': json(info) });
+    const { fetch, calls } = fakeFetch({ '/api/models/org/model/revision/refs%2Fpr%2F1': json(info), [TREE]: json(tree) });
     await listDataSource({ kind: 'hf', repo: 'org/model', revision: 'refs/pr/1', dest: 'm' }, 0, base(fetch));
-    expect(calls[0]?.url).toBe('/api/models/org/model/revision/refs%2Fpr%2F1?blobs=true');
+    expect(calls[0]?.url).toBe('/api/models/org/model/revision/refs%2Fpr%2F1');
   });
 
-  it.each<[string, () => Response, string | undefined, string, RegExp]>([
+  it.each<[string, () => Response, (() => Response) | undefined, string | undefined, string, RegExp]>([
     [
       'RepoNotFound',
       json({ error: 'Repository not found' }, 401, { 'x-error-code': 'RepoNotFound' }),
+      undefined,
       undefined,
       'RepoNotFound',
       /repository org\/model not found .*--hf-token-secret/,
@@ -138,37 +183,81 @@ describe('Hugging Face listing', () => {
       'RevisionNotFound',
       json({ error: 'Invalid rev id: nope' }, 404, { 'x-error-code': 'RevisionNotFound' }),
       undefined,
+      undefined,
       'RevisionNotFound',
       /no revision 'main'/,
     ],
-    ['a bare 404', json({ error: 'Not Found' }, 404), undefined, 'RepoNotFound', /not found/],
+    ['a bare 404', json({ error: 'Not Found' }, 404), undefined, undefined, 'RepoNotFound', /not found/],
     [
       'GatedRepo with a token',
+      json({ error: 'Access to model org/model is restricted' }, 403, { 'x-error-code': 'GatedRepo' }),
+      undefined,
+      'hf_x',
+      'GatedRepo',
+      /token has no access/,
+    ],
+    [
+      'GatedRepo on the tree',
+      json(info),
       json({ error: 'Access to model org/model is restricted' }, 403, { 'x-error-code': 'GatedRepo' }),
       'hf_x',
       'GatedRepo',
       /token has no access/,
     ],
-    ['a gated model without a token', json({ ...info, gated: 'manual' }), undefined, 'GatedRepo', /gated; .*--hf-token-secret/],
-    ['no sha', json({ siblings: [] }), undefined, 'BadListing', /no commit sha/],
-    ['no sizes (no blobs=true)', json({ sha: COMMIT, siblings: [{ rfilename: 'a' }] }), undefined, 'BadListing', /no size/],
+    ['a gated model without a token', json({ ...info, gated: 'manual' }), undefined, undefined, 'GatedRepo', /gated; .*--hf-token-secret/],
+    ['no sha', json({ siblings: [] }), undefined, undefined, 'BadListing', /no commit sha/],
     [
-      'a malformed git blob id',
-      json({ sha: COMMIT, siblings: [{ rfilename: 'a', size: 1, blobId: 'b2' }] }),
+      'no size',
+      json(info),
+      json([{ type: 'file', path: 'a', oid: '1'.repeat(40) }]),
       undefined,
       'BadListing',
-      /a: the git blob id is malformed/,
+      /a: the tree listing gives no size/,
+    ],
+    [
+      'a malformed git blob id',
+      json(info),
+      json([{ type: 'file', path: 'a', size: 1, oid: 'b2' }]),
+      undefined,
+      'BadListing',
+      /a: the git blob id is missing or malformed/,
+    ],
+    [
+      'a malformed LFS sha256',
+      json(info),
+      json([{ type: 'file', path: 'a', size: 1, oid: '1'.repeat(40), lfs: { oid: 'nope', size: 1 } }]),
+      undefined,
+      'BadListing',
+      /a: the LFS sha256 is missing or malformed/,
     ],
     [
       'a file escaping the disk',
-      json({ sha: COMMIT, siblings: [{ rfilename: '../x', size: 1 }] }),
+      json(info),
+      json([{ type: 'file', path: '../x', size: 1, oid: '1'.repeat(40) }]),
       undefined,
       'BadListing',
       /cannot be a path/,
     ],
-    ['an empty repository', json({ sha: COMMIT, siblings: [] }), undefined, 'BadListing', /no files/],
-  ])('%s', async (_name, reply, token, code, message) => {
-    const { fetch } = fakeFetch({ '/api/models/org/model/revision/main': reply });
+    ['a tree that is not a list', json(info), json({ error: 'nope' }), undefined, 'BadListing', /not a list/],
+    ['an empty repository', json(info), json([]), undefined, 'BadListing', /no files/],
+    [
+      'model info that is not JSON (a proxy’s page)',
+      () => new Response('<html>Sign in to the proxy</html>', { status: 200, headers: { 'content-type': 'text/html' } }),
+      undefined,
+      undefined,
+      'BadListing',
+      /^hf:\/\/org\/model@main: the answer of https:\/\/hf\.test was not JSON \(HTTP 200, text\/html\)/,
+    ],
+    [
+      'a tree that is not JSON',
+      json(info),
+      () => new Response('<html/>', { status: 200, headers: { 'content-type': 'text/html' } }),
+      undefined,
+      'BadListing',
+      /was not JSON/,
+    ],
+  ])('%s', async (_name, reply, treeReply, token, code, message) => {
+    const { fetch } = fakeFetch({ '/api/models/org/model/revision/main': reply, [TREE]: treeReply ?? json(tree) });
     const err = await listDataSource(src, 0, base(fetch, token ? { hfToken: token } : {})).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(DataSourceError);
     expect((err as DataSourceError).code).toBe(code);
@@ -179,6 +268,7 @@ describe('Hugging Face listing', () => {
   it('a gated model with a token lists', async () => {
     const { fetch, calls } = fakeFetch({
       '/api/models/org/model/revision/main': json({ ...info, gated: 'auto' }),
+      [TREE]: json(tree),
       [`/org/model/resolve/${COMMIT}/config.json`]: () => new Response(null, { status: 200 }),
     });
     expect(await listDataSource(src, 0, base(fetch, { hfToken: 't' }))).toHaveLength(3);
@@ -189,9 +279,45 @@ describe('Hugging Face listing', () => {
     let n = 0;
     const { fetch } = fakeFetch({
       '/api/models/org/model/revision/main': () => (n++ === 0 ? new Response('busy', { status: 503 }) : json(info)()),
+      [TREE]: json(tree),
     });
     expect(await listDataSource(src, 0, base(fetch))).toHaveLength(3);
     expect(n).toBe(2);
+  });
+});
+
+describe('paths on the disk: the rule the VM applies', () => {
+  const long = (n: number, c: string) => Array.from({ length: n }, (_, i) => `${c}${i}`.padEnd(200, c)).join('/');
+  const obj = (name: string) => ({ name, size: '1', md5Hash: 'bWQ1', generation: '1' });
+
+  it('refuses a DEST and a name that pass alone but together are longer than the VM takes', async () => {
+    const dest = long(15, 'd'); // 3014 bytes
+    const name = `p/${long(5, 'n')}`; // 1006 bytes under p/
+    expect(Buffer.byteLength(dest)).toBeLessThanOrEqual(4000);
+    const source = parseDataSource(`gs://bkt/p/=${dest}`) as DataSource;
+    const { fetch } = fakeFetch({ '/storage/v1/b/bkt/o': json({ items: [obj(name)] }) });
+    const err = await listDataSource(source, 0, base(fetch)).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'BadListing' });
+    expect((err as Error).message).toMatch(
+      /^gs:\/\/bkt\/p\/n0n+.*: its name cannot be a path on the disk \('d0d+.*': it is longer than 4000 bytes\)$/,
+    );
+    // The VM's own check says the same of that path.
+    expect(diskPathProblem(`${dest}/${name.slice(2)}`)).toBe('it is longer than 4000 bytes');
+  });
+
+  it('refuses a name with a part longer than 255 bytes', async () => {
+    const { fetch } = fakeFetch({ '/storage/v1/b/bkt/o': json({ items: [obj(`p/${'é'.repeat(128)}`)] }) });
+    await expect(listDataSource(parseDataSource('gs://bkt/p/') as DataSource, 0, base(fetch))).rejects.toThrow(
+      /a part of it is longer than 255 bytes/,
+    );
+  });
+
+  it('what the listing takes, the VM takes', async () => {
+    const names = ['a', 'a b/c', 'x/'.repeat(100) + 'y', 'ü'.repeat(127), `${'z'.repeat(255)}/${'z'.repeat(255)}`];
+    const { fetch } = fakeFetch({ '/storage/v1/b/bkt/o': json({ items: names.map((n) => obj(`p/${n}`)) }) });
+    const files = await listDataSource(parseDataSource('gs://bkt/p/=deep/er') as DataSource, 0, base(fetch));
+    expect(files).toHaveLength(names.length);
+    for (const f of files) expect(diskPathProblem(f.path)).toBeUndefined();
   });
 });
 
@@ -228,6 +354,20 @@ describe('Cloud Storage listing (fake fetch)', () => {
     await expect(listDataSource(parseDataSource('gs://bkt/p/') as DataSource, 0, base(fetch))).rejects.toThrow(
       /gs:\/\/bkt\/p\/\.\.\/\.\.\/etc\/x: its name cannot be a path/,
     );
+  });
+
+  it('a listing or an object that is not JSON (a proxy’s page) is BadListing, naming the source', async () => {
+    const html = () => new Response('<html>proxy</html>', { status: 200, headers: { 'content-type': 'text/html; charset=utf-8' } });
+    const list = fakeFetch({ '/storage/v1/b/bkt/o': html });
+    await expect(listDataSource(parseDataSource('gs://bkt/p/') as DataSource, 0, base(list.fetch))).rejects.toMatchObject({
+      code: 'BadListing',
+      message:
+        'gs://bkt/p/: the answer of https://storage.test was not JSON (HTTP 200, text/html; charset=utf-8): something else, a proxy perhaps, answered in its place',
+    });
+    const one = fakeFetch({ '/storage/v1/b/bkt/o/a.bin': html });
+    const err = await listDataSource(parseDataSource('gs://bkt/a.bin') as DataSource, 0, base(one.fetch)).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'BadListing' });
+    expect((err as Error).message).toMatch(/^gs:\/\/bkt\/a\.bin: the answer of https:\/\/storage\.test was not JSON/);
   });
 
   it('403 is AccessDenied', async () => {
@@ -413,6 +553,25 @@ describe('Hugging Face listing against the Hub-shaped fake', () => {
   it('a granted token lists a gated and a private model', async () => {
     expect(await listDataSource(src('hf://org/gated'), 0, opts('hf_granted'))).toHaveLength(1);
     expect(await listDataSource(src('hf://org/private'), 0, opts('hf_granted'))).toHaveLength(1);
+  });
+
+  it('a model of more files than the Hub’s siblings hold lists whole, through every page of the tree', async () => {
+    const files: Record<string, string> = {};
+    for (let i = 0; i < 2345; i++) files[`shards/${String(i).padStart(5, '0')}.json`] = `{"i":${i}}`;
+    const sha = hub.addRepo('org/many', { files });
+    hub.siblingsLimit = 1000;
+    try {
+      const out = await resolveDataSource(src('hf://org/many'), 0, opts());
+      expect(out.source).toMatchObject({ revision: sha });
+      expect(out.files).toHaveLength(2345);
+      expect(out.files.at(-1)).toMatchObject({ name: 'shards/02344.json', path: 'many/shards/02344.json', size: 10 });
+      // Three pages of 1000 entries (a directory among them), all at the pinned commit.
+      const trees = hub.requests.filter((r) => r.url.startsWith('/api/models/org/many/tree/'));
+      expect(trees).toHaveLength(3);
+      expect(trees.every((r) => r.url.startsWith(`/api/models/org/many/tree/${sha}?recursive=true`))).toBe(true);
+    } finally {
+      hub.siblingsLimit = undefined;
+    }
   });
 
   it('a renamed repository is followed', async () => {

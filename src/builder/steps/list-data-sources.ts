@@ -6,7 +6,7 @@
 import { BuildError } from '../../errors.js';
 import { ApiError } from '../../gcp/errors.js';
 import { diskKindOf, type BakeRun, type ImageRun } from '../../config/types.js';
-import { dataFingerprint, type DataFile, type DataPlan, type DataSource } from '../../vm/contract.js';
+import { dataDiskInodes, dataFingerprint, MAX_DATA_FILES, type DataFile, type DataPlan, type DataSource } from '../../vm/contract.js';
 import { DataSourceError, formatDataSource, listingProblem } from '../../vm/data-sources.js';
 import { shellCommand } from '../../io/shell-quote.js';
 import type { BuildContext } from '../context.js';
@@ -27,12 +27,14 @@ export const OBJECT_VIEWER_ROLE = 'roles/storage.objectViewer';
 const GIB = 1024 ** 3;
 
 /**
- * The smallest --disk-size-gb that holds `bytes` in `files` files on ext4 as the agent makes it (-m 0): each file
- * rounded up to a 4 KiB block (and an inode and a directory entry) — counted as one block more per file — plus the
- * inode tables (256 bytes per 16 KiB, 1.6 %), the journal (up to 1 GiB) and the group descriptors and bitmaps.
+ * The smallest --disk-size-gb that holds `bytes` in files on ext4 as the agent makes it, with -m 0 and -N `inodes`
+ * (one per file and per directory and a few for ext4: dataDiskInodes; docs/architecture.md, Data disks): one 4 KiB
+ * block more per inode (a file's last block rounded up and its directory entry; a directory's block), the inode
+ * tables (256 bytes per inode), the journal (up to 1 GiB) and the group descriptors and bitmaps (2 %). A block per
+ * inode also keeps within ext4's densest (one inode per 4 KiB).
  */
-export function dataDiskNeededGb(bytes: number, files: number): number {
-  const used = bytes + files * 4096;
+export function dataDiskNeededGb(bytes: number, inodes: number): number {
+  const used = bytes + inodes * (4096 + 256);
   return Math.max(10, Math.ceil((used + GIB + 64 * 1024 ** 2) / 0.98 / GIB));
 }
 
@@ -58,13 +60,20 @@ export const listDataSources: Step<ImageRun | BakeRun> = {
       }),
     );
     const sources: DataSource[] = listed.map((l, i) => l?.source ?? config.dataSources[i]!);
+    const count = listed.reduce((n, l) => n + (l?.files.length ?? 0), 0);
+    // Before anything else looks at them all: the manifest of more would be one JSON text too long to write.
+    if (problems.length === 0 && count > MAX_DATA_FILES)
+      throw new BuildError(
+        `--data-source: the sources hold ${count} files, more than the ${MAX_DATA_FILES} a data disk takes; split them across data disks`,
+        'preflight',
+      );
     const files = listed.flatMap((l) => l?.files ?? []);
     if (problems.length === 0) {
       const clash = listingProblem(files, sources);
       if (clash) problems.push(`--data-source: ${clash}`);
     }
     const bytes = files.reduce((n, f) => n + f.size, 0);
-    const needed = dataDiskNeededGb(bytes, files.length);
+    const needed = dataDiskNeededGb(bytes, dataDiskInodes(files));
     if (problems.length === 0 && needed > config.diskSizeGb)
       problems.push(
         `--disk-size-gb: the data sources hold ${formatBytes(bytes)} in ${files.length} file${files.length === 1 ? '' : 's'}; with the filesystem's overhead the disk needs at least ${needed} GB (--disk-size-gb=${needed}), not ${config.diskSizeGb}`,

@@ -45,6 +45,11 @@ export class Scrubber {
   scrub(text: string): string {
     return this.redactor.redact(text).replace(/\?[^\s"]*/g, '?[redacted]');
   }
+
+  /** The credentials (and what the one rule removes unregistered) only: for the agent's own messages. */
+  redact(text: string): string {
+    return this.redactor.redact(text);
+  }
 }
 
 /**

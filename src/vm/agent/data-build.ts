@@ -8,7 +8,11 @@ import {
   DATA_FORMAT_VERSION,
   DATA_LABEL,
   DATA_MANIFEST,
+  DATA_SPARE_INODES,
+  dataDirectories,
+  dataDiskInodes,
   dataFingerprint,
+  MAX_DATA_FILES,
   TOOL,
   type DataFile,
   type DataManifest,
@@ -17,7 +21,7 @@ import {
 } from '../contract.js';
 import { DataSourceError, listDataSource } from '../data-sources.js';
 import { checkAborted, type Ctx } from './context.js';
-import { accessSecret } from './credentials.js';
+import { accessSecret, Scrubber } from './credentials.js';
 import { DEFAULT_DATA_JOBS, DEFAULT_PART_SIZE, DEFAULT_RANGED_MIN, downloadFiles, type FileJob } from './data-download.js';
 import { checkFilePaths, fileLabel, sourceLabel } from './data-plan.js';
 import { DataDisk } from './disk.js';
@@ -52,9 +56,13 @@ function tokenSource(ctx: Ctx): () => Promise<string> {
   };
 }
 
-async function hfToken(ctx: Ctx, secret: string | undefined): Promise<string | undefined> {
+/** The token, registered with `scrubber` as read and as used (trimmed) before anything can relay it. */
+async function hfToken(ctx: Ctx, secret: string | undefined, scrubber: Scrubber): Promise<string | undefined> {
   if (secret === undefined) return undefined;
-  const text = (await accessSecret(ctx, secret, 'the Hugging Face token')).trim();
+  const raw = await accessSecret(ctx, secret, 'the Hugging Face token');
+  const text = raw.trim();
+  scrubber.add(raw);
+  scrubber.add(text);
   if (text === '' || /\s/.test(text)) throw new Fail(`secret ${secret} does not hold a Hugging Face token (one line, no spaces)`);
   return text;
 }
@@ -92,15 +100,28 @@ export function remoteOf(
 
 /** Every directory of the files' paths, deepest first. */
 function directoriesOf(files: readonly DataFile[]): string[] {
-  const dirs = new Set<string>();
-  for (const f of files) {
-    const parts = f.path.split('/');
-    for (let i = 1; i < parts.length; i++) dirs.add(parts.slice(0, i).join('/'));
-  }
-  return [...dirs].sort((a, b) => b.split('/').length - a.split('/').length || (a < b ? -1 : 1));
+  return [...dataDirectories(files)].sort((a, b) => b.split('/').length - a.split('/').length || (a < b ? -1 : 1));
 }
 
+/**
+ * Builds the data disk; what it relays (the downloads' log lines, its failure) is scrubbed of the Hugging Face token
+ * as a pull's lines are of its registry credentials (docs/vm-script.md, Credentials).
+ */
 export async function buildDataDisk(ctx: Ctx, params: DataParams, version: string): Promise<void> {
+  const scrubber = new Scrubber();
+  try {
+    await build(ctx, params, version, scrubber);
+  } catch (err) {
+    if (ctx.signal.aborted) throw err;
+    if (err instanceof Fail) {
+      const message = scrubber.redact(err.message);
+      throw message === err.message ? err : new Fail(message, err.exitCode);
+    }
+    throw new Fail(`${ctx.step.current} failed: ${scrubber.redact(err instanceof Error ? err.message : String(err))}`);
+  }
+}
+
+async function build(ctx: Ctx, params: DataParams, version: string, scrubber: Scrubber): Promise<void> {
   const { report, step, env } = ctx;
   const { plan } = params;
   const ends = {
@@ -112,7 +133,7 @@ export async function buildDataDisk(ctx: Ctx, params: DataParams, version: strin
 
   await report.status('phase', 'listing');
   step.set('reading the Hugging Face token');
-  const hf = plan.sources.some((s) => s.kind === 'hf') ? await hfToken(ctx, params.hfTokenSecret) : undefined;
+  const hf = plan.sources.some((s) => s.kind === 'hf') ? await hfToken(ctx, params.hfTokenSecret, scrubber) : undefined;
   const files: DataFile[] = [];
   for (const [i, source] of plan.sources.entries()) {
     checkAborted(ctx);
@@ -140,6 +161,8 @@ export async function buildDataDisk(ctx: Ctx, params: DataParams, version: strin
     throw new Fail(
       `${changedSources(plan, files)}: the source changed since preflight (its files are not the ones the CLI listed); build again`,
     );
+  if (files.length > MAX_DATA_FILES)
+    throw new Fail(`the sources hold ${files.length} files, more than the ${MAX_DATA_FILES} a data disk takes`);
   checkFilePaths(files, plan.sources);
   const total = files.reduce((n, f) => n + f.size, 0);
   report.log(
@@ -152,11 +175,17 @@ export async function buildDataDisk(ctx: Ctx, params: DataParams, version: strin
     await report.status('phase', 'formatting');
     step.set('formatting');
     await disk.claim(params.deviceName);
-    await disk.formatAndMount(DATA_LABEL);
+    const inodes = dataDiskInodes(files);
+    await disk.formatAndMount(DATA_LABEL, inodes);
     const root = env.mountDir;
     const avail = disk.usage().avail;
     if (avail > 0 && total > avail)
       throw new Fail(`the files take ${humanBytes(total)}, the disk has ${humanBytes(avail)} free: give a larger --disk-size-gb`);
+    // What mkfs made, checked before the downloads rather than found short (ENOSPC) among them.
+    const freeInodes = disk.freeInodes();
+    const needed = inodes - DATA_SPARE_INODES + 1; // the files, their directories and the manifest
+    if (freeInodes >= 0 && freeInodes < needed)
+      throw new Fail(`the filesystem has ${freeInodes} free inodes; the files, their directories and the manifest need ${needed}`);
     checkAborted(ctx);
 
     await report.status('phase', 'downloading');
@@ -175,7 +204,7 @@ export async function buildDataDisk(ctx: Ctx, params: DataParams, version: strin
           stallMs: params.pullStallTimeoutS * 1000,
           ...(ctx.opts.dataBackoffMs ? { backoffMs: ctx.opts.dataBackoffMs } : {}),
           onBytes: (n) => (bytes += n),
-          log: (text) => report.log(text),
+          log: (text) => report.log(scrubber.scrub(text)),
         },
         files.map((file) => {
           const source = plan.sources[file.source]!;

@@ -1,7 +1,7 @@
 // A data disk's parameters (docs/architecture.md, Data disks): metadata gdib-data-plan, the JSON DataPlan the CLI
 // wrote, checked field by field before anything is touched — it names what is written where on the disk, so a
 // destination or a file path is taken only when it is already a plain relative path that stays inside the disk.
-import { DATA_MANIFEST, MD, SECRET_VERSION_PATTERN, statusValue, type DataFile, type DataPlan, type DataSource } from '../contract.js';
+import { diskPathProblem, MD, SECRET_VERSION_PATTERN, statusValue, type DataFile, type DataPlan, type DataSource } from '../contract.js';
 import { Fail } from './errors.js';
 
 const BUCKET = /^[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]$/;
@@ -10,28 +10,10 @@ const COMMIT = /^[0-9a-f]{40}$/;
 const FINGERPRINT = /^[0-9a-f]{64}$/;
 // eslint-disable-next-line no-control-regex -- control characters are what is refused
 const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
-/** Names the root of a data disk keeps for itself. */
-const RESERVED = new Set([DATA_MANIFEST, 'lost+found']);
 const MAX_SOURCES = 256;
 
-/**
- * What is wrong with `path` as a path on the disk, or undefined: it must already be normalised — relative, parts
- * separated by single slashes, no empty, `.` or `..` part, no control character, no backslash, parts of at most 255
- * bytes, 4000 in all. `''` (the root) only when `root` is allowed.
- */
-export function diskPathProblem(path: string, root = false): string | undefined {
-  if (path === '') return root ? undefined : 'it is empty';
-  if (path.startsWith('/')) return 'it is absolute';
-  if (CONTROL.test(path)) return 'it contains a control character';
-  if (path.includes('\\')) return 'it contains a backslash';
-  const parts = path.split('/');
-  if (parts.includes('..')) return 'it has a ".." part';
-  if (parts.some((p) => p === '' || p === '.')) return 'it is not normalised (an empty or "." part)';
-  if (Buffer.byteLength(path) > 4000) return 'it is longer than 4000 bytes';
-  if (parts.some((p) => Buffer.byteLength(p) > 255)) return 'a part of it is longer than 255 bytes';
-  if (RESERVED.has(parts[0] ?? '')) return `'${parts[0]}' is a name the disk keeps for itself`;
-  return undefined;
-}
+/** The one rule of a path on a data disk, shared with preflight's listing (docs/architecture.md, Data disks). */
+export { diskPathProblem };
 
 function bad(what: string): Fail {
   return new Fail(`invalid ${MD.dataPlan}: ${what}`);

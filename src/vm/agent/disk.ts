@@ -63,12 +63,30 @@ export class DataDisk {
     return undefined;
   }
 
-  /** Formats the whole disk as ext4 and mounts it (docs/architecture.md, Disk layout: what mkfs writes). */
-  async formatAndMount(label?: string): Promise<void> {
+  /**
+   * Formats the whole disk as ext4 and mounts it (docs/architecture.md, Disk layout: what mkfs writes); `inodes`, a
+   * data disk's count (docs/architecture.md, Data disks), instead of ext4's one per 16 KiB: mkfs -N, with 4 KiB
+   * blocks said outright, as with them mkfs rounds the count per group up (with 1 KiB blocks, on a disk under
+   * 512 MB, it rounds it down).
+   */
+  async formatAndMount(label?: string, inodes?: number): Promise<void> {
     const { lazyItable = true, lazyJournal = true } = this.ctx.opts;
-    this.ctx.report.log(`formatting ${this.dev} (${humanBytes(await this.sizeOf(this.realDev))}) as ext4`);
+    this.ctx.report.log(
+      `formatting ${this.dev} (${humanBytes(await this.sizeOf(this.realDev))}) as ext4${inodes ? ` with ${inodes} inodes` : ''}`,
+    );
     const ext = `lazy_itable_init=${lazyItable ? 1 : 0},lazy_journal_init=${lazyJournal ? 1 : 0},discard`;
-    const res = await this.ctx.sys.run('mkfs.ext4', ['-q', '-F', '-m', '0', '-E', ext, ...(label ? ['-L', label] : []), '--', this.dev]);
+    const res = await this.ctx.sys.run('mkfs.ext4', [
+      '-q',
+      '-F',
+      '-m',
+      '0',
+      ...(inodes ? ['-b', '4096', '-N', String(inodes)] : []),
+      '-E',
+      ext,
+      ...(label ? ['-L', label] : []),
+      '--',
+      this.dev,
+    ]);
     if (res.code !== 0) throw new Fail(`formatting ${this.dev} failed: ${lastLine(res.stderr + res.stdout)}`);
     const why = await this.mount(lazyItable ? 'discard,defaults,noinit_itable' : 'discard,defaults');
     if (why !== undefined) throw new Fail(`mounting ${this.dev} on ${this.mnt} failed: ${why}`);
@@ -133,6 +151,15 @@ export class DataDisk {
   }
 
   lastUnmountError = '';
+
+  /** Inodes free on the mounted filesystem (-1: unknown). */
+  freeInodes(): number {
+    try {
+      return statfsSync(this.mnt).ffree;
+    } catch {
+      return -1;
+    }
+  }
 
   /** Bytes used, in all and free on the mounted filesystem. */
   usage(): { used: number; size: number; avail: number } {

@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   DATA_LABEL,
   DATA_MANIFEST,
+  dataDiskInodes,
   dataFingerprint,
   parseStatusLine,
   type DataFile,
@@ -52,7 +53,8 @@ const hfFiles = { 'config.json': '{"a": 1}', 'model.safetensors': pattern(180_00
 beforeAll(async () => {
   emu = await startEmulator({ acceptTokens: [TOKEN], buckets: [{ name: 'weights' }] });
   for (const [name, data] of Object.entries(objects)) emu.putObject('weights', name, data);
-  hub = await FakeHub.start();
+  // Model info lists one file, as the Hub's does of a large repository: the listing must not rely on it.
+  hub = await FakeHub.start({ siblingsLimit: 1 });
   commit = hub.addRepo('org/gated', { gated: 'manual', files: hfFiles });
   hub.grant('hf_secret_token', 'org/gated');
   emu.secrets.add(SECRET, 'hf_secret_token\n');
@@ -137,6 +139,19 @@ describe('a data disk from Cloud Storage and a gated Hugging Face model', () => 
     expect(r.facts.some((f) => f.key === 'progress' && /^6\/6 files, /.test(f.value))).toBe(true);
     const mkfs = r.sys.calls.find((c) => c.cmd === 'mkfs.ext4');
     expect(mkfs?.args.slice(-4)).toEqual(['-L', DATA_LABEL, '--', '/dev/fake-disk']);
+  });
+
+  it('formats with an inode for every file and directory (mkfs -N), not ext4’s one per 16 KiB', async () => {
+    const files = await listing([gcs, hf()]);
+    // 6 files; m1, m1/weights, gated, gated/tokenizer; 64 for ext4 and the manifest.
+    expect(dataDiskInodes(files)).toBe(6 + 4 + 64);
+    const mkfs = r.sys.calls.find((c) => c.cmd === 'mkfs.ext4')!;
+    // 4 KiB blocks said outright: with them mkfs never rounds the count down.
+    expect(mkfs.args.slice(mkfs.args.indexOf('-b'), mkfs.args.indexOf('-b') + 4)).toEqual(['-b', '4096', '-N', '74']);
+    expect(r.lines.some((l) => l.includes('as ext4 with 74 inodes'))).toBe(true);
+  });
+
+  it('unmounts at the end', () => {
     expect(r.sys.calls.filter((c) => c.cmd === 'umount').length).toBeGreaterThan(0);
   });
 
@@ -280,6 +295,19 @@ describe('failures', () => {
     expect(r.error).toBe(
       'metadata has both gdib-data-plan and gdib-container-images: a disk holds data files or container images, not both',
     );
+  });
+
+  it('never relays the Hugging Face token, even when the Hub echoes it in an error', async () => {
+    const attributes = await planOf([hf()]);
+    hub.fault({
+      path: '/api/models/org/gated/tree/',
+      action: { status: 400, headers: { 'x-error-message': 'Bad request for token hf_secret_token (hf_secret_token)' } },
+    });
+    const r = await agent(attributes);
+    expect(r.code).toBe(1);
+    expect(r.error).toMatch(/^listing hf:\/\/org\/gated@[0-9a-f]{40} failed: .*Bad request for token \[REDACTED\] \(\[REDACTED\]\)$/);
+    expect(r.lines.join('\n')).not.toContain('hf_secret_token');
+    expect(r.guest.map(([, v]) => v).join('\n')).not.toContain('hf_secret_token');
   });
 
   it('fails listing a gated model when the secret cannot be read', async () => {
