@@ -300,7 +300,7 @@ describe('failures', () => {
   it('never relays the Hugging Face token, even when the Hub echoes it in an error', async () => {
     const attributes = await planOf([hf()]);
     hub.fault({
-      path: '/api/models/org/gated/tree/',
+      path: '/api/models/org/gated/revision/',
       action: { status: 400, headers: { 'x-error-message': 'Bad request for token hf_secret_token (hf_secret_token)' } },
     });
     const r = await agent(attributes);
