@@ -186,6 +186,17 @@ describe('prune', () => {
     expect(stateOf(e, 'cache-1')).toBe('gone');
   });
 
+  it('--keep counts ACTIVE images: a newer image deprecated by hand does not make prune empty the family', async () => {
+    // cache-2, the newest, was deprecated by hand; cache-1 is what the family resolves to.
+    const e = await start({ images: family([40, 30], { 'cache-2': { deprecated: { state: 'DEPRECATED' } } }) });
+    const first = await prune(e, '--keep=1');
+    expect(first.code).toBe(0);
+    expect(first.stdout).toMatch(/^keep\tcache-1\tnewest \(1 of --keep 1\)$/m);
+    expect(e.state.images.get(`${P}/cache-2`)!.deprecated).toMatchObject({ state: 'DEPRECATED', replacement: uri('cache-1') });
+    expect((await prune(e, '--keep=1', '--delete', '--min-age=1ms')).code).toBe(0);
+    expect(states(e)).toEqual({ 'cache-1': 'ACTIVE' });
+  });
+
   it('a cluster whose node pools cannot be read blocks every deletion, names it, exits 1', async () => {
     const long = deprecatedLongAgo();
     const e = await start({ images: family([90, 80, 10], { 'cache-1': long }) });

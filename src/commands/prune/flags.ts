@@ -32,8 +32,8 @@ export const PRUNE_FLAGS = {
     default: 3,
     min: 1,
     max: 1000,
-    help: 'keep the newest N images of the family',
-    doc: 'keep the newest `N` images of the family (at least 1)',
+    help: 'keep the newest N ACTIVE (not deprecated) images of the family',
+    doc: 'keep the newest `N` ACTIVE (not deprecated) images of the family (at least 1)',
   },
   'min-age': {
     kind: 'string',

@@ -25,7 +25,7 @@ export interface ImageUse {
 
 export interface PruneRules {
   project: string;
-  /** The newest this many images this tool built are kept (at least 1). */
+  /** The newest this many ACTIVE images this tool built are kept (at least 1). */
   keep: number;
   /** Images younger than this are kept; deprecated ones are deleted only once deprecated this long. */
   minAgeMs: number;
@@ -50,7 +50,7 @@ export type Decision = { image: FamilyImage } & Action;
 export interface PrunePlan {
   /** In the order of the family, newest first. */
   decisions: Decision[];
-  /** The image a deprecated one points to: the newest kept. */
+  /** The image a deprecated one points to: the newest ACTIVE one (always kept). */
   replacement?: string;
   /** Why no image is deleted in this run although some would be (a cluster that could not be read). */
   withheld?: string;
@@ -76,6 +76,8 @@ export function deprecatedSince(image: FamilyImage, now: number): number | undef
   return times.length ? Math.min(...times) : undefined;
 }
 
+const isActive = (i: FamilyImage) => (i.deprecated?.state ?? 'ACTIVE') === 'ACTIVE';
+
 const imageUri = (project: string, name: string) => `projects/${project}/global/images/${name}`;
 
 export function planPrune(
@@ -86,23 +88,28 @@ export function planPrune(
 ): PrunePlan {
   const newestFirst = [...images].sort((a, b) => b.createdAt - a.createdAt || a.name.localeCompare(b.name));
   const ours = newestFirst.filter((i) => i.builtByTool && i.status === 'READY');
-  const newest = new Set(ours.slice(0, Math.max(1, rules.keep)).map((i) => i.name));
+  // --keep counts the ACTIVE images only: a deprecated image has left the family (GCE resolves a family to its newest
+  // ACTIVE image), so the newest ACTIVE one is always kept and family references keep resolving. When none is ACTIVE,
+  // the newest are kept, so that making one ACTIVE again restores the family.
+  const active = ours.filter(isActive);
+  const ranked = active.length ? active : ours;
+  const newest = new Set(ranked.slice(0, Math.max(1, rules.keep)).map((i) => i.name));
   const usedBy = new Map<string, string[]>();
   for (const u of uses) usedBy.set(u.image, [...(usedBy.get(u.image) ?? []), u.by]);
 
   const keepReasons = (i: FamilyImage): string[] => {
     const reasons: string[] = [];
-    const rank = ours.indexOf(i);
-    if (newest.has(i.name)) reasons.push(`newest (${rank + 1} of --keep ${rules.keep})`);
+    const rank = ranked.indexOf(i);
+    const none = active.length ? '' : '; none is ACTIVE';
+    if (newest.has(i.name)) reasons.push(`newest (${rank + 1} of --keep ${rules.keep}${none})`);
     const ageMs = rules.now - i.createdAt;
     if (ageMs < rules.minAgeMs) reasons.push(`young (created ${age(ageMs)} ago, --min-age ${age(rules.minAgeMs)})`);
     for (const by of [...new Set(usedBy.get(i.name) ?? [])].sort()) reasons.push(`in use by ${by}`);
     return reasons;
   };
 
-  const kept = ours.filter((i) => keepReasons(i).length > 0);
-  // The newest image kept is what a deprecated image points to; the newest of all is always kept (keep ≥ 1).
-  const replacementImage = kept.find((i) => (i.deprecated?.state ?? 'ACTIVE') === 'ACTIVE') ?? kept[0];
+  // A deprecated image points to the newest ACTIVE image, which is kept (keep ≥ 1); none when no image is ACTIVE.
+  const replacementImage = active[0];
   const replacement = replacementImage ? imageUri(rules.project, replacementImage.name) : undefined;
   const withheld = unreadable.length
     ? `deletion withheld: could not read ${unreadable.join(', ')}, so it is not known which images are in use`

@@ -58,9 +58,9 @@ export async function findUses(
   const ours = (ref: { project: string; name?: string; family?: string } | undefined, by: string) => {
     if (!ref || ref.project !== target.project) return;
     if (ref.name) usage.uses.push({ image: ref.name, by });
-    // A family reference follows the family's newest image, which prune always keeps.
+    // A family reference follows the family's newest ACTIVE image, which prune always keeps.
     else if (ref.family === target.family)
-      usage.notes.push(`${by} names the family ${target.family}: it uses the newest image, which is kept`);
+      usage.notes.push(`${by} names the family ${target.family}: it uses the newest ACTIVE image, which is kept`);
   };
   for (const project of projects) {
     let clusters: ClusterInfo[];

@@ -114,6 +114,27 @@ describe('planPrune', () => {
     expect(plan.replacement).toBe('projects/p/global/images/b');
   });
 
+  it('--keep counts ACTIVE images: a newer image deprecated by hand neither counts nor is the replacement', () => {
+    // The family resolves to its newest ACTIVE image: b. Keeping a instead would deprecate b and leave the family empty.
+    const byHand = img('a', 20, { deprecated: { state: 'DEPRECATED' } });
+    const plan = planPrune([byHand, img('b', 30), img('c', 40)], [], rules({ keep: 1, delete: true }));
+    expect(actions(plan)).toEqual({ a: 'deprecate', b: 'keep', c: 'deprecate' });
+    expect(plan.replacement).toBe('projects/p/global/images/b');
+    expect(plan.decisions[1]).toMatchObject({ reasons: ['newest (1 of --keep 1)'] });
+    expect(plan.decisions[2]).toMatchObject({ status: { state: 'DEPRECATED', replacement: 'projects/p/global/images/b' } });
+    // Deprecated long ago, the newer one is deleted in turn; the newest ACTIVE image stays.
+    const long = planPrune([img('a', 20, { deprecated: deprecatedDaysAgo(10) }), img('b', 30)], [], rules({ keep: 1, delete: true }));
+    expect(actions(long)).toEqual({ a: 'delete', b: 'keep' });
+  });
+
+  it('with no ACTIVE image, the newest are kept (making one ACTIVE again restores the family) and none is a replacement', () => {
+    const images = [img('a', 20, { deprecated: deprecatedDaysAgo(10) }), img('b', 30, { deprecated: deprecatedDaysAgo(10) })];
+    const plan = planPrune(images, [], rules({ keep: 1, delete: true }));
+    expect(actions(plan)).toEqual({ a: 'keep', b: 'delete' });
+    expect(plan.decisions[0]).toMatchObject({ reasons: ['newest (1 of --keep 1; none is ACTIVE)'] });
+    expect(plan.replacement).toBeUndefined();
+  });
+
   it('an empty family plans nothing', () => {
     expect(planPrune([], [], rules())).toEqual({ decisions: [] });
   });
