@@ -193,6 +193,8 @@ export const PERMISSIONS: Readonly<Record<PermissionScope, readonly string[]>> =
     'container.clusters.get',
     'container.clusters.list',
     'container.thirdPartyObjects.list',
+    // The project's number, read only when a node pool or ComputeClass names a project by number.
+    'resourcemanager.projects.get',
   ],
   doctor: [
     'compute.images.get',

@@ -162,6 +162,11 @@ describe('the permissions prune uses', () => {
           name: 'cached',
           secondaryBootDisks: [{ diskImage: 'projects/test-project/global/images/cache-1', mode: 'CONTAINER_IMAGE_CACHE' }],
         },
+        // A project named by its number: prune reads the project's number to tell.
+        {
+          name: 'by-number',
+          secondaryBootDisks: [{ diskImage: `projects/${h.emu.state.projects.get('test-project')!.number}/global/images/cache-1` }],
+        },
       ],
       kubernetes: { computeClasses: [{ name: 'warm', secondaryBootDisks: [{ diskImageName: 'cache-2', project: 'test-project' }] }] },
     });
@@ -170,7 +175,10 @@ describe('the permissions prune uses', () => {
       autopilot: true,
       kubernetes: { allowlists: [{ name: 'exact', patterns: ['projects/test-project/global/images/cache-1'] }] },
     });
-    const env = { CLOUDSDK_API_ENDPOINT_OVERRIDES_CONTAINER: h.emu.storageHost };
+    const env = {
+      CLOUDSDK_API_ENDPOINT_OVERRIDES_CONTAINER: h.emu.storageHost,
+      CLOUDSDK_API_ENDPOINT_OVERRIDES_CLOUDRESOURCEMANAGER: h.emu.storageHost,
+    };
     const seen = await runs(
       h,
       [

@@ -44,6 +44,7 @@ async function start(opts: EmulatorOptions): Promise<Emulator> {
 const envOf = (e: Emulator) => ({
   CLOUDSDK_API_ENDPOINT_OVERRIDES_COMPUTE: e.computeEndpoint,
   CLOUDSDK_API_ENDPOINT_OVERRIDES_CONTAINER: e.storageHost,
+  CLOUDSDK_API_ENDPOINT_OVERRIDES_CLOUDRESOURCEMANAGER: e.storageHost,
   CLOUDSDK_AUTH_ACCESS_TOKEN: TOKEN,
 });
 
@@ -195,6 +196,36 @@ describe('prune', () => {
     expect(e.state.images.get(`${P}/cache-2`)!.deprecated).toMatchObject({ state: 'DEPRECATED', replacement: uri('cache-1') });
     expect((await prune(e, '--keep=1', '--delete', '--min-age=1ms')).code).toBe(0);
     expect(states(e)).toEqual({ 'cache-1': 'ACTIVE' });
+  });
+
+  it('a pool naming an image by project number or by resource name keeps it; a reference it cannot read blocks deletion', async () => {
+    const long = deprecatedLongAgo();
+    const e = await start({ images: family([90, 80, 70, 10], { 'cache-1': long, 'cache-2': long, 'cache-3': long }) });
+    const number = e.state.projects.get(P)!.number;
+    await e.gke.addCluster({
+      name: 'refs',
+      nodePools: [
+        { name: 'by-number', secondaryBootDisks: [{ diskImage: `projects/${number}/global/images/cache-1` }] },
+        { name: 'by-resource-name', secondaryBootDisks: [{ diskImage: `//compute.googleapis.com/${uri('cache-2')}` }] },
+      ],
+    });
+    const r = await prune(e, '--keep=1', '--delete');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(
+      /^keep\tcache-1\tin use by projects\/test-project\/locations\/us-central1\/clusters\/refs\/nodePools\/by-number$/m,
+    );
+    expect(states(e)).toEqual({ 'cache-1': 'DEPRECATED', 'cache-2': 'DEPRECATED', 'cache-4': 'ACTIVE' });
+
+    // A reference in no form prune knows may name any image of the family: nothing is deleted on a guess.
+    await e.gke.addCluster({ name: 'odd', nodePools: [{ name: 'p', secondaryBootDisks: [{ diskImage: 'images/cache-1' }] }] });
+    e.gke.clusters.get(`projects/${P}/locations/us-central1/clusters/refs`)!.nodePools.length = 0;
+    const odd = await prune(e, '--keep=1', '--delete');
+    expect(odd.code).toBe(1);
+    expect(odd.stderr).toContain(
+      `error: could not read the image reference "images/cache-1" of projects/${P}/locations/us-central1/clusters/odd/nodePools/p (not a form prune understands)`,
+    );
+    expect(odd.stdout).toMatch(/^wait\tcache-1\tdeletion withheld: could not read the image reference "images\/cache-1"/m);
+    expect(e.requests.filter((q) => q.call === 'images.delete').length).toBe(1);
   });
 
   it('a cluster whose node pools cannot be read blocks every deletion, names it, exits 1', async () => {

@@ -2,35 +2,55 @@
 // node pool's secondaryBootDisks in every cluster (all locations) of each project checked, and — where the caller
 // can read the cluster's Kubernetes API — the ComputeClasses (storage.secondaryBootDisks) and the
 // GCPResourceAllowlist patterns that name an image exactly. A cluster list or a cluster's node pools that cannot be
-// read make the answer incomplete: they are returned as `unreadable`, and prune then deletes nothing. A Kubernetes API
-// that cannot be read is a note: GKE's own API is the record of what pools use.
+// read, and an image reference that cannot be placed (a form not known, a project number not known to be the image
+// project's), make the answer incomplete: they are returned as `unreadable`, and prune then deletes nothing. A
+// Kubernetes API that cannot be read is a note: GKE's own API is the record of what pools use.
 import type { ClusterInfo, GkeApi } from '../../gcp/gke.js';
+import type { ProjectReadsApi } from '../../gcp/project-reads.js';
 import type { KubeApi } from '../../k8s/api.js';
 import type { ImageUse } from './planner.js';
 
 export interface UsageSources {
   gke: Pick<GkeApi, 'listClusters' | 'listNodePools'>;
   kube(cluster: ClusterInfo): Promise<Pick<KubeApi, 'listAllowlists' | 'listComputeClasses'>>;
+  /** Read only when a reference names a project by number. */
+  projectReads: Pick<ProjectReadsApi, 'projectNumber'>;
 }
 
 export interface Usage {
   uses: ImageUse[];
-  /** What could not be read: `project P (cluster list)` or a cluster's path, with the reason. */
+  /** What could not be read: a project's cluster list, a cluster's path or an image reference, with the reason. */
   unreadable: string[];
   notes: string[];
   /** The clusters read, by path. */
   clusters: string[];
 }
 
-/** `https://www.googleapis.com/compute/v1/`, `https://compute.googleapis.com/compute/v1/`, beta, alpha. */
-const URL_PREFIX = /^https:\/\/[^/]+\/compute\/(?:v1|beta|alpha)\//;
+/** An image reference read: `project` may be an ID or, as a reference may name it, a project number. */
+export interface ImageRef {
+  project: string;
+  name?: string;
+  family?: string;
+}
+
+/**
+ * What comes before `projects/`: a scheme and host (`https://compute.googleapis.com/`), a resource name's `//host/`
+ * (`//compute.googleapis.com/`) or a host alone (`compute.googleapis.com/`), then the API version
+ * (`compute/v1/`, beta, alpha).
+ */
+const HOST_PREFIX = /^(?:(?:https?:)?\/\/[^/]+\/|[-a-z0-9.]*googleapis\.com\/)(?=projects\/|compute\/)/;
+const VERSION_PREFIX = /^compute\/(?:v1|beta|alpha)\//;
+
+/** A project named by its number (a project ID starts with a letter). */
+const isProjectNumber = (project: string) => /^\d+$/.test(project);
 
 /**
  * The image a reference names, as `{project, name}`, or a family reference, or undefined. References are full URLs,
- * `projects/P/global/images/NAME`, `global/images/NAME` (in `project`), or a bare name (in `project`).
+ * `//compute.googleapis.com/projects/...`, `compute.googleapis.com/projects/...`, `projects/P/global/images/NAME`,
+ * `global/images/NAME` (in `project`), or a bare name (in `project`); P may be a project number.
  */
-export function imageOf(ref: string, project: string): { project: string; name?: string; family?: string } | undefined {
-  const path = ref.trim().replace(URL_PREFIX, '');
+export function imageOf(ref: string, project: string): ImageRef | undefined {
+  const path = ref.trim().replace(HOST_PREFIX, '').replace(VERSION_PREFIX, '');
   const m = /^(?:projects\/([^/]+)\/)?global\/images\/(?:family\/([a-z][-a-z0-9]*)|([a-z][-a-z0-9]*))$/.exec(path);
   if (m) return { project: m[1] ?? project, ...(m[2] ? { family: m[2] } : { name: m[3]! }) };
   return /^[a-z]([-a-z0-9]*[a-z0-9])?$/.test(path) ? { project, name: path } : undefined;
@@ -42,11 +62,14 @@ export function imageOf(ref: string, project: string): { project: string; name?:
  */
 export function exactImageOfPattern(pattern: string): { project: string; name: string } | undefined {
   const body = pattern.replace(/^\^/, '').replace(/\$$/, '');
-  const m = /^projects\/([a-z][-a-z0-9]*[a-z0-9])\/global\/images\/([a-z]([-a-z0-9]*[a-z0-9])?)$/.exec(body);
+  const m = /^projects\/([a-z][-a-z0-9]*[a-z0-9]|\d+)\/global\/images\/([a-z]([-a-z0-9]*[a-z0-9])?)$/.exec(body);
   return m ? { project: m[1]!, name: m[2]! } : undefined;
 }
 
 const errorText = (err: unknown) => String((err as Error)?.message ?? err).split('\n')[0];
+
+/** Records what one reference names; `ref` undefined: a reference that was not understood. */
+type Note = (ref: ImageRef | undefined, text: string, by: string) => void;
 
 export async function findUses(
   sources: UsageSources,
@@ -55,8 +78,13 @@ export async function findUses(
   signal: AbortSignal,
 ): Promise<Usage> {
   const usage: Usage = { uses: [], unreadable: [], notes: [], clusters: [] };
-  const ours = (ref: { project: string; name?: string; family?: string } | undefined, by: string) => {
-    if (!ref || ref.project !== target.project) return;
+  // References that name a project by number: they are the target's only if its number says so (read once, at the end).
+  const byNumber: Array<{ ref: ImageRef; text: string; by: string }> = [];
+  const ours: Note = (ref, text, by) => {
+    // Not understood: it may name one of the family's images, so nothing is deleted on a guess.
+    if (!ref) return void usage.unreadable.push(`the image reference ${JSON.stringify(text)} of ${by} (not a form prune understands)`);
+    if (isProjectNumber(ref.project) && ref.project !== target.project) return void byNumber.push({ ref, text, by });
+    if (ref.project !== target.project) return;
     if (ref.name) usage.uses.push({ image: ref.name, by });
     // A family reference follows the family's newest ACTIVE image, which prune always keeps.
     else if (ref.family === target.family)
@@ -76,7 +104,7 @@ export async function findUses(
         const pools = await sources.gke.listNodePools(cluster.path, signal);
         for (const pool of pools)
           for (const disk of pool.secondaryBootDisks)
-            if (disk.diskImage) ours(imageOf(disk.diskImage, cluster.project), `${cluster.path}/nodePools/${pool.name}`);
+            if (disk.diskImage) ours(imageOf(disk.diskImage, cluster.project), disk.diskImage, `${cluster.path}/nodePools/${pool.name}`);
         usage.clusters.push(cluster.path);
       } catch (err) {
         signal.throwIfAborted();
@@ -86,26 +114,36 @@ export async function findUses(
       await readKubernetes(sources, cluster, ours, usage, signal);
     }
   }
+  if (byNumber.length) {
+    let number: string | undefined;
+    let why = '';
+    try {
+      number = await sources.projectReads.projectNumber(target.project, signal);
+    } catch (err) {
+      signal.throwIfAborted();
+      why = errorText(err) ?? '';
+    }
+    for (const { ref, text, by } of byNumber)
+      if (number === undefined)
+        usage.unreadable.push(
+          `the image reference ${JSON.stringify(text)} of ${by} (it names project ${ref.project} by number, and the number of project ${target.project} could not be read: ${why})`,
+        );
+      else if (number === ref.project) ours({ ...ref, project: target.project }, text, by);
+  }
   return usage;
 }
 
-async function readKubernetes(
-  sources: UsageSources,
-  cluster: ClusterInfo,
-  ours: (ref: { project: string; name?: string; family?: string } | undefined, by: string) => void,
-  usage: Usage,
-  signal: AbortSignal,
-): Promise<void> {
+async function readKubernetes(sources: UsageSources, cluster: ClusterInfo, ours: Note, usage: Usage, signal: AbortSignal): Promise<void> {
   try {
     const kube = await sources.kube(cluster);
     const [classes, allowlists] = await Promise.all([kube.listComputeClasses(signal), kube.listAllowlists(signal)]);
     for (const cc of classes ?? [])
       for (const d of cc.secondaryBootDisks)
-        ours(imageOf(d.diskImageName, d.project ?? cluster.project), `ComputeClass ${cc.name} in ${cluster.path}`);
+        ours(imageOf(d.diskImageName, d.project ?? cluster.project), d.diskImageName, `ComputeClass ${cc.name} in ${cluster.path}`);
     for (const list of allowlists ?? [])
       for (const pattern of list.allowedResourcePatterns) {
         const exact = exactImageOfPattern(pattern);
-        if (exact) ours(exact, `GCPResourceAllowlist ${list.name} in ${cluster.path}`);
+        if (exact) ours(exact, pattern, `GCPResourceAllowlist ${list.name} in ${cluster.path}`);
       }
   } catch (err) {
     signal.throwIfAborted();
