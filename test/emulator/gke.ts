@@ -4,9 +4,12 @@
  * gcfsConfig, autopilot, autoscaling.autoprovisioningNodePoolDefaults). Each cluster added also gets its own small
  * Kubernetes API (kubernetes.ts) on an HTTPS port of 127.0.0.1: the cluster's `endpoint` names it and
  * `masterAuth.clusterCaCertificate` is its CA, as GKE gives them. Clusters are added by tests (`emu.gke.addCluster`);
- * a zone in `unreachableZones` is left out of clusters.list and named in its `missingZones`, as GKE does.
+ * a zone in `unreachableZones` is left out of clusters.list and named in its `missingZones`, as GKE does. A cluster
+ * with `privateEndpoint` is a private cluster whose control plane answers on a private address only
+ * (`privateClusterConfig.enablePrivateEndpoint`): its `endpoint` is an address nothing listens on from here.
  */
 import type { Server } from 'node:https';
+import { createServer as createTcpServer, type AddressInfo } from 'node:net';
 import type { Router } from './router.js';
 import { startKubernetesApi, type KubeObjects } from './kubernetes.js';
 import type { ServerDeps } from './server.js';
@@ -42,6 +45,8 @@ export interface ClusterSeed {
   defaultGcfs?: boolean;
   /** What its Kubernetes API holds (see kubernetes.ts). */
   kubernetes?: Partial<KubeObjects>;
+  /** A private endpoint only: the Kubernetes API holds its objects but cannot be reached (connection refused). */
+  privateEndpoint?: boolean;
 }
 
 export interface EmuCluster {
@@ -57,6 +62,8 @@ export interface EmuCluster {
   defaultGcfs: boolean;
   /** `127.0.0.1:PORT` */
   endpoint: string;
+  /** The endpoint is private (`privateClusterConfig`) and unreachable from the caller. */
+  privateEndpoint: boolean;
   /** The CA, PEM. */
   caCertificate: string;
   /** Live objects of its Kubernetes API; tests may edit them. */
@@ -102,7 +109,8 @@ export class GkeService {
       })),
       autoprovisioning: nap,
       defaultGcfs: seed.defaultGcfs ?? autopilot,
-      endpoint: `127.0.0.1:${port}`,
+      endpoint: `127.0.0.1:${seed.privateEndpoint ? await closedPort() : port}`,
+      privateEndpoint: seed.privateEndpoint ?? false,
       caCertificate: ca,
       kube,
     };
@@ -121,6 +129,18 @@ export class GkeService {
       ),
     );
   }
+}
+
+/** A port of 127.0.0.1 that was free a moment ago and is closed now: connecting to it is refused. */
+async function closedPort(): Promise<number> {
+  const server = createTcpServer();
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve());
+  });
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
 }
 
 const API = 'https://container.googleapis.com/v1';
@@ -151,6 +171,9 @@ function clusterJson(c: EmuCluster) {
     location: c.location,
     selfLink: `${API}/projects/${c.project}/locations/${c.location}/clusters/${c.name}`,
     endpoint: c.endpoint,
+    ...(c.privateEndpoint
+      ? { privateClusterConfig: { enablePrivateNodes: true, enablePrivateEndpoint: true, privateEndpoint: c.endpoint } }
+      : {}),
     masterAuth: { clusterCaCertificate: Buffer.from(c.caCertificate).toString('base64') },
     initialClusterVersion: c.version,
     currentMasterVersion: c.version,

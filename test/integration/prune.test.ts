@@ -291,6 +291,37 @@ describe('prune', () => {
     expect(states(e)).toEqual({ 'cache-1': 'DEPRECATED', 'cache-2': 'DEPRECATED', 'cache-3': 'ACTIVE' });
   });
 
+  it('with --delete, a Kubernetes API it cannot reach (a private endpoint) blocks deletion: a ComputeClass there is unseen', async () => {
+    const long = deprecatedLongAgo();
+    const e = await start({ images: family([90, 80, 10], { 'cache-1': long }) });
+    await e.gke.addCluster({
+      name: 'private',
+      privateEndpoint: true,
+      kubernetes: { computeClasses: [{ name: 'warm', secondaryBootDisks: [{ diskImageName: 'cache-1', project: P }] }] },
+    });
+    const r = await prune(e, '--keep=1', '--delete', '--json');
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(
+      /^error: could not read the Kubernetes API of projects\/test-project\/locations\/us-central1\/clusters\/private \(.*ECONNREFUSED.*\), where a ComputeClass/m,
+    );
+    const doc = JSON.parse(r.stdout);
+    expect(doc).toMatchObject({
+      state: 'failed',
+      unreadable: [expect.stringContaining('the Kubernetes API of')],
+      withheld: expect.any(String),
+    });
+    expect(e.requests.some((q) => q.call === 'images.delete')).toBe(false);
+    // Deprecation still happens, as for a cluster whose node pools cannot be read.
+    expect(states(e)).toEqual({ 'cache-1': 'DEPRECATED', 'cache-2': 'DEPRECATED', 'cache-3': 'ACTIVE' });
+
+    // Without --delete it stays a note.
+    const plain = await prune(e, '--keep=1');
+    expect(plain.code).toBe(0);
+    expect(plain.stderr).toMatch(
+      /^note: could not read the Kubernetes API of projects\/test-project\/locations\/us-central1\/clusters\/private/m,
+    );
+  });
+
   it('--dry-run prints the plan and only reads', async () => {
     const long = deprecatedLongAgo();
     const e = await start({ images: family([90, 40, 30, 10], { 'cache-1': long }) });

@@ -81,7 +81,9 @@ export async function runPrune(config: PruneConfig, deps: PruneDeps): Promise<nu
   let usage: Awaited<ReturnType<typeof findUses>>;
   try {
     images = await cloud.compute.listImagesOfFamily(config.family, signal);
-    usage = await findUses(cloud, { project: config.projectName, family: config.family }, config.clusterProjects, signal);
+    usage = await findUses(cloud, { project: config.projectName, family: config.family }, config.clusterProjects, signal, {
+      kubernetesRequired: config.delete,
+    });
   } catch (e) {
     if (signal.aborted) {
       err.write('Interrupted while reading: nothing was changed.\n');

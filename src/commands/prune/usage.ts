@@ -3,8 +3,9 @@
 // can read the cluster's Kubernetes API — the ComputeClasses (storage.secondaryBootDisks) and the
 // GCPResourceAllowlist patterns that name an image exactly. A cluster list or a cluster's node pools that cannot be
 // read, and an image reference that cannot be placed (a form not known, a project number not known to be the image
-// project's), make the answer incomplete: they are returned as `unreadable`, and prune then deletes nothing. A
-// Kubernetes API that cannot be read is a note: GKE's own API is the record of what pools use.
+// project's), make the answer incomplete: they are returned as `unreadable`, and prune then deletes nothing. So does,
+// with --delete, a Kubernetes API that cannot be read (a private endpoint, RBAC): a ComputeClass there may name an
+// image. Without --delete it is a note, since deprecation leaves every image usable.
 import type { ClusterInfo, GkeApi } from '../../gcp/gke.js';
 import type { ProjectReadsApi } from '../../gcp/project-reads.js';
 import type { KubeApi } from '../../k8s/api.js';
@@ -68,6 +69,14 @@ export function exactImageOfPattern(pattern: string): { project: string; name: s
 
 const errorText = (err: unknown) => String((err as Error)?.message ?? err).split('\n')[0];
 
+export interface UsageOptions {
+  /**
+   * --delete: a Kubernetes API that cannot be read makes the answer incomplete (`unreadable`), since a ComputeClass
+   * there may name an image of the family; otherwise it is a note.
+   */
+  kubernetesRequired?: boolean;
+}
+
 /** Records what one reference names; `ref` undefined: a reference that was not understood. */
 type Note = (ref: ImageRef | undefined, text: string, by: string) => void;
 
@@ -76,6 +85,7 @@ export async function findUses(
   target: { project: string; family: string },
   projects: readonly string[],
   signal: AbortSignal,
+  options: UsageOptions = {},
 ): Promise<Usage> {
   const usage: Usage = { uses: [], unreadable: [], notes: [], clusters: [] };
   // References that name a project by number: they are the target's only if its number says so (read once, at the end).
@@ -111,7 +121,7 @@ export async function findUses(
         usage.unreadable.push(`${cluster.path} (${errorText(err)})`);
         continue;
       }
-      await readKubernetes(sources, cluster, ours, usage, signal);
+      await readKubernetes(sources, cluster, ours, usage, options, signal);
     }
   }
   if (byNumber.length) {
@@ -133,7 +143,14 @@ export async function findUses(
   return usage;
 }
 
-async function readKubernetes(sources: UsageSources, cluster: ClusterInfo, ours: Note, usage: Usage, signal: AbortSignal): Promise<void> {
+async function readKubernetes(
+  sources: UsageSources,
+  cluster: ClusterInfo,
+  ours: Note,
+  usage: Usage,
+  options: UsageOptions,
+  signal: AbortSignal,
+): Promise<void> {
   try {
     const kube = await sources.kube(cluster);
     const [classes, allowlists] = await Promise.all([kube.listComputeClasses(signal), kube.listAllowlists(signal)]);
@@ -147,6 +164,10 @@ async function readKubernetes(sources: UsageSources, cluster: ClusterInfo, ours:
       }
   } catch (err) {
     signal.throwIfAborted();
+    if (options.kubernetesRequired)
+      return void usage.unreadable.push(
+        `the Kubernetes API of ${cluster.path} (${errorText(err)}), where a ComputeClass or GCPResourceAllowlist may name an image`,
+      );
     usage.notes.push(
       `could not read the Kubernetes API of ${cluster.path} (${errorText(err)}): its ComputeClasses and GCPResourceAllowlists were not checked`,
     );

@@ -58,14 +58,18 @@ describe('findUses', () => {
     secondaryBootDisks: [{ diskImage }],
   });
   /** One cluster whose pools name these images; `number` is what Resource Manager says of project p. */
-  function sources(images: string[], number: () => Promise<string>) {
+  function sources(images: string[], number: () => Promise<string>, kubeError?: Error) {
     const asked: string[] = [];
     const s: UsageSources = {
       gke: {
         listClusters: () => Promise.resolve([cluster]),
         listNodePools: () => Promise.resolve(images.map((ref, i) => pool(`pool-${i}`, ref))),
       },
-      kube: () => Promise.resolve({ listAllowlists: () => Promise.resolve(undefined), listComputeClasses: () => Promise.resolve([]) }),
+      kube: () =>
+        Promise.resolve({
+          listAllowlists: () => Promise.resolve(undefined),
+          listComputeClasses: () => (kubeError ? Promise.reject(kubeError) : Promise.resolve([])),
+        }),
       projectReads: {
         projectNumber: (project) => {
           asked.push(project);
@@ -75,7 +79,8 @@ describe('findUses', () => {
     };
     return { s, asked };
   }
-  const run = (s: UsageSources) => findUses(s, { project: 'p', family: 'cache' }, ['p'], new AbortController().signal);
+  const run = (s: UsageSources, kubernetesRequired = false) =>
+    findUses(s, { project: 'p', family: 'cache' }, ['p'], new AbortController().signal, { kubernetesRequired });
   const by = (i: number) => `${cluster.path}/nodePools/pool-${i}`;
 
   it('reads the resource-name and scheme-less forms, and asks for no project number when none is named', async () => {
@@ -110,6 +115,18 @@ describe('findUses', () => {
       `the image reference "projects/p/global/images/Bad_Name" of ${by(1)} (not a form prune understands)`,
       `the image reference "images/a" of ${by(2)} (not a form prune understands)`,
       `the image reference "projects/123456789012/global/images/a" of ${by(0)} (it names project 123456789012 by number, and the number of project p could not be read: 403 The caller does not have permission)`,
+    ]);
+  });
+
+  it('a Kubernetes API that cannot be read is a note, and with --delete (kubernetesRequired) unreadable', async () => {
+    const { s } = sources([], () => Promise.resolve('1'), new Error('connect ECONNREFUSED 10.0.0.2:443'));
+    const plain = await run(s);
+    expect(plain.unreadable).toEqual([]);
+    expect(plain.notes).toEqual([expect.stringContaining(`could not read the Kubernetes API of ${cluster.path} (connect ECONNREFUSED`)]);
+    const strict = await run(s, true);
+    expect(strict.notes).toEqual([]);
+    expect(strict.unreadable).toEqual([
+      `the Kubernetes API of ${cluster.path} (connect ECONNREFUSED 10.0.0.2:443), where a ComputeClass or GCPResourceAllowlist may name an image`,
     ]);
   });
 });
