@@ -189,6 +189,8 @@ export const PERMISSIONS: Readonly<Record<PermissionScope, readonly string[]>> =
     'compute.globalOperations.get',
     'compute.images.delete',
     'compute.images.deprecate',
+    // Each image is read again just before it is deleted.
+    'compute.images.get',
     'compute.images.list',
     'container.clusters.get',
     'container.clusters.list',

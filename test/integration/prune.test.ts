@@ -228,6 +228,49 @@ describe('prune', () => {
     expect(e.requests.filter((q) => q.call === 'images.delete').length).toBe(1);
   });
 
+  it('--delete reads each image again just before deleting it, and skips one that changed since it was listed', async () => {
+    const long = deprecatedLongAgo();
+    const e = await start({ images: family([90, 80, 70, 60, 10], { 'cache-1': long, 'cache-2': long, 'cache-3': long, 'cache-4': long }) });
+    // The reads after the family's listing are held; meanwhile cache-1 is made ACTIVE again, cache-2's record is
+    // replaced and cache-3 is deprecated anew (its time now): the plan still says to delete all three.
+    e.faults.add({ match: { call: 'container.projects.locations.clusters.list' }, times: 1, action: { delayMs: 800 } });
+    const run = spawnCli(['prune', `--project-name=${P}`, '--image-family-name=cache', '--keep=1', '--delete', '--json'], envOf(e));
+    await until(() => e.faults.fired.some((f) => f.call === 'container.projects.locations.clusters.list'), 'the cluster listing');
+    delete e.state.images.get(`${P}/cache-1`)!.deprecated;
+    e.state.images.get(`${P}/cache-2`)!.description = 'made by hand';
+    e.state.images.get(`${P}/cache-3`)!.deprecated = { state: 'DEPRECATED', deprecated: new Date().toISOString() };
+    const r = await run.done;
+    expect(r.code).toBe(0);
+    expect(states(e)).toEqual({ 'cache-1': 'ACTIVE', 'cache-2': 'DEPRECATED', 'cache-3': 'DEPRECATED', 'cache-5': 'ACTIVE' });
+    const byName = Object.fromEntries(JSON.parse(r.stdout).images.map((i: { name: string }) => [i.name, i]));
+    expect(byName['cache-1']).toMatchObject({
+      action: 'delete',
+      outcome: 'skipped',
+      why: 'not deleted: it is ACTIVE again since it was listed',
+    });
+    expect(byName['cache-2']).toMatchObject({
+      outcome: 'skipped',
+      why: "not deleted: its description no longer holds this tool's record since it was listed",
+    });
+    expect(byName['cache-3']).toMatchObject({
+      outcome: 'skipped',
+      why: expect.stringMatching(/^not deleted: it was deprecated again \(DEPRECATED for 0m\)/),
+    });
+    expect(byName['cache-4']).toMatchObject({ outcome: 'deleted' });
+    expect(e.requests.filter((q) => q.call === 'images.delete').map((q) => q.path)).toEqual([expect.stringContaining('/cache-4')]);
+
+    // Without --json, each skip is said on stderr.
+    e.state.images.get(`${P}/cache-1`)!.deprecated = long.deprecated;
+    e.faults.add({ match: { call: 'container.projects.locations.clusters.list' }, times: 1, action: { delayMs: 800 } });
+    const text = spawnCli(['prune', `--project-name=${P}`, '--image-family-name=cache', '--keep=1', '--delete'], envOf(e));
+    await until(() => e.faults.fired.filter((f) => f.call === 'container.projects.locations.clusters.list').length === 2, 'the listing');
+    delete e.state.images.get(`${P}/cache-1`)!.deprecated;
+    const t = await text.done;
+    expect(t.stderr).toContain('skipped cache-1: it is ACTIVE again since it was listed; not deleted\n');
+    expect(t.stderr).toMatch(/, 1 skipped \(unchanged\) in family cache/);
+    expect(stateOf(e, 'cache-1')).toBe('ACTIVE');
+  });
+
   it('a cluster whose node pools cannot be read blocks every deletion, names it, exits 1', async () => {
     const long = deprecatedLongAgo();
     const e = await start({ images: family([90, 80, 10], { 'cache-1': long }) });

@@ -9,7 +9,7 @@ import { deadline } from '../../io/abort.js';
 import type { Redactor } from '../../io/redact.js';
 import type { TextSink } from '../../io/render.js';
 import type { PruneConfig } from './parse.js';
-import { planPrune, type Decision, type FamilyImage } from './planner.js';
+import { age, deprecatedSince, planPrune, type Decision, type FamilyImage } from './planner.js';
 import { findUses } from './usage.js';
 
 /** How long one images.deprecate or images.delete may take, operation included, before it counts as failed. */
@@ -54,6 +54,22 @@ const familyImage = (i: ImageInfo, now: number): FamilyImage => {
     ...(i.deprecated ? { deprecated: i.deprecated } : {}),
   };
 };
+
+/**
+ * Why an image planned for deletion, read again just before, must not be deleted after all: it is ACTIVE again, its
+ * description no longer holds this tool's record, or it was deprecated again since (not yet for --min-age).
+ * Undefined: it is still due.
+ */
+export function staleDeletion(fresh: ImageInfo, now: number, minAgeMs: number): string | undefined {
+  const image = familyImage(fresh, now);
+  const state = image.deprecated?.state ?? 'ACTIVE';
+  if (state === 'ACTIVE') return 'it is ACTIVE again';
+  if (!image.builtByTool) return "its description no longer holds this tool's record";
+  const since = deprecatedSince(image, now);
+  if (since === undefined || now - since < minAgeMs)
+    return `it was deprecated again (${state}${since === undefined ? ' with no time recorded' : ` for ${age(now - since)}`})`;
+  return undefined;
+}
 
 export async function runPrune(config: PruneConfig, deps: PruneDeps): Promise<number> {
   const [{ findCredentials }, { createCloud }, { DEFAULT_TUNING }] = await Promise.all([
@@ -128,7 +144,19 @@ export async function runPrune(config: PruneConfig, deps: PruneDeps): Promise<nu
           if (!config.json)
             err.write(`deprecated ${d.image.name}${d.status.replacement ? ` (replacement ${d.status.replacement})` : ''}\n`);
         } else {
-          const gone = await cloud.compute.deleteImage(d.image.name, limit);
+          // The plan may be stale: the image is read again, and deleted only if it is still due.
+          const fresh = await cloud.compute.getImage(d.image.name, limit);
+          const stale = fresh ? staleDeletion(fresh, (deps.now ?? Date.now)(), config.minAgeMs) : undefined;
+          if (stale || signal.aborted) {
+            report.outcome = 'skipped';
+            if (!stale) interrupted = true;
+            else {
+              report.why = `not deleted: ${stale} since it was listed`;
+              if (!config.json) err.write(`skipped ${d.image.name}: ${stale} since it was listed; not deleted\n`);
+            }
+            continue;
+          }
+          const gone = fresh ? await cloud.compute.deleteImage(d.image.name, limit) : 'not-found';
           report.outcome = 'deleted';
           if (!config.json) err.write(`deleted ${d.image.name}${gone === 'not-found' ? ' (it was already gone)' : ''}\n`);
         }
