@@ -29,6 +29,8 @@ describe('exactImageOfPattern', () => {
   it('a pattern that can match one image only pins it (anchors allowed)', () => {
     expect(exactImageOfPattern('projects/my-project/global/images/cache-1')).toEqual({ project: 'my-project', name: 'cache-1' });
     expect(exactImageOfPattern('^projects/my-project/global/images/cache-1$')).toEqual({ project: 'my-project', name: 'cache-1' });
+    // By project number: findUses tells whether it is the image project.
+    expect(exactImageOfPattern('projects/123456789012/global/images/cache-1')).toEqual({ project: '123456789012', name: 'cache-1' });
   });
 
   it.each([
