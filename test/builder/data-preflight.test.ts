@@ -1,29 +1,17 @@
 // Preflight of a data disk on the fake cloud, at the scale the emulator cannot hold: the cap on the number of files
 // (the manifest is one JSON text) and the size the disk needs with an inode for every file and directory.
 import { describe, expect, it } from 'vitest';
-import { runBuild } from '../../src/builder/index.js';
 import { dataDiskNeededGb } from '../../src/builder/steps/list-data-sources.js';
 import { BuildError } from '../../src/errors.js';
-import { DEFAULT_RETRY } from '../../src/gcp/retry.js';
-import { Redactor } from '../../src/io/redact.js';
 import { dataDiskInodes, MAX_DATA_FILES, type DataFile } from '../../src/vm/contract.js';
-import { FakeCloud } from '../helpers/fake-cloud.js';
+import { FakeCloud, runOnFakeCloud } from '../helpers/fake-cloud.js';
 import { buildFlags, parseConfig } from '../helpers/plan.js';
 
-const fast = { retry: { ...DEFAULT_RETRY, maxAttempts: 2, baseDelayMs: 1, maxDelayMs: 2 } };
 const GIB = 1024 ** 3;
 
 async function preflight(cloud: FakeCloud, sources: string[]) {
   const { 'container-image': _, ...flags } = buildFlags({ 'data-source': sources });
-  const config = parseConfig(flags, {});
-  const { error } = await runBuild(config.plan, {
-    cloud,
-    emit: () => undefined,
-    redactor: new Redactor(),
-    signal: new AbortController().signal,
-    tuning: fast,
-    runId: 'abc123',
-  });
+  const { error } = await runOnFakeCloud(cloud, parseConfig(flags, {}).plan);
   return error;
 }
 

@@ -1,26 +1,13 @@
 // Preflight on the fake cloud: checks that fail for one cause are one problem naming them, and credentials that
 // give no token stop the run before any check.
 import { describe, expect, it } from 'vitest';
-import { runBuild } from '../../src/builder/index.js';
 import { buildFlags, parseConfig } from '../helpers/plan.js';
 import { BuildError } from '../../src/errors.js';
 import { ApiError } from '../../src/gcp/errors.js';
-import { DEFAULT_RETRY } from '../../src/gcp/retry.js';
-import { Redactor } from '../../src/io/redact.js';
-import { FakeCloud } from '../helpers/fake-cloud.js';
-
-const fast = { retry: { ...DEFAULT_RETRY, maxAttempts: 2, baseDelayMs: 1, maxDelayMs: 2 } };
+import { FakeCloud, runOnFakeCloud } from '../helpers/fake-cloud.js';
 
 async function preflight(cloud: FakeCloud, extra: Record<string, string> = {}) {
-  const config = parseConfig(buildFlags(extra), {});
-  const { error } = await runBuild(config.plan, {
-    cloud,
-    emit: () => undefined,
-    redactor: new Redactor(),
-    signal: new AbortController().signal,
-    tuning: fast,
-    runId: 'abc123',
-  });
+  const { error } = await runOnFakeCloud(cloud, parseConfig(buildFlags(extra), {}).plan);
   expect(error).toBeInstanceOf(BuildError);
   return error!.message;
 }

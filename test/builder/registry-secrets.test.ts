@@ -1,28 +1,17 @@
 // Preflight's registry secrets on the fake cloud: the note of what the VM's service account needs, a secret no image
 // uses, and a secret's problem standing alone for its images (they are not resolved without their credentials).
 import { describe, expect, it } from 'vitest';
-import { runBuild } from '../../src/builder/index.js';
 import type { BuildEvent } from '../../src/builder/events.js';
 import { buildFlags, parseConfig } from '../helpers/plan.js';
-import { DEFAULT_RETRY } from '../../src/gcp/retry.js';
-import { Redactor } from '../../src/io/redact.js';
-import { FakeCloud } from '../helpers/fake-cloud.js';
+import { FakeCloud, runOnFakeCloud } from '../helpers/fake-cloud.js';
 import type { RawFlags } from '../../src/config/flag.js';
 
-const fast = { retry: { ...DEFAULT_RETRY, maxAttempts: 2, baseDelayMs: 1, maxDelayMs: 2 } };
 const SECRET = 'projects/test-project/secrets/ghcr';
 
 async function dryRun(cloud: FakeCloud, extra: RawFlags) {
   const events: BuildEvent[] = [];
   const config = parseConfig(buildFlags({ 'dry-run': 'true', 'container-image': ['ghcr.io/org/app:1'], ...extra }), {});
-  const { error } = await runBuild(config.plan, {
-    cloud,
-    emit: (e) => void events.push(e),
-    redactor: new Redactor(),
-    signal: new AbortController().signal,
-    tuning: fast,
-    runId: 'abc123',
-  });
+  const { error } = await runOnFakeCloud(cloud, config.plan, (e) => void events.push(e));
   const said = (type: string) => events.flatMap((e) => (e.type === type && 'message' in e ? [e.message] : []));
   return { error, notes: said('note'), warnings: said('warning') };
 }

@@ -1,6 +1,11 @@
 // A fast in-memory Cloud for unit tests of the step runner. Integration tests use the real client libraries
 // against the emulator instead; this fake only keeps the same contract (ComputeApi/StorageApi).
 import { createHash } from 'node:crypto';
+import type { BuildEvent } from '../../src/builder/events.js';
+import { runBuild, type BuildOutcome } from '../../src/builder/index.js';
+import type { RunPlan } from '../../src/config/types.js';
+import { DEFAULT_RETRY } from '../../src/gcp/retry.js';
+import { Redactor } from '../../src/io/redact.js';
 import { ApiError } from '../../src/gcp/errors.js';
 import type {
   Cloud,
@@ -235,4 +240,16 @@ export class FakeCloud implements Cloud {
     },
     blob: () => Promise.resolve(Buffer.alloc(0)),
   };
+}
+
+/** A build of `plan` run on `cloud` as the CLI runs it, retries cut short; `emit` sees its events. */
+export function runOnFakeCloud(cloud: FakeCloud, plan: RunPlan, emit: (e: BuildEvent) => void = () => undefined): Promise<BuildOutcome> {
+  return runBuild(plan, {
+    cloud,
+    emit,
+    redactor: new Redactor(),
+    signal: new AbortController().signal,
+    tuning: { retry: { ...DEFAULT_RETRY, maxAttempts: 2, baseDelayMs: 1, maxDelayMs: 2 } },
+    runId: 'abc123',
+  });
 }
