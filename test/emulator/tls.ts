@@ -19,20 +19,21 @@ export interface TlsIdentity {
 let made: Promise<TlsIdentity> | undefined;
 
 export function tlsIdentity(): Promise<TlsIdentity> {
-  made ??= make();
+  made ??= selfSigned('gke-emulator-ca', ['subjectAltName=IP:127.0.0.1', 'basicConstraints=critical,CA:TRUE']);
   return made;
 }
 
-async function make(): Promise<TlsIdentity> {
-  const dir = await mkdtemp(join(tmpdir(), 'gdib-emu-tls-'));
+/** A new P-256 key and a self-signed certificate for `/CN=<cn>`, valid two days, with these `-addext` extensions. */
+export async function selfSigned(cn: string, extensions: readonly string[] = []): Promise<TlsIdentity> {
+  const dir = await mkdtemp(join(tmpdir(), 'gdib-tls-'));
   try {
     const key = join(dir, 'key.pem');
     const cert = join(dir, 'cert.pem');
     // prettier-ignore
     await promisify(execFile)('openssl', [
       'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
-      '-keyout', key, '-out', cert, '-days', '2', '-subj', '/CN=gke-emulator-ca',
-      '-addext', 'subjectAltName=IP:127.0.0.1', '-addext', 'basicConstraints=critical,CA:TRUE',
+      '-keyout', key, '-out', cert, '-days', '2', '-subj', `/CN=${cn}`,
+      ...extensions.flatMap((e) => ['-addext', e]),
     ]);
     return { key: await readFile(key, 'utf8'), cert: await readFile(cert, 'utf8') };
   } finally {

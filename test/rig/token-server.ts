@@ -5,11 +5,11 @@
 // stands between a client and that registry holding back each blob request until the token it carries has run out,
 // so a pull outlasts its token for certain.
 import { createPrivateKey, randomBytes, sign, type KeyObject } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { createServer, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { run } from './proc.js';
+import { selfSigned } from '../emulator/tls.js';
 
 export interface TokenServer {
   /** `http://127.0.0.1:<port>/token` */
@@ -46,14 +46,11 @@ export async function startTokenServer(
   dir: string,
   opts: { users: Record<string, string>; lifetimeS: number; service?: string },
 ): Promise<TokenServer> {
-  const keyFile = join(dir, 'token.key');
   const certFile = join(dir, 'token.crt');
-  await run('openssl', [
-    'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '2',
-    '-subj', '/CN=gdib-rig-token', '-keyout', keyFile, '-out', certFile,
-  ]); // prettier-ignore
-  const key = createPrivateKey(readFileSync(keyFile));
-  const pem = readFileSync(certFile, 'utf8');
+  const identity = await selfSigned('gdib-rig-token');
+  writeFileSync(certFile, identity.cert);
+  const key = createPrivateKey(identity.key);
+  const pem = identity.cert;
   const certDer = Buffer.from(pem.replace(/-----[^-]+-----/g, '').replace(/\s+/g, ''), 'base64');
   const service = opts.service ?? 'gdib-rig-registry';
   const issuer = 'gdib-rig-token-service';

@@ -1,7 +1,6 @@
 // The loopback credential proxy against fake registries speaking Basic and Docker's token authentication: it answers
 // the challenges itself, renews a token the registry refuses, streams bodies, passes redirects to blob storage on
 // without credentials, and serves only its own user.
-import { execFile } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, request, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
@@ -9,11 +8,10 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TLSSocket } from 'node:tls';
-import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parseChallenges, peerUid, scopeOf, startRegistryProxy, type RegistryProxy } from '../../../src/vm/agent/registry-proxy.js';
 import { proxiedHostsDir } from '../../../src/vm/agent/credentials.js';
-import { tlsIdentity } from '../../emulator/tls.js';
+import { selfSigned, tlsIdentity } from '../../emulator/tls.js';
 import { testCtx } from '../../rig/agent-ctx.js';
 
 const USER = 'robot';
@@ -117,19 +115,11 @@ async function proxyTo(url: string, password = PASSWORD): Promise<RegistryProxy>
 
 /**
  * A registry over TLS that takes only clients presenting the certificate it was given (and Basic credentials): its
- * server identity is the emulator's self-signed one; the client's is made here with openssl, as the emulator's is
- * (Node makes keys but not certificates).
+ * server identity is the emulator's self-signed one, the client's one of its own.
  */
 async function mtlsRegistry() {
   const server = await tlsIdentity();
-  const dir = mkdtempSync(join(tmpdir(), 'gdib-mtls-'));
-  cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
-  // prettier-ignore
-  await promisify(execFile)('openssl', [
-    'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
-    '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'), '-days', '2', '-subj', '/CN=gdib-test-client',
-  ]);
-  const client = { cert: readFileSync(join(dir, 'cert.pem'), 'utf8'), key: readFileSync(join(dir, 'key.pem'), 'utf8') };
+  const client = await selfSigned('gdib-test-client');
   const peers: string[] = [];
   const reg = createHttpsServer(
     { key: server.key, cert: server.cert, requestCert: true, rejectUnauthorized: true, ca: [client.cert] },
