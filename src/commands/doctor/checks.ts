@@ -1,6 +1,7 @@
 // The cluster-side and image-side checks of `doctor` (docs/architecture.md, Doctor): each reads what it needs through
 // the cloud adapters and answers lines — pass, warn, fail or "cannot confirm" — with what was seen and the exact
 // command that fixes it. A read that is refused or fails is "cannot confirm", never a pass.
+import { imagePathOf } from '../../gcp/image-ref.js';
 import type { ImageInfo } from '../../gcp/types.js';
 import type { ClusterInfo, GkeApi, NodePoolInfo } from '../../gcp/gke.js';
 import type { IamApi } from '../../gcp/iam.js';
@@ -62,12 +63,6 @@ export const IMAGE_USE_ROLES = new Set([
   'roles/owner',
 ]);
 const GCLOUD_CONTEXT = (c: DoctorTarget['cluster']) => [`--location=${c.location}`, `--project=${c.project}`];
-
-/** `projects/P/global/images/I` of a `diskImage` as GKE holds it (a URL, a path, or relative to the cluster's project). */
-export function imagePathOf(diskImage: string, clusterProject: string): string {
-  const p = diskImage.replace(/^https:\/\/(www|compute)\.googleapis\.com\/compute\/(v1|beta|alpha)\//, '');
-  return p.startsWith('global/images/') ? `projects/${clusterProject}/${p}` : p;
-}
 
 const errorText = (err: unknown) => (err as Error)?.message ?? String(err);
 

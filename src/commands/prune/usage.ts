@@ -7,6 +7,7 @@
 // with --delete, a Kubernetes API that cannot be read (a private endpoint, RBAC): a ComputeClass there may name an
 // image. Without --delete it is a note, since deprecation leaves every image usable.
 import type { ClusterInfo, GkeApi } from '../../gcp/gke.js';
+import { imageOf, type ImageRef } from '../../gcp/image-ref.js';
 import type { ProjectReadsApi } from '../../gcp/project-reads.js';
 import type { KubeApi } from '../../k8s/api.js';
 import type { ImageUse } from './planner.js';
@@ -27,35 +28,8 @@ export interface Usage {
   clusters: string[];
 }
 
-/** An image reference read: `project` may be an ID or, as a reference may name it, a project number. */
-export interface ImageRef {
-  project: string;
-  name?: string;
-  family?: string;
-}
-
-/**
- * What comes before `projects/`: a scheme and host (`https://compute.googleapis.com/`), a resource name's `//host/`
- * (`//compute.googleapis.com/`) or a host alone (`compute.googleapis.com/`), then the API version
- * (`compute/v1/`, beta, alpha).
- */
-const HOST_PREFIX = /^(?:(?:https?:)?\/\/[^/]+\/|[-a-z0-9.]*googleapis\.com\/)(?=projects\/|compute\/)/;
-const VERSION_PREFIX = /^compute\/(?:v1|beta|alpha)\//;
-
 /** A project named by its number (a project ID starts with a letter). */
 const isProjectNumber = (project: string) => /^\d+$/.test(project);
-
-/**
- * The image a reference names, as `{project, name}`, or a family reference, or undefined. References are full URLs,
- * `//compute.googleapis.com/projects/...`, `compute.googleapis.com/projects/...`, `projects/P/global/images/NAME`,
- * `global/images/NAME` (in `project`), or a bare name (in `project`); P may be a project number.
- */
-export function imageOf(ref: string, project: string): ImageRef | undefined {
-  const path = ref.trim().replace(HOST_PREFIX, '').replace(VERSION_PREFIX, '');
-  const m = /^(?:projects\/([^/]+)\/)?global\/images\/(?:family\/([a-z][-a-z0-9]*)|([a-z][-a-z0-9]*))$/.exec(path);
-  if (m) return { project: m[1] ?? project, ...(m[2] ? { family: m[2] } : { name: m[3]! }) };
-  return /^[a-z]([-a-z0-9]*[a-z0-9])?$/.test(path) ? { project, name: path } : undefined;
-}
 
 /**
  * The image an allowlist pattern names exactly, or undefined: a pattern is a regular expression, and one that

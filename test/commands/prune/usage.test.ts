@@ -1,8 +1,9 @@
-// How prune reads an image reference of a node pool or ComputeClass, which allowlist patterns pin an image, and what
+// How prune (and doctor) read an image reference of a node pool or ComputeClass, which allowlist patterns pin an image, and what
 // findUses makes of references it cannot place (a project number, a form it does not know).
 import { describe, expect, it } from 'vitest';
 import type { ClusterInfo, NodePoolInfo } from '../../../src/gcp/gke.js';
-import { exactImageOfPattern, findUses, imageOf, type UsageSources } from '../../../src/commands/prune/usage.js';
+import { exactImageOfPattern, findUses, type UsageSources } from '../../../src/commands/prune/usage.js';
+import { imageOf, imagePathOf } from '../../../src/gcp/image-ref.js';
 
 describe('imageOf', () => {
   it.each([
@@ -23,6 +24,17 @@ describe('imageOf', () => {
     'no image in %j',
     (ref) => expect(imageOf(ref, 'home')).toBeUndefined(),
   );
+});
+
+describe('imagePathOf (doctor: does a pool mount the image?)', () => {
+  it.each([
+    ['//compute.googleapis.com/projects/p/global/images/cache-1', 'projects/p/global/images/cache-1'],
+    ['https://www.googleapis.com/compute/v1/projects/p/global/images/cache-1', 'projects/p/global/images/cache-1'],
+    ['global/images/cache-1', 'projects/home/global/images/cache-1'],
+    // A family names no one image; an unknown form stays as given: neither equals an image's path.
+    ['projects/p/global/images/family/cache', 'projects/p/global/images/family/cache'],
+    ['projects/p/zones/z/disks/d', 'projects/p/zones/z/disks/d'],
+  ])('%s', (ref, want) => expect(imagePathOf(ref, 'home')).toBe(want));
 });
 
 describe('exactImageOfPattern', () => {
