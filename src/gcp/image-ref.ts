@@ -1,5 +1,6 @@
-// Image references as GKE, Kubernetes objects and users write them (docs/architecture.md, prune and doctor): one
-// reader, so that `prune` (is this image in use?) and `doctor` (does this pool mount the image?) read them alike.
+// Image references as GKE, Kubernetes objects and users write them (docs/architecture.md, Doctor; and Image
+// lifetime, where prune reads them): one reader, so that prune (is this image in use?) and doctor (does this pool
+// mount the image?) read them alike.
 
 /** An image reference read: `project` may be an ID or, as a reference may name it, a project number. */
 export interface ImageRef {
