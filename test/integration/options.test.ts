@@ -4,6 +4,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { parseDeadline } from '../../src/gcp/inventory.js';
 import { vmScripts } from '../emulator/index.js';
 import { BASE_ARGS, bodyOf, expectNothingLeft, useEmulator } from './harness.js';
 
@@ -61,7 +62,11 @@ describe('options', () => {
     // The status nonce is drawn for each run, like the run id.
     const nonceOf = (body: any) =>
       (body.metadata.items as Array<{ key: string; value: string }>).find((i) => i.key === 'gdib-status-nonce')!.value;
-    const norm = (o: any, run: string) => JSON.parse(JSON.stringify(o).split(run).join('RUNID').split(nonceOf(o)).join('NONCE'));
+    // So is the deadline label, counted from the run's start: the real build's is the plan's or a later second.
+    const deadlineOf = (body: any) => body.labels['gdib-deadline'] as string;
+    expect(parseDeadline(deadlineOf(sent))).toBeGreaterThanOrEqual(parseDeadline(deadlineOf(plan[1]!.body))!);
+    const norm = (o: any, run: string) =>
+      JSON.parse(JSON.stringify(o).split(run).join('RUNID').split(nonceOf(o)).join('NONCE').split(deadlineOf(o)).join('DEADLINE'));
     // toMatchObject: the client library adds empty defaults of its own (e.g. resourceManagerTags: {}).
     expect(norm(sent, sentRun)).toMatchObject(norm(plan[1]!.body, planRun));
   });
